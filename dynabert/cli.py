@@ -1,0 +1,102 @@
+"""Command line: `python -m dynabert info | extract | train | evaluate`.
+
+Each sub-command parses its flags here and calls one function elsewhere; a ValueError becomes a one-line
+message and exit status 2, never a traceback. Must not import bench or devices.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from dynabert.config import DEFAULT_DEPTHS, DEFAULT_WIDTHS, SubnetSpec, default_grid, parse_mults
+
+
+def info_rows(model: str, seq_len: int, widths: tuple[float, ...], depths: tuple[float, ...]) -> list[dict]:
+    from dynabert.flops import cost
+    from dynabert.presets import load_size
+
+    size = load_size(model)
+    rows = []
+    for spec in default_grid(widths, depths):
+        c = cost(size, spec, seq_len)
+        rows.append({"subnet_id": c.subnet_id, "width": c.width_mult, "depth": c.depth_mult, "heads": c.n_heads,
+                     "ffn": c.ffn_dim, "layers": c.n_layers, "layer_ids": list(c.layer_ids),
+                     "params_total_M": c.params_total / 1e6, "params_active_M": c.params_active / 1e6,
+                     "gflops_dense": c.flops_dense / 1e9, "gflops_with_attention": c.flops_with_attention / 1e9,
+                     "seq_len": seq_len})
+    return rows
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    rows = info_rows(args.model, args.seq_len, parse_mults(args.widths, "widths"), parse_mults(args.depths, "depths"))
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return 0
+    import pandas as pd
+
+    table = pd.DataFrame(rows).drop(columns=["seq_len"])
+    table["layer_ids"] = table["layer_ids"].map(lambda ids: ",".join(map(str, ids)))
+    print(f"{args.model}: sub-networks at batch 1, seq {args.seq_len}; FLOPs = 2 x MACs "
+          f"(dense = Linear layers; with_attention adds QK^T and AV); params in millions")
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    return 0
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    from dynabert.extract import extract
+    from dynabert.model import DynaBert
+    from dynabert.presets import load_model, load_tokenizer
+
+    spec = SubnetSpec(args.width, args.depth)
+    dyna = DynaBert(load_model(args.checkpoint))
+    sub = extract(dyna, spec)
+    out = Path(args.output_dir)
+    sub.save_pretrained(out)
+    try:
+        load_tokenizer(args.checkpoint).save_pretrained(out)
+    except (ValueError, OSError) as err:
+        print(f"note: no tokenizer saved with the sub-network ({err})", file=sys.stderr)
+    print(f"{spec.subnet_id}: {sub.config.num_hidden_layers} layers x {sub.config.num_attention_heads} heads, "
+          f"FFN {sub.config.intermediate_size}, {sum(p.numel() for p in sub.parameters()) / 1e6:.2f} M params "
+          f"-> {out}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m dynabert", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    info = sub.add_parser("info", help="table of every sub-network: heads, FFN, layers, params, FLOPs")
+    info.add_argument("--model", required=True, help="preset, local Hugging Face directory or hub id")
+    info.add_argument("--seq-len", type=int, default=128, help="tokens per sequence for FLOPs (default 128)")
+    info.add_argument("--widths", default=",".join(map(str, DEFAULT_WIDTHS)), help="width multipliers")
+    info.add_argument("--depths", default=",".join(map(str, DEFAULT_DEPTHS)), help="depth multipliers")
+    info.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    info.set_defaults(func=cmd_info)
+
+    ext = sub.add_parser("extract", help="save one sub-network as a standalone dense model")
+    ext.add_argument("--checkpoint", required=True, help="trained DynaBERT directory (or any BERT/RoBERTa classifier)")
+    ext.add_argument("--width", type=float, required=True, help="width multiplier in (0, 1]")
+    ext.add_argument("--depth", type=float, required=True, help="depth multiplier in (0, 1]")
+    ext.add_argument("--output-dir", required=True, help="where save_pretrained writes the sub-network")
+    ext.set_defaults(func=cmd_extract)
+
+    try:
+        from dynabert.train_cli import add_train_commands
+    except ImportError:
+        pass
+    else:
+        add_train_commands(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, TypeError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2

