@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from dynabert.config import DEFAULT_DEPTHS, DEFAULT_WIDTHS, SubnetSpec, default_grid, parse_mults
+from dynabert.train_cli import add_train_commands
 
 
 def info_rows(model: str, seq_len: int, widths: tuple[float, ...], depths: tuple[float, ...]) -> list[dict]:
@@ -84,12 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     ext.add_argument("--output-dir", required=True, help="where save_pretrained writes the sub-network")
     ext.set_defaults(func=cmd_extract)
 
-    try:
-        from dynabert.train_cli import add_train_commands
-    except ImportError:
-        pass
-    else:
-        add_train_commands(sub)
+    add_train_commands(sub)
     return parser
 
 

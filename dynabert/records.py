@@ -1,0 +1,168 @@
+"""The results store: one flat, self-describing JSON record per line, appended atomically.
+
+It lives in dynabert/ (not bench/) because both halves write it: `dynabert evaluate` writes accuracy records,
+bench writes efficiency records, and imports may only go bench -> dynabert. A crash can leave at most one
+half-written last line; readers detect and skip it (and say so), and `append` starts a fresh line after it.
+Must not import torch, bench or devices.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Record:
+    """One measurement. Field names carry their units; None means not measured (never a made-up value)."""
+
+    kind: str  # "accuracy" | "latency"
+    # identity
+    subnet_id: str
+    width_mult: float
+    depth_mult: float
+    model_id: str  # preset name, directory or hub id it came from
+    checkpoint_sha: str  # content hash of the weights (first 12 hex digits)
+    n_layers: int | None = None
+    n_heads: int | None = None
+    ffn_dim: int | None = None
+    task: str | None = None
+    family: str = "dynabert"  # "dynabert" | "baseline"
+    # artifact
+    format: str | None = None  # "torch" | "onnx" | "tflite"
+    precision: str | None = None  # "fp32" | "int8"
+    artifact_bytes: int | None = None
+    export_max_abs_err: float | None = None
+    export_ok: bool | None = None
+    # where
+    device: str | None = None
+    runtime: str | None = None  # "torch" | "onnxruntime" | "onnxruntime-int8" | "litert" | "litert-int8" | ...
+    threads: int | None = None
+    batch_size: int | None = None
+    seq_len: int | None = None
+    # measured
+    params: int | None = None  # active parameters of the sub-network
+    params_total: int | None = None
+    flops: int | None = None  # dense (Linear layers), 2 x MACs, batch 1
+    flops_with_attention: int | None = None
+    flops_source: str | None = None
+    latency_ms_p50: float | None = None
+    latency_ms_p90: float | None = None
+    latency_ms_p99: float | None = None
+    latency_ms_mean: float | None = None
+    latency_ms_std: float | None = None
+    latency_cv: float | None = None
+    first_inference_ms: float | None = None
+    load_ms: float | None = None
+    n_runs: int | None = None
+    n_warmup: int | None = None
+    samples_ms: list[float] | None = None
+    peak_rss_mb: float | None = None
+    instructions_per_inference: int | None = None
+    metric_name: str | None = None
+    metric_value: float | None = None
+    metrics: dict | None = None
+    split: str | None = None
+    accuracy_source: str | None = None  # "measured" | "cited: <source>"
+    # provenance
+    git_sha: str | None = None
+    torch_version: str | None = None
+    runtime_version: str | None = None
+    cpu_model: str | None = None
+    timestamp_utc: str | None = None
+    env: dict = field(default_factory=dict)
+    # outcome
+    status: str = "ok"  # "ok" | "error" | "skipped"
+    error: str | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Record:
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown record fields {sorted(unknown)}")
+        return cls(**d)
+
+    @property
+    def key(self) -> tuple:
+        """What makes two records measurements of the same cell (for resume and de-duplication)."""
+        return (self.kind, self.model_id, self.checkpoint_sha, self.subnet_id, self.task, self.split, self.device,
+                self.runtime, self.threads, self.batch_size, self.seq_len)
+
+
+def append(path: str | Path, record: Record) -> None:
+    """Append one record as one line with a single write + fsync; mends a half-written last line first."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        line = json.dumps(record.to_dict(), sort_keys=False) + "\n"
+        with open(path, "ab") as f:
+            if f.tell() > 0:
+                with open(path, "rb") as r:
+                    r.seek(-1, os.SEEK_END)
+                    if r.read(1) != b"\n":
+                        f.write(b"\n")  # a crash left a partial line: end it, readers skip it
+            f.write(line.encode())
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as err:
+        raise ValueError(f"cannot append to the results file {str(path)!r}: {err.strerror}; "
+                         f"choose a writable path with --results") from None
+
+
+def read(path: str | Path, warn: bool = True) -> list[Record]:
+    """Every complete record of a store; partial or foreign lines are skipped with a warning naming the line."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"results file {str(path)!r} does not exist")
+    out = []
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                out.append(Record.from_dict(json.loads(line)))
+            except (json.JSONDecodeError, TypeError, ValueError) as err:
+                if warn:
+                    print(f"warning: {path}:{n}: skipped a line that is not a complete record ({err})", file=sys.stderr)
+    return out
+
+
+def done_keys(path: str | Path) -> set[tuple]:
+    """Keys of the finished (status ok) records, so a resumed sweep skips them."""
+    path = Path(path)
+    return {r.key for r in read(path, warn=False) if r.status == "ok"} if path.is_file() else set()
+
+
+def provenance() -> dict:
+    """git commit of this project, torch version, CPU model and a UTC timestamp, for every record."""
+    import datetime
+    import platform
+    import subprocess
+
+    try:
+        sha = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True, timeout=5,
+                             cwd=Path(__file__).resolve().parent).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        sha = None
+    cpu = platform.processor() or None
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        import torch
+        torch_version = torch.__version__
+    except ImportError:
+        torch_version = None
+    return {"git_sha": sha, "torch_version": torch_version, "cpu_model": cpu,
+            "timestamp_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
