@@ -1,0 +1,248 @@
+"""The sweep: every (model, sub-network, runtime, threads) cell -> export (cached, checked) -> fresh-process run ->
+one record appended to the results store. Finished cells are skipped on a re-run, so a killed sweep resumes;
+a failed cell is still a record (status "error").
+
+`python -m bench.sweep --model MODEL_OR_CHECKPOINT --runtimes torch,onnxruntime,... --threads 1 --seq-len 128
+ --results FILE [--widths ... --depths ...] [--baselines]`
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dynabert import records
+from dynabert.config import DEFAULT_DEPTHS, DEFAULT_WIDTHS, SubnetSpec, default_grid, parse_mults
+
+RUNTIMES: dict[str, tuple[str, str, str]] = {  # name -> (artifact format, runner runtime, precision)
+    "torch": ("torch", "torch", "fp32"),
+    "onnxruntime": ("onnx", "onnxruntime", "fp32"),
+    "onnxruntime-int8": ("onnx-int8", "onnxruntime", "int8"),
+    "litert": ("tflite", "litert", "fp32"),
+    "litert-int8": ("tflite-int8", "litert", "int8"),
+}
+BASELINES = ("tinybert-4l-312d", "tinybert-6l-768d", "distilbert-6l-768d", "bert-base")
+
+
+@dataclass
+class SweepConfig:
+    models: list[str]
+    results: str
+    runtimes: tuple[str, ...] = tuple(RUNTIMES)
+    threads: tuple[int, ...] = (1,)
+    seq_len: int = 128
+    batch: int = 1
+    widths: tuple[float, ...] = DEFAULT_WIDTHS
+    depths: tuple[float, ...] = DEFAULT_DEPTHS
+    baselines: tuple[str, ...] = ()
+    warmup: int = 10
+    min_runs: int = 30
+    min_time_s: float = 2.0
+    cache: Path | None = None
+    device: str = "local-cpu"
+    task: str | None = None
+
+    def __post_init__(self) -> None:
+        unknown = [r for r in self.runtimes if r not in RUNTIMES]
+        if unknown:
+            raise ValueError(f"unknown runtime(s) {unknown}; choose from {', '.join(RUNTIMES)}")
+        if self.seq_len < 2 or self.batch < 1 or any(t < 1 for t in self.threads):
+            raise ValueError(f"seq_len >= 2, batch >= 1 and threads >= 1 required; got {self.seq_len}, "
+                             f"{self.batch}, {self.threads}")
+
+
+@dataclass
+class Cell:
+    model_id: str
+    family: str
+    spec: SubnetSpec
+    runtime: str
+    threads: int
+
+
+@dataclass
+class LoadedModel:
+    """A model loaded once per sweep, with its hash; sub-networks extracted on demand."""
+
+    name: str
+    dyna: object
+    sha: str
+    extracted: dict = field(default_factory=dict)
+
+    def sub(self, spec: SubnetSpec):
+        from dynabert.extract import extract
+
+        if spec not in self.extracted:
+            self.extracted = {spec: extract(self.dyna, spec)}  # keep one: BERT-base copies are large
+        return self.extracted[spec]
+
+
+def load(name: str) -> LoadedModel:
+    from dynabert.evaluate import weights_sha
+    from dynabert.model import DynaBert
+    from dynabert.presets import PRESETS, load_model
+    from dynabert.train_cli import resolve_checkpoint
+
+    path = name if name in PRESETS else str(resolve_checkpoint(name))
+    hf = load_model(path)
+    if hf.config.model_type == "dynabert-pruned":
+        raise ValueError(f"{name!r} is an extracted sub-network; sweep the checkpoint it came from "
+                         f"(or use python -m bench.export on it)")
+    return LoadedModel(name, DynaBert(hf), weights_sha(hf))
+
+
+def torch_artifact(model: LoadedModel, spec: SubnetSpec, cache: Path) -> tuple[Path, dict]:
+    """The extracted model saved with save_pretrained (what the torch runtime loads)."""
+    path = cache / model.sha / spec.subnet_id / "torch"
+    if not (path / "config.json").is_file():
+        tmp = path.with_name("torch.tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        model.sub(spec).save_pretrained(tmp)
+        shutil.rmtree(path, ignore_errors=True)
+        tmp.rename(path)
+    size = sum(f.stat().st_size for f in path.glob("*.safetensors"))
+    return path, {"ok": True, "max_abs_err": 0.0, "bytes": size}
+
+
+def measure_cell(cfg: SweepConfig, model: LoadedModel, cell: Cell, prov: dict, env: dict) -> records.Record:
+    from bench.export import default_cache, ensure_artifact
+    from bench.stats import summarize
+    from devices.local import available, run_fresh
+    from dynabert.flops import cost
+
+    fmt, runner_runtime, precision = RUNTIMES[cell.runtime]
+    c = cost(model.dyna.full_size, cell.spec, cfg.seq_len)
+    base = dict(kind="latency", subnet_id=cell.spec.subnet_id, width_mult=cell.spec.width_mult,
+                depth_mult=cell.spec.depth_mult, model_id=model.name, checkpoint_sha=model.sha, n_layers=c.n_layers,
+                n_heads=c.n_heads, ffn_dim=c.ffn_dim, task=cfg.task, family=cell.family, format=fmt.split("-")[0],
+                precision=precision, device=cfg.device, runtime=cell.runtime, threads=cell.threads,
+                batch_size=cfg.batch, seq_len=cfg.seq_len, params=c.params_active, params_total=c.params_total,
+                flops=c.flops_dense * cfg.batch, flops_with_attention=c.flops_with_attention * cfg.batch,
+                flops_source="analytic", env=env, **prov)
+    ok, why = available(runner_runtime)
+    if not ok:
+        return records.Record(**base, status="skipped", error=why)
+    cache = cfg.cache or default_cache()
+    try:
+        if fmt == "torch":
+            path, meta = torch_artifact(model, cell.spec, cache)
+        else:
+            path, meta = ensure_artifact(model.sub(cell.spec), model.sha, cell.spec.subnet_id, fmt, cfg.seq_len, cache)
+    except Exception as err:  # an export failure is a failed cell, recorded
+        return records.Record(**base, status="error", error=f"export failed: {type(err).__name__}: {err}")
+    base.update(artifact_bytes=meta.get("bytes"), export_max_abs_err=meta.get("max_abs_err"), export_ok=meta["ok"])
+    if not meta["ok"]:
+        return records.Record(**base, status="error", error=f"artifact failed its numerics check: max abs err "
+                              f"{meta.get('max_abs_err')} > tolerance {meta.get('tolerance')} {meta.get('error', '')}")
+    out = run_fresh(path, runner_runtime, cell.threads, cfg.seq_len, cfg.batch, cfg.warmup, cfg.min_runs,
+                    cfg.min_time_s)
+    if not out.get("ok"):
+        return records.Record(**base, status="error", error=out.get("error"))
+    stats = summarize(out["samples_ms"])
+    stats.pop("latency_ms_min")
+    return records.Record(**base, **stats, first_inference_ms=out["first_inference_ms"], load_ms=out["load_ms"],
+                          n_warmup=out["n_warmup"], samples_ms=out["samples_ms"],
+                          peak_rss_mb=out["peak_rss_increase_mb"], runtime_version=out["runtime_version"])
+
+
+def plan_cells(cfg: SweepConfig) -> list[Cell]:
+    grid = default_grid(cfg.widths, cfg.depths)
+    cells = [Cell(m, "dynabert", s, r, t) for m in cfg.models for s in grid for r in cfg.runtimes for t in cfg.threads]
+    cells += [Cell(b, "baseline", SubnetSpec(), r, t) for b in cfg.baselines for r in cfg.runtimes for t in cfg.threads]
+    return cells
+
+
+def run_sweep(cfg: SweepConfig) -> list[records.Record]:
+    """Measure every cell not already in the store; returns the records written by this run."""
+    from tqdm.auto import tqdm
+
+    from devices.local import cpu_info
+
+    done = records.done_keys(cfg.results)
+    prov, env = records.provenance(), cpu_info()
+    prov.pop("cpu_model")
+    env_cpu = env.pop("cpu_model")
+    cells, loaded, written = plan_cells(cfg), {}, []
+    bar = tqdm(cells, desc="sweep", unit="cell")
+    for cell in bar:
+        if cell.model_id not in loaded:
+            loaded = {cell.model_id: load(cell.model_id)}  # one model in memory at a time
+        model = loaded[cell.model_id]
+        key = ("latency", model.name, model.sha, cell.spec.subnet_id, cfg.task, None, cfg.device, cell.runtime,
+               cell.threads, cfg.batch, cfg.seq_len)
+        if key in done:
+            continue
+        bar.set_postfix_str(f"{cell.model_id} {cell.spec.subnet_id} {cell.runtime} t{cell.threads}")
+        rec = measure_cell(cfg, model, cell, {**prov, "cpu_model": env_cpu}, env)
+        records.append(cfg.results, rec)
+        written.append(rec)
+    return written
+
+
+def summary_table(path: str | Path, seq_len: int | None = None):
+    """Median latency (ms) by sub-network x runtime from a store (pandas)."""
+    import pandas as pd
+
+    rows = [r.to_dict() for r in records.read(path) if r.kind == "latency" and r.status == "ok"]
+    if not rows:
+        return None
+    df = pd.DataFrame(rows)
+    if seq_len:
+        df = df[df.seq_len == seq_len]
+    df["cell"] = df.model_id.where(df.family == "baseline", df.subnet_id)
+    return df.pivot_table(index="cell", columns="runtime", values="latency_ms_p50", aggfunc="last", sort=False)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.sweep", description=__doc__.splitlines()[0])
+    ap.add_argument("--model", action="append", default=[], help="preset, checkpoint or training output (repeatable)")
+    ap.add_argument("--runtimes", default=",".join(RUNTIMES), help=f"comma-separated: {', '.join(RUNTIMES)}")
+    ap.add_argument("--threads", default="1", help="comma-separated thread counts")
+    ap.add_argument("--seq-len", type=int, default=128)
+    ap.add_argument("--batch", type=int, default=1)
+    ap.add_argument("--widths", default=",".join(map(str, DEFAULT_WIDTHS)))
+    ap.add_argument("--depths", default=",".join(map(str, DEFAULT_DEPTHS)))
+    ap.add_argument("--baselines", nargs="?", const=",".join(BASELINES), default="",
+                    help=f"also measure baseline presets (default set: {', '.join(BASELINES)})")
+    ap.add_argument("--devices", default="local-cpu", help="where to run (local-cpu)")
+    ap.add_argument("--warmup", type=int, default=10)
+    ap.add_argument("--min-runs", type=int, default=30)
+    ap.add_argument("--min-time", type=float, default=2.0, help="seconds of timed runs per cell, at least")
+    ap.add_argument("--cache-dir", help="artifact cache (default ~/.cache/dynabert-edge/artifacts)")
+    ap.add_argument("--task", help="task name to put in the records (for joining with accuracy)")
+    ap.add_argument("--results", required=True, help="results store (JSON lines), appended to")
+    args = ap.parse_args(argv)
+    try:
+        if args.devices != "local-cpu":
+            raise ValueError(f"--devices {args.devices!r}: only local-cpu is available in this version")
+        cfg = SweepConfig(
+            models=args.model, results=args.results, runtimes=tuple(r.strip() for r in args.runtimes.split(",")),
+            threads=tuple(int(t) for t in args.threads.split(",")), seq_len=args.seq_len, batch=args.batch,
+            widths=parse_mults(args.widths, "widths"), depths=parse_mults(args.depths, "depths"),
+            baselines=tuple(b for b in args.baselines.split(",") if b), warmup=args.warmup,
+            min_runs=args.min_runs, min_time_s=args.min_time,
+            cache=Path(args.cache_dir) if args.cache_dir else None, task=args.task)
+        if not cfg.models and not cfg.baselines:
+            raise ValueError("nothing to measure: give --model and/or --baselines")
+        t0 = time.time()
+        written = run_sweep(cfg)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    failed = [r for r in written if r.status != "ok"]
+    table = summary_table(cfg.results, cfg.seq_len)
+    if table is not None:
+        print(f"\nmedian latency (ms), batch {cfg.batch}, seq {cfg.seq_len}, threads {args.threads}, {cfg.device}:")
+        print(table.to_string(float_format=lambda v: f"{v:.2f}"))
+    print(f"\n{len(written)} new records ({len(failed)} failed) in {time.time() - t0:.0f} s -> {cfg.results}")
+    for r in failed:
+        print(f"  {r.status}: {r.model_id} {r.subnet_id} {r.runtime}: {r.error}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

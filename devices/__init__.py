@@ -1,0 +1,4 @@
+"""Where a model runs and how it is timed there: local CPU runtimes, and the self-contained on-device runner.
+
+Knows nothing of DynaBERT training or plots; must not import dynabert (except the runner's local-only torch path).
+"""
