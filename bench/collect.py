@@ -1,0 +1,46 @@
+"""pytest-benchmark JSON (`--benchmark-json`) -> results-store records, so bench.pareto reads either.
+
+Each benchmark's extra_info holds the record fields (bench/test_latency.py); raw rounds come from stats.data
+(seconds) and become samples_ms; machine_info's CPU goes into the record's cpu_model and env.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import fields
+from pathlib import Path
+
+from dynabert.records import Record
+
+
+def is_benchmark_json(data: object) -> bool:
+    return isinstance(data, dict) and "benchmarks" in data and "machine_info" in data
+
+
+def records_from_benchmark_json(path: str | Path) -> list[Record]:
+    """Records of every benchmark that carries record fields in extra_info; a clear error for foreign JSON."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path}: not readable as JSON ({err})") from None
+    if not is_benchmark_json(data):
+        raise ValueError(f"{path}: not a pytest-benchmark JSON file (no 'benchmarks'/'machine_info'); "
+                         f"write one with pytest bench/ --benchmark-json FILE")
+    known = {f.name for f in fields(Record)}
+    cpu = data["machine_info"].get("cpu", {}).get("brand_raw") or data["machine_info"].get("processor")
+    out = []
+    for bench in data["benchmarks"]:
+        info = bench.get("extra_info", {})
+        if "subnet_id" not in info:
+            continue
+        values = {k: v for k, v in info.items() if k in known}
+        values.setdefault("samples_ms", [t * 1e3 for t in bench["stats"].get("data", [])])
+        values.setdefault("n_runs", bench["stats"].get("rounds"))
+        values.setdefault("cpu_model", cpu)
+        values.setdefault("timestamp_utc", data.get("datetime"))
+        values.setdefault("git_sha", (data.get("commit_info") or {}).get("id"))
+        values["env"] = {"source": f"pytest-benchmark {data.get('version')}: {bench['fullname']}",
+                         "measured_in": info.get("measured_in"), **data["machine_info"].get("cpu_state", {})}
+        out.append(Record(**values))
+    return out

@@ -1,0 +1,75 @@
+"""Options and shared state of the pytest-benchmark suite (`pytest bench/ --benchmark-json out.json`).
+
+Fast default: the `tiny` model at seq 32 (a few minutes on 2 cores). The real thing:
+BENCH_MODEL=minilm-l6 BENCH_SEQ_LEN=128 pytest bench/ --benchmark-json out.json  (or --bench-model/--bench-seq-len).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("dynabert-bench")
+    group.addoption("--bench-model", default=os.environ.get("BENCH_MODEL", "tiny"),
+                    help="preset or checkpoint whose sub-networks are measured (env BENCH_MODEL; default tiny)")
+    group.addoption("--bench-seq-len", type=int, default=int(os.environ.get("BENCH_SEQ_LEN", "0")) or None,
+                    help="sequence length (env BENCH_SEQ_LEN; default 32 for tiny, 128 otherwise)")
+    group.addoption("--bench-threads", type=int, default=int(os.environ.get("BENCH_THREADS", "1")))
+    group.addoption("--bench-baselines", default=os.environ.get("BENCH_BASELINES", ""),
+                    help="comma-separated baseline presets to measure too (env BENCH_BASELINES)")
+
+
+def pytest_generate_tests(metafunc):
+    if "bench_cell" in metafunc.fixturenames:
+        from bench.sweep import RUNTIMES
+        from dynabert.config import SubnetSpec, default_grid
+
+        opts = metafunc.config.option
+        cells = [(opts.bench_model, "dynabert", spec, rt) for spec in default_grid() for rt in RUNTIMES]
+        cells += [(b, "baseline", SubnetSpec(), rt) for b in opts.bench_baselines.split(",") if b for rt in RUNTIMES]
+        metafunc.parametrize("bench_cell", cells, ids=[f"{m}-{s.subnet_id}-{r}" for m, _, s, r in cells])
+
+
+@pytest.fixture(scope="session")
+def bench_settings(request):
+    opts = request.config.option
+    seq = opts.bench_seq_len or (32 if opts.bench_model == "tiny" else 128)
+    return {"seq_len": seq, "threads": opts.bench_threads}
+
+
+@pytest.fixture(scope="session")
+def loaded_models():
+    """Models loaded once per session, by name."""
+    from bench.sweep import load
+
+    cache = {}
+
+    def get(name):
+        if name not in cache:
+            cache[name] = load(name)
+        return cache[name]
+
+    return get
+
+
+def pytest_benchmark_update_machine_info(config, machine_info):
+    from importlib.metadata import PackageNotFoundError, version
+
+    from devices.local import cpu_info
+
+    versions = {}
+    for pkg in ("torch", "transformers", "onnxruntime", "onnx", "ai-edge-litert", "litert-torch", "numpy"):
+        try:
+            versions[pkg] = version(pkg)
+        except PackageNotFoundError:
+            versions[pkg] = None
+    machine_info["libraries"] = versions
+    machine_info["cpu_state"] = cpu_info()

@@ -1,0 +1,59 @@
+"""Latency of every sub-network x runtime, measured by pytest-benchmark in this process.
+
+extra_info carries the same fields as a results-store record (bench/collect.py maps them across), plus
+p90/p99 from the raw rounds. The sweep (python -m bench.sweep) measures the same cells in fresh processes
+and adds memory; this suite is the pytest-benchmark view of the same numbers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bench.export import ensure_artifact
+from bench.stats import summarize
+from bench.sweep import RUNTIMES, torch_artifact
+from devices.local import available
+from devices.runner import load, make_inputs
+from dynabert.flops import cost
+
+
+@pytest.mark.bench
+def test_latency(benchmark, bench_cell, bench_settings, loaded_models, tmp_path_factory):
+    model_name, family, spec, runtime = bench_cell
+    fmt, runner_runtime, precision = RUNTIMES[runtime]
+    ok, why = available(runner_runtime)
+    if not ok:
+        pytest.skip(why)
+    seq, threads = bench_settings["seq_len"], bench_settings["threads"]
+    model = loaded_models(model_name)
+    if fmt == "torch":
+        path, meta = torch_artifact(model, spec, tmp_path_factory.getbasetemp().parent / "torch-artifacts")
+    else:
+        path, meta = ensure_artifact(model.sub(spec), model.sha, spec.subnet_id, fmt, seq)
+    assert meta["ok"], f"{fmt} artifact failed its numerics check: {meta}"
+    if runner_runtime == "torch":
+        import torch
+        previous = torch.get_num_threads()
+    run, version = load(runner_runtime, str(path), threads)
+    inputs = make_inputs(1, seq)
+    try:
+        out = benchmark.pedantic(run, args=(inputs,), rounds=20, warmup_rounds=5, iterations=1)
+    finally:
+        if runner_runtime == "torch":
+            torch.set_num_threads(previous)
+    assert np.isfinite(out).all()
+    c = cost(model.dyna.full_size, spec, seq)
+    stats = summarize([t * 1e3 for t in benchmark.stats.stats.data])
+    benchmark.group = f"{model_name} seq{seq} t{threads}"
+    benchmark.extra_info.update(
+        kind="latency", model_id=model_name, checkpoint_sha=model.sha, subnet_id=spec.subnet_id,
+        width_mult=spec.width_mult, depth_mult=spec.depth_mult, n_layers=c.n_layers, n_heads=c.n_heads,
+        ffn_dim=c.ffn_dim, family=family,
+        format=fmt.split("-")[0], precision=precision, artifact_bytes=meta["bytes"],
+        export_max_abs_err=meta["max_abs_err"], export_ok=meta["ok"], device="local-cpu", runtime=runtime,
+        threads=threads, batch_size=1, seq_len=seq, params=c.params_active, params_total=c.params_total,
+        flops=c.flops_dense, flops_with_attention=c.flops_with_attention, flops_source="analytic",
+        runtime_version=version, measured_in="pytest process (pytest-benchmark pedantic, 5 warm-up, 20 rounds)",
+        **stats)
+

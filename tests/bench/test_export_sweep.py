@@ -1,0 +1,131 @@
+"""Exports pass their numerics check for several sub-networks; corrupt artifacts, missing runtimes, failed cells
+and killed sweeps give clear messages and lose no finished record."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bench.export import ensure_artifact
+from bench.sweep import SweepConfig, main as sweep_main, run_sweep
+from devices.local import available, run_fresh
+from dynabert import DynaBert, SubnetSpec, extract, load_model, records
+from dynabert.evaluate import weights_sha
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    hf = load_model("tiny")
+    return DynaBert(hf), weights_sha(hf)
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("artifacts")
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "onnx-int8", "tflite", "tflite-int8"])
+@pytest.mark.parametrize("wd", [(1.0, 1.0), (0.25, 0.5), (0.75, 0.5)])
+def test_export_numerics(tiny, cache, fmt, wd):
+    dyna, sha = tiny
+    spec = SubnetSpec(*wd)
+    path, meta = ensure_artifact(extract(dyna, spec), sha, spec.subnet_id, fmt, 16, cache)
+    assert meta["ok"] and meta["argmax_agree"], meta
+    assert meta["max_abs_err"] <= (1e-4 if not fmt.endswith("int8") else meta["tolerance"])
+    assert path.stat().st_size == meta["bytes"]
+    again, _ = ensure_artifact(extract(dyna, spec), sha, spec.subnet_id, fmt, 16, cache)  # cached: same file
+    assert again == path and again.stat().st_mtime == path.stat().st_mtime
+
+
+def test_corrupted_artifact_is_a_clear_error(tiny, cache, tmp_path):
+    dyna, sha = tiny
+    path, _ = ensure_artifact(extract(dyna, SubnetSpec()), sha, "w1.00-d1.00", "onnx", 16, cache)
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(path.read_bytes()[: path.stat().st_size // 3])
+    out = run_fresh(bad, "onnxruntime", 1, 16, min_runs=2, min_time_s=0.0)
+    assert not out["ok"] and ("INVALID" in out["error"] or "protobuf" in out["error"].lower() or "Load" in out["error"])
+    bad_tfl = tmp_path / "bad.tflite"
+    bad_tfl.write_bytes(b"\0" * 1000)
+    out = run_fresh(bad_tfl, "litert", 1, 16, min_runs=2, min_time_s=0.0)
+    assert not out["ok"] and out["error"]
+
+
+def test_missing_runtime_named():
+    ok, why = available("onnxruntime")
+    assert ok
+    ok, why = available("tensorrt")
+    assert not ok and "unknown runtime" in why
+
+
+def test_missing_runtime_package_in_runner(tmp_path):
+    """A runner on a machine without ai_edge_litert/tflite_runtime says which package is missing."""
+    shim = tmp_path / "shim"
+    shim.mkdir()
+    for name in ("ai_edge_litert", "tflite_runtime"):
+        (shim / name).mkdir()
+        (shim / name / "__init__.py").write_text(f"raise ImportError('No module named {name}')\n")
+    env = {**os.environ, "PYTHONPATH": str(shim)}
+    proc = subprocess.run([sys.executable, str(ROOT / "devices" / "runner.py"), "--artifact", "x.tflite",
+                           "--runtime", "litert"], capture_output=True, text=True, env=env)
+    result = json.loads(proc.stdout)
+    assert not result["ok"] and "tflite_runtime" in result["error"]
+
+
+def test_sweep_writes_records_and_resumes(tmp_path, cache, capsys):
+    store = tmp_path / "r.jsonl"
+    args = ["--model", "tiny", "--runtimes", "onnxruntime,litert", "--widths", "1.0,0.5", "--depths", "1.0",
+            "--seq-len", "16", "--min-time", "0", "--min-runs", "3", "--warmup", "1", "--cache-dir", str(cache),
+            "--results", str(store)]
+    assert sweep_main(args) == 0
+    recs = records.read(store)
+    assert len(recs) == 4 and all(r.status == "ok" for r in recs)
+    r = recs[0]
+    assert r.latency_ms_p50 > 0 and r.n_runs >= 3 and len(r.samples_ms) == r.n_runs and r.peak_rss_mb > 0
+    assert r.flops == 2 * (2 * 16 * (4 * 64 * 64 + 2 * 64 * 128) + 64 * 64 + 64 * 2)
+    assert r.git_sha is not None and r.cpu_model and r.runtime_version and r.export_max_abs_err < 1e-4
+    assert "median latency" in capsys.readouterr().out
+    assert sweep_main(args) == 0  # all done: nothing measured again
+    assert len(records.read(store)) == 4
+
+
+def test_failed_cell_still_writes_a_record(tmp_path, cache, monkeypatch):
+    import bench.sweep as sweep
+
+    def broken(*a, **k):
+        raise RuntimeError("converter exploded")
+
+    monkeypatch.setattr("bench.export.export_tflite", broken)
+    store = tmp_path / "r.jsonl"
+    cfg = SweepConfig(models=["tiny"], results=str(store), runtimes=("litert",), widths=(0.75,), depths=(0.75,),
+                      seq_len=12, min_time_s=0, min_runs=2, cache=tmp_path / "fresh-cache")
+    written = run_sweep(cfg)
+    assert [r.status for r in written] == ["error"] and "converter exploded" in written[0].error
+    assert records.read(store)[0].status == "error"
+
+
+def test_killed_sweep_loses_nothing(tmp_path, cache):
+    store = tmp_path / "r.jsonl"
+    cmd = [sys.executable, "-m", "bench.sweep", "--model", "tiny", "--runtimes", "onnxruntime", "--seq-len", "16",
+           "--min-time", "0.5", "--min-runs", "3", "--cache-dir", str(cache), "--results", str(store)]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TQDM_DISABLE": "1"}
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 180
+    while time.time() < deadline and proc.poll() is None:
+        if store.exists() and len(store.read_text().splitlines()) >= 2:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    before = records.read(store)
+    assert 2 <= len(before) < 12, "the kill came too late to test resume"
+    subprocess.run(cmd, cwd=ROOT, env=env, check=True, capture_output=True)
+    after = records.read(store)
+    assert len(after) == 12 and len({r.key for r in after}) == 12
+    assert after[: len(before)] == before

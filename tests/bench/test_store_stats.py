@@ -1,0 +1,67 @@
+import json
+import os
+
+import pytest
+
+from bench.stats import summarize
+from dynabert import records
+from dynabert.records import Record
+
+
+def rec(subnet="w1.00-d1.00", **kw):
+    return Record(kind="latency", subnet_id=subnet, width_mult=1.0, depth_mult=1.0, model_id="tiny",
+                  checkpoint_sha="abc", runtime="onnxruntime", threads=1, batch_size=1, seq_len=32, **kw)
+
+
+def test_stats_hand_computed():
+    s = summarize([1.0, 2.0, 3.0, 4.0, 10.0])
+    assert s["latency_ms_p50"] == 3.0
+    assert s["latency_ms_p90"] == pytest.approx(4.0 + 0.6 * 6.0)  # rank 3.6 between 4 and 10
+    assert s["latency_ms_p99"] == pytest.approx(4.0 + 0.96 * 6.0)
+    assert s["latency_ms_mean"] == 4.0
+    assert s["latency_ms_std"] == pytest.approx((50 / 4) ** 0.5)  # squares 9+4+1+0+36 = 50, over n-1
+    assert s["latency_cv"] == pytest.approx((50 / 4) ** 0.5 / 4)
+    assert s["n_runs"] == 5
+    with pytest.raises(ValueError, match="no latency samples"):
+        summarize([])
+
+
+def test_record_round_trip(tmp_path):
+    store = tmp_path / "r.jsonl"
+    a = rec(latency_ms_p50=1.5, samples_ms=[1.0, 2.0], env={"governor": None}, metrics={"accuracy": 0.9})
+    records.append(store, a)
+    records.append(store, rec("w0.25-d0.50", status="error", error="boom"))
+    back = records.read(store)
+    assert back[0] == a and back[1].status == "error"
+    assert records.done_keys(store) == {a.key}
+    with pytest.raises(ValueError, match="unknown record fields"):
+        Record.from_dict({**a.to_dict(), "latency_s": 1})
+
+
+def test_half_written_line_is_skipped_and_mended(tmp_path, capsys):
+    store = tmp_path / "r.jsonl"
+    records.append(store, rec())
+    with open(store, "a") as f:
+        f.write(json.dumps(rec("w0.50-d1.00").to_dict())[:40])  # a crash mid-write
+    assert len(records.read(store)) == 1
+    assert "r.jsonl:2: skipped" in capsys.readouterr().err
+    records.append(store, rec("w0.75-d1.00"))
+    assert [r.subnet_id for r in records.read(store)] == ["w1.00-d1.00", "w0.75-d1.00"]
+
+
+def test_unwritable_results_path(tmp_path):
+    target = tmp_path / "ro"
+    target.mkdir()
+    os.chmod(target, 0o500)
+    try:
+        if os.access(target, os.W_OK):
+            pytest.skip("running as a user that can write anywhere (root)")
+        with pytest.raises(ValueError, match="cannot append to the results file"):
+            records.append(target / "r.jsonl", rec())
+    finally:
+        os.chmod(target, 0o700)
+
+
+def test_results_path_is_a_directory(tmp_path):
+    with pytest.raises(ValueError, match="cannot append to the results file"):
+        records.append(tmp_path, rec())
