@@ -1,0 +1,96 @@
+"""Training throughput of one stage-1 (width) and one stage-2 (width x depth) optimizer step, and its overhead.
+
+ratio = (one whole step) / (one teacher forward + each sub-network's forward/backward alone + the optimizer
+step alone), medians of the rounds. 1.0 means the step does no work beyond its parts; target <= 1.10.
+Default: the tiny model, batch 32, seq 64; BENCH_MODEL=minilm-l6 for the real one.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import pytest
+import torch
+from accelerate import Accelerator
+
+from dynabert.config import SubnetSpec, default_grid
+from dynabert.distill import distill_loss
+from dynabert.model import DynaBert
+from dynabert.presets import load_model
+from dynabert.train import StagePlan, TrainConfig, train_step
+
+BATCH, SEQ, ROUNDS = 32, 64, 5
+
+
+def timed(fn, rounds: int = ROUNDS) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+@pytest.mark.bench
+@pytest.mark.parametrize("stage", ["width", "depth"])
+def test_train_step_throughput(benchmark, stage, request):
+    name = request.config.option.bench_model
+    threads = request.config.option.bench_threads
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        teacher = DynaBert(load_model(name)).eval().requires_grad_(False)
+        student = DynaBert(load_model(name)).train()
+        specs = [SubnetSpec(w, 1.0) for w in (1.0, 0.75, 0.5, 0.25)] if stage == "width" else default_grid()
+        lambdas = (1.0, 0.1) if stage == "width" else (1.0, 1.0)
+        plan = StagePlan(specs, name, name, *lambdas)
+        cfg = TrainConfig(task="sst2", data_dir=".", output_dir=".")
+        g = torch.Generator().manual_seed(0)
+        ids = torch.randint(1000, 29000, (BATCH, SEQ), generator=g)
+        batch = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": torch.randint(0, 2, (BATCH,))}
+        inputs = (ids, batch["attention_mask"], None)
+        optimizer = torch.optim.AdamW(student.parameters(), lr=1e-5)
+        accelerator = Accelerator(cpu=True)
+
+        def step():
+            train_step(student, teacher, plan, cfg, batch, inputs, accelerator)
+            torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+
+        def teacher_forward():
+            with torch.no_grad():
+                return teacher(*inputs)
+
+        t_out = teacher_forward()
+        teacher_s = timed(teacher_forward)
+
+        def part(spec):
+            def run():
+                out = student(*inputs, spec=spec)
+                ids_map = spec.teacher_hidden_ids(len(t_out.hidden_states) - 1)
+                distill_loss(out.logits, out.hidden_states, t_out.logits, t_out.hidden_states, ids_map,
+                             *lambdas, False).backward()
+            return run
+
+        parts = {spec.subnet_id: timed(part(spec)) for spec in specs}
+        def opt_only():
+            torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
+            optimizer.step()
+
+        optimizer_s = timed(opt_only)
+        optimizer.zero_grad(set_to_none=True)
+        benchmark.pedantic(step, rounds=ROUNDS, warmup_rounds=1, iterations=1)
+        step_s = benchmark.stats.stats.median
+        parts_sum = teacher_s + sum(parts.values()) + optimizer_s
+        benchmark.group = f"train step {name} b{BATCH} s{SEQ} t{threads}"
+        benchmark.extra_info.update(kind="train_throughput", stage=stage, model_id=name, batch_size=BATCH,
+                                    seq_len=SEQ, threads=threads, n_subnetworks=len(specs),
+                                    samples_per_s=BATCH / step_s, step_s=step_s, teacher_forward_s=teacher_s,
+                                    optimizer_step_s=optimizer_s, subnet_fwd_bwd_s=parts,
+                                    ratio_step_to_parts=step_s / parts_sum, target_ratio=1.10)
+        assert step_s > 0 and parts_sum > 0
+    finally:
+        torch.set_num_threads(previous)
