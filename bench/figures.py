@@ -1,0 +1,119 @@
+"""Paper-style figures (matplotlib): accuracy vs params / FLOPs / latency with the Pareto front, the width x depth
+heat map, latency vs FLOPs per runtime, and instruction count vs FLOPs on the emulated ARM target.
+
+Conventions (stated in every legend or caption): DynaBERT points are coloured by width and connected across
+depth; baselines have their own markers; measured accuracy is a filled marker, cited accuracy a hollow one;
+the Pareto front (over every point drawn) is a dashed black step line. Each function returns the Figure so
+tests can inspect what was drawn; `save` writes PNG and SVG.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from bench.frame import pareto_mask  # noqa: E402
+
+WIDTH_COLORS = {1.0: "#1b4f9c", 0.75: "#3a8fd1", 0.5: "#e08a1e", 0.25: "#c0392b"}
+BASELINE_MARKERS = ["s", "D", "^", "v", "P", "X", "*"]
+AXES = {"params": ("active parameters (millions)", 1e6), "flops": ("GFLOPs per sequence (2 x MACs, dense)", 1e9),
+        "latency_ms_p50": ("median latency (ms)", 1.0)}
+plt.rcParams.update({"font.size": 8, "axes.titlesize": 8, "legend.fontsize": 6.5, "figure.dpi": 150})
+
+
+def save(fig, path: Path) -> list[Path]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    out = [path.with_suffix(".png"), path.with_suffix(".svg")]
+    for p in out:
+        fig.savefig(p, bbox_inches="tight")
+    plt.close(fig)
+    return out
+
+
+def _panel(ax, df: pd.DataFrame, x: str) -> None:
+    label, scale = AXES[x]
+    dyn = df[df.family == "dynabert"]
+    for width, group in dyn.groupby("width_mult", sort=False):
+        for measured, part in group.groupby("measured"):
+            part = part.sort_values(x)
+            color = WIDTH_COLORS.get(width, "grey")
+            ax.plot(part[x] / scale, part.accuracy, "-", color=color, lw=0.8, alpha=0.7)
+            ax.scatter(part[x] / scale, part.accuracy, s=18, marker="o", color=color,
+                       facecolors=color if measured else "none", linewidths=1.0, zorder=3,
+                       label=f"DynaBERT w={width:g} ({'measured' if measured else 'cited'})")
+    base = df[df.family != "dynabert"]
+    for i, ((name, measured), part) in enumerate(base.groupby(["label", "measured"], sort=True)):
+        marker = BASELINE_MARKERS[i % len(BASELINE_MARKERS)]
+        ax.scatter(part[x] / scale, part.accuracy, s=26, marker=marker, color="black",
+                   facecolors="black" if measured else "none", linewidths=1.0, zorder=4,
+                   label=f"{name} ({'measured' if measured else 'cited'})")
+    front = df[pareto_mask(df[x], df.accuracy)].sort_values(x)
+    ax.step(front[x] / scale, front.accuracy, where="post", ls="--", color="black", lw=0.9, label="Pareto front",
+            zorder=2)
+    ax.set_xlabel(label)
+    ax.grid(alpha=0.3, lw=0.5)
+
+
+def accuracy_figure(df: pd.DataFrame, task: str, title: str, with_latency: bool = True):
+    """Accuracy vs params, FLOPs (and median latency) for one (device, runtime) slice of the joined frame."""
+    xs = ["params", "flops"] + (["latency_ms_p50"] if with_latency else [])
+    fig, axes = plt.subplots(1, len(xs), figsize=(2.45 * len(xs), 2.4), sharey=True)
+    for ax, x in zip(axes, xs):
+        _panel(ax, df, x)
+    metric = df.metric.dropna().iloc[0] if "metric" in df and df.metric.notna().any() else "accuracy"
+    axes[0].set_ylabel(f"{task} dev {metric} (%)")
+    fig.suptitle(title, y=1.02)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.02), ncol=3, frameon=False)
+    return fig
+
+
+def heatmap_figure(table: pd.DataFrame, title: str):
+    """The paper's Table 1 as a picture: rows width, columns depth, cell = accuracy (%)."""
+    fig, ax = plt.subplots(figsize=(2.8, 2.4))
+    im = ax.imshow(table.values, cmap="viridis", aspect="auto")
+    ax.set_xticks(range(table.shape[1]), [f"{d:g}" for d in table.columns])
+    ax.set_yticks(range(table.shape[0]), [f"{w:g}" for w in table.index])
+    ax.set_xlabel("depth multiplier")
+    ax.set_ylabel("width multiplier")
+    mid = (table.values.max() + table.values.min()) / 2
+    for i in range(table.shape[0]):
+        for j in range(table.shape[1]):
+            v = table.values[i, j]
+            ax.text(j, i, f"{v:.1f}", ha="center", va="center", fontsize=7, color="white" if v < mid else "black")
+    fig.colorbar(im, ax=ax, label="accuracy (%)")
+    ax.set_title(title)
+    return fig
+
+
+def latency_vs_flops_figure(eff: pd.DataFrame, title: str):
+    """Median latency against FLOPs per runtime (log-log): how well FLOPs predict speed."""
+    fig, ax = plt.subplots(figsize=(3.4, 2.6))
+    for runtime, part in eff.groupby("runtime", sort=True):
+        part = part.sort_values("flops")
+        ax.loglog(part.flops / 1e9, part.latency_ms_p50, "o-", ms=3, lw=0.8, label=runtime)
+    ax.set_xlabel("GFLOPs per sequence (2 x MACs, dense)")
+    ax.set_ylabel("median latency (ms)")
+    ax.grid(alpha=0.3, which="both", lw=0.4)
+    ax.legend(frameon=False)
+    ax.set_title(title)
+    return fig
+
+
+def instructions_figure(eff: pd.DataFrame, title: str):
+    """Guest instructions per inference against FLOPs on the emulated ARM target (exact counts, not time)."""
+    fig, ax = plt.subplots(figsize=(3.4, 2.6))
+    for runtime, part in eff.groupby("runtime", sort=True):
+        part = part.sort_values("flops")
+        ax.loglog(part.flops / 1e9, part.instructions_per_inference / 1e6, "o-", ms=3, lw=0.8, label=runtime)
+    ax.set_xlabel("GFLOPs per sequence (2 x MACs, dense)")
+    ax.set_ylabel("guest instructions per inference (M)")
+    ax.grid(alpha=0.3, which="both", lw=0.4)
+    ax.legend(frameon=False)
+    ax.set_title(title)
+    return fig

@@ -1,0 +1,107 @@
+"""Records (stores and/or pytest-benchmark JSON) + the cited table -> one pandas frame per question.
+
+Measured accuracy joins efficiency by the weights' hash (checkpoint_sha, subnet_id); cited accuracy joins by
+architecture (model_id preset, subnet_id). Accuracy is in percent everywhere here.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from bench.collect import is_benchmark_json, records_from_benchmark_json
+from dynabert import records
+
+CITED = Path(__file__).with_name("data") / "cited.csv"
+
+
+def load_records(paths: list[str | Path]) -> list[records.Record]:
+    """Every record of every input; a clear error naming an empty, missing or foreign file."""
+    out = []
+    for path in map(Path, paths):
+        if not path.is_file():
+            raise ValueError(f"input {str(path)!r} does not exist")
+        text = path.read_text().strip()
+        if not text:
+            raise ValueError(f"input {str(path)!r} is empty: nothing to plot (run python -m bench.sweep first)")
+        if text.startswith("{") and "\n" not in text or path.suffix == ".json":
+            try:
+                data = json.loads(text)
+            except json.JSONDecodeError:
+                data = None
+            if is_benchmark_json(data):
+                out += records_from_benchmark_json(path)
+                continue
+        recs = records.read(path)
+        if not recs:
+            raise ValueError(f"{str(path)!r} holds no results records (neither a results store written by "
+                             f"bench.sweep / dynabert evaluate nor a pytest-benchmark JSON)")
+        out += recs
+    return out
+
+
+def efficiency(recs: list[records.Record], checkpoint: str | None = None) -> pd.DataFrame:
+    """Latency records with status ok; refuses DynaBERT records of several checkpoints unless one is chosen."""
+    rows = [r.to_dict() for r in recs if r.kind == "latency" and r.status == "ok"]
+    df = pd.DataFrame(rows)
+    if df.empty:
+        return df
+    dyn = df[df.family == "dynabert"]
+    shas = sorted(dyn.checkpoint_sha.unique())
+    if checkpoint:
+        df = df[(df.family != "dynabert") | (df.checkpoint_sha.str.startswith(checkpoint))]
+    elif len(shas) > 1:
+        counts = ", ".join(f"{s} ({(dyn.checkpoint_sha == s).sum()} records, {dyn[dyn.checkpoint_sha == s].model_id.iloc[0]})"
+                           for s in shas)
+        raise ValueError(f"the inputs mix DynaBERT records of {len(shas)} checkpoints: {counts}; "
+                         f"choose one with --checkpoint SHA or pass one checkpoint's results")
+    df["latency_ms_p50"] = df.latency_ms_p50.astype(float)
+    return df
+
+
+def measured_accuracy(recs: list[records.Record], task: str | None) -> pd.DataFrame:
+    rows = [{"family": r.family, "model_id": r.model_id, "checkpoint_sha": r.checkpoint_sha, "subnet_id": r.subnet_id,
+             "task": r.task, "accuracy": 100 * r.metric_value, "metric": r.metric_name,
+             "accuracy_source": f"measured, {r.split}", "measured": True, "label": "DynaBERT (this run)"
+             if r.family == "dynabert" else f"{r.model_id} (this run)", "params": r.params, "flops": r.flops}
+            for r in recs if r.kind == "accuracy" and r.status == "ok" and (task is None or r.task == task)]
+    return pd.DataFrame(rows)
+
+
+def cited_accuracy(task: str) -> pd.DataFrame:
+    df = pd.read_csv(CITED)
+    df = df[df.task == task].rename(columns={"value": "accuracy", "source": "accuracy_source"})
+    df["measured"] = False
+    df["accuracy_source"] = "cited: " + df.accuracy_source + " (" + df.split + ")"
+    return df
+
+
+def joined(eff: pd.DataFrame, acc: pd.DataFrame) -> pd.DataFrame:
+    """One row per (accuracy point, device, runtime): accuracy beside its measured efficiency."""
+    if acc.empty or eff.empty:
+        return pd.DataFrame()
+    eff_cols = ["model_id", "checkpoint_sha", "subnet_id", "device", "runtime", "threads", "seq_len", "batch_size",
+                "params", "flops", "flops_with_attention", "latency_ms_p50", "latency_ms_p90", "peak_rss_mb",
+                "artifact_bytes", "precision", "width_mult", "depth_mult", "instructions_per_inference"]
+    eff = eff[[c for c in eff_cols if c in eff.columns]]
+    parts = []
+    for is_measured, keys in ((True, ["checkpoint_sha", "subnet_id"]), (False, ["model_id", "subnet_id"])):
+        part = acc[acc.measured == is_measured]
+        if part.empty:
+            continue
+        side = eff if is_measured else eff.drop(columns=["checkpoint_sha"])
+        part = part.drop(columns=[c for c in part.columns if c in side.columns and c not in keys])
+        parts.append(part.merge(side, on=keys))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def pareto_mask(cost: pd.Series, accuracy: pd.Series) -> pd.Series:
+    """True for points no other point beats (lower-or-equal cost and higher accuracy, or cheaper at equal accuracy)."""
+    order = sorted(range(len(cost)), key=lambda i: (cost.iloc[i], -accuracy.iloc[i]))
+    best, keep = float("-inf"), [False] * len(cost)
+    for i in order:
+        if accuracy.iloc[i] > best:
+            keep[i], best = True, accuracy.iloc[i]
+    return pd.Series(keep, index=cost.index)

@@ -1,0 +1,139 @@
+"""`python -m bench.pareto`: paper-style figures, Pareto fronts and tables; `select`: the best sub-network for a budget.
+
+With no arguments it reproduces the DynaBERT paper's comparison on this machine: it measures the BERT-base-shaped
+DynaBERT grid and the TinyBERT-4L-312D, TinyBERT-6L-768D and DistilBERT architectures (random weights; efficiency
+does not depend on them) with onnxruntime, 1 thread, seq 128, takes accuracy from the cited table
+(bench/data/cited.csv), and writes reports/default/. Measurements are cached in its records.jsonl.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from bench.frame import cited_accuracy, efficiency, joined, load_records, measured_accuracy
+from bench.report import ReportSpec, build, with_costs
+
+DEFAULT_OUT = Path("reports/default")
+DEFAULT_BASELINES = ("tinybert-4l-312d", "tinybert-6l-768d", "distilbert-6l-768d")
+
+
+def default_run(out: Path, min_time_s: float) -> Path:
+    from bench.sweep import SweepConfig, run_sweep
+
+    store = out / "records.jsonl"
+    cmd = (f"python -m bench.sweep --model bert-base --baselines {','.join(DEFAULT_BASELINES)} --runtimes onnxruntime "
+           f"--threads 1 --seq-len 128 --min-time {min_time_s:g} --results {store}")
+    print(f"measuring (cached cells are skipped): {cmd}")
+    run_sweep(SweepConfig(models=["bert-base"], baselines=DEFAULT_BASELINES, runtimes=("onnxruntime",), threads=(1,),
+                          seq_len=128, results=str(store), min_time_s=min_time_s))
+    return build(ReportSpec([str(store)], out, ["sst2", "mnli-m"], title="DynaBERT (BERT-base) vs TinyBERT and "
+                            "DistilBERT on this machine: cited accuracy, measured efficiency",
+                            commands=["python -m bench.pareto", f"# which runs: {cmd}"]))
+
+
+def candidates(inputs: list[str], device: str, runtime: str, task: str | None, checkpoint: str | None) -> pd.DataFrame:
+    """Every measured cell of (device, runtime) with its accuracy (measured first, else cited)."""
+    recs = load_records(inputs)
+    eff = efficiency(recs, checkpoint)
+    if eff.empty:
+        raise ValueError("the inputs hold no latency records; run python -m bench.sweep first")
+    eff = eff[(eff.device == device) & (eff.runtime == runtime)]
+    if eff.empty:
+        raise ValueError(f"no latency records for device {device!r} with runtime {runtime!r} in the inputs")
+    acc = measured_accuracy(recs, task)
+    if acc.empty and task:
+        acc = cited_accuracy(task)
+    if acc.empty:
+        raise ValueError("no accuracy for these records: pass --task (cited) or add dynabert evaluate records")
+    return joined(eff, with_costs(acc, int(eff.seq_len.iloc[0])))
+
+
+def select(df: pd.DataFrame, max_latency_ms: float, max_memory_mb: float | None, min_accuracy: float | None,
+           stat: str = "latency_ms_p50") -> tuple[pd.Series | None, pd.DataFrame]:
+    """(best row or None, rows that fit). Best = highest accuracy; ties -> lower latency, then fewer FLOPs."""
+    fits = df[df[stat] <= max_latency_ms]
+    if max_memory_mb is not None:
+        fits = fits[fits.peak_rss_mb <= max_memory_mb]
+    if min_accuracy is not None:
+        fits = fits[fits.accuracy >= min_accuracy]
+    if fits.empty:
+        return None, fits
+    ranked = fits.sort_values(["accuracy", stat, "flops"], ascending=[False, True, True])
+    return ranked.iloc[0], ranked
+
+
+def cmd_select(args: argparse.Namespace) -> int:
+    df = candidates(args.results, args.device, args.runtime, args.task, args.checkpoint)
+    stat = f"latency_ms_{args.latency_stat}"
+    best, fits = select(df, args.max_latency_ms, args.max_memory_mb, args.min_accuracy, stat)
+    budget = f"{args.latency_stat} latency <= {args.max_latency_ms} ms" + (
+        f", peak RSS <= {args.max_memory_mb} MB" if args.max_memory_mb is not None else "") + (
+        f", accuracy >= {args.min_accuracy}%" if args.min_accuracy is not None else "")
+    if best is None:
+        closest = df.sort_values(stat).iloc[0]
+        print(f"no sub-network fits ({budget}) on {args.device} / {args.runtime}. Closest: {closest.label} "
+              f"{closest.subnet_id} at {closest[stat]:.2f} ms, {closest.peak_rss_mb:.0f} MB, "
+              f"{closest.accuracy:.1f}% ({closest.accuracy_source})")
+        return 1
+    print(f"best under {budget} on {args.device} / {args.runtime} ({len(fits)} of {len(df)} fit):")
+    print(f"  {best.label} {best.subnet_id}: {best.accuracy:.1f}% ({best.accuracy_source}), median "
+          f"{best.latency_ms_p50:.2f} ms, p90 {best.latency_ms_p90:.2f} ms, {best.params / 1e6:.1f} M params, "
+          f"{best.flops / 1e9:.2f} GFLOPs, peak RSS +{best.peak_rss_mb:.0f} MB")
+    w, d = best.width_mult, best.depth_mult
+    print("to extract and export it:")
+    print(f"  python -m dynabert extract --checkpoint {best.model_id} --width {w:g} --depth {d:g} --output-dir sub-{best.subnet_id}")
+    print(f"  python -m bench.export --model sub-{best.subnet_id} --formats onnx,onnx-int8,tflite,tflite-int8 "
+          f"--seq-len {int(best.seq_len)}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="python -m bench.pareto", description=__doc__.splitlines()[0])
+    ap.add_argument("--results", action="append", default=[], help="results store or pytest-benchmark JSON (repeatable)")
+    ap.add_argument("--task", action="append", default=[], help="task(s) to plot, e.g. sst2, mnli-m")
+    ap.add_argument("--no-cited", action="store_true", help="leave out the cited accuracy table")
+    ap.add_argument("--checkpoint", help="keep DynaBERT records of this checkpoint sha only")
+    ap.add_argument("--out", help="output folder (default reports/default, or reports/<name of first input>)")
+    ap.add_argument("--title", default="DynaBERT sub-networks: accuracy and efficiency")
+    ap.add_argument("--min-time", type=float, default=1.0, help="default run: seconds of timed runs per cell")
+    sub = ap.add_subparsers(dest="command")
+    sel = sub.add_parser("select", help="best sub-network under a latency (and memory / accuracy) budget")
+    sel.add_argument("--results", action="append", default=None)
+    sel.add_argument("--device", default="local-cpu")
+    sel.add_argument("--runtime", default="onnxruntime")
+    sel.add_argument("--max-latency-ms", type=float, required=True)
+    sel.add_argument("--max-memory-mb", type=float)
+    sel.add_argument("--min-accuracy", type=float, help="percent")
+    sel.add_argument("--latency-stat", choices=("p50", "p90", "p99"), default="p50")
+    sel.add_argument("--task", default="sst2", help="task for accuracy (measured records first, else cited)")
+    sel.add_argument("--checkpoint")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    t0 = time.time()
+    try:
+        if args.command == "select":
+            args.results = args.results or [str(DEFAULT_OUT / "records.jsonl")]
+            return cmd_select(args)
+        if not args.results:
+            index = default_run(Path(args.out) if args.out else DEFAULT_OUT, args.min_time)
+        else:
+            out = Path(args.out) if args.out else Path("reports") / Path(args.results[0]).stem
+            index = build(ReportSpec(args.results, out, args.task or ["sst2"], not args.no_cited, args.checkpoint,
+                                     args.title, commands=["python -m bench.pareto " + " ".join(sys.argv[1:])]))
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"report: {index} (and index.html, figures/) in {time.time() - t0:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

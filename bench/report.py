@@ -1,0 +1,179 @@
+"""Records -> figures, tables and one index.md / index.html (what `python -m bench.pareto` writes).
+
+Must not measure anything: it reads records (and the cited table) only.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from bench import figures
+from bench.frame import cited_accuracy, efficiency, joined, load_records, measured_accuracy, pareto_mask
+
+
+@dataclass
+class ReportSpec:
+    inputs: list[str]
+    out: Path
+    tasks: list[str]  # measured task names are matched as is; cited rows by the same name (e.g. sst2, mnli-m)
+    use_cited: bool = True
+    checkpoint: str | None = None
+    title: str = "DynaBERT sub-networks: accuracy and efficiency"
+    commands: list[str] = field(default_factory=list)
+
+
+def _fmt(v) -> str:
+    return "" if pd.isna(v) else f"{v:.3g}" if isinstance(v, float) else str(v)
+
+
+def with_costs(acc: pd.DataFrame, seq_len: int) -> pd.DataFrame:
+    """Fill params/FLOPs of accuracy rows from the architecture (cited rows carry none)."""
+    from dynabert.config import SubnetSpec
+    from dynabert.flops import cost
+    from dynabert.presets import ARCHITECTURES
+
+    acc = acc.copy()
+    for col in ("params", "flops", "width_mult", "depth_mult"):
+        if col not in acc:
+            acc[col] = None
+    for i, row in acc.iterrows():
+        spec = SubnetSpec.parse(row.subnet_id)
+        acc.at[i, "width_mult"], acc.at[i, "depth_mult"] = spec.width_mult, spec.depth_mult
+        if pd.isna(row.params) and row.model_id in ARCHITECTURES:
+            c = cost(ARCHITECTURES[row.model_id], spec, seq_len)
+            acc.at[i, "params"], acc.at[i, "flops"] = c.params_active, c.flops_dense
+    return acc
+
+
+def table1(acc: pd.DataFrame) -> pd.DataFrame:
+    """Width x depth accuracy table of the DynaBERT rows (the paper's Table 1 layout)."""
+    dyn = acc[acc.family == "dynabert"]
+    return dyn.pivot_table(index="width_mult", columns="depth_mult", values="accuracy", aggfunc="last") \
+        .sort_index(ascending=False).sort_index(axis=1, ascending=False)
+
+
+def cells_table(j: pd.DataFrame) -> pd.DataFrame:
+    cols = {"label": "model", "subnet_id": "sub-network", "device": "device", "runtime": "runtime",
+            "threads": "threads", "seq_len": "seq", "accuracy": "accuracy (%)", "accuracy_source": "accuracy source",
+            "params_m": "params (M)", "gflops": "GFLOPs", "latency_ms_p50": "median ms", "latency_ms_p90": "p90 ms",
+            "peak_rss_mb": "peak RSS increase (MB)", "size_mb": "file (MB)", "pareto": "on front"}
+    t = j.assign(params_m=j.params / 1e6, gflops=j.flops / 1e9, size_mb=j.artifact_bytes / 2**20)
+    return t[[c for c in cols if c in t]].rename(columns=cols)
+
+
+def machine_lines(recs) -> list[str]:
+    eff = [r for r in recs if r.kind == "latency" and r.status == "ok"]
+    seen = {}
+    for r in eff:
+        seen.setdefault((r.device, r.cpu_model), r)
+    lines = []
+    for (device, cpu), r in seen.items():
+        env = r.env or {}
+        lines.append(f"- `{device}`: {cpu}; {env.get('logical_cpus', '?')} logical CPUs; governor "
+                     f"{env.get('governor')}; turbo {env.get('turbo')}; torch {r.torch_version}; git {r.git_sha}")
+    runtimes = sorted({f"{r.runtime} ({r.runtime_version})" for r in eff if r.runtime_version})
+    if runtimes:
+        lines.append("- runtimes: " + ", ".join(runtimes))
+    return lines
+
+
+def build(spec: ReportSpec) -> Path:
+    """Write figures, tables and index.md/index.html into spec.out; returns the index.md path."""
+    recs = load_records(spec.inputs)
+    eff = efficiency(recs, spec.checkpoint)
+    out, fig_dir = spec.out, spec.out / "figures"
+    out.mkdir(parents=True, exist_ok=True)
+    md = [f"# {spec.title}", "", "Every number below says how it was obtained. Latency: median of per-run wall "
+          "times after warm-up, one fresh process per cell, batch and threads as stated. FLOPs: 2 x MACs, dense "
+          "(Linear layers), batch 1. Accuracy: *measured* here (split named) or *cited* (source named); figures "
+          "draw measured points filled and cited points hollow.", "", "## Machine", *machine_lines(recs), ""]
+    if spec.commands:
+        md += ["## Commands", "```", *spec.commands, "```", ""]
+    notes: list[str] = []
+    seq = int(eff.seq_len.mode().iloc[0]) if not eff.empty else 128
+    for task in spec.tasks:
+        acc = measured_accuracy(recs, task)
+        if spec.use_cited:
+            acc = pd.concat([acc, cited_accuracy(task)], ignore_index=True)
+        if acc.empty:
+            notes.append(f"no accuracy for task {task!r} (neither measured records nor cited rows): accuracy "
+                         f"figures for it are not drawn; efficiency figures below still are")
+            continue
+        acc = with_costs(acc, seq)
+        md += [f"## {task}", ""]
+        missing = sorted(set(acc[acc.params.isna()].label))
+        if missing:
+            notes.append(f"{task}: no architecture known for {missing}; left out of the size axes")
+        acc = acc.dropna(subset=["params"])
+        fig = figures.accuracy_figure(acc.assign(latency_ms_p50=float("nan")), task,
+                                      f"{task}: accuracy vs size (FLOPs at seq {seq})", with_latency=False)
+        md.append(_img(figures.save(fig, fig_dir / f"{task}_accuracy_size")[0], out))
+        for src, part in acc.groupby("measured"):
+            t1 = table1(part)
+            if t1.empty:
+                continue
+            kind = "measured" if src else "cited"
+            name = f"{task}_table1_{kind}"
+            t1.to_csv(out / f"{name}.csv")
+            md += ["", f"**Table 1 layout, {kind}** (rows width, columns depth; {part.accuracy_source.iloc[0]})",
+                   "", t1.to_markdown(floatfmt=".1f"), ""]
+            md.append(_img(figures.save(figures.heatmap_figure(t1, f"{task}, {kind}"), fig_dir / name)[0], out))
+        j = joined(eff, acc)
+        for (device, runtime, threads), part in (j.groupby(["device", "runtime", "threads"]) if not j.empty else []):
+            part = part.copy()
+            part["pareto"] = pareto_mask(part.latency_ms_p50, part.accuracy)
+            cpu = eff[eff.device == device].cpu_model.iloc[0]
+            title = (f"{task}: latency on {device} ({cpu}), {runtime}, {threads} thread(s), seq {seq}, batch 1")
+            stem = f"{task}_{device}_{runtime}_t{threads}"
+            md += ["", f"### {device} / {runtime} / {threads} thread(s)", "",
+                   _img(figures.save(figures.accuracy_figure(part, task, title), fig_dir / stem)[0], out), ""]
+            table = cells_table(part)
+            table.to_csv(out / f"{stem}.csv", index=False)
+            md += [table.to_markdown(index=False, floatfmt=".4g"), ""]
+    if not eff.empty:
+        md += ["## Latency against FLOPs", ""]
+        for device, part in eff.groupby("device"):
+            title = f"{device}: median latency vs FLOPs (seq {seq}, batch 1)"
+            md.append(_img(figures.save(figures.latency_vs_flops_figure(part, title),
+                                        fig_dir / f"latency_vs_flops_{device}")[0], out))
+            arm = part[part.instructions_per_inference.notna()] if "instructions_per_inference" in part else part[:0]
+            if not arm.empty:
+                md.append(_img(figures.save(figures.instructions_figure(arm, f"{device}: exact guest instructions "
+                                                                        "per inference (emulated, not time)"),
+                                            fig_dir / f"instructions_vs_flops_{device}")[0], out))
+        all_cells = eff.assign(label=eff.model_id, accuracy=float("nan"))
+        cells_table(all_cells).to_csv(out / "efficiency.csv", index=False)
+        md += ["", "All efficiency records: `efficiency.csv`.", ""]
+    else:
+        notes.append("no latency records: latency figures are not drawn (run python -m bench.sweep)")
+    if notes:
+        md += ["## Notes", *[f"- {n}" for n in notes], ""]
+    index = out / "index.md"
+    index.write_text("\n".join(md))
+    (out / "index.html").write_text(_html(md, spec.title))
+    for n in notes:
+        print(f"note: {n}")
+    return index
+
+
+def _img(path: Path, base: Path) -> str:
+    return f"![{path.stem}]({path.relative_to(base).as_posix()})"
+
+
+def _html(md: list[str], title: str) -> str:
+    """A plain HTML rendering of the same lines: headings, images and pre-formatted tables."""
+    body = []
+    for line in md:
+        if line.startswith("#"):
+            level = len(line) - len(line.lstrip("#"))
+            body.append(f"<h{level}>{html.escape(line.lstrip('# '))}</h{level}>")
+        elif line.startswith("!["):
+            src = line[line.index("(") + 1:-1]
+            body.append(f'<p><img src="{html.escape(src)}" style="max-width:100%"></p>')
+        elif line.strip():
+            body.append(f"<pre>{html.escape(line)}</pre>" if line.startswith("|") else f"<p>{html.escape(line)}</p>")
+    return f"<!doctype html><meta charset='utf-8'><title>{html.escape(title)}</title>\n" + "\n".join(body)

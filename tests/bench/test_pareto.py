@@ -1,0 +1,138 @@
+"""Figures from small synthetic stores (what is drawn), Pareto fronts, selection, and bad inputs."""
+
+import json
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import pytest
+
+from bench import figures
+from bench.frame import pareto_mask
+from bench.pareto import main as pareto_main, select
+from bench.report import ReportSpec, build
+from dynabert import records
+from dynabert.config import default_grid
+from dynabert.records import Record
+
+
+def lat(spec, ms, sha="s1", model="bert-base", family="dynabert", runtime="onnxruntime", mem=100.0):
+    return Record(kind="latency", subnet_id=spec.subnet_id, width_mult=spec.width_mult, depth_mult=spec.depth_mult,
+                  model_id=model, checkpoint_sha=sha, family=family, device="local-cpu", runtime=runtime, threads=1,
+                  batch_size=1, seq_len=128, params=int(1e8 * spec.width_mult * spec.depth_mult),
+                  flops=int(2e10 * spec.width_mult * spec.depth_mult), latency_ms_p50=ms, latency_ms_p90=ms * 1.1,
+                  peak_rss_mb=mem, artifact_bytes=10 * 2**20, cpu_model="Test CPU")
+
+
+def acc(spec, value, sha="s1"):
+    return Record(kind="accuracy", subnet_id=spec.subnet_id, width_mult=spec.width_mult, depth_mult=spec.depth_mult,
+                  model_id="run/best", checkpoint_sha=sha, task="sst2", metric_name="accuracy", metric_value=value,
+                  split="dev (872 examples)", params=int(1e8 * spec.width_mult * spec.depth_mult),
+                  flops=int(2e10 * spec.width_mult * spec.depth_mult))
+
+
+@pytest.fixture
+def store(tmp_path):
+    path = tmp_path / "r.jsonl"
+    for spec in default_grid():
+        cost = spec.width_mult * spec.depth_mult
+        records.append(path, lat(spec, 100 * cost))
+        records.append(path, acc(spec, 0.85 + 0.05 * cost))
+    return path
+
+
+def test_pareto_mask_hand_made():
+    cost = pd.Series([1.0, 2.0, 2.0, 3.0, 4.0])
+    accuracy = pd.Series([80.0, 85.0, 84.0, 85.0, 90.0])
+    assert pareto_mask(cost, accuracy).tolist() == [True, True, False, False, True]
+
+
+def test_accuracy_figure_draws_what_it_says(store):
+    from bench.frame import efficiency, joined, load_records, measured_accuracy
+    recs = load_records([store])
+    df = joined(efficiency(recs), measured_accuracy(recs, "sst2"))
+    fig = figures.accuracy_figure(df, "sst2", "test")
+    ax = fig.axes[0]
+    labels = [c.get_label() for c in ax.collections]
+    assert sorted(labels) == sorted(f"DynaBERT w={w:g} (measured)" for w in (1.0, 0.75, 0.5, 0.25))
+    assert all(len(c.get_offsets()) == 3 for c in ax.collections)  # 3 depths per width
+    front = [l for l in ax.lines if l.get_label() == "Pareto front"][0]
+    # accuracy rises with cost here, so every distinct cost's best point is on the front
+    assert len(front.get_xdata()) == len(set(df.params))
+    assert ax.get_xlabel().startswith("active parameters") and "(%)" in ax.get_ylabel()
+    assert fig.axes[2].get_xlabel() == "median latency (ms)"
+    plt.close(fig)
+
+
+def test_cited_points_are_hollow_and_baselines_marked(tmp_path):
+    path = tmp_path / "r.jsonl"
+    for spec in default_grid():
+        records.append(path, lat(spec, 50.0))
+    from dynabert.config import SubnetSpec
+    records.append(path, lat(SubnetSpec(), 30.0, sha="t", model="tinybert-6l-768d", family="baseline"))
+    out = tmp_path / "rep"
+    index = build(ReportSpec([str(path)], out, ["sst2"]))
+    text = index.read_text()
+    assert "sst2_local-cpu_onnxruntime_t1.png" in text and "Table 1 layout, cited" in text
+    table = pd.read_csv(out / "sst2_local-cpu_onnxruntime_t1.csv")
+    assert set(table["model"]) == {"DynaBERT", "BERT-base (teacher)", "TinyBERT-6L-768D"}
+    assert table["accuracy source"].str.startswith("cited").all()
+
+
+def test_report_with_measured_accuracy(store, tmp_path):
+    index = build(ReportSpec([str(store)], tmp_path / "rep", ["sst2"], use_cited=False))
+    t1 = pd.read_csv(tmp_path / "rep" / "sst2_table1_measured.csv", index_col=0)
+    assert t1.shape == (4, 3) and t1.loc[1.0, "1.0"] == pytest.approx(90.0)
+    assert (tmp_path / "rep" / "index.html").read_text().count("<img") >= 3
+    assert "Test CPU" in index.read_text()
+
+
+def test_selection_cases():
+    df = pd.DataFrame({"label": ["a", "b", "c", "d"], "subnet_id": ["w1", "w2", "w3", "w4"],
+                       "accuracy": [90.0, 92.0, 92.0, 95.0], "latency_ms_p50": [5.0, 9.0, 8.0, 30.0],
+                       "peak_rss_mb": [50.0, 60.0, 80.0, 100.0], "flops": [1, 2, 2, 4]})
+    best, fits = select(df, 10.0, None, None)
+    assert best.label == "c"  # tie at 92%: the faster one
+    best, _ = select(df, 10.0, 70.0, None)
+    assert best.label == "b"
+    best, fits = select(df, 1.0, None, None)
+    assert best is None and fits.empty
+    best, _ = select(df, 100.0, None, 99.0)
+    assert best is None
+
+
+def test_select_cli(store, capsys):
+    assert pareto_main(["select", "--results", str(store), "--max-latency-ms", "40"]) == 0
+    out = capsys.readouterr().out
+    assert "w0.50-d0.75" in out or "w0.75-d0.50" in out
+    assert "python -m dynabert extract" in out and "python -m bench.export" in out
+    assert pareto_main(["select", "--results", str(store), "--max-latency-ms", "1"]) == 1
+    assert "no sub-network fits" in capsys.readouterr().out
+
+
+def test_bad_inputs(tmp_path, store, capsys):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    assert pareto_main(["--results", str(empty), "--out", str(tmp_path / "o")]) == 2
+    assert "is empty" in capsys.readouterr().err
+    foreign = tmp_path / "foreign.json"
+    foreign.write_text(json.dumps({"hello": "world"}))
+    assert pareto_main(["--results", str(foreign), "--out", str(tmp_path / "o")]) == 2
+    assert "holds no results records" in capsys.readouterr().err
+    from dynabert.config import SubnetSpec
+    mixed = tmp_path / "mixed.jsonl"
+    mixed.write_text(store.read_text())
+    records.append(mixed, lat(SubnetSpec(0.5, 0.5), 10.0, sha="other"))
+    assert pareto_main(["--results", str(mixed), "--out", str(tmp_path / "o")]) == 2
+    assert "mix DynaBERT records of 2 checkpoints" in capsys.readouterr().err
+    assert pareto_main(["--results", str(mixed), "--checkpoint", "s1", "--out", str(tmp_path / "o")]) == 0
+
+
+def test_efficiency_only_store_still_draws(tmp_path, capsys):
+    from dynabert.config import SubnetSpec
+    path = tmp_path / "r.jsonl"
+    for spec in default_grid():
+        records.append(path, lat(spec, 10.0, model="tiny"))
+    assert pareto_main(["--results", str(path), "--task", "cola", "--no-cited", "--out", str(tmp_path / "o")]) == 0
+    out = capsys.readouterr().out
+    assert "no accuracy for task 'cola'" in out
+    assert (tmp_path / "o" / "figures" / "latency_vs_flops_local-cpu.png").is_file()
