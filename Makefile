@@ -19,4 +19,4 @@ test: $(STAMP)
 	$(PY) -m pytest -q
 
 report: $(STAMP)
-	$(PY) -m dynabert info --model bert-base
+	$(PY) -m bench.pareto

@@ -64,10 +64,19 @@ def efficiency(recs: list[records.Record], checkpoint: str | None = None) -> pd.
 def measured_accuracy(recs: list[records.Record], task: str | None) -> pd.DataFrame:
     rows = [{"family": r.family, "model_id": r.model_id, "checkpoint_sha": r.checkpoint_sha, "subnet_id": r.subnet_id,
              "task": r.task, "accuracy": 100 * r.metric_value, "metric": r.metric_name,
-             "accuracy_source": f"measured, {r.split}", "measured": True, "label": "DynaBERT (this run)"
-             if r.family == "dynabert" else f"{r.model_id} (this run)", "params": r.params, "flops": r.flops}
+             "accuracy_source": f"measured, {r.split}", "measured": True, "label": run_label(r),
+             "params": r.params, "flops": r.flops}
             for r in recs if r.kind == "accuracy" and r.status == "ok" and (task is None or r.task == task)]
     return pd.DataFrame(rows)
+
+
+def run_label(r: records.Record) -> str:
+    """A short legend label for a measured record: the training folder it came from."""
+    if r.family == "dynabert":
+        return "DynaBERT (this run)"
+    path = Path(r.model_id)
+    name = path.parent.name if path.name == "best" else path.name
+    return f"{name} (this run)"
 
 
 def cited_accuracy(task: str) -> pd.DataFrame:

@@ -43,7 +43,7 @@ class SweepConfig:
     min_runs: int = 30
     min_time_s: float = 2.0
     cache: Path | None = None
-    device: str = "local-cpu"
+    devices: tuple[str, ...] = ("local-cpu",)
     task: str | None = None
 
     def __post_init__(self) -> None:
@@ -62,6 +62,7 @@ class Cell:
     spec: SubnetSpec
     runtime: str
     threads: int
+    device: str = "local-cpu"
 
 
 @dataclass
@@ -119,7 +120,7 @@ def measure_cell(cfg: SweepConfig, model: LoadedModel, cell: Cell, prov: dict, e
     base = dict(kind="latency", subnet_id=cell.spec.subnet_id, width_mult=cell.spec.width_mult,
                 depth_mult=cell.spec.depth_mult, model_id=model.name, checkpoint_sha=model.sha, n_layers=c.n_layers,
                 n_heads=c.n_heads, ffn_dim=c.ffn_dim, task=cfg.task, family=cell.family, format=fmt.split("-")[0],
-                precision=precision, device=cfg.device, runtime=cell.runtime, threads=cell.threads,
+                precision=precision, device=cell.device, runtime=cell.runtime, threads=cell.threads,
                 batch_size=cfg.batch, seq_len=cfg.seq_len, params=c.params_active, params_total=c.params_total,
                 flops=c.flops_dense * cfg.batch, flops_with_attention=c.flops_with_attention * cfg.batch,
                 flops_source="analytic", env=env, **prov)
@@ -138,21 +139,101 @@ def measure_cell(cfg: SweepConfig, model: LoadedModel, cell: Cell, prov: dict, e
     if not meta["ok"]:
         return records.Record(**base, status="error", error=f"artifact failed its numerics check: max abs err "
                               f"{meta.get('max_abs_err')} > tolerance {meta.get('tolerance')} {meta.get('error', '')}")
-    out = run_fresh(path, runner_runtime, cell.threads, cfg.seq_len, cfg.batch, cfg.warmup, cfg.min_runs,
-                    cfg.min_time_s)
+    out = run_on_device(cfg, cell, path, runner_runtime)
     if not out.get("ok"):
         return records.Record(**base, status="error", error=out.get("error"))
-    stats = summarize(out["samples_ms"])
-    stats.pop("latency_ms_min")
-    return records.Record(**base, **stats, first_inference_ms=out["first_inference_ms"], load_ms=out["load_ms"],
-                          n_warmup=out["n_warmup"], samples_ms=out["samples_ms"],
-                          peak_rss_mb=out["peak_rss_increase_mb"], runtime_version=out["runtime_version"])
+    fields = result_fields(out)
+    env = {**base["env"], **fields.pop("env_extra", {})}
+    if out.get("machine") and out["machine"] != env.get("machine"):  # ran elsewhere (board, emulator)
+        fields["cpu_model"] = (f"emulated {out['machine']} (qemu-user -cpu {env.get('cpu')}) on {base['cpu_model']}"
+                               if "emulated_wall_ms_p50" in env else f"{out['machine']} ({cell.device})")
+    return records.Record(**{**base, **fields, "env": env})
+
+
+def run_on_device(cfg: SweepConfig, cell: Cell, path: Path, runner_runtime: str) -> dict:
+    """The runner's result from wherever the cell's device is."""
+    from devices import profiles
+
+    profile = profiles.get(cell.device)
+    kind = profile["kind"]
+    if kind == "local-cpu":
+        from devices.local import run_fresh
+        return run_fresh(path, runner_runtime, cell.threads, cfg.seq_len, cfg.batch, cfg.warmup, cfg.min_runs,
+                         cfg.min_time_s)
+    if kind == "cuda":
+        from devices.local import run_fresh
+        return run_fresh(path, runner_runtime + "-cuda", cell.threads, cfg.seq_len, cfg.batch, cfg.warmup,
+                         cfg.min_runs, cfg.min_time_s)
+    if kind == "qemu-arm":
+        from devices.qemu_arm import run as qemu_run
+        out = qemu_run(path, cell.runtime, cell.threads, cfg.seq_len, cpu=profile.get("cpu", "neoverse-n1"),
+                       save_output=str(path) + ".arm-out.npy")
+        if out.get("ok"):
+            out["arm_vs_x86_max_abs_diff"] = compare_with_x86(path, runner_runtime, cfg.seq_len,
+                                                              Path(str(path) + ".arm-out.npy"))
+        return out
+    if kind == "ssh":
+        from devices.ssh import Unreachable, run as ssh_run
+        try:
+            return ssh_run(profile, path, cell.runtime, cell.threads, cfg.seq_len, cfg.warmup, cfg.min_runs,
+                           cfg.min_time_s)
+        except (Unreachable, RuntimeError) as err:
+            return {"ok": False, "error": str(err)}
+    if kind == "adb":
+        from devices.adb import run as adb_run
+        try:
+            return adb_run(profile, path, cell.threads, cfg.warmup, cfg.min_runs)
+        except RuntimeError as err:
+            return {"ok": False, "error": str(err)}
+    return {"ok": False, "error": f"device kind {kind!r} cannot run cells"}
+
+
+def compare_with_x86(path: Path, runtime: str, seq_len: int, arm_out: Path) -> float:
+    """Max abs difference between the emulated aarch64 logits and this machine's, same artifact and inputs."""
+    import numpy as np
+
+    from devices.runner import load, make_inputs
+
+    run, _ = load(runtime, str(path), 1)
+    return float(np.abs(np.load(arm_out) - run(make_inputs(1, seq_len))).max())
+
+
+def result_fields(out: dict) -> dict:
+    """Record fields from a runner result: statistics of raw samples, or a tool's own aggregates, or emulated."""
+    from bench.stats import summarize
+
+    fields = {"runtime_version": out.get("runtime_version"), "load_ms": out.get("load_ms"),
+              "first_inference_ms": out.get("first_inference_ms"), "n_warmup": out.get("n_warmup")}
+    if "instructions_per_inference" in out:  # emulated: exact instruction count; wall time kept apart, not latency
+        stats = summarize(out["samples_ms"])
+        fields.update(instructions_per_inference=out["instructions_per_inference"], load_ms=None,
+                      first_inference_ms=None, env_extra={
+                          "emulated_wall_ms_p50": stats["latency_ms_p50"], "emulated_runs": stats["n_runs"],
+                          "arm_vs_x86_max_abs_diff": out.get("arm_vs_x86_max_abs_diff"), **out["emulated"]})
+        return fields
+    if "samples_ms" in out:
+        stats = summarize(out["samples_ms"])
+        stats.pop("latency_ms_min")
+        fields.update(stats, samples_ms=out["samples_ms"], peak_rss_mb=out.get("peak_rss_increase_mb"))
+        for key in ("h2d_ms", "max_memory_allocated_mb", "gpu", "cpu_affinity"):
+            if key in out:
+                fields.setdefault("env_extra", {})[key] = out[key]
+        return fields
+    fields.update({k: out.get(k) for k in ("latency_ms_p50", "latency_ms_mean", "latency_ms_std", "n_runs",
+                                           "peak_rss_mb")})
+    fields["env_extra"] = {"p5_ms": out.get("latency_ms_p5"), "p95_ms": out.get("latency_ms_p95"),
+                           "source": "benchmark_model aggregates (no raw samples, no p90/p99)"}
+    return fields
 
 
 def plan_cells(cfg: SweepConfig) -> list[Cell]:
     grid = default_grid(cfg.widths, cfg.depths)
-    cells = [Cell(m, "dynabert", s, r, t) for m in cfg.models for s in grid for r in cfg.runtimes for t in cfg.threads]
-    cells += [Cell(b, "baseline", SubnetSpec(), r, t) for b in cfg.baselines for r in cfg.runtimes for t in cfg.threads]
+    cells = []
+    for device in cfg.devices:
+        cells += [Cell(m, "dynabert", s, r, t, device) for m in cfg.models for s in grid for r in cfg.runtimes
+                  for t in cfg.threads]
+        cells += [Cell(b, "baseline", SubnetSpec(), r, t, device) for b in cfg.baselines for r in cfg.runtimes
+                  for t in cfg.threads]
     return cells
 
 
@@ -172,7 +253,7 @@ def run_sweep(cfg: SweepConfig) -> list[records.Record]:
         if cell.model_id not in loaded:
             loaded = {cell.model_id: load(cell.model_id)}  # one model in memory at a time
         model = loaded[cell.model_id]
-        key = ("latency", model.name, model.sha, cell.spec.subnet_id, cfg.task, None, cfg.device, cell.runtime,
+        key = ("latency", model.name, model.sha, cell.spec.subnet_id, cfg.task, None, cell.device, cell.runtime,
                cell.threads, cfg.batch, cfg.seq_len)
         if key in done:
             continue
@@ -208,7 +289,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--depths", default=",".join(map(str, DEFAULT_DEPTHS)))
     ap.add_argument("--baselines", nargs="?", const=",".join(BASELINES), default="",
                     help=f"also measure baseline presets (default set: {', '.join(BASELINES)})")
-    ap.add_argument("--devices", default="local-cpu", help="where to run (local-cpu)")
+    ap.add_argument("--devices", default="local-cpu",
+                    help="comma-separated device profiles (python -m devices list): local-cpu, qemu-arm, cuda, ...")
     ap.add_argument("--warmup", type=int, default=10)
     ap.add_argument("--min-runs", type=int, default=30)
     ap.add_argument("--min-time", type=float, default=2.0, help="seconds of timed runs per cell, at least")
@@ -217,15 +299,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--results", required=True, help="results store (JSON lines), appended to")
     args = ap.parse_args(argv)
     try:
-        if args.devices != "local-cpu":
-            raise ValueError(f"--devices {args.devices!r}: only local-cpu is available in this version")
+        from devices import profiles
+        devices = tuple(d.strip() for d in args.devices.split(",") if d.strip())
+        for d in devices:
+            profiles.get(d)  # a clear error naming an unknown device before anything runs
         cfg = SweepConfig(
             models=args.model, results=args.results, runtimes=tuple(r.strip() for r in args.runtimes.split(",")),
             threads=tuple(int(t) for t in args.threads.split(",")), seq_len=args.seq_len, batch=args.batch,
             widths=parse_mults(args.widths, "widths"), depths=parse_mults(args.depths, "depths"),
             baselines=tuple(b for b in args.baselines.split(",") if b), warmup=args.warmup,
             min_runs=args.min_runs, min_time_s=args.min_time,
-            cache=Path(args.cache_dir) if args.cache_dir else None, task=args.task)
+            cache=Path(args.cache_dir) if args.cache_dir else None, task=args.task, devices=devices)
         if not cfg.models and not cfg.baselines:
             raise ValueError("nothing to measure: give --model and/or --baselines")
         t0 = time.time()
@@ -236,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     failed = [r for r in written if r.status != "ok"]
     table = summary_table(cfg.results, cfg.seq_len)
     if table is not None:
-        print(f"\nmedian latency (ms), batch {cfg.batch}, seq {cfg.seq_len}, threads {args.threads}, {cfg.device}:")
+        print(f"\nmedian latency (ms), batch {cfg.batch}, seq {cfg.seq_len}, threads {args.threads}, {','.join(cfg.devices)}:")
         print(table.to_string(float_format=lambda v: f"{v:.2f}"))
     print(f"\n{len(written)} new records ({len(failed)} failed) in {time.time() - t0:.0f} s -> {cfg.results}")
     for r in failed:

@@ -50,15 +50,26 @@ def cpu_info() -> dict:
     return info
 
 
+def pinned_cpus(threads: int) -> list[int]:
+    """The last `threads` CPUs this process may use: measurements stay off CPU 0, where the OS and the
+    sweep itself mostly run (taskset practice of MLPerf / nn-Meter). All CPUs if threads >= their count."""
+    allowed = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    return allowed[-threads:] if 0 < threads < len(allowed) else allowed
+
+
 def run_fresh(artifact: str | Path, runtime: str, threads: int, seq_len: int, batch: int = 1, warmup: int = 10,
               min_runs: int = 30, min_time_s: float = 2.0, max_time_s: float = 60.0, timeout_s: float = 600.0,
-              save_output: str | None = None) -> dict:
-    """Run the runner in a fresh Python process (its own thread pool and allocator); its JSON result."""
+              save_output: str | None = None, pin: bool = True) -> dict:
+    """Run the runner in a fresh Python process (its own thread pool and allocator), pinned to the last
+    `threads` CPUs unless pin=False; its JSON result (which names the affinity it ran with)."""
     cmd = [sys.executable, str(RUNNER), "--artifact", str(artifact), "--runtime", runtime, "--threads", str(threads),
            "--seq-len", str(seq_len), "--batch", str(batch), "--warmup", str(warmup), "--min-runs", str(min_runs),
            "--min-time", str(min_time_s), "--max-time", str(max_time_s)]
     if save_output:
         cmd += ["--save-output", save_output]
+    cpus = pinned_cpus(threads) if pin else []
+    if cpus:
+        cmd += ["--cpus", ",".join(map(str, cpus))]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONPATH": os.pathsep.join(
         [str(RUNNER.parent.parent), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
     try:

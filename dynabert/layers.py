@@ -67,8 +67,12 @@ def embed(input_ids: torch.Tensor, token_type_ids: torch.Tensor, position_ids: t
 
 
 def self_attention(x: torch.Tensor, mask_add: torch.Tensor, w: LayerWeights, n_heads: int, head_size: int,
-                   dropout_p: float, training: bool, head_mask: torch.Tensor | None) -> torch.Tensor:
-    """Multi-head self-attention over n_heads heads of head_size; returns [B, S, n_heads*head_size] (pre out-proj)."""
+                   dropout_p: float, training: bool, head_mask: torch.Tensor | None,
+                   attentions: list | None = None) -> torch.Tensor:
+    """Multi-head self-attention over n_heads heads of head_size; returns [B, S, n_heads*head_size] (pre out-proj).
+
+    If `attentions` is a list, the attention probabilities [B, nh, S, S] are appended to it (TinyBERT's loss).
+    """
     batch, seq = x.shape[0], x.shape[1]
 
     def heads(t: torch.Tensor) -> torch.Tensor:
@@ -78,7 +82,10 @@ def self_attention(x: torch.Tensor, mask_add: torch.Tensor, w: LayerWeights, n_h
     k = heads(F.linear(x, w.k_w, w.k_b))
     v = heads(F.linear(x, w.v_w, w.v_b))
     scores = torch.matmul(q, k.transpose(-1, -2)) * (head_size ** -0.5) + mask_add  # [B, nh, S, S]
-    probs = F.dropout(torch.softmax(scores, dim=-1), dropout_p, training)
+    probs = torch.softmax(scores, dim=-1)
+    if attentions is not None:
+        attentions.append(probs)
+    probs = F.dropout(probs, dropout_p, training)
     if head_mask is not None:
         probs = probs * head_mask[None, :, None, None]  # [nh] -> [1, nh, 1, 1]; Michel et al. 2019 head gate
     context = torch.matmul(probs, v)  # [B, nh, S, hd]
@@ -87,9 +94,10 @@ def self_attention(x: torch.Tensor, mask_add: torch.Tensor, w: LayerWeights, n_h
 
 def encoder_layer(x: torch.Tensor, mask_add: torch.Tensor, w: LayerWeights, n_heads: int, head_size: int,
                   act: Callable[[torch.Tensor], torch.Tensor], eps: float, hidden_dropout_p: float,
-                  attn_dropout_p: float, training: bool, head_mask: torch.Tensor | None = None) -> torch.Tensor:
+                  attn_dropout_p: float, training: bool, head_mask: torch.Tensor | None = None,
+                  attentions: list | None = None) -> torch.Tensor:
     """Post-LN BERT layer: attention + residual + LN, FFN + residual + LN -> [B, S, H]."""
-    context = self_attention(x, mask_add, w, n_heads, head_size, attn_dropout_p, training, head_mask)
+    context = self_attention(x, mask_add, w, n_heads, head_size, attn_dropout_p, training, head_mask, attentions)
     attn = F.dropout(F.linear(context, w.attn_out_w, w.attn_out_b), hidden_dropout_p, training)
     x = F.layer_norm(attn + x, (x.shape[-1],), w.attn_ln_w, w.attn_ln_b, eps)
     inner = act(F.linear(x, w.ffn_up_w, w.ffn_up_b))  # [B, S, F_active]

@@ -26,6 +26,7 @@ SUPPORTED_MODEL_TYPES = ("bert", "roberta")
 class DynaOutput:
     logits: torch.Tensor  # [B, num_labels]
     hidden_states: tuple[torch.Tensor, ...]  # embedding output, then one [B, S, H] per applied layer
+    attentions: tuple[torch.Tensor, ...] | None = None  # [B, nh, S, S] probabilities per layer, when asked
 
 
 def bert_size(config) -> BertSize:
@@ -88,7 +89,7 @@ class DynaBert(nn.Module):
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
                 token_type_ids: torch.Tensor | None = None, head_mask: torch.Tensor | None = None,
-                spec: SubnetSpec | None = None) -> DynaOutput:
+                spec: SubnetSpec | None = None, output_attentions: bool = False) -> DynaOutput:
         """Logits and every hidden state at `spec` (default: the active spec).
 
         head_mask: [num_layers, num_heads] gate on attention probabilities (for importance, spec 2.1).
@@ -106,12 +107,13 @@ class DynaBert(nn.Module):
         x = embed(input_ids, token_type_ids, positions, hf_embedding_weights(self.backbone.embeddings),
                   self.eps, self.hidden_dropout_p, training)
         mask_add = additive_mask(attention_mask, x.dtype)
-        hidden = [x]
+        hidden, attentions = [x], ([] if output_attentions else None)
         for i in layer_ids:
             w = slice_layer(hf_layer_weights(self.backbone.encoder.layer[i]), n_heads, size.head_size, ffn)
             gate = None if head_mask is None else head_mask[i, :n_heads]
             x = encoder_layer(x, mask_add, w, n_heads, size.head_size, self.act, self.eps,
-                              self.hidden_dropout_p, self.attn_dropout_p, training, gate)
+                              self.hidden_dropout_p, self.attn_dropout_p, training, gate, attentions)
             hidden.append(x)
         logits = classify(x, size.head_type, *self.head_weights(), self.classifier_dropout_p, training)
-        return DynaOutput(logits=logits, hidden_states=tuple(hidden))
+        return DynaOutput(logits=logits, hidden_states=tuple(hidden),
+                          attentions=None if attentions is None else tuple(attentions))

@@ -20,9 +20,10 @@ from accelerate import Accelerator, DistributedDataParallelKwargs
 from tqdm.auto import tqdm
 from transformers import get_linear_schedule_with_warmup
 
+from dynabert import baselines
 from dynabert.config import DEFAULT_DEPTHS, DEFAULT_WIDTHS, SubnetSpec, default_grid
 from dynabert.data import batch_order, collate, encode, get_task, load_hub, load_task, metric_for
-from dynabert.distill import distill_loss
+from dynabert.distill import distill_loss, soft_cross_entropy
 from dynabert.evaluate import evaluate_specs
 from dynabert.model import DynaBert
 from dynabert.presets import load_model, load_tokenizer
@@ -68,10 +69,19 @@ class TrainConfig:
     max_errors: int = 0  # malformed rows skipped (and reported) before failing
     mixed_precision: str = "no"  # "no" | "fp16" | "bf16" (GPU)
     logging_steps: int = 10
+    baseline: str | None = None  # "distilbert" | "tinybert" | "fixed": a same-teacher baseline instead of a stage
+    student_layers: int | None = None  # tinybert: student depth (default half the teacher's)
+    student_model: str | None = None  # distilbert/tinybert: a pretrained student (local dir / hub id) to distil into
+    width: float | None = None  # fixed: the one width to train
+    depth: float | None = None  # fixed: the one depth to train
+    temperature: float = 2.0  # distilbert: soft-label temperature
+    cosine_loss_weight: float = 0.0  # distilbert: weight of the last-hidden-state cosine loss
+    tinybert_phase1_fraction: float = 0.5  # tinybert: share of steps for intermediate-layer distillation
 
     def __post_init__(self) -> None:
         choices = {"teacher_width": ("full", "matched"), "importance_rule": ("code", "paper"),
                    "checkpoint_choice": ("best", "last"), "mixed_precision": ("no", "fp16", "bf16")}
+        choices["baseline"] = (None, *baselines.BASELINES)
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
@@ -92,9 +102,15 @@ class StagePlan:
     lambda_pred: float = 1.0
     lambda_hidden: float = 0.0
     rewire: bool = False
+    kind: str = "dynabert"  # loss: "dynabert" (or gold labels without a teacher) | "distilbert" | "tinybert"
+    build_student: object = None  # teacher HF model -> student HF model (baselines), None: start_from as is
 
 
 def stage_dir(cfg: TrainConfig, stage: str) -> Path:
+    if stage == "baseline":
+        name = (f"fixed-{SubnetSpec(cfg.width, cfg.depth).subnet_id}" if cfg.baseline == "fixed"
+                else f"baseline-{cfg.baseline}")
+        return Path(cfg.output_dir) / name
     return Path(cfg.output_dir) / stage
 
 
@@ -117,7 +133,32 @@ def plan(cfg: TrainConfig, stage: str) -> StagePlan:
         return StagePlan(default_grid(cfg.widths, cfg.depths), start, start, cfg.depth_lambda1, cfg.depth_lambda2)
     if stage == "final":
         return StagePlan(default_grid(cfg.widths, cfg.depths), finished_model(cfg, "depth"), None)
+    if stage == "baseline":
+        return baseline_plan(cfg)
     raise ValueError(f"unknown stage {stage!r}; choose one of {STAGES} or all")
+
+
+def baseline_plan(cfg: TrainConfig) -> StagePlan:
+    """The plan of a same-teacher baseline: same task, data, teacher and epochs as the DynaBERT run."""
+    teacher = cfg.teacher or finished_model(cfg, "teacher")
+    if cfg.baseline == "fixed":
+        if cfg.width is None or cfg.depth is None:
+            raise ValueError("--baseline fixed needs --width and --depth (the one sub-network to train alone)")
+        return StagePlan([SubnetSpec(cfg.width, cfg.depth)], teacher, teacher, cfg.depth_lambda1, cfg.depth_lambda2,
+                         rewire=True)
+    if cfg.student_model:
+        student_from = cfg.student_model
+
+        def build(_teacher_hf):
+            return load_model(student_from, num_labels=_teacher_hf.config.num_labels, seed=cfg.seed)
+    elif cfg.baseline == "distilbert":
+        def build(teacher_hf):
+            return baselines.layer_subset(teacher_hf, baselines.distilbert_layers(teacher_hf.config.num_hidden_layers))
+    else:
+        def build(teacher_hf):
+            n = teacher_hf.config.num_hidden_layers
+            return baselines.layer_subset(teacher_hf, baselines.tinybert_layers(n, cfg.student_layers or max(1, n // 2)))
+    return StagePlan([SubnetSpec()], teacher, teacher, kind=cfg.baseline, build_student=build)
 
 
 class Data:
@@ -167,7 +208,10 @@ def run_stage(cfg: TrainConfig, stage: str) -> dict:
     data = Data(cfg, tokenizer)
     resume = out / "checkpoint"
     state = torch.load(resume / "state.pt", weights_only=False) if (resume / "state.pt").is_file() else None
-    hf = load_model(str(resume) if state else p.start_from, num_labels=data.num_labels, seed=cfg.seed)
+    if state is None and p.build_student is not None:
+        hf = p.build_student(load_model(p.start_from, num_labels=data.num_labels, seed=cfg.seed))
+    else:
+        hf = load_model(str(resume) if state else p.start_from, num_labels=data.num_labels, seed=cfg.seed)
     if data.labels is not None:
         hf.config.id2label = dict(enumerate(data.labels))
         hf.config.label2id = {l: i for i, l in enumerate(data.labels)}
@@ -198,6 +242,10 @@ def run_stage(cfg: TrainConfig, stage: str) -> dict:
     groups = [{"params": [p_ for n, p_ in hf.named_parameters() if not any(k in n for k in no_decay)],
                "weight_decay": cfg.weight_decay},
               {"params": [p_ for n, p_ in hf.named_parameters() if any(k in n for k in no_decay)], "weight_decay": 0.0}]
+    extra = None
+    if p.kind == "tinybert":
+        extra = baselines.TinyBertProjection(hf.config.hidden_size, teacher.full_size.hidden_size).to(accelerator.device)
+        groups.append({"params": list(extra.parameters()), "weight_decay": cfg.weight_decay})
     optimizer = torch.optim.AdamW(groups, lr=cfg.learning_rate, eps=1e-8)
     world = accelerator.num_processes
     lengths = [len(f["input_ids"]) for f in data.train]
@@ -214,6 +262,8 @@ def run_stage(cfg: TrainConfig, stage: str) -> dict:
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["rng"])
+        if extra is not None:
+            extra.load_state_dict(state["extra"])
         progress = state["progress"]
         say(f"resumed from {resume} at step {progress['step']} of {total_steps}")
     else:
@@ -240,7 +290,8 @@ def run_stage(cfg: TrainConfig, stage: str) -> dict:
         if accelerator.is_main_process:
             save_atomic(core.hf, tokenizer, resume, {"optimizer": optimizer.state_dict(),
                                                      "scheduler": scheduler.state_dict(),
-                                                     "rng": torch.get_rng_state(), "progress": progress})
+                                                     "rng": torch.get_rng_state(), "progress": progress,
+                                                     "extra": None if extra is None else extra.state_dict()})
 
     started, seen = time.time(), 0
     bar = tqdm(total=total_steps, initial=progress["step"], desc=f"stage {stage}",
@@ -252,7 +303,8 @@ def run_stage(cfg: TrainConfig, stage: str) -> dict:
         for idx in order[offset:batches_per_epoch]:
             batch = {k: v.to(accelerator.device) for k, v in data.batch([data.train[i] for i in idx]).items()}
             inputs = (batch["input_ids"], batch["attention_mask"], batch.get("token_type_ids"))
-            loss_sum = train_step(student, teacher, p, cfg, batch, inputs, accelerator)
+            phase1 = progress["step"] < cfg.tinybert_phase1_fraction * total_steps
+            loss_sum = train_step(student, teacher, p, cfg, batch, inputs, accelerator, phase1, extra)
             if cfg.max_grad_norm > 0:
                 accelerator.clip_grad_norm_(student.parameters(), cfg.max_grad_norm)
             optimizer.step()
@@ -292,8 +344,11 @@ def run_stage(cfg: TrainConfig, stage: str) -> dict:
     return summary
 
 
-def train_step(student, teacher, p: StagePlan, cfg: TrainConfig, batch: dict, inputs: tuple, accelerator) -> float:
+def train_step(student, teacher, p: StagePlan, cfg: TrainConfig, batch: dict, inputs: tuple, accelerator,
+               phase1: bool = True, extra=None) -> float:
     """One optimizer step's forward/backward over all sub-networks; gradients accumulate. Returns summed loss."""
+    if p.kind in ("distilbert", "tinybert"):
+        return baseline_step(student, teacher, p, cfg, batch, inputs, accelerator, phase1, extra)
     full_teacher = None
     if teacher is not None:
         with torch.no_grad():
@@ -320,8 +375,29 @@ def train_step(student, teacher, p: StagePlan, cfg: TrainConfig, batch: dict, in
     return total
 
 
+def baseline_step(student, teacher, p: StagePlan, cfg: TrainConfig, batch: dict, inputs: tuple, accelerator,
+                  phase1: bool, extra) -> float:
+    """One DistilBERT- or TinyBERT-style distillation step of the (full-size) student."""
+    tiny = p.kind == "tinybert"
+    with torch.no_grad():
+        t_out = teacher(*inputs, output_attentions=tiny)
+    with accelerator.autocast():
+        out = student(*inputs, output_attentions=tiny)
+        if not tiny:
+            loss = baselines.distilbert_loss(out, t_out, cfg.temperature, cfg.cosine_loss_weight, inputs[1])
+        elif phase1:
+            hidden, attention = baselines.tinybert_intermediate_loss(out, t_out, extra)
+            loss = hidden + attention
+        else:
+            loss = soft_cross_entropy(out.logits, t_out.logits)
+    accelerator.backward(loss)
+    return loss.item()
+
+
 def run(cfg: TrainConfig, stage: str) -> list[dict]:
-    """Run one stage, or `all` (teacher, width, depth) in order; finished stages are skipped."""
+    """Run one stage, or `all` (teacher, width, depth) in order, or a baseline; finished stages are skipped."""
+    if cfg.baseline:
+        stage = "baseline"
     stages = ("teacher", "width", "depth") if stage == "all" else (stage,)
     out = []
     for s in stages:

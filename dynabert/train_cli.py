@@ -30,13 +30,21 @@ HELP = {
     "eval_every": "optimizer steps between dev evaluations; 0 evaluates at epoch ends only",
     "bucket": "length bucketing (less padding)", "max_errors": "malformed rows to skip (reported) before failing",
     "mixed_precision": "no, fp16 or bf16 (GPU)",
+    "baseline": "train a same-teacher baseline instead of a stage: distilbert, tinybert or fixed (one width x depth)",
+    "student_layers": "tinybert: student layers (default half the teacher's)",
+    "student_model": "distilbert/tinybert: a pretrained student to distil into (e.g. a TinyBERT or DistilBERT dir)",
+    "width": "fixed: the width multiplier trained alone", "depth": "fixed: the depth multiplier trained alone",
+    "temperature": "distilbert: soft-label temperature",
+    "cosine_loss_weight": "distilbert: weight of the cosine loss on last hidden states (0 = off)",
+    "tinybert_phase1_fraction": "tinybert: fraction of steps spent on intermediate-layer distillation",
 }
 
 
 def add_train_commands(sub) -> None:
     train = sub.add_parser("train", help="run training stages", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    train.add_argument("--stage", required=True, choices=(*STAGES, "all"),
-                       help="teacher (stage 0), width (stage 1), depth (stage 2), final (stage 3), or all (0-2)")
+    train.add_argument("--stage", choices=(*STAGES, "all"),
+                       help="teacher (stage 0), width (stage 1), depth (stage 2), final (stage 3), or all (0-2); "
+                            "not needed with --baseline")
     for f in dataclasses.fields(TrainConfig):
         flag = "--" + f.name.replace("_", "-")
         required = f.default is dataclasses.MISSING
@@ -45,7 +53,7 @@ def add_train_commands(sub) -> None:
         elif f.name in ("widths", "depths"):
             train.add_argument(flag, default=",".join(map(str, f.default)), help=HELP[f.name])
         else:
-            kind = {"float": float, "int": int, "int | None": int}.get(f.type, str)
+            kind = {"float": float, "int": int, "int | None": int, "float | None": float}.get(f.type, str)
             train.add_argument(flag, type=kind, required=required, default=None if required else f.default,
                                help=HELP.get(f.name, f.name.replace("_", " ")))
     train.set_defaults(func=cmd_train)
@@ -70,6 +78,8 @@ def add_train_commands(sub) -> None:
 def cmd_train(args: argparse.Namespace) -> int:
     from dynabert.train import run
 
+    if not args.stage and not args.baseline:
+        raise ValueError("give --stage (teacher, width, depth, final, all) or --baseline (distilbert, tinybert, fixed)")
     values = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)}
     values["widths"] = parse_mults(args.widths, "widths")
     values["depths"] = parse_mults(args.depths, "depths")

@@ -1,0 +1,101 @@
+"""The reference run: DynaBERT on SST-2 from the packaged MiniLM, end to end, on a 2-core CPU machine.
+
+teacher -> stage 1 -> stage 2 -> dev accuracy of the 12 sub-networks -> same-teacher baselines (DistilBERT-style,
+TinyBERT-style, one fixed-size control) -> CPU sweep (5 runtimes, seq 128, 1 thread) -> emulated-ARM instruction
+counts -> Pareto report. Every step is skipped when its output exists (resumable) and its wall time is logged
+to OUT/steps.json. `python -m bench.reference_run --data-dir ../shared/data/glue/SST-2 --out reports/sst2-minilm`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+PY = sys.executable
+
+
+def step(out: Path, name: str, cmd: list[str], done: Path | None = None) -> None:
+    """Run `cmd` unless `done` exists; log its wall time (and the command) to OUT/steps.json."""
+    log_path = out / "steps.json"
+    log = json.loads(log_path.read_text()) if log_path.exists() else {}
+    if done is not None and done.exists() and name in log:
+        print(f"[skip] {name}: {done} exists")
+        return
+    print(f"[run] {name}: {' '.join(cmd)}", flush=True)
+    t0 = time.time()
+    proc = subprocess.run(cmd, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    if proc.returncode not in (0, 1):  # 1 = a sweep with some failed cells (they are records too)
+        raise SystemExit(f"step {name} failed with exit {proc.returncode}")
+    log[name] = {"seconds": round(time.time() - t0, 1), "command": " ".join(cmd), "exit": proc.returncode,
+                 "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    log_path.write_text(json.dumps(log, indent=1))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.reference_run", description=__doc__.splitlines()[0])
+    ap.add_argument("--data-dir", default="../shared/data/glue/SST-2")
+    ap.add_argument("--out", default="reports/sst2-minilm")
+    ap.add_argument("--runs", default="runs/sst2-minilm", help="checkpoints (large; not committed)")
+    ap.add_argument("--width-samples", type=int, default=24000, help="stage-1 training examples (1 epoch)")
+    ap.add_argument("--depth-samples", type=int, default=16000, help="stage-2 training examples (1 epoch)")
+    ap.add_argument("--fixed", default="0.25,0.5", help="width,depth of the fixed-size control")
+    ap.add_argument("--arm-seq-len", type=int, default=32)
+    args = ap.parse_args(argv)
+    out, runs = Path(args.out), Path(args.runs)
+    out.mkdir(parents=True, exist_ok=True)
+    common = ["--task", "sst2", "--data-dir", args.data_dir, "--output-dir", str(runs), "--bucket",
+              "--eval-every", "250", "--logging-steps", "50"]
+    train = [PY, "-m", "dynabert", "train", *common]
+    step(out, "teacher", [*train, "--model", "minilm-l6", "--stage", "teacher", "--epochs", "1",
+                          "--learning-rate", "5e-5"], runs / "teacher" / "summary.json")
+    step(out, "stage1-width", [*train, "--stage", "width", "--epochs", "1", "--max-train-samples",
+                               str(args.width_samples)], runs / "width" / "summary.json")
+    step(out, "stage2-depth", [*train, "--stage", "depth", "--epochs", "1", "--max-train-samples",
+                               str(args.depth_samples)], runs / "depth" / "summary.json")
+    budget = str(args.width_samples + args.depth_samples)  # baselines see as many examples as stages 1 + 2 together
+    w, d = args.fixed.split(",")
+    for name, extra, folder in (("baseline-distilbert", ["--baseline", "distilbert"], "baseline-distilbert"),
+                                ("baseline-tinybert", ["--baseline", "tinybert"], "baseline-tinybert"),
+                                ("fixed-control", ["--baseline", "fixed", "--width", w, "--depth", d],
+                                 f"fixed-w{float(w):.2f}-d{float(d):.2f}")):
+        step(out, name, [*train, *extra, "--epochs", "1", "--max-train-samples", budget],
+             runs / folder / "summary.json")
+    store = out / "records.jsonl"
+    ev = [PY, "-m", "dynabert", "evaluate", "--task", "sst2", "--data-dir", args.data_dir, "--results", str(store)]
+    step(out, "evaluate-dynabert", [*ev, "--checkpoint", str(runs / "depth")], out / ".evaluated-dynabert")
+    (out / ".evaluated-dynabert").touch()
+    step(out, "evaluate-teacher", [*ev, "--checkpoint", str(runs / "teacher"), "--widths", "1.0", "--depths", "1.0",
+                                   "--family", "baseline"], out / ".evaluated-teacher")
+    (out / ".evaluated-teacher").touch()
+    for folder in ("baseline-distilbert", "baseline-tinybert"):
+        step(out, f"evaluate-{folder}", [*ev, "--checkpoint", str(runs / folder), "--widths", "1.0", "--depths",
+                                         "1.0", "--family", "baseline"], out / f".evaluated-{folder}")
+        (out / f".evaluated-{folder}").touch()
+    fixed = f"fixed-w{float(w):.2f}-d{float(d):.2f}"
+    step(out, f"evaluate-{fixed}", [*ev, "--checkpoint", str(runs / fixed), "--widths", w, "--depths", d,
+                                    "--family", "fixed-control"], out / f".evaluated-{fixed}")
+    (out / f".evaluated-{fixed}").touch()
+    sweep = [PY, "-m", "bench.sweep", "--runtimes", "torch,onnxruntime,onnxruntime-int8,litert,litert-int8",
+             "--threads", "1", "--seq-len", "128", "--task", "sst2", "--results", str(store)]
+    step(out, "cpu-sweep", [*sweep, "--model", str(runs / "depth"), "--baselines",
+                            f"{runs / 'teacher'},{runs / 'baseline-distilbert'},{runs / 'baseline-tinybert'}"],
+         out / ".swept-cpu")
+    (out / ".swept-cpu").touch()
+    step(out, "arm-instructions", [PY, "-m", "bench.sweep", "--devices", "qemu-arm", "--runtimes",
+                                   "onnxruntime,litert", "--threads", "1", "--seq-len", str(args.arm_seq_len),
+                                   "--task", "sst2", "--results", str(store), "--model", str(runs / "depth")],
+         out / ".swept-arm")
+    (out / ".swept-arm").touch()
+    step(out, "pareto-report", [PY, "-m", "bench.pareto", "--results", str(store), "--task", "sst2", "--out", str(out),
+                                "--title", "DynaBERT on SST-2 from MiniLM-L6 (reference run, 2-core CPU)"])
+    print(f"done: {out}/index.md; step times in {out}/steps.json")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,135 @@
+"""The emulated aarch64 target: qemu-user + a Debian arm64 sysroot + real aarch64 wheels + an instruction counter.
+
+Recipe and pitfalls: ../shared/notes/arm-emulation.md (fake ARM /proc/cpuinfo, precompiled stdlib, -cpu
+neoverse-n1, manylinux_2_34 tags). The primary figure is the exact number of guest instructions per inference,
+counted by a TCG plugin between two markers the runner emits; emulated wall time is kept but is never ARM latency.
+Must not import dynabert or bench.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+PLUGIN_SRC = Path(__file__).with_name("plugin") / "insncount.c"
+RUNNER = Path(__file__).with_name("runner.py")
+DEBS = ("libc6 libgcc-s1 libstdc++6 zlib1g libexpat1 libffi8 libbz2-1.0 liblzma5 libcrypt1 libuuid1 libssl3 "
+        "libsqlite3-0 libncursesw6 libtinfo6 libreadline8 libdb5.3 libgdbm6 media-types python3.11-minimal "
+        "libpython3.11-minimal libpython3.11-stdlib").split()
+PLATFORMS = ["manylinux2014_aarch64", "manylinux_2_17_aarch64", "manylinux_2_27_aarch64", "manylinux_2_28_aarch64",
+             "manylinux_2_31_aarch64", "manylinux_2_34_aarch64"]
+SITES = {"onnxruntime": ("site-ort", ["onnxruntime", "numpy"]), "litert": ("site-litert", ["ai-edge-litert"])}
+CPUINFO = ("processor\t: {i}\nBogoMIPS\t: 50.00\nFeatures\t: fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp "
+           "asimdhp cpuid asimdrdm lrcpc dcpop asimddp ssbs\nCPU implementer\t: 0x41\nCPU architecture: 8\n"
+           "CPU variant\t: 0x3\nCPU part\t: 0xd0c\nCPU revision\t: 1\n\n")
+
+
+def default_cache() -> Path:
+    return Path(os.environ.get("DYNABERT_CACHE", Path.home() / ".cache" / "dynabert-edge")) / "qemu-arm"
+
+
+def qemu_binary() -> str | None:
+    return shutil.which("qemu-aarch64")
+
+
+def status(cache: Path | None = None) -> tuple[bool, str]:
+    """(ready, what is missing and the command that fixes it)."""
+    cache = cache or default_cache()
+    if qemu_binary() is None:
+        return False, "qemu-aarch64 not found: install Debian's qemu-user (apt-get install qemu-user)"
+    if not (cache / "sysroot" / "usr" / "bin" / "python3.11").is_file():
+        return False, f"no arm64 sysroot in {cache}: run python -m devices setup qemu-arm"
+    missing = [rt for rt, (site, _) in SITES.items() if not (cache / site).is_dir()]
+    if missing:
+        return False, f"no aarch64 wheels for {missing} in {cache}: run python -m devices setup qemu-arm"
+    return True, f"ready ({cache})"
+
+
+def _run(cmd: list[str], **kw) -> None:
+    proc = subprocess.run(cmd, capture_output=True, text=True, **kw)
+    if proc.returncode:
+        raise RuntimeError(f"{' '.join(cmd[:4])} ... failed ({proc.returncode}): {proc.stderr.strip()[-800:]}")
+
+
+def setup(cache: Path | None = None) -> Path:
+    """Build the target into `cache` (idempotent: finished parts are kept). Needs apt-get (root) and PyPI."""
+    cache = (cache or default_cache()).expanduser()
+    cache.mkdir(parents=True, exist_ok=True)
+    if qemu_binary() is None:
+        if shutil.which("apt-get") is None or os.geteuid() != 0:
+            raise RuntimeError("qemu-aarch64 is missing; install Debian's qemu-user as root (apt-get install qemu-user)")
+        _run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", "qemu-user"])
+    root = cache / "sysroot"
+    if not (root / "usr" / "bin" / "python3.11").is_file():
+        apt = ["-o", "APT::Architecture=arm64", "-o", "APT::Architectures::=arm64",
+               "-o", f"Dir::State::Lists={cache}/apt/lists", "-o", f"Dir::Cache={cache}/apt/cache",
+               "-o", "Dir::State::status=/dev/null", "-o", "Debug::NoLocking=1"]
+        for d in ("apt/lists/partial", "apt/cache/archives/partial", "debs"):
+            (cache / d).mkdir(parents=True, exist_ok=True)
+        _run(["apt-get", *apt, "-qq", "update"])
+        _run(["apt-get", *apt, "-qq", "download", *DEBS], cwd=cache / "debs")
+        for d in ("usr/bin", "usr/lib", "usr/sbin", "proc"):
+            (root / d).mkdir(parents=True, exist_ok=True)
+        for link in ("bin", "lib", "sbin"):
+            if not (root / link).exists():
+                (root / link).symlink_to(f"usr/{link}")
+        for deb in sorted((cache / "debs").glob("*.deb")):
+            tar = subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(deb)], stdout=subprocess.PIPE)
+            _run(["tar", "-C", str(root), "--keep-directory-symlink", "-xf", "-"], stdin=tar.stdout)
+            tar.wait()
+        (root / "proc" / "cpuinfo").write_text("".join(CPUINFO.format(i=i) for i in range(2)))  # see pitfall 3
+        subprocess.run([sys.executable, "-m", "compileall", "-q", "-j2", "-s", str(root), "-p", "/",
+                        str(root / "usr/lib/python3.11")], capture_output=True)  # pitfall 5: precompiled stdlib
+    (cache / "home").mkdir(exist_ok=True)
+    for runtime, (site, packages) in SITES.items():
+        if not (cache / site).is_dir():
+            tmp = cache / f"{site}.tmp"
+            shutil.rmtree(tmp, ignore_errors=True)
+            plat = [a for p in PLATFORMS for a in ("--platform", p)]
+            _run([sys.executable, "-m", "pip", "install", "-q", "--no-cache-dir", "--target", str(tmp),
+                  "--only-binary=:all:", "--python-version", "3.11", "--implementation", "cp", *plat, *packages])
+            tmp.rename(cache / site)
+    plugin = cache / "libinsncount.so"
+    if not plugin.is_file():
+        _run(["gcc", "-O2", "-shared", "-fPIC", "-fvisibility=hidden", "-o", str(plugin), str(PLUGIN_SRC)])
+    return cache
+
+
+def run(artifact: Path, runtime: str, threads: int, seq_len: int, count_runs: int = 2, timed_runs: int = 3,
+        cpu: str = "neoverse-n1", cache: Path | None = None, save_output: str | None = None,
+        timeout_s: float = 1800) -> dict:
+    """Runner result from the emulated target, plus `instructions_per_inference` (exact, from the plugin)."""
+    cache = (cache or default_cache()).expanduser()
+    ok, why = status(cache)
+    if not ok:
+        return {"ok": False, "error": f"qemu-arm: {why}"}
+    base = "onnxruntime" if runtime.startswith("onnxruntime") else "litert"
+    site = cache / SITES[base][0]
+    guest = [str(cache / "sysroot/usr/bin/python3.11"), str(RUNNER), "--artifact",
+             str(artifact), "--runtime", base, "--threads", str(threads), "--seq-len", str(seq_len), "--warmup", "1",
+             "--min-runs", str(timed_runs), "--min-time", "0", "--count-runs", str(count_runs)]
+    if save_output:
+        guest += ["--save-output", save_output]
+    cmd = ["env", "-i", "PATH=/usr/bin:/bin", f"HOME={cache / 'home'}", "LANG=C.UTF-8", "PYTHONHASHSEED=0",
+           "PYTHONDONTWRITEBYTECODE=1", f"PYTHONPATH={site}", qemu_binary(), "-plugin", str(cache / "libinsncount.so"),
+           "-d", "plugin", "-cpu", cpu, "-L", str(cache / "sysroot"), *guest]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        return {"ok": False, "error": f"qemu-arm: runner timed out after {timeout_s:.0f} s"}
+    lines = [l for l in proc.stdout.splitlines() if l.startswith("{")]
+    if not lines:
+        return {"ok": False, "error": f"qemu-arm: no result (exit {proc.returncode}): {proc.stderr.strip()[-600:]}"}
+    result = json.loads(lines[-1])
+    marks = dict(re.findall(r"insncount: mark=(\d+) vcpu=\d+ delta=(\d+)", proc.stderr))
+    if result.get("ok") and "2" in marks:
+        result["instructions_per_inference"] = int(marks["2"]) // count_runs
+        result["instructions_exact_total"] = int(marks["2"])
+    result["emulated"] = {"qemu": qemu_binary(), "cpu": cpu, "sysroot": str(cache / "sysroot"),
+                          "note": "wall times are emulated (qemu TCG on x86), not ARM latency"}
+    return result

@@ -1,0 +1,116 @@
+"""A Linux board over SSH (Raspberry Pi, Jetson, any aarch64 or x86 host), with the system ssh/scp clients.
+
+Copies the runner and each artifact once (by content hash) into the profile's workdir, runs the runner there,
+and returns its JSON. Installs nothing unless asked (`prepare`: pip install --target WORKDIR/site). A dropped
+connection (ssh exit 255) is retried with back-off; the caller writes each finished record before the next cell.
+Must not import dynabert or bench.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shlex
+import subprocess
+import time
+from pathlib import Path
+
+RUNNER = Path(__file__).with_name("runner.py")
+CONNECTION_FAILED = 255
+
+
+class Unreachable(RuntimeError):
+    pass
+
+
+def _base(profile: dict) -> list[str]:
+    opts = ["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=accept-new", "-o", "ConnectTimeout=10",
+            "-o", f"UserKnownHostsFile={Path(profile.get('known_hosts', '~/.ssh/known_hosts')).expanduser()}"]
+    if profile.get("key"):
+        opts += ["-i", str(Path(profile["key"]).expanduser())]
+    return opts
+
+
+def ssh(profile: dict, command: str, timeout_s: float = 600, retries: int = 3, backoff_s: float = 2.0,
+        check: bool = True) -> str:
+    """Run `command` on the host; retries dropped connections, raises Unreachable naming host and fix."""
+    target = f"{profile['user']}@{profile['host']}" if profile.get("user") else profile["host"]
+    cmd = ["ssh", *_base(profile), "-p", str(profile.get("port", 22)), target, command]
+    last = ""
+    for attempt in range(retries + 1):
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            last = f"timed out after {timeout_s:.0f} s"
+        else:
+            if proc.returncode != CONNECTION_FAILED:
+                if proc.returncode and check:
+                    raise RuntimeError(f"{profile['name']}: `{command[:80]}` failed ({proc.returncode}): "
+                                       f"{proc.stderr.strip()[-500:]}")
+                return proc.stdout
+            last = proc.stderr.strip()
+        if attempt < retries:
+            time.sleep(backoff_s * (attempt + 1))
+    raise Unreachable(f"device {profile['name']!r} ({target}:{profile.get('port', 22)}) is unreachable: {last}. "
+                      f"Check host/port/user/key in devices/profiles/{profile['name']}.toml and that sshd runs there")
+
+
+def scp(profile: dict, local: Path, remote: str, retries: int = 3) -> None:
+    target = f"{profile['user']}@{profile['host']}" if profile.get("user") else profile["host"]
+    cmd = ["scp", "-q", *_base(profile), "-P", str(profile.get("port", 22)), str(local), f"{target}:{remote}"]
+    for attempt in range(retries + 1):
+        if subprocess.run(cmd, capture_output=True).returncode == 0:
+            return
+        time.sleep(2.0 * (attempt + 1))
+    raise Unreachable(f"device {profile['name']!r}: copying {local.name} failed after {retries + 1} attempts")
+
+
+def workdir(profile: dict) -> str:
+    return profile.get("workdir", "~/.cache/dynabert-edge").rstrip("/")
+
+
+def push(profile: dict, local: Path) -> str:
+    """Remote path of `local`, copied only if that content is not there yet (name = sha256 prefix)."""
+    digest = hashlib.sha256(local.read_bytes()).hexdigest()[:16]
+    remote = f"{workdir(profile)}/blobs/{digest}{local.suffix}"
+    if ssh(profile, f"test -f {remote} && echo yes || echo no").strip() != "yes":
+        ssh(profile, f"mkdir -p {workdir(profile)}/blobs")
+        scp(profile, local, remote + ".part")
+        ssh(profile, f"mv {remote}.part {remote}")
+    return remote
+
+
+def python(profile: dict) -> str:
+    site = f"{workdir(profile)}/site"
+    return f"PYTHONPATH={site}${{PYTHONPATH:+:$PYTHONPATH}} {profile.get('python', 'python3')}"
+
+
+def check(profile: dict) -> dict:
+    """Reachability, architecture and which runtimes import there."""
+    probe = ("import platform, importlib.util as u, json; print(json.dumps({'arch': platform.machine(), "
+             "'runtimes': [r for r, m in (('onnxruntime', 'onnxruntime'), ('litert', 'ai_edge_litert'), "
+             "('litert', 'tflite_runtime')) if u.find_spec(m)], 'numpy': bool(u.find_spec('numpy'))}))")
+    out = ssh(profile, f"{python(profile)} -c {shlex.quote(probe)}")
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def prepare(profile: dict) -> str:
+    """Install numpy, onnxruntime and ai-edge-litert into WORKDIR/site on the device (pip, its own arch)."""
+    site = f"{workdir(profile)}/site"
+    return ssh(profile, f"{profile.get('python', 'python3')} -m pip install -q --target {site} numpy onnxruntime "
+                        f"ai-edge-litert", timeout_s=1800)
+
+
+def run(profile: dict, artifact: Path, runtime: str, threads: int, seq_len: int, warmup: int = 10,
+        min_runs: int = 30, min_time_s: float = 2.0) -> dict:
+    """The runner's JSON result from the device."""
+    runner = push(profile, RUNNER)
+    remote = push(profile, artifact)
+    base = "onnxruntime" if runtime.startswith("onnxruntime") else "litert"
+    out = ssh(profile, f"{python(profile)} {runner} --artifact {remote} --runtime {base} --threads {threads} "
+                       f"--seq-len {seq_len} --warmup {warmup} --min-runs {min_runs} --min-time {min_time_s}",
+              check=False)
+    lines = [l for l in out.splitlines() if l.startswith("{")]
+    if not lines:
+        return {"ok": False, "error": f"{profile['name']}: the runner printed no result"}
+    return json.loads(lines[-1])
