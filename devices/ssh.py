@@ -1,6 +1,6 @@
-"""A Linux board over SSH (Raspberry Pi, Jetson, any aarch64 or x86 host), with the system ssh/scp clients.
+"""A Linux board over SSH (Raspberry Pi, Jetson, any aarch64 or x86 host), with the system ssh client.
 
-Copies the runner and each artifact once (by content hash) into the profile's workdir, runs the runner there,
+Streams the runner and each artifact once (by content hash) into the profile's workdir, runs the runner there,
 and returns its JSON. Installs nothing unless asked (`prepare`: pip install --target WORKDIR/site). A dropped
 connection (ssh exit 255) is retried with back-off; the caller writes each finished record before the next cell.
 Must not import dynabert or bench.
@@ -32,14 +32,19 @@ def _base(profile: dict) -> list[str]:
 
 
 def ssh(profile: dict, command: str, timeout_s: float = 600, retries: int = 3, backoff_s: float = 2.0,
-        check: bool = True) -> str:
+        check: bool = True, stdin_path: Path | None = None) -> str:
     """Run `command` on the host; retries dropped connections, raises Unreachable naming host and fix."""
     target = f"{profile['user']}@{profile['host']}" if profile.get("user") else profile["host"]
     cmd = ["ssh", *_base(profile), "-p", str(profile.get("port", 22)), target, command]
     last = ""
     for attempt in range(retries + 1):
         try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
+            if stdin_path is None:
+                proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
+            else:
+                with open(stdin_path, "rb") as f:
+                    proc = subprocess.run(cmd, stdin=f, capture_output=True, timeout=timeout_s)
+                proc.stdout, proc.stderr = proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace")
         except subprocess.TimeoutExpired:
             last = f"timed out after {timeout_s:.0f} s"
         else:
@@ -55,16 +60,6 @@ def ssh(profile: dict, command: str, timeout_s: float = 600, retries: int = 3, b
                       f"Check host/port/user/key in devices/profiles/{profile['name']}.toml and that sshd runs there")
 
 
-def scp(profile: dict, local: Path, remote: str, retries: int = 3) -> None:
-    target = f"{profile['user']}@{profile['host']}" if profile.get("user") else profile["host"]
-    cmd = ["scp", "-q", *_base(profile), "-P", str(profile.get("port", 22)), str(local), f"{target}:{remote}"]
-    for attempt in range(retries + 1):
-        if subprocess.run(cmd, capture_output=True).returncode == 0:
-            return
-        time.sleep(2.0 * (attempt + 1))
-    raise Unreachable(f"device {profile['name']!r}: copying {local.name} failed after {retries + 1} attempts")
-
-
 def workdir(profile: dict) -> str:
     return profile.get("workdir", "~/.cache/dynabert-edge").rstrip("/")
 
@@ -74,9 +69,9 @@ def push(profile: dict, local: Path) -> str:
     digest = hashlib.sha256(local.read_bytes()).hexdigest()[:16]
     remote = f"{workdir(profile)}/blobs/{digest}{local.suffix}"
     if ssh(profile, f"test -f {remote} && echo yes || echo no").strip() != "yes":
-        ssh(profile, f"mkdir -p {workdir(profile)}/blobs")
-        scp(profile, local, remote + ".part")
-        ssh(profile, f"mv {remote}.part {remote}")
+        # streamed through ssh itself (no scp/sftp subsystem needed), renamed only when complete
+        ssh(profile, f"mkdir -p {workdir(profile)}/blobs && cat > {remote}.part && mv {remote}.part {remote}",
+            stdin_path=local)
     return remote
 
 

@@ -88,6 +88,8 @@ class TrainConfig:
         for name in ("learning_rate", "batch_size", "epochs", "max_seq_len"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
+        if self.baseline == "fixed" and (self.width is None or self.depth is None):
+            raise ValueError("--baseline fixed needs --width and --depth (the one sub-network to train alone)")
         for w in self.widths:
             SubnetSpec(w, 1.0)
         for d in self.depths:
@@ -142,8 +144,6 @@ def baseline_plan(cfg: TrainConfig) -> StagePlan:
     """The plan of a same-teacher baseline: same task, data, teacher and epochs as the DynaBERT run."""
     teacher = cfg.teacher or finished_model(cfg, "teacher")
     if cfg.baseline == "fixed":
-        if cfg.width is None or cfg.depth is None:
-            raise ValueError("--baseline fixed needs --width and --depth (the one sub-network to train alone)")
         return StagePlan([SubnetSpec(cfg.width, cfg.depth)], teacher, teacher, cfg.depth_lambda1, cfg.depth_lambda2,
                          rewire=True)
     if cfg.student_model:
