@@ -50,6 +50,9 @@ def load_onnxruntime(path: str, threads: int, cuda: bool = False):
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
+    if os.environ.get("DYNABERT_NO_SPIN"):  # instruction counting: no time-dependent spin-waits
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        opts.add_session_config_entry("session.inter_op.allow_spinning", "0")
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
@@ -218,9 +221,9 @@ def main(argv: list[str] | None = None) -> int:
                                     args.max_time)
         if args.count_runs:
             mark(1)
-            for _ in range(args.count_runs):
+            for i in range(args.count_runs):  # each run bracketed: the plugin reports one count per run
                 run(inputs)
-            mark(2)
+                mark(2 + i)
             result["count_runs"] = args.count_runs
         if args.save_output:
             np.save(args.save_output, run(inputs))

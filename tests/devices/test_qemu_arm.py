@@ -49,6 +49,7 @@ def test_arm_matches_x86_and_counts_repeat(target, artifacts, subnet, fmt, runti
     run, _ = load(runtime, str(path), 1)
     assert np.abs(np.load(tmp_path / "arm.npy") - run(make_inputs(1, 16))).max() <= 1e-4
     second = qemu_arm.run(path, runtime, 1, 16)
+    assert first["instructions_per_run"] == second["instructions_per_run"]  # every counted run, to the instruction
     assert first["instructions_per_inference"] == second["instructions_per_inference"] > 0
     assert "not ARM latency" in first["emulated"]["note"]
 
