@@ -93,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     (out / ".swept-arm").touch()
     step(out, "pareto-report", [PY, "-m", "bench.pareto", "--results", str(store), "--task", "sst2", "--out", str(out),
                                 "--title", "DynaBERT on SST-2 from MiniLM-L6 (reference run, 2-core CPU)"])
-    print(f"done: {out}/index.md; step times in {out}/steps.json")
+    from bench.reference_summary import write
+    print(f"done: {write(out, runs)} and {out}/index.md; step times in {out}/steps.json")
     return 0
 
 
