@@ -32,8 +32,12 @@ def sweep(model: str, store: Path, seq_len: int, threads: int, min_time_s: float
 
 
 def sgemm_peak(threads: int) -> float:
-    """Single-thread sgemm GFLOP/s, in a fresh process so no runtime's thread pool is around."""
-    code = f"from bench.stats import sgemm_peak_gflops; print(sgemm_peak_gflops({threads}))"
+    """Single-thread sgemm GFLOP/s, in a fresh process pinned like the measured cells."""
+    from devices.local import pinned_cpus
+
+    cpus = set(pinned_cpus(threads))
+    code = (f"import os; os.sched_setaffinity(0, {cpus!r}); from bench.stats import sgemm_peak_gflops; "
+            f"print(sgemm_peak_gflops({threads}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return float(out.stdout.strip().splitlines()[-1])
 
@@ -55,7 +59,8 @@ def analyse(run1: Path, run2: Path, peak_gflops: float) -> dict[str, pd.DataFram
     return {"cells": m, "efficiency": eff}
 
 
-def write(out: Path, model: str, seq_len: int, threads: int, tables: dict, peak: float, walls: dict, cpu: str) -> Path:
+def write(out: Path, model: str, seq_len: int, threads: int, tables: dict, peak: float, walls: dict, cpu: str,
+          affinity: object = None) -> Path:
     m, eff = tables["cells"], tables["efficiency"]
     lat = m.pivot_table(index="subnet_id", columns="runtime", values="latency_ms_p50", sort=False)
     p90 = m.pivot_table(index="subnet_id", columns="runtime", values="latency_ms_p90", sort=False)
@@ -69,7 +74,8 @@ def write(out: Path, model: str, seq_len: int, threads: int, tables: dict, peak:
     eligible = m[m.flops_ratio >= 0.25]
     lines = [
         f"# {model}: 12 sub-networks x 5 runtimes on the local CPU", "",
-        f"Measured on `{cpu}`, {threads} thread(s), batch 1, seq {seq_len}; each cell in a fresh process: 10 "
+        f"Measured on `{cpu}`, {threads} thread(s), batch 1, seq {seq_len}; each cell in a fresh process pinned to "
+        f"CPU(s) {affinity} (the sweep and the OS keep CPU 0): 10 "
         "warm-up runs, then runs until both 30 runs and 2 s are reached; latency = median (p50) of per-run wall "
         "time. Memory = peak RSS increase of that process over python+numpy (runtime import, model load, "
         "inference). FLOPs = 2 x MACs with attention products, batch 1. Two complete sweeps (run 1, run 2) "
@@ -122,8 +128,9 @@ def main(argv: list[str] | None = None) -> int:
         timing_path.write_text(json.dumps(walls, indent=1))
     peak = walls.pop("sgemm_peak_gflops")
     tables = analyse(out / "run1.jsonl", out / "run2.jsonl", peak)
-    cpu = records.read(out / "run1.jsonl")[0].cpu_model
-    print(f"report: {write(out, args.model, args.seq_len, args.threads, tables, peak, walls, cpu)}")
+    first = records.read(out / "run1.jsonl")[0]
+    affinity = first.env.get("cpu_affinity")
+    print(f"report: {write(out, args.model, args.seq_len, args.threads, tables, peak, walls, first.cpu_model, affinity)}")
     return 0
 
 

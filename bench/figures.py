@@ -91,29 +91,34 @@ def heatmap_figure(table: pd.DataFrame, title: str):
     return fig
 
 
-def latency_vs_flops_figure(eff: pd.DataFrame, title: str):
-    """Median latency against FLOPs per runtime (log-log): how well FLOPs predict speed."""
+def against_flops_figure(eff: pd.DataFrame, column: str, ylabel: str, scale: float, title: str):
+    """One line per runtime of `column` / scale against FLOPs, log-log."""
+    from matplotlib.ticker import FormatStrFormatter, NullFormatter
+
     fig, ax = plt.subplots(figsize=(3.4, 2.6))
-    for runtime, part in eff.groupby("runtime", sort=True):
+    family = eff.family if "family" in eff else pd.Series("dynabert", index=eff.index)
+    for runtime, part in eff[family == "dynabert"].groupby("runtime", sort=True):
         part = part.sort_values("flops")
-        ax.loglog(part.flops / 1e9, part.latency_ms_p50, "o-", ms=3, lw=0.8, label=runtime)
+        ax.loglog(part.flops / 1e9, part[column] / scale, "o-", ms=3, lw=0.8, label=f"DynaBERT, {runtime}")
+    for i, ((model, runtime), part) in enumerate(eff[family != "dynabert"].groupby(["model_id", "runtime"])):
+        ax.loglog(part.flops / 1e9, part[column] / scale, BASELINE_MARKERS[i % len(BASELINE_MARKERS)], ms=5,
+                  color="black", mfc="none", label=f"{model}, {runtime}")
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_major_formatter(FormatStrFormatter("%g"))
+        axis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("GFLOPs per sequence (2 x MACs, dense)")
-    ax.set_ylabel("median latency (ms)")
+    ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3, which="both", lw=0.4)
-    ax.legend(frameon=False)
+    ax.legend(frameon=False, fontsize=5.5)
     ax.set_title(title)
     return fig
+
+
+def latency_vs_flops_figure(eff: pd.DataFrame, title: str):
+    """Median latency against FLOPs per runtime: how well FLOPs predict speed."""
+    return against_flops_figure(eff, "latency_ms_p50", "median latency (ms)", 1.0, title)
 
 
 def instructions_figure(eff: pd.DataFrame, title: str):
     """Guest instructions per inference against FLOPs on the emulated ARM target (exact counts, not time)."""
-    fig, ax = plt.subplots(figsize=(3.4, 2.6))
-    for runtime, part in eff.groupby("runtime", sort=True):
-        part = part.sort_values("flops")
-        ax.loglog(part.flops / 1e9, part.instructions_per_inference / 1e6, "o-", ms=3, lw=0.8, label=runtime)
-    ax.set_xlabel("GFLOPs per sequence (2 x MACs, dense)")
-    ax.set_ylabel("guest instructions per inference (M)")
-    ax.grid(alpha=0.3, which="both", lw=0.4)
-    ax.legend(frameon=False)
-    ax.set_title(title)
-    return fig
+    return against_flops_figure(eff, "instructions_per_inference", "guest instructions per inference (M)", 1e6, title)
