@@ -1,8 +1,9 @@
 """The emulated aarch64 target: qemu-user + a Debian arm64 sysroot + real aarch64 wheels + an instruction counter.
 
-Each counted inference is bracketed by markers and the minimum of the per-run counts is reported: on a quiet
-host the runs agree to the instruction; under heavy host load a few extra guest instructions can appear in one run
-(seen: +0.2%), never fewer. Recipe and pitfalls: ../shared/notes/arm-emulation.md (fake ARM /proc/cpuinfo, precompiled stdlib, -cpu
+Each counted inference is bracketed by markers. The counts repeat to the instruction across processes only with:
+no helper threads in the guest (numpy's OpenBLAS pool wakes on host timing, so OPENBLAS_NUM_THREADS=1), no
+onnxruntime spin-waiting, 3 warm-up runs, and an identical argv shape (the guest heap layout depends on it). The
+minimum of the per-run counts is reported. Recipe and pitfalls: ../shared/notes/arm-emulation.md (fake ARM /proc/cpuinfo, precompiled stdlib, -cpu
 neoverse-n1, manylinux_2_34 tags). The primary figure is the exact number of guest instructions per inference,
 counted by a TCG plugin between two markers the runner emits; emulated wall time is kept but is never ARM latency.
 Must not import dynabert or bench.
@@ -121,7 +122,7 @@ def run(artifact: Path, runtime: str, threads: int, seq_len: int, count_runs: in
     out_npy = cache / "home" / f"out-{random.randrange(10**9, 10**10)}.npy"
     guest += ["--save-output", str(out_npy)]
     cmd = [*(["setarch", "-R"] if shutil.which("setarch") else []), "env", "-i", "PATH=/usr/bin:/bin", f"HOME={cache / 'home'}", "LANG=C.UTF-8", "PYTHONHASHSEED=0",
-           "PYTHONDONTWRITEBYTECODE=1", "DYNABERT_NO_SPIN=1", f"PYTHONPATH={site}", qemu_binary(), "-plugin", str(cache / "libinsncount.so"),
+           "PYTHONDONTWRITEBYTECODE=1", "DYNABERT_NO_SPIN=1", "OPENBLAS_NUM_THREADS=1", "OMP_NUM_THREADS=1", f"PYTHONPATH={site}", qemu_binary(), "-plugin", str(cache / "libinsncount.so"),
            "-d", "plugin", "-cpu", cpu, "-L", str(cache / "sysroot"), *guest]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
