@@ -125,9 +125,13 @@ def build(spec: ReportSpec) -> Path:
         j = joined(eff, acc)
         for (device, runtime, threads), part in (j.groupby(["device", "runtime", "threads"]) if not j.empty else []):
             part = part.copy()
+            if part.latency_ms_p50.isna().all():  # emulated targets: instruction counts, no latency to plot
+                continue
             part["pareto"] = pareto_mask(part.latency_ms_p50, part.accuracy)
             cpu = eff[eff.device == device].cpu_model.iloc[0]
             title = (f"{task}: latency on {device} ({cpu}), {runtime}, {threads} thread(s), seq {seq}, batch 1")
+            if runtime.endswith("int8"):
+                title += "\naccuracy is the fp32 model's (int8 accuracy not measured)"
             stem = f"{task}_{device}_{runtime}_t{threads}"
             md += ["", f"### {device} / {runtime} / {threads} thread(s)", "",
                    _img(figures.save(figures.accuracy_figure(part, task, title), fig_dir / stem)[0], out), ""]
@@ -137,13 +141,15 @@ def build(spec: ReportSpec) -> Path:
     if not eff.empty:
         md += ["## Latency against FLOPs", ""]
         for device, part in eff.groupby("device"):
-            title = f"{device}: median latency vs FLOPs (seq {seq}, batch 1)"
-            md.append(_img(figures.save(figures.latency_vs_flops_figure(part, title),
-                                        fig_dir / f"latency_vs_flops_{device}")[0], out))
+            title = f"{device}: median latency vs FLOPs (seq {int(part.seq_len.iloc[0])}, batch 1)"
+            if part.latency_ms_p50.notna().any():
+                md.append(_img(figures.save(figures.latency_vs_flops_figure(part[part.latency_ms_p50.notna()], title),
+                                            fig_dir / f"latency_vs_flops_{device}")[0], out))
             arm = part[part.instructions_per_inference.notna()] if "instructions_per_inference" in part else part[:0]
             if not arm.empty:
                 md.append(_img(figures.save(figures.instructions_figure(arm, f"{device}: exact guest instructions "
-                                                                        "per inference (emulated, not time)"),
+                                                                        f"per inference, seq {int(arm.seq_len.iloc[0])} "
+                                                                        "(emulated, not time)"),
                                             fig_dir / f"instructions_vs_flops_{device}")[0], out))
         all_cells = eff.assign(label=eff.model_id, accuracy=float("nan"))
         cells_table(all_cells).to_csv(out / "efficiency.csv", index=False)
