@@ -84,7 +84,9 @@ def write(out: Path, model: str, seq_len: int, threads: int, tables: dict, peak:
         f"--threads {threads}", "```", "",
         "## Median latency (ms), run 1", "", lat.to_markdown(floatfmt=".2f"), "",
         "## p90 latency (ms), run 1", "", p90.to_markdown(floatfmt=".2f"), "",
-        "## Peak RSS increase (MB), run 1", "", mem.to_markdown(floatfmt=".0f"), "",
+        "## Peak RSS increase (MB), run 1", "", (mem.to_markdown(floatfmt=".0f") if mem.notna().any().any() else
+        "Withdrawn: these sweeps read ru_maxrss, which Linux carries across fork + exec, so every cell reported the "
+        "sweep process's own size. The runner now reads VmHWM (reset by exec); memory has to be re-measured."), "",
         "## Artifact size (MiB)", "", size.to_markdown(floatfmt=".1f"), "",
         f"## Efficiency: full model GFLOP/s vs this CPU's single-thread sgemm peak ({peak:.1f} GFLOP/s, torch "
         "2048x2048 fp32, best of 2 s)", "", eff.to_markdown(floatfmt=".3g"),

@@ -34,8 +34,16 @@ def rss_mb() -> float:
 
 
 def peak_rss_mb() -> float:
-    """Peak RSS since process start (MB); ru_maxrss is KiB on Linux."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """Peak RSS of this process image (MB): VmHWM from /proc, which exec resets. Not ru_maxrss: Linux keeps it
+    across fork + exec, so a runner started by a large parent would report the parent's size."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / (1024 if sys.platform == "darwin" else 1)
 
 
 def make_inputs(batch: int, seq_len: int, vocab: int = 30522, seed: int = 0) -> dict:
