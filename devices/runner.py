@@ -55,8 +55,14 @@ def make_inputs(batch: int, seq_len: int, vocab: int = 30522, seed: int = 0) -> 
 
 
 def load_onnxruntime(path: str, threads: int, cuda: bool = False):
+    # onnxruntime >= 1.29 on Linux starts a 1DS telemetry uploader thread, keeps an event cache on disk and
+    # aggregates per-run statistics on a timer: work that is not inference and depends on the clock and on
+    # earlier processes. ORT_DISABLE_TELEMETRY must be set before the runtime initialises; the API call covers
+    # a process that imported onnxruntime earlier.
+    os.environ["ORT_DISABLE_TELEMETRY"] = "1"
     import onnxruntime as ort
 
+    ort.disable_telemetry_events()
     opts = ort.SessionOptions()
     if os.environ.get("DYNABERT_NO_SPIN"):  # instruction counting: no time-dependent spin-waits
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")

@@ -57,6 +57,18 @@ def test_corrupted_artifact_is_a_clear_error(tiny, cache, tmp_path):
     assert not out["ok"] and out["error"]
 
 
+def test_runner_runs_onnxruntime_without_telemetry(tiny, cache, tmp_path, monkeypatch):
+    """onnxruntime >= 1.29 starts a telemetry uploader and an on-disk event cache under HOME unless told not to;
+    the runner must measure inference alone, so a fresh HOME stays free of that cache."""
+    dyna, sha = tiny
+    path, _ = ensure_artifact(extract(dyna, SubnetSpec(0.25, 0.5)), sha, "w0.25-d0.50", "onnx", 16, cache)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("ORT_DISABLE_TELEMETRY", raising=False)
+    out = run_fresh(path, "onnxruntime", 1, 16, min_runs=2, min_time_s=0.0)
+    assert out["ok"], out
+    assert not (tmp_path / ".cache" / "Microsoft").exists()
+
+
 def test_missing_runtime_named():
     ok, why = available("onnxruntime")
     assert ok
