@@ -27,18 +27,18 @@ BASELINES = ("distilbert", "tinybert", "fixed")
 
 
 def layer_subset(teacher: nn.Module, layer_ids: list[int]) -> nn.Module:
-    """A copy of `teacher` (HF BERT/RoBERTa classifier) keeping only `layer_ids`, in order."""
+    """A copy of `teacher` (HF BERT/RoBERTa/DistilBERT classifier) keeping only `layer_ids`, in order."""
     config = copy.deepcopy(teacher.config)
     config.num_hidden_layers = len(layer_ids)
     student = AutoModelForSequenceClassification.from_config(config)
     new_index = {old: new for new, old in enumerate(layer_ids)}
     state = {}
     for key, value in teacher.state_dict().items():
-        m = re.search(r"encoder\.layer\.(\d+)\.", key)
+        m = re.search(r"(encoder|transformer)\.layer\.(\d+)\.", key)  # BERT/RoBERTa | DistilBERT
         if m is None:
             state[key] = value
-        elif int(m.group(1)) in new_index:
-            state[key.replace(m.group(0), f"encoder.layer.{new_index[int(m.group(1))]}.")] = value
+        elif int(m.group(2)) in new_index:
+            state[key.replace(m.group(0), f"{m.group(1)}.layer.{new_index[int(m.group(2))]}.")] = value
     student.load_state_dict(state, strict=True)
     return student.eval()
 

@@ -79,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     info.set_defaults(func=cmd_info)
 
     ext = sub.add_parser("extract", help="save one sub-network as a standalone dense model")
-    ext.add_argument("--checkpoint", required=True, help="trained DynaBERT directory (or any BERT/RoBERTa classifier)")
+    ext.add_argument("--checkpoint", required=True, help="trained DynaBERT directory (or any BERT/RoBERTa/DistilBERT classifier)")
     ext.add_argument("--width", type=float, required=True, help="width multiplier in (0, 1]")
     ext.add_argument("--depth", type=float, required=True, help="depth multiplier in (0, 1]")
     ext.add_argument("--output-dir", required=True, help="where save_pretrained writes the sub-network")

@@ -10,11 +10,12 @@ from dataclasses import asdict, dataclass, fields
 
 DEFAULT_WIDTHS: tuple[float, ...] = (1.0, 0.75, 0.5, 0.25)
 DEFAULT_DEPTHS: tuple[float, ...] = (1.0, 0.75, 0.5)
+HEAD_TYPES = ("bert-pooler", "roberta-head", "distilbert-head")
 
 
 @dataclass(frozen=True)
 class BertSize:
-    """Architecture of a full BERT/RoBERTa classifier: what FLOPs and parameters are computed from."""
+    """Architecture of a full BERT/RoBERTa/DistilBERT classifier: what FLOPs and parameters are computed from."""
 
     vocab_size: int = 30522
     hidden_size: int = 768
@@ -25,15 +26,16 @@ class BertSize:
     max_positions: int = 512
     type_vocab_size: int = 2
     num_labels: int = 2
-    head_type: str = "bert-pooler"  # "bert-pooler" (dense+tanh on [CLS], then classifier) or "roberta-head"
+    # "bert-pooler" (dense+tanh on [CLS], then classifier), "roberta-head", or "distilbert-head" (dense+ReLU)
+    head_type: str = "bert-pooler"
 
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
             if f.type == "int" and (not isinstance(value, int) or value < (0 if f.name == "type_vocab_size" else 1)):
                 raise ValueError(f"BertSize.{f.name} must be a positive int, got {value!r}")
-        if self.head_type not in ("bert-pooler", "roberta-head"):
-            raise ValueError(f"BertSize.head_type must be 'bert-pooler' or 'roberta-head', got {self.head_type!r}")
+        if self.head_type not in HEAD_TYPES:
+            raise ValueError(f"BertSize.head_type must be one of {HEAD_TYPES}, got {self.head_type!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)

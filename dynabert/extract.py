@@ -22,7 +22,7 @@ def pruned_config(dyna: DynaBert, spec: SubnetSpec) -> PrunedBertConfig:
         vocab_size=size.vocab_size, hidden_size=size.hidden_size, num_hidden_layers=len(layer_ids),
         num_attention_heads=spec.heads_kept(size.num_heads), attention_head_size=size.head_size,
         intermediate_size=spec.ffn_kept(size.num_heads, size.ffn_size), max_position_embeddings=size.max_positions,
-        type_vocab_size=size.type_vocab_size, layer_norm_eps=dyna.eps, hidden_act=hf.hidden_act,
+        type_vocab_size=size.type_vocab_size, layer_norm_eps=dyna.eps, hidden_act=dyna.act_name,
         hidden_dropout_prob=dyna.hidden_dropout_p, attention_probs_dropout_prob=dyna.attn_dropout_p,
         position_mode=dyna.position_mode, head_type=size.head_type, pad_token_id=dyna.pad_token_id,
         num_labels=size.num_labels, id2label=hf.id2label, label2id=hf.label2id,
@@ -36,9 +36,10 @@ def extract(dyna: DynaBert, spec: SubnetSpec) -> PrunedBertForSequenceClassifica
     config = pruned_config(dyna, spec)
     sub = PrunedBertForSequenceClassification(config)
     for dst, src in zip(sub.embeddings.weights(), hf_embedding_weights(dyna.backbone.embeddings)):
-        dst.copy_(src)
+        if src is not None:  # DistilBERT: no token-type embeddings on either side
+            dst.copy_(src)
     for dst_layer, i in zip(sub.layers, config.source_layer_ids):
-        full = hf_layer_weights(dyna.backbone.encoder.layer[i])
+        full = hf_layer_weights(dyna.layers[i])
         kept = slice_layer(full, config.num_attention_heads, config.attention_head_size, config.intermediate_size)
         for dst, src in zip(dst_layer.weights(), kept):
             dst.copy_(src)

@@ -40,7 +40,7 @@ class LayerWeights(NamedTuple):
 class EmbeddingWeights(NamedTuple):
     word: torch.Tensor
     position: torch.Tensor
-    token_type: torch.Tensor
+    token_type: torch.Tensor | None  # None: no token-type embeddings (DistilBERT)
     ln_w: torch.Tensor
     ln_b: torch.Tensor
 
@@ -60,8 +60,10 @@ def position_ids_for(input_ids: torch.Tensor, position_mode: str, pad_token_id: 
 
 def embed(input_ids: torch.Tensor, token_type_ids: torch.Tensor, position_ids: torch.Tensor,
           w: EmbeddingWeights, eps: float, dropout_p: float, training: bool) -> torch.Tensor:
-    """Word + position + token-type embeddings, LayerNorm, dropout -> [B, S, H]."""
-    x = F.embedding(input_ids, w.word) + F.embedding(position_ids, w.position) + F.embedding(token_type_ids, w.token_type)
+    """Word + position (+ token-type, if the model has them) embeddings, LayerNorm, dropout -> [B, S, H]."""
+    x = F.embedding(input_ids, w.word) + F.embedding(position_ids, w.position)
+    if w.token_type is not None:
+        x = x + F.embedding(token_type_ids, w.token_type)
     x = F.layer_norm(x, (x.shape[-1],), w.ln_w, w.ln_b, eps)
     return F.dropout(x, dropout_p, training)
 
@@ -110,9 +112,11 @@ def classify(hidden: torch.Tensor, head_type: str, dense_w: torch.Tensor, dense_
     """Sequence-classification head on the first token -> logits [B, num_labels].
 
     bert-pooler: tanh(dense(h0)) -> dropout -> classifier. roberta-head: dropout -> dense -> tanh -> dropout -> out_proj.
+    distilbert-head: relu(pre_classifier(h0)) -> dropout -> classifier.
     """
     first = hidden[:, 0]  # [B, S, H] -> [B, H]
     if head_type == "roberta-head":
         first = F.dropout(first, dropout_p, training)
-    pooled = torch.tanh(F.linear(first, dense_w, dense_b))
+    dense = F.linear(first, dense_w, dense_b)
+    pooled = torch.relu(dense) if head_type == "distilbert-head" else torch.tanh(dense)
     return F.linear(F.dropout(pooled, dropout_p, training), out_w, out_b)

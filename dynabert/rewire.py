@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 from dynabert.config import SubnetSpec
 from dynabert.model import DynaBert
+from dynabert.slicing import hf_layer_modules
 
 RULES = ("paper", "code")
 
@@ -30,8 +31,9 @@ def task_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 def _ffn_scores(dyna: DynaBert) -> torch.Tensor:
     """[L, F] FFN-neuron scores from the gradients currently held by the weights."""
     rows = []
-    for layer in dyna.backbone.encoder.layer:
-        up, down = layer.intermediate.dense, layer.output.dense
+    for layer in dyna.layers:
+        m = hf_layer_modules(layer)
+        up, down = m.ffn_up, m.ffn_down
         incoming = (up.weight * up.weight.grad).sum(1) + up.bias * up.bias.grad  # [F, H] -> [F]
         outgoing = (down.weight * down.weight.grad).sum(0)  # [H, F] -> [F]
         rows.append(incoming.abs() + outgoing.abs())
@@ -87,14 +89,14 @@ def rewire_(dyna: DynaBert, head_scores: torch.Tensor, ffn_scores: torch.Tensor)
     head_orders = torch.argsort(head_scores, dim=1, descending=True, stable=True)
     ffn_orders = torch.argsort(ffn_scores, dim=1, descending=True, stable=True)
     hd = size.head_size
-    for layer, head_order, ffn_order in zip(dyna.backbone.encoder.layer, head_orders, ffn_orders):
+    for layer, head_order, ffn_order in zip(dyna.layers, head_orders, ffn_orders):
         rows = (head_order[:, None] * hd + torch.arange(hd, device=head_order.device)).reshape(-1)  # [nh] -> [nh*hd]
-        attn = layer.attention
-        for lin in (attn.self.query, attn.self.key, attn.self.value):
+        m = hf_layer_modules(layer)
+        for lin in (m.query, m.key, m.value):
             lin.weight.copy_(lin.weight[rows])
             lin.bias.copy_(lin.bias[rows])
-        attn.output.dense.weight.copy_(attn.output.dense.weight[:, rows])
-        up, down = layer.intermediate.dense, layer.output.dense
+        m.attn_out.weight.copy_(m.attn_out.weight[:, rows])
+        up, down = m.ffn_up, m.ffn_down
         up.weight.copy_(up.weight[ffn_order])
         up.bias.copy_(up.bias[ffn_order])
         down.weight.copy_(down.weight[:, ffn_order])

@@ -1,10 +1,11 @@
-"""Shared fixtures: tiny random BERT/RoBERTa classifiers built in the test (no downloads)."""
+"""Shared fixtures: tiny random BERT/RoBERTa/DistilBERT classifiers built in the test (no downloads)."""
 
 import os
 
 import pytest
 import torch
-from transformers import BertConfig, BertForSequenceClassification, RobertaConfig, RobertaForSequenceClassification
+from transformers import (BertConfig, BertForSequenceClassification, DistilBertConfig,
+                          DistilBertForSequenceClassification, RobertaConfig, RobertaForSequenceClassification)
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -27,6 +28,14 @@ def tiny_roberta(seed: int = 0):
     config = RobertaConfig(vocab_size=200, hidden_size=64, num_hidden_layers=4, num_attention_heads=4,
                            intermediate_size=128, max_position_embeddings=80, num_labels=3, pad_token_id=1)
     return RobertaForSequenceClassification(config).eval()
+
+
+def tiny_distilbert(layers: int = 4, vocab: int = 200, seed: int = 0):
+    """DistilBERT layout: transformer.layer.N (q_lin, sa_layer_norm, ffn.lin1), no token types, ReLU head."""
+    torch.manual_seed(seed)
+    config = DistilBertConfig(vocab_size=vocab, dim=64, n_layers=layers, n_heads=4, hidden_dim=96,
+                              max_position_embeddings=64, num_labels=3)
+    return DistilBertForSequenceClassification(config).eval()
 
 
 def padded_batch(vocab: int = 200, batch: int = 3, seq: int = 24, seed: int = 1):

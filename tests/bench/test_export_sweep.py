@@ -44,6 +44,21 @@ def test_export_numerics(tiny, cache, fmt, wd):
     assert again == path and again.stat().st_mtime == path.stat().st_mtime
 
 
+@pytest.mark.parametrize("fmt", ["onnx", "tflite"])
+def test_distilbert_layout_exports_and_runs(cache, fmt, tmp_path):
+    """A sub-network cut from a DistilBERT-layout model (no token-type embeddings, ReLU head) goes through the
+    same export, check and runner path; the runner's token_type_ids are simply not consumed."""
+    from conftest import tiny_distilbert
+
+    hf = tiny_distilbert(layers=2, vocab=30522)
+    sub = extract(DynaBert(hf), SubnetSpec(0.5, 0.5))
+    path, meta = ensure_artifact(sub, weights_sha(hf), "w0.50-d0.50", fmt, 16, cache)
+    assert meta["ok"] and meta["max_abs_err"] <= 1e-4, meta
+    out = run_fresh(path, "onnxruntime" if fmt == "onnx" else "litert", 1, 16, min_runs=2, min_time_s=0.0,
+                    save_output=str(tmp_path / "y.npy"))
+    assert out["ok"], out
+
+
 def test_corrupted_artifact_is_a_clear_error(tiny, cache, tmp_path):
     dyna, sha = tiny
     path, _ = ensure_artifact(extract(dyna, SubnetSpec()), sha, "w1.00-d1.00", "onnx", 16, cache)

@@ -6,7 +6,7 @@ import pytest
 import torch
 from transformers import BertConfig, BertForSequenceClassification
 
-from conftest import padded_batch, tiny_bert
+from conftest import padded_batch, tiny_bert, tiny_distilbert
 from dynabert import DynaBert, SubnetSpec
 from dynabert.baselines import (TinyBertProjection, distilbert_layers, layer_subset, tinybert_intermediate_loss,
                                 tinybert_layers)
@@ -82,6 +82,26 @@ def test_pretrained_tinybert_layout_student(tmp_path, sst2_dir):
     assert run([*base, "--baseline", "tinybert", "--student-model", str(tmp_path / "General_TinyBERT")]) == 0
     config = json.loads((tmp_path / "run" / "baseline-tinybert" / "best" / "config.json").read_text())
     assert config["intermediate_size"] == 96
+
+
+def test_pretrained_distilbert_layout_student(tmp_path, sst2_dir):
+    """A DistilBERT-layout checkpoint (model_type distilbert: transformer.layer.N, no token types, ReLU head),
+    tiny and random, saved by the test: distilled into from the CLI, evaluated, and cut like any sub-network."""
+    tiny_distilbert(layers=2, vocab=30522).save_pretrained(tmp_path / "distilbert-base-uncased")
+    base = ["--task", "sst2", "--data-dir", sst2_dir, "--model", "tiny", "--output-dir", str(tmp_path / "run")]
+    assert run([*base, "--stage", "teacher"]) == 0
+    assert run([*base, "--baseline", "distilbert", "--student-model", str(tmp_path / "distilbert-base-uncased")]) == 0
+    best = tmp_path / "run" / "baseline-distilbert" / "best"
+    config = json.loads((best / "config.json").read_text())
+    assert config["model_type"] == "distilbert" and config["n_layers"] == 2 and len(config["id2label"]) == 2
+    assert main(["evaluate", "--checkpoint", str(best), "--task", "sst2", "--data-dir", sst2_dir,
+                 "--family", "baseline", "--results", str(tmp_path / "r.jsonl")]) == 0
+    rec = json.loads((tmp_path / "r.jsonl").read_text().splitlines()[0])
+    assert rec["family"] == "baseline" and 0 <= rec["metric_value"] <= 1
+    # the trained student is a checkpoint like any other: fine-tuned as a teacher, extracted to a dense model
+    assert main(["extract", "--checkpoint", str(best), "--width", "0.5", "--depth", "0.5",
+                 "--output-dir", str(tmp_path / "cut")]) == 0
+    assert json.loads((tmp_path / "cut" / "config.json").read_text())["type_vocab_size"] == 0
 
 
 def test_fixed_needs_width_and_depth(tmp_path, sst2_dir, capsys):

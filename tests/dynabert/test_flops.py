@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from conftest import tiny_bert
+from conftest import tiny_bert, tiny_distilbert
 from dynabert import BertSize, DynaBert, SubnetSpec, cost, default_grid, extract
 from dynabert.presets import ARCHITECTURES
 
@@ -42,8 +42,9 @@ def test_minilm_shape():
 
 
 @pytest.mark.parametrize("seq", [16, 40])
-def test_matches_flop_counter_mode(seq):
-    dyna = DynaBert(tiny_bert(heads=8, layers=4, ffn=96))
+@pytest.mark.parametrize("arch", ["bert", "distilbert"])
+def test_matches_flop_counter_mode(seq, arch):
+    dyna = DynaBert(tiny_bert(heads=8, layers=4, ffn=96) if arch == "bert" else tiny_distilbert())
     ids = torch.randint(3, 200, (1, seq))
     for spec in default_grid():
         sub = extract(dyna, spec)

@@ -4,7 +4,7 @@ import pytest
 import torch
 from transformers import AutoModelForSequenceClassification
 
-from conftest import padded_batch, tiny_bert, tiny_roberta
+from conftest import padded_batch, tiny_bert, tiny_distilbert, tiny_roberta
 from dynabert import DynaBert, SubnetSpec, bert_size, cost, default_grid, extract
 from dynabert.presets import load_model
 
@@ -12,6 +12,7 @@ MODELS = {
     "bert-4h-2l": lambda: tiny_bert(),
     "bert-8h-4l": lambda: tiny_bert(heads=8, layers=4, hidden=64, ffn=96),
     "roberta-4h-4l": tiny_roberta,
+    "distilbert-4h-4l": tiny_distilbert,
 }
 
 
@@ -98,8 +99,10 @@ def test_dynamic_model_trains_through_views(bert):
     assert bert.bert.encoder.layer[1].attention.self.query.weight.grad is None  # dropped layer untouched
 
 
-def test_bert_size_of_roberta_and_unsupported():
+def test_bert_size_of_roberta_distilbert_and_unsupported():
     assert bert_size(tiny_roberta().config).head_type == "roberta-head"
+    distil = bert_size(tiny_distilbert().config)
+    assert (distil.head_type, distil.type_vocab_size, distil.ffn_size, distil.num_layers) == ("distilbert-head", 0, 96, 4)
     from transformers import GPT2Config
     with pytest.raises(ValueError, match="unsupported architecture 'gpt2'"):
         bert_size(GPT2Config())

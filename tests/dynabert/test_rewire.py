@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from conftest import padded_batch, tiny_bert
+from conftest import padded_batch, tiny_bert, tiny_distilbert
 from dynabert import DynaBert, SubnetSpec
 from dynabert.rewire import importance, rewire_
 
@@ -15,13 +15,15 @@ def batches(n=3):
 
 
 @pytest.mark.parametrize("rule", ["paper", "code"])
-def test_rewire_keeps_full_size_function(rule):
-    dyna = DynaBert(tiny_bert(heads=8, layers=4, ffn=96))
+@pytest.mark.parametrize("arch", ["bert", "distilbert"])
+def test_rewire_keeps_full_size_function(rule, arch):
+    dyna = DynaBert(tiny_bert(heads=8, layers=4, ffn=96) if arch == "bert" else tiny_distilbert())
+    heads_n = dyna.full_size.num_heads
     ids, mask = padded_batch(seed=9)
     with torch.no_grad():
         before = dyna(ids, mask).logits
     heads, ffn = importance(dyna, batches(), rule=rule)
-    assert heads.shape == (4, 8) and ffn.shape == (4, 96)
+    assert heads.shape == (4, heads_n) and ffn.shape == (4, 96)
     assert torch.isfinite(heads).all() and torch.isfinite(ffn).all() and heads.sum() > 0
     assert all(p.grad is None for p in dyna.parameters())
     head_orders, _ = rewire_(dyna, heads, ffn)
