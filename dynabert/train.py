@@ -21,8 +21,9 @@ from tqdm.auto import tqdm
 from transformers import get_linear_schedule_with_warmup
 
 from dynabert import baselines
+from dynabert.augment import DEFAULT_N, N_PER_TASK, AugmentConfig, augmented_train
 from dynabert.config import DEFAULT_DEPTHS, DEFAULT_WIDTHS, SubnetSpec, default_grid
-from dynabert.data import batch_order, collate, encode, get_task, load_hub, load_task, metric_for
+from dynabert.data import Split, batch_order, collate, encode, get_task, load_hub, load_task, metric_for
 from dynabert.distill import distill_loss, soft_cross_entropy
 from dynabert.evaluate import evaluate_specs
 from dynabert.model import DynaBert
@@ -30,6 +31,7 @@ from dynabert.presets import load_model, load_tokenizer
 from dynabert.rewire import importance, rewire_, task_loss
 
 STAGES = ("teacher", "width", "depth", "final")
+AUGMENTED_STAGES = ("width", "depth", "baseline")  # the distillation stages (spec 4); teacher and final: gold data
 
 
 @dataclass
@@ -77,6 +79,11 @@ class TrainConfig:
     temperature: float = 2.0  # distilbert: soft-label temperature
     cosine_loss_weight: float = 0.0  # distilbert: weight of the last-hidden-state cosine loss
     tinybert_phase1_fraction: float = 0.5  # tinybert: share of steps for intermediate-layer distillation
+    augment_model: str | None = None  # masked-LM checkpoint: TinyBERT augmentation for the distillation stages
+    augment_n: int | None = None  # tries per text (default: TinyBERT's per-task N, 20 otherwise)
+    augment_prob: float = 0.4  # chance of replacing each candidate word in a try
+    augment_top_k: int = 15  # candidates per word
+    augment_glove: str | None = None  # GloVe text file: candidates for words of several WordPieces
 
     def __post_init__(self) -> None:
         choices = {"teacher_width": ("full", "matched"), "importance_rule": ("code", "paper"),
@@ -164,13 +171,20 @@ def baseline_plan(cfg: TrainConfig) -> StagePlan:
 class Data:
     """Tokenized train and dev features of a task, plus its labels and metric."""
 
-    def __init__(self, cfg: TrainConfig, tokenizer):
+    def __init__(self, cfg: TrainConfig, tokenizer, augment: bool = False):
         self.task = get_task(cfg.task, cfg.text_columns, cfg.label_column)
         labels, splits = load_hub(self.task) if cfg.data_dir == "hub" else load_task(self.task, cfg.data_dir, cfg.max_errors)
         self.labels, self.regression = labels, labels is None
         self.num_labels = 1 if labels is None else len(labels)
         self.metric = metric_for(self.task)
-        self.train = encode(splits["train"], tokenizer, cfg.max_seq_len, cfg.max_train_samples)
+        train_cap = cfg.max_train_samples
+        if augment:  # the cap applies to the original rows, before they are multiplied
+            base = splits["train"]
+            if train_cap is not None:
+                base = Split(base.name, base.texts[:train_cap], base.labels[:train_cap], base.source, base.skipped)
+            splits["train"], train_cap = augmented_train(base, self.task, labels, augment_config(cfg),
+                                                         Path(cfg.output_dir) / "augmented"), None
+        self.train = encode(splits["train"], tokenizer, cfg.max_seq_len, train_cap)
         self.dev = {name: encode(splits[name], tokenizer, cfg.max_seq_len, cfg.max_eval_samples)
                     for name in self.task.dev_files}
         self.pad_token_id = tokenizer.pad_token_id or 0
@@ -179,6 +193,12 @@ class Data:
 
     def batch(self, features: list[dict]) -> dict[str, torch.Tensor]:
         return collate(features, self.pad_token_id, self.regression)
+
+
+def augment_config(cfg: TrainConfig) -> AugmentConfig:
+    task = get_task(cfg.task, cfg.text_columns, cfg.label_column)
+    return AugmentConfig(cfg.augment_model, cfg.augment_n or N_PER_TASK.get(task.name, DEFAULT_N), cfg.augment_prob,
+                         cfg.augment_top_k, cfg.augment_glove, cfg.seed)
 
 
 def save_atomic(model, tokenizer, target: Path, state: dict | None = None) -> None:
@@ -205,7 +225,7 @@ def run_stage(cfg: TrainConfig, stage: str) -> dict:
     accelerator = Accelerator(mixed_precision=cfg.mixed_precision,
                               kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)])
     tokenizer = load_tokenizer(p.start_from)
-    data = Data(cfg, tokenizer)
+    data = Data(cfg, tokenizer, augment=cfg.augment_model is not None and stage in AUGMENTED_STAGES)
     resume = out / "checkpoint"
     state = torch.load(resume / "state.pt", weights_only=False) if (resume / "state.pt").is_file() else None
     if state is None and p.build_student is not None:

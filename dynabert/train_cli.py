@@ -37,6 +37,13 @@ HELP = {
     "temperature": "distilbert: soft-label temperature",
     "cosine_loss_weight": "distilbert: weight of the cosine loss on last hidden states (0 = off)",
     "tinybert_phase1_fraction": "tinybert: fraction of steps spent on intermediate-layer distillation",
+    "augment_model": "TinyBERT data augmentation for stages width/depth and the baselines: a masked-LM checkpoint "
+                     "(e.g. a local bert-base-uncased); the augmented TSV is written once to OUTPUT/augmented/ "
+                     "and reused",
+    "augment_n": "augmentation: tries per text (default TinyBERT's per task: CoLA/MRPC/RTE/STS-B 30, SST-2/QNLI 20, "
+                 "MNLI/QQP 10)",
+    "augment_prob": "augmentation: chance of replacing each candidate word", "augment_top_k": "augmentation: candidates per word",
+    "augment_glove": "augmentation: GloVe text file giving candidates for multi-piece words (else they are kept)",
 }
 
 
