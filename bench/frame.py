@@ -1,7 +1,8 @@
 """Records (stores and/or pytest-benchmark JSON) + the cited table -> one pandas frame per question.
 
-Measured accuracy joins efficiency by the weights' hash (checkpoint_sha, subnet_id); cited accuracy joins by
-architecture (model_id preset, subnet_id). Accuracy is in percent everywhere here.
+Measured accuracy joins efficiency by the weights' hash (checkpoint_sha, subnet_id); an accuracy measured on a
+runtime's own artifact (bench.artifact_accuracy, `runtime` set) replaces the torch accuracy for that runtime's
+latency rows. Cited accuracy joins by architecture (model_id preset, subnet_id). Accuracy is in percent here.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ def measured_accuracy(recs: list[records.Record], task: str | None) -> pd.DataFr
     rows = [{"family": r.family, "model_id": r.model_id, "checkpoint_sha": r.checkpoint_sha, "subnet_id": r.subnet_id,
              "task": r.task, "accuracy": 100 * r.metric_value, "metric": r.metric_name,
              "accuracy_source": f"measured, {r.split}", "measured": True, "label": run_label(r),
-             "params": r.params, "flops": r.flops}
+             "params": r.params, "flops": r.flops, "accuracy_runtime": r.runtime}
             for r in recs if r.kind == "accuracy" and r.status == "ok" and (task is None or r.task == task)]
     return pd.DataFrame(rows)
 
@@ -95,6 +96,8 @@ def joined(eff: pd.DataFrame, acc: pd.DataFrame) -> pd.DataFrame:
                 "params", "flops", "flops_with_attention", "latency_ms_p50", "latency_ms_p90", "peak_rss_mb",
                 "artifact_bytes", "precision", "width_mult", "depth_mult", "instructions_per_inference"]
     eff = eff[[c for c in eff_cols if c in eff.columns]]
+    if "accuracy_runtime" not in acc.columns:
+        acc = acc.assign(accuracy_runtime=None)
     parts = []
     for is_measured, keys in ((True, ["checkpoint_sha", "subnet_id"]), (False, ["model_id", "subnet_id"])):
         part = acc[acc.measured == is_measured]
@@ -102,8 +105,16 @@ def joined(eff: pd.DataFrame, acc: pd.DataFrame) -> pd.DataFrame:
             continue
         side = eff if is_measured else eff.drop(columns=["checkpoint_sha"])
         part = part.drop(columns=[c for c in part.columns if c in side.columns and c not in keys])
-        parts.append(part.merge(side, on=keys))
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+        own = part[part.accuracy_runtime.notna()]  # accuracy of the runtime's own artifact
+        generic = part[part.accuracy_runtime.isna()].merge(side, on=keys)
+        if not own.empty:
+            specific = own.merge(side, left_on=[*keys, "accuracy_runtime"], right_on=[*keys, "runtime"])
+            taken = set(zip(*(specific[k] for k in (*keys, "runtime"))))
+            generic = generic[[t not in taken for t in zip(*(generic[k] for k in (*keys, "runtime")))]]
+            parts.append(specific.assign(accuracy_from_artifact=True))
+        parts.append(generic.assign(accuracy_from_artifact=False))
+    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    return out.drop(columns=["accuracy_runtime"], errors="ignore")
 
 
 def pareto_mask(cost: pd.Series, accuracy: pd.Series) -> pd.Series:

@@ -104,15 +104,18 @@ def build(spec: ReportSpec) -> Path:
                          f"figures for it are not drawn; efficiency figures below still are")
             continue
         acc = with_costs(acc, seq)
+        if "accuracy_runtime" not in acc.columns:
+            acc["accuracy_runtime"] = None
         md += [f"## {task}", ""]
         missing = sorted(set(acc[acc.params.isna()].label))
         if missing:
             notes.append(f"{task}: no architecture known for {missing}; left out of the size axes")
         acc = acc.dropna(subset=["params"])
-        fig = figures.accuracy_figure(acc.assign(latency_ms_p50=float("nan")), task,
+        model_acc = acc[acc.accuracy_runtime.isna()]  # the model's own accuracy (torch); artifacts' go with latency
+        fig = figures.accuracy_figure(model_acc.assign(latency_ms_p50=float("nan")), task,
                                       f"{task}: accuracy vs size (FLOPs at seq {seq})", with_latency=False)
         md.append(_img(figures.save(fig, fig_dir / f"{task}_accuracy_size")[0], out))
-        for src, part in acc.groupby("measured"):
+        for src, part in model_acc.groupby("measured"):
             t1 = table1(part)
             if t1.empty:
                 continue
@@ -130,10 +133,17 @@ def build(spec: ReportSpec) -> Path:
             part["pareto"] = pareto_mask(part.latency_ms_p50, part.accuracy)
             cpu = eff[eff.device == device].cpu_model.iloc[0]
             title = (f"{task}: latency on {device} ({cpu}), {runtime}, {threads} thread(s), seq {seq}, batch 1")
-            if runtime.endswith("int8"):
-                title += "\naccuracy is the fp32 model's (int8 accuracy not measured)"
+            measured = part[part.measured.astype(bool)]
+            acc_note = ""
+            if not measured.empty and measured.accuracy_from_artifact.all():
+                acc_note = f"accuracy measured on the {runtime} artifacts themselves"
+            elif not measured.empty and measured.accuracy_from_artifact.any():
+                acc_note = f"accuracy measured on the {runtime} artifacts where the table says so, else the torch model's"
+            elif runtime.endswith("int8") and not measured.empty:
+                acc_note = "accuracy is the fp32 model's (int8 accuracy not measured)"
+            title += f"\n{acc_note}" if acc_note else ""
             stem = f"{task}_{device}_{runtime}_t{threads}"
-            md += ["", f"### {device} / {runtime} / {threads} thread(s)", "",
+            md += ["", f"### {device} / {runtime} / {threads} thread(s)", "", *([acc_note.capitalize() + ".", ""] if acc_note else []),
                    _img(figures.save(figures.accuracy_figure(part, task, title), fig_dir / stem)[0], out), ""]
             table = cells_table(part)
             table.to_csv(out / f"{stem}.csv", index=False)

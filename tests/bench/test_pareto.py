@@ -136,3 +136,26 @@ def test_efficiency_only_store_still_draws(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "no accuracy for task 'cola'" in out
     assert (tmp_path / "o" / "figures" / "latency_vs_flops_local-cpu.png").is_file()
+
+
+def test_an_artifacts_own_accuracy_goes_with_its_runtime(tmp_path):
+    """Accuracy measured on an int8 artifact replaces the torch accuracy for that runtime only."""
+    from bench.frame import efficiency, joined, load_records, measured_accuracy
+    path = tmp_path / "r.jsonl"
+    spec = default_grid()[0]
+    records.append(path, lat(spec, 10.0, runtime="onnxruntime"))
+    records.append(path, lat(spec, 4.0, runtime="onnxruntime-int8"))
+    records.append(path, acc(spec, 0.90))
+    import dataclasses
+    records.append(path, dataclasses.replace(acc(spec, 0.86), runtime="onnxruntime-int8",
+                                             split="dev (872 examples; onnxruntime-int8 artifact)"))
+    recs = load_records([path])
+    df = joined(efficiency(recs), measured_accuracy(recs, "sst2")).set_index("runtime")
+    assert len(df) == 2
+    assert df.loc["onnxruntime", "accuracy"] == pytest.approx(90.0) and not df.loc["onnxruntime", "accuracy_from_artifact"]
+    assert df.loc["onnxruntime-int8", "accuracy"] == pytest.approx(86.0) and df.loc["onnxruntime-int8", "accuracy_from_artifact"]
+    index = build(ReportSpec(inputs=[path], out=tmp_path / "rep", tasks=("sst2",), use_cited=False))
+    text = index.read_text()
+    assert "Accuracy measured on the onnxruntime-int8 artifacts themselves." in text
+    t1 = pd.read_csv(tmp_path / "rep" / "sst2_table1_measured.csv", index_col=0)
+    assert t1.iloc[0, 0] == pytest.approx(90.0)  # Table 1 is the model's own (torch) accuracy
