@@ -41,7 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     lines = [f"# Emulated aarch64: guest instructions per inference (seq {recs[0].seq_len}, batch 1, 1 thread)", "",
              "Counted exactly by a qemu TCG plugin between markers around each inference (minimum of 3 bracketed "
              "runs after 3 warm-ups; two processes give identical per-run counts, as tests/devices/test_qemu_arm.py checks "
-             "on the tiny model). This is a "
+             "on the tiny model; onnxruntime's telemetry is switched off in the runner, since it adds clock-dependent "
+             "work to runs). This is a "
              "cost figure, **not ARM latency**: emulated wall times are in the records (`env.emulated_wall_ms_p50`) "
              "and mean nothing about a real ARM core.", "",
              f"Runtimes: real aarch64 wheels ({', '.join(sorted({r.runtime_version for r in recs}))}); target: "

@@ -264,18 +264,19 @@ def run_sweep(cfg: SweepConfig) -> list[records.Record]:
     return written
 
 
-def summary_table(path: str | Path, seq_len: int | None = None):
-    """Median latency (ms) by sub-network x runtime from a store (pandas)."""
+def summary_table(path: str | Path, seq_len: int | None = None, value: str = "latency_ms_p50"):
+    """`value` (median latency in ms, or instructions per inference) by sub-network x runtime (pandas)."""
     import pandas as pd
 
     rows = [r.to_dict() for r in records.read(path) if r.kind == "latency" and r.status == "ok"]
-    if not rows:
-        return None
     df = pd.DataFrame(rows)
-    if seq_len:
+    if seq_len and not df.empty:
         df = df[df.seq_len == seq_len]
+    if df.empty or df[value].isna().all():
+        return None
+    df = df[df[value].notna()]
     df["cell"] = df.model_id.where(df.family == "baseline", df.subnet_id)
-    return df.pivot_table(index="cell", columns="runtime", values="latency_ms_p50", aggfunc="last", sort=False)
+    return df.pivot_table(index="cell", columns="runtime", values=value, aggfunc="last", sort=False)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -318,10 +319,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     failed = [r for r in written if r.status != "ok"]
+    where = f"batch {cfg.batch}, seq {cfg.seq_len}, threads {args.threads}, {','.join(cfg.devices)}"
     table = summary_table(cfg.results, cfg.seq_len)
     if table is not None:
-        print(f"\nmedian latency (ms), batch {cfg.batch}, seq {cfg.seq_len}, threads {args.threads}, {','.join(cfg.devices)}:")
+        print(f"\nmedian latency (ms), {where}:")
         print(table.to_string(float_format=lambda v: f"{v:.2f}"))
+    counts = summary_table(cfg.results, cfg.seq_len, "instructions_per_inference")
+    if counts is not None:
+        print(f"\nemulated guest instructions per inference (millions; not time), {where}:")
+        print((counts / 1e6).to_string(float_format=lambda v: f"{v:.2f}"))
     print(f"\n{len(written)} new records ({len(failed)} failed) in {time.time() - t0:.0f} s -> {cfg.results}")
     for r in failed:
         print(f"  {r.status}: {r.model_id} {r.subnet_id} {r.runtime}: {r.error}", file=sys.stderr)
