@@ -86,11 +86,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     prov = records.provenance()
+    done = records.done_keys(args.results)  # a re-run skips what is already in the store
     for spec in specs:
         sub = extract(dyna, spec)
         c = cost(dyna.full_size, spec, args.seq_len)
         for runtime in runtimes:
             fmt, runner_runtime, precision = RUNTIMES[runtime]
+            split_label = (f"{split} ({splits[split].source}, {len(features)} examples; {runtime} artifact)")
+            probe = records.Record(kind="accuracy", subnet_id=spec.subnet_id, width_mult=spec.width_mult,
+                                   depth_mult=spec.depth_mult, model_id=str(model_dir),
+                                   checkpoint_sha=sha, task=task.name, split=split_label, runtime=runtime,
+                                   seq_len=args.seq_len)
+            if probe.key in done:
+                print(f"{spec.subnet_id} {runtime}: already in {args.results}; skipped")
+                continue
             path, meta = ensure_artifact(sub, sha, spec.subnet_id, fmt, args.seq_len, cache)
             run, version = load(runner_runtime, str(path), 1)
             logits = predict(run, features, args.seq_len, static=fmt.startswith("tflite"))
@@ -106,8 +115,7 @@ def main(argv: list[str] | None = None) -> int:
                 flops_with_attention=c.flops_with_attention, flops_source="analytic", seq_len=args.seq_len,
                 artifact_bytes=meta.get("bytes"), export_max_abs_err=meta.get("max_abs_err"), export_ok=meta["ok"],
                 runtime_version=version, metric_name=name, metric_value=metrics[name], metrics=metrics,
-                split=f"{split} ({splits[split].source}, {len(features)} examples; {runtime} artifact, logit check "
-                      f"{'passed' if meta['ok'] else 'failed'})",
+                split=split_label,
                 accuracy_source="measured", **prov))
             print(f"{spec.subnet_id} {runtime}: {name} {metrics[name]:.4f} (artifact logit check {check})")
     return 0

@@ -91,6 +91,14 @@ def main(argv: list[str] | None = None) -> int:
                                    "--task", "sst2", "--results", str(store), "--model", str(runs / "depth")],
          out / ".swept-arm")
     (out / ".swept-arm").touch()
+    arts = [PY, "-m", "bench.artifact_accuracy", "--task", "sst2", "--data-dir", args.data_dir, "--runtimes",
+            "onnxruntime,onnxruntime-int8,litert,litert-int8", "--results", str(store)]
+    step(out, "artifact-accuracy", [*arts, "--checkpoint", str(runs / "depth")], out / ".artifact-accuracy")
+    for folder, family, wd in (("teacher", "baseline", ("1.0", "1.0")), ("baseline-distilbert", "baseline", ("1.0", "1.0")),
+                               ("baseline-tinybert", "baseline", ("1.0", "1.0")), (fixed, "fixed-control", (w, d))):
+        step(out, f"artifact-accuracy-{folder}", [*arts, "--checkpoint", str(runs / folder), "--widths", wd[0],
+                                                  "--depths", wd[1], "--family", family], out / ".artifact-accuracy")
+    (out / ".artifact-accuracy").touch()
     step(out, "pareto-report", [PY, "-m", "bench.pareto", "--results", str(store), "--task", "sst2", "--out", str(out),
                                 "--title", "DynaBERT on SST-2 from MiniLM-L6 (reference run, 2-core CPU)"])
     from bench.reference_summary import write

@@ -15,17 +15,44 @@ import pandas as pd
 from dynabert import records
 
 
-def load(out: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+def load(out: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(torch-model accuracy, accuracy of the exported artifacts, latency) of the run's store."""
     recs = records.read(out / "records.jsonl", warn=False)
     acc = pd.DataFrame([r.to_dict() for r in recs if r.kind == "accuracy" and r.status == "ok"])
     lat = pd.DataFrame([r.to_dict() for r in recs if r.kind == "latency" and r.status == "ok"])
     acc["accuracy"] = 100 * acc.metric_value
     acc["who"] = acc.model_id.map(lambda m: Path(m).parent.name if Path(m).name == "best" else Path(m).name)
-    return acc, lat
+    own = acc.runtime.notna()
+    return acc[~own], acc[own], lat
+
+
+def artifact_lines(acc: pd.DataFrame, art: pd.DataFrame) -> list[str]:
+    """Dev accuracy of each exported artifact beside the torch model's, int8 cost in points."""
+    if art.empty:
+        return []
+    art = art.assign(cell=art.who.where(art.family != "dynabert", "DynaBERT " + art.subnet_id),
+                     mark=art.export_ok.map(lambda ok: "" if ok else "*"))
+    torch_acc = acc.assign(cell=acc.who.where(acc.family != "dynabert", "DynaBERT " + acc.subnet_id)) \
+        .drop_duplicates("cell").set_index("cell").accuracy
+    table = art.assign(value=art.accuracy.map(lambda v: f"{v:.1f}") + art.mark) \
+        .pivot_table(index="cell", columns="runtime", values="value", aggfunc="last", sort=False)
+    table.insert(0, "torch fp32", torch_acc.reindex(table.index).map(lambda v: f"{v:.1f}"))
+    drop = art.merge(torch_acc.rename("torch").reset_index(), on="cell")
+    drop["delta"] = drop.accuracy - drop.torch
+    worst = drop.groupby("runtime").delta.min()
+    failed = drop[~drop.export_ok.astype(bool)]
+    return ["", "## Accuracy of the exported artifacts (dev %, through the runtime that is timed)", "",
+            "Every artifact the sweep times, run over the 872 dev examples by its own runtime "
+            "(`python -m bench.artifact_accuracy`); `*` = the artifact failed the random-input logit check, so the "
+            "sweep did not time it.", "", table.to_markdown(), "",
+            "Largest drop against the torch model, per runtime (points): "
+            + ", ".join(f"{k} {v:+.2f}" for k, v in worst.items()) + "."
+            + (f" The {len(failed)} artifacts that failed the logit check lose at most "
+               f"{-failed.delta.min():.2f} points of dev accuracy." if len(failed) else "")]
 
 
 def write(out: Path, runs: Path) -> Path:
-    acc, lat = load(out)
+    acc, art, lat = load(out)
     steps = json.loads((out / "steps.json").read_text())
     dyn = acc[acc.family == "dynabert"].set_index("subnet_id")
     teacher = acc[acc.who == "teacher"].accuracy.iloc[0]
@@ -37,8 +64,10 @@ def write(out: Path, runs: Path) -> Path:
     summ = {s: json.loads((runs / s / "summary.json").read_text()) for s in ("teacher", "width", "depth")}
     lines = ["# DynaBERT on SST-2 from MiniLM-L6: the reference run", "",
              "![accuracy vs size and latency](figures/sst2_local-cpu_litert-int8_t1.png)", "",
-             "Measured dev accuracy (fp32) against median latency on LiteRT int8, 1 thread, seq 128, local CPU "
-             "(int8 accuracy not measured).", "",
+             ("Dev accuracy of the LiteRT int8 artifacts themselves against their median latency, 1 thread, seq 128, "
+              "local CPU." if (art.runtime == "litert-int8").any() else
+              "Measured dev accuracy (fp32) against median latency on LiteRT int8, 1 thread, seq 128, local CPU "
+              "(int8 accuracy not measured)."), "",
              "One command, resumable (each finished step is skipped):", "```",
              "python -m bench.reference_run --width-samples 8000 --depth-samples 8000 --depth-lr 1e-4", "```", "",
              "Machine: 2-core x86 VM, no GPU (CPU model and library versions in `index.md`). Data: GLUE SST-2 "
@@ -59,7 +88,7 @@ def write(out: Path, runs: Path) -> Path:
     for name, s in steps.items():
         lines.append(f"| {name} | {s['seconds'] / 60:.1f} | `{s['command'][:140]}` |")
     lines += ["", "## Table 1 layout (dev accuracy %, rows width, columns depth)", "", table1.to_markdown(floatfmt=".1f"),
-              "", f"Teacher (MiniLM-L6 fine-tuned): {teacher:.1f}%.", "", "## Targets", ""]
+              "", f"Teacher (MiniLM-L6 fine-tuned): {teacher:.1f}%.", *artifact_lines(acc, art), "", "## Targets", ""]
     lines.append(f"- teacher >= 89%: {teacher:.2f}% -> {'met' if teacher >= 89 else 'missed'}")
     lines.append(f"- DynaBERT (1.0, 1.0) within 0.5 points of the teacher: {full:.2f}% ({full - teacher:+.2f}) -> "
                  f"{'met' if full >= teacher - 0.5 else 'missed'}")
@@ -79,8 +108,11 @@ def write(out: Path, runs: Path) -> Path:
         teach = lat[(lat.runtime == "onnxruntime-int8") & lat.model_id.str.contains("teacher")]
         if len(smallest):
             s = smallest.latency_ms_p50.iloc[0]
+            own = art[(art.runtime == "onnxruntime-int8") & (art.subnet_id == "w0.25-d0.50") & (art.family == "dynabert")]
+            what = (f"{own.accuracy.iloc[0]:.2f}% (the int8 artifact's own dev accuracy)" if len(own)
+                    else f"{small:.2f}% (fp32 accuracy; int8 accuracy not measured)")
             lines.append(f"- onnxruntime int8, 1 thread, seq 128, local CPU: smallest sub-network (0.25, 0.5) median "
-                         f"{s:.2f} ms at {small:.2f}% (fp32 accuracy; the int8 artifact passed the logit check)")
+                         f"{s:.2f} ms at {what}")
         if len(teach):
             t = teach.latency_ms_p50.iloc[0]
             lines.append(f"- teacher on onnxruntime int8: median {t:.2f} ms ({t / s:.1f}x the smallest sub-network)")
@@ -102,7 +134,9 @@ def write(out: Path, runs: Path) -> Path:
             f"{Path(r.model_id).name if Path(r.model_id).name != 'best' else Path(r.model_id).parent.name} "
             f"{r.subnet_id} {r.runtime}: max abs logit err {r.export_max_abs_err:.3f}" for r in failed) + ". The dynamic "
             "int8 ONNX of most trained sub-networks exceeds the documented int8 bound (0.05 x (1 + max|logit|)) on "
-            "random-token inputs; LiteRT int8 passes for all. Whether int8 keeps dev accuracy was not measured."]
+            "random-token inputs; LiteRT int8 passes for all. "
+            + ("Their dev accuracy, measured on the artifacts themselves, is in the table above (marked `*`)."
+               if not art.empty else "Whether int8 keeps dev accuracy was not measured.")]
     lines += ["", "Full report (figures, per-cell tables, machine info): [index.md](index.md). Records: `records.jsonl`."]
     path = out / "README.md"
     path.write_text("\n".join(lines) + "\n")

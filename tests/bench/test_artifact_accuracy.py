@@ -49,5 +49,6 @@ def test_cli_writes_one_record_per_subnetwork_and_runtime(checkpoint, sst2_dir, 
         (s, r) for s in ("w1.00-d0.50", "w0.25-d0.50") for r in ("onnxruntime", "onnxruntime-int8"))
     assert all(r.kind == "accuracy" and 0 <= r.metric_value <= 1 and "40 examples" in r.split for r in recs)
     assert {r.precision for r in recs} == {"fp32", "int8"}
+    assert main(args) == 0 and len(records.read(store)) == 4  # a re-run skips what the store holds
     assert main([*args[:-4], "--runtimes", "torch", "--results", str(store)]) == 2
     assert "non-artifact runtime" in capsys.readouterr().err
