@@ -43,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", default="runs/sst2-minilm", help="checkpoints (large; not committed)")
     ap.add_argument("--width-samples", type=int, default=24000, help="stage-1 training examples (1 epoch)")
     ap.add_argument("--depth-samples", type=int, default=16000, help="stage-2 training examples (1 epoch)")
+    ap.add_argument("--depth-lr", default="1e-4", help="learning rate of stage 2 and of the baselines (stage 1 keeps "
+                    "the paper's 2e-5); 2e-5 over a few thousand examples leaves the small sub-networks far behind")
     ap.add_argument("--fixed", default="0.25,0.5", help="width,depth of the fixed-size control")
     ap.add_argument("--arm-seq-len", type=int, default=32)
     args = ap.parse_args(argv)
@@ -56,14 +58,14 @@ def main(argv: list[str] | None = None) -> int:
     step(out, "stage1-width", [*train, "--stage", "width", "--epochs", "1", "--max-train-samples",
                                str(args.width_samples)], runs / "width" / "summary.json")
     step(out, "stage2-depth", [*train, "--stage", "depth", "--epochs", "1", "--max-train-samples",
-                               str(args.depth_samples)], runs / "depth" / "summary.json")
+                               str(args.depth_samples), "--learning-rate", args.depth_lr], runs / "depth" / "summary.json")
     budget = str(args.width_samples + args.depth_samples)  # baselines see as many examples as stages 1 + 2 together
     w, d = args.fixed.split(",")
     for name, extra, folder in (("baseline-distilbert", ["--baseline", "distilbert"], "baseline-distilbert"),
                                 ("baseline-tinybert", ["--baseline", "tinybert"], "baseline-tinybert"),
                                 ("fixed-control", ["--baseline", "fixed", "--width", w, "--depth", d],
                                  f"fixed-w{float(w):.2f}-d{float(d):.2f}")):
-        step(out, name, [*train, *extra, "--epochs", "1", "--max-train-samples", budget],
+        step(out, name, [*train, *extra, "--epochs", "1", "--max-train-samples", budget, "--learning-rate", args.depth_lr],
              runs / folder / "summary.json")
     store = out / "records.jsonl"
     ev = [PY, "-m", "dynabert", "evaluate", "--task", "sst2", "--data-dir", args.data_dir, "--results", str(store)]
