@@ -114,9 +114,12 @@ def artifact_path(cache: Path, sha: str, subnet_id: str, fmt: str, seq_len: int)
     return cache / sha / subnet_id / f"{fmt}-s{seq_len}{ext}"
 
 
-def ensure_artifact(model: torch.nn.Module, sha: str, subnet_id: str, fmt: str, seq_len: int,
+def ensure_artifact(model, sha: str, subnet_id: str, fmt: str, seq_len: int,
                     cache: Path | None = None) -> tuple[Path, dict]:
-    """(path, metadata) of a checked artifact, exporting it (and its fp32 parent for int8) when not cached."""
+    """(path, metadata) of a checked artifact, exporting it (and its fp32 parent for int8) when not cached.
+
+    `model` is the extracted module, or a function returning it (built only when an export is needed).
+    """
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
     cache = cache or default_cache()
@@ -127,7 +130,7 @@ def ensure_artifact(model: torch.nn.Module, sha: str, subnet_id: str, fmt: str, 
     path.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     tmp = path.with_name("tmp-" + path.name)
-    model = model.eval()
+    model = (model() if callable(model) and not isinstance(model, torch.nn.Module) else model).eval()
     if fmt == "onnx":
         export_onnx(model, tmp, seq_len)
     elif fmt == "tflite":

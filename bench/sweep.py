@@ -9,6 +9,7 @@ a failed cell is still a record (status "error").
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import time
@@ -109,10 +110,19 @@ def torch_artifact(model: LoadedModel, spec: SubnetSpec, cache: Path) -> tuple[P
     return path, {"ok": True, "max_abs_err": 0.0, "bytes": size}
 
 
-def measure_cell(cfg: SweepConfig, model: LoadedModel, cell: Cell, prov: dict, env: dict) -> records.Record:
+def artifact_for(cfg: SweepConfig, model: LoadedModel, cell: Cell) -> tuple[Path, dict]:
+    """The cell's checked artifact; the sub-network is only extracted when the artifact must be exported."""
     from bench.export import default_cache, ensure_artifact
-    from bench.stats import summarize
-    from devices.local import available, run_fresh
+
+    fmt = RUNTIMES[cell.runtime][0]
+    cache = cfg.cache or default_cache()
+    if fmt == "torch":
+        return torch_artifact(model, cell.spec, cache)
+    return ensure_artifact(lambda: model.sub(cell.spec), model.sha, cell.spec.subnet_id, fmt, cfg.seq_len, cache)
+
+
+def measure_cell(cfg: SweepConfig, model: LoadedModel, cell: Cell, prov: dict, env: dict) -> records.Record:
+    from devices.local import available
     from dynabert.flops import cost
 
     fmt, runner_runtime, precision = RUNTIMES[cell.runtime]
@@ -127,12 +137,8 @@ def measure_cell(cfg: SweepConfig, model: LoadedModel, cell: Cell, prov: dict, e
     ok, why = available(runner_runtime)
     if not ok:
         return records.Record(**base, status="skipped", error=why)
-    cache = cfg.cache or default_cache()
     try:
-        if fmt == "torch":
-            path, meta = torch_artifact(model, cell.spec, cache)
-        else:
-            path, meta = ensure_artifact(model.sub(cell.spec), model.sha, cell.spec.subnet_id, fmt, cfg.seq_len, cache)
+        path, meta = artifact_for(cfg, model, cell)
     except Exception as err:  # an export failure is a failed cell, recorded
         return records.Record(**base, status="error", error=f"export failed: {type(err).__name__}: {err}")
     base.update(artifact_bytes=meta.get("bytes"), export_max_abs_err=meta.get("max_abs_err"), export_ok=meta["ok"])
@@ -247,18 +253,34 @@ def run_sweep(cfg: SweepConfig) -> list[records.Record]:
     prov, env = records.provenance(), cpu_info()
     prov.pop("cpu_model")
     env_cpu = env.pop("cpu_model")
-    cells, loaded, written = plan_cells(cfg), {}, []
-    bar = tqdm(cells, desc="sweep", unit="cell")
-    for cell in bar:
+    loaded: dict = {}
+
+    def model_of(cell: Cell) -> LoadedModel:
         if cell.model_id not in loaded:
-            loaded = {cell.model_id: load(cell.model_id)}  # one model in memory at a time
-        model = loaded[cell.model_id]
-        key = ("latency", model.name, model.sha, cell.spec.subnet_id, cfg.task, None, cell.device, cell.runtime,
-               cell.threads, cfg.batch, cfg.seq_len)
-        if key in done:
-            continue
+            loaded.clear()  # one model in memory at a time
+            loaded[cell.model_id] = load(cell.model_id)
+        return loaded[cell.model_id]
+
+    pending = []
+    for cell in plan_cells(cfg):
+        model = model_of(cell)
+        if ("latency", model.name, model.sha, cell.spec.subnet_id, cfg.task, None, cell.device, cell.runtime,
+                cell.threads, cfg.batch, cfg.seq_len) not in done:
+            pending.append(cell)
+    # phase 1: every export first, so no export (torch threads, hundreds of MB written) runs beside a timed
+    # process; then flush the written files, so their write-back does not either
+    for cell in tqdm(pending, desc="export", unit="cell"):
+        try:
+            artifact_for(cfg, model_of(cell), cell)
+        except Exception:  # measure_cell records the failure as the cell's error record
+            pass
+    if pending and hasattr(os, "sync"):
+        os.sync()
+    written = []
+    bar = tqdm(pending, desc="measure", unit="cell")
+    for cell in bar:
         bar.set_postfix_str(f"{cell.model_id} {cell.spec.subnet_id} {cell.runtime} t{cell.threads}")
-        rec = measure_cell(cfg, model, cell, {**prov, "cpu_model": env_cpu}, env)
+        rec = measure_cell(cfg, model_of(cell), cell, {**prov, "cpu_model": env_cpu}, env)
         records.append(cfg.results, rec)
         written.append(rec)
     return written

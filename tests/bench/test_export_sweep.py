@@ -122,6 +122,24 @@ def test_sweep_writes_records_and_resumes(tmp_path, cache, capsys):
     assert len(records.read(store)) == 4
 
 
+def test_every_export_happens_before_the_first_timed_run(tmp_path, monkeypatch):
+    """Exports (torch threads, files written) never run beside a timed process: all come first."""
+    import bench.sweep as sweep
+
+    cache = tmp_path / "fresh-cache"
+    seen = []
+
+    def fake_device(cfg, cell, path, runtime):
+        seen.append(sorted(p.name for p in cache.rglob("*.onnx")))
+        return {"ok": False, "error": "not timed in this test"}
+
+    monkeypatch.setattr(sweep, "run_on_device", fake_device)
+    cfg = SweepConfig(models=["tiny"], results=str(tmp_path / "r.jsonl"), runtimes=("onnxruntime",),
+                      widths=(1.0, 0.5), depths=(1.0,), seq_len=12, min_time_s=0, min_runs=2, cache=cache)
+    run_sweep(cfg)
+    assert len(seen) == 2 and all(len(names) == 2 for names in seen)
+
+
 def test_failed_cell_still_writes_a_record(tmp_path, cache, monkeypatch):
     import bench.sweep as sweep
 
