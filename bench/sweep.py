@@ -46,11 +46,14 @@ class SweepConfig:
     cache: Path | None = None
     devices: tuple[str, ...] = ("local-cpu",)
     task: str | None = None
+    processes: int = 1  # fresh processes per cell, interleaved across cells (emulated targets: always 1)
 
     def __post_init__(self) -> None:
         unknown = [r for r in self.runtimes if r not in RUNTIMES]
         if unknown:
             raise ValueError(f"unknown runtime(s) {unknown}; choose from {', '.join(RUNTIMES)}")
+        if self.processes < 1:
+            raise ValueError(f"processes must be >= 1, got {self.processes}")
         if self.seq_len < 2 or self.batch < 1 or any(t < 1 for t in self.threads):
             raise ValueError(f"seq_len >= 2, batch >= 1 and threads >= 1 required; got {self.seq_len}, "
                              f"{self.batch}, {self.threads}")
@@ -122,6 +125,16 @@ def artifact_for(cfg: SweepConfig, model: LoadedModel, cell: Cell) -> tuple[Path
 
 
 def measure_cell(cfg: SweepConfig, model: LoadedModel, cell: Cell, prov: dict, env: dict) -> records.Record:
+    """One cell in one process (what run_sweep does, interleaved, with cfg.processes > 1)."""
+    ready = prepare_cell(cfg, model, cell, prov, env)
+    if isinstance(ready, records.Record):
+        return ready
+    base, path, runner_runtime = ready
+    return finish_cell(base, cell, [run_on_device(cfg, cell, path, runner_runtime)])
+
+
+def prepare_cell(cfg: SweepConfig, model: LoadedModel, cell: Cell, prov: dict, env: dict):
+    """(record fields, artifact path, runner runtime), or the cell's skipped/error record."""
     from devices.local import available
     from dynabert.flops import cost
 
@@ -145,9 +158,32 @@ def measure_cell(cfg: SweepConfig, model: LoadedModel, cell: Cell, prov: dict, e
     if not meta["ok"]:
         return records.Record(**base, status="error", error=f"artifact failed its numerics check: max abs err "
                               f"{meta.get('max_abs_err')} > tolerance {meta.get('tolerance')} {meta.get('error', '')}")
-    out = run_on_device(cfg, cell, path, runner_runtime)
-    if not out.get("ok"):
-        return records.Record(**base, status="error", error=out.get("error"))
+    return base, path, runner_runtime
+
+
+def pool(outs: list[dict]) -> dict:
+    """One runner result from several processes: timed runs pooled; per-process medians kept for the spread."""
+    if len(outs) == 1 or "samples_ms" not in outs[0] or "instructions_per_inference" in outs[0]:
+        return outs[0]
+    import statistics
+
+    pooled = dict(outs[0])
+    pooled["samples_ms"] = [s for o in outs for s in o["samples_ms"]]
+    pooled["process_medians_ms"] = [statistics.median(o["samples_ms"]) for o in outs]
+    for key in ("load_ms", "first_inference_ms"):
+        values = [o[key] for o in outs if o.get(key) is not None]
+        pooled[key] = statistics.median(values) if values else None
+    rss = [o["peak_rss_increase_mb"] for o in outs if o.get("peak_rss_increase_mb") is not None]
+    pooled["peak_rss_increase_mb"] = max(rss) if rss else None
+    return pooled
+
+
+def finish_cell(base: dict, cell: Cell, outs: list[dict]) -> records.Record:
+    """The record of a cell from its processes' runner results (any failure makes it an error record)."""
+    failed = [o for o in outs if not o.get("ok")]
+    if failed:
+        return records.Record(**base, status="error", error=failed[0].get("error"))
+    out = pool(outs)
     fields = result_fields(out)
     env = {**base["env"], **fields.pop("env_extra", {})}
     if out.get("machine") and out["machine"] != env.get("machine"):  # ran elsewhere (board, emulator)
@@ -221,7 +257,7 @@ def result_fields(out: dict) -> dict:
         stats = summarize(out["samples_ms"])
         stats.pop("latency_ms_min")
         fields.update(stats, samples_ms=out["samples_ms"], peak_rss_mb=out.get("peak_rss_increase_mb"))
-        for key in ("h2d_ms", "max_memory_allocated_mb", "gpu", "cpu_affinity"):
+        for key in ("h2d_ms", "max_memory_allocated_mb", "gpu", "cpu_affinity", "process_medians_ms"):
             if key in out:
                 fields.setdefault("env_extra", {})[key] = out[key]
         return fields
@@ -276,14 +312,39 @@ def run_sweep(cfg: SweepConfig) -> list[records.Record]:
             pass
     if pending and hasattr(os, "sync"):
         os.sync()
+    # phase 2: with processes > 1, round r of every cell runs before round r + 1 of any, so a slow spell of the
+    # machine lands on one process of several cells rather than on every process of one cell
+    ready = [prepare_cell(cfg, model_of(c), c, {**prov, "cpu_model": env_cpu}, env) for c in pending]
+    rounds = [1 if isinstance(rd, records.Record) or profiles_kind(c.device) == "qemu-arm" else cfg.processes
+              for c, rd in zip(pending, ready)]
+    outs: list[list[dict]] = [[] for _ in pending]
     written = []
-    bar = tqdm(pending, desc="measure", unit="cell")
-    for cell in bar:
-        bar.set_postfix_str(f"{cell.model_id} {cell.spec.subnet_id} {cell.runtime} t{cell.threads}")
-        rec = measure_cell(cfg, model_of(cell), cell, {**prov, "cpu_model": env_cpu}, env)
-        records.append(cfg.results, rec)
-        written.append(rec)
+    bar = tqdm(total=sum(rounds), desc="measure", unit="run")
+    for r in range(max(rounds, default=0)):
+        for i, cell in enumerate(pending):
+            if r >= rounds[i]:
+                continue
+            bar.update(1)
+            if isinstance(ready[i], records.Record):
+                rec = ready[i]
+            else:
+                base, path, runner_runtime = ready[i]
+                bar.set_postfix_str(f"{cell.model_id} {cell.spec.subnet_id} {cell.runtime} t{cell.threads}")
+                outs[i].append(run_on_device(cfg, cell, path, runner_runtime))
+                if outs[i][-1].get("ok") and len(outs[i]) < rounds[i]:
+                    continue
+                rounds[i] = len(outs[i])  # done (all rounds, or a failed process)
+                rec = finish_cell(base, cell, outs[i])
+            records.append(cfg.results, rec)
+            written.append(rec)
+    bar.close()
     return written
+
+
+def profiles_kind(device: str) -> str:
+    from devices import profiles
+
+    return profiles.get(device)["kind"]
 
 
 def summary_table(path: str | Path, seq_len: int | None = None, value: str = "latency_ms_p50"):
@@ -317,6 +378,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--warmup", type=int, default=10)
     ap.add_argument("--min-runs", type=int, default=30)
     ap.add_argument("--min-time", type=float, default=2.0, help="seconds of timed runs per cell, at least")
+    ap.add_argument("--processes", type=int, default=1,
+                    help="fresh processes per cell, interleaved across cells; their timed runs are pooled and "
+                         "each process's median is kept (env.process_medians_ms)")
     ap.add_argument("--cache-dir", help="artifact cache (default ~/.cache/dynabert-edge/artifacts)")
     ap.add_argument("--task", help="task name to put in the records (for joining with accuracy)")
     ap.add_argument("--results", required=True, help="results store (JSON lines), appended to")
@@ -331,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
             threads=tuple(int(t) for t in args.threads.split(",")), seq_len=args.seq_len, batch=args.batch,
             widths=parse_mults(args.widths, "widths"), depths=parse_mults(args.depths, "depths"),
             baselines=tuple(b for b in args.baselines.split(",") if b), warmup=args.warmup,
-            min_runs=args.min_runs, min_time_s=args.min_time,
+            min_runs=args.min_runs, min_time_s=args.min_time, processes=args.processes,
             cache=Path(args.cache_dir) if args.cache_dir else None, task=args.task, devices=devices)
         if not cfg.models and not cfg.baselines:
             raise ValueError("nothing to measure: give --model and/or --baselines")

@@ -174,3 +174,25 @@ def test_killed_sweep_loses_nothing(tmp_path, cache):
     after = records.read(store)
     assert len(after) == 12 and len({r.key for r in after}) == 12
     assert after[: len(before)] == before
+
+
+def test_processes_are_interleaved_and_pooled(tmp_path, cache, monkeypatch):
+    """processes=3: round r of every cell before round r + 1 of any; timed runs pooled, medians kept."""
+    import bench.sweep as sweep
+
+    order = []
+    real = sweep.run_on_device
+
+    def spy(cfg, cell, path, runtime):
+        order.append(cell.spec.subnet_id)
+        return real(cfg, cell, path, runtime)
+
+    monkeypatch.setattr(sweep, "run_on_device", spy)
+    store = tmp_path / "r.jsonl"
+    cfg = SweepConfig(models=["tiny"], results=str(store), runtimes=("onnxruntime",), widths=(1.0, 0.5),
+                      depths=(1.0,), seq_len=12, min_time_s=0, min_runs=4, warmup=1, cache=cache, processes=3)
+    written = run_sweep(cfg)
+    assert order == ["w1.00-d1.00", "w0.50-d1.00"] * 3
+    for rec in written:
+        assert rec.status == "ok" and rec.n_runs == 12 and len(rec.env["process_medians_ms"]) == 3
+    assert run_sweep(cfg) == []  # finished cells are not measured again
