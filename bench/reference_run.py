@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
                                     "--family", "fixed-control"], out / f".evaluated-{fixed}")
     (out / f".evaluated-{fixed}").touch()
     sweep = [PY, "-m", "bench.sweep", "--runtimes", "torch,onnxruntime,onnxruntime-int8,litert,litert-int8",
-             "--threads", "1", "--seq-len", "128", "--task", "sst2", "--results", str(store)]
+             "--threads", "1", "--seq-len", "128", "--task", "sst2", "--processes", "3", "--results", str(store)]
     step(out, "cpu-sweep", [*sweep, "--model", str(runs / "depth"), "--baselines",
                             f"{runs / 'teacher'},{runs / 'baseline-distilbert'},{runs / 'baseline-tinybert'}"],
          out / ".swept-cpu")
