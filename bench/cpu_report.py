@@ -22,10 +22,11 @@ from bench.sweep import RUNTIMES
 from dynabert import records
 
 
-def sweep(model: str, store: Path, seq_len: int, threads: int, min_time_s: float) -> float:
+def sweep(model: str, store: Path, seq_len: int, threads: int, min_time_s: float, processes: int) -> float:
     """Run one sweep as its own process (as a user would); returns its wall time in seconds."""
     cmd = [sys.executable, "-m", "bench.sweep", "--model", model, "--runtimes", ",".join(RUNTIMES), "--threads",
-           str(threads), "--seq-len", str(seq_len), "--min-time", str(min_time_s), "--results", str(store)]
+           str(threads), "--seq-len", str(seq_len), "--min-time", str(min_time_s), "--processes", str(processes),
+           "--results", str(store)]
     t0 = time.time()
     subprocess.run(cmd, check=False)
     return time.time() - t0
@@ -59,8 +60,48 @@ def analyse(run1: Path, run2: Path, peak_gflops: float) -> dict[str, pd.DataFram
     return {"cells": m, "efficiency": eff}
 
 
+def spread_stats(run1: Path, run2: Path) -> str:
+    """Median / max spread of the medians between two sweeps, and how many cells are within 3%."""
+    a = pd.DataFrame([r.to_dict() for r in records.read(run1) if r.status == "ok"])
+    b = pd.DataFrame([r.to_dict() for r in records.read(run2) if r.status == "ok"])
+    m = a.merge(b, on=["subnet_id", "runtime"], suffixes=("", "_2"))
+    s = 100 * (m.latency_ms_p50_2 - m.latency_ms_p50).abs() / m[["latency_ms_p50", "latency_ms_p50_2"]].min(axis=1)
+    return f"median spread {s.median():.1f}%, max {s.max():.1f}%, {int((s <= 3).sum())} of {len(s)} cells within 3%"
+
+
+def drift_line(m: pd.DataFrame) -> str:
+    """Separates a common speed change of the machine between the sweeps from cell-to-cell inconsistency."""
+    ratio = m.latency_ms_p50_run2 / m.latency_ms_p50
+    common = ratio.median()
+    rel = 100 * (ratio / common - 1).abs()
+    return (f"Run 2 / run 1 median ratio {common:.3f} ({int((ratio < 1).sum())} of {len(m)} cells faster in run 2): "
+            f"the machine's speed as a whole changed between the sweeps. Relative to that common factor, "
+            f"{int((rel <= 3).sum())} of {len(m)} cells agree within 3% (median {rel.median():.1f}%, max {rel.max():.1f}%).")
+
+
+def throughput_lines(out: Path) -> list[str]:
+    """The training-throughput table from pytest-benchmark JSON files in `out` (bench/test_train_throughput.py)."""
+    lines = []
+    for path in sorted(out.glob("train_throughput_*.json")):
+        rows = [b["extra_info"] for b in json.loads(path.read_text())["benchmarks"]]
+        lines += ["## Training throughput (one stage-1 and one stage-2 optimizer step)", "",
+                  f"`BENCH_MODEL={rows[0]['model_id']} pytest bench/test_train_throughput.py --benchmark-json {path}` "
+                  f"(pytest-benchmark, 5 rounds after 1 warm-up; batch {rows[0]['batch_size']}, seq {rows[0]['seq_len']}, "
+                  f"{rows[0]['threads']} thread(s)). Ratio = one whole step / (one teacher forward + each sub-network's "
+                  "forward and backward alone + the optimizer step alone), medians; 1.0 = no work beyond the parts "
+                  "(target <= 1.10). The teacher runs once per step.", "",
+                  "| stage | sub-networks | samples/s | step (s) | teacher forward (s) | sub-network passes (s) | "
+                  "optimizer (s) | ratio |", "|---|---|---|---|---|---|---|---|"]
+        for e in rows:
+            lines.append(f"| {e['stage']} | {e['n_subnetworks']} | {e['samples_per_s']:.2f} | {e['step_s']:.2f} | "
+                         f"{e['teacher_forward_s']:.2f} | {sum(e['subnet_fwd_bwd_s'].values()):.2f} | "
+                         f"{e['optimizer_step_s']:.2f} | {e['ratio_step_to_parts']:.2f} |")
+        lines.append("")
+    return lines
+
+
 def write(out: Path, model: str, seq_len: int, threads: int, tables: dict, peak: float, walls: dict, cpu: str,
-          affinity: object = None) -> Path:
+          affinity: object = None, processes: int = 1) -> Path:
     m, eff = tables["cells"], tables["efficiency"]
     lat = m.pivot_table(index="subnet_id", columns="runtime", values="latency_ms_p50", sort=False)
     p90 = m.pivot_table(index="subnet_id", columns="runtime", values="latency_ms_p90", sort=False)
@@ -75,13 +116,13 @@ def write(out: Path, model: str, seq_len: int, threads: int, tables: dict, peak:
     lines = [
         f"# {model}: 12 sub-networks x 5 runtimes on the local CPU", "",
         f"Measured on `{cpu}`, {threads} thread(s), batch 1, seq {seq_len}; each cell in a fresh process pinned to "
-        f"CPU(s) {affinity} (the sweep and the OS keep CPU 0): 10 "
-        "warm-up runs, then runs until both 30 runs and 2 s are reached; latency = median (p50) of per-run wall "
-        "time. Memory = peak RSS increase of that process over python+numpy (runtime import, model load, "
-        "inference). FLOPs = 2 x MACs with attention products, batch 1. Two complete sweeps (run 1, run 2) "
-        "from the same cached artifacts.", "",
+        f"CPU(s) {affinity} (the sweep and the OS keep CPU 0), {processes} fresh process(es) per cell, interleaved "
+        "across cells, each: 10 warm-up runs, then runs until both 30 runs and 2 s are reached; latency = median "
+        "(p50) of the pooled per-run wall times. Memory = the largest peak RSS increase of those processes over "
+        "python+numpy (runtime import, model load, inference). FLOPs = 2 x MACs with attention products, batch 1. "
+        "Two complete sweeps (run 1, run 2) from the same cached artifacts.", "",
         "Command (resumable):", "```", f"python -m bench.cpu_report --model {model} --out {out} --seq-len {seq_len} "
-        f"--threads {threads}", "```", "",
+        f"--threads {threads} --processes {processes}", "```", "",
         "## Median latency (ms), run 1", "", lat.to_markdown(floatfmt=".2f"), "",
         "## p90 latency (ms), run 1", "", p90.to_markdown(floatfmt=".2f"), "",
         "## Peak RSS increase (MB), run 1", "", (mem.to_markdown(floatfmt=".0f") if mem.notna().any().any() else
@@ -100,10 +141,15 @@ def write(out: Path, model: str, seq_len: int, threads: int, tables: dict, peak:
            or "none") + ".", "",
         "## Stability: |run 2 - run 1| / min, % (medians)", "", spread.to_markdown(floatfmt=".1f"), "",
         f"Target: within 3%. {int((m.spread_pct <= 3).sum())} of {len(m)} cells within 3%; median spread "
-        f"{m.spread_pct.median():.1f}%, max {m.spread_pct.max():.1f}%.", "",
+        f"{m.spread_pct.median():.1f}%, max {m.spread_pct.max():.1f}%.", "", drift_line(m), "",
         "## Harness cost", "", *[f"- {k}: {v / 60:.1f} min wall" for k, v in walls.items()],
         "- target: <= 10 minutes for a sweep on this 2-core machine (run 1 includes every export; run 2 reuses them)", "",
-        "Raw records: `run1.jsonl`, `run2.jsonl` (every per-run sample is kept); joined table: `cells.csv`."]
+        *throughput_lines(out)]
+    earlier = [d for d in sorted(out.iterdir()) if d.is_dir() and (d / "run1.jsonl").is_file() and (d / "run2.jsonl").is_file()]
+    if earlier:
+        lines += ["## Earlier pairs of sweeps (same model, kept with their own README)", "",
+                  *[f"- `{d.name}/`: {spread_stats(d / 'run1.jsonl', d / 'run2.jsonl')}" for d in earlier], ""]
+    lines += ["Raw records: `run1.jsonl`, `run2.jsonl` (every per-run sample is kept); joined table: `cells.csv`."]
     path = out / "README.md"
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -116,6 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seq-len", type=int, default=128)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--min-time", type=float, default=2.0)
+    ap.add_argument("--processes", type=int, default=1,
+                    help="fresh processes per cell, interleaved across cells (3 triples the sweep's time)")
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -123,7 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     walls = json.loads(timing_path.read_text()) if timing_path.exists() else {}
     for run in ("run1", "run2"):
         if run not in walls:
-            walls[run] = sweep(args.model, out / f"{run}.jsonl", args.seq_len, args.threads, args.min_time)
+            walls[run] = sweep(args.model, out / f"{run}.jsonl", args.seq_len, args.threads, args.min_time,
+                               args.processes)
             timing_path.write_text(json.dumps(walls, indent=1))
     if "sgemm_peak_gflops" not in walls:
         walls["sgemm_peak_gflops"] = sgemm_peak(args.threads)
@@ -132,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     tables = analyse(out / "run1.jsonl", out / "run2.jsonl", peak)
     first = records.read(out / "run1.jsonl")[0]
     affinity = first.env.get("cpu_affinity")
-    print(f"report: {write(out, args.model, args.seq_len, args.threads, tables, peak, walls, first.cpu_model, affinity)}")
+    print(f"report: {write(out, args.model, args.seq_len, args.threads, tables, peak, walls, first.cpu_model, affinity, args.processes)}")
     return 0
 
 

@@ -1,0 +1,40 @@
+"""The measurement-core report from synthetic sweeps: stability, fidelity, throughput and earlier pairs."""
+
+import json
+
+from bench.cpu_report import analyse, write
+from dynabert import records
+from dynabert.config import default_grid
+from dynabert.records import Record
+
+
+def sweep_store(path, scale):
+    for spec in default_grid():
+        for runtime in ("onnxruntime", "litert"):
+            cost = spec.width_mult * spec.depth_mult
+            records.append(path, Record(
+                kind="latency", subnet_id=spec.subnet_id, width_mult=spec.width_mult, depth_mult=spec.depth_mult,
+                model_id="m", checkpoint_sha="s", device="local-cpu", runtime=runtime, threads=1, batch_size=1,
+                seq_len=128, params=int(1e7 * cost), flops=int(2e9 * cost), flops_with_attention=int(2.2e9 * cost),
+                latency_ms_p50=10 * cost * scale, latency_ms_p90=11 * cost * scale, peak_rss_mb=50.0,
+                artifact_bytes=2**20, latency_cv=0.01, cpu_model="Test CPU", env={"cpu_affinity": [1]}))
+
+
+def test_report_states_stability_throughput_and_earlier_pairs(tmp_path):
+    sweep_store(tmp_path / "run1.jsonl", 1.0)
+    sweep_store(tmp_path / "run2.jsonl", 1.02)  # every cell 2% slower the second time
+    (tmp_path / "old").mkdir()
+    sweep_store(tmp_path / "old" / "run1.jsonl", 1.0)
+    sweep_store(tmp_path / "old" / "run2.jsonl", 1.10)
+    (tmp_path / "train_throughput_m.json").write_text(json.dumps({"benchmarks": [{"extra_info": {
+        "model_id": "m", "batch_size": 32, "seq_len": 64, "threads": 1, "stage": "width", "n_subnetworks": 4,
+        "samples_per_s": 5.0, "step_s": 6.4, "teacher_forward_s": 0.6, "subnet_fwd_bwd_s": {"a": 3.0, "b": 2.5},
+        "optimizer_step_s": 0.1, "ratio_step_to_parts": 1.03}}]}))
+    tables = analyse(tmp_path / "run1.jsonl", tmp_path / "run2.jsonl", peak_gflops=100.0)
+    assert (tables["cells"].fidelity.round(6) == 1.0).all()  # latency scales exactly with FLOPs here
+    text = write(tmp_path, "m", 128, 1, tables, 100.0, {"run1": 60.0, "run2": 30.0}, "Test CPU", [1], 3).read_text()
+    assert "3 fresh process(es) per cell" in text and "--processes 3" in text
+    assert "24 of 24 cells within 3%; median spread 2.0%" in text
+    assert "median ratio 1.020 (0 of 24 cells faster in run 2)" in text and "24 of 24 cells agree within 3%" in text
+    assert "| width | 4 | 5.00 | 6.40 | 0.60 | 5.50 | 0.10 | 1.03 |" in text
+    assert "- `old/`: median spread 10.0%, max 10.0%, 0 of 24 cells within 3%" in text
