@@ -29,8 +29,9 @@ plt.rcParams.update({"font.size": 8, "axes.titlesize": 8, "legend.fontsize": 6.5
 def save(fig, path: Path) -> list[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     out = [path.with_suffix(".png"), path.with_suffix(".svg")]
-    for p in out:
-        fig.savefig(p, bbox_inches="tight")
+    with plt.rc_context({"svg.hashsalt": "dynabert-edge"}):  # same figure, same bytes: re-runs leave git clean
+        for p in out:
+            fig.savefig(p, bbox_inches="tight", metadata={"Date": None} if p.suffix == ".svg" else None)
     plt.close(fig)
     return out
 
