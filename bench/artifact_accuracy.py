@@ -88,7 +88,6 @@ def main(argv: list[str] | None = None) -> int:
     prov = records.provenance()
     done = records.done_keys(args.results)  # a re-run skips what is already in the store
     for spec in specs:
-        sub = extract(dyna, spec)
         c = cost(dyna.full_size, spec, args.seq_len)
         for runtime in runtimes:
             fmt, runner_runtime, precision = RUNTIMES[runtime]
@@ -100,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
             if probe.key in done:
                 print(f"{spec.subnet_id} {runtime}: already in {args.results}; skipped")
                 continue
-            path, meta = ensure_artifact(sub, sha, spec.subnet_id, fmt, args.seq_len, cache)
+            path, meta = ensure_artifact(lambda: extract(dyna, spec), sha, spec.subnet_id, fmt, args.seq_len, cache)
             run, version = load(runner_runtime, str(path), 1)
             logits = predict(run, features, args.seq_len, static=fmt.startswith("tflite"))
             preds = logits[:, 0] if labels is None else logits.argmax(-1)

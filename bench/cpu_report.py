@@ -62,10 +62,7 @@ def analyse(run1: Path, run2: Path, peak_gflops: float) -> dict[str, pd.DataFram
 
 def spread_stats(run1: Path, run2: Path) -> str:
     """Median / max spread of the medians between two sweeps, and how many cells are within 3%."""
-    a = pd.DataFrame([r.to_dict() for r in records.read(run1) if r.status == "ok"])
-    b = pd.DataFrame([r.to_dict() for r in records.read(run2) if r.status == "ok"])
-    m = a.merge(b, on=["subnet_id", "runtime"], suffixes=("", "_2"))
-    s = 100 * (m.latency_ms_p50_2 - m.latency_ms_p50).abs() / m[["latency_ms_p50", "latency_ms_p50_2"]].min(axis=1)
+    s = analyse(run1, run2, peak_gflops=1.0)["cells"].spread_pct
     return f"median spread {s.median():.1f}%, max {s.max():.1f}%, {int((s <= 3).sum())} of {len(s)} cells within 3%"
 
 

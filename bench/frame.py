@@ -84,6 +84,7 @@ def cited_accuracy(task: str) -> pd.DataFrame:
     df = pd.read_csv(CITED)
     df = df[df.task == task].rename(columns={"value": "accuracy", "source": "accuracy_source"})
     df["measured"] = False
+    df["accuracy_runtime"] = None  # cited numbers are of the model, never of one runtime's artifact
     df["accuracy_source"] = "cited: " + df.accuracy_source + " (" + df.split + ")"
     return df
 
@@ -96,8 +97,6 @@ def joined(eff: pd.DataFrame, acc: pd.DataFrame) -> pd.DataFrame:
                 "params", "flops", "flops_with_attention", "latency_ms_p50", "latency_ms_p90", "peak_rss_mb",
                 "artifact_bytes", "precision", "width_mult", "depth_mult", "instructions_per_inference"]
     eff = eff[[c for c in eff_cols if c in eff.columns]]
-    if "accuracy_runtime" not in acc.columns:
-        acc = acc.assign(accuracy_runtime=None)
     parts = []
     for is_measured, keys in ((True, ["checkpoint_sha", "subnet_id"]), (False, ["model_id", "subnet_id"])):
         part = acc[acc.measured == is_measured]

@@ -15,15 +15,15 @@ import pandas as pd
 from dynabert import records
 
 
-def load(out: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """(torch-model accuracy, accuracy of the exported artifacts, latency) of the run's store."""
+def load(out: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, list[records.Record]]:
+    """(torch-model accuracy, accuracy of the exported artifacts, latency, failed records) of the run's store."""
     recs = records.read(out / "records.jsonl", warn=False)
     acc = pd.DataFrame([r.to_dict() for r in recs if r.kind == "accuracy" and r.status == "ok"])
     lat = pd.DataFrame([r.to_dict() for r in recs if r.kind == "latency" and r.status == "ok"])
     acc["accuracy"] = 100 * acc.metric_value
     acc["who"] = acc.model_id.map(lambda m: Path(m).parent.name if Path(m).name == "best" else Path(m).name)
     own = acc.runtime.notna()
-    return acc[~own], acc[own], lat
+    return acc[~own], acc[own], lat, [r for r in recs if r.status != "ok"]
 
 
 def artifact_lines(acc: pd.DataFrame, art: pd.DataFrame) -> list[str]:
@@ -52,7 +52,7 @@ def artifact_lines(acc: pd.DataFrame, art: pd.DataFrame) -> list[str]:
 
 
 def write(out: Path, runs: Path) -> Path:
-    acc, art, lat = load(out)
+    acc, art, lat, failed = load(out)
     steps = json.loads((out / "steps.json").read_text())
     dyn = acc[acc.family == "dynabert"].set_index("subnet_id")
     teacher = acc[acc.who == "teacher"].accuracy.iloc[0]
@@ -61,7 +61,11 @@ def write(out: Path, runs: Path) -> Path:
     table1.index = [f"width {w:g}" for w in table1.index]
     table1.columns = [f"depth {d:g}" for d in table1.columns]
     full, small = dyn.loc["w1.00-d1.00"].accuracy, dyn.loc["w0.25-d0.50"].accuracy
-    summ = {s: json.loads((runs / s / "summary.json").read_text()) for s in ("teacher", "width", "depth")}
+    summ = {s: json.loads((runs / s / "summary.json").read_text())
+            for s in ("teacher", "width", "depth", "baseline-distilbert")}
+    lr = {s: f"{summ[s]['config']['learning_rate']:g}" for s in summ}
+    cpu_lat = lat[lat.device == "local-cpu"] if not lat.empty else lat
+    processes = max((len(e.get("process_medians_ms", [0])) for e in cpu_lat.env), default=1)
     lines = ["# DynaBERT on SST-2 from MiniLM-L6: the reference run", "",
              "![accuracy vs size and latency](figures/sst2_local-cpu_litert-int8_t1.png)", "",
              ("Dev accuracy of the LiteRT int8 artifacts themselves against their median latency, 1 thread, seq 128, "
@@ -73,20 +77,21 @@ def write(out: Path, runs: Path) -> Path:
              "Machine: 2-core x86 VM, no GPU (CPU model and library versions in `index.md`). Data: GLUE SST-2 "
              "(`../shared/data/glue/SST-2/`, train 67,349, dev 872); all accuracies below are **measured on the dev "
              "set** (872 examples), which also chose each checkpoint (official-code practice): they are optimistic.",
-             "Latency: 3 fresh processes per cell, interleaved across cells, runs pooled (each process's median "
-             "in the record's env.process_medians_ms); this shared VM's speed drifts over hours, so compare cells "
-             "of one sweep with each other rather than with other runs.",
+             f"Latency: {processes} fresh process(es) per cell, interleaved across cells, runs pooled (each process's "
+             "median in the record's env.process_medians_ms); this shared VM's speed drifts over hours, so compare "
+             "cells of one sweep with each other rather than with other runs.",
              "", "## Budget (cut short to fit a 2-core machine; the paper uses 3 epochs per stage and augmentation)",
-             "- teacher: packaged `minilm-l6` (all-MiniLM-L6-v2), 1 epoch of SST-2 train (67,349 examples), lr 5e-5, "
-             "batch 32",
+             f"- teacher: packaged `minilm-l6` (all-MiniLM-L6-v2), 1 epoch of SST-2 train "
+             f"({summ['teacher']['train_examples']:,} examples), lr {lr['teacher']}, batch "
+             f"{summ['teacher']['config']['batch_size']}",
              f"- stage 1 (width): {summ['width']['train_examples']:,} training examples, 1 pass "
-             f"({summ['width']['steps']} steps), lr 2e-5, lambda1=1, lambda2=0.1, code-rule rewiring on dev",
+             f"({summ['width']['steps']} steps), lr {lr['width']}, lambda1=1, lambda2=0.1, code-rule rewiring on dev",
              f"- stage 2 (width x depth): {summ['depth']['train_examples']:,} training examples, 1 pass "
-             f"({summ['depth']['steps']} steps), lr 1e-4 (2e-5 with 4,000 examples left the small sub-networks "
+             f"({summ['depth']['steps']} steps), lr {lr['depth']} (2e-5 with 4,000 examples left the small sub-networks "
              "at 57-80%), lambda1=lambda2=1, full-width teacher",
              f"- baselines (DistilBERT-style 3-layer, TinyBERT-style 3-layer, fixed-size control w0.25-d0.50): "
              f"{summ['width']['train_examples'] + summ['depth']['train_examples']:,} examples each = stages 1 + 2 "
-             "together, same teacher, lr 1e-4", "",
+             f"together, same teacher, lr {lr['baseline-distilbert']}", "",
              "## Step times", "", "| step | wall time (min) | command |", "|---|---|---|"]
     for name, s in steps.items():
         lines.append(f"| {name} | {s['seconds'] / 60:.1f} | `{s['command'][:140]}` |")
@@ -106,8 +111,8 @@ def write(out: Path, runs: Path) -> Path:
         lines.append(f"- vs {row.who} ({row.accuracy:.2f}%, {row.flops / 1e9:.2f} GFLOPs, {row.subnet_id}): "
                      f"{len(cheaper) - len(worse)} of {len(cheaper)} DynaBERT sub-networks with <= its FLOPs are at "
                      f"least as accurate" + (f"; below it: {', '.join(worse.index)}" if len(worse) else ""))
-    if not lat.empty:
-        lat = lat[lat.device == "local-cpu"]  # emulated-ARM records hold instruction counts, not latency
+    if not cpu_lat.empty:  # emulated-ARM records hold instruction counts, not latency
+        lat = cpu_lat
         smallest = lat[(lat.runtime == "onnxruntime-int8") & (lat.subnet_id == "w0.25-d0.50") & (lat.family == "dynabert")]
         teach = lat[(lat.runtime == "onnxruntime-int8") & lat.model_id.str.contains("teacher")]
         if len(smallest):
@@ -121,8 +126,7 @@ def write(out: Path, runs: Path) -> Path:
             t = teach.latency_ms_p50.iloc[0]
             lines.append(f"- teacher on onnxruntime int8: median {t:.2f} ms ({t / s:.1f}x the smallest sub-network)")
         else:
-            errs = [r for r in records.read(out / "records.jsonl", warn=False) if r.status != "ok"
-                    and r.runtime == "onnxruntime-int8" and "teacher" in r.model_id]
+            errs = [r for r in failed if r.runtime == "onnxruntime-int8" and "teacher" in r.model_id]
             lines.append("- teacher on onnxruntime int8: **not timed**: its dynamic-int8 ONNX failed the numerics "
                          f"check ({errs[0].error if errs else 'no record'}), so it is recorded as an error and never "
                          "used. For comparison, see the teacher's onnxruntime fp32 and litert-int8 cells in index.md")
@@ -132,7 +136,6 @@ def write(out: Path, runs: Path) -> Path:
             if len(a) and len(b):
                 lines.append(f"- {rt}: smallest sub-network {a.latency_ms_p50.iloc[0]:.2f} ms vs teacher "
                              f"{b.latency_ms_p50.iloc[0]:.2f} ms ({b.latency_ms_p50.iloc[0] / a.latency_ms_p50.iloc[0]:.1f}x)")
-    failed = [r for r in records.read(out / "records.jsonl", warn=False) if r.status != "ok"]
     if failed:
         lines += ["", f"**Failed cells ({len(failed)})**, kept as error records: " + "; ".join(
             f"{Path(r.model_id).name if Path(r.model_id).name != 'best' else Path(r.model_id).parent.name} "

@@ -104,8 +104,6 @@ def build(spec: ReportSpec) -> Path:
                          f"figures for it are not drawn; efficiency figures below still are")
             continue
         acc = with_costs(acc, seq)
-        if "accuracy_runtime" not in acc.columns:
-            acc["accuracy_runtime"] = None
         md += [f"## {task}", ""]
         missing = sorted(set(acc[acc.params.isna()].label))
         if missing:

@@ -124,15 +124,6 @@ def artifact_for(cfg: SweepConfig, model: LoadedModel, cell: Cell) -> tuple[Path
     return ensure_artifact(lambda: model.sub(cell.spec), model.sha, cell.spec.subnet_id, fmt, cfg.seq_len, cache)
 
 
-def measure_cell(cfg: SweepConfig, model: LoadedModel, cell: Cell, prov: dict, env: dict) -> records.Record:
-    """One cell in one process (what run_sweep does, interleaved, with cfg.processes > 1)."""
-    ready = prepare_cell(cfg, model, cell, prov, env)
-    if isinstance(ready, records.Record):
-        return ready
-    base, path, runner_runtime = ready
-    return finish_cell(base, cell, [run_on_device(cfg, cell, path, runner_runtime)])
-
-
 def prepare_cell(cfg: SweepConfig, model: LoadedModel, cell: Cell, prov: dict, env: dict):
     """(record fields, artifact path, runner runtime), or the cell's skipped/error record."""
     from devices.local import available
@@ -297,24 +288,21 @@ def run_sweep(cfg: SweepConfig) -> list[records.Record]:
             loaded[cell.model_id] = load(cell.model_id)
         return loaded[cell.model_id]
 
-    pending = []
-    for cell in plan_cells(cfg):
+    # phase 1: plan and export every pending cell (prepare_cell exports what the cache lacks), so no export
+    # (torch threads, hundreds of MB written) runs beside a timed process; then flush the written files, so their
+    # write-back does not either
+    pending, ready = [], []
+    for cell in tqdm(plan_cells(cfg), desc="export", unit="cell"):
         model = model_of(cell)
         if ("latency", model.name, model.sha, cell.spec.subnet_id, cfg.task, None, cell.device, cell.runtime,
-                cell.threads, cfg.batch, cfg.seq_len) not in done:
-            pending.append(cell)
-    # phase 1: every export first, so no export (torch threads, hundreds of MB written) runs beside a timed
-    # process; then flush the written files, so their write-back does not either
-    for cell in tqdm(pending, desc="export", unit="cell"):
-        try:
-            artifact_for(cfg, model_of(cell), cell)
-        except Exception:  # measure_cell records the failure as the cell's error record
-            pass
+                cell.threads, cfg.batch, cfg.seq_len) in done:
+            continue
+        pending.append(cell)
+        ready.append(prepare_cell(cfg, model, cell, {**prov, "cpu_model": env_cpu}, env))
     if pending and hasattr(os, "sync"):
         os.sync()
     # phase 2: with processes > 1, round r of every cell runs before round r + 1 of any, so a slow spell of the
     # machine lands on one process of several cells rather than on every process of one cell
-    ready = [prepare_cell(cfg, model_of(c), c, {**prov, "cpu_model": env_cpu}, env) for c in pending]
     rounds = [1 if isinstance(rd, records.Record) or profiles_kind(c.device) == "qemu-arm" else cfg.processes
               for c, rd in zip(pending, ready)]
     outs: list[list[dict]] = [[] for _ in pending]

@@ -2,8 +2,9 @@
 
 Each counted inference is bracketed by markers. The counts repeat to the instruction across processes only with:
 no helper threads in the guest (numpy's OpenBLAS pool wakes on host timing, so OPENBLAS_NUM_THREADS=1), no
-onnxruntime spin-waiting, 3 warm-up runs, and an identical argv shape (the guest heap layout depends on it). The
-minimum of the per-run counts is reported. Recipe and pitfalls: ../shared/notes/arm-emulation.md (fake ARM /proc/cpuinfo, precompiled stdlib, -cpu
+onnxruntime spin-waiting or telemetry (the runner switches it off), 3 warm-up runs, and an identical argv shape
+(the guest heap layout depends on it). The minimum of the per-run counts is reported, all of them kept.
+Recipe and pitfalls: ../shared/notes/arm-emulation.md (fake ARM /proc/cpuinfo, precompiled stdlib, -cpu
 neoverse-n1, manylinux_2_34 tags). The primary figure is the exact number of guest instructions per inference,
 counted by a TCG plugin between two markers the runner emits; emulated wall time is kept but is never ARM latency.
 Must not import dynabert or bench.
@@ -121,8 +122,11 @@ def run(artifact: Path, runtime: str, threads: int, seq_len: int, count_runs: in
     # instruction count, depends on argv; a run that saves its output must count like one that does not
     out_npy = cache / "home" / f"out-{random.randrange(10**9, 10**10)}.npy"
     guest += ["--save-output", str(out_npy)]
-    cmd = [*(["setarch", "-R"] if shutil.which("setarch") else []), "env", "-i", "PATH=/usr/bin:/bin", f"HOME={cache / 'home'}", "LANG=C.UTF-8", "PYTHONHASHSEED=0",
-           "PYTHONDONTWRITEBYTECODE=1", "DYNABERT_NO_SPIN=1", "OPENBLAS_NUM_THREADS=1", "OMP_NUM_THREADS=1", f"PYTHONPATH={site}", qemu_binary(), "-plugin", str(cache / "libinsncount.so"),
+    no_aslr = ["setarch", "-R"] if shutil.which("setarch") else []
+    guest_env = ["PATH=/usr/bin:/bin", f"HOME={cache / 'home'}", "LANG=C.UTF-8", "PYTHONHASHSEED=0",
+                 "PYTHONDONTWRITEBYTECODE=1", "DYNABERT_NO_SPIN=1", "OPENBLAS_NUM_THREADS=1", "OMP_NUM_THREADS=1",
+                 f"PYTHONPATH={site}"]
+    cmd = [*no_aslr, "env", "-i", *guest_env, qemu_binary(), "-plugin", str(cache / "libinsncount.so"),
            "-d", "plugin", "-cpu", cpu, "-L", str(cache / "sysroot"), *guest]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
@@ -137,7 +141,7 @@ def run(artifact: Path, runtime: str, threads: int, seq_len: int, count_runs: in
     marks = {int(m): int(d) for m, d in re.findall(r"insncount: mark=(\d+) vcpu=\d+ delta=(\d+)", proc.stderr)}
     per_run = [marks[2 + i] for i in range(count_runs) if 2 + i in marks]
     if result.get("ok") and len(per_run) == count_runs:
-        # the minimum: anything else the guest does during a run (a clock read retried under host load) only adds
+        # consecutive runs differ by < 1% (the allocator's state moves on); each is deterministic across processes
         result["instructions_per_inference"] = min(per_run)
         result["instructions_per_run"] = per_run
     result["emulated"] = {"qemu": qemu_binary(), "cpu": cpu, "sysroot": str(cache / "sysroot"),

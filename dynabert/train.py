@@ -182,7 +182,7 @@ class Data:
             base = splits["train"]
             if train_cap is not None:
                 base = Split(base.name, base.texts[:train_cap], base.labels[:train_cap], base.source, base.skipped)
-            splits["train"], train_cap = augmented_train(base, self.task, labels, augment_config(cfg),
+            splits["train"], train_cap = augmented_train(base, self.task, labels, augment_config(cfg, self.task),
                                                          Path(cfg.output_dir) / "augmented"), None
         self.train = encode(splits["train"], tokenizer, cfg.max_seq_len, train_cap)
         self.dev = {name: encode(splits[name], tokenizer, cfg.max_seq_len, cfg.max_eval_samples)
@@ -195,8 +195,7 @@ class Data:
         return collate(features, self.pad_token_id, self.regression)
 
 
-def augment_config(cfg: TrainConfig) -> AugmentConfig:
-    task = get_task(cfg.task, cfg.text_columns, cfg.label_column)
+def augment_config(cfg: TrainConfig, task) -> AugmentConfig:
     return AugmentConfig(cfg.augment_model, cfg.augment_n or N_PER_TASK.get(task.name, DEFAULT_N), cfg.augment_prob,
                          cfg.augment_top_k, cfg.augment_glove, cfg.seed)
 
