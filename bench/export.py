@@ -33,7 +33,7 @@ class LogitsOnly(torch.nn.Module):
         self.model = model
 
     def forward(self, input_ids, attention_mask, token_type_ids):
-        return self.model(input_ids, attention_mask, token_type_ids)
+        return self.model(input_ids, attention_mask, token_type_ids).logits  # a SequenceClassifierOutput
 
 
 def default_cache() -> Path:
@@ -92,7 +92,7 @@ def check(model: torch.nn.Module, fmt: str, path: Path, seq_len: int) -> dict:
 
     ids, mask, tt = sample_inputs(2, seq_len, model.config.vocab_size, seed=1)
     with torch.no_grad():
-        ref = model(ids, mask, tt).numpy()
+        ref = model(ids, mask, tt).logits.numpy()
     run, version = load("litert" if fmt.startswith("tflite") else "onnxruntime", str(path), 1)
     rows = [slice(0, 2)] if fmt.startswith("onnx") else [slice(0, 1), slice(1, 2)]  # TFLite: static batch 1
     got = np.concatenate([run({"input_ids": ids[r].numpy(), "attention_mask": mask[r].numpy(),
@@ -102,7 +102,7 @@ def check(model: torch.nn.Module, fmt: str, path: Path, seq_len: int) -> dict:
     if fmt == "onnx":  # the dynamic axes must work too: a shorter sequence, batch 1
         short = sample_inputs(1, max(2, seq_len // 2), model.config.vocab_size, seed=2)
         with torch.no_grad():
-            ref_short = model(*short).numpy()
+            ref_short = model(*short).logits.numpy()
         got_short = run({k: v.numpy() for k, v in zip(("input_ids", "attention_mask", "token_type_ids"), short)})
         err = max(err, float(np.abs(got_short - ref_short).max()))
     return {"max_abs_err": err, "tolerance": tol, "ok": bool(err <= tol), "runtime_version": version,

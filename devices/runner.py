@@ -2,7 +2,8 @@
 
 Self-contained on purpose (stdlib + numpy + onnxruntime, or ai_edge_litert falling back to tflite_runtime):
 the same file is copied to SSH boards and run under emulated ARM, and it is what the local sweep runs in a
-fresh process per cell. The `torch` runtime (local only) loads an extracted model directory with dynabert.
+fresh process per cell. The `torch` runtime (local only) loads an extracted model directory through transformers
+(the code saved beside its weights, trust_remote_code), so this file imports nothing from dynabert.
 
 Latency methodology: `warmup` untimed runs after the first (timed apart), then rounds until both `min_runs`
 and `min_time_s` are met (capped by `max_runs` / `max_time_s`); raw per-run milliseconds are returned.
@@ -130,12 +131,12 @@ def load_litert(path: str, threads: int):
 
 def load_torch(path: str, threads: int, cuda: bool = False):
     import torch
+    from transformers import AutoModelForSequenceClassification
 
     torch.set_num_threads(threads)
-    from dynabert.presets import load_model
-
     device = torch.device("cuda" if cuda else "cpu")
-    model = load_model(path).eval().to(device)
+    # an extracted sub-network directory carries its own modeling code (config auto_map); run that code
+    model = AutoModelForSequenceClassification.from_pretrained(path, trust_remote_code=True).eval().to(device)
     cached: dict = {}
 
     def run(inputs: dict) -> np.ndarray:
@@ -148,7 +149,8 @@ def load_torch(path: str, threads: int, cuda: bool = False):
                     torch.cuda.synchronize()
                 EXTRA["h2d_ms"] = (time.perf_counter() - t0) * 1e3
             t = cached[key]
-            out = model(t["input_ids"], t["attention_mask"], t["token_type_ids"])
+            out = model(input_ids=t["input_ids"], attention_mask=t["attention_mask"],
+                        token_type_ids=t["token_type_ids"]).logits
             if cuda:
                 torch.cuda.synchronize()
             return out.cpu().numpy()

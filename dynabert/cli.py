@@ -47,22 +47,25 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
-    from dynabert.extract import extract
+    from dynabert.extract import save_subnet
     from dynabert.model import DynaBert
     from dynabert.presets import load_model, load_tokenizer
 
     spec = SubnetSpec(args.width, args.depth)
     dyna = DynaBert(load_model(args.checkpoint))
-    sub = extract(dyna, spec)
-    out = Path(args.output_dir)
-    sub.save_pretrained(out)
+    results = args.results
+    if results is None and (Path(args.checkpoint) / "accuracy.jsonl").is_file():  # `evaluate`'s default store
+        results = Path(args.checkpoint) / "accuracy.jsonl"
     try:
-        load_tokenizer(args.checkpoint).save_pretrained(out)
+        tokenizer = load_tokenizer(args.checkpoint)
     except (ValueError, OSError) as err:
+        tokenizer = None
         print(f"note: no tokenizer saved with the sub-network ({err})", file=sys.stderr)
+    out = Path(args.output_dir)
+    sub = save_subnet(dyna, spec, out, args.checkpoint, tokenizer, results)
     print(f"{spec.subnet_id}: {sub.config.num_hidden_layers} layers x {sub.config.num_attention_heads} heads, "
           f"FFN {sub.config.intermediate_size}, {sum(p.numel() for p in sub.parameters()) / 1e6:.2f} M params "
-          f"-> {out}")
+          f"-> {out} (model card: {out / 'README.md'}; load with trust_remote_code=True)")
     return 0
 
 
@@ -83,6 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     ext.add_argument("--width", type=float, required=True, help="width multiplier in (0, 1]")
     ext.add_argument("--depth", type=float, required=True, help="depth multiplier in (0, 1]")
     ext.add_argument("--output-dir", required=True, help="where save_pretrained writes the sub-network")
+    ext.add_argument("--results", default=None,
+                     help="results store whose accuracy records go on the model card (default: "
+                          "CHECKPOINT/accuracy.jsonl when it exists)")
     ext.set_defaults(func=cmd_extract)
 
     add_train_commands(sub)

@@ -1,9 +1,12 @@
-"""Spec -> static config -> fresh dense module -> copy_ the sliced weights (once-for-all's get_active_subnet).
+"""Spec -> static config -> fresh dense module -> copy_ the sliced weights (once-for-all's get_active_subnet);
+and the saved sub-network directory (weights + remote code, tokenizer, model card).
 
 Must not import bench or devices.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import torch
 
@@ -24,7 +27,7 @@ def pruned_config(dyna: DynaBert, spec: SubnetSpec) -> PrunedBertConfig:
         intermediate_size=spec.ffn_kept(size.num_heads, size.ffn_size), max_position_embeddings=size.max_positions,
         type_vocab_size=size.type_vocab_size, layer_norm_eps=dyna.eps, hidden_act=dyna.act_name,
         hidden_dropout_prob=dyna.hidden_dropout_p, attention_probs_dropout_prob=dyna.attn_dropout_p,
-        position_mode=dyna.position_mode, head_type=size.head_type, pad_token_id=dyna.pad_token_id,
+        classifier_dropout=dyna.classifier_dropout_p, problem_type=hf.problem_type, position_mode=dyna.position_mode, head_type=size.head_type, pad_token_id=dyna.pad_token_id,
         num_labels=size.num_labels, id2label=hf.id2label, label2id=hf.label2id,
         source_width_mult=spec.width_mult, source_depth_mult=spec.depth_mult, source_layer_ids=list(layer_ids),
         source_num_heads=size.num_heads, source_num_layers=size.num_layers, source_intermediate_size=size.ffn_size)
@@ -47,3 +50,29 @@ def extract(dyna: DynaBert, spec: SubnetSpec) -> PrunedBertForSequenceClassifica
     for dst, src in zip(head, dyna.head_weights()):
         dst.copy_(src)
     return sub.eval()
+
+
+def save_subnet(dyna: DynaBert, spec: SubnetSpec, out_dir: str | Path, source: str, tokenizer=None,
+                results: str | Path | None = None) -> PrunedBertForSequenceClassification:
+    """Extract `spec` and save it where any transformers user can load it; returns the extracted model.
+
+    out_dir gets: model.safetensors + config.json (with `auto_map`) and the model's code (pruned.py,
+    pruned_config.py, layers.py: this project's modules, copied by save_pretrained), the tokenizer when given,
+    and README.md (model_card.py) naming `source` and the weights' hashes, with the accuracy records of this
+    sub-network from the results store `results` when given. Raises ValueError when `results` does not exist.
+    """
+    from dynabert.evaluate import weights_sha
+    from dynabert.model_card import CardFacts, accuracy_records, model_card
+
+    source_sha = weights_sha(dyna.hf)
+    accuracy = accuracy_records(results, source_sha, spec.subnet_id) if results is not None else ()
+    sub = extract(dyna, spec)
+    out = Path(out_dir)
+    sub.save_pretrained(out)
+    if tokenizer is not None:
+        tokenizer.save_pretrained(out)
+    facts = CardFacts(name=out.resolve().name, source=source, source_sha=source_sha, sha=weights_sha(sub),
+                      spec=spec, size=dyna.full_size, id2label=dict(sub.config.id2label), accuracy=accuracy,
+                      store=None if results is None else str(results))
+    model_card(facts).save(out / "README.md")
+    return sub

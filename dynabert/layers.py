@@ -3,7 +3,8 @@
 Both models call exactly these functions (the dynamic one with sliced views of the full weights, the extracted
 one with dense copies), which is what keeps them provably equal. Eager math only: no SDPA or fused kernels, so
 FlopCounterMode sees every matmul and ONNX / TFLite export lowers everything.
-Must not import transformers, bench or devices.
+Copied beside every extracted model's weights as part of its remote code (see pruned.py), so it imports only
+torch. Must not import dynabert, transformers, bench or devices.
 """
 
 from __future__ import annotations

@@ -13,9 +13,15 @@ from pathlib import Path
 import torch
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, BertConfig, DistilBertConfig
 
-from dynabert import pruned  # noqa: F401  (registers the extracted model with the Auto classes)
+from dynabert import pruned
 from dynabert.config import BertSize
 from dynabert.model import SUPPORTED_MODEL_TYPES
+
+# The extracted model with the Auto classes, so this project loads a sub-network with its own classes (no remote
+# code). Done here, not in pruned.py: that file is copied as remote code and must not register itself globally.
+AutoConfig.register(pruned.PrunedBertConfig.model_type, pruned.PrunedBertConfig, exist_ok=True)
+AutoModelForSequenceClassification.register(pruned.PrunedBertConfig, pruned.PrunedBertForSequenceClassification,
+                                            exist_ok=True)
 
 MINILM = "minilm-l6"
 ARCHITECTURES: dict[str, BertSize] = {

@@ -1,57 +1,27 @@
-"""A standalone, dense sub-network: config with the head size kept apart from the hidden size, and its model.
+"""A standalone, dense sub-network: a transformers sequence classifier whose heads may be narrower than hidden/heads.
 
 transformers' BertConfig ties head size to hidden/heads and has no prune_heads in v5, so a width-pruned BERT
 needs its own small model (../shared/notes/export-pruned.md). It calls the same layer functions as the dynamic
-model, is a PreTrainedModel (save_pretrained / from_pretrained), and is registered with the Auto classes.
-Must not import bench or devices.
+model (layers.py) and behaves like BertForSequenceClassification: SequenceClassifierOutput, `return_dict`,
+`labels` -> loss by `problem_type`, hidden states and attentions on request.
+
+save_pretrained copies this file, pruned_config.py and layers.py beside the weights and writes `auto_map`, so
+`AutoModelForSequenceClassification.from_pretrained(SUB, trust_remote_code=True)` works without this project.
+Hence only relative imports within those three files. Must not import dynabert (absolutely), bench or devices.
 """
 
 from __future__ import annotations
 
 import torch
 import torch.nn as nn
-from transformers import AutoConfig, AutoModelForSequenceClassification, PretrainedConfig, PreTrainedModel
+from transformers import PreTrainedModel
 from transformers.activations import ACT2FN
 from transformers.modeling_outputs import SequenceClassifierOutput
 
-from dynabert.layers import EmbeddingWeights, LayerWeights, additive_mask, classify, embed, encoder_layer, position_ids_for
+from .layers import EmbeddingWeights, LayerWeights, additive_mask, classify, embed, encoder_layer, position_ids_for
+from .pruned_config import PrunedBertConfig
 
-
-class PrunedBertConfig(PretrainedConfig):
-    """Config of an extracted sub-network; `source_*` fields say where it was cut from."""
-
-    model_type = "dynabert-pruned"
-
-    def __init__(self, vocab_size: int = 30522, hidden_size: int = 768, num_hidden_layers: int = 12,
-                 num_attention_heads: int = 12, attention_head_size: int = 64, intermediate_size: int = 3072,
-                 max_position_embeddings: int = 512, type_vocab_size: int = 2, layer_norm_eps: float = 1e-12,
-                 hidden_act: str = "gelu", hidden_dropout_prob: float = 0.1,
-                 attention_probs_dropout_prob: float = 0.1, position_mode: str = "absolute",
-                 head_type: str = "bert-pooler", pad_token_id: int = 0, source_width_mult: float = 1.0,
-                 source_depth_mult: float = 1.0, source_layer_ids: list[int] | None = None,
-                 source_num_heads: int | None = None, source_num_layers: int | None = None,
-                 source_intermediate_size: int | None = None, **kwargs):
-        super().__init__(pad_token_id=pad_token_id, **kwargs)
-        self.vocab_size = vocab_size
-        self.hidden_size = hidden_size
-        self.num_hidden_layers = num_hidden_layers
-        self.num_attention_heads = num_attention_heads
-        self.attention_head_size = attention_head_size
-        self.intermediate_size = intermediate_size
-        self.max_position_embeddings = max_position_embeddings
-        self.type_vocab_size = type_vocab_size
-        self.layer_norm_eps = layer_norm_eps
-        self.hidden_act = hidden_act
-        self.hidden_dropout_prob = hidden_dropout_prob
-        self.attention_probs_dropout_prob = attention_probs_dropout_prob
-        self.position_mode = position_mode
-        self.head_type = head_type
-        self.source_width_mult = source_width_mult
-        self.source_depth_mult = source_depth_mult
-        self.source_layer_ids = list(source_layer_ids) if source_layer_ids is not None else list(range(num_hidden_layers))
-        self.source_num_heads = source_num_heads
-        self.source_num_layers = source_num_layers
-        self.source_intermediate_size = source_intermediate_size
+__all__ = ["PrunedBertConfig", "PrunedBertForSequenceClassification"]
 
 
 class PrunedEmbeddings(nn.Module):
@@ -91,7 +61,7 @@ class PrunedLayer(nn.Module):
 
 
 class PrunedBertForSequenceClassification(PreTrainedModel):
-    """Dense sub-network classifier. forward(input_ids, attention_mask, token_type_ids) -> logits."""
+    """Dense sub-network classifier: input_ids [B, S] (+ attention_mask, token_type_ids) -> logits [B, num_labels]."""
 
     config_class = PrunedBertConfig
     base_model_prefix = "pruned"
@@ -99,6 +69,7 @@ class PrunedBertForSequenceClassification(PreTrainedModel):
 
     def __init__(self, config: PrunedBertConfig):
         super().__init__(config)
+        self.num_labels = config.num_labels
         self.embeddings = PrunedEmbeddings(config)
         self.layers = nn.ModuleList(PrunedLayer(config) for _ in range(config.num_hidden_layers))
         self.head_dense = nn.Linear(config.hidden_size, config.hidden_size)
@@ -117,9 +88,20 @@ class PrunedBertForSequenceClassification(PreTrainedModel):
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
                 token_type_ids: torch.Tensor | None = None, labels: torch.Tensor | None = None,
-                return_dict: bool | None = None, **kwargs):
-        """Logits [B, num_labels]; a SequenceClassifierOutput (with loss when labels are given) if return_dict."""
+                output_attentions: bool | None = None, output_hidden_states: bool | None = None,
+                return_dict: bool | None = None) -> SequenceClassifierOutput | tuple:
+        """SequenceClassifierOutput(loss, logits [B, num_labels], hidden_states, attentions), as BERT's classifier.
+
+        attention_mask, token_type_ids: [B, S] (default all ones / zeros; token types ignored when the source had
+        none, i.e. DistilBERT). labels: [B] class ids, [B] floats (num_labels 1) or [B, num_labels] multi-hot
+        floats -> `loss` per `config.problem_type`. hidden_states: embedding output + one [B, S, H] per layer;
+        attentions: [B, heads, S, S] per layer. return_dict False: the same as a tuple without the None fields.
+        An argument this model does not take (inputs_embeds, head_mask, ...) raises TypeError naming it.
+        """
         c = self.config
+        return_dict = c.return_dict if return_dict is None else return_dict
+        want_hidden = c.output_hidden_states if output_hidden_states is None else output_hidden_states
+        want_attn = c.output_attentions if output_attentions is None else output_attentions
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
         if token_type_ids is None:
@@ -129,20 +111,40 @@ class PrunedBertForSequenceClassification(PreTrainedModel):
         x = embed(input_ids, token_type_ids, positions, self.embeddings.weights(), c.layer_norm_eps,
                   c.hidden_dropout_prob, training)
         mask_add = additive_mask(attention_mask, x.dtype)
+        hidden, attentions = [x], ([] if want_attn else None)
         for layer in self.layers:
             x = encoder_layer(x, mask_add, layer.weights(), c.num_attention_heads, c.attention_head_size,
                               self.act, c.layer_norm_eps, c.hidden_dropout_prob, c.attention_probs_dropout_prob,
-                              training)
+                              training, attentions=attentions)
+            hidden.append(x)
+        dropout = c.hidden_dropout_prob if c.classifier_dropout is None else c.classifier_dropout
         logits = classify(x, c.head_type, self.head_dense.weight, self.head_dense.bias, self.head_out.weight,
-                          self.head_out.bias, c.hidden_dropout_prob, training)
-        if not (return_dict or labels is not None):
-            return logits
-        loss = None
-        if labels is not None:
-            loss = (nn.functional.mse_loss(logits.squeeze(-1), labels.float()) if c.num_labels == 1
-                    else nn.functional.cross_entropy(logits, labels))
-        return SequenceClassifierOutput(loss=loss, logits=logits)
+                          self.head_out.bias, dropout, training)
+        out = SequenceClassifierOutput(
+            loss=None if labels is None else self.classification_loss(logits, labels), logits=logits,
+            hidden_states=tuple(hidden) if want_hidden else None,
+            attentions=tuple(attentions) if want_attn else None)
+        return out if return_dict else out.to_tuple()
+
+    def classification_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """The loss BertForSequenceClassification computes (transformers models/bert/modeling_bert.py): problem_type
+        regression -> MSE, single_label_classification -> cross-entropy, multi_label_classification -> BCE with
+        logits; when unset, inferred as transformers does (1 label: regression; integer labels: single-label;
+        else multi-label). Raises ValueError for any other problem_type."""
+        problem = self.config.problem_type
+        if problem is None:
+            problem = ("regression" if self.num_labels == 1 else "single_label_classification"
+                       if labels.dtype in (torch.long, torch.int) else "multi_label_classification")
+        if problem == "regression":
+            if self.num_labels == 1:
+                return nn.functional.mse_loss(logits.squeeze(), labels.squeeze().to(logits.dtype))
+            return nn.functional.mse_loss(logits, labels.to(logits.dtype))
+        if problem == "single_label_classification":
+            return nn.functional.cross_entropy(logits.view(-1, self.num_labels), labels.view(-1))
+        if problem == "multi_label_classification":
+            return nn.functional.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype))
+        raise ValueError(f"config.problem_type {problem!r} is not one of regression, single_label_classification, "
+                         f"multi_label_classification")
 
 
-AutoConfig.register(PrunedBertConfig.model_type, PrunedBertConfig, exist_ok=True)
-AutoModelForSequenceClassification.register(PrunedBertConfig, PrunedBertForSequenceClassification, exist_ok=True)
+PrunedBertForSequenceClassification.register_for_auto_class("AutoModelForSequenceClassification")

@@ -34,7 +34,7 @@ def test_artifact_logits_match_torch_on_dev_examples(checkpoint, sst2_dir, tmp_p
     run, _ = load(runtime, str(path), 1)
     got = predict(run, features, 32, static=fmt == "tflite")
     with torch.no_grad():
-        ref = torch.cat([sub(torch.tensor([f["input_ids"]])) for f in features]).numpy()
+        ref = torch.cat([sub(torch.tensor([f["input_ids"]])).logits for f in features]).numpy()
     np.testing.assert_allclose(got, ref, atol=1e-4)  # padding to the static length changes nothing
 
 

@@ -35,7 +35,7 @@ def test_extracted_equals_dynamic_for_every_spec(name):
         sub = extract(dyna, spec)
         with torch.no_grad():
             dyn = dyna(ids, mask, spec=spec)
-            ext = sub(ids, mask)
+            ext = sub(ids, mask).logits
         assert len(dyn.hidden_states) == len(spec.layer_ids(size.num_layers)) + 1
         torch.testing.assert_close(ext, dyn.logits, atol=1e-5, rtol=0, msg=spec.subnet_id)
         assert sum(p.numel() for p in sub.parameters()) == cost(size, spec).params_active, spec.subnet_id
@@ -83,9 +83,10 @@ def test_save_load_round_trip_exact(tmp_path, bert):
     again = load_model(str(tmp_path))
     auto = AutoModelForSequenceClassification.from_pretrained(tmp_path).eval()
     with torch.no_grad():
-        ref = sub(ids, mask)
-        assert torch.equal(again(ids, mask), ref)
-        assert torch.equal(auto(ids, mask), ref)
+        ref = sub(ids, mask).logits
+        assert torch.equal(again(ids, mask).logits, ref)
+        assert torch.equal(auto(ids, mask).logits, ref)
+    assert type(auto) is type(sub)  # this project's own class, not the copied remote code
     assert again.config.source_layer_ids == [0]
     assert again.config.attention_head_size == 16
 
