@@ -57,8 +57,7 @@ def card_data(facts: CardFacts) -> ModelCardData:
     base = facts.source if HUB_ID.match(facts.source) and not Path(facts.source).exists() else None
     results = [EvalResult(task_type="text-classification", dataset_type=r.task or "unknown",
                           dataset_name=r.task or "unknown", dataset_split=_split_name(r.split),
-                          metric_type=r.metric_name, metric_value=r.metric_value,
-                          source_name=f"measured ({r.runtime or 'torch'}, dynabert evaluate)")
+                          metric_type=r.metric_name, metric_value=r.metric_value)
                for r in facts.accuracy]
     return ModelCardData(library_name="transformers", pipeline_tag="text-classification", base_model=base,
                          tags=["dynabert", "pruned", "text-classification", "custom_code"],
@@ -93,8 +92,10 @@ def _accuracy_section(facts: CardFacts) -> list[str]:
     rows += [f"| {r.task} | {r.split} | {r.metric_name} | {r.metric_value:.4f} | {r.runtime or 'torch'} "
              f"| {r.timestamp_utc or '?'} |" for r in facts.accuracy]
     return rows + ["", f"From the results store `{facts.store}` (records of checkpoint `{facts.source_sha}`, "
-                       f"sub-network `{facts.spec.subnet_id}`). Measured on the dynamic model at this width and "
-                       f"depth, whose logits this model reproduces (tested to 1e-5)."]
+                       f"sub-network `{facts.spec.subnet_id}`). Rows measured through torch ran the dynamic model "
+                       f"at this width and depth (`python -m dynabert evaluate`), whose logits this model "
+                       f"reproduces (tested to 1e-5); other rows ran the exported artifact in that runtime "
+                       f"(`python -m bench.artifact_accuracy`)."]
 
 
 def model_card(facts: CardFacts) -> ModelCard:
@@ -111,9 +112,13 @@ def model_card(facts: CardFacts) -> ModelCard:
         "## Accuracy", "", *_accuracy_section(facts), "",
         "## Use", "",
         "The architecture keeps the source's head size with fewer heads, which no built-in transformers class "
-        "has, so its code ships beside the weights (`pruned.py`, `pruned_config.py`, `layers.py`):", "",
-        "```python", "from transformers import pipeline", "",
+        "has, so its code ships beside the weights: `pruned.py`, `pruned_config.py` and `layers.py` are the "
+        "dynabert project's own modules, copied unchanged, needing only torch and transformers. Loading it "
+        "(model or tokenizer) therefore takes `trust_remote_code=True`:", "",
+        "```python", "from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline", "",
         f"classifier = pipeline(\"text-classification\", model=\"{facts.name}\", trust_remote_code=True)",
-        "classifier(\"a sentence\")", "```", "",
+        "classifier(\"a sentence\")",
+        f"model = AutoModelForSequenceClassification.from_pretrained(\"{facts.name}\", trust_remote_code=True)",
+        f"tokenizer = AutoTokenizer.from_pretrained(\"{facts.name}\", trust_remote_code=True)", "```", "",
     ]
     return ModelCard(f"---\n{card_data(facts).to_yaml()}\n---\n\n" + "\n".join(body))

@@ -50,8 +50,22 @@ def run_without_dynabert(script: str, workdir: Path, timeout_s: float = 300.0, e
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     env.update(HF_HUB_OFFLINE="1", HF_MODULES_CACHE=str(workdir / "hf_modules"), TOKENIZERS_PARALLELISM="false")
     proc = subprocess.run([sys.executable, "-I", str(workdir / "isolated_script.py")], cwd=workdir, env=env,
+                          stdin=subprocess.DEVNULL,
                           capture_output=True, text=True, timeout=timeout_s)
     assert proc.returncode == 0, f"isolated process failed ({proc.returncode}):\n{proc.stderr[-4000:]}"
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
     assert lines, f"isolated process printed no JSON:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
     return json.loads(lines[-1])
+
+
+def imports_of(source: str) -> set[str]:
+    """Every module an import statement in `source` names (relative ones with their leading dots), via ast."""
+    import ast
+
+    names = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            names.add("." * node.level + (node.module or ""))
+    return names
