@@ -130,11 +130,18 @@ def load_litert(path: str, threads: int):
 
 
 def load_torch(path: str, threads: int, cuda: bool = False):
+    from pathlib import Path
+
     import torch
     from transformers import AutoModelForSequenceClassification
 
     torch.set_num_threads(threads)
     device = torch.device("cuda" if cuda else "cpu")
+    config = json.loads((Path(path) / "config.json").read_text()) if (Path(path) / "config.json").is_file() else {}
+    if config.get("model_type") == "dynabert-pruned" and "auto_map" not in config:
+        raise ValueError(f"{path} holds an extracted sub-network saved without its modeling code (an older "
+                         f"extraction); extract it again (python -m dynabert extract), or delete it from the "
+                         f"sweep's artifact cache so the sweep saves it again")
     # an extracted sub-network directory carries its own modeling code (config auto_map); run that code
     model = AutoModelForSequenceClassification.from_pretrained(path, trust_remote_code=True).eval().to(device)
     cached: dict = {}

@@ -35,3 +35,30 @@ def test_torch_runtime_runs_subnet_without_dynabert(tmp_path):
     with torch.no_grad():
         ref = sub(**inputs).logits.numpy()
     np.testing.assert_allclose(np.load(saved), ref, atol=1e-6, rtol=0)
+
+
+def test_torch_runtime_names_an_extraction_saved_without_its_code(tmp_path):
+    """A sub-network saved before extractions carried their code (no auto_map) gets the fix, not a deep error."""
+    import json
+
+    import pytest
+
+    from devices.runner import load
+
+    sub = extract(DynaBert(load_model("tiny")), SubnetSpec(0.5, 0.5))
+    sub.save_pretrained(tmp_path / "torch")  # the sweep's cache names the folder `torch`
+    threads = torch.get_num_threads()
+    try:  # in this process: the remote code loads beside dynabert's own registered classes
+        run, _ = load("torch", str(tmp_path / "torch"), 1)
+        inputs = make_inputs(1, 8)
+        with torch.no_grad():
+            ref = sub(**{k: torch.from_numpy(v) for k, v in inputs.items()}).logits.numpy()
+        np.testing.assert_allclose(run(inputs), ref, atol=1e-6, rtol=0)
+    finally:
+        torch.set_num_threads(threads)
+    config_path = tmp_path / "torch" / "config.json"
+    config = json.loads(config_path.read_text())
+    del config["auto_map"]
+    config_path.write_text(json.dumps(config))
+    with pytest.raises(ValueError, match="saved without its modeling code.*extract it again"):
+        load("torch", str(tmp_path / "torch"), 1)
