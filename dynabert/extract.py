@@ -27,7 +27,8 @@ def pruned_config(dyna: DynaBert, spec: SubnetSpec) -> PrunedBertConfig:
         intermediate_size=spec.ffn_kept(size.num_heads, size.ffn_size), max_position_embeddings=size.max_positions,
         type_vocab_size=size.type_vocab_size, layer_norm_eps=dyna.eps, hidden_act=dyna.act_name,
         hidden_dropout_prob=dyna.hidden_dropout_p, attention_probs_dropout_prob=dyna.attn_dropout_p,
-        classifier_dropout=dyna.classifier_dropout_p, problem_type=hf.problem_type, position_mode=dyna.position_mode, head_type=size.head_type, pad_token_id=dyna.pad_token_id,
+        classifier_dropout=dyna.classifier_dropout_p, problem_type=hf.problem_type, position_mode=dyna.position_mode,
+        head_type=size.head_type, pad_token_id=dyna.pad_token_id,
         num_labels=size.num_labels, id2label=hf.id2label, label2id=hf.label2id,
         source_width_mult=spec.width_mult, source_depth_mult=spec.depth_mult, source_layer_ids=list(layer_ids),
         source_num_heads=size.num_heads, source_num_layers=size.num_layers, source_intermediate_size=size.ffn_size)
