@@ -56,14 +56,16 @@ def test_stsb_every_stage_and_baseline_learns_then_evaluates(stsb_dir, tmp_path)
     so the run is the same every time); `dynabert evaluate`
     writes a Pearson/Spearman record per sub-network."""
     out = tmp_path / "run"
-    assert train(stsb_dir, out, "--stage", "teacher", "--epochs", "6") == 0  # a teacher worth distilling
+    # a teacher worth distilling: at 1e-3 for 6 epochs the tiny model still predicts near the mean (std ~1e-5)
+    assert train(stsb_dir, out, "--stage", "teacher", "--epochs", "10", "--learning-rate", "3e-3",
+                 "--warmup-ratio", "0.1") == 0
     for stage in ("width", "depth"):
         assert train(stsb_dir, out, "--stage", stage, "--widths", "1.0,0.5", "--depths", "1.0,0.5",
                      "--regression-pred-loss") == 0, stage
     assert train(stsb_dir, out, "--baseline", "distilbert", "--epochs", "3") == 0
     # TinyBERT: epoch 1 intermediate layers (phase 1), epochs 2-3 predictions (phase 2, MSE to the teacher)
     assert train(stsb_dir, out, "--baseline", "tinybert", "--epochs", "3", "--tinybert-phase1-fraction", "0.33") == 0
-    for folder, epochs in (("teacher", 6), ("width", 2), ("depth", 2), ("baseline-distilbert", 3),
+    for folder, epochs in (("teacher", 10), ("width", 2), ("depth", 2), ("baseline-distilbert", 3),
                            ("baseline-tinybert", 3)):
         log = losses(out / folder / "train.log")
         assert len(log) == 8 * epochs, folder
@@ -82,7 +84,9 @@ def test_stsb_every_stage_and_baseline_learns_then_evaluates(stsb_dir, tmp_path)
         assert r.status == "ok" and set(r.metrics) == {"pearson", "spearman"}
         assert -1 <= r.metrics["pearson"] <= 1 and -1 <= r.metrics["spearman"] <= 1
     teacher = json.loads((out / "teacher" / "summary.json").read_text())["best_dev"]["dev"]["w1.00-d1.00"]
-    assert teacher["pearson"] > 0.5 and teacher["spearman"] > 0.5  # the animal-count rule is learnt, not noise
+    assert teacher["pearson"] > 0.9 and teacher["spearman"] > 0.9  # the animal-count rule is learnt, not noise
+    full = next(r for r in recs if r.subnet_id == "w1.00-d1.00")
+    assert full.metrics["pearson"] > 0.5  # and survives distillation into the dynamic model
 
 
 def test_regression_prediction_losses_are_mse_to_the_teacher():
