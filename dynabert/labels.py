@@ -99,15 +99,26 @@ def check_task_checkpoint(path: str | None, task_name: str, text_columns: str | 
     check_checkpoint(path, task, labels, role)
 
 
-def align_classifier(hf, task: TaskSpec, labels: tuple[str, ...] | None, source: str, note_generic: bool = False):
+def align_classifier(hf, task: TaskSpec, labels: tuple[str, ...] | None, source: str, note_generic: bool = False,
+                     strict: bool = True):
     """Permute `hf`'s output rows into the task's label order and name them as the task does; returns hf.
 
     Raises ValueError (label counts / names) before anything changes. Generic names (LABEL_i): the order is kept,
     and said on stderr when `note_generic` (a trained checkpoint being scored, not a fresh classifier).
+    strict=False (a model that is only the starting point of fine-tuning): names that match none of the task's
+    are kept in order and said, since training gives them their meaning.
     """
     import torch
 
-    order = checkpoint_order(hf.config, task, labels, source)
+    try:
+        order = checkpoint_order(hf.config, task, labels, source)
+    except ValueError:
+        if strict or labels is None or hf.config.num_labels != len(labels):
+            raise
+        names = ", ".join(str(hf.config.id2label[i]) for i in range(hf.config.num_labels))
+        print(f"note: {source} names its outputs {names}, not as task {task.name} does; fine-tuning starts from its "
+              f"classifier with the outputs taken in order as {', '.join(labels)}", file=sys.stderr)
+        order = None
     if labels is None:
         return hf
     names = [hf.config.id2label[i] for i in range(hf.config.num_labels)]

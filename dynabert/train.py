@@ -236,7 +236,7 @@ def run_stage(cfg: TrainConfig, stage: str) -> dict:
         hf = p.build_student(load_model(p.start_from, num_labels=data.num_labels, seed=cfg.seed))
     else:
         hf = load_model(str(resume) if state else p.start_from, num_labels=data.num_labels, seed=cfg.seed)
-    student = DynaBert(align_classifier(hf, data.task, data.labels, p.start_from))
+    student = DynaBert(align_classifier(hf, data.task, data.labels, p.start_from, strict=p.teacher_from is not None))
     teacher = DynaBert(align_classifier(load_model(p.teacher_from), data.task, data.labels, p.teacher_from)
                        ).to(accelerator.device).eval() if p.teacher_from else None
     if teacher is not None:

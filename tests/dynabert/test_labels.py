@@ -150,3 +150,13 @@ def test_artifact_accuracy_takes_evaluates_task_flags(tmp_path):
     (rec,) = read(store)
     assert rec.task == "custom" and rec.runtime == "onnxruntime" and "3 examples" in rec.split
     assert json.loads(json.dumps(rec.metrics))["accuracy"] in (0.0, 1 / 3, 2 / 3, 1.0)
+
+
+def test_fine_tuning_may_start_from_a_classifier_named_otherwise(tmp_path, capsys):
+    """Stage teacher (strict=False): a sentiment model's 3 outputs may start MNLI fine-tuning, said aloud."""
+    hf = tiny(3, ["positive", "negative", "neutral"])
+    with pytest.raises(ValueError, match="label 'positive' is none of task mnli's labels"):
+        align_classifier(hf, get_task("mnli"), get_task("mnli").labels, "sentiment")
+    align_classifier(hf, get_task("mnli"), get_task("mnli").labels, "sentiment", strict=False)
+    assert hf.config.id2label == {0: "contradiction", 1: "entailment", 2: "neutral"}
+    assert "fine-tuning starts from its classifier" in capsys.readouterr().err
