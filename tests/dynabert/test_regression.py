@@ -50,6 +50,7 @@ def train(stsb_dir, out, *extra):
                  "--logging-steps", "1", "--max-eval-samples", "48", *extra])
 
 
+@pytest.mark.slow
 def test_stsb_every_stage_and_baseline_learns_then_evaluates(stsb_dir, tmp_path):
     """Case 6: teacher, width, depth, DistilBERT- and TinyBERT-style baselines of STS-B all have a non-zero loss
     that falls (mean over an epoch's 8 batches, so each mean covers the same 128 examples; training is seeded,
