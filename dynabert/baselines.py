@@ -7,6 +7,9 @@
   pretrained student), layer map g(m) = m * L_t / L_s; phase 1 distils embeddings and hidden states through a
   learned projection W_h (identity-initialised when sizes match) and attention maps (MSE on probabilities);
   phase 2 distils predictions (soft cross-entropy). Default student: teacher layers k-1, 2k-1, ... (k = L_t/L_s).
+- Regression (one output, STS-B): a softmax over one logit is 1 whatever the logit, so soft cross-entropy is 0 at
+  every step and teaches nothing; both baselines use MSE against the teacher's output instead, as DynaBERT's own
+  stages do with --regression-pred-loss (TinyBERT's released code uses MSE against the gold score there).
 - fixed: one (width, depth) of the DynaBERT grid trained alone with DynaBERT's own losses (plan built in train.py).
 Must not import bench or devices.
 """
@@ -81,10 +84,17 @@ def tinybert_intermediate_loss(student_out, teacher_out, projection: TinyBertPro
     return hidden, attention
 
 
+def prediction_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+    """Classification: T^2 * soft-CE at temperature T. Regression ([B, 1]): MSE to the teacher's score (no T)."""
+    if student_logits.shape[-1] == 1:
+        return F.mse_loss(student_logits, teacher_logits)
+    return soft_cross_entropy(student_logits / temperature, teacher_logits / temperature) * temperature ** 2
+
+
 def distilbert_loss(student_out, teacher_out, temperature: float, cosine_weight: float,
                     attention_mask: torch.Tensor) -> torch.Tensor:
-    """T^2 * soft-CE at temperature T, + cosine_weight * mean(1 - cos) of last hidden states over real tokens."""
-    loss = soft_cross_entropy(student_out.logits / temperature, teacher_out.logits / temperature) * temperature ** 2
+    """prediction_loss at temperature T, + cosine_weight * mean(1 - cos) of last hidden states over real tokens."""
+    loss = prediction_loss(student_out.logits, teacher_out.logits, temperature)
     if cosine_weight:
         cos = F.cosine_similarity(student_out.hidden_states[-1], teacher_out.hidden_states[-1], dim=-1)  # [B, S]
         mask = attention_mask.to(cos.dtype)

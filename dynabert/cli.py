@@ -19,10 +19,13 @@ def info_rows(model: str, seq_len: int, widths: tuple[float, ...], depths: tuple
     from dynabert.flops import cost
     from dynabert.presets import load_size
 
+    from dynabert.limits import check_seq_len, limits_of
+
     size = load_size(model)
+    check_seq_len(limits_of(model), seq_len, "--seq-len", model)
     rows = []
     for spec in default_grid(widths, depths):
-        c = cost(size, spec, seq_len)
+        c = cost(size, spec.resolve(size), seq_len)
         rows.append({"subnet_id": c.subnet_id, "width": c.width_mult, "depth": c.depth_mult, "heads": c.n_heads,
                      "ffn": c.ffn_dim, "layers": c.n_layers, "layer_ids": list(c.layer_ids),
                      "params_total_M": c.params_total / 1e6, "params_active_M": c.params_active / 1e6,
@@ -51,8 +54,8 @@ def cmd_extract(args: argparse.Namespace) -> int:
     from dynabert.model import DynaBert
     from dynabert.presets import load_model, load_tokenizer
 
-    spec = SubnetSpec(args.width, args.depth)
     dyna = DynaBert(load_model(args.checkpoint))
+    spec = SubnetSpec(args.width, args.depth).resolve(dyna.full_size)  # 0.333333 of 12 heads -> exactly 4/12
     results = args.results
     if results is None and (Path(args.checkpoint) / "accuracy.jsonl").is_file():  # `evaluate`'s default store
         results = Path(args.checkpoint) / "accuracy.jsonl"
@@ -83,7 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     ext = sub.add_parser("extract", help="save one sub-network as a standalone dense model")
     ext.add_argument("--checkpoint", required=True, help="trained DynaBERT directory (or any BERT/RoBERTa/DistilBERT classifier)")
-    ext.add_argument("--width", type=float, required=True, help="width multiplier in (0, 1]")
+    ext.add_argument("--width", type=float, required=True, help="width multiplier in (0, 1]: k/heads, as printed "
+                                                                "(0.33, 0.3333 and 0.333333 all mean 4 of 12 heads)")
     ext.add_argument("--depth", type=float, required=True, help="depth multiplier in (0, 1]")
     ext.add_argument("--output-dir", required=True, help="where save_pretrained writes the sub-network")
     ext.add_argument("--results", default=None,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, fields
+from fractions import Fraction
 
 DEFAULT_WIDTHS: tuple[float, ...] = (1.0, 0.75, 0.5, 0.25)
 DEFAULT_DEPTHS: tuple[float, ...] = (1.0, 0.75, 0.5)
@@ -80,17 +81,28 @@ class SubnetSpec:
             raise ValueError(f"not a sub-network id: {subnet_id!r} (expected e.g. 'w0.75-d0.50')") from None
 
     def heads_kept(self, num_heads: int) -> int:
-        """round(heads * m_w) heads (official code); refused if zero or not a whole number of heads."""
-        exact = num_heads * self.width_mult
-        kept = round(exact)
+        """k heads for a width k/heads (official code: round(heads * m_w)); refused if zero or between two k.
+
+        A width written with d >= 2 decimals means k/heads when it is k/heads rounded to d decimals and no other
+        k is: 0.33, 0.3333 and 0.333333 (what `.2f` subnet ids, `.4g` messages and `:g` commands print) all
+        mean 4 of 12 heads. One decimal must be exact (0.3 of 12 heads is refused; 0.3 of 10 is 3 heads).
+        """
+        kept = whole_heads(self.width_mult, num_heads)
+        if kept is None and num_heads * self.width_mult < 1:
+            kept = 0
+        if kept is None:
+            valid = ", ".join(f"{k / num_heads:.4g}" for k in range(1, num_heads + 1))
+            raise ValueError(f"width_mult {self.width_mult} gives {num_heads * self.width_mult:.4g} of {num_heads} "
+                             f"heads, not a whole number; a width must be k/{num_heads}: one of {valid}")
         if kept < 1:
             raise ValueError(f"width_mult {self.width_mult} keeps 0 of {num_heads} heads; "
                              f"the smallest width for this model is {1 / num_heads:.4g}")
-        if abs(kept - exact) > 1e-6:
-            valid = ", ".join(f"{k / num_heads:.4g}" for k in range(1, num_heads + 1))
-            raise ValueError(f"width_mult {self.width_mult} gives {exact:.4g} of {num_heads} heads, not a whole "
-                             f"number; a width must be k/{num_heads}: one of {valid}")
         return kept
+
+    def resolve(self, size: BertSize) -> SubnetSpec:
+        """This spec with its width written exactly as k/heads (0.33 of 12 heads -> 1/3), checked against `size`."""
+        self.check(size)
+        return SubnetSpec(self.heads_kept(size.num_heads) / size.num_heads, self.depth_mult)
 
     def ffn_kept(self, num_heads: int, ffn_size: int) -> int:
         """FFN neurons scale by the same factor as the heads: int(heads_kept/heads * ffn), at least 1 (spec 1.1)."""
@@ -121,6 +133,29 @@ class SubnetSpec:
         self.layer_ids(size.num_layers)
 
 
+def _decimals(value: float) -> int:
+    """Decimal places of the shortest text that reads back as `value`: 0.3333 -> 4, 1e-05 -> 5, 0.25 -> 2."""
+    mantissa, _, exponent = repr(float(value)).partition("e")
+    return max(0, len(mantissa.partition(".")[2]) - int(exponent or 0))
+
+
+def whole_heads(width: float, num_heads: int) -> int | None:
+    """The k with width == k/num_heads (exactly, or as k/num_heads rounded to width's own >= 2 decimals); else None.
+
+    0 when width keeps less than half a head. Source of the rounding rule: every value this project prints
+    (subnet ids `.2f`, messages `.4g`, commands `:g`) must be accepted back.
+    """
+    exact = width * num_heads
+    if abs(exact - round(exact)) <= 1e-6:
+        return round(exact)
+    places = _decimals(width)
+    if places < 2:
+        return None
+    half = 0.5 * 10.0 ** -places + 1e-12
+    hits = [k for k in range(0, num_heads + 1) if abs(k / num_heads - width) <= half]
+    return hits[0] if len(hits) == 1 else None
+
+
 def default_grid(widths: tuple[float, ...] = DEFAULT_WIDTHS,
                  depths: tuple[float, ...] = DEFAULT_DEPTHS) -> list[SubnetSpec]:
     """Every (width, depth) pair, depth outer and width inner, largest first (the official training order)."""
@@ -128,11 +163,12 @@ def default_grid(widths: tuple[float, ...] = DEFAULT_WIDTHS,
 
 
 def parse_mults(text: str, name: str) -> tuple[float, ...]:
-    """'1.0,0.5' -> (1.0, 0.5); a clear error naming the flag on anything else."""
+    """'1.0,0.5' -> (1.0, 0.5); fractions too ('4/12' -> 0.333...); a clear error naming the flag on anything else."""
     try:
-        values = tuple(float(x) for x in text.split(",") if x.strip())
-    except ValueError:
-        raise ValueError(f"--{name} must be comma-separated numbers in (0, 1], got {text!r}") from None
+        values = tuple(float(Fraction(x.strip())) for x in text.split(",") if x.strip())
+    except (ValueError, ZeroDivisionError):
+        raise ValueError(f"--{name} must be comma-separated numbers (or fractions k/n) in (0, 1], "
+                         f"got {text!r}") from None
     if not values:
         raise ValueError(f"--{name} is empty")
     return values

@@ -1,13 +1,15 @@
 """Task data: the 9 GLUE tasks and user TSV/CSV tasks -> checked examples -> token ids -> padded batches.
 
-Every malformed row (wrong column count, unknown label, empty text) is reported with file and line; up to
-`max_errors` rows are skipped (and reported), beyond that loading fails. Nothing is dropped silently.
-Must not import bench or devices.
+Files are decoded and split into rows by dynabert.tabular (byte-order marks, encodings, line endings, blank
+lines, quoting). Every malformed row (wrong column count, unknown label, empty text) is reported with file and
+the line an editor shows; up to `max_errors` rows are skipped (and reported), beyond that loading fails. Nothing
+is dropped silently. Labels are stored as the index of the task's label (its TSV spelling); hub label ids are
+mapped to it by name. Evaluation reads only the split it scores. Must not import bench or devices.
 """
 
 from __future__ import annotations
 
-import csv
+import math
 import random
 import sys
 from dataclasses import dataclass, field
@@ -16,6 +18,7 @@ from pathlib import Path
 import torch
 
 from dynabert.metrics import METRICS
+from dynabert.tabular import read_rows
 
 
 @dataclass(frozen=True)
@@ -30,25 +33,40 @@ class TaskSpec:
     dev_files: tuple[str, ...] = ("dev",)
     header: bool = True
     hub_name: str | None = None  # config name in the `nyu-mll/glue` hub dataset
+    # other names of each label, in `labels` order: the hub's ClassLabel names and what checkpoints call them
+    label_names: tuple[tuple[str, ...], ...] = ()
+    # dev file stem -> the task key its records carry (the cited table's, e.g. MNLI's mnli-m / mnli-mm)
+    split_keys: tuple[tuple[str, str], ...] = ()
+
+    def key(self, split: str) -> str:
+        """The task key of records scored on `split`: 'mnli-m' for dev_matched, else the task name."""
+        return dict(self.split_keys).get(split, self.name)
 
 
 GLUE_TASKS: dict[str, TaskSpec] = {
-    "cola": TaskSpec("cola", (3,), 1, ("0", "1"), "mcc", header=False, hub_name="cola"),
-    "sst2": TaskSpec("sst2", ("sentence",), "label", ("0", "1"), "accuracy", hub_name="sst2"),
-    "mrpc": TaskSpec("mrpc", ("#1 String", "#2 String"), "Quality", ("0", "1"), "acc_f1", hub_name="mrpc"),
+    "cola": TaskSpec("cola", (3,), 1, ("0", "1"), "mcc", header=False, hub_name="cola",
+                     label_names=(("unacceptable",), ("acceptable",))),
+    "sst2": TaskSpec("sst2", ("sentence",), "label", ("0", "1"), "accuracy", hub_name="sst2",
+                     label_names=(("negative",), ("positive",))),
+    "mrpc": TaskSpec("mrpc", ("#1 String", "#2 String"), "Quality", ("0", "1"), "acc_f1", hub_name="mrpc",
+                     label_names=(("not_equivalent",), ("equivalent",))),
     "stsb": TaskSpec("stsb", ("sentence1", "sentence2"), "score", None, "pearson_spearman", hub_name="stsb"),
-    "qqp": TaskSpec("qqp", ("question1", "question2"), "is_duplicate", ("0", "1"), "acc_f1", hub_name="qqp"),
+    "qqp": TaskSpec("qqp", ("question1", "question2"), "is_duplicate", ("0", "1"), "acc_f1", hub_name="qqp",
+                    label_names=(("not_duplicate",), ("duplicate",))),
     "mnli": TaskSpec("mnli", ("sentence1", "sentence2"), "gold_label", ("contradiction", "entailment", "neutral"),
-                     "accuracy", dev_files=("dev_matched", "dev_mismatched"), hub_name="mnli"),
+                     "accuracy", dev_files=("dev_matched", "dev_mismatched"), hub_name="mnli",
+                     split_keys=(("dev_matched", "mnli-m"), ("dev_mismatched", "mnli-mm"))),
     "qnli": TaskSpec("qnli", ("question", "sentence"), "label", ("entailment", "not_entailment"), "accuracy",
                      hub_name="qnli"),
     "rte": TaskSpec("rte", ("sentence1", "sentence2"), "label", ("entailment", "not_entailment"), "accuracy",
                     hub_name="rte"),
-    "wnli": TaskSpec("wnli", ("sentence1", "sentence2"), "label", ("0", "1"), "accuracy", hub_name="wnli"),
+    "wnli": TaskSpec("wnli", ("sentence1", "sentence2"), "label", ("0", "1"), "accuracy", hub_name="wnli",
+                     label_names=(("not_entailment",), ("entailment",))),
 }
 GLUE_DIRS = {"cola": "CoLA", "sst2": "SST-2", "mrpc": "MRPC", "stsb": "STS-B", "qqp": "QQP", "mnli": "MNLI",
              "qnli": "QNLI", "rte": "RTE", "wnli": "WNLI"}
-TASK_ALIASES = {"sst-2": "sst2", "sts-b": "stsb", "mnli-m": "mnli"}
+TASK_ALIASES = {"sst-2": "sst2", "sts-b": "stsb", "mnli-m": "mnli", "mnli-mm": "mnli"}
+ALIAS_SPLITS = {"mnli-m": "dev_matched", "mnli-mm": "dev_mismatched"}  # a task key names its dev split
 
 
 @dataclass
@@ -80,6 +98,11 @@ def get_task(name: str, text_columns: str | None = None, label_column: str | Non
     return GLUE_TASKS[key]
 
 
+def default_split(name: str, task: TaskSpec) -> str:
+    """The split a task name scores by default: 'mnli-mm' -> dev_mismatched, else the task's first dev set."""
+    return ALIAS_SPLITS.get(name.lower(), task.dev_files[0])
+
+
 def find_file(data_dir: Path, stem: str) -> Path:
     """data_dir/stem.tsv (or .csv); accepts a glue_data root holding <TASK>/ as well as the task folder."""
     for ext in (".tsv", ".csv"):
@@ -97,13 +120,6 @@ def task_dir(data_dir: str | Path, task: TaskSpec) -> Path:
     return sub if task.name in GLUE_DIRS and sub.is_dir() else root
 
 
-def _read_rows(path: Path) -> list[list[str]]:
-    delimiter = "," if path.suffix == ".csv" else "\t"
-    quoting = csv.QUOTE_MINIMAL if path.suffix == ".csv" else csv.QUOTE_NONE
-    with open(path, encoding="utf-8", newline="") as f:
-        return list(csv.reader(f, delimiter=delimiter, quoting=quoting))
-
-
 def _column(header: list[str] | None, col: str | int, path: Path) -> int:
     if isinstance(col, int):
         return col
@@ -112,35 +128,37 @@ def _column(header: list[str] | None, col: str | int, path: Path) -> int:
     return header.index(col)
 
 
+def _label_value(raw: str, labels: tuple[str, ...] | None) -> int | float | str:
+    """Class index, regression score, or a problem (str) for one raw label cell."""
+    if labels is None:
+        try:
+            value = float(raw)
+        except ValueError:
+            return f"label {raw!r} is not a number"
+        return value if math.isfinite(value) else f"label {raw!r} is not a finite number"
+    return labels.index(raw) if raw in labels else f"unknown label {raw!r} (labels: {', '.join(labels)})"
+
+
 def read_split(path: Path, task: TaskSpec, labels: tuple[str, ...] | None, max_errors: int = 0) -> Split:
-    """Read one file; regression when `labels` is None. Raises past `max_errors` malformed rows."""
-    rows = _read_rows(path)
-    header = rows[0] if task.header and rows else None
-    start = 1 if task.header else 0
+    """Read one file; regression when `labels` is None. Raises past `max_errors` malformed rows.
+
+    Problems name the line an editor shows (dynabert.tabular), e.g. 'dev.tsv:7: 3 columns, expected 4'.
+    """
+    rows = read_rows(path)
+    header = [c.strip() for c in rows[0][1]] if task.header and rows else None
     text_idx = [_column(header, c, path) for c in task.text_columns]
     label_idx = _column(header, task.label_column, path)
     width = len(header) if header else None
     texts, values, problems = [], [], []
-    for line, row in enumerate(rows[start:], start=start + 1):
+    for line, row in rows[1 if task.header else 0:]:
         if width is not None and len(row) != width or len(row) <= max(text_idx + [label_idx]):
             problems.append(f"{path}:{line}: {len(row)} columns, expected {width or max(text_idx + [label_idx]) + 1}")
             continue
         text = tuple(row[i].strip() for i in text_idx)
-        raw = row[label_idx].strip()
-        if not all(text):
-            problems.append(f"{path}:{line}: empty text")
+        value = _label_value(row[label_idx].strip(), labels)
+        if not all(text) or isinstance(value, str):
+            problems.append(f"{path}:{line}: {value if isinstance(value, str) else 'empty text'}")
             continue
-        if labels is None:
-            try:
-                value = float(raw)
-            except ValueError:
-                problems.append(f"{path}:{line}: label {raw!r} is not a number")
-                continue
-        elif raw not in labels:
-            problems.append(f"{path}:{line}: unknown label {raw!r} (labels: {', '.join(labels)})")
-            continue
-        else:
-            value = labels.index(raw)
         texts.append(text)
         values.append(value)
     if len(problems) > max_errors:
@@ -154,18 +172,18 @@ def read_split(path: Path, task: TaskSpec, labels: tuple[str, ...] | None, max_e
 
 def custom_labels(path: Path, task: TaskSpec) -> tuple[str, ...]:
     """Sorted distinct labels of a user's training file."""
-    rows = _read_rows(path)
+    rows = read_rows(path)
     if not rows:
         raise ValueError(f"{path} is empty")
-    idx = _column(rows[0], task.label_column, path)
-    found = sorted({r[idx].strip() for r in rows[1:] if len(r) > idx and r[idx].strip()})
+    idx = _column([c.strip() for c in rows[0][1]], task.label_column, path)
+    found = sorted({r[idx].strip() for _, r in rows[1:] if len(r) > idx and r[idx].strip()})
     if len(found) < 2:
         raise ValueError(f"{path}: column {task.label_column!r} has {len(found)} distinct labels; need at least 2")
     return tuple(found)
 
 
 def load_task(task: TaskSpec, data_dir: str | Path, max_errors: int = 0) -> tuple[tuple[str, ...] | None, dict[str, Split]]:
-    """(labels, {"train": Split, "dev": Split, ...}) from a folder of TSV/CSV files."""
+    """(labels, {"train": Split, "dev": Split, ...}) from a folder of TSV/CSV files (training: every split)."""
     folder = task_dir(data_dir, task)
     train_path = find_file(folder, "train")
     labels = custom_labels(train_path, task) if task.name == "custom" else task.labels
@@ -175,8 +193,18 @@ def load_task(task: TaskSpec, data_dir: str | Path, max_errors: int = 0) -> tupl
     return labels, splits
 
 
+def load_split(task: TaskSpec, data_dir: str | Path, split: str, labels: tuple[str, ...] | None,
+               max_errors: int = 0) -> Split:
+    """Only the file that is scored (evaluation): `labels` come from the task or the checkpoint, never train.tsv."""
+    return read_split(find_file(task_dir(data_dir, task), split), task, labels, max_errors)
+
+
 def load_hub(task: TaskSpec) -> tuple[tuple[str, ...] | None, dict[str, Split]]:
-    """The same splits from the Hugging Face `datasets` hub (needs the `datasets` package and a network)."""
+    """The same splits from the Hugging Face `datasets` hub (needs the `datasets` package and a network).
+
+    Hub label ids are mapped to the task's labels by the dataset's own ClassLabel names (MNLI's hub order is
+    entailment, neutral, contradiction; the TSV's sorted order is contradiction, entailment, neutral).
+    """
     try:
         import datasets
     except ImportError:
@@ -190,8 +218,21 @@ def load_hub(task: TaskSpec) -> tuple[tuple[str, ...] | None, dict[str, Split]]:
     out = {}
     for name in ("train", *task.dev_files):
         part = ds[hub_splits[name]]
-        out[name] = Split(name, list(zip(*(part[c] for c in cols))), list(part["label"]), f"hub:nyu-mll/glue/{task.hub_name}")
+        names = getattr(part.features["label"], "names", None)
+        values = list(part["label"]) if task.labels is None else hub_label_ids(part["label"], names, task)
+        out[name] = Split(name, list(zip(*(part[c] for c in cols))), values, f"hub:nyu-mll/glue/{task.hub_name}")
     return task.labels, out
+
+
+def hub_label_ids(ids: list[int], names: list[str] | None, task: TaskSpec) -> list[int]:
+    """Hub class ids -> indices into task.labels, through the hub's ClassLabel names."""
+    from dynabert.labels import order_by_name
+
+    if names is None:
+        raise ValueError(f"the hub's {task.name} labels carry no names, so they cannot be matched to the task's "
+                         f"labels {task.labels}")
+    to_task = order_by_name(names, task, f"hub:nyu-mll/glue/{task.hub_name}")
+    return [to_task[i] for i in ids]
 
 
 def encode(split: Split, tokenizer, max_seq_len: int, limit: int | None = None) -> list[dict]:

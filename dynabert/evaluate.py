@@ -1,17 +1,117 @@
 """Task metric of every (width, depth) of one checkpoint, and the accuracy records for the results store.
 
+`prepare` is the one place an evaluation is set up, for `dynabert evaluate` and `bench.artifact_accuracy` alike:
+it checks the request against the model's own limits (positions, heads) and labels before reading anything
+else, reads only the split it scores, and maps the checkpoint's outputs to the task's labels by name.
 Must not import bench or devices.
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
+import math
+from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
-from dynabert.config import SubnetSpec
-from dynabert.data import collate
+from dynabert.config import DEFAULT_DEPTHS, DEFAULT_WIDTHS, SubnetSpec, default_grid, parse_mults
+from dynabert.data import Split, TaskSpec, collate, default_split, encode, find_file, get_task, load_split, task_dir
 from dynabert.model import DynaBert
+
+TASK_HELP = "GLUE task (cola, sst2, mrpc, stsb, qqp, mnli, mnli-m, mnli-mm, qnli, rte, wnli) or custom"
+
+
+def add_task_flags(parser: argparse.ArgumentParser) -> None:
+    """The flags that say what an evaluation scores; `dynabert evaluate` and `bench.artifact_accuracy` share them."""
+    parser.add_argument("--checkpoint", required=True, help="training OUTPUT folder, a stage folder, or a model directory")
+    parser.add_argument("--task", required=True, help=TASK_HELP)
+    parser.add_argument("--data-dir", required=True, help="folder with the task's dev TSV (or CSV) file; only the "
+                                                          "scored split is read")
+    parser.add_argument("--text-columns", help="custom task: one or two text column names, comma-separated")
+    parser.add_argument("--label-column", help="custom task: the label column name")
+    parser.add_argument("--split", default=None, help="file stem to score (default: the task's first dev set; "
+                                                      "mnli-mm: dev_mismatched)")
+    parser.add_argument("--max-errors", type=int, default=0, help="malformed rows to skip (reported) before failing")
+    parser.add_argument("--widths", default=",".join(map(str, DEFAULT_WIDTHS)), help="width multipliers (or k/n)")
+    parser.add_argument("--depths", default=",".join(map(str, DEFAULT_DEPTHS)), help="depth multipliers")
+
+
+@dataclass
+class Evaluation:
+    """A checkpoint made ready to score one split: labels aligned, inputs checked against the model's limits."""
+
+    model_dir: Path
+    task: TaskSpec
+    split: Split
+    task_key: str  # what records carry: the cited table's key (mnli-m / mnli-mm per MNLI dev split)
+    labels: tuple[str, ...] | None  # None: regression
+    dyna: DynaBert
+    features: list[dict]
+    pad_token_id: int
+    specs: list[SubnetSpec]  # widths written exactly as k/heads
+
+    def split_label(self, extra: str = "") -> str:
+        return f"{self.split.name} ({self.split.source}, {len(self.features)} examples{extra})"
+
+
+def resolve_checkpoint(path: str) -> Path:
+    """A model directory from a training OUTPUT (latest finished stage), a stage folder or a model folder."""
+    p = Path(path)
+    for candidate in (p, p / "best", *(p / s / "best" for s in ("final", "depth", "width", "teacher"))):
+        if (candidate / "config.json").is_file():
+            return candidate
+    raise ValueError(f"no model found at {path!r} (looked for config.json in it, in best/, and in "
+                     f"final|depth|width|teacher/best/); train first or pass a model directory")
+
+
+def prepare(args: argparse.Namespace, seq_len: int, seq_flag: str, limit: int | None = None) -> Evaluation:
+    """Everything `add_task_flags` names, checked in order: model limits and labels (config.json only), then the
+    one scored file, then weights and tokens. ValueError names the bad value and the fix."""
+    from transformers import AutoConfig
+
+    from dynabert.labels import align_classifier, checkpoint_order, eval_labels
+    from dynabert.limits import check_features, check_seq_len, check_tokenizer, input_limits
+    from dynabert.model import bert_size
+    from dynabert.presets import load_model, load_tokenizer
+
+    model_dir = resolve_checkpoint(args.checkpoint)
+    source = str(model_dir)
+    task = get_task(args.task, args.text_columns, args.label_column)
+    split = args.split or default_split(args.task, task)
+    config = AutoConfig.from_pretrained(model_dir)
+    limits, size = input_limits(config), bert_size(config)
+    check_seq_len(limits, seq_len, seq_flag, source)
+    specs = [s.resolve(size) for s in default_grid(parse_mults(args.widths, "widths"), parse_mults(args.depths, "depths"))]
+    folder = task_dir(args.data_dir, task)
+    train_file = next((folder / f"train{e}" for e in (".tsv", ".csv") if (folder / f"train{e}").is_file()), None)
+    labels = eval_labels(task, config, train_file)
+    checkpoint_order(config, task, labels, source)  # refuse before reading data or weights
+    data = load_split(task, args.data_dir, split, labels, args.max_errors)
+    hf = align_classifier(load_model(source), task, labels, source, note_generic=True)
+    tokenizer = load_tokenizer(source)
+    check_tokenizer(tokenizer, limits, source)
+    features = encode(data, tokenizer, seq_len, limit)
+    check_features(features, limits, source)
+    return Evaluation(model_dir, task, data, task.key(split), labels, DynaBert(hf), features,
+                      tokenizer.pad_token_id or 0, specs)
+
+
+def metric_fields(metrics: dict[str, float], reason: str | None) -> dict:
+    """Record fields of one scored sub-network: an undefined metric is an error record with its reason, never a number."""
+    name = next(iter(metrics))
+    if reason is not None:
+        return {"metric_name": name, "metric_value": None, "metrics": None, "status": "error",
+                "error": f"{'/'.join(metrics)} undefined: {reason}"}
+    return {"metric_name": name, "metric_value": metrics[name], "metrics": metrics}
+
+
+def describe(metrics: dict[str, float], reason: str | None) -> str:
+    """'accuracy 0.8125, f1 0.8' or 'pearson/spearman undefined (...)' for a console line."""
+    if reason is not None:
+        return f"{'/'.join(metrics)} undefined ({reason})"
+    return ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if not math.isnan(v))
 
 
 def weights_sha(model: torch.nn.Module) -> str:
@@ -51,3 +151,37 @@ def evaluate_specs(dyna: DynaBert, features: list[dict], specs: list[SubnetSpec]
     labels = [f["labels"] for f in features]
     return {spec.subnet_id: metric(predict(dyna, features, spec, batch_size, pad_token_id, regression), labels)
             for spec in specs}
+
+
+def score(ev: Evaluation, spec: SubnetSpec, batch_size: int) -> tuple[dict[str, float], str | None]:
+    """(metrics, why undefined or None) of one sub-network on the prepared split (torch)."""
+    from dynabert.metrics import METRICS, undefined
+
+    preds = predict(ev.dyna, ev.features, spec, batch_size, ev.pad_token_id, ev.labels is None)
+    gold = [f["labels"] for f in ev.features]
+    return METRICS[ev.task.metric](preds, gold), undefined(ev.task.metric, preds, gold)
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    """`dynabert evaluate`: one accuracy record per (width, depth) -> the results store."""
+    import sys
+
+    from dynabert import records
+    from dynabert.flops import cost
+
+    ev = prepare(args, args.max_seq_len, "--max-seq-len")
+    sha, prov = weights_sha(ev.dyna.hf), records.provenance()
+    store = Path(args.results) if args.results else ev.model_dir / "accuracy.jsonl"
+    for spec in ev.specs:
+        metrics, reason = score(ev, spec, args.batch_size)
+        c = cost(ev.dyna.full_size, spec, args.max_seq_len)
+        records.append(store, records.Record(
+            kind="accuracy", subnet_id=spec.subnet_id, width_mult=spec.width_mult, depth_mult=spec.depth_mult,
+            model_id=str(ev.model_dir), checkpoint_sha=sha, n_layers=c.n_layers, n_heads=c.n_heads, ffn_dim=c.ffn_dim,
+            task=ev.task_key, family=args.family, params=c.params_active, params_total=c.params_total,
+            flops=c.flops_dense, flops_with_attention=c.flops_with_attention, flops_source="analytic",
+            seq_len=args.max_seq_len, split=ev.split_label(), accuracy_source="measured",
+            **metric_fields(metrics, reason), **prov))
+        print(f"{spec.subnet_id}: {describe(metrics, reason)}")
+    print(f"{len(ev.specs)} records ({ev.task_key}) -> {store}", file=sys.stderr)
+    return 0

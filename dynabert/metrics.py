@@ -5,6 +5,8 @@ Predictions are class indices (or floats for regression); labels likewise. Must 
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
@@ -31,9 +33,36 @@ def mcc(preds, labels) -> dict[str, float]:
 
 
 def pearson_spearman(preds, labels) -> dict[str, float]:
-    """Pearson and Spearman correlation (STS-B)."""
+    """Pearson and Spearman correlation (STS-B); both NaN where undefined (see `undefined`), never a made-up 0."""
+    if correlation_undefined(preds, labels):
+        return {"pearson": math.nan, "spearman": math.nan}
     p, y = pd.Series(preds, dtype=float), pd.Series(labels, dtype=float)
     return {"pearson": float(p.corr(y, method="pearson")), "spearman": float(p.corr(y, method="spearman"))}
+
+
+def correlation_undefined(preds, labels) -> str | None:
+    """Why a correlation of preds with labels has no value (fewer than 2 examples, or one side constant), or None."""
+    p, y = np.asarray(preds, dtype=float), np.asarray(labels, dtype=float)
+    if len(p) < 2:
+        return f"correlation needs at least 2 examples, got {len(p)}"
+    for name, v in (("predictions", p), ("gold scores", y)):
+        if not np.all(np.isfinite(v)):
+            return f"the {name} hold non-finite values"
+        if np.ptp(v) == 0:
+            return f"the {name} are constant ({v[0]:.4g} for all {len(v)} examples), so the correlation is 0/0"
+    return None
+
+
+def undefined(metric_name: str, preds, labels) -> str | None:
+    """Why this metric has no value on these predictions, or None (only correlations can be undefined)."""
+    return correlation_undefined(preds, labels) if metric_name == "pearson_spearman" else None
+
+
+def selection_score(results: dict[str, dict[str, float]]) -> float:
+    """Checkpoint choice: the sum over sub-networks of each one's first metric (official code), an undefined
+    (NaN) correlation counted as 0 (a constant predictor carries no information), so a score always exists."""
+    firsts = (next(iter(m.values())) for m in results.values())
+    return float(sum(0.0 if math.isnan(v) else v for v in firsts))
 
 
 METRICS = {"accuracy": accuracy, "acc_f1": acc_f1, "mcc": mcc, "pearson_spearman": pearson_spearman}

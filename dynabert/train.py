@@ -24,8 +24,11 @@ from dynabert import baselines
 from dynabert.augment import DEFAULT_N, N_PER_TASK, AugmentConfig, augmented_train
 from dynabert.config import DEFAULT_DEPTHS, DEFAULT_WIDTHS, SubnetSpec, default_grid
 from dynabert.data import Split, batch_order, collate, encode, get_task, load_hub, load_task, metric_for
-from dynabert.distill import distill_loss, soft_cross_entropy
+from dynabert.distill import distill_loss
 from dynabert.evaluate import evaluate_specs
+from dynabert.labels import align_classifier, check_task_checkpoint
+from dynabert.limits import check_model_inputs
+from dynabert.metrics import selection_score
 from dynabert.model import DynaBert
 from dynabert.presets import load_model, load_tokenizer
 from dynabert.rewire import importance, rewire_, task_loss
@@ -224,6 +227,8 @@ def run_stage(cfg: TrainConfig, stage: str) -> dict:
     accelerator = Accelerator(mixed_precision=cfg.mixed_precision,
                               kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)])
     tokenizer = load_tokenizer(p.start_from)
+    check_model_inputs(p.start_from, tokenizer, cfg.max_seq_len, "--max-seq-len")  # a model's own limits, up front
+    check_task_checkpoint(p.teacher_from, cfg.task, cfg.text_columns, cfg.label_column, cfg.data_dir, "--teacher")
     data = Data(cfg, tokenizer, augment=cfg.augment_model is not None and stage in AUGMENTED_STAGES)
     resume = out / "checkpoint"
     state = torch.load(resume / "state.pt", weights_only=False) if (resume / "state.pt").is_file() else None
@@ -231,11 +236,9 @@ def run_stage(cfg: TrainConfig, stage: str) -> dict:
         hf = p.build_student(load_model(p.start_from, num_labels=data.num_labels, seed=cfg.seed))
     else:
         hf = load_model(str(resume) if state else p.start_from, num_labels=data.num_labels, seed=cfg.seed)
-    if data.labels is not None:
-        hf.config.id2label = dict(enumerate(data.labels))
-        hf.config.label2id = {l: i for i, l in enumerate(data.labels)}
-    student = DynaBert(hf)
-    teacher = DynaBert(load_model(p.teacher_from)).to(accelerator.device).eval() if p.teacher_from else None
+    student = DynaBert(align_classifier(hf, data.task, data.labels, p.start_from, strict=p.teacher_from is not None))
+    teacher = DynaBert(align_classifier(load_model(p.teacher_from), data.task, data.labels, p.teacher_from)
+                       ).to(accelerator.device).eval() if p.teacher_from else None
     if teacher is not None:
         teacher.requires_grad_(False)
     out.mkdir(parents=True, exist_ok=True)
@@ -295,7 +298,7 @@ def run_stage(cfg: TrainConfig, stage: str) -> dict:
         results = {name: evaluate_specs(core, feats, p.specs, data.metric, cfg.eval_batch_size, data.pad_token_id,
                                         data.regression) for name, feats in data.dev.items()}
         first = data.task.dev_files[0]
-        score = sum(next(iter(m.values())) for m in results[first].values())
+        score = selection_score(results[first])  # an undefined (NaN) correlation counts 0
         progress["history"].append({"step": progress["step"], "score": score, "dev": results})
         summary = ", ".join(f"{k}={next(iter(v.values())):.4f}" for k, v in results[first].items())
         say(f"step {progress['step']}: dev {summary} (sum {score:.4f})")
@@ -408,7 +411,7 @@ def baseline_step(student, teacher, p: StagePlan, cfg: TrainConfig, batch: dict,
             hidden, attention = baselines.tinybert_intermediate_loss(out, t_out, extra)
             loss = hidden + attention
         else:
-            loss = soft_cross_entropy(out.logits, t_out.logits)
+            loss = baselines.prediction_loss(out.logits, t_out.logits)
     accelerator.backward(loss)
     return loss.item()
 

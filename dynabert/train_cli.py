@@ -8,9 +8,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
-from pathlib import Path
 
-from dynabert.config import DEFAULT_DEPTHS, DEFAULT_WIDTHS, default_grid, parse_mults
+from dynabert.config import parse_mults
+from dynabert.evaluate import add_task_flags, resolve_checkpoint  # noqa: F401  (resolve_checkpoint: bench.sweep)
 from dynabert.train import STAGES, TrainConfig
 
 HELP = {
@@ -66,17 +66,9 @@ def add_train_commands(sub) -> None:
     train.set_defaults(func=cmd_train)
 
     ev = sub.add_parser("evaluate", help="task metric of every (width, depth) -> results store")
-    ev.add_argument("--checkpoint", required=True, help="training OUTPUT folder, a stage folder, or a model directory")
-    ev.add_argument("--task", required=True, help=HELP["task"])
-    ev.add_argument("--data-dir", required=True, help=HELP["data_dir"])
-    ev.add_argument("--text-columns", help=HELP["text_columns"])
-    ev.add_argument("--label-column", help=HELP["label_column"])
-    ev.add_argument("--split", default=None, help="dev file stem (default: the task's first dev set)")
-    ev.add_argument("--widths", default=",".join(map(str, DEFAULT_WIDTHS)), help=HELP["widths"])
-    ev.add_argument("--depths", default=",".join(map(str, DEFAULT_DEPTHS)), help=HELP["depths"])
+    add_task_flags(ev)
     ev.add_argument("--max-seq-len", type=int, default=128)
     ev.add_argument("--batch-size", type=int, default=128)
-    ev.add_argument("--max-errors", type=int, default=0, help=HELP["max_errors"])
     ev.add_argument("--results", default=None, help="results store to append to (default CHECKPOINT/accuracy.jsonl)")
     ev.add_argument("--family", default="dynabert", help="record family: dynabert or baseline")
     ev.set_defaults(func=cmd_evaluate)
@@ -94,47 +86,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def resolve_checkpoint(path: str) -> Path:
-    """A model directory from a training OUTPUT (latest finished stage), a stage folder or a model folder."""
-    p = Path(path)
-    for candidate in (p, p / "best", *(p / s / "best" for s in ("final", "depth", "width", "teacher"))):
-        if (candidate / "config.json").is_file():
-            return candidate
-    raise ValueError(f"no model found at {path!r} (looked for config.json in it, in best/, and in "
-                     f"final|depth|width|teacher/best/); train first or pass a model directory")
-
-
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from dynabert import records
-    from dynabert.data import encode, get_task, load_task, metric_for
-    from dynabert.evaluate import evaluate_specs, weights_sha
-    from dynabert.flops import cost
-    from dynabert.model import DynaBert
-    from dynabert.presets import load_model, load_tokenizer
+    from dynabert.evaluate import run_evaluate
 
-    model_dir = resolve_checkpoint(args.checkpoint)
-    task = get_task(args.task, args.text_columns, args.label_column)
-    split = args.split or task.dev_files[0]
-    if split not in task.dev_files and split != "train":
-        task = dataclasses.replace(task, dev_files=(split,))
-    labels, splits = load_task(task, args.data_dir, args.max_errors)
-    dyna = DynaBert(load_model(str(model_dir)))
-    features = encode(splits[split], load_tokenizer(str(model_dir)), args.max_seq_len)
-    specs = default_grid(parse_mults(args.widths, "widths"), parse_mults(args.depths, "depths"))
-    pad = load_tokenizer(str(model_dir)).pad_token_id or 0
-    results = evaluate_specs(dyna, features, specs, metric_for(task), args.batch_size, pad, labels is None)
-    sha, prov = weights_sha(dyna.hf), records.provenance()
-    store = Path(args.results) if args.results else model_dir / "accuracy.jsonl"
-    for spec in specs:
-        metrics, c = results[spec.subnet_id], cost(dyna.full_size, spec, args.max_seq_len)
-        name = next(iter(metrics))
-        records.append(store, records.Record(
-            kind="accuracy", subnet_id=spec.subnet_id, width_mult=spec.width_mult, depth_mult=spec.depth_mult,
-            model_id=str(model_dir), checkpoint_sha=sha, n_layers=c.n_layers, n_heads=c.n_heads, ffn_dim=c.ffn_dim,
-            task=task.name, family=args.family, params=c.params_active, params_total=c.params_total,
-            flops=c.flops_dense, flops_with_attention=c.flops_with_attention, flops_source="analytic",
-            seq_len=args.max_seq_len, metric_name=name, metric_value=metrics[name], metrics=metrics,
-            split=f"{split} ({splits[split].source}, {len(features)} examples)", accuracy_source="measured", **prov))
-        print(f"{spec.subnet_id}: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
-    print(f"{len(specs)} records -> {store}", file=sys.stderr)
-    return 0
+    return run_evaluate(args)
