@@ -22,6 +22,7 @@ import json
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -64,6 +65,15 @@ def export_onnx(model: torch.nn.Module, path: Path, seq_len: int) -> None:
 
     batch, seq = Dim("batch", min=1, max=64), Dim("seq", min=2, max=model.config.max_position_embeddings)
     axes = {0: batch, 1: seq}
+    with warnings.catch_warnings():  # two messages of torch's own exporter internals, on every export; only these
+        warnings.filterwarnings("ignore", message=r"# The axis name: \w+ will not be used, since it shares the same "
+                                "shape constraints", category=UserWarning)
+        warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated",
+                                category=FutureWarning)
+        _export_onnx(model, path, seq_len, axes)
+
+
+def _export_onnx(model: torch.nn.Module, path: Path, seq_len: int, axes: dict) -> None:
     torch.onnx.export(LogitsOnly(model).eval(), sample_inputs(2, seq_len, model.config.vocab_size), str(path),
                       dynamo=True, opset_version=18, input_names=["input_ids", "attention_mask", "token_type_ids"],
                       output_names=["logits"], external_data=False, verbose=False,

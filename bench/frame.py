@@ -96,6 +96,8 @@ def efficiency(recs: list[records.Record], checkpoint: str | None = None,
     say which machine measured each row: rows of different machines are never pooled."""
     ok = [r for r in recs if r.kind == "latency" and r.status == "ok"]
     labels = machine_labels(ok, roles or {})
+    order = {"this machine": 0, "reference (committed)": 1}  # this machine's rows first, then the reference's
+    ok = sorted(ok, key=lambda r: order.get((roles or {}).get(machine_id(r)), 2))
     rows = [{**r.to_dict(), "machine_id": machine_id(r), "machine": labels[machine_id(r)]} for r in ok]
     df = pd.DataFrame(rows)
     if df.empty:

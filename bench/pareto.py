@@ -51,6 +51,11 @@ def default_run(out: Path, min_time_s: float) -> Path:
                                       f"# and reports it beside the committed reference results: {ref.as_posix()}"]))
 
 
+def is_reference(path: str) -> bool:
+    """True for the committed reference store (reports/default/records.jsonl), labelled as such in reports."""
+    return Path(path).resolve() == (REFERENCE / "records.jsonl").resolve()
+
+
 def candidates(inputs: list[str], device: str, runtime: str, task: str | None, checkpoint: str | None) -> pd.DataFrame:
     """Every measured cell of (device, runtime) with its accuracy (measured first, else cited)."""
     from bench.sweep import machine_fields
@@ -156,7 +161,8 @@ def main(argv: list[str] | None = None) -> int:
             index = build(ReportSpec(args.results, out, args.task or ["sst2"], not args.no_cited, args.checkpoint,
                                      args.title, commands=[portable_command(["python", "-m", "bench.pareto",
                                                                 *(sys.argv[1:] if argv is None else argv)])],
-                                     this_machine=machine_fields()["machine_fingerprint"]))
+                                     this_machine=machine_fields()["machine_fingerprint"],
+                                     reference=[r for r in args.results if is_reference(r)]))
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

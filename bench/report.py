@@ -125,9 +125,6 @@ def build(spec: ReportSpec) -> Path:
     """Write figures, tables and index.md/index.html into spec.out; returns the index.md path."""
     recs = load_records(spec.inputs)
     eff = efficiency(recs, spec.checkpoint, roles(spec))
-    if not eff.empty:  # this machine first, then the reference, then any other
-        order = {"this machine": 0, "reference (committed)": 1}
-        eff = eff.iloc[sorted(range(len(eff)), key=lambda i: order.get(eff.machine.iloc[i].split(":")[0], 2))]
     out, fig_dir = spec.out, spec.out / "figures"
     out.mkdir(parents=True, exist_ok=True)
     md = [f"# {spec.title}", "", "Every number below says how it was obtained. Latency: median of per-run wall "

@@ -200,6 +200,42 @@ def test_processes_are_interleaved_and_pooled(tmp_path, cache, monkeypatch):
 
 
 
+def test_another_machines_store_is_remeasured_here(tmp_path, cache):
+    """A store written on another machine (another fingerprint, or none: records from before machine identity)
+    makes no cell count as done here: every cell is measured again, and the new records carry this machine's
+    fingerprint, description and a timestamp; the foreign records stay as they were."""
+    from devices.machine import this_machine
+
+    store = tmp_path / "r.jsonl"
+    cfg = SweepConfig(models=["tiny"], results=str(store), runtimes=("onnxruntime",), widths=(1.0, 0.5),
+                      depths=(1.0, 0.5), seq_len=12, min_time_s=0, min_runs=3, warmup=1, cache=cache)
+    here = this_machine()
+    first = run_sweep(cfg)
+    assert len(first) == 4 and {r.machine_fingerprint for r in first} == {here.fingerprint}
+    assert first[0].machine["isa"] == list(here.isa) and first[0].machine["cpu_model"] == here.cpu_model
+    other = {**first[0].machine, "cpu_model": "Other CPU", "isa": ["avx2", "fma"]}
+    foreign = [replace(r, machine_fingerprint="0123456789ab", machine=other) for r in first]
+    foreign += [replace(first[0], machine_fingerprint=None, machine=None)]  # an old, unfingerprinted record
+    store.write_text("".join(json.dumps(r.to_dict()) + "\n" for r in foreign))
+    again = run_sweep(cfg)
+    assert sorted(r.subnet_id for r in again) == sorted(r.subnet_id for r in first)  # every cell, once
+    assert all(r.machine_fingerprint == here.fingerprint and r.timestamp_utc for r in again)
+    assert len(records.read(store)) == len(foreign) + 4
+    assert run_sweep(cfg) == []  # now measured here: nothing to do
+
+
+def test_machine_fingerprint_covers_what_decides_latency():
+    """The fingerprint is a hash of every identity field: changing any one (ISA, cores, a runtime version)
+    changes it; the same fields give the same fingerprint."""
+    from devices.machine import fingerprint, this_machine
+
+    m = this_machine().to_dict()
+    assert fingerprint(m) == this_machine().fingerprint and len(fingerprint(m)) == 12
+    for change in ({"isa": ["avx2"]}, {"cores_used": m["cores_used"] + 1},
+                   {"runtimes": {**m["runtimes"], "onnxruntime": "0.0.1"}}, {"cpu_model": "Other"}):
+        assert fingerprint({**m, **change}) != fingerprint(m)
+
+
 def _counting_check(monkeypatch):
     """Replace bench.export.check by itself plus a log of the formats it checked."""
     import bench.export as export
