@@ -75,10 +75,10 @@ def accuracy_figure(df: pd.DataFrame, task: str, title: str, with_latency: bool 
     for ax, (x, part, machine) in zip(axes, panels):
         _panel(ax, part, x)
         if machine is not None:
-            ax.set_title(_wrap(machine, 38), fontsize=6.5)
+            ax.set_title("latency on " + _wrap(machine, 34), fontsize=6.5)
     metric = df.metric.dropna().iloc[0] if "metric" in df and df.metric.notna().any() else "accuracy"
     axes[0].set_ylabel(f"{task} dev {metric} (%)")
-    fig.suptitle(title, y=1.02)
+    fig.suptitle(title, y=1.02 if machines == [None] else 1.12)  # above the per-machine panel titles
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.02), ncol=3, frameon=False)
     return fig
@@ -131,7 +131,8 @@ def against_flops_figure(eff: pd.DataFrame, column: str, ylabel: str, scale: flo
     ax.set_xlabel("GFLOPs per sequence (2 x MACs, dense)")
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3, which="both", lw=0.4)
-    ax.legend(frameon=False, fontsize=5.5)
+    # below the axes: inside, it would hide points (the smallest models sit bottom left)
+    ax.legend(frameon=False, fontsize=5.5, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=1)
     ax.set_title(title)
     return fig
 

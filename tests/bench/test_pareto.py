@@ -195,7 +195,7 @@ def test_two_machines_are_labelled_side_by_side_never_pooled(tmp_path):
     j = joined(efficiency(recs, roles={here.fingerprint: "this machine"}), cited_accuracy("sst2"))
     fig = figures.accuracy_figure(j.assign(metric="accuracy"), "sst2", "t")
     titles = [ax.get_title() for ax in fig.axes[2:]]
-    assert len(titles) == 2 and titles[0].startswith("this machine") and "AMD EPYC" in titles[1]
+    assert len(titles) == 2 and titles[0].startswith("latency on this machine") and "AMD EPYC" in titles[1]
     plt.close(fig)
 
 
