@@ -75,7 +75,12 @@ def accuracy_figure(df: pd.DataFrame, task: str, title: str, with_latency: bool 
     for ax, (x, part, machine) in zip(axes, panels):
         _panel(ax, part, x)
         if machine is not None:
-            ax.set_title("latency on " + _wrap(machine, 34), fontsize=6.5)
+            ax.set_title(_wrap("latency on " + machine, 28), fontsize=6.5)
+    lat_axes = [ax for ax, (x, _, _) in zip(axes, panels) if x == "latency_ms_p50"]
+    if len(lat_axes) > 1:  # one latency scale for every machine, so panels compare at a glance
+        lo, hi = min(ax.get_xlim()[0] for ax in lat_axes), max(ax.get_xlim()[1] for ax in lat_axes)
+        for ax in lat_axes:
+            ax.set_xlim(lo, hi)
     metric = df.metric.dropna().iloc[0] if "metric" in df and df.metric.notna().any() else "accuracy"
     axes[0].set_ylabel(f"{task} dev {metric} (%)")
     fig.suptitle(title, y=1.02 if machines == [None] else 1.12)  # above the per-machine panel titles
