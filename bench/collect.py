@@ -1,7 +1,8 @@
 """pytest-benchmark JSON (`--benchmark-json`) -> results-store records, so bench.pareto reads either.
 
 Each benchmark's extra_info holds the record fields (bench/test_latency.py); raw rounds come from stats.data
-(seconds) and become samples_ms; machine_info's CPU goes into the record's cpu_model and env.
+(seconds) and become samples_ms; machine_info's CPU goes into the record's cpu_model and env, and its
+machine_identity (devices.machine) into the record's machine and machine_fingerprint.
 """
 
 from __future__ import annotations
@@ -40,6 +41,10 @@ def records_from_benchmark_json(path: str | Path) -> list[Record]:
         values.setdefault("cpu_model", cpu)
         values.setdefault("timestamp_utc", data.get("datetime"))
         values.setdefault("git_sha", (data.get("commit_info") or {}).get("id"))
+        machine = data["machine_info"].get("machine_identity")  # devices.machine, written by bench/conftest.py
+        if machine:
+            values.setdefault("machine", machine)
+            values.setdefault("machine_fingerprint", machine.get("fingerprint"))
         values["env"] = {"source": f"pytest-benchmark {data.get('version')}: {bench['fullname']}",
                          "measured_in": info.get("measured_in"), **data["machine_info"].get("cpu_state", {})}
         out.append(Record(**values))

@@ -71,5 +71,8 @@ def pytest_benchmark_update_machine_info(config, machine_info):
             versions[pkg] = version(pkg)
         except PackageNotFoundError:
             versions[pkg] = None
+    from devices.machine import this_machine
+
     machine_info["libraries"] = versions
     machine_info["cpu_state"] = cpu_info()
+    machine_info["machine_identity"] = this_machine().to_dict()

@@ -4,7 +4,14 @@ Every artifact is run on padded random inputs and compared with the torch model;
 stored beside it, and one over tolerance is marked `ok: false` (the sweep records it as an error, never times it).
 Tolerances: fp32 1e-4 absolute. int8 (dynamic, weights int8, activations fp32): 0.05 * (1 + max|torch logit|),
 i.e. 5% of the logit scale plus 0.05; random-weight models show 1e-2..4e-2 (notes/export-pruned.md).
-Cache key: (checkpoint sha, sub-network id, format, seq len) -> CACHE/<sha>/<subnet>/<format>-s<seq>.<ext>.
+Cache key: what decides the artifact and its check. The file is keyed by (checkpoint sha, sub-network id, format,
+seq len, export key) -> CACHE/<sha>/<subnet>/<format>-s<seq>-<export key>.<ext>, where the export key hashes the
+exporter versions (torch, onnx, onnxscript; onnxruntime's quantizer; litert-torch, ai-edge-quantizer) and the
+quantization settings. Its check is reused only while the check key matches: the runtime that ran it (onnxruntime /
+ai-edge-litert version), the tolerances, and for int8 the CPU's kernel-choosing ISA features (devices.machine);
+otherwise the cached file is checked again here.
+int8 ONNX settings (onnx_int8_settings): per-channel int8 weights; on a CPU without an int8 dot-product
+instruction (no VNNI/AMX) also reduce_range (7-bit weights), as onnxruntime's quantization docs advise.
 `python -m bench.export --model SUB_OR_CHECKPOINT --formats ... --seq-len 128 --output-dir ART`.
 """
 
@@ -15,6 +22,7 @@ import json
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -57,16 +65,39 @@ def export_onnx(model: torch.nn.Module, path: Path, seq_len: int) -> None:
 
     batch, seq = Dim("batch", min=1, max=64), Dim("seq", min=2, max=model.config.max_position_embeddings)
     axes = {0: batch, 1: seq}
+    with warnings.catch_warnings():  # two messages of torch's own exporter internals, on every export; only these
+        warnings.filterwarnings("ignore", message=r"# The axis name: \w+ will not be used, since it shares the same "
+                                "shape constraints", category=UserWarning)
+        warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated",
+                                category=FutureWarning)
+        _export_onnx(model, path, seq_len, axes)
+
+
+def _export_onnx(model: torch.nn.Module, path: Path, seq_len: int, axes: dict) -> None:
     torch.onnx.export(LogitsOnly(model).eval(), sample_inputs(2, seq_len, model.config.vocab_size), str(path),
                       dynamo=True, opset_version=18, input_names=["input_ids", "attention_mask", "token_type_ids"],
                       output_names=["logits"], external_data=False, verbose=False,
                       dynamic_shapes={"input_ids": axes, "attention_mask": axes, "token_type_ids": axes})
 
 
-def quantize_onnx(src: Path, dst: Path) -> None:
+def onnx_int8_settings(isa: tuple[str, ...] | list[str]) -> dict:
+    """quantize_dynamic settings for a CPU with these ISA features (devices.machine.Machine.isa).
+
+    Weights int8 per output channel (one scale per row: BERT's rows differ in range, so one tensor-wide scale
+    wastes most of the 8 bits on most rows). Without an int8 dot-product instruction (VNNI/AMX), u8 x s8 products
+    are summed pairwise in int16 by vpmaddubsw and can saturate; reduce_range=True keeps weights in 7 bits so they
+    cannot (onnxruntime.ai docs, quantization, "When to use reduce_range").
+    """
+    from devices.machine import has_int8_dot
+
+    return {"weight_type": "QInt8", "per_channel": True, "reduce_range": not has_int8_dot(isa)}
+
+
+def quantize_onnx(src: Path, dst: Path, settings: dict) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8)
+    quantize_dynamic(str(src), str(dst), weight_type=getattr(QuantType, settings["weight_type"]),
+                     per_channel=settings["per_channel"], reduce_range=settings["reduce_range"])
 
 
 def export_tflite(model: torch.nn.Module, path: Path, seq_len: int) -> None:
@@ -109,9 +140,57 @@ def check(model: torch.nn.Module, fmt: str, path: Path, seq_len: int) -> dict:
             "argmax_agree": bool((got.argmax(-1) == ref.argmax(-1)).all())}
 
 
-def artifact_path(cache: Path, sha: str, subnet_id: str, fmt: str, seq_len: int) -> Path:
+EXPORTERS = {"onnx": ("torch", "onnx", "onnxscript"), "tflite": ("torch", "litert-torch")}
+QUANTIZERS = {"onnx-int8": ("onnxruntime",), "tflite-int8": ("ai-edge-quantizer",)}
+CHECK_RUNTIMES = {"onnx": ("onnxruntime",), "tflite": ("ai-edge-litert",)}
+
+
+def _versions(packages: tuple[str, ...]) -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for pkg in packages:
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = None
+    return out
+
+
+def export_key(fmt: str, isa: tuple[str, ...] | list[str]) -> dict:
+    """What decides the exported file: exporter (and quantizer) versions and the quantization settings."""
+    base = fmt.removesuffix("-int8")
+    key = {"format": fmt, "exporters": _versions(EXPORTERS[base] + QUANTIZERS.get(fmt, ()))}
+    if fmt == "onnx-int8":
+        key["quantization"] = onnx_int8_settings(isa)
+    elif fmt == "tflite-int8":
+        key["quantization"] = {"recipe": "ai_edge_quantizer dynamic_wi8_afp32"}
+    return key
+
+
+def check_key(fmt: str, isa: tuple[str, ...] | list[str]) -> dict:
+    """What decides the numerics check's verdict: checking runtime's version, tolerances, and for int8 the CPU's
+    kernel-choosing ISA features (int8 kernels differ between, e.g., AVX2 and AVX-512 VNNI)."""
+    key = {"runtime": _versions(CHECK_RUNTIMES[fmt.removesuffix("-int8")]), "fp32_tol": FP32_TOL,
+           "int8_rel_tol": INT8_REL_TOL}
+    if fmt.endswith("int8"):
+        key["isa"] = list(isa)
+    return key
+
+
+def _short_hash(d: dict) -> str:
+    import hashlib
+
+    return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:10]
+
+
+def artifact_path(cache: Path, sha: str, subnet_id: str, fmt: str, seq_len: int, key: dict | None = None) -> Path:
+    """CACHE/<sha>/<subnet>/<fmt>-s<seq>-<hash of export_key>.<ext>."""
+    from devices.machine import this_machine
+
     ext = ".onnx" if fmt.startswith("onnx") else ".tflite"
-    return cache / sha / subnet_id / f"{fmt}-s{seq_len}{ext}"
+    key = key or export_key(fmt, this_machine().isa)
+    return cache / sha / subnet_id / f"{fmt}-s{seq_len}-{_short_hash(key)}{ext}"
 
 
 def ensure_artifact(model, sha: str, subnet_id: str, fmt: str, seq_len: int,
@@ -120,34 +199,48 @@ def ensure_artifact(model, sha: str, subnet_id: str, fmt: str, seq_len: int,
 
     `model` is the extracted module, or a function returning it (built only when an export is needed).
     """
+    from devices.machine import this_machine
+
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
     cache = cache or default_cache()
-    path = artifact_path(cache, sha, subnet_id, fmt, seq_len)
+    isa = this_machine().isa
+    ekey, ckey = export_key(fmt, isa), check_key(fmt, isa)
+    path = artifact_path(cache, sha, subnet_id, fmt, seq_len, ekey)
     meta_path = path.with_suffix(path.suffix + ".json")
-    if path.is_file() and meta_path.is_file():
-        return path, json.loads(meta_path.read_text())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
-    tmp = path.with_name("tmp-" + path.name)
+    meta = json.loads(meta_path.read_text()) if path.is_file() and meta_path.is_file() else None
+    if meta is not None and meta.get("check_key") == ckey:
+        return path, meta
     model = (model() if callable(model) and not isinstance(model, torch.nn.Module) else model).eval()
-    if fmt == "onnx":
-        export_onnx(model, tmp, seq_len)
-    elif fmt == "tflite":
-        export_tflite(model, tmp, seq_len)
-    else:
-        parent, _ = ensure_artifact(model, sha, subnet_id, fmt.removesuffix("-int8"), seq_len, cache)
-        (quantize_onnx if fmt == "onnx-int8" else quantize_tflite)(parent, tmp)
-    export_s = time.perf_counter() - t0
-    try:
-        meta = check(model, fmt, tmp, seq_len)
-    except Exception as err:  # a corrupt or unrunnable artifact is a failed check, recorded as such
-        meta = {"max_abs_err": None, "tolerance": None, "ok": False, "error": f"{type(err).__name__}: {err}"}
-    meta.update(format=fmt, seq_len=seq_len, subnet_id=subnet_id, checkpoint_sha=sha, bytes=tmp.stat().st_size,
-                export_s=round(export_s, 2), torch_version=torch.__version__)
-    tmp.rename(path)
+    if meta is None:  # not cached (or made by other exporters / settings): export
+        path.parent.mkdir(parents=True, exist_ok=True)
+        t0 = time.perf_counter()
+        tmp = path.with_name("tmp-" + path.name)
+        if fmt == "onnx":
+            export_onnx(model, tmp, seq_len)
+        elif fmt == "tflite":
+            export_tflite(model, tmp, seq_len)
+        elif fmt == "onnx-int8":
+            parent, _ = ensure_artifact(model, sha, subnet_id, "onnx", seq_len, cache)
+            quantize_onnx(parent, tmp, ekey["quantization"])
+        else:
+            parent, _ = ensure_artifact(model, sha, subnet_id, "tflite", seq_len, cache)
+            quantize_tflite(parent, tmp)
+        tmp.rename(path)
+        meta = {"export_s": round(time.perf_counter() - t0, 2)}
+    meta = {k: meta[k] for k in ("export_s",) if k in meta}  # the old verdict is dropped: checked again below
+    meta.update(_checked(model, fmt, path, seq_len), format=fmt, seq_len=seq_len, subnet_id=subnet_id,
+                checkpoint_sha=sha, bytes=path.stat().st_size, torch_version=torch.__version__, export_key=ekey,
+                check_key=ckey, quantization=ekey.get("quantization"))
     meta_path.write_text(json.dumps(meta, indent=1))
     return path, meta
+
+
+def _checked(model: torch.nn.Module, fmt: str, path: Path, seq_len: int) -> dict:
+    try:
+        return check(model, fmt, path, seq_len)
+    except Exception as err:  # a corrupt or unrunnable artifact is a failed check, recorded as such
+        return {"max_abs_err": None, "tolerance": None, "ok": False, "error": f"{type(err).__name__}: {err}"}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -61,14 +61,29 @@ def _panel(ax, df: pd.DataFrame, x: str) -> None:
 
 
 def accuracy_figure(df: pd.DataFrame, task: str, title: str, with_latency: bool = True):
-    """Accuracy vs params, FLOPs (and median latency) for one (device, runtime) slice of the joined frame."""
-    xs = ["params", "flops"] + (["latency_ms_p50"] if with_latency else [])
-    fig, axes = plt.subplots(1, len(xs), figsize=(2.45 * len(xs), 2.4), sharey=True)
-    for ax, x in zip(axes, xs):
-        _panel(ax, df, x)
+    """Accuracy vs params, FLOPs (and median latency) for one (device, runtime) slice of the joined frame.
+
+    With a `machine` column, latency gets one panel per machine (titled with its label, in the frame's order), each
+    with its own Pareto front; params and FLOPs do not depend on the machine and are drawn once.
+    """
+    machines = list(dict.fromkeys(df.machine)) if with_latency and "machine" in df else [None]
+    first = df[df.machine == machines[0]] if machines[0] is not None else df
+    panels = [("params", first, None), ("flops", first, None)]
+    if with_latency:
+        panels += [("latency_ms_p50", df if m is None else df[df.machine == m], m) for m in machines]
+    fig, axes = plt.subplots(1, len(panels), figsize=(2.45 * len(panels), 2.4), sharey=True)
+    for ax, (x, part, machine) in zip(axes, panels):
+        _panel(ax, part, x)
+        if machine is not None:
+            ax.set_title(_wrap("latency on " + machine, 28), fontsize=6.5)
+    lat_axes = [ax for ax, (x, _, _) in zip(axes, panels) if x == "latency_ms_p50"]
+    if len(lat_axes) > 1:  # one latency scale for every machine, so panels compare at a glance
+        lo, hi = min(ax.get_xlim()[0] for ax in lat_axes), max(ax.get_xlim()[1] for ax in lat_axes)
+        for ax in lat_axes:
+            ax.set_xlim(lo, hi)
     metric = df.metric.dropna().iloc[0] if "metric" in df and df.metric.notna().any() else "accuracy"
     axes[0].set_ylabel(f"{task} dev {metric} (%)")
-    fig.suptitle(title, y=1.02)
+    fig.suptitle(title, y=1.02 if machines == [None] else 1.12)  # above the per-machine panel titles
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.02), ncol=3, frameon=False)
     return fig
@@ -96,23 +111,41 @@ def against_flops_figure(eff: pd.DataFrame, column: str, ylabel: str, scale: flo
     """One line per runtime of `column` / scale against FLOPs, log-log."""
     from matplotlib.ticker import FormatStrFormatter, NullFormatter
 
-    fig, ax = plt.subplots(figsize=(3.4, 2.6))
+    eff = eff if "machine" in eff else eff.assign(machine="")
+    machines = list(dict.fromkeys(eff.machine))
+    fig, ax = plt.subplots(figsize=(3.4 if len(machines) == 1 else 4.6, 2.6 if len(machines) == 1 else 3.4))
     family = eff.family if "family" in eff else pd.Series("dynabert", index=eff.index)
-    for runtime, part in eff[family == "dynabert"].groupby("runtime", sort=True):
+    styles = ["-", "--", ":", "-."]  # one line style per machine; runtimes keep their colours across machines
+    colors = {rt: f"C{i}" for i, rt in enumerate(sorted(set(eff.runtime)))}
+    for (machine, runtime), part in eff[family == "dynabert"].groupby(["machine", "runtime"], sort=False):
         part = part.sort_values("flops")
-        ax.loglog(part.flops / 1e9, part[column] / scale, "o-", ms=3, lw=0.8, label=f"DynaBERT, {runtime}")
-    for i, ((model, runtime), part) in enumerate(eff[family != "dynabert"].groupby(["model_id", "runtime"])):
-        ax.loglog(part.flops / 1e9, part[column] / scale, BASELINE_MARKERS[i % len(BASELINE_MARKERS)], ms=5,
-                  color="black", mfc="none", label=f"{model}, {runtime}")
+        on = f" on {_wrap(machine, 60)}" if len(machines) > 1 else ""
+        ax.loglog(part.flops / 1e9, part[column] / scale, "o", ls=styles[machines.index(machine) % 4],
+                  color=colors[runtime], ms=3, lw=0.8, mfc=colors[runtime] if machines.index(machine) == 0 else "none",
+                  label=f"DynaBERT, {runtime}{on}")
+    baselines = eff[family != "dynabert"].groupby(["model_id", "runtime", "machine"], sort=False)
+    models = list(dict.fromkeys(eff[family != "dynabert"].model_id))
+    for (model, runtime, machine), part in baselines:
+        k = machines.index(machine)
+        ax.loglog(part.flops / 1e9, part[column] / scale, BASELINE_MARKERS[models.index(model) % len(BASELINE_MARKERS)],
+                  ms=5, color="black" if k == 0 else "grey", mfc="none",
+                  label=f"{model}, {runtime}" + (f" ({machine.split(':')[0]})" if len(machines) > 1 else ""))
     for axis in (ax.xaxis, ax.yaxis):
         axis.set_major_formatter(FormatStrFormatter("%g"))
         axis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("GFLOPs per sequence (2 x MACs, dense)")
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3, which="both", lw=0.4)
-    ax.legend(frameon=False, fontsize=5.5)
+    # below the axes: inside, it would hide points (the smallest models sit bottom left)
+    ax.legend(frameon=False, fontsize=5.5, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=1)
     ax.set_title(title)
     return fig
+
+
+def _wrap(text: str, width: int) -> str:
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text, width))
 
 
 def latency_vs_flops_figure(eff: pd.DataFrame, title: str):

@@ -43,9 +43,62 @@ def load_records(paths: list[str | Path]) -> list[records.Record]:
     return out
 
 
-def efficiency(recs: list[records.Record], checkpoint: str | None = None) -> pd.DataFrame:
-    """Latency records with status ok; refuses DynaBERT records of several checkpoints unless one is chosen."""
-    rows = [r.to_dict() for r in recs if r.kind == "latency" and r.status == "ok"]
+def machine_id(r: records.Record) -> str:
+    """The record's machine: its fingerprint, or for records from before fingerprints existed a stand-in made of
+    what they do carry (CPU model, logical CPUs, torch version), prefixed "unfingerprinted-"."""
+    if r.machine_fingerprint:
+        return r.machine_fingerprint
+    import hashlib
+
+    known = json.dumps([r.cpu_model, (r.env or {}).get("logical_cpus"), r.torch_version])
+    return "unfingerprinted-" + hashlib.sha256(known.encode()).hexdigest()[:8]
+
+
+def machine_detail(r: records.Record) -> str:
+    """One line describing the record's machine (what the fingerprint covers, or what an old record carries)."""
+    if r.machine:
+        from devices.machine import from_dict
+
+        m = from_dict(r.machine)
+        runtimes = ", ".join(f"{k} {v}" for k, v in m.runtimes.items() if v)
+        return (f"{m.cpu_model} ({m.arch}); {m.cores_used} of {m.logical_cpus} CPUs usable; ISA "
+                f"{' '.join(m.isa) or 'none of the listed'}; {m.memory_gib} GiB; {m.os}; Python {m.python}; "
+                f"{runtimes}; fingerprint {m.fingerprint}")
+    env = r.env or {}
+    return (f"{r.cpu_model}; {env.get('logical_cpus', '?')} logical CPUs; torch {r.torch_version}; no fingerprint "
+            f"recorded (measured before machine identity was recorded: ISA features, memory and OS unknown)")
+
+
+def _short_cpu(cpu: str | None) -> str:
+    cpu = (cpu or "unknown CPU").replace("(R)", "").replace("(TM)", "").replace(" CPU", "").replace(" Processor", "")
+    return " ".join(cpu.split())
+
+
+def machine_labels(recs: list[records.Record], roles: dict[str, str]) -> dict[str, str]:
+    """machine id -> short legend label: role (from `roles`, else "machine <id>"), CPU, measurement date(s)."""
+    dates: dict[str, set] = {}
+    cpus: dict[str, str] = {}
+    for r in recs:
+        mid = machine_id(r)
+        dates.setdefault(mid, set()).add((r.timestamp_utc or "?")[:10])
+        cpus.setdefault(mid, _short_cpu(r.cpu_model))
+    out = {}
+    for mid, ds in dates.items():
+        span = min(ds) if len(ds) == 1 else f"{min(ds)} to {max(ds)}"
+        out[mid] = f"{roles.get(mid, 'machine ' + mid[-8:])}: {cpus[mid]}, measured {span}"
+    return out
+
+
+def efficiency(recs: list[records.Record], checkpoint: str | None = None,
+               roles: dict[str, str] | None = None) -> pd.DataFrame:
+    """Latency records with status ok; refuses DynaBERT records of several checkpoints unless one is chosen.
+    Columns machine_id and machine (a short label, see machine_labels; `roles` maps machine ids to role names)
+    say which machine measured each row: rows of different machines are never pooled."""
+    ok = [r for r in recs if r.kind == "latency" and r.status == "ok"]
+    labels = machine_labels(ok, roles or {})
+    order = {"this machine": 0, "reference (committed)": 1}  # this machine's rows first, then the reference's
+    ok = sorted(ok, key=lambda r: order.get((roles or {}).get(machine_id(r)), 2))
+    rows = [{**r.to_dict(), "machine_id": machine_id(r), "machine": labels[machine_id(r)]} for r in ok]
     df = pd.DataFrame(rows)
     if df.empty:
         return df
@@ -93,7 +146,8 @@ def joined(eff: pd.DataFrame, acc: pd.DataFrame) -> pd.DataFrame:
     """One row per (accuracy point, device, runtime): accuracy beside its measured efficiency."""
     if acc.empty or eff.empty:
         return pd.DataFrame()
-    eff_cols = ["model_id", "checkpoint_sha", "subnet_id", "device", "runtime", "threads", "seq_len", "batch_size",
+    eff_cols = ["model_id", "checkpoint_sha", "subnet_id", "device", "machine_id", "machine", "runtime", "threads",
+                "seq_len", "batch_size",
                 "params", "flops", "flops_with_attention", "latency_ms_p50", "latency_ms_p90", "peak_rss_mb",
                 "artifact_bytes", "precision", "width_mult", "depth_mult", "instructions_per_inference"]
     eff = eff[[c for c in eff_cols if c in eff.columns]]

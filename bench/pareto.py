@@ -3,7 +3,10 @@
 With no arguments it reproduces the DynaBERT paper's comparison on this machine: it measures the BERT-base-shaped
 DynaBERT grid and the TinyBERT-4L-312D, TinyBERT-6L-768D and DistilBERT architectures (random weights; efficiency
 does not depend on them) with onnxruntime, 1 thread, seq 128, takes accuracy from the cited table
-(bench/data/cited.csv), and writes reports/default/. Measurements are cached in its records.jsonl.
+(bench/data/cited.csv), and writes reports/this-machine/ (not committed): this machine's results beside the
+committed reference machine's (reports/default/records.jsonl, never written to), each labelled with its machine.
+This machine's measurements are kept in reports/this-machine/records.jsonl, keyed by the machine's fingerprint
+(devices.machine): a re-run here skips finished cells; a store from another machine is never reused.
 """
 
 from __future__ import annotations
@@ -16,29 +19,47 @@ from pathlib import Path
 import pandas as pd
 
 from bench.frame import cited_accuracy, efficiency, joined, load_records, measured_accuracy
-from bench.report import ReportSpec, build, with_costs
+from bench.report import ReportSpec, build, portable_command, with_costs
 
-DEFAULT_OUT = Path("reports/default")
+REFERENCE = Path("reports/default")  # committed reference results (another machine); read, never written
+DEFAULT_OUT = Path("reports/this-machine")  # this machine's default run (gitignored)
 DEFAULT_BASELINES = ("tinybert-4l-312d", "tinybert-6l-768d", "distilbert-6l-768d")
 DEFAULT_PROCESSES = 3  # fresh processes per cell, interleaved: a noisy spell of a shared machine hits one of three
 
 
 def default_run(out: Path, min_time_s: float) -> Path:
-    from bench.sweep import SweepConfig, run_sweep
+    """Measure the default grid on this machine (cells already measured here are skipped), then report it beside
+    the committed reference results. Raises ValueError if `out` is the reference folder."""
+    from bench.sweep import SweepConfig, machine_fields, run_sweep
 
-    store = out / "records.jsonl"
+    if out.resolve() == REFERENCE.resolve():
+        raise ValueError(f"{REFERENCE} holds the committed reference results, which a run never overwrites; "
+                         f"choose another --out (default {DEFAULT_OUT})")
+    store, ref = out / "records.jsonl", REFERENCE / "records.jsonl"
     cmd = (f"python -m bench.sweep --model bert-base --baselines {','.join(DEFAULT_BASELINES)} --runtimes onnxruntime "
-           f"--threads 1 --seq-len 128 --min-time {min_time_s:g} --processes {DEFAULT_PROCESSES} --results {store}")
-    print(f"measuring (cached cells are skipped): {cmd}")
+           f"--threads 1 --seq-len 128 --min-time {min_time_s:g} --processes {DEFAULT_PROCESSES} --results {store.as_posix()}")
+    fingerprint = machine_fields()["machine_fingerprint"]
+    print(f"measuring on this machine [{fingerprint}] (cells it already measured are skipped): {cmd}")
     run_sweep(SweepConfig(models=["bert-base"], baselines=DEFAULT_BASELINES, runtimes=("onnxruntime",), threads=(1,),
                           seq_len=128, results=str(store), min_time_s=min_time_s, processes=DEFAULT_PROCESSES))
-    return build(ReportSpec([str(store)], out, ["sst2", "mnli-m"], title="DynaBERT (BERT-base) vs TinyBERT and "
-                            "DistilBERT on this machine: cited accuracy, measured efficiency",
-                            commands=["python -m bench.pareto", f"# which runs: {cmd}"]))
+    inputs = [str(ref), str(store)] if ref.is_file() else [str(store)]
+    return build(ReportSpec(inputs, out, ["sst2", "mnli-m"], title="DynaBERT (BERT-base) vs TinyBERT and "
+                            "DistilBERT, measured on this machine beside the reference machine: cited accuracy, "
+                            "measured efficiency", reference=[str(ref)] if ref.is_file() else [],
+                            this_machine=fingerprint,
+                            commands=["python -m bench.pareto", f"# which runs: {cmd}",
+                                      f"# and reports it beside the committed reference results: {ref.as_posix()}"]))
+
+
+def is_reference(path: str) -> bool:
+    """True for the committed reference store (reports/default/records.jsonl), labelled as such in reports."""
+    return Path(path).resolve() == (REFERENCE / "records.jsonl").resolve()
 
 
 def candidates(inputs: list[str], device: str, runtime: str, task: str | None, checkpoint: str | None) -> pd.DataFrame:
     """Every measured cell of (device, runtime) with its accuracy (measured first, else cited)."""
+    from bench.sweep import machine_fields
+
     recs = load_records(inputs)
     eff = efficiency(recs, checkpoint)
     if eff.empty:
@@ -46,6 +67,13 @@ def candidates(inputs: list[str], device: str, runtime: str, task: str | None, c
     eff = eff[(eff.device == device) & (eff.runtime == runtime)]
     if eff.empty:
         raise ValueError(f"no latency records for device {device!r} with runtime {runtime!r} in the inputs")
+    here = machine_fields()["machine_fingerprint"]
+    if (eff.machine_id == here).any():  # latencies of one machine only: this one's where it has measured
+        eff = eff[eff.machine_id == here]
+    elif eff.machine_id.nunique() > 1:
+        raise ValueError(f"the inputs hold latencies of {eff.machine_id.nunique()} other machines "
+                         f"({', '.join(sorted(set(eff.machine)))}) and none of this one [{here}]; pass one "
+                         f"machine's store, or measure here first (python -m bench.pareto)")
     acc = measured_accuracy(recs, task)
     if acc.empty and task:
         acc = cited_accuracy(task)
@@ -99,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--task", action="append", default=[], help="task(s) to plot, e.g. sst2, mnli-m")
     ap.add_argument("--no-cited", action="store_true", help="leave out the cited accuracy table")
     ap.add_argument("--checkpoint", help="keep DynaBERT records of this checkpoint sha only")
-    ap.add_argument("--out", help="output folder (default reports/default, or reports/<name of first input>)")
+    ap.add_argument("--out", help="output folder (default reports/this-machine, or reports/<name of first input>)")
     ap.add_argument("--title", default="DynaBERT sub-networks: accuracy and efficiency")
     ap.add_argument("--min-time", type=float, default=1.0, help="default run: seconds of timed runs per cell")
     sub = ap.add_subparsers(dest="command")
@@ -121,14 +149,20 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.time()
     try:
         if args.command == "select":
-            args.results = args.results or [str(DEFAULT_OUT / "records.jsonl")]
+            mine = DEFAULT_OUT / "records.jsonl"
+            args.results = args.results or [str(mine if mine.is_file() else REFERENCE / "records.jsonl")]
             return cmd_select(args)
         if not args.results:
             index = default_run(Path(args.out) if args.out else DEFAULT_OUT, args.min_time)
         else:
             out = Path(args.out) if args.out else Path("reports") / Path(args.results[0]).stem
+            from bench.sweep import machine_fields
+
             index = build(ReportSpec(args.results, out, args.task or ["sst2"], not args.no_cited, args.checkpoint,
-                                     args.title, commands=["python -m bench.pareto " + " ".join(sys.argv[1:])]))
+                                     args.title, commands=[portable_command(["python", "-m", "bench.pareto",
+                                                                *(sys.argv[1:] if argv is None else argv)])],
+                                     this_machine=machine_fields()["machine_fingerprint"],
+                                     reference=[r for r in args.results if is_reference(r)]))
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -31,7 +31,9 @@ def step(out: Path, name: str, cmd: list[str], done: Path | None = None) -> None
     proc = subprocess.run(cmd, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     if proc.returncode not in (0, 1):  # 1 = a sweep with some failed cells (they are records too)
         raise SystemExit(f"step {name} failed with exit {proc.returncode}")
-    log[name] = {"seconds": round(time.time() - t0, 1), "command": " ".join(cmd), "exit": proc.returncode,
+    from bench.report import portable_command
+
+    log[name] = {"seconds": round(time.time() - t0, 1), "command": portable_command(cmd), "exit": proc.returncode,
                  "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     log_path.write_text(json.dumps(log, indent=1))
 

@@ -15,6 +15,20 @@ import pandas as pd
 from dynabert import records
 
 
+def step_lines(steps: dict) -> list[str]:
+    """The step-time table and, below it, every step's full command as it can be pasted from the repository root."""
+    import shlex
+
+    from bench.report import portable_command
+
+    lines = ["## Step times", "", "| step | wall time (min) |", "|---|---|"]
+    lines += [f"| {name} | {s['seconds'] / 60:.1f} |" for name, s in steps.items()]
+    lines += ["", "Commands, from the repository root (`python` = the project's `.venv/bin/python`):", "```"]
+    for name, s in steps.items():
+        lines += [f"# {name}", portable_command(shlex.split(s["command"]))]
+    return lines + ["```"]
+
+
 def load(out: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, list[records.Record]]:
     """(torch-model accuracy, accuracy of the exported artifacts, latency, failed records) of the run's store."""
     recs = records.read(out / "records.jsonl", warn=False)
@@ -92,9 +106,7 @@ def write(out: Path, runs: Path) -> Path:
              f"- baselines (DistilBERT-style 3-layer, TinyBERT-style 3-layer, fixed-size control w0.25-d0.50): "
              f"{summ['width']['train_examples'] + summ['depth']['train_examples']:,} examples each = stages 1 + 2 "
              f"together, same teacher, lr {lr['baseline-distilbert']}", "",
-             "## Step times", "", "| step | wall time (min) | command |", "|---|---|---|"]
-    for name, s in steps.items():
-        lines.append(f"| {name} | {s['seconds'] / 60:.1f} | `{s['command'][:140]}` |")
+             *step_lines(steps)]
     lines += ["", "## Table 1 layout (dev accuracy %, rows width, columns depth)", "", table1.to_markdown(floatfmt=".1f"),
               "", f"Teacher (MiniLM-L6 fine-tuned): {teacher:.1f}%.", *artifact_lines(acc, art), "", "## Targets", ""]
     lines.append(f"- teacher >= 89%: {teacher:.2f}% -> {'met' if teacher >= 89 else 'missed'}")

@@ -12,7 +12,8 @@ from pathlib import Path
 import pandas as pd
 
 from bench import figures
-from bench.frame import cited_accuracy, efficiency, joined, load_records, measured_accuracy, pareto_mask
+from bench.frame import (cited_accuracy, efficiency, joined, load_records, machine_detail, machine_id, measured_accuracy,
+                         pareto_mask)
 
 
 @dataclass
@@ -24,6 +25,30 @@ class ReportSpec:
     checkpoint: str | None = None
     title: str = "DynaBERT sub-networks: accuracy and efficiency"
     commands: list[str] = field(default_factory=list)
+    reference: list[str] = field(default_factory=list)  # inputs holding committed reference results (labelled so)
+    this_machine: str | None = None  # fingerprint of the machine writing the report (its records: "this machine")
+
+
+def portable_command(argv: list[str], root: Path | None = None) -> str:
+    """A command line as it can be pasted from the repository root: shell-quoted, paths under `root` (default the
+    working directory) made relative, a virtual environment's python shown as plain `python`, and the user's home
+    shown as ~ (committed reports hold no absolute paths of the machine that made them)."""
+    import shlex
+
+    root = (root or Path.cwd()).resolve()
+    home = Path.home().resolve()
+    out = []
+    for i, arg in enumerate(argv):
+        if i == 0 and Path(arg).name.startswith("python"):
+            out.append("python")
+            continue
+        head, eq, tail = arg.rpartition("=") if arg.startswith("--") and "=" in arg else ("", "", arg)
+        if tail.startswith("/"):
+            p = Path(tail).resolve()
+            tail = (p.relative_to(root).as_posix() if p.is_relative_to(root) else
+                    "~/" + p.relative_to(home).as_posix() if p.is_relative_to(home) else tail)
+        out.append(head + eq + tail)
+    return shlex.join(out)
 
 
 def _fmt(v) -> str:
@@ -57,7 +82,7 @@ def table1(acc: pd.DataFrame) -> pd.DataFrame:
 
 
 def cells_table(j: pd.DataFrame) -> pd.DataFrame:
-    cols = {"label": "model", "subnet_id": "sub-network", "device": "device", "runtime": "runtime",
+    cols = {"label": "model", "subnet_id": "sub-network", "device": "device", "machine": "machine", "runtime": "runtime",
             "threads": "threads", "seq_len": "seq", "accuracy": "accuracy (%)", "accuracy_source": "accuracy source",
             "params_m": "params (M)", "gflops": "GFLOPs", "latency_ms_p50": "median ms", "latency_ms_p90": "p90 ms",
             "peak_rss_mb": "peak RSS increase (MB)", "size_mb": "file (MB)", "pareto": "on front"}
@@ -65,34 +90,57 @@ def cells_table(j: pd.DataFrame) -> pd.DataFrame:
     return t[[c for c in cols if c in t]].rename(columns=cols)
 
 
-def machine_lines(recs) -> list[str]:
-    eff = [r for r in recs if r.kind == "latency" and r.status == "ok"]
-    seen = {}
-    for r in eff:
-        seen.setdefault((r.device, r.cpu_model), r)
+def roles(spec: ReportSpec) -> dict[str, str]:
+    """machine id -> role name: "this machine" (the report's own fingerprint), "reference (committed)"."""
+    out = {mid: "reference (committed)" for mid in {machine_id(r) for r in load_records(spec.reference)}}
+    if spec.this_machine:
+        out[spec.this_machine] = "this machine"
+    return out
+
+
+def machine_lines(recs, eff: pd.DataFrame) -> list[str]:
+    """One bullet per machine that measured latency: its label (as in figures and tables) and what it is."""
+    ok = [r for r in recs if r.kind == "latency" and r.status == "ok"]
     lines = []
-    for (device, cpu), r in seen.items():
-        env = r.env or {}
-        lines.append(f"- `{device}`: {cpu}; {env.get('logical_cpus', '?')} logical CPUs; governor "
-                     f"{env.get('governor')}; turbo {env.get('turbo')}; torch {r.torch_version}; git {r.git_sha}")
-    runtimes = sorted({f"{r.runtime} ({r.runtime_version})" for r in eff if r.runtime_version})
-    if runtimes:
-        lines.append("- runtimes: " + ", ".join(runtimes))
+    for mid, part in (eff.groupby("machine_id", sort=False) if not eff.empty else []):
+        first = next(r for r in ok if machine_id(r) == mid)
+        runtimes = sorted({f"{r.runtime} ({r.runtime_version})" for r in ok if machine_id(r) == mid and r.runtime_version})
+        lines.append(f"- **{part.machine.iloc[0]}** ({len(part)} cells on {', '.join(sorted(set(part.device)))}): "
+                     f"{machine_detail(first)}; runtimes {', '.join(runtimes)}; git {first.git_sha}")
     return lines
+
+
+def side_by_side(eff: pd.DataFrame) -> pd.DataFrame:
+    """Median latency (ms) per cell, one column per machine, and the ratio of each to the first machine."""
+    t = eff.assign(cell=eff.model_id.where(eff.family == "baseline", "DynaBERT " + eff.subnet_id))
+    wide = t.pivot_table(index=["device", "runtime", "threads", "cell"], columns="machine", values="latency_ms_p50",
+                         aggfunc="last", sort=False)
+    cols = list(wide.columns)
+    for c in cols[1:]:
+        wide[f"ratio {c.split(':')[0]} / {cols[0].split(':')[0]}"] = wide[c] / wide[cols[0]]
+    return wide
 
 
 def build(spec: ReportSpec) -> Path:
     """Write figures, tables and index.md/index.html into spec.out; returns the index.md path."""
     recs = load_records(spec.inputs)
-    eff = efficiency(recs, spec.checkpoint)
+    eff = efficiency(recs, spec.checkpoint, roles(spec))
     out, fig_dir = spec.out, spec.out / "figures"
     out.mkdir(parents=True, exist_ok=True)
     md = [f"# {spec.title}", "", "Every number below says how it was obtained. Latency: median of per-run wall "
           "times after warm-up, one fresh process per cell, batch and threads as stated. FLOPs: 2 x MACs, dense "
           "(Linear layers), batch 1. Accuracy: *measured* here (split named) or *cited* (source named); figures "
-          "draw measured points filled and cited points hollow.", "", "## Machine", *machine_lines(recs), ""]
+          "draw measured points filled and cited points hollow. Each latency is labelled with the machine that "
+          "measured it; machines are shown side by side, never pooled.", "", "## Machines", *machine_lines(recs, eff),
+          ""]
     if spec.commands:
-        md += ["## Commands", "```", *spec.commands, "```", ""]
+        md += ["## Commands (from the repository root)", "```", *spec.commands, "```", ""]
+    if not eff.empty and eff.machine_id.nunique() > 1:
+        wide = side_by_side(eff[eff.latency_ms_p50.notna()])
+        wide.to_csv(out / "latency_by_machine.csv")
+        md += ["## Median latency by machine (ms)", "", "Same cells, one column per machine (labels as above); a "
+               "ratio above 1 means slower than the first column's machine. `latency_by_machine.csv`.", "",
+               wide.reset_index().to_markdown(index=False, floatfmt=".3g"), ""]
     notes: list[str] = []
     seq = int(eff.seq_len.mode().iloc[0]) if not eff.empty else 128
     for task in spec.tasks:
@@ -128,9 +176,10 @@ def build(spec: ReportSpec) -> Path:
             part = part.copy()
             if part.latency_ms_p50.isna().all():  # emulated targets: instruction counts, no latency to plot
                 continue
-            part["pareto"] = pareto_mask(part.latency_ms_p50, part.accuracy)
-            cpu = eff[eff.device == device].cpu_model.iloc[0]
-            title = (f"{task}: latency on {device} ({cpu}), {runtime}, {threads} thread(s), seq {seq}, batch 1")
+            part["pareto"] = False  # a front per machine: latencies of different machines are never compared
+            for _, rows in part.groupby("machine"):
+                part.loc[rows.index, "pareto"] = pareto_mask(rows.latency_ms_p50, rows.accuracy)
+            title = f"{task}: {device}, {runtime}, {threads} thread(s), seq {seq}, batch 1; latency per machine"
             measured = part[part.measured.astype(bool)]
             acc_note = ""
             if not measured.empty and measured.accuracy_from_artifact.all():
@@ -149,7 +198,7 @@ def build(spec: ReportSpec) -> Path:
     if not eff.empty:
         md += ["## Latency against FLOPs", ""]
         for device, part in eff.groupby("device"):
-            title = f"{device}: median latency vs FLOPs (seq {int(part.seq_len.iloc[0])}, batch 1)"
+            title = f"{device}: median latency vs FLOPs (seq {int(part.seq_len.iloc[0])}, batch 1), per machine"
             if part.latency_ms_p50.notna().any():
                 md.append(_img(figures.save(figures.latency_vs_flops_figure(part[part.latency_ms_p50.notna()], title),
                                             fig_dir / f"latency_vs_flops_{device}")[0], out))

@@ -145,7 +145,8 @@ def prepare_cell(cfg: SweepConfig, model: LoadedModel, cell: Cell, prov: dict, e
         path, meta = artifact_for(cfg, model, cell)
     except Exception as err:  # an export failure is a failed cell, recorded
         return records.Record(**base, status="error", error=f"export failed: {type(err).__name__}: {err}")
-    base.update(artifact_bytes=meta.get("bytes"), export_max_abs_err=meta.get("max_abs_err"), export_ok=meta["ok"])
+    base.update(artifact_bytes=meta.get("bytes"), export_max_abs_err=meta.get("max_abs_err"), export_ok=meta["ok"],
+                quantization=meta.get("quantization"))
     if not meta["ok"]:
         return records.Record(**base, status="error", error=f"artifact failed its numerics check: max abs err "
                               f"{meta.get('max_abs_err')} > tolerance {meta.get('tolerance')} {meta.get('error', '')}")
@@ -277,7 +278,7 @@ def run_sweep(cfg: SweepConfig) -> list[records.Record]:
     from devices.local import cpu_info
 
     done = records.done_keys(cfg.results)
-    prov, env = records.provenance(), cpu_info()
+    prov, env = {**records.provenance(), **machine_fields()}, cpu_info()
     prov.pop("cpu_model")
     env_cpu = env.pop("cpu_model")
     loaded: dict = {}
@@ -294,8 +295,8 @@ def run_sweep(cfg: SweepConfig) -> list[records.Record]:
     pending, ready = [], []
     for cell in tqdm(plan_cells(cfg), desc="export", unit="cell"):
         model = model_of(cell)
-        if ("latency", model.name, model.sha, cell.spec.subnet_id, cfg.task, None, cell.device, cell.runtime,
-                cell.threads, cfg.batch, cfg.seq_len) in done:
+        if records.cell_key("latency", model.name, model.sha, cell.spec.subnet_id, cfg.task, None, cell.device,
+                            cell.runtime, cell.threads, cfg.batch, cfg.seq_len, prov["machine_fingerprint"]) in done:
             continue
         pending.append(cell)
         ready.append(prepare_cell(cfg, model, cell, {**prov, "cpu_model": env_cpu}, env))
@@ -327,6 +328,14 @@ def run_sweep(cfg: SweepConfig) -> list[records.Record]:
             written.append(rec)
     bar.close()
     return written
+
+
+def machine_fields() -> dict:
+    """The measuring machine's identity for every record (and the cell key): its fingerprint and description."""
+    from devices.machine import this_machine
+
+    m = this_machine()
+    return {"machine_fingerprint": m.fingerprint, "machine": m.to_dict()}
 
 
 def profiles_kind(device: str) -> str:

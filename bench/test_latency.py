@@ -1,7 +1,8 @@
 """Latency of every sub-network x runtime, measured by pytest-benchmark in this process.
 
 extra_info carries the same fields as a results-store record (bench/collect.py maps them across), plus
-p90/p99 from the raw rounds. The sweep (python -m bench.sweep) measures the same cells in fresh processes
+p90/p99 from the raw rounds. With `--benchmark-disable` every cell runs once as a smoke test (export, numerics
+check, one inference); `--benchmark-skip` skips them. The sweep (python -m bench.sweep) measures the same cells in fresh processes
 and adds memory; this suite is the pytest-benchmark view of the same numbers.
 """
 
@@ -43,6 +44,8 @@ def test_latency(benchmark, bench_cell, bench_settings, loaded_models, tmp_path_
         if runner_runtime == "torch":
             torch.set_num_threads(previous)
     assert np.isfinite(out).all()
+    if benchmark.disabled:  # --benchmark-disable (or the plugin disabled itself): one run, a smoke test, no stats
+        return
     c = cost(model.dyna.full_size, spec, seq)
     stats = summarize([t * 1e3 for t in benchmark.stats.stats.data])
     benchmark.group = f"{model_name} seq{seq} t{threads}"

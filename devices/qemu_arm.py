@@ -144,6 +144,14 @@ def run(artifact: Path, runtime: str, threads: int, seq_len: int, count_runs: in
         # consecutive runs differ by < 1% (the allocator's state moves on); each is deterministic across processes
         result["instructions_per_inference"] = min(per_run)
         result["instructions_per_run"] = per_run
-    result["emulated"] = {"qemu": qemu_binary(), "cpu": cpu, "sysroot": str(cache / "sysroot"),
+    result["emulated"] = {"qemu": qemu_binary(), "cpu": cpu, "sysroot": home_relative(cache / "sysroot"),
                           "note": "wall times are emulated (qemu TCG on x86), not ARM latency"}
     return result
+
+
+def home_relative(path: Path) -> str:
+    """`path` with the user's home shown as ~ (records are committed: no machine's absolute home path in them)."""
+    try:
+        return "~/" + Path(path).resolve().relative_to(Path.home().resolve()).as_posix()
+    except ValueError:
+        return str(path)

@@ -3,6 +3,10 @@
 Knows nothing of devices or plots.
 """
 
+from dynabert import quiet
+
+quiet.install()  # before transformers imports torchao: drops two known, harmless import-time messages
+
 from dynabert.config import DEFAULT_DEPTHS, DEFAULT_WIDTHS, BertSize, SubnetSpec, default_grid
 from dynabert.extract import extract
 from dynabert.flops import SubnetCost, cost

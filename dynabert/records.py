@@ -37,6 +37,7 @@ class Record:
     artifact_bytes: int | None = None
     export_max_abs_err: float | None = None
     export_ok: bool | None = None
+    quantization: dict | None = None  # int8 settings the artifact was made with (e.g. per_channel, reduce_range)
     # where
     device: str | None = None
     runtime: str | None = None  # "torch" | "onnxruntime" | "onnxruntime-int8" | "litert" | "litert-int8" | ...
@@ -73,6 +74,8 @@ class Record:
     runtime_version: str | None = None
     cpu_model: str | None = None
     timestamp_utc: str | None = None
+    machine_fingerprint: str | None = None  # 12 hex digits of the measuring machine's identity (devices.machine)
+    machine: dict | None = None  # that identity: CPU, cores used, ISA features, memory, OS, runtime versions
     env: dict = field(default_factory=dict)
     # outcome
     status: str = "ok"  # "ok" | "error" | "skipped"
@@ -92,8 +95,18 @@ class Record:
     @property
     def key(self) -> tuple:
         """What makes two records measurements of the same cell (for resume and de-duplication)."""
-        return (self.kind, self.model_id, self.checkpoint_sha, self.subnet_id, self.task, self.split, self.device,
-                self.runtime, self.threads, self.batch_size, self.seq_len)
+        return cell_key(self.kind, self.model_id, self.checkpoint_sha, self.subnet_id, self.task, self.split,
+                        self.device, self.runtime, self.threads, self.batch_size, self.seq_len,
+                        self.machine_fingerprint)
+
+
+def cell_key(kind: str, model_id: str, checkpoint_sha: str, subnet_id: str, task: str | None, split: str | None,
+             device: str | None, runtime: str | None, threads: int | None, batch_size: int | None,
+             seq_len: int | None, machine_fingerprint: str | None) -> tuple:
+    """The identity of one measured cell. The machine's fingerprint is part of it, so a store holding another
+    machine's records (or records from before fingerprints existed: None) never makes a cell count as done here."""
+    return (kind, model_id, checkpoint_sha, subnet_id, task, split, device, runtime, threads, batch_size, seq_len,
+            machine_fingerprint)
 
 
 def append(path: str | Path, record: Record) -> None:

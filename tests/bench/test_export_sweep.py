@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -196,3 +197,105 @@ def test_processes_are_interleaved_and_pooled(tmp_path, cache, monkeypatch):
     for rec in written:
         assert rec.status == "ok" and rec.n_runs == 12 and len(rec.env["process_medians_ms"]) == 3
     assert run_sweep(cfg) == []  # finished cells are not measured again
+
+
+
+def test_another_machines_store_is_remeasured_here(tmp_path, cache):
+    """A store written on another machine (another fingerprint, or none: records from before machine identity)
+    makes no cell count as done here: every cell is measured again, and the new records carry this machine's
+    fingerprint, description and a timestamp; the foreign records stay as they were."""
+    from devices.machine import this_machine
+
+    store = tmp_path / "r.jsonl"
+    cfg = SweepConfig(models=["tiny"], results=str(store), runtimes=("onnxruntime",), widths=(1.0, 0.5),
+                      depths=(1.0, 0.5), seq_len=12, min_time_s=0, min_runs=3, warmup=1, cache=cache)
+    here = this_machine()
+    first = run_sweep(cfg)
+    assert len(first) == 4 and {r.machine_fingerprint for r in first} == {here.fingerprint}
+    assert first[0].machine["isa"] == list(here.isa) and first[0].machine["cpu_model"] == here.cpu_model
+    other = {**first[0].machine, "cpu_model": "Other CPU", "isa": ["avx2", "fma"]}
+    foreign = [replace(r, machine_fingerprint="0123456789ab", machine=other) for r in first]
+    foreign += [replace(first[0], machine_fingerprint=None, machine=None)]  # an old, unfingerprinted record
+    store.write_text("".join(json.dumps(r.to_dict()) + "\n" for r in foreign))
+    again = run_sweep(cfg)
+    assert sorted(r.subnet_id for r in again) == sorted(r.subnet_id for r in first)  # every cell, once
+    assert all(r.machine_fingerprint == here.fingerprint and r.timestamp_utc for r in again)
+    assert len(records.read(store)) == len(foreign) + 4
+    assert run_sweep(cfg) == []  # now measured here: nothing to do
+
+
+def test_machine_fingerprint_covers_what_decides_latency():
+    """The fingerprint is a hash of every identity field: changing any one (ISA, cores, a runtime version)
+    changes it; the same fields give the same fingerprint."""
+    from devices.machine import fingerprint, this_machine
+
+    m = this_machine().to_dict()
+    assert fingerprint(m) == this_machine().fingerprint and len(fingerprint(m)) == 12
+    for change in ({"isa": ["avx2"]}, {"cores_used": m["cores_used"] + 1},
+                   {"runtimes": {**m["runtimes"], "onnxruntime": "0.0.1"}}, {"cpu_model": "Other"}):
+        assert fingerprint({**m, **change}) != fingerprint(m)
+
+
+def _counting_check(monkeypatch):
+    """Replace bench.export.check by itself plus a log of the formats it checked."""
+    import bench.export as export
+
+    real, calls = export.check, []
+    monkeypatch.setattr(export, "check", lambda model, fmt, *a: calls.append(fmt) or real(model, fmt, *a))
+    return calls
+
+
+def test_changed_exporter_version_reexports_and_rechecks(tiny, tmp_path, monkeypatch):
+    """The cached file and its check belong to the exporter versions that made them: another onnxscript version
+    is another cache entry, exported and checked anew; the old entry is left as it was."""
+    import bench.export as export
+
+    dyna, sha = tiny
+    spec = SubnetSpec(0.5, 0.5)
+    path, meta = ensure_artifact(extract(dyna, spec), sha, spec.subnet_id, "onnx", 16, tmp_path)
+    assert meta["export_key"]["exporters"]["onnxscript"] is not None
+    real = export._versions
+    monkeypatch.setattr(export, "_versions", lambda pkgs: {**real(pkgs), **(
+        {"onnxscript": "0.0.1-other"} if "onnxscript" in pkgs else {})})
+    calls = _counting_check(monkeypatch)
+    again, meta2 = ensure_artifact(extract(dyna, spec), sha, spec.subnet_id, "onnx", 16, tmp_path)
+    assert again != path and again.is_file() and path.is_file()
+    assert calls == ["onnx"] and meta2["ok"] and meta2["export_key"]["exporters"]["onnxscript"] == "0.0.1-other"
+
+
+@pytest.mark.parametrize("change", ["tolerance", "runtime", "isa"])
+def test_changed_tolerance_runtime_or_cpu_rechecks_the_cached_file(tiny, tmp_path, monkeypatch, change):
+    """A cached int8 verdict is reused only under the tolerance, checking-runtime version and CPU features it
+    was made with; any other -> the same file is checked again (not re-exported) and the new key stored."""
+    import bench.export as export
+    import devices.machine as machine
+
+    dyna, sha = tiny
+    spec = SubnetSpec(0.25, 0.5)
+    path, meta = ensure_artifact(extract(dyna, spec), sha, spec.subnet_id, "onnx-int8", 16, tmp_path)
+    mtime = path.stat().st_mtime_ns
+    if change == "tolerance":
+        monkeypatch.setattr(export, "INT8_REL_TOL", export.INT8_REL_TOL / 2)
+    elif change == "runtime":
+        real = export._versions
+        monkeypatch.setattr(export, "_versions", lambda pkgs: {**real(pkgs), **(
+            {"onnxruntime": "9.9.9"} if pkgs == ("onnxruntime",) else {})})
+    else:
+        real_m = machine.this_machine
+        monkeypatch.setattr(machine, "this_machine", lambda *a: replace(real_m(*a), isa=("avx2", "fma", "amx_int8")))
+    calls = _counting_check(monkeypatch)
+    again, meta2 = ensure_artifact(extract(dyna, spec), sha, spec.subnet_id, "onnx-int8", 16, tmp_path)
+    assert again == path and path.stat().st_mtime_ns == mtime  # same file, not re-exported
+    assert calls == ["onnx-int8"] and meta2["check_key"] != meta["check_key"]
+    again, _ = ensure_artifact(extract(dyna, spec), sha, spec.subnet_id, "onnx-int8", 16, tmp_path)
+    assert calls == ["onnx-int8"]  # the new verdict is cached in its turn
+
+
+def test_onnx_int8_settings_follow_the_cpu():
+    """reduce_range (7-bit weights) exactly where the CPU lacks an int8 dot-product instruction."""
+    from bench.export import onnx_int8_settings
+
+    assert onnx_int8_settings(("avx2", "fma"))["reduce_range"] is True
+    assert onnx_int8_settings(("avx2", "avx512f", "avx512_vnni"))["reduce_range"] is False
+    assert onnx_int8_settings(("asimd", "asimddp"))["reduce_range"] is False
+    assert all(onnx_int8_settings(isa)["per_channel"] for isa in (("avx2",), ("avx_vnni",)))

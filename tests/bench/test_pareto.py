@@ -159,3 +159,57 @@ def test_an_artifacts_own_accuracy_goes_with_its_runtime(tmp_path):
     assert "Accuracy measured on the onnxruntime-int8 artifacts themselves." in text
     t1 = pd.read_csv(tmp_path / "rep" / "sst2_table1_measured.csv", index_col=0)
     assert t1.iloc[0, 0] == pytest.approx(90.0)  # Table 1 is the model's own (torch) accuracy
+
+
+def test_two_machines_are_labelled_side_by_side_never_pooled(tmp_path):
+    """A reference store (no fingerprint: from before machine identity) and this machine's store: every table and
+    figure names both machines; the accuracy figure has one latency panel per machine, each with its own front."""
+    import dataclasses
+
+    from devices.machine import this_machine
+
+    here = this_machine()
+    ref, mine = tmp_path / "ref.jsonl", tmp_path / "mine.jsonl"
+    for spec in default_grid():
+        cost = spec.width_mult * spec.depth_mult
+        records.append(ref, dataclasses.replace(lat(spec, 100 * cost), cpu_model="AMD EPYC",
+                                                timestamp_utc="2026-11-20T10:00:00+00:00"))
+        records.append(mine, dataclasses.replace(lat(spec, 50 * cost), cpu_model=here.cpu_model,
+                                                 machine_fingerprint=here.fingerprint, machine=here.to_dict(),
+                                                 timestamp_utc="2026-11-30T10:00:00+00:00"))
+    out = tmp_path / "rep"
+    index = build(ReportSpec([str(ref), str(mine)], out, ["sst2"], reference=[str(ref)], this_machine=here.fingerprint))
+    text = index.read_text()
+    assert "**this machine: " in text and "**reference (committed): AMD EPYC, measured 2026-11-20**" in text
+    assert f"fingerprint {here.fingerprint}" in text and "no fingerprint recorded" in text
+    wide = pd.read_csv(out / "latency_by_machine.csv")
+    mine_col = next(c for c in wide.columns if c.startswith("this machine"))
+    ref_col = next(c for c in wide.columns if c.startswith("reference"))
+    assert (wide[ref_col] / wide[mine_col]).round(6).eq(2.0).all()  # 100 vs 50 ms x cost: never averaged
+    table = pd.read_csv(out / "sst2_local-cpu_onnxruntime_t1.csv")
+    assert table.machine.nunique() == 2 and (table.model == "DynaBERT").sum() == 2 * len(default_grid())
+    assert table.groupby("machine")["on front"].any().all()  # a front per machine
+
+    from bench.frame import cited_accuracy, efficiency, joined, load_records
+    recs = load_records([ref, mine])
+    j = joined(efficiency(recs, roles={here.fingerprint: "this machine"}), cited_accuracy("sst2"))
+    fig = figures.accuracy_figure(j.assign(metric="accuracy"), "sst2", "t")
+    titles = [ax.get_title() for ax in fig.axes[2:]]
+    assert len(titles) == 2 and titles[0].startswith("latency on this machine") and "AMD EPYC" in titles[1]
+    plt.close(fig)
+
+
+def test_default_run_never_writes_the_reference(tmp_path, capsys):
+    from bench.pareto import REFERENCE
+    assert pareto_main(["--out", str(REFERENCE)]) == 2
+    assert "committed reference results" in capsys.readouterr().err
+
+
+def test_report_commands_are_portable(tmp_path, monkeypatch):
+    """Committed reports show commands that paste from the repository root: quoted, no absolute paths."""
+    from bench.report import portable_command
+
+    monkeypatch.chdir(tmp_path)
+    cmd = portable_command(["/some/venv/bin/python", "-m", "bench.pareto", "--results", str(tmp_path / "r.jsonl"),
+                            f"--out={tmp_path / 'rep'}", "--title", "A title (with spaces)"])
+    assert cmd == "python -m bench.pareto --results r.jsonl --out=rep --title 'A title (with spaces)'"
