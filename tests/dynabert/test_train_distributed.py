@@ -7,6 +7,7 @@ layer unused, which DDP must handle inside no_sync) with dropout off, 256 SST-2 
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -137,3 +138,37 @@ def test_one_gradient_allreduce_per_optimizer_step():
     assert count["sub_networks"] == 12 and count["buckets"] >= 1
     assert count["bucket_allreduces_per_step_after"] == count["buckets"]
     assert count["bucket_allreduces_per_step_before"] == 12 * count["buckets"]
+
+
+GPU_SAVE = """
+import sys, torch
+from pathlib import Path
+# Every storage written from here on is tagged "cuda:0", as torch.save on a GPU machine tags a CUDA tensor.
+torch.serialization.register_package(0, lambda s: "cuda:0" if s.device.type == "cpu" else None, lambda s, loc: None)
+ckpt = Path(sys.argv[1])
+opt = torch.load(ckpt / "optimizer.bin", weights_only=False)
+torch.save(opt, ckpt / "optimizer.bin")
+"""
+
+
+def test_gpu_saved_state_resumes_on_cpu(sst2_dir, tmp_path):
+    """A checkpoint whose optimizer tensors claim "cuda:0" and whose RNG file holds a CUDA generator state (what a
+    GPU run writes) resumes on this CPU-only machine to the uninterrupted result."""
+    out = prepare(tmp_path / "run")
+    assert main(args(sst2_dir, out, 32)) == 0
+    whole = weights(out)
+    stage = out / "depth"
+    ckpt = stage / "checkpoint"  # the mid-stage checkpoint (step 4 of 8) is still there
+    subprocess.run([sys.executable, "-c", GPU_SAVE, str(ckpt)], check=True, env=ENV, cwd=ROOT)
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="CUDA"):
+            torch.load(ckpt / "optimizer.bin", weights_only=False)  # the file really is a GPU save
+    rng = torch.load(ckpt / "random_states_0.pkl", weights_only=False)
+    rng["torch_cuda_manual_seed"] = [torch.get_rng_state()]  # one CUDA generator state per GPU
+    torch.save(rng, ckpt / "random_states_0.pkl")
+    (stage / "summary.json").unlink()
+    shutil.rmtree(stage / "best")
+    assert main(args(sst2_dir, out, 32)) == 0
+    assert "resumed from" in (stage / "train.log").read_text()
+    resumed = weights(out)
+    assert all(torch.equal(whole[k], resumed[k]) for k in whole)
