@@ -59,10 +59,16 @@ class Trainable(nn.Module):
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor | None,
                 spec: SubnetSpec, output_attentions: bool = False, project: bool = False):
-        """The student's DynaOutput at `spec`; with `project`, hidden states mapped by the projection ([B, S, H_t])."""
+        """The student's DynaOutput at `spec`.
+
+        project (TinyBERT phase 1): hidden states mapped by the projection ([B, S, H_s] -> [B, S, H_t]) and the
+        logits detached: that phase trains no head, and DDP must not wait for gradients of weights that reach an
+        output but not the loss.
+        """
         out = self.student(input_ids, attention_mask, token_type_ids, spec=spec, output_attentions=output_attentions)
         if project and self.projection is not None:
-            out = replace(out, hidden_states=tuple(self.projection(h) for h in out.hidden_states))
+            out = replace(out, logits=out.logits.detach(),
+                          hidden_states=tuple(self.projection(h) for h in out.hidden_states))
         return out
 
 

@@ -172,3 +172,26 @@ def test_gpu_saved_state_resumes_on_cpu(sst2_dir, tmp_path):
     assert "resumed from" in (stage / "train.log").read_text()
     resumed = weights(out)
     assert all(torch.equal(whole[k], resumed[k]) for k in whole)
+
+
+def test_accelerate_launch_cpu_without_mpirun_is_refused_with_the_working_commands(monkeypatch):
+    """`accelerate launch --cpu --num_processes 2` sets MASTER_ADDR but starts one process (mpirun only)."""
+    from dynabert.engine import make_accelerator
+
+    monkeypatch.setenv("ACCELERATE_USE_CPU", "True")
+    monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
+    for name in ("WORLD_SIZE", "PMI_SIZE"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(ValueError, match="torchrun --nproc_per_node N") as err:
+        make_accelerator("no")
+    assert "--mpirun_hostfile" in str(err.value) and "accelerate launch --multi_gpu" in str(err.value)
+
+
+def test_steps_per_epoch_splits_the_data_and_names_a_batch_too_large():
+    from dynabert.engine import steps_per_epoch
+
+    assert steps_per_epoch(256, 16, 1) == 16 and steps_per_epoch(256, 16, 2) == 8
+    assert steps_per_epoch(257, 16, 2) == 8  # a last global batch of 1 row cannot feed 2 ranks: dropped
+    assert steps_per_epoch(258, 16, 2) == 9 and steps_per_epoch(10, 16, 2) == 1  # 5 rows per rank
+    with pytest.raises(ValueError, match="fewer than one batch"):
+        steps_per_epoch(1, 16, 2)
