@@ -80,6 +80,7 @@ def make_assets(work: Path) -> tuple[Path, Path]:
     model = work / "run" / "width" / "best"
     model.mkdir(parents=True, exist_ok=True)
     words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *GOOD, *BAD, *FILLER]
+    words += [f"[unused{i}]" for i in range(30522 - len(words))]  # BERT's vocabulary size: the sweep draws ids >= 1000
     BertTokenizerFast(vocab={w: i for i, w in enumerate(words)}, do_lower_case=True).save_pretrained(model)  # v5 API
     import torch
     torch.manual_seed(0)
