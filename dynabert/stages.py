@@ -29,7 +29,7 @@ class TrainConfig:
     text_columns: str | None = None  # --task custom
     label_column: str | None = None
     learning_rate: float = 2e-5
-    batch_size: int = 32
+    batch_size: int = 32  # per process: N processes take N x this per optimizer step
     epochs: float = 3.0  # per stage; fractional allowed
     max_seq_len: int = 128
     seed: int = 42
@@ -52,7 +52,7 @@ class TrainConfig:
     eval_batch_size: int = 128
     bucket: bool = False  # length bucketing
     max_errors: int = 0  # malformed rows skipped (and reported) before failing
-    mixed_precision: str = "no"  # "no" | "fp16" | "bf16" (GPU)
+    mixed_precision: str = "no"  # "no" | "bf16" (CPU or GPU) | "fp16" (GPU, loss-scaled)
     logging_steps: int = 10
     baseline: str | None = None  # "distilbert" | "tinybert" | "fixed": a same-teacher baseline instead of a stage
     student_layers: int | None = None  # tinybert: student depth (default half the teacher's)
