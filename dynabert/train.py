@@ -1,8 +1,9 @@
 """The DynaBERT stages (spec 3): teacher fine-tuning, width distillation, width x depth distillation, final tuning.
 
 Each stage reads its start and teacher from the previous stage's output, checkpoints atomically as it goes,
-and resumes from its last checkpoint (same batches, same step count). Runs on CPU, one or several GPUs
-through Accelerate. Must not import bench or devices.
+and resumes from its last checkpoint (same batches, same step count, same random state). `run_stage` reads top to
+bottom: setup_stage, then the loop (train_step, optimizer_step, evaluate_and_checkpoint), then finish_stage. One
+process, or N through torchrun / accelerate launch (see dynabert.engine). Must not import bench or devices.
 """
 
 from __future__ import annotations
@@ -12,164 +13,28 @@ import math
 import shutil
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import torch
-from accelerate import Accelerator, DistributedDataParallelKwargs
+from accelerate.utils import set_seed
 from tqdm.auto import tqdm
 from transformers import get_linear_schedule_with_warmup
 
 from dynabert import baselines
 from dynabert.augment import DEFAULT_N, N_PER_TASK, AugmentConfig, augmented_train
-from dynabert.config import DEFAULT_DEPTHS, DEFAULT_WIDTHS, SubnetSpec, default_grid
 from dynabert.data import Split, batch_order, collate, encode, get_task, load_hub, load_task, metric_for
-from dynabert.distill import distill_loss
+from dynabert.engine import (Progress, Trainable, has_checkpoint, load_checkpoint, make_accelerator, rank_rows,
+                             save_checkpoint, steps_per_epoch, train_step)
 from dynabert.evaluate import evaluate_specs
 from dynabert.labels import align_classifier, check_task_checkpoint
 from dynabert.limits import check_model_inputs
+from dynabert.losses import LossSettings
 from dynabert.metrics import selection_score
 from dynabert.model import DynaBert
 from dynabert.presets import load_model, load_tokenizer
-from dynabert.rewire import importance, rewire_, task_loss
-
-STAGES = ("teacher", "width", "depth", "final")
-AUGMENTED_STAGES = ("width", "depth", "baseline")  # the distillation stages (spec 4); teacher and final: gold data
-
-
-@dataclass
-class TrainConfig:
-    """Every training flag; defaults are the paper's / official code's (spec 3.1)."""
-
-    task: str
-    data_dir: str
-    output_dir: str
-    model: str = "minilm-l6"  # where stage "teacher" starts (preset, directory, hub id)
-    teacher: str | None = None  # a fine-tuned teacher to use instead of OUTPUT/teacher/best
-    text_columns: str | None = None  # --task custom
-    label_column: str | None = None
-    learning_rate: float = 2e-5
-    batch_size: int = 32
-    epochs: float = 3.0  # per stage; fractional allowed
-    max_seq_len: int = 128
-    seed: int = 42
-    max_train_samples: int | None = None
-    max_eval_samples: int | None = None
-    warmup_ratio: float = 0.0
-    weight_decay: float = 0.0
-    max_grad_norm: float = 1.0
-    widths: tuple[float, ...] = DEFAULT_WIDTHS
-    depths: tuple[float, ...] = DEFAULT_DEPTHS
-    width_lambda1: float = 1.0
-    width_lambda2: float = 0.1
-    depth_lambda1: float = 1.0
-    depth_lambda2: float = 1.0
-    teacher_width: str = "full"  # "full" (official code) | "matched" (paper) in stage depth
-    importance_rule: str = "code"  # "code" (official) | "paper"
-    regression_pred_loss: bool = False  # STS-B: the official code has no prediction loss in stages width/depth
-    checkpoint_choice: str = "best"  # "best" summed dev metric (official) | "last"
-    eval_every: int = 50  # optimizer steps between dev evaluations (0: at epoch ends only)
-    eval_batch_size: int = 128
-    bucket: bool = False  # length bucketing
-    max_errors: int = 0  # malformed rows skipped (and reported) before failing
-    mixed_precision: str = "no"  # "no" | "fp16" | "bf16" (GPU)
-    logging_steps: int = 10
-    baseline: str | None = None  # "distilbert" | "tinybert" | "fixed": a same-teacher baseline instead of a stage
-    student_layers: int | None = None  # tinybert: student depth (default half the teacher's)
-    student_model: str | None = None  # distilbert/tinybert: a pretrained student (local dir / hub id) to distil into
-    width: float | None = None  # fixed: the one width to train
-    depth: float | None = None  # fixed: the one depth to train
-    temperature: float = 2.0  # distilbert: soft-label temperature
-    cosine_loss_weight: float = 0.0  # distilbert: weight of the last-hidden-state cosine loss
-    tinybert_phase1_fraction: float = 0.5  # tinybert: share of steps for intermediate-layer distillation
-    augment_model: str | None = None  # masked-LM checkpoint: TinyBERT augmentation for the distillation stages
-    augment_n: int | None = None  # tries per text (default: TinyBERT's per-task N, 20 otherwise)
-    augment_prob: float = 0.4  # chance of replacing each candidate word in a try
-    augment_top_k: int = 15  # candidates per word
-    augment_glove: str | None = None  # GloVe text file: candidates for words of several WordPieces
-
-    def __post_init__(self) -> None:
-        choices = {"teacher_width": ("full", "matched"), "importance_rule": ("code", "paper"),
-                   "checkpoint_choice": ("best", "last"), "mixed_precision": ("no", "fp16", "bf16")}
-        choices["baseline"] = (None, *baselines.BASELINES)
-        for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
-        for name in ("learning_rate", "batch_size", "epochs", "max_seq_len"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
-        if self.baseline == "fixed" and (self.width is None or self.depth is None):
-            raise ValueError("--baseline fixed needs --width and --depth (the one sub-network to train alone)")
-        for w in self.widths:
-            SubnetSpec(w, 1.0)
-        for d in self.depths:
-            SubnetSpec(1.0, d)
-
-
-@dataclass
-class StagePlan:
-    specs: list[SubnetSpec]
-    start_from: str  # student initial weights
-    teacher_from: str | None  # frozen teacher (None: gold labels)
-    lambda_pred: float = 1.0
-    lambda_hidden: float = 0.0
-    rewire: bool = False
-    kind: str = "dynabert"  # loss: "dynabert" (or gold labels without a teacher) | "distilbert" | "tinybert"
-    build_student: object = None  # teacher HF model -> student HF model (baselines), None: start_from as is
-
-
-def stage_dir(cfg: TrainConfig, stage: str) -> Path:
-    if stage == "baseline":
-        name = (f"fixed-{SubnetSpec(cfg.width, cfg.depth).subnet_id}" if cfg.baseline == "fixed"
-                else f"baseline-{cfg.baseline}")
-        return Path(cfg.output_dir) / name
-    return Path(cfg.output_dir) / stage
-
-
-def finished_model(cfg: TrainConfig, stage: str) -> str:
-    path = stage_dir(cfg, stage) / "best"
-    if not (path / "config.json").is_file():
-        raise ValueError(f"stage {stage!r} has no finished model at {path}; run --stage {stage} first")
-    return str(path)
-
-
-def plan(cfg: TrainConfig, stage: str) -> StagePlan:
-    widths = [SubnetSpec(w, 1.0) for w in cfg.widths]
-    if stage == "teacher":
-        return StagePlan([SubnetSpec()], cfg.model, None)
-    if stage == "width":
-        teacher = cfg.teacher or finished_model(cfg, "teacher")
-        return StagePlan(widths, teacher, teacher, cfg.width_lambda1, cfg.width_lambda2, rewire=True)
-    if stage == "depth":
-        start = finished_model(cfg, "width")
-        return StagePlan(default_grid(cfg.widths, cfg.depths), start, start, cfg.depth_lambda1, cfg.depth_lambda2)
-    if stage == "final":
-        return StagePlan(default_grid(cfg.widths, cfg.depths), finished_model(cfg, "depth"), None)
-    if stage == "baseline":
-        return baseline_plan(cfg)
-    raise ValueError(f"unknown stage {stage!r}; choose one of {STAGES} or all")
-
-
-def baseline_plan(cfg: TrainConfig) -> StagePlan:
-    """The plan of a same-teacher baseline: same task, data, teacher and epochs as the DynaBERT run."""
-    teacher = cfg.teacher or finished_model(cfg, "teacher")
-    if cfg.baseline == "fixed":
-        return StagePlan([SubnetSpec(cfg.width, cfg.depth)], teacher, teacher, cfg.depth_lambda1, cfg.depth_lambda2,
-                         rewire=True)
-    if cfg.student_model:
-        student_from = cfg.student_model
-
-        def build(_teacher_hf):
-            return load_model(student_from, num_labels=_teacher_hf.config.num_labels, seed=cfg.seed)
-    elif cfg.baseline == "distilbert":
-        def build(teacher_hf):
-            return baselines.layer_subset(teacher_hf, baselines.distilbert_layers(teacher_hf.config.num_hidden_layers))
-    else:
-        def build(teacher_hf):
-            n = teacher_hf.config.num_hidden_layers
-            return baselines.layer_subset(teacher_hf, baselines.tinybert_layers(n, cfg.student_layers or max(1, n // 2)))
-    return StagePlan([SubnetSpec()], teacher, teacher, kind=cfg.baseline, build_student=build)
-
+from dynabert.rewire import importance, rewire_
+from dynabert.stages import AUGMENTED_STAGES, STAGES, StagePlan, TrainConfig, plan, stage_dir  # noqa: F401 (re-exported)
 
 class Data:
     """Tokenized train and dev features of a task, plus its labels and metric."""
@@ -203,18 +68,179 @@ def augment_config(cfg: TrainConfig, task) -> AugmentConfig:
                          cfg.augment_top_k, cfg.augment_glove, cfg.seed)
 
 
-def save_atomic(model, tokenizer, target: Path, state: dict | None = None) -> None:
-    """Write to target.tmp, then swap it in: a kill mid-write never leaves a broken checkpoint."""
+def save_atomic(model, tokenizer, target: Path) -> None:
+    """Write a model directory to target.tmp, then swap it in: a kill mid-write never leaves a broken model."""
     tmp, old = target.with_name(target.name + ".tmp"), target.with_name(target.name + ".old")
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(tmp)
     tokenizer.save_pretrained(tmp)
-    if state is not None:
-        torch.save(state, tmp / "state.pt")
     if target.exists():
         target.rename(old)
     tmp.rename(target)
     shutil.rmtree(old, ignore_errors=True)
+
+
+class StageLog:
+    """train.log and the console, written by the main process only (every rank may call it)."""
+
+    def __init__(self, path: Path, main: bool):
+        self.file = open(path, "a", encoding="utf-8") if main else None
+
+    def __call__(self, msg: str) -> None:
+        if self.file is not None:
+            line = f"{time.strftime('%Y-%m-%d %H:%M:%S')} {msg}"
+            self.file.write(line + "\n")
+            self.file.flush()
+            tqdm.write(line)
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+
+
+@dataclass
+class Stage:
+    """Everything one stage's loop needs, built once by `setup_stage`."""
+
+    name: str
+    out: Path
+    plan: StagePlan
+    data: Data
+    tokenizer: object
+    accelerator: object
+    model: torch.nn.Module  # the Trainable as prepared (DDP-wrapped under several processes)
+    core: Trainable  # the same module unwrapped: `.student` is evaluated and saved
+    teacher: DynaBert | None
+    optimizer: object
+    scheduler: object
+    settings: LossSettings
+    batches_per_epoch: int
+    total_steps: int
+    log: StageLog
+    progress: Progress = field(default_factory=Progress)
+
+
+def build_student(cfg: TrainConfig, p: StagePlan, data: Data) -> DynaBert:
+    """The student's starting weights (a baseline's student built from the teacher), labels named from the data."""
+    hf = load_model(p.start_from, num_labels=data.num_labels, seed=cfg.seed)
+    if p.build_student is not None:
+        hf = p.build_student(hf)
+    return DynaBert(align_classifier(hf, data.task, data.labels, p.start_from, strict=p.teacher_from is not None))
+
+
+def rewire_student(cfg: TrainConfig, student: DynaBert, data: Data, device, log: StageLog) -> None:
+    """Sort heads and neurons by importance on the first dev set (spec 2), batch size 8 as the official code."""
+    dev0 = data.dev[data.task.dev_files[0]]
+    batches = [{k: v.to(device) for k, v in data.batch(dev0[i:i + 8]).items()} for i in range(0, len(dev0), 8)]
+    student.to(device)
+    heads, ffn = importance(student, batches, cfg.importance_rule)
+    rewire_(student, heads, ffn)
+    log(f"rewired with {cfg.importance_rule!r} importance on {len(dev0)} dev examples")
+
+
+def make_optimizer(cfg: TrainConfig, model: torch.nn.Module) -> torch.optim.Optimizer:
+    """AdamW, no weight decay on biases and LayerNorm weights (official code)."""
+    no_decay = ("bias", "LayerNorm.weight")
+    named = list(model.named_parameters())
+    groups = [{"params": [t for n, t in named if not any(k in n for k in no_decay)], "weight_decay": cfg.weight_decay},
+              {"params": [t for n, t in named if any(k in n for k in no_decay)], "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=cfg.learning_rate, eps=1e-8)
+
+
+def loss_settings(cfg: TrainConfig, p: StagePlan) -> LossSettings:
+    return LossSettings(p.lambda_pred, p.lambda_hidden, cfg.regression_pred_loss, cfg.temperature,
+                        cfg.cosine_loss_weight)
+
+
+def setup_stage(cfg: TrainConfig, name: str, out: Path) -> Stage:
+    """Data, student (rewired on a fresh start), teacher, optimizer, schedule, all prepared; resumed if a checkpoint
+    exists. The random weights and rewiring of rank 0 reach every rank through DDP's broadcast at wrapping."""
+    p = plan(cfg, name)
+    accelerator = make_accelerator(cfg.mixed_precision)
+    set_seed(cfg.seed, device_specific=True)  # dropout differs between ranks; load_state restores it on resume
+    tokenizer = load_tokenizer(p.start_from)
+    check_model_inputs(p.start_from, tokenizer, cfg.max_seq_len, "--max-seq-len")  # a model's own limits, up front
+    check_task_checkpoint(p.teacher_from, cfg.task, cfg.text_columns, cfg.label_column, cfg.data_dir, "--teacher")
+    with accelerator.main_process_first():  # augmentation writes its file once
+        data = Data(cfg, tokenizer, augment=cfg.augment_model is not None and name in AUGMENTED_STAGES)
+    out.mkdir(parents=True, exist_ok=True)
+    log = StageLog(out / "train.log", accelerator.is_main_process)
+    resuming = has_checkpoint(out / "checkpoint")
+    student = build_student(cfg, p, data)
+    teacher = DynaBert(align_classifier(load_model(p.teacher_from), data.task, data.labels, p.teacher_from)
+                       ).to(accelerator.device).eval() if p.teacher_from else None
+    if teacher is not None:
+        teacher.requires_grad_(False)
+    if p.rewire and not resuming and accelerator.is_main_process:
+        rewire_student(cfg, student, data, accelerator.device, log)
+    projection = None
+    if p.kind == "tinybert":
+        projection = baselines.TinyBertProjection(student.full_size.hidden_size, teacher.full_size.hidden_size)
+    model = Trainable(student, projection)
+    optimizer = make_optimizer(cfg, model)
+    per_epoch = steps_per_epoch(len(data.train), cfg.batch_size, accelerator.num_processes)
+    total = max(1, math.ceil(per_epoch * cfg.epochs))
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total), total)
+    model, optimizer = accelerator.prepare(model, optimizer)
+    stage = Stage(name, out, p, data, tokenizer, accelerator, model, accelerator.unwrap_model(model), teacher,
+                  optimizer, scheduler, loss_settings(cfg, p), per_epoch, total, log)
+    accelerator.register_for_checkpointing(scheduler, stage.progress)  # stepped by hand: see optimizer_step
+    if resuming:
+        load_checkpoint(accelerator, out / "checkpoint")
+        log(f"resumed from {out / 'checkpoint'} at step {stage.progress.step} of {total}")
+    else:
+        log(f"stage {name}: {len(p.specs)} sub-network(s), {len(data.train)} train examples, {total} steps "
+            f"({cfg.epochs} epochs x {per_epoch} batches of {cfg.batch_size} x {accelerator.num_processes} "
+            f"process(es)), teacher {p.teacher_from or 'none (gold labels)'}")
+    return stage
+
+
+def epoch_batches(cfg: TrainConfig, s: Stage, epoch: int) -> list[list[int]]:
+    """The epoch's global batches (example indices), the same on every rank: a pure function of (seed, epoch)."""
+    lengths = [len(f["input_ids"]) for f in s.data.train]
+    world = s.accelerator.num_processes
+    return batch_order(lengths, cfg.batch_size * world, cfg.seed, epoch, cfg.bucket)[:s.batches_per_epoch]
+
+
+def my_batch(s: Stage, idx: list[int]) -> dict[str, torch.Tensor]:
+    """This rank's rows of the global batch `idx`, on its device."""
+    full = s.data.batch([s.data.train[i] for i in idx])
+    rows = rank_rows(full, s.accelerator.process_index, s.accelerator.num_processes)
+    return {k: v.to(s.accelerator.device) for k, v in rows.items()}
+
+
+def optimizer_step(cfg: TrainConfig, s: Stage) -> None:
+    """Clip, step, advance the schedule unless the fp16 loss scaler skipped the step, clear the gradients."""
+    if cfg.max_grad_norm > 0:
+        s.accelerator.clip_grad_norm_(s.model.parameters(), cfg.max_grad_norm)
+    s.optimizer.step()
+    if s.optimizer.step_was_skipped:
+        s.progress.skipped_steps += 1
+    else:
+        s.scheduler.step()
+    s.optimizer.zero_grad(set_to_none=True)
+
+
+def evaluate_and_choose(cfg: TrainConfig, s: Stage, final: bool) -> None:
+    """Dev metrics of every sub-network on the main process only (the others wait); saves OUT/best when chosen."""
+    if s.accelerator.is_main_process:
+        student, data, p = s.core.student, s.data, s.progress
+        results = {name: evaluate_specs(student, feats, s.plan.specs, data.metric, cfg.eval_batch_size,
+                                        data.pad_token_id, data.regression) for name, feats in data.dev.items()}
+        first = data.task.dev_files[0]
+        score = selection_score(results[first])  # an undefined (NaN) correlation counts 0
+        p.history.append({"step": p.step, "score": score, "dev": results})
+        summary = ", ".join(f"{k}={next(iter(v.values())):.4f}" for k, v in results[first].items())
+        s.log(f"step {p.step}: dev {summary} (sum {score:.4f})")
+        if cfg.checkpoint_choice == "best" and score > p.best_score or cfg.checkpoint_choice == "last" and final:
+            p.best_score, p.best_step = score, p.step
+            save_atomic(student.hf, s.tokenizer, s.out / "best")
+    s.accelerator.wait_for_everyone()
+
+
+def evaluate_and_checkpoint(cfg: TrainConfig, s: Stage) -> None:
+    evaluate_and_choose(cfg, s, final=False)
+    save_checkpoint(s.accelerator, s.out / "checkpoint", s.progress)
 
 
 def run_stage(cfg: TrainConfig, stage: str) -> dict:
@@ -223,197 +249,59 @@ def run_stage(cfg: TrainConfig, stage: str) -> dict:
     if (out / "summary.json").is_file():
         print(f"stage {stage}: already finished ({out / 'summary.json'}); skipping")
         return json.loads((out / "summary.json").read_text())
-    p = plan(cfg, stage)
-    accelerator = Accelerator(mixed_precision=cfg.mixed_precision,
-                              kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)])
-    tokenizer = load_tokenizer(p.start_from)
-    check_model_inputs(p.start_from, tokenizer, cfg.max_seq_len, "--max-seq-len")  # a model's own limits, up front
-    check_task_checkpoint(p.teacher_from, cfg.task, cfg.text_columns, cfg.label_column, cfg.data_dir, "--teacher")
-    data = Data(cfg, tokenizer, augment=cfg.augment_model is not None and stage in AUGMENTED_STAGES)
-    resume = out / "checkpoint"
-    state = torch.load(resume / "state.pt", weights_only=False) if (resume / "state.pt").is_file() else None
-    if state is None and p.build_student is not None:
-        hf = p.build_student(load_model(p.start_from, num_labels=data.num_labels, seed=cfg.seed))
-    else:
-        hf = load_model(str(resume) if state else p.start_from, num_labels=data.num_labels, seed=cfg.seed)
-    student = DynaBert(align_classifier(hf, data.task, data.labels, p.start_from, strict=p.teacher_from is not None))
-    teacher = DynaBert(align_classifier(load_model(p.teacher_from), data.task, data.labels, p.teacher_from)
-                       ).to(accelerator.device).eval() if p.teacher_from else None
-    if teacher is not None:
-        teacher.requires_grad_(False)
-    out.mkdir(parents=True, exist_ok=True)
-    log = open(out / "train.log", "a", encoding="utf-8")
-
-    def say(msg: str) -> None:
-        line = f"{time.strftime('%Y-%m-%d %H:%M:%S')} {msg}"
-        log.write(line + "\n")
-        log.flush()
-        if accelerator.is_main_process:
-            tqdm.write(line)
-
-    if p.rewire and state is None:
-        dev0 = data.dev[data.task.dev_files[0]]
-        importance_batches = [{k: v.to(accelerator.device) for k, v in data.batch(dev0[i:i + 8]).items()}
-                              for i in range(0, len(dev0), 8)]  # dev batch size 8, as the official code
-        student.to(accelerator.device)
-        heads, ffn = importance(student, importance_batches, cfg.importance_rule)
-        rewire_(student, heads, ffn)
-        say(f"rewired with {cfg.importance_rule!r} importance on {len(dev0)} dev examples")
-
-    no_decay = ("bias", "LayerNorm.weight")
-    groups = [{"params": [p_ for n, p_ in hf.named_parameters() if not any(k in n for k in no_decay)],
-               "weight_decay": cfg.weight_decay},
-              {"params": [p_ for n, p_ in hf.named_parameters() if any(k in n for k in no_decay)], "weight_decay": 0.0}]
-    extra = None
-    if p.kind == "tinybert":
-        extra = baselines.TinyBertProjection(hf.config.hidden_size, teacher.full_size.hidden_size).to(accelerator.device)
-        groups.append({"params": list(extra.parameters()), "weight_decay": cfg.weight_decay})
-    optimizer = torch.optim.AdamW(groups, lr=cfg.learning_rate, eps=1e-8)
-    world = accelerator.num_processes
-    lengths = [len(f["input_ids"]) for f in data.train]
-    batches_per_epoch = math.ceil(len(data.train) / cfg.batch_size) // world
-    if batches_per_epoch == 0:
-        raise ValueError(f"{len(data.train)} training examples are fewer than one batch per process")
-    total_steps = max(1, math.ceil(batches_per_epoch * cfg.epochs))
-    scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total_steps), total_steps)
-    student, optimizer = accelerator.prepare(student, optimizer)
-    core = accelerator.unwrap_model(student)
-
-    progress = {"step": 0, "best_score": -math.inf, "best_step": None, "history": []}
-    if state is not None:
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        torch.set_rng_state(state["rng"])
-        if extra is not None:
-            extra.load_state_dict(state["extra"])
-        progress = state["progress"]
-        say(f"resumed from {resume} at step {progress['step']} of {total_steps}")
-    else:
-        torch.manual_seed(cfg.seed)
-        say(f"stage {stage}: {len(p.specs)} sub-network(s), {len(data.train)} train examples, "
-            f"{total_steps} steps ({cfg.epochs} epochs x {batches_per_epoch} batches of {cfg.batch_size}), "
-            f"teacher {p.teacher_from or 'none (gold labels)'}")
-
-    def evaluate_and_maybe_save(final: bool) -> None:
-        results = {name: evaluate_specs(core, feats, p.specs, data.metric, cfg.eval_batch_size, data.pad_token_id,
-                                        data.regression) for name, feats in data.dev.items()}
-        first = data.task.dev_files[0]
-        score = selection_score(results[first])  # an undefined (NaN) correlation counts 0
-        progress["history"].append({"step": progress["step"], "score": score, "dev": results})
-        summary = ", ".join(f"{k}={next(iter(v.values())):.4f}" for k, v in results[first].items())
-        say(f"step {progress['step']}: dev {summary} (sum {score:.4f})")
-        better = score > progress["best_score"]
-        if cfg.checkpoint_choice == "best" and better or cfg.checkpoint_choice == "last" and final:
-            progress["best_score"], progress["best_step"] = score, progress["step"]
-            if accelerator.is_main_process:
-                save_atomic(core.hf, tokenizer, out / "best")
-
-    def checkpoint() -> None:
-        if accelerator.is_main_process:
-            save_atomic(core.hf, tokenizer, resume, {"optimizer": optimizer.state_dict(),
-                                                     "scheduler": scheduler.state_dict(),
-                                                     "rng": torch.get_rng_state(), "progress": progress,
-                                                     "extra": None if extra is None else extra.state_dict()})
-
+    s = setup_stage(cfg, stage, out)
+    p, world = s.progress, s.accelerator.num_processes
     started, seen = time.time(), 0
-    bar = tqdm(total=total_steps, initial=progress["step"], desc=f"stage {stage}",
-               disable=not accelerator.is_main_process)
-    student.train()
-    while progress["step"] < total_steps:
-        epoch, offset = divmod(progress["step"], batches_per_epoch)
-        order = batch_order(lengths, cfg.batch_size, cfg.seed, epoch, cfg.bucket)[accelerator.process_index::world]
-        for idx in order[offset:batches_per_epoch]:
-            batch = {k: v.to(accelerator.device) for k, v in data.batch([data.train[i] for i in idx]).items()}
-            inputs = (batch["input_ids"], batch["attention_mask"], batch.get("token_type_ids"))
-            phase1 = progress["step"] < cfg.tinybert_phase1_fraction * total_steps
-            loss_sum = train_step(student, teacher, p, cfg, batch, inputs, accelerator, phase1, extra)
-            if cfg.max_grad_norm > 0:
-                accelerator.clip_grad_norm_(student.parameters(), cfg.max_grad_norm)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            progress["step"] += 1
-            seen += len(idx) * world
+    bar = tqdm(total=s.total_steps, initial=p.step, desc=f"stage {stage}", disable=not s.accelerator.is_main_process)
+    s.model.train()
+    while p.step < s.total_steps:
+        epoch, offset = divmod(p.step, s.batches_per_epoch)
+        for idx in epoch_batches(cfg, s, epoch)[offset:]:
+            settings = replace(s.settings, tinybert_phase1=p.step < cfg.tinybert_phase1_fraction * s.total_steps)
+            loss = train_step(s.model, s.teacher, s.plan.specs, s.plan.kind, settings, my_batch(s, idx),
+                              s.accelerator, matched_teacher=cfg.teacher_width == "matched")
+            optimizer_step(cfg, s)
+            p.step += 1
+            seen += len(idx)
+            rate = seen / (time.time() - started)
             bar.update(1)
-            bar.set_postfix(loss=f"{loss_sum:.4f}", samples_per_s=f"{seen / (time.time() - started):.1f}")
-            if progress["step"] % cfg.logging_steps == 0:
-                say(f"step {progress['step']}: loss {loss_sum:.4f} (sum over {len(p.specs)} sub-networks), "
-                    f"lr {scheduler.get_last_lr()[0]:.3g}, {seen / (time.time() - started):.1f} samples/s")
-            if cfg.eval_every and progress["step"] % cfg.eval_every == 0 and progress["step"] < total_steps:
-                evaluate_and_maybe_save(final=False)
-                checkpoint()
-            if progress["step"] >= total_steps:
+            bar.set_postfix(loss=f"{loss:.4f}", samples_per_s=f"{rate:.1f}")
+            if p.step % cfg.logging_steps == 0:
+                s.log(f"step {p.step}: loss {loss:.4f} (sum over {len(s.plan.specs)} sub-networks, rank 0's rows), "
+                      f"lr {s.scheduler.get_last_lr()[0]:.3g}, {rate:.1f} samples/s")
+            if cfg.eval_every and p.step % cfg.eval_every == 0 and p.step < s.total_steps:
+                evaluate_and_checkpoint(cfg, s)
+            if p.step >= s.total_steps:
                 break
         else:
-            if progress["step"] < total_steps:
-                evaluate_and_maybe_save(final=False)
-                checkpoint()
+            if p.step < s.total_steps:
+                evaluate_and_checkpoint(cfg, s)
     bar.close()
-    evaluate_and_maybe_save(final=True)
-    summary = {"stage": stage, "steps": progress["step"], "best_step": progress["best_step"],
-               "checkpoint_choice": cfg.checkpoint_choice, "best_score": progress["best_score"],
-               "chosen_model": str(out / "best"), "final_dev": progress["history"][-1]["dev"],
-               "best_dev": next(h["dev"] for h in progress["history"] if h["step"] == progress["best_step"]),
-               "train_examples": len(data.train), "data": data.sources, "skipped_rows": data.skipped,
-               "seconds_this_run": round(time.time() - started, 1), "config": asdict(cfg)}
-    if cfg.checkpoint_choice == "best":
-        summary["warning"] = ("the checkpoint was chosen on the same dev set that reports its accuracy "
-                              "(as the official code does); these dev numbers are optimistic")
-        say("warning: " + summary["warning"])
-    if accelerator.is_main_process:
-        (out / "summary.json").write_text(json.dumps(summary, indent=1))
-    log.close()
-    return summary
+    evaluate_and_choose(cfg, s, final=True)
+    return finish_stage(cfg, s, time.time() - started, seen)
 
 
-def train_step(student, teacher, p: StagePlan, cfg: TrainConfig, batch: dict, inputs: tuple, accelerator,
-               phase1: bool = True, extra=None) -> float:
-    """One optimizer step's forward/backward over all sub-networks; gradients accumulate. Returns summed loss."""
-    if p.kind in ("distilbert", "tinybert"):
-        return baseline_step(student, teacher, p, cfg, batch, inputs, accelerator, phase1, extra)
-    full_teacher = None
-    if teacher is not None:
-        with torch.no_grad():
-            full_teacher = teacher(*inputs)  # once per batch (official code: full-width teacher)
-    matched: dict[float, object] = {}
-    total = 0.0
-    for spec in p.specs:
-        with accelerator.autocast():
-            out = student(*inputs, spec=spec)
-            if teacher is None:
-                loss = task_loss(out.logits, batch["labels"])
-            else:
-                t_out = full_teacher
-                if cfg.teacher_width == "matched" and spec.width_mult != 1.0:
-                    if spec.width_mult not in matched:  # paper: teacher at the student's width, once per width
-                        with torch.no_grad():
-                            matched[spec.width_mult] = teacher(*inputs, spec=SubnetSpec(spec.width_mult, 1.0))
-                    t_out = matched[spec.width_mult]
-                ids = spec.teacher_hidden_ids(len(t_out.hidden_states) - 1)
-                loss = distill_loss(out.logits, out.hidden_states, t_out.logits, t_out.hidden_states, ids,
-                                    p.lambda_pred, p.lambda_hidden, cfg.regression_pred_loss)
-        accelerator.backward(loss)
-        total += loss.item()
-    return total
-
-
-def baseline_step(student, teacher, p: StagePlan, cfg: TrainConfig, batch: dict, inputs: tuple, accelerator,
-                  phase1: bool, extra) -> float:
-    """One DistilBERT- or TinyBERT-style distillation step of the (full-size) student."""
-    tiny = p.kind == "tinybert"
-    with torch.no_grad():
-        t_out = teacher(*inputs, output_attentions=tiny)
-    with accelerator.autocast():
-        out = student(*inputs, output_attentions=tiny)
-        if not tiny:
-            loss = baselines.distilbert_loss(out, t_out, cfg.temperature, cfg.cosine_loss_weight, inputs[1])
-        elif phase1:
-            hidden, attention = baselines.tinybert_intermediate_loss(out, t_out, extra)
-            loss = hidden + attention
-        else:
-            loss = baselines.prediction_loss(out.logits, t_out.logits)
-    accelerator.backward(loss)
-    return loss.item()
+def finish_stage(cfg: TrainConfig, s: Stage, seconds: float, seen: int) -> dict:
+    """summary.json (main process); every rank returns it."""
+    p = s.progress
+    if s.accelerator.is_main_process:
+        summary = {"stage": s.name, "steps": p.step, "best_step": p.best_step,
+                   "checkpoint_choice": cfg.checkpoint_choice, "best_score": p.best_score,
+                   "chosen_model": str(s.out / "best"), "final_dev": p.history[-1]["dev"],
+                   "best_dev": next(h["dev"] for h in p.history if h["step"] == p.best_step),
+                   "train_examples": len(s.data.train), "data": s.data.sources, "skipped_rows": s.data.skipped,
+                   "processes": s.accelerator.num_processes, "batch_size_per_process": cfg.batch_size,
+                   "fp16_skipped_steps": p.skipped_steps, "seconds_this_run": round(seconds, 1),
+                   "samples_per_s_this_run": round(seen / seconds, 2) if seconds > 0 else None,
+                   "config": asdict(cfg)}
+        if cfg.checkpoint_choice == "best":
+            summary["warning"] = ("the checkpoint was chosen on the same dev set that reports its accuracy "
+                                  "(as the official code does); these dev numbers are optimistic")
+            s.log("warning: " + summary["warning"])
+        (s.out / "summary.json").write_text(json.dumps(summary, indent=1))
+    s.log.close()
+    s.accelerator.wait_for_everyone()
+    return json.loads((s.out / "summary.json").read_text())
 
 
 def run(cfg: TrainConfig, stage: str) -> list[dict]:

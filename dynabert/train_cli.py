@@ -11,7 +11,7 @@ import sys
 
 from dynabert.config import parse_mults
 from dynabert.evaluate import add_task_flags, resolve_checkpoint  # noqa: F401  (resolve_checkpoint: bench.sweep)
-from dynabert.train import STAGES, TrainConfig
+from dynabert.stages import STAGES, TrainConfig
 
 HELP = {
     "task": "GLUE task (cola, sst2, mrpc, stsb, qqp, mnli, qnli, rte, wnli) or custom",
@@ -29,7 +29,9 @@ HELP = {
     "checkpoint_choice": "best summed dev metric (official code) or last step",
     "eval_every": "optimizer steps between dev evaluations; 0 evaluates at epoch ends only",
     "bucket": "length bucketing (less padding)", "max_errors": "malformed rows to skip (reported) before failing",
-    "mixed_precision": "no, fp16 or bf16 (GPU)",
+    "mixed_precision": "no, bf16 (CPU or GPU) or fp16 (GPU; loss-scaled, skipped steps counted in the summary)",
+    "batch_size": "training examples per optimizer step per process (torchrun/accelerate launch with N processes: "
+                  "N x this per step, 1/N of the steps)",
     "baseline": "train a same-teacher baseline instead of a stage: distilbert, tinybert or fixed (one width x depth)",
     "student_layers": "tinybert: student layers (default half the teacher's)",
     "student_model": "distilbert/tinybert: a pretrained student to distil into (e.g. a TinyBERT or DistilBERT dir)",

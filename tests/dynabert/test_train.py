@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from dynabert.cli import main
+from dynabert.engine import CHECKPOINT_MARK
 from dynabert.records import read
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -67,7 +68,7 @@ def test_resume_after_kill_matches_uninterrupted(tmp_path, sst2_dir):
 
     cut = tmp_path / "cut"
     proc = subprocess.Popen(args(cut), env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    state = cut / "teacher" / "checkpoint" / "state.pt"
+    state = cut / "teacher" / "checkpoint" / CHECKPOINT_MARK
     deadline = time.time() + 120
     while not state.exists() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)

@@ -1,0 +1,151 @@
+"""What each stage is: every training flag (TrainConfig), and the plan of a stage or baseline (sub-networks trained,
+start weights, teacher, loss kind and weights) with the folders stages read and write.
+
+Must not import bench or devices (torch arrives only through baselines and presets).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from dynabert import baselines
+from dynabert.config import DEFAULT_DEPTHS, DEFAULT_WIDTHS, SubnetSpec, default_grid
+from dynabert.presets import load_model
+
+STAGES = ("teacher", "width", "depth", "final")
+AUGMENTED_STAGES = ("width", "depth", "baseline")  # the distillation stages (spec 4); teacher and final: gold data
+
+
+@dataclass
+class TrainConfig:
+    """Every training flag; defaults are the paper's / official code's (spec 3.1)."""
+
+    task: str
+    data_dir: str
+    output_dir: str
+    model: str = "minilm-l6"  # where stage "teacher" starts (preset, directory, hub id)
+    teacher: str | None = None  # a fine-tuned teacher to use instead of OUTPUT/teacher/best
+    text_columns: str | None = None  # --task custom
+    label_column: str | None = None
+    learning_rate: float = 2e-5
+    batch_size: int = 32  # per process: N processes take N x this per optimizer step
+    epochs: float = 3.0  # per stage; fractional allowed
+    max_seq_len: int = 128
+    seed: int = 42
+    max_train_samples: int | None = None
+    max_eval_samples: int | None = None
+    warmup_ratio: float = 0.0
+    weight_decay: float = 0.0
+    max_grad_norm: float = 1.0
+    widths: tuple[float, ...] = DEFAULT_WIDTHS
+    depths: tuple[float, ...] = DEFAULT_DEPTHS
+    width_lambda1: float = 1.0
+    width_lambda2: float = 0.1
+    depth_lambda1: float = 1.0
+    depth_lambda2: float = 1.0
+    teacher_width: str = "full"  # "full" (official code) | "matched" (paper) in stage depth
+    importance_rule: str = "code"  # "code" (official) | "paper"
+    regression_pred_loss: bool = False  # STS-B: the official code has no prediction loss in stages width/depth
+    checkpoint_choice: str = "best"  # "best" summed dev metric (official) | "last"
+    eval_every: int = 50  # optimizer steps between dev evaluations (0: at epoch ends only)
+    eval_batch_size: int = 128
+    bucket: bool = False  # length bucketing
+    max_errors: int = 0  # malformed rows skipped (and reported) before failing
+    mixed_precision: str = "no"  # "no" | "bf16" (CPU or GPU) | "fp16" (GPU, loss-scaled)
+    logging_steps: int = 10
+    baseline: str | None = None  # "distilbert" | "tinybert" | "fixed": a same-teacher baseline instead of a stage
+    student_layers: int | None = None  # tinybert: student depth (default half the teacher's)
+    student_model: str | None = None  # distilbert/tinybert: a pretrained student (local dir / hub id) to distil into
+    width: float | None = None  # fixed: the one width to train
+    depth: float | None = None  # fixed: the one depth to train
+    temperature: float = 2.0  # distilbert: soft-label temperature
+    cosine_loss_weight: float = 0.0  # distilbert: weight of the last-hidden-state cosine loss
+    tinybert_phase1_fraction: float = 0.5  # tinybert: share of steps for intermediate-layer distillation
+    augment_model: str | None = None  # masked-LM checkpoint: TinyBERT augmentation for the distillation stages
+    augment_n: int | None = None  # tries per text (default: TinyBERT's per-task N, 20 otherwise)
+    augment_prob: float = 0.4  # chance of replacing each candidate word in a try
+    augment_top_k: int = 15  # candidates per word
+    augment_glove: str | None = None  # GloVe text file: candidates for words of several WordPieces
+
+    def __post_init__(self) -> None:
+        choices = {"teacher_width": ("full", "matched"), "importance_rule": ("code", "paper"),
+                   "checkpoint_choice": ("best", "last"), "mixed_precision": ("no", "fp16", "bf16")}
+        choices["baseline"] = (None, *baselines.BASELINES)
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+        for name in ("learning_rate", "batch_size", "epochs", "max_seq_len"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
+        if self.baseline == "fixed" and (self.width is None or self.depth is None):
+            raise ValueError("--baseline fixed needs --width and --depth (the one sub-network to train alone)")
+        for w in self.widths:
+            SubnetSpec(w, 1.0)
+        for d in self.depths:
+            SubnetSpec(1.0, d)
+
+
+@dataclass
+class StagePlan:
+    specs: list[SubnetSpec]
+    start_from: str  # student initial weights
+    teacher_from: str | None  # frozen teacher (None: gold labels)
+    lambda_pred: float = 1.0
+    lambda_hidden: float = 0.0
+    rewire: bool = False
+    kind: str = "dynabert"  # loss, a key of losses.LOSSES: "dynabert" | "gold" | "distilbert" | "tinybert"
+    build_student: object = None  # teacher HF model -> student HF model (baselines), None: start_from as is
+
+
+def stage_dir(cfg: TrainConfig, stage: str) -> Path:
+    if stage == "baseline":
+        name = (f"fixed-{SubnetSpec(cfg.width, cfg.depth).subnet_id}" if cfg.baseline == "fixed"
+                else f"baseline-{cfg.baseline}")
+        return Path(cfg.output_dir) / name
+    return Path(cfg.output_dir) / stage
+
+
+def finished_model(cfg: TrainConfig, stage: str) -> str:
+    path = stage_dir(cfg, stage) / "best"
+    if not (path / "config.json").is_file():
+        raise ValueError(f"stage {stage!r} has no finished model at {path}; run --stage {stage} first")
+    return str(path)
+
+
+def plan(cfg: TrainConfig, stage: str) -> StagePlan:
+    widths = [SubnetSpec(w, 1.0) for w in cfg.widths]
+    if stage == "teacher":
+        return StagePlan([SubnetSpec()], cfg.model, None, kind="gold")
+    if stage == "width":
+        teacher = cfg.teacher or finished_model(cfg, "teacher")
+        return StagePlan(widths, teacher, teacher, cfg.width_lambda1, cfg.width_lambda2, rewire=True)
+    if stage == "depth":
+        start = finished_model(cfg, "width")
+        return StagePlan(default_grid(cfg.widths, cfg.depths), start, start, cfg.depth_lambda1, cfg.depth_lambda2)
+    if stage == "final":
+        return StagePlan(default_grid(cfg.widths, cfg.depths), finished_model(cfg, "depth"), None, kind="gold")
+    if stage == "baseline":
+        return baseline_plan(cfg)
+    raise ValueError(f"unknown stage {stage!r}; choose one of {STAGES} or all")
+
+
+def baseline_plan(cfg: TrainConfig) -> StagePlan:
+    """The plan of a same-teacher baseline: same task, data, teacher and epochs as the DynaBERT run."""
+    teacher = cfg.teacher or finished_model(cfg, "teacher")
+    if cfg.baseline == "fixed":
+        return StagePlan([SubnetSpec(cfg.width, cfg.depth)], teacher, teacher, cfg.depth_lambda1, cfg.depth_lambda2,
+                         rewire=True)
+    if cfg.student_model:
+        student_from = cfg.student_model
+
+        def build(_teacher_hf):
+            return load_model(student_from, num_labels=_teacher_hf.config.num_labels, seed=cfg.seed)
+    elif cfg.baseline == "distilbert":
+        def build(teacher_hf):
+            return baselines.layer_subset(teacher_hf, baselines.distilbert_layers(teacher_hf.config.num_hidden_layers))
+    else:
+        def build(teacher_hf):
+            n = teacher_hf.config.num_hidden_layers
+            return baselines.layer_subset(teacher_hf, baselines.tinybert_layers(n, cfg.student_layers or max(1, n // 2)))
+    return StagePlan([SubnetSpec()], teacher, teacher, kind=cfg.baseline, build_student=build)
