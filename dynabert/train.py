@@ -27,7 +27,7 @@ from dynabert.data import Split, batch_order, collate, encode, get_task, load_hu
 from dynabert.distill import distill_loss
 from dynabert.evaluate import evaluate_specs
 from dynabert.labels import align_classifier, check_task_checkpoint
-from dynabert.limits import check_model_inputs
+from dynabert.limits import check_model_inputs, check_seq_len, input_limits
 from dynabert.metrics import selection_score
 from dynabert.model import DynaBert
 from dynabert.presets import load_model, load_tokenizer
@@ -236,6 +236,7 @@ def run_stage(cfg: TrainConfig, stage: str) -> dict:
         hf = p.build_student(load_model(p.start_from, num_labels=data.num_labels, seed=cfg.seed))
     else:
         hf = load_model(str(resume) if state else p.start_from, num_labels=data.num_labels, seed=cfg.seed)
+    check_seq_len(input_limits(hf.config), cfg.max_seq_len, "--max-seq-len", cfg.student_model or p.start_from)
     student = DynaBert(align_classifier(hf, data.task, data.labels, p.start_from, strict=p.teacher_from is not None))
     teacher = DynaBert(align_classifier(load_model(p.teacher_from), data.task, data.labels, p.teacher_from)
                        ).to(accelerator.device).eval() if p.teacher_from else None
