@@ -156,8 +156,9 @@ def read_split(path: Path, task: TaskSpec, labels: tuple[str, ...] | None, max_e
             continue
         text = tuple(row[i].strip() for i in text_idx)
         value = _label_value(row[label_idx].strip(), labels)
-        if not all(text) or isinstance(value, str):
-            problems.append(f"{path}:{line}: {value if isinstance(value, str) else 'empty text'}")
+        problem = "empty text" if not all(text) else value if isinstance(value, str) else None
+        if problem:
+            problems.append(f"{path}:{line}: {problem}")
             continue
         texts.append(text)
         values.append(value)

@@ -89,6 +89,8 @@ def prepare(args: argparse.Namespace, seq_len: int, seq_flag: str, limit: int | 
     labels = eval_labels(task, config, train_file)
     checkpoint_order(config, task, labels, source)  # refuse before reading data or weights
     data = load_split(task, args.data_dir, split, labels, args.max_errors)
+    if not len(data):
+        raise ValueError(f"{data.source} holds no examples to score")
     hf = align_classifier(load_model(source), task, labels, source, note_generic=True)
     tokenizer = load_tokenizer(source)
     check_tokenizer(tokenizer, limits, source)

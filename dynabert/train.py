@@ -28,7 +28,7 @@ from dynabert.engine import (Progress, Trainable, has_checkpoint, load_checkpoin
                              save_checkpoint, steps_per_epoch, train_step)
 from dynabert.evaluate import evaluate_specs
 from dynabert.labels import align_classifier, check_task_checkpoint
-from dynabert.limits import check_model_inputs
+from dynabert.limits import check_model_inputs, check_seq_len, input_limits
 from dynabert.losses import LossSettings
 from dynabert.metrics import selection_score
 from dynabert.model import DynaBert
@@ -125,6 +125,7 @@ def build_student(cfg: TrainConfig, p: StagePlan, data: Data) -> DynaBert:
     hf = load_model(p.start_from, num_labels=data.num_labels, seed=cfg.seed)
     if p.build_student is not None:
         hf = p.build_student(hf)
+    check_seq_len(input_limits(hf.config), cfg.max_seq_len, "--max-seq-len", cfg.student_model or p.start_from)
     return DynaBert(align_classifier(hf, data.task, data.labels, p.start_from, strict=p.teacher_from is not None))
 
 

@@ -90,12 +90,14 @@ def test_pretrained_distilbert_layout_student(tmp_path, sst2_dir):
     tiny_distilbert(layers=2, vocab=30522).save_pretrained(tmp_path / "distilbert-base-uncased")
     base = ["--task", "sst2", "--data-dir", sst2_dir, "--model", "tiny", "--output-dir", str(tmp_path / "run")]
     assert run([*base, "--stage", "teacher"]) == 0
-    assert run([*base, "--baseline", "distilbert", "--student-model", str(tmp_path / "distilbert-base-uncased")]) == 0
+    student = ["--baseline", "distilbert", "--student-model", str(tmp_path / "distilbert-base-uncased")]
+    assert run([*base, *student]) == 2  # its 64 positions are fewer than --max-seq-len 128
+    assert run([*base, *student, "--max-seq-len", "64"]) == 0
     best = tmp_path / "run" / "baseline-distilbert" / "best"
     config = json.loads((best / "config.json").read_text())
     assert config["model_type"] == "distilbert" and config["n_layers"] == 2 and len(config["id2label"]) == 2
     assert main(["evaluate", "--checkpoint", str(best), "--task", "sst2", "--data-dir", sst2_dir,
-                 "--family", "baseline", "--results", str(tmp_path / "r.jsonl")]) == 0
+                 "--family", "baseline", "--max-seq-len", "64", "--results", str(tmp_path / "r.jsonl")]) == 0
     rec = json.loads((tmp_path / "r.jsonl").read_text().splitlines()[0])
     assert rec["family"] == "baseline" and 0 <= rec["metric_value"] <= 1
     # the trained student is a checkpoint like any other: fine-tuned as a teacher, extracted to a dense model

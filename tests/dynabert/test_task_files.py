@@ -86,3 +86,17 @@ def test_evaluation_reads_only_the_scored_split(tmp_path):
     assert split.labels == [0, 1]
     (tmp_path / "train.tsv").unlink()
     assert load_split(get_task("qqp"), tmp_path, "dev", get_task("qqp").labels).labels == [0, 1]
+
+
+def test_a_split_with_only_a_header_is_refused_not_scored(tmp_path, capsys):
+    from dynabert.cli import main
+
+    (tmp_path / "dev.tsv").write_text("sentence\tlabel\r\n\r\n")
+    assert main(["evaluate", "--checkpoint", "nowhere", "--task", "sst2", "--data-dir", str(tmp_path)]) == 2
+    assert "no model found at 'nowhere'" in capsys.readouterr().err
+    from dynabert.presets import load_model, load_tokenizer
+
+    load_model("tiny").save_pretrained(tmp_path / "m")
+    load_tokenizer("tiny").save_pretrained(tmp_path / "m")
+    assert main(["evaluate", "--checkpoint", str(tmp_path / "m"), "--task", "sst2", "--data-dir", str(tmp_path)]) == 2
+    assert "dev.tsv holds no examples to score" in capsys.readouterr().err
