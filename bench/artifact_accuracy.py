@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.sweep import RUNTIMES
+from bench.cells import RUNTIMES
 from dynabert import records
 from dynabert.config import DEFAULT_DEPTHS, DEFAULT_WIDTHS, default_grid, parse_mults
 

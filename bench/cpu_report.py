@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.sweep import RUNTIMES
+from bench.cells import RUNTIMES
 from dynabert import records
 
 

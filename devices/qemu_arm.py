@@ -124,8 +124,9 @@ class QemuArm:
         return status(self.cache)
 
     def plan(self, request: RunRequest) -> RunRequest:
-        """The emulated measurement: 3 warm-ups, 2 timed runs (emulated wall time, kept apart), 3 counted runs."""
-        return replace(request, **EMULATED)
+        """The emulated measurement: 3 warm-ups, 2 timed runs (emulated wall time, kept apart), 3 counted runs;
+        the logits are brought back (beside the artifact) to be compared with this machine's."""
+        return replace(request, **EMULATED, save_output=request.save_output or f"{request.artifact}.arm-out.npy")
 
     def run(self, request: RunRequest) -> RunResult:
         """Runner result from the emulated target, with `instructions_per_inference` (exact, from the plugin)."""

@@ -128,9 +128,9 @@ def ort_session(path: str, threads: int, cuda: bool, gpu_index: int):
 
 
 def load_onnxruntime(path: str, threads: int, cuda: bool = False, gpu_index: int = 0, extras: dict | None = None):
+    session = ort_session(path, threads, cuda, gpu_index)  # first: it switches telemetry off before the import
     import onnxruntime as ort
 
-    session = ort_session(path, threads, cuda, gpu_index)
     names = [i.name for i in session.get_inputs()]
     if not cuda:
         def run(inputs: dict) -> np.ndarray:
