@@ -254,7 +254,7 @@ def load(runtime: str, path: str, threads: int, gpu_index: int = 0, extras: dict
     if runtime == "litert":
         return load_litert(path, threads)
     if runtime == "torch":
-        return load_torch(path, threads)
+        return load_torch(path, threads, extras=extras)
     if runtime == "torch-cuda":
         return load_torch(path, threads, cuda=True, gpu_index=gpu_index, extras=extras)
     raise ValueError(f"unknown runtime {runtime!r}; one of {RUNTIMES}")
