@@ -12,8 +12,8 @@ Must not import dynabert or bench.
 
 from __future__ import annotations
 
+import fcntl
 import os
-import random
 import re
 import shutil
 import subprocess
@@ -138,19 +138,23 @@ class QemuArm:
         ok, why = status(cache)
         if not ok:
             return RunResult.failed(f"qemu-arm: {why}")
-        # always the same argv shape (a fixed-length output name): the guest's memory layout, and with it the
-        # instruction count, depends on argv; a run that saves its output must count like one that does not
-        out_npy = cache / "home" / f"out-{random.randrange(10**9, 10**10)}.npy"
+        # always the same argv, to the character (a fixed output name; its content, not only its length, moves the
+        # count): the guest's memory layout, and with it the instruction count, depends on it. A lock keeps two
+        # sweeps from sharing the name; a run that saves its output counts like one that does not.
+        out_npy = cache / "home" / "out.npy"
         cmd = [*(["setarch", "-R"] if shutil.which("setarch") else []), "env", "-i", *guest_env(cache, request),
                qemu_binary(), "-plugin", str(cache / "libinsncount.so"), "-d", "plugin", "-cpu", self.cpu,
                "-L", str(cache / "sysroot"), str(cache / "sysroot/usr/bin/python3.11"), str(RUNNER),
                *request.runner_args(), "--save-output", str(out_npy)]
-        try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=request.timeout_s)
-        except subprocess.TimeoutExpired:
-            return RunResult.failed(f"qemu-arm: runner timed out after {request.timeout_s:.0f} s")
-        if out_npy.exists():
-            shutil.move(str(out_npy), request.save_output) if request.save_output else out_npy.unlink()
+        with open(cache / "home" / ".run.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            out_npy.unlink(missing_ok=True)
+            try:
+                proc = subprocess.run(cmd, capture_output=True, text=True, timeout=request.timeout_s)
+            except subprocess.TimeoutExpired:
+                return RunResult.failed(f"qemu-arm: runner timed out after {request.timeout_s:.0f} s")
+            if out_npy.exists():
+                shutil.move(str(out_npy), request.save_output) if request.save_output else out_npy.unlink()
         result = from_runner_output(proc.stdout, proc.stderr, proc.returncode, where="qemu-arm runner")
         counted = instruction_counts(proc.stderr, request.count_runs)
         if result.ok and counted:
