@@ -1,9 +1,9 @@
-"""The reference run: DynaBERT on SST-2 from the packaged MiniLM, end to end, on a 2-core CPU machine.
+"""The reference run: DynaBERT on SST-2 from the packaged MiniLM, end to end, on a CPU machine (2 cores here).
 
 teacher -> stage 1 -> stage 2 -> dev accuracy of the 12 sub-networks -> same-teacher baselines (DistilBERT-style,
 TinyBERT-style, one fixed-size control) -> CPU sweep (5 runtimes, seq 128, 1 thread) -> emulated-ARM instruction
 counts -> Pareto report. Every step is skipped when its output exists (resumable) and its wall time is logged
-to OUT/steps.json. `python -m bench.reference_run --data-dir ../shared/data/glue/SST-2 --out reports/sst2-minilm`.
+to OUT/steps.json. `python -m recipes.reference_run --data-dir ../shared/data/glue/SST-2 --out reports/sst2-minilm`.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def step(out: Path, name: str, cmd: list[str], done: Path | None = None) -> None
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m bench.reference_run", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m recipes.reference_run", description=__doc__.splitlines()[0])
     ap.add_argument("--data-dir", default="../shared/data/glue/SST-2")
     ap.add_argument("--out", default="reports/sst2-minilm")
     ap.add_argument("--runs", default="runs/sst2-minilm", help="checkpoints (large; not committed)")
@@ -102,8 +102,8 @@ def main(argv: list[str] | None = None) -> int:
                                                   "--depths", wd[1], "--family", family], out / ".artifact-accuracy")
     (out / ".artifact-accuracy").touch()
     step(out, "pareto-report", [PY, "-m", "bench.pareto", "--results", str(store), "--task", "sst2", "--out", str(out),
-                                "--title", "DynaBERT on SST-2 from MiniLM-L6 (reference run, 2-core CPU)"])
-    from bench.reference_summary import write
+                                "--title", f"DynaBERT on SST-2 from MiniLM-L6 (reference run, {os.cpu_count()}-CPU machine)"])
+    from recipes.reference_summary import write
     print(f"done: {write(out, runs)} and {out}/index.md; step times in {out}/steps.json")
     return 0
 
