@@ -39,17 +39,7 @@ def predict(run, features: list[dict], seq_len: int, static: bool) -> np.ndarray
     return np.stack(rows)
 
 
-def main(argv: list[str] | None = None) -> int:
-    from bench.export import default_cache, ensure_artifact
-    from devices.runner import load
-    from dynabert.data import encode, get_task, load_task, metric_for
-    from dynabert.evaluate import weights_sha
-    from dynabert.extract import extract
-    from dynabert.flops import cost
-    from dynabert.model import DynaBert
-    from dynabert.presets import load_model, load_tokenizer
-    from dynabert.train_cli import resolve_checkpoint
-
+def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m bench.artifact_accuracy", description=__doc__.splitlines()[0])
     ap.add_argument("--checkpoint", required=True, help="training OUTPUT, stage folder or model directory")
     ap.add_argument("--task", required=True)
@@ -64,13 +54,33 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-eval-samples", type=int, default=None)
     ap.add_argument("--results", required=True, help="results store to append the accuracy records to")
     ap.add_argument("--cache-dir", help="artifact cache (default ~/.cache/dynabert-edge/artifacts)")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def parse_runtimes(text: str) -> list[str]:
+    """The artifact runtimes of a comma-separated list; ValueError naming unknown ones (torch has no artifact)."""
+    runtimes = [r.strip() for r in text.split(",") if r.strip()]
+    bad = [r for r in runtimes if r not in RUNTIMES or r == "torch"]
+    if bad:
+        raise ValueError(f"unknown or non-artifact runtime(s) {bad}; choose from "
+                         f"{', '.join(r for r in RUNTIMES if r != 'torch')}")
+    return runtimes
+
+
+def main(argv: list[str] | None = None) -> int:
+    from bench.export import default_cache, ensure_artifact
+    from devices.runner import load
+    from dynabert.data import encode, get_task, load_task, metric_for
+    from dynabert.evaluate import weights_sha
+    from dynabert.extract import extract
+    from dynabert.flops import cost
+    from dynabert.model import DynaBert
+    from dynabert.presets import load_model, load_tokenizer
+    from dynabert.train_cli import resolve_checkpoint
+
+    args = build_parser().parse_args(argv)
     try:
-        runtimes = [r.strip() for r in args.runtimes.split(",") if r.strip()]
-        bad = [r for r in runtimes if r not in RUNTIMES or r == "torch"]
-        if bad:
-            raise ValueError(f"unknown or non-artifact runtime(s) {bad}; choose from "
-                             f"{', '.join(r for r in RUNTIMES if r != 'torch')}")
+        runtimes = parse_runtimes(args.runtimes)
         model_dir = resolve_checkpoint(args.checkpoint)
         task = get_task(args.task)
         split = args.split or task.dev_files[0]
@@ -102,8 +112,7 @@ def main(argv: list[str] | None = None) -> int:
             path, meta = ensure_artifact(lambda: extract(dyna, spec), sha, spec.subnet_id, fmt, args.seq_len, cache)
             run, version = load(runner_runtime, str(path), 1)
             logits = predict(run, features, args.seq_len, static=fmt.startswith("tflite"))
-            preds = logits[:, 0] if labels is None else logits.argmax(-1)
-            metrics = metric_for(task)(preds.tolist(), gold)
+            metrics = metric_for(task)((logits[:, 0] if labels is None else logits.argmax(-1)).tolist(), gold)
             name = next(iter(metrics))
             check = "passed" if meta["ok"] else f"FAILED (max abs err {meta['max_abs_err']:.3g} > {meta['tolerance']:.3g})"
             records.append(args.results, records.Record(

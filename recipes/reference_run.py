@@ -50,6 +50,16 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     out, runs = Path(args.out), Path(args.runs)
     out.mkdir(parents=True, exist_ok=True)
+    fixed = train_steps(args, out, runs)
+    evaluate_steps(args, out, runs, fixed)
+    measure_steps(args, out, runs, fixed)
+    from recipes.reference_summary import write
+    print(f"done: {write(out, runs)} and {out}/index.md; step times in {out}/steps.json")
+    return 0
+
+
+def train_steps(args: argparse.Namespace, out: Path, runs: Path) -> str:
+    """Teacher, stages 1 and 2, and the same-budget baselines; returns the fixed-size control's folder name."""
     common = ["--task", "sst2", "--data-dir", args.data_dir, "--output-dir", str(runs), "--bucket",
               "--eval-every", "250", "--logging-steps", "50"]
     train = [PY, "-m", "dynabert", "train", *common]
@@ -67,7 +77,13 @@ def main(argv: list[str] | None = None) -> int:
                                  f"fixed-w{float(w):.2f}-d{float(d):.2f}")):
         step(out, name, [*train, *extra, "--epochs", "1", "--max-train-samples", budget, "--learning-rate", args.depth_lr],
              runs / folder / "summary.json")
+    return f"fixed-w{float(w):.2f}-d{float(d):.2f}"
+
+
+def evaluate_steps(args: argparse.Namespace, out: Path, runs: Path, fixed: str) -> None:
+    """Dev accuracy of every sub-network, the teacher, the baselines and the fixed-size control."""
     store = out / "records.jsonl"
+    w, d = args.fixed.split(",")
     ev = [PY, "-m", "dynabert", "evaluate", "--task", "sst2", "--data-dir", args.data_dir, "--results", str(store)]
     step(out, "evaluate-dynabert", [*ev, "--checkpoint", str(runs / "depth")], out / ".evaluated-dynabert")
     (out / ".evaluated-dynabert").touch()
@@ -78,10 +94,15 @@ def main(argv: list[str] | None = None) -> int:
         step(out, f"evaluate-{folder}", [*ev, "--checkpoint", str(runs / folder), "--widths", "1.0", "--depths",
                                          "1.0", "--family", "baseline"], out / f".evaluated-{folder}")
         (out / f".evaluated-{folder}").touch()
-    fixed = f"fixed-w{float(w):.2f}-d{float(d):.2f}"
     step(out, f"evaluate-{fixed}", [*ev, "--checkpoint", str(runs / fixed), "--widths", w, "--depths", d,
                                     "--family", "fixed-control"], out / f".evaluated-{fixed}")
     (out / f".evaluated-{fixed}").touch()
+
+
+def measure_steps(args: argparse.Namespace, out: Path, runs: Path, fixed: str) -> None:
+    """CPU sweep, emulated-ARM counts, the artifacts' own accuracy, and the Pareto report."""
+    store = out / "records.jsonl"
+    w, d = args.fixed.split(",")
     sweep = [PY, "-m", "bench.sweep", "--runtimes", "torch,onnxruntime,onnxruntime-int8,litert,litert-int8",
              "--threads", "1", "--seq-len", "128", "--task", "sst2", "--processes", "3", "--results", str(store)]
     step(out, "cpu-sweep", [*sweep, "--model", str(runs / "depth"), "--baselines",
@@ -103,9 +124,6 @@ def main(argv: list[str] | None = None) -> int:
     (out / ".artifact-accuracy").touch()
     step(out, "pareto-report", [PY, "-m", "bench.pareto", "--results", str(store), "--task", "sst2", "--out", str(out),
                                 "--title", f"DynaBERT on SST-2 from MiniLM-L6 (reference run, {os.cpu_count()}-CPU machine)"])
-    from recipes.reference_summary import write
-    print(f"done: {write(out, runs)} and {out}/index.md; step times in {out}/steps.json")
-    return 0
 
 
 if __name__ == "__main__":
