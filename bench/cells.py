@@ -89,6 +89,10 @@ def finish(ready: Ready, results: list[RunResult], x86_diff: float | None = None
     if bad is not None:
         return records.Record(**base, status="skipped" if bad.refused else "error", error=bad.error)
     result = pool(results)
+    shape = (base["batch_size"], base["seq_len"])
+    if result.batch is not None and (result.batch, result.seq_len) != shape:  # a target ran another shape
+        return records.Record(**base, status="error", error=f"the target ran batch {result.batch}, seq "
+                              f"{result.seq_len}; the cell is batch {shape[0]}, seq {shape[1]}")
     fields, env_extra = result_fields(result)
     env = {**base["env"], **env_extra}
     if result.machine and result.machine != env.get("machine"):  # ran elsewhere (board, emulator)
