@@ -65,10 +65,9 @@ def prepare_cell(cfg: SweepConfig, model: LoadedModel, cell: Cell, target, prov:
     base = base_fields(cost(model.dyna.full_size, cell.spec, cfg.seq_len), cell, model.name, model.sha, cfg.batch,
                        cfg.seq_len, cfg.task, prov, env)
     listed = target.profile.get("runtimes", list(RUNTIMES))
-    ok, why = (True, "") if cell.runtime in listed else (
-        False, f"device {cell.device!r} lists runtimes {', '.join(listed)} in {target.profile.get('path')}")
-    ok, why = (ok, why) if not ok else available(runner_runtime)
-    if not ok:
+    why = (available(runner_runtime)[1] if cell.runtime in listed else
+           f"device {cell.device!r} lists runtimes {', '.join(listed)} (its profile's `runtimes`)")
+    if why:
         return records.Record(**base, status="skipped", error=why)
     try:
         path, meta = artifact_for(model, cell.spec, fmt, cfg.seq_len, cfg.cache)
