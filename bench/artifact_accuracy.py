@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.sweep import RUNTIMES
+from bench.cells import RUNTIMES
 from dynabert import records
 
 

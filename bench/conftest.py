@@ -29,7 +29,7 @@ def pytest_addoption(parser):
 
 def pytest_generate_tests(metafunc):
     if "bench_cell" in metafunc.fixturenames:
-        from bench.sweep import RUNTIMES
+        from bench.cells import RUNTIMES
         from dynabert.config import SubnetSpec, default_grid
 
         opts = metafunc.config.option
@@ -48,7 +48,7 @@ def bench_settings(request):
 @pytest.fixture(scope="session")
 def loaded_models():
     """Models loaded once per session, by name."""
-    from bench.sweep import load
+    from bench.artifacts import load
 
     cache = {}
 

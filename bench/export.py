@@ -49,9 +49,12 @@ def default_cache() -> Path:
 
 
 def sample_inputs(batch: int, seq_len: int, vocab: int, seed: int = 0, dtype=torch.long) -> tuple[torch.Tensor, ...]:
-    """Random ids; row 1 (if any) half padded, so a baked-in mask would show up as an error."""
+    """Random ids from the model's vocabulary (the runner's range, devices.runner.token_id_range); row 1 (if any)
+    half padded, so a baked-in mask would show up as an error. Token types 0, valid for every type vocabulary."""
+    from devices.runner import token_id_range
+
     g = torch.Generator().manual_seed(seed)
-    ids = torch.randint(1000, min(vocab, 29000), (batch, seq_len), generator=g)
+    ids = torch.randint(*token_id_range(vocab), (batch, seq_len), generator=g)
     mask = torch.ones_like(ids)
     if batch > 1:
         mask[1, seq_len // 2:] = 0
@@ -100,11 +103,11 @@ def quantize_onnx(src: Path, dst: Path, settings: dict) -> None:
                      per_channel=settings["per_channel"], reduce_range=settings["reduce_range"])
 
 
-def export_tflite(model: torch.nn.Module, path: Path, seq_len: int) -> None:
-    """litert-torch conversion at a static (1, seq_len) int32 signature."""
+def export_tflite(model: torch.nn.Module, path: Path, seq_len: int, batch: int = 1) -> None:
+    """litert-torch conversion at a static (batch, seq_len) int32 signature (the cache holds batch 1)."""
     import litert_torch
 
-    edge = litert_torch.convert(LogitsOnly(model).eval(), sample_inputs(1, seq_len, model.config.vocab_size,
+    edge = litert_torch.convert(LogitsOnly(model).eval(), sample_inputs(batch, seq_len, model.config.vocab_size,
                                                                           dtype=torch.int32))
     edge.export(str(path))
 

@@ -125,7 +125,7 @@ def build(spec: ReportSpec) -> Path:
     """Write figures, tables and index.md/index.html into spec.out; returns the index.md path."""
     recs = load_records(spec.inputs)
     eff = efficiency(recs, spec.checkpoint, roles(spec))
-    out, fig_dir = spec.out, spec.out / "figures"
+    out = spec.out
     out.mkdir(parents=True, exist_ok=True)
     md = [f"# {spec.title}", "", "Every number below says how it was obtained. Latency: median of per-run wall "
           "times after warm-up, one fresh process per cell, batch and threads as stated. FLOPs: 2 x MACs, dense "
@@ -144,75 +144,8 @@ def build(spec: ReportSpec) -> Path:
     notes: list[str] = []
     seq = int(eff.seq_len.mode().iloc[0]) if not eff.empty else 128
     for task in spec.tasks:
-        acc = measured_accuracy(recs, task)
-        if spec.use_cited:
-            acc = pd.concat([acc, cited_accuracy(task)], ignore_index=True)
-        if acc.empty:
-            notes.append(f"no accuracy for task {task!r} (neither measured records nor cited rows): accuracy "
-                         f"figures for it are not drawn; efficiency figures below still are")
-            continue
-        acc = with_costs(acc, seq)
-        md += [f"## {task}", ""]
-        missing = sorted(set(acc[acc.params.isna()].label))
-        if missing:
-            notes.append(f"{task}: no architecture known for {missing}; left out of the size axes")
-        acc = acc.dropna(subset=["params"])
-        model_acc = acc[acc.accuracy_runtime.isna()]  # the model's own accuracy (torch); artifacts' go with latency
-        fig = figures.accuracy_figure(model_acc.assign(latency_ms_p50=float("nan")), task,
-                                      f"{task}: accuracy vs size (FLOPs at seq {seq})", with_latency=False)
-        md.append(_img(figures.save(fig, fig_dir / f"{task}_accuracy_size")[0], out))
-        for src, part in model_acc.groupby("measured"):
-            t1 = table1(part)
-            if t1.empty:
-                continue
-            kind = "measured" if src else "cited"
-            name = f"{task}_table1_{kind}"
-            t1.to_csv(out / f"{name}.csv")
-            md += ["", f"**Table 1 layout, {kind}** (rows width, columns depth; {part.accuracy_source.iloc[0]})",
-                   "", t1.to_markdown(floatfmt=".1f"), ""]
-            md.append(_img(figures.save(figures.heatmap_figure(t1, f"{task}, {kind}"), fig_dir / name)[0], out))
-        j = joined(eff, acc)
-        for (device, runtime, threads), part in (j.groupby(["device", "runtime", "threads"]) if not j.empty else []):
-            part = part.copy()
-            if part.latency_ms_p50.isna().all():  # emulated targets: instruction counts, no latency to plot
-                continue
-            part["pareto"] = False  # a front per machine: latencies of different machines are never compared
-            for _, rows in part.groupby("machine"):
-                part.loc[rows.index, "pareto"] = pareto_mask(rows.latency_ms_p50, rows.accuracy)
-            title = f"{task}: {device}, {runtime}, {threads} thread(s), seq {seq}, batch 1; latency per machine"
-            measured = part[part.measured.astype(bool)]
-            acc_note = ""
-            if not measured.empty and measured.accuracy_from_artifact.all():
-                acc_note = f"accuracy measured on the {runtime} artifacts themselves"
-            elif not measured.empty and measured.accuracy_from_artifact.any():
-                acc_note = f"accuracy measured on the {runtime} artifacts where the table says so, else the torch model's"
-            elif runtime.endswith("int8") and not measured.empty:
-                acc_note = "accuracy is the fp32 model's (int8 accuracy not measured)"
-            title += f"\n{acc_note}" if acc_note else ""
-            stem = f"{task}_{device}_{runtime}_t{threads}"
-            md += ["", f"### {device} / {runtime} / {threads} thread(s)", "", *([acc_note.capitalize() + ".", ""] if acc_note else []),
-                   _img(figures.save(figures.accuracy_figure(part, task, title), fig_dir / stem)[0], out), ""]
-            table = cells_table(part)
-            table.to_csv(out / f"{stem}.csv", index=False)
-            md += [table.to_markdown(index=False, floatfmt=".4g"), ""]
-    if not eff.empty:
-        md += ["## Latency against FLOPs", ""]
-        for device, part in eff.groupby("device"):
-            title = f"{device}: median latency vs FLOPs (seq {int(part.seq_len.iloc[0])}, batch 1), per machine"
-            if part.latency_ms_p50.notna().any():
-                md.append(_img(figures.save(figures.latency_vs_flops_figure(part[part.latency_ms_p50.notna()], title),
-                                            fig_dir / f"latency_vs_flops_{device}")[0], out))
-            arm = part[part.instructions_per_inference.notna()] if "instructions_per_inference" in part else part[:0]
-            if not arm.empty:
-                md.append(_img(figures.save(figures.instructions_figure(arm, f"{device}: exact guest instructions "
-                                                                        f"per inference, seq {int(arm.seq_len.iloc[0])} "
-                                                                        "(emulated, not time)"),
-                                            fig_dir / f"instructions_vs_flops_{device}")[0], out))
-        all_cells = eff.assign(label=eff.model_id, accuracy=float("nan"))
-        cells_table(all_cells).to_csv(out / "efficiency.csv", index=False)
-        md += ["", "All efficiency records: `efficiency.csv`.", ""]
-    else:
-        notes.append("no latency records: latency figures are not drawn (run python -m bench.sweep)")
+        md += task_lines(spec, task, recs, eff, seq, notes)
+    md += efficiency_lines(eff, out, notes)
     if notes:
         md += ["## Notes", *[f"- {n}" for n in notes], ""]
     index = out / "index.md"
@@ -221,6 +154,91 @@ def build(spec: ReportSpec) -> Path:
     for n in notes:
         print(f"note: {n}")
     return index
+
+
+def task_lines(spec: ReportSpec, task: str, recs, eff: pd.DataFrame, seq: int, notes: list[str]) -> list[str]:
+    """One task's section: accuracy vs size, Table-1 layouts, and accuracy vs latency per device/runtime/threads."""
+    out, fig_dir = spec.out, spec.out / "figures"
+    acc = measured_accuracy(recs, task)
+    if spec.use_cited:
+        acc = pd.concat([acc, cited_accuracy(task)], ignore_index=True)
+    if acc.empty:
+        notes.append(f"no accuracy for task {task!r} (neither measured records nor cited rows): accuracy "
+                     f"figures for it are not drawn; efficiency figures below still are")
+        return []
+    acc = with_costs(acc, seq)
+    md = [f"## {task}", ""]
+    missing = sorted(set(acc[acc.params.isna()].label))
+    if missing:
+        notes.append(f"{task}: no architecture known for {missing}; left out of the size axes")
+    acc = acc.dropna(subset=["params"])
+    model_acc = acc[acc.accuracy_runtime.isna()]  # the model's own accuracy (torch); artifacts' go with latency
+    fig = figures.accuracy_figure(model_acc.assign(latency_ms_p50=float("nan")), task,
+                                  f"{task}: accuracy vs size (FLOPs at seq {seq})", with_latency=False)
+    md.append(_img(figures.save(fig, fig_dir / f"{task}_accuracy_size")[0], out))
+    for src, part in model_acc.groupby("measured"):
+        t1 = table1(part)
+        if t1.empty:
+            continue
+        kind = "measured" if src else "cited"
+        name = f"{task}_table1_{kind}"
+        t1.to_csv(out / f"{name}.csv")
+        md += ["", f"**Table 1 layout, {kind}** (rows width, columns depth; {part.accuracy_source.iloc[0]})",
+               "", t1.to_markdown(floatfmt=".1f"), ""]
+        md.append(_img(figures.save(figures.heatmap_figure(t1, f"{task}, {kind}"), fig_dir / name)[0], out))
+    j = joined(eff, acc)
+    for (device, runtime, threads), part in (j.groupby(["device", "runtime", "threads"]) if not j.empty else []):
+        if part.latency_ms_p50.notna().any():  # emulated targets: instruction counts, no latency to plot
+            md += latency_lines(task, part.copy(), eff, out, seq, (device, runtime, threads))
+    return md
+
+
+def latency_lines(task: str, part: pd.DataFrame, eff: pd.DataFrame, out: Path, seq: int, where: tuple) -> list[str]:
+    """Accuracy vs latency of one (device, runtime, threads), its Pareto front marked, and its cell table."""
+    device, runtime, threads = where
+    part["pareto"] = False  # a front per machine: latencies of different machines are never compared
+    for _, rows in part.groupby("machine"):
+        part.loc[rows.index, "pareto"] = pareto_mask(rows.latency_ms_p50, rows.accuracy)
+    batch = ", ".join(f"{b:g}" for b in sorted(part.batch_size.dropna().unique())) if "batch_size" in part else "1"
+    title = f"{task}: {device}, {runtime}, {threads} thread(s), seq {seq}, batch {batch}; latency per machine"
+    measured = part[part.measured.astype(bool)]
+    acc_note = ""
+    if not measured.empty and measured.accuracy_from_artifact.all():
+        acc_note = f"accuracy measured on the {runtime} artifacts themselves"
+    elif not measured.empty and measured.accuracy_from_artifact.any():
+        acc_note = f"accuracy measured on the {runtime} artifacts where the table says so, else the torch model's"
+    elif runtime.endswith("int8") and not measured.empty:
+        acc_note = "accuracy is the fp32 model's (int8 accuracy not measured)"
+    title += f"\n{acc_note}" if acc_note else ""
+    stem = f"{task}_{device}_{runtime}_t{threads}"
+    md = ["", f"### {device} / {runtime} / {threads} thread(s)", "", *([acc_note.capitalize() + ".", ""] if acc_note else []),
+          _img(figures.save(figures.accuracy_figure(part, task, title), out / "figures" / stem)[0], out), ""]
+    table = cells_table(part)
+    table.to_csv(out / f"{stem}.csv", index=False)
+    return md + [table.to_markdown(index=False, floatfmt=".4g"), ""]
+
+
+def efficiency_lines(eff: pd.DataFrame, out: Path, notes: list[str]) -> list[str]:
+    """Latency (or exact instructions, emulated) against FLOPs per device, and efficiency.csv."""
+    if eff.empty:
+        notes.append("no latency records: latency figures are not drawn (run python -m bench.sweep)")
+        return []
+    md, fig_dir = ["## Latency against FLOPs", ""], out / "figures"
+    for device, part in eff.groupby("device"):
+        batch = ", ".join(f"{b:g}" for b in sorted(part.batch_size.dropna().unique()))
+        title = f"{device}: median latency vs FLOPs (seq {int(part.seq_len.iloc[0])}, batch {batch}), per machine"
+        if part.latency_ms_p50.notna().any():
+            md.append(_img(figures.save(figures.latency_vs_flops_figure(part[part.latency_ms_p50.notna()], title),
+                                        fig_dir / f"latency_vs_flops_{device}")[0], out))
+        arm = part[part.instructions_per_inference.notna()] if "instructions_per_inference" in part else part[:0]
+        if not arm.empty:
+            md.append(_img(figures.save(figures.instructions_figure(arm, f"{device}: exact guest instructions "
+                                                                    f"per inference, seq {int(arm.seq_len.iloc[0])} "
+                                                                    "(emulated, not time)"),
+                                        fig_dir / f"instructions_vs_flops_{device}")[0], out))
+    all_cells = eff.assign(label=eff.model_id, accuracy=float("nan"))
+    cells_table(all_cells).to_csv(out / "efficiency.csv", index=False)
+    return md + ["", "All efficiency records: `efficiency.csv`.", ""]
 
 
 def _img(path: Path, base: Path) -> str:

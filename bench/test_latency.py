@@ -13,7 +13,9 @@ import pytest
 
 from bench.export import ensure_artifact
 from bench.stats import summarize
-from bench.sweep import RUNTIMES, torch_artifact
+from bench.artifacts import torch_artifact
+from bench.cells import RUNTIMES
+from devices.inputs import read_input_spec
 from devices.local import available
 from devices.runner import load, make_inputs
 from dynabert.flops import cost
@@ -37,7 +39,8 @@ def test_latency(benchmark, bench_cell, bench_settings, loaded_models, tmp_path_
         import torch
         previous = torch.get_num_threads()
     run, version = load(runner_runtime, str(path), threads)
-    inputs = make_inputs(1, seq)
+    spec = read_input_spec(path)  # the model's own vocabulary and type vocabulary
+    inputs = make_inputs(1, seq, spec.vocab_size, spec.type_vocab_size)
     try:
         out = benchmark.pedantic(run, args=(inputs,), rounds=20, warmup_rounds=5, iterations=1)
     finally:

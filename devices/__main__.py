@@ -6,35 +6,7 @@ import argparse
 import sys
 
 from devices import profiles
-
-
-def check(profile: dict) -> tuple[bool, str]:
-    """(reachable and usable, one line of what it has or what is wrong)."""
-    kind = profile["kind"]
-    if kind == "local-cpu":
-        from devices.local import available
-        have = [r for r in ("torch", "onnxruntime", "litert") if available(r)[0]]
-        return True, f"runtimes: {', '.join(have)}"
-    if kind == "qemu-arm":
-        from devices.qemu_arm import status
-        return status()
-    if kind == "cuda":
-        from devices.cuda import status
-        return status(profile)
-    if kind == "ssh":
-        from devices.ssh import Unreachable, check as ssh_check
-        try:
-            info = ssh_check(profile)
-        except (Unreachable, RuntimeError) as err:
-            return False, str(err)
-        if not info["runtimes"]:
-            return False, (f"reachable ({info['arch']}) but no runtime imports there; run "
-                           f"python -m devices prepare {profile['name']} to install them into its workdir")
-        return True, f"reachable, {info['arch']}, runtimes: {', '.join(info['runtimes'])}"
-    if kind == "adb":
-        from devices.adb import check as adb_check
-        return adb_check(profile)
-    return False, f"unknown kind {kind}"
+from devices.targets import target_for
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise ValueError(f"prepare is for ssh devices; {args.name} is {prof['kind']}")
             from devices.ssh import prepare
             prepare(prof)
-        ok, line = check(prof)
+        ok, line = target_for(prof).check()
         print(f"{args.name}: {'ok' if ok else 'NOT READY'}: {line}")
         return 0 if ok else 1
     except (ValueError, RuntimeError) as err:

@@ -1,4 +1,5 @@
-"""The local machine: which runtimes are installed, the CPU's identity and frequency state, fresh-process runs.
+"""The local machine: which runtimes are installed, the CPU's identity and frequency state, and its target (a
+fresh runner process per request).
 
 Must not import dynabert or bench.
 """
@@ -6,12 +7,13 @@ Must not import dynabert or bench.
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import platform
 import subprocess
 import sys
 from pathlib import Path
+
+from devices.request import RunRequest, RunResult, from_runner_output, refusal
 
 RUNNER = Path(__file__).with_name("runner.py")
 RUNTIME_PACKAGES = {"torch": "torch", "onnxruntime": "onnxruntime", "litert": "ai_edge_litert"}
@@ -51,32 +53,42 @@ def cpu_info() -> dict:
 
 
 def pinned_cpus(threads: int) -> list[int]:
-    """The last `threads` CPUs this process may use: measurements stay off CPU 0, where the OS and the
-    sweep itself mostly run (taskset practice of MLPerf / nn-Meter). All CPUs if threads >= their count."""
-    allowed = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-    return allowed[-threads:] if 0 < threads < len(allowed) else allowed
+    """The CPUs a measuring process with `threads` threads is pinned to (the runner's own rule)."""
+    from devices.runner import pinned_cpus as rule
+
+    return rule(threads)
 
 
-def run_fresh(artifact: str | Path, runtime: str, threads: int, seq_len: int, batch: int = 1, warmup: int = 10,
-              min_runs: int = 30, min_time_s: float = 2.0, max_time_s: float = 60.0, timeout_s: float = 600.0,
-              save_output: str | None = None, pin: bool = True) -> dict:
-    """Run the runner in a fresh Python process (its own thread pool and allocator), pinned to the last
-    `threads` CPUs unless pin=False; its JSON result (which names the affinity it ran with)."""
-    cmd = [sys.executable, str(RUNNER), "--artifact", str(artifact), "--runtime", runtime, "--threads", str(threads),
-           "--seq-len", str(seq_len), "--batch", str(batch), "--warmup", str(warmup), "--min-runs", str(min_runs),
-           "--min-time", str(min_time_s), "--max-time", str(max_time_s)]
-    if save_output:
-        cmd += ["--save-output", save_output]
-    cpus = pinned_cpus(threads) if pin else []
-    if cpus:
-        cmd += ["--cpus", ",".join(map(str, cpus))]
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONPATH": os.pathsep.join(
+def run_runner(request: RunRequest, runtime: str | None = None, extra_args: tuple[str, ...] = ()) -> RunResult:
+    """The runner in a fresh Python process here (its own thread pool and allocator); `runtime` and `extra_args`
+    let a target run it its own way (e.g. `torch-cuda --gpu-index 1`)."""
+    cmd = [sys.executable, str(RUNNER), *request.runner_args(runtime), *extra_args]
+    if request.save_output:
+        cmd += ["--save-output", request.save_output]
+    env = {**os.environ, "OMP_NUM_THREADS": str(request.threads), "PYTHONPATH": os.pathsep.join(
         [str(RUNNER.parent.parent), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, env=env)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=request.timeout_s, env=env)
     except subprocess.TimeoutExpired:
-        return {"ok": False, "error": f"runner timed out after {timeout_s:.0f} s"}
-    lines = [l for l in proc.stdout.splitlines() if l.startswith("{")]
-    if not lines:
-        return {"ok": False, "error": f"runner exited {proc.returncode} without a result: {proc.stderr.strip()[-500:]}"}
-    return json.loads(lines[-1])
+        return RunResult.failed(f"runner timed out after {request.timeout_s:.0f} s")
+    return from_runner_output(proc.stdout, proc.stderr, proc.returncode)
+
+
+class LocalCpu:
+    """This machine's CPU: every installed runtime, one fresh process per request."""
+
+    kind = "local-cpu"
+
+    def __init__(self, profile: dict):
+        self.profile = profile
+
+    def check(self) -> tuple[bool, str]:
+        have = [r for r in RUNTIME_PACKAGES if available(r)[0]]
+        return True, f"runtimes: {', '.join(have)}"
+
+    def plan(self, request: RunRequest) -> RunRequest:
+        return request
+
+    def run(self, request: RunRequest) -> RunResult:
+        why = refusal(request) or available(request.runtime)[1]
+        return RunResult.refuse(f"{self.profile['name']}: {why}") if why else run_runner(request)

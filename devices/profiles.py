@@ -9,7 +9,6 @@ import os
 import tomllib
 from pathlib import Path
 
-KINDS = ("local-cpu", "cuda", "ssh", "adb", "qemu-arm")
 REQUIRED = {"ssh": ("host",), "adb": ("benchmark_binary",)}
 BUILTIN = Path(__file__).with_name("profiles")
 
@@ -37,12 +36,17 @@ def load_all() -> dict[str, dict]:
 
 
 def validate(profile: dict) -> None:
+    from devices.targets import TARGETS
+
     kind = profile.get("kind")
-    if kind not in KINDS:
-        raise ValueError(f"device profile {profile.get('path')}: kind {kind!r} is not one of {KINDS}")
+    if kind not in TARGETS:
+        raise ValueError(f"device profile {profile.get('path')}: kind {kind!r} is not one of {tuple(TARGETS)}")
     missing = [k for k in REQUIRED.get(kind, ()) if not profile.get(k)]
     if missing:
         raise ValueError(f"device profile {profile.get('path')}: kind {kind} needs {missing}")
+    runtimes = profile.get("runtimes")
+    if runtimes is not None and not (isinstance(runtimes, list) and all(isinstance(r, str) for r in runtimes)):
+        raise ValueError(f"device profile {profile.get('path')}: runtimes must be a list of runtime names")
     threads = profile.setdefault("threads", [1])
     if not isinstance(threads, list) or not all(isinstance(t, int) and t > 0 for t in threads):
         raise ValueError(f"device profile {profile.get('path')}: threads must be a list of positive ints")

@@ -12,14 +12,16 @@ Must not import dynabert or bench.
 
 from __future__ import annotations
 
-import json
+import fcntl
 import os
-import random
 import re
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
+
+from devices.request import RunRequest, RunResult, from_runner_output, refusal
 
 PLUGIN_SRC = Path(__file__).with_name("plugin") / "insncount.c"
 RUNNER = Path(__file__).with_name("runner.py")
@@ -105,48 +107,75 @@ def setup(cache: Path | None = None) -> Path:
     return cache
 
 
-def run(artifact: Path, runtime: str, threads: int, seq_len: int, count_runs: int = 3, timed_runs: int = 2,
-        cpu: str = "neoverse-n1", cache: Path | None = None, save_output: str | None = None,
-        timeout_s: float = 1800) -> dict:
-    """Runner result from the emulated target, plus `instructions_per_inference` (exact, from the plugin)."""
-    cache = (cache or default_cache()).expanduser()
-    ok, why = status(cache)
-    if not ok:
-        return {"ok": False, "error": f"qemu-arm: {why}"}
-    base = "onnxruntime" if runtime.startswith("onnxruntime") else "litert"
-    site = cache / SITES[base][0]
-    guest = [str(cache / "sysroot/usr/bin/python3.11"), str(RUNNER), "--artifact",
-             str(artifact), "--runtime", base, "--threads", str(threads), "--seq-len", str(seq_len), "--warmup", "3",
-             "--min-runs", str(timed_runs), "--min-time", "0", "--count-runs", str(count_runs)]
-    # always the same argv shape (a fixed-length output name): the guest's memory layout, and with it the
-    # instruction count, depends on argv; a run that saves its output must count like one that does not
-    out_npy = cache / "home" / f"out-{random.randrange(10**9, 10**10)}.npy"
-    guest += ["--save-output", str(out_npy)]
-    no_aslr = ["setarch", "-R"] if shutil.which("setarch") else []
-    guest_env = ["PATH=/usr/bin:/bin", f"HOME={cache / 'home'}", "LANG=C.UTF-8", "PYTHONHASHSEED=0",
-                 "PYTHONDONTWRITEBYTECODE=1", "DYNABERT_NO_SPIN=1", "OPENBLAS_NUM_THREADS=1", "OMP_NUM_THREADS=1",
-                 f"PYTHONPATH={site}"]
-    cmd = [*no_aslr, "env", "-i", *guest_env, qemu_binary(), "-plugin", str(cache / "libinsncount.so"),
-           "-d", "plugin", "-cpu", cpu, "-L", str(cache / "sysroot"), *guest]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        return {"ok": False, "error": f"qemu-arm: runner timed out after {timeout_s:.0f} s"}
-    if out_npy.exists():
-        shutil.move(str(out_npy), save_output) if save_output else out_npy.unlink()
-    lines = [l for l in proc.stdout.splitlines() if l.startswith("{")]
-    if not lines:
-        return {"ok": False, "error": f"qemu-arm: no result (exit {proc.returncode}): {proc.stderr.strip()[-600:]}"}
-    result = json.loads(lines[-1])
-    marks = {int(m): int(d) for m, d in re.findall(r"insncount: mark=(\d+) vcpu=\d+ delta=(\d+)", proc.stderr)}
+EMULATED = {"warmup": 3, "min_runs": 2, "min_time_s": 0.0, "count_runs": 3}  # see the module docstring
+
+
+class QemuArm:
+    """Emulated aarch64: aarch64 onnxruntime and LiteRT under qemu-user; the figure is guest instructions."""
+
+    kind = "qemu-arm"
+
+    def __init__(self, profile: dict):
+        self.profile = profile
+        self.cpu = profile.get("cpu", "neoverse-n1")
+        self.cache = Path(profile["cache"]).expanduser() if profile.get("cache") else None
+
+    def check(self) -> tuple[bool, str]:
+        return status(self.cache)
+
+    def plan(self, request: RunRequest) -> RunRequest:
+        """The emulated measurement: 3 warm-ups, 2 timed runs (emulated wall time, kept apart), 3 counted runs;
+        the logits are brought back (beside the artifact) to be compared with this machine's."""
+        return replace(request, **EMULATED, save_output=request.save_output or f"{request.artifact}.arm-out.npy")
+
+    def run(self, request: RunRequest) -> RunResult:
+        """Runner result from the emulated target, with `instructions_per_inference` (exact, from the plugin)."""
+        why = refusal(request, counting=True) or (
+            None if request.runtime in SITES else f"no aarch64 {request.runtime} here (only {', '.join(SITES)})")
+        if why:
+            return RunResult.refuse(f"qemu-arm: {why}")
+        cache = (self.cache or default_cache()).expanduser()
+        ok, why = status(cache)
+        if not ok:
+            return RunResult.failed(f"qemu-arm: {why}")
+        # always the same argv, to the character (a fixed output name; its content, not only its length, moves the
+        # count): the guest's memory layout, and with it the instruction count, depends on it. A lock keeps two
+        # sweeps from sharing the name; a run that saves its output counts like one that does not.
+        out_npy = cache / "home" / "out.npy"
+        cmd = [*(["setarch", "-R"] if shutil.which("setarch") else []), "env", "-i", *guest_env(cache, request),
+               qemu_binary(), "-plugin", str(cache / "libinsncount.so"), "-d", "plugin", "-cpu", self.cpu,
+               "-L", str(cache / "sysroot"), str(cache / "sysroot/usr/bin/python3.11"), str(RUNNER),
+               *request.runner_args(), "--save-output", str(out_npy)]
+        with open(cache / "home" / ".run.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            out_npy.unlink(missing_ok=True)
+            try:
+                proc = subprocess.run(cmd, capture_output=True, text=True, timeout=request.timeout_s)
+            except subprocess.TimeoutExpired:
+                return RunResult.failed(f"qemu-arm: runner timed out after {request.timeout_s:.0f} s")
+            if out_npy.exists():
+                shutil.move(str(out_npy), request.save_output) if request.save_output else out_npy.unlink()
+        result = from_runner_output(proc.stdout, proc.stderr, proc.returncode, where="qemu-arm runner")
+        counted = instruction_counts(proc.stderr, request.count_runs)
+        if result.ok and counted:
+            # consecutive runs differ by < 1% (the allocator's state moves on); each is deterministic across processes
+            result.instructions_per_inference, result.instructions_per_run = min(counted), counted
+        result.extra["emulated"] = {"qemu": qemu_binary(), "cpu": self.cpu, "sysroot": home_relative(cache / "sysroot"),
+                                    "note": "wall times are emulated (qemu TCG on x86), not ARM latency"}
+        return result
+
+
+def guest_env(cache: Path, request: RunRequest) -> list[str]:
+    return ["PATH=/usr/bin:/bin", f"HOME={cache / 'home'}", "LANG=C.UTF-8", "PYTHONHASHSEED=0",
+            "PYTHONDONTWRITEBYTECODE=1", "DYNABERT_NO_SPIN=1", "OPENBLAS_NUM_THREADS=1", "OMP_NUM_THREADS=1",
+            f"PYTHONPATH={cache / SITES[request.runtime][0]}"]
+
+
+def instruction_counts(stderr: str, count_runs: int) -> list[int] | None:
+    """The plugin's per-run counts between the runner's markers, or None unless all `count_runs` were seen."""
+    marks = {int(m): int(d) for m, d in re.findall(r"insncount: mark=(\d+) vcpu=\d+ delta=(\d+)", stderr)}
     per_run = [marks[2 + i] for i in range(count_runs) if 2 + i in marks]
-    if result.get("ok") and len(per_run) == count_runs:
-        # consecutive runs differ by < 1% (the allocator's state moves on); each is deterministic across processes
-        result["instructions_per_inference"] = min(per_run)
-        result["instructions_per_run"] = per_run
-    result["emulated"] = {"qemu": qemu_binary(), "cpu": cpu, "sysroot": home_relative(cache / "sysroot"),
-                          "note": "wall times are emulated (qemu TCG on x86), not ARM latency"}
-    return result
+    return per_run if count_runs and len(per_run) == count_runs else None
 
 
 def home_relative(path: Path) -> str:

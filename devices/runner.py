@@ -1,13 +1,16 @@
 """On-device runner: load one artifact, time it, measure this process's peak RSS, print one JSON line.
 
 Self-contained on purpose (stdlib + numpy + onnxruntime, or ai_edge_litert falling back to tflite_runtime):
-the same file is copied to SSH boards and run under emulated ARM, and it is what the local sweep runs in a
-fresh process per cell. The `torch` runtime (local only) loads an extracted model directory through transformers
-(the code saved beside its weights, trust_remote_code), so this file imports nothing from dynabert.
+the same file is copied to SSH boards and run under emulated ARM, and it is what the local and CUDA targets run
+in a fresh process per cell. The `torch` runtime (local only) loads an extracted model directory through
+transformers (the code saved beside its weights, trust_remote_code), so this file imports nothing from dynabert.
+Its JSON line is parsed in one place only: devices/request.py `from_runner_output`.
 
-Latency methodology: `warmup` untimed runs after the first (timed apart), then rounds until both `min_runs`
-and `min_time_s` are met (capped by `max_runs` / `max_time_s`); raw per-run milliseconds are returned.
-Usage: python runner.py --artifact PATH --runtime onnxruntime|litert|torch [--threads 1] [--seq-len 128] ...
+Inputs: token ids drawn from the model's own vocabulary (`--vocab-size`), token types from its own type
+vocabulary (`--type-vocab-size`), a full attention mask; the values do not change the work, only their range
+must be valid. Latency methodology: `warmup` untimed runs after the first (timed apart), then rounds until both
+`min_runs` and `min_time_s` are met (capped by `max_runs` / `max_time_s`); raw per-run milliseconds are returned.
+Usage: python runner.py --artifact PATH --runtime onnxruntime|litert|torch --vocab-size N --type-vocab-size M ...
 """
 
 from __future__ import annotations
@@ -17,15 +20,16 @@ import json
 import os
 import platform
 import resource
+import shutil
+import subprocess
 import sys
 import time
 
 import numpy as np
 
 RUNTIMES = ("onnxruntime", "onnxruntime-cuda", "litert", "torch", "torch-cuda")
-
-
-EXTRA: dict = {}  # per-process extras a runtime reports (h2d_ms, GPU memory); this script runs one cell per process
+ORT_GPU_INSTALL = "pip uninstall -y onnxruntime && pip install onnxruntime-gpu"
+TORCH_GPU_INSTALL = "pip install torch --index-url https://download.pytorch.org/whl/cu128"
 
 
 def rss_mb() -> float:
@@ -47,15 +51,52 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / (1024 if sys.platform == "darwin" else 1)
 
 
-def make_inputs(batch: int, seq_len: int, vocab: int = 30522, seed: int = 0) -> dict:
-    """Deterministic token ids with a full attention mask: latency does not depend on token values."""
+def token_id_range(vocab_size: int) -> tuple[int, int]:
+    """[low, high) of the token ids every input maker draws: inside the model's vocabulary, past the first 1,000
+    ids (BERT's [PAD]/[unused]/special pieces) and below 29,000 where the vocabulary is that large."""
+    if vocab_size < 2:
+        raise ValueError(f"vocab_size must be >= 2, got {vocab_size}")
+    return min(1000, vocab_size // 2), min(vocab_size, 29000)
+
+
+def make_inputs(batch: int, seq_len: int, vocab_size: int, type_vocab_size: int, seed: int = 0) -> dict:
+    """Deterministic (batch, seq_len) int64 inputs: ids from the model's vocabulary ([CLS] = 101 first where the
+    vocabulary has it), token types from its type vocabulary, a full attention mask."""
     rng = np.random.default_rng(seed)
-    ids = rng.integers(1000, min(vocab, 29000), size=(batch, seq_len), dtype=np.int64)
-    ids[:, 0] = 101  # [CLS]
-    return {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": np.zeros_like(ids)}
+    low, high = token_id_range(vocab_size)
+    ids = rng.integers(low, high, size=(batch, seq_len), dtype=np.int64)
+    if vocab_size > 101:
+        ids[:, 0] = 101  # [CLS]
+    types = rng.integers(0, max(1, type_vocab_size), size=(batch, seq_len), dtype=np.int64)
+    return {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": types}
 
 
-def load_onnxruntime(path: str, threads: int, cuda: bool = False):
+def gpu_process_memory_mb(index: int) -> tuple[float | None, str]:
+    """GPU memory held by this process on GPU `index` (MB) and where the figure came from: NVML (pynvml) where
+    installed, else nvidia-smi; (None, why) where neither answers."""
+    pid = os.getpid()
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+        handle = pynvml.nvmlDeviceGetHandleByIndex(index)
+        used = [p.usedGpuMemory for p in pynvml.nvmlDeviceGetComputeRunningProcesses(handle) if p.pid == pid]
+        return (used[0] / 2**20 if used and used[0] is not None else None), "NVML, this process"
+    except ImportError:
+        pass
+    except Exception as err:  # NVML present but unusable (e.g. in a container): say so in the record
+        return None, f"NVML failed: {type(err).__name__}: {err}"
+    if shutil.which("nvidia-smi") is None:
+        return None, "neither pynvml (pip install nvidia-ml-py) nor nvidia-smi found"
+    out = subprocess.run(["nvidia-smi", "-i", str(index), "--query-compute-apps=pid,used_memory",
+                          "--format=csv,noheader,nounits"], capture_output=True, text=True).stdout
+    used = [float(line.split(",")[1]) for line in out.splitlines() if line.split(",")[0].strip() == str(pid)]
+    return (used[0] if used else None), "nvidia-smi, this process"
+
+
+def ort_session(path: str, threads: int, cuda: bool, gpu_index: int):
+    """An onnxruntime session: telemetry off, sequential, `threads` intra-op threads; CUDA EP on GPU `gpu_index`
+    with TF32 off (fp32 means fp32), after preloading pip-installed CUDA libraries where onnxruntime can."""
     # onnxruntime >= 1.29 on Linux starts a 1DS telemetry uploader thread, keeps an event cache on disk and
     # aggregates per-run statistics on a timer: work that is not inference and depends on the clock and on
     # earlier processes. ORT_DISABLE_TELEMETRY must be set before the runtime initialises; the API call covers
@@ -72,29 +113,47 @@ def load_onnxruntime(path: str, threads: int, cuda: bool = False):
     opts.inter_op_num_threads = 1
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if cuda else ["CPUExecutionProvider"]
-    session = ort.InferenceSession(path, opts, providers=providers)
-    if cuda and session.get_providers()[0] != "CUDAExecutionProvider":
-        raise RuntimeError(f"onnxruntime has no CUDA execution provider here (providers: {session.get_providers()})")
+    if not cuda:
+        return ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+    if hasattr(ort, "preload_dlls"):  # onnxruntime >= 1.21: CUDA/cuDNN from the nvidia-* pip wheels
+        ort.preload_dlls()
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        raise RuntimeError(f"onnxruntime {ort.__version__} has no CUDA execution provider (a CPU-only build): "
+                           f"{ORT_GPU_INSTALL}")
+    cuda_opts = {"device_id": str(gpu_index), "use_tf32": "0"}
+    session = ort.InferenceSession(path, opts, providers=[("CUDAExecutionProvider", cuda_opts), "CPUExecutionProvider"])
+    if session.get_providers()[0] != "CUDAExecutionProvider":
+        raise RuntimeError(f"onnxruntime could not start its CUDA execution provider on GPU {gpu_index} "
+                           f"(providers: {session.get_providers()}); check the CUDA/cuDNN libraries: {ORT_GPU_INSTALL}")
+    return session
+
+
+def load_onnxruntime(path: str, threads: int, cuda: bool = False, gpu_index: int = 0, extras: dict | None = None):
+    session = ort_session(path, threads, cuda, gpu_index)  # first: it switches telemetry off before the import
+    import onnxruntime as ort
+
     names = [i.name for i in session.get_inputs()]
     if not cuda:
         def run(inputs: dict) -> np.ndarray:
             return session.run(None, {n: inputs[n] for n in names})[0]
 
         return run, f"onnxruntime {ort.__version__}"
+    extras = {} if extras is None else extras
+    extras.update(tf32=False, gpu_index=gpu_index)
+    extras["memory"] = lambda: gpu_memory(gpu_index)
     bindings: dict = {}
 
-    def run_bound(inputs: dict) -> np.ndarray:
+    def run_bound(inputs: dict):
         """IO binding: inputs copied to the GPU once (timed apart as h2d_ms), output kept on the GPU."""
         key = id(inputs)
         if key not in bindings:
             t0 = time.perf_counter()
             binding = session.io_binding()
             for n in names:
-                binding.bind_ortvalue_input(n, ort.OrtValue.ortvalue_from_numpy(inputs[n], "cuda", 0))
-            binding.bind_output(session.get_outputs()[0].name, "cuda")
+                binding.bind_ortvalue_input(n, ort.OrtValue.ortvalue_from_numpy(inputs[n], "cuda", gpu_index))
+            binding.bind_output(session.get_outputs()[0].name, "cuda", gpu_index)
             binding.synchronize_inputs()
-            EXTRA["h2d_ms"] = (time.perf_counter() - t0) * 1e3
+            extras["h2d_ms"] = (time.perf_counter() - t0) * 1e3
             bindings[key] = binding
         binding = bindings[key]
         session.run_with_iobinding(binding)
@@ -105,7 +164,12 @@ def load_onnxruntime(path: str, threads: int, cuda: bool = False):
         out = run_bound(inputs)
         return out.numpy() if hasattr(out, "numpy") else out
 
-    return run, f"onnxruntime {ort.__version__} (CUDA EP, IO binding)"
+    return run, f"onnxruntime {ort.__version__} (CUDA EP, IO binding, TF32 off)"
+
+
+def gpu_memory(index: int) -> dict:
+    mb, source = gpu_process_memory_mb(index)
+    return {"gpu_memory_mb": mb, "gpu_memory_source": source}
 
 
 def load_litert(path: str, threads: int):
@@ -129,14 +193,37 @@ def load_litert(path: str, threads: int):
     return run, version
 
 
-def load_torch(path: str, threads: int, cuda: bool = False):
+def torch_device(cuda: bool, gpu_index: int, extras: dict | None):
+    """CPU, or CUDA GPU `gpu_index` with TF32 off and its memory reported into `extras`; a missing CUDA build or
+    GPU is named with the fix."""
+    import torch
+
+    if not cuda:
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
+        what = "a CPU-only build" if torch.version.cuda is None else "no CUDA device or driver visible"
+        raise RuntimeError(f"torch {torch.__version__} cannot use a GPU ({what}): {TORCH_GPU_INSTALL}")
+    if gpu_index >= torch.cuda.device_count():
+        raise RuntimeError(f"gpu_index {gpu_index} does not exist: {torch.cuda.device_count()} GPU(s) visible")
+    torch.backends.cuda.matmul.allow_tf32 = False  # fp32 means fp32 (torch's default; set, not assumed)
+    torch.backends.cudnn.allow_tf32 = False
+    torch.cuda.set_device(gpu_index)
+    torch.cuda.reset_peak_memory_stats(gpu_index)
+    if extras is not None:
+        extras.update(tf32=False, gpu_index=gpu_index)
+        extras["memory"] = lambda: {**gpu_memory(gpu_index), "gpu": torch.cuda.get_device_name(gpu_index),
+                                    "max_memory_allocated_mb": torch.cuda.max_memory_allocated(gpu_index) / 2**20}
+    return torch.device("cuda", gpu_index)
+
+
+def load_torch(path: str, threads: int, cuda: bool = False, gpu_index: int = 0, extras: dict | None = None):
     from pathlib import Path
 
     import torch
     from transformers import AutoModelForSequenceClassification
 
     torch.set_num_threads(threads)
-    device = torch.device("cuda" if cuda else "cpu")
+    device = torch_device(cuda, gpu_index, extras)
     config = json.loads((Path(path) / "config.json").read_text()) if (Path(path) / "config.json").is_file() else {}
     if config.get("model_type") == "dynabert-pruned" and "auto_map" not in config:
         raise ValueError(f"{path} holds an extracted sub-network saved without its modeling code (an older "
@@ -145,16 +232,17 @@ def load_torch(path: str, threads: int, cuda: bool = False):
     # an extracted sub-network directory carries its own modeling code (config auto_map); run that code
     model = AutoModelForSequenceClassification.from_pretrained(path, trust_remote_code=True).eval().to(device)
     cached: dict = {}
+    extras = {} if extras is None else extras
 
     def run(inputs: dict) -> np.ndarray:
         with torch.inference_mode():
             key = id(inputs)
-            if key not in cached:  # host->device copy once per input set, timed apart (extra["h2d_ms"])
+            if key not in cached:  # host->device copy once per input set, timed apart (extras["h2d_ms"])
                 t0 = time.perf_counter()
                 cached[key] = {k: torch.from_numpy(v).to(device) for k, v in inputs.items()}
                 if cuda:
                     torch.cuda.synchronize()
-                EXTRA["h2d_ms"] = (time.perf_counter() - t0) * 1e3
+                extras["h2d_ms"] = (time.perf_counter() - t0) * 1e3
             t = cached[key]
             out = model(input_ids=t["input_ids"], attention_mask=t["attention_mask"],
                         token_type_ids=t["token_type_ids"]).logits
@@ -162,24 +250,22 @@ def load_torch(path: str, threads: int, cuda: bool = False):
                 torch.cuda.synchronize()
             return out.cpu().numpy()
 
-    if cuda:
-        torch.cuda.reset_peak_memory_stats()
-        EXTRA["memory"] = lambda: {"max_memory_allocated_mb": torch.cuda.max_memory_allocated() / 2**20,
-                                   "gpu": torch.cuda.get_device_name()}
     return run, f"torch {torch.__version__}"
 
 
-def load(runtime: str, path: str, threads: int):
+def load(runtime: str, path: str, threads: int, gpu_index: int = 0, extras: dict | None = None):
+    """(run(inputs) -> logits, version string); `extras` (optional) collects what the runtime reports beside the
+    timings (h2d_ms, tf32, a `memory` callable for GPU memory)."""
     if runtime == "onnxruntime":
         return load_onnxruntime(path, threads)
     if runtime == "onnxruntime-cuda":
-        return load_onnxruntime(path, threads, cuda=True)
+        return load_onnxruntime(path, threads, cuda=True, gpu_index=gpu_index, extras=extras)
     if runtime == "litert":
         return load_litert(path, threads)
     if runtime == "torch":
-        return load_torch(path, threads)
+        return load_torch(path, threads, extras=extras)
     if runtime == "torch-cuda":
-        return load_torch(path, threads, cuda=True)
+        return load_torch(path, threads, cuda=True, gpu_index=gpu_index, extras=extras)
     raise ValueError(f"unknown runtime {runtime!r}; one of {RUNTIMES}")
 
 
@@ -212,10 +298,19 @@ def mark(tag: int) -> None:
         pass
 
 
-def main(argv: list[str] | None = None) -> int:
+def pinned_cpus(threads: int) -> list[int]:
+    """The last `threads` CPUs this process may use: measurements stay off CPU 0, where the OS and the
+    sweep itself mostly run (taskset practice of MLPerf / nn-Meter). All CPUs if threads >= their count."""
+    allowed = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    return allowed[-threads:] if 0 < threads < len(allowed) else allowed
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description="time one model artifact; prints one JSON line")
     ap.add_argument("--artifact", required=True)
     ap.add_argument("--runtime", required=True, choices=RUNTIMES)
+    ap.add_argument("--vocab-size", type=int, required=True, help="rows of the model's word embedding table")
+    ap.add_argument("--type-vocab-size", type=int, required=True, help="rows of its token-type table (1: none)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--seq-len", type=int, default=128)
@@ -225,37 +320,48 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-runs", type=int, default=100000)
     ap.add_argument("--max-time", type=float, default=60.0)
     ap.add_argument("--save-output", help="write the logits of the timed input to this .npy file")
-    ap.add_argument("--cpus", default="", help="pin this process to these CPUs (comma-separated), e.g. 1")
+    ap.add_argument("--pin", action="store_true", help="pin this process to its last THREADS allowed CPUs")
+    ap.add_argument("--gpu-index", type=int, default=0, help="CUDA runtimes: which GPU")
     ap.add_argument("--count-runs", type=int, default=0,
                     help="emulated targets: bracket this many extra runs with instruction-count markers")
-    args = ap.parse_args(argv)
+    return ap.parse_args(argv)
+
+
+def run_cell(args: argparse.Namespace, result: dict) -> None:
+    """Load, time and (optionally) count one artifact, filling `result`."""
+    if args.pin and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, set(pinned_cpus(args.threads)))
+    result["cpu_affinity"] = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    inputs = make_inputs(args.batch, args.seq_len, args.vocab_size, args.type_vocab_size)
+    extras: dict = {}
+    baseline = rss_mb()
+    t0 = time.perf_counter()
+    run, version = load(args.runtime, args.artifact, args.threads, args.gpu_index, extras)
+    result["load_ms"] = (time.perf_counter() - t0) * 1e3
+    first_ms, samples = measure(run, inputs, args.warmup, args.min_runs, args.min_time, args.max_runs,
+                                args.max_time)
+    if args.count_runs:
+        mark(1)
+        for i in range(args.count_runs):  # each run bracketed: the plugin reports one count per run
+            run(inputs)
+            mark(2 + i)
+        result["count_runs"] = args.count_runs
+    out = run(inputs)
+    if args.save_output:
+        np.save(args.save_output, out)
+    memory = extras.pop("memory", None)
+    result.update(ok=True, runtime_version=version, first_inference_ms=first_ms, samples_ms=samples,
+                  output_shape=list(np.shape(out)), n_warmup=args.warmup, rss_baseline_mb=baseline,
+                  peak_rss_mb=peak_rss_mb(), peak_rss_increase_mb=peak_rss_mb() - baseline, **extras,
+                  **(memory() if memory else {}))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     result = {"runtime": args.runtime, "threads": args.threads, "batch": args.batch, "seq_len": args.seq_len,
               "machine": platform.machine(), "python": platform.python_version()}
     try:
-        if args.cpus:
-            os.sched_setaffinity(0, {int(c) for c in args.cpus.split(",")})
-        result["cpu_affinity"] = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
-        inputs = make_inputs(args.batch, args.seq_len)
-        baseline = rss_mb()
-        t0 = time.perf_counter()
-        run, version = load(args.runtime, args.artifact, args.threads)
-        result["load_ms"] = (time.perf_counter() - t0) * 1e3
-        first_ms, samples = measure(run, inputs, args.warmup, args.min_runs, args.min_time, args.max_runs,
-                                    args.max_time)
-        if args.count_runs:
-            mark(1)
-            for i in range(args.count_runs):  # each run bracketed: the plugin reports one count per run
-                run(inputs)
-                mark(2 + i)
-            result["count_runs"] = args.count_runs
-        if args.save_output:
-            np.save(args.save_output, run(inputs))
-        result.update(ok=True, runtime_version=version, first_inference_ms=first_ms, samples_ms=samples,
-                      n_warmup=args.warmup, rss_baseline_mb=baseline, peak_rss_mb=peak_rss_mb(),
-                      peak_rss_increase_mb=peak_rss_mb() - baseline)
-        if "memory" in EXTRA:
-            result.update(EXTRA.pop("memory")())
-        result.update(EXTRA)
+        run_cell(args, result)
     except Exception as err:  # reported as a failed cell, never swallowed
         result.update(ok=False, error=f"{type(err).__name__}: {err}")
     print(json.dumps(result))

@@ -15,6 +15,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from devices.request import RunRequest, RunResult, from_runner_output, refusal
+
 RUNNER = Path(__file__).with_name("runner.py")
 CONNECTION_FAILED = 255
 
@@ -96,16 +98,40 @@ def prepare(profile: dict) -> str:
                         f"ai-edge-litert", timeout_s=1800)
 
 
-def run(profile: dict, artifact: Path, runtime: str, threads: int, seq_len: int, warmup: int = 10,
-        min_runs: int = 30, min_time_s: float = 2.0) -> dict:
-    """The runner's JSON result from the device."""
-    runner = push(profile, RUNNER)
-    remote = push(profile, artifact)
-    base = "onnxruntime" if runtime.startswith("onnxruntime") else "litert"
-    out = ssh(profile, f"{python(profile)} {runner} --artifact {remote} --runtime {base} --threads {threads} "
-                       f"--seq-len {seq_len} --warmup {warmup} --min-runs {min_runs} --min-time {min_time_s}",
-              check=False)
-    lines = [l for l in out.splitlines() if l.startswith("{")]
-    if not lines:
-        return {"ok": False, "error": f"{profile['name']}: the runner printed no result"}
-    return json.loads(lines[-1])
+class Ssh:
+    """A Linux board over SSH; the runner there with its own numpy / onnxruntime / LiteRT (`prepare` installs them)."""
+
+    kind = "ssh"
+
+    def __init__(self, profile: dict):
+        self.profile = profile
+
+    def check(self) -> tuple[bool, str]:
+        try:
+            info = check(self.profile)
+        except (Unreachable, RuntimeError) as err:
+            return False, str(err)
+        if not info["runtimes"]:
+            return False, (f"reachable ({info['arch']}) but no runtime imports there; run python -m devices "
+                           f"prepare {self.profile['name']} to install them into its workdir")
+        return True, f"reachable, {info['arch']}, runtimes: {', '.join(sorted(set(info['runtimes'])))}"
+
+    def plan(self, request: RunRequest) -> RunRequest:
+        return request
+
+    def run(self, request: RunRequest) -> RunResult:
+        """The runner's result from the device; an unreachable device is a failed result naming it."""
+        why = refusal(request, saving=False) or (
+            None if request.runtime in ("onnxruntime", "litert") else
+            f"the {request.runtime} runtime is local only (it loads the model with this project's code)")
+        if why:
+            return RunResult.refuse(f"{self.profile['name']}: {why}")
+        try:
+            runner = push(self.profile, RUNNER)
+            remote = push(self.profile, Path(request.artifact))
+            args = " ".join(request.runner_args(artifact=remote))  # unquoted: a workdir may start with ~
+            out = ssh(self.profile, f"{python(self.profile)} {runner} {args}", timeout_s=request.timeout_s,
+                      check=False)
+        except (Unreachable, RuntimeError) as err:
+            return RunResult.failed(str(err))
+        return from_runner_output(out, where=f"{self.profile['name']} runner")

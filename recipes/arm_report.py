@@ -1,6 +1,6 @@
 """Table of exact guest instructions per inference on the emulated ARM target, against FLOPs (README.md).
 
-`python -m bench.arm_report --results reports/minilm-qemu-arm/records.jsonl --out reports/minilm-qemu-arm`
+`python -m recipes.arm_report --results reports/minilm-qemu-arm/records.jsonl --out reports/minilm-qemu-arm`
 """
 
 from __future__ import annotations
@@ -12,11 +12,12 @@ from pathlib import Path
 import pandas as pd
 
 from bench import figures
+from devices.qemu_arm import EMULATED
 from dynabert import records
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m bench.arm_report", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m recipes.arm_report", description=__doc__.splitlines()[0])
     ap.add_argument("--results", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--command", default="", help="the sweep command that made the records, for the README")
@@ -38,15 +39,17 @@ def main(argv: list[str] | None = None) -> int:
     fig = figures.instructions_figure(df, f"emulated aarch64 ({recs[0].env.get('cpu')}), seq {recs[0].seq_len}: "
                                           "exact instructions, not time")
     figures.save(fig, out / "instructions_vs_flops")
-    lines = [f"# Emulated aarch64: guest instructions per inference (seq {recs[0].seq_len}, batch 1, 1 thread)", "",
-             "Counted exactly by a qemu TCG plugin between markers around each inference (minimum of 3 bracketed "
-             "runs after 3 warm-ups; two processes give identical per-run counts, as tests/devices/test_qemu_arm.py checks "
-             "on the tiny model; onnxruntime's telemetry is switched off in the runner, since it adds clock-dependent "
-             "work to runs). This is a "
+    first = recs[0]
+    lines = [f"# Emulated aarch64: guest instructions per inference (seq {first.seq_len}, batch {first.batch_size}, "
+             f"{first.threads} thread(s))", "",
+             f"Counted exactly by a qemu TCG plugin between markers around each inference (minimum of "
+             f"{EMULATED['count_runs']} bracketed runs after {first.n_warmup} warm-ups; two processes give the same "
+             "per-run counts, as tests/devices/test_qemu_arm.py checks on the tiny model; onnxruntime's telemetry is "
+             "switched off in the runner, since it adds clock-dependent work to runs). This is a "
              "cost figure, **not ARM latency**: emulated wall times are in the records (`env.emulated_wall_ms_p50`) "
              "and mean nothing about a real ARM core.", "",
              f"Runtimes: real aarch64 wheels ({', '.join(sorted({r.runtime_version for r in recs}))}); target: "
-             f"{recs[0].cpu_model}.", "",
+             f"{first.cpu_model}.", "",
              "![instructions vs FLOPs](instructions_vs_flops.png)", "",
              "## Giga-instructions per inference", "", table.to_markdown(floatfmt=".4g"), "",
              "Correlation of instruction count with FLOPs per runtime: "

@@ -1,7 +1,7 @@
 """The reference run's documented command parses and passes its budget flags to the steps it runs."""
 
-import bench.reference_run as ref
-import bench.reference_summary as summary
+import recipes.reference_run as ref
+import recipes.reference_summary as summary
 
 
 def test_documented_command_reaches_the_steps(tmp_path, monkeypatch):

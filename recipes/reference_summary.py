@@ -1,0 +1,221 @@
+"""README.md of the reference run: what ran, how long each step took, and the targets met or missed, from records.
+
+`python -m recipes.reference_summary --out reports/sst2-minilm` (the last step of recipes.reference_run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from dynabert import records
+
+
+def step_lines(steps: dict) -> list[str]:
+    """The step-time table and, below it, every step's full command as it can be pasted from the repository root."""
+    import shlex
+
+    from bench.report import portable_command
+
+    lines = ["## Step times", "", "| step | wall time (min) |", "|---|---|"]
+    lines += [f"| {name} | {s['seconds'] / 60:.1f} |" for name, s in steps.items()]
+    lines += ["", "Commands, from the repository root (`python` = the project's `.venv/bin/python`):", "```"]
+    for name, s in steps.items():
+        lines += [f"# {name}", portable_command(shlex.split(s["command"]))]
+    return lines + ["```"]
+
+
+def load(out: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, list[records.Record]]:
+    """(torch-model accuracy, accuracy of the exported artifacts, latency, failed records) of the run's store."""
+    recs = records.read(out / "records.jsonl", warn=False)
+    acc = pd.DataFrame([r.to_dict() for r in recs if r.kind == "accuracy" and r.status == "ok"])
+    lat = pd.DataFrame([r.to_dict() for r in recs if r.kind == "latency" and r.status == "ok"])
+    acc["accuracy"] = 100 * acc.metric_value
+    acc["who"] = acc.model_id.map(lambda m: Path(m).parent.name if Path(m).name == "best" else Path(m).name)
+    own = acc.runtime.notna()
+    return acc[~own], acc[own], lat, [r for r in recs if r.status != "ok"]
+
+
+def artifact_lines(acc: pd.DataFrame, art: pd.DataFrame) -> list[str]:
+    """Dev accuracy of each exported artifact beside the torch model's, int8 cost in points."""
+    if art.empty:
+        return []
+    art = art.assign(cell=art.who.where(art.family != "dynabert", "DynaBERT " + art.subnet_id),
+                     mark=art.export_ok.map(lambda ok: "" if ok else "*"))
+    torch_acc = acc.assign(cell=acc.who.where(acc.family != "dynabert", "DynaBERT " + acc.subnet_id)) \
+        .drop_duplicates("cell").set_index("cell").accuracy
+    table = art.assign(value=art.accuracy.map(lambda v: f"{v:.1f}") + art.mark) \
+        .pivot_table(index="cell", columns="runtime", values="value", aggfunc="last", sort=False)
+    table.insert(0, "torch fp32", torch_acc.reindex(table.index).map(lambda v: f"{v:.1f}"))
+    drop = art.merge(torch_acc.rename("torch").reset_index(), on="cell")
+    drop["delta"] = drop.accuracy - drop.torch
+    worst = drop.groupby("runtime").delta.min()
+    failed = drop[~drop.export_ok.astype(bool)]
+    return ["", "## Accuracy of the exported artifacts (dev %, through the runtime that is timed)", "",
+            f"Every artifact the sweep times, run over the {dev_split(art)[1]:,} dev examples by its own runtime "
+            "(`python -m bench.artifact_accuracy`); `*` = the artifact failed the random-input logit check, so the "
+            "sweep did not time it.", "", table.to_markdown(), "",
+            "Largest drop against the torch model, per runtime (points): "
+            + ", ".join(f"{k} {v:+.2f}" for k, v in worst.items()) + "."
+            + (f" The {len(failed)} artifacts that failed the logit check lose at most "
+               f"{-failed.delta.min():.2f} points of dev accuracy." if len(failed) else "")]
+
+
+def dev_split(acc: pd.DataFrame) -> tuple[str, int]:
+    """(dev file, number of examples) as the accuracy records name them ("dev (PATH, N examples)")."""
+    m = re.search(r"\((.*), (\d+) examples\)", str(acc.split.dropna().iloc[0])) if acc.split.notna().any() else None
+    return (m.group(1), int(m.group(2))) if m else ("?", 0)
+
+
+def where_line(lat: pd.DataFrame, runtime: str) -> str:
+    """'1 thread, seq 128, local CPU' of the local-CPU records of `runtime` (from the records)."""
+    rows = lat[lat.runtime == runtime] if not lat.empty else lat
+    if rows.empty:
+        return "local CPU"
+    return f"{rows.threads.iloc[0]} thread(s), batch {rows.batch_size.iloc[0]}, seq {rows.seq_len.iloc[0]}, local CPU"
+
+
+def intro_lines(acc: pd.DataFrame, art: pd.DataFrame, lat: pd.DataFrame, summ: dict, machine: str) -> list[str]:
+    dev_path, n_dev = dev_split(acc)
+    processes = max((len(e.get("process_medians_ms", [0])) for e in lat.env), default=1) if not lat.empty else 1
+    lr = {s: f"{summ[s]['config']['learning_rate']:g}" for s in summ}
+    where = where_line(lat, "litert-int8")
+    return ["# DynaBERT on SST-2 from MiniLM-L6: the reference run", "",
+            f"![accuracy vs size and latency](figures/sst2_local-cpu_litert-int8_t{lat.threads.iloc[0] if not lat.empty else 1}.png)", "",
+            (f"Dev accuracy of the LiteRT int8 artifacts themselves against their median latency, {where}."
+             if (art.runtime == "litert-int8").any() else
+             f"Measured dev accuracy (fp32) against median latency on LiteRT int8, {where} (int8 accuracy not "
+             "measured)."), "",
+            "One command, resumable (each finished step is skipped):", "```",
+            f"python -m recipes.reference_run --width-samples {summ['width']['train_examples']} --depth-samples "
+            f"{summ['depth']['train_examples']} --depth-lr {lr['depth']}", "```", "",
+            f"Machine: {machine} (CPU model and library versions in `index.md`). Data: GLUE SST-2 (`{dev_path}`; train "
+            f"{summ['teacher']['train_examples']:,}, dev {n_dev:,}); all accuracies below are **measured on the dev "
+            f"set** ({n_dev:,} examples), which also chose each checkpoint (official-code practice): they are "
+            "optimistic.",
+            f"Latency: {processes} fresh process(es) per cell, interleaved across cells, runs pooled (each process's "
+            "median in the record's env.process_medians_ms); this shared VM's speed drifts over hours, so compare "
+            "cells of one sweep with each other rather than with other runs."]
+
+
+def budget_lines(summ: dict, machine: str) -> list[str]:
+    """What each stage trained on, from the stages' own summary.json (examples, steps, epochs, lr, lambdas)."""
+    cfg = {s: summ[s]["config"] for s in summ}
+    epochs = lambda s: f"{cfg[s]['epochs']:g} epoch(s)"  # noqa: E731
+    return ["", f"## Budget (cut short to fit a {machine}; the paper uses 3 epochs per stage and augmentation)",
+            f"- teacher: packaged `minilm-l6` (all-MiniLM-L6-v2), {epochs('teacher')} of SST-2 train "
+            f"({summ['teacher']['train_examples']:,} examples), lr {cfg['teacher']['learning_rate']:g}, batch "
+            f"{cfg['teacher']['batch_size']}",
+            f"- stage 1 (width): {summ['width']['train_examples']:,} training examples, {epochs('width')} "
+            f"({summ['width']['steps']} steps), lr {cfg['width']['learning_rate']:g}, lambda1="
+            f"{cfg['width']['width_lambda1']:g}, lambda2={cfg['width']['width_lambda2']:g}, rewiring on dev",
+            f"- stage 2 (width x depth): {summ['depth']['train_examples']:,} training examples, {epochs('depth')} "
+            f"({summ['depth']['steps']} steps), lr {cfg['depth']['learning_rate']:g}, lambda1="
+            f"{cfg['depth']['depth_lambda1']:g}, lambda2={cfg['depth']['depth_lambda2']:g}",
+            f"- baselines (DistilBERT-style, TinyBERT-style, fixed-size control): "
+            f"{summ['baseline-distilbert']['train_examples']:,} examples each, same teacher, lr "
+            f"{cfg['baseline-distilbert']['learning_rate']:g}", ""]
+
+
+def target_lines(acc: pd.DataFrame, dyn: pd.DataFrame, teacher: float) -> list[str]:
+    full, small = dyn.loc["w1.00-d1.00"].accuracy, dyn.loc["w0.25-d0.50"].accuracy
+    lines = [f"- teacher >= 89%: {teacher:.2f}% -> {'met' if teacher >= 89 else 'missed'}",
+             f"- DynaBERT (1.0, 1.0) within 0.5 points of the teacher: {full:.2f}% ({full - teacher:+.2f}) -> "
+             f"{'met' if full >= teacher - 0.5 else 'missed'}",
+             f"- DynaBERT (0.25, 0.5) within 4 points of the teacher: {small:.2f}% ({small - teacher:+.2f}) -> "
+             f"{'met' if small >= teacher - 4 else 'missed'}"]
+    for row in acc[(acc.family != "dynabert") & (acc.who != "teacher")].itertuples():
+        cheaper = dyn[dyn.flops <= row.flops]
+        worse = cheaper[cheaper.accuracy < row.accuracy]
+        lines.append(f"- vs {row.who} ({row.accuracy:.2f}%, {row.flops / 1e9:.2f} GFLOPs, {row.subnet_id}): "
+                     f"{len(cheaper) - len(worse)} of {len(cheaper)} DynaBERT sub-networks with <= its FLOPs are at "
+                     f"least as accurate" + (f"; below it: {', '.join(worse.index)}" if len(worse) else ""))
+    return lines
+
+
+def latency_lines(lat: pd.DataFrame, art: pd.DataFrame, small_acc: float, failed: list) -> list[str]:
+    """Smallest sub-network against the teacher on the local CPU (emulated-ARM records hold counts, not latency)."""
+    if lat.empty:
+        return []
+    pick = lambda rt, who: lat[(lat.runtime == rt) & (who)]  # noqa: E731
+    is_small = (lat.subnet_id == "w0.25-d0.50") & (lat.family == "dynabert")
+    is_teacher = lat.model_id.str.contains("teacher")
+    lines, smallest, teach = [], pick("onnxruntime-int8", is_small), pick("onnxruntime-int8", is_teacher)
+    if len(smallest):
+        own = art[(art.runtime == "onnxruntime-int8") & (art.subnet_id == "w0.25-d0.50") & (art.family == "dynabert")]
+        what = (f"{own.accuracy.iloc[0]:.2f}% (the int8 artifact's own dev accuracy)" if len(own)
+                else f"{small_acc:.2f}% (fp32 accuracy; int8 accuracy not measured)")
+        lines.append(f"- onnxruntime int8, {where_line(lat, 'onnxruntime-int8')}: smallest sub-network (0.25, 0.5) "
+                     f"median {smallest.latency_ms_p50.iloc[0]:.2f} ms at {what}")
+    if len(teach) and len(smallest):
+        t, s = teach.latency_ms_p50.iloc[0], smallest.latency_ms_p50.iloc[0]
+        lines.append(f"- teacher on onnxruntime int8: median {t:.2f} ms ({t / s:.1f}x the smallest sub-network)")
+    elif not len(teach):
+        errs = [r for r in failed if r.runtime == "onnxruntime-int8" and "teacher" in r.model_id]
+        lines.append("- teacher on onnxruntime int8: **not timed**: its dynamic-int8 ONNX failed the numerics "
+                     f"check ({errs[0].error if errs else 'no record'}), so it is recorded as an error and never "
+                     "used. For comparison, see the teacher's onnxruntime fp32 and litert-int8 cells in index.md")
+    for rt in ("onnxruntime", "litert-int8"):
+        a, b = pick(rt, is_small), pick(rt, is_teacher)
+        if len(a) and len(b):
+            lines.append(f"- {rt}: smallest sub-network {a.latency_ms_p50.iloc[0]:.2f} ms vs teacher "
+                         f"{b.latency_ms_p50.iloc[0]:.2f} ms ({b.latency_ms_p50.iloc[0] / a.latency_ms_p50.iloc[0]:.1f}x)")
+    return lines
+
+
+def failed_lines(failed: list, art: pd.DataFrame) -> list[str]:
+    if not failed:
+        return []
+    name = lambda m: Path(m).name if Path(m).name != "best" else Path(m).parent.name  # noqa: E731
+    return ["", f"**Failed cells ({len(failed)})**, kept as error records: " + "; ".join(
+        f"{name(r.model_id)} {r.subnet_id} {r.runtime}: max abs logit err {r.export_max_abs_err:.3f}" for r in failed)
+        + ". The dynamic int8 ONNX of most trained sub-networks exceeds the documented int8 bound (0.05 x (1 + "
+        "max|logit|)) on random-token inputs; LiteRT int8 passes for all. "
+        + ("Their dev accuracy, measured on the artifacts themselves, is in the table above (marked `*`)."
+           if not art.empty else "Whether int8 keeps dev accuracy was not measured.")]
+
+
+def write(out: Path, runs: Path) -> Path:
+    """OUT/README.md from OUT/records.jsonl, OUT/steps.json and each stage's RUNS/<stage>/summary.json."""
+    acc, art, lat, failed = load(out)
+    steps = json.loads((out / "steps.json").read_text())
+    dyn = acc[acc.family == "dynabert"].set_index("subnet_id")
+    teacher = acc[acc.who == "teacher"].accuracy.iloc[0]
+    table1 = dyn.pivot_table(index="width_mult", columns="depth_mult", values="accuracy").sort_index(ascending=False) \
+        .sort_index(axis=1, ascending=False)
+    table1.index = [f"width {w:g}" for w in table1.index]
+    table1.columns = [f"depth {d:g}" for d in table1.columns]
+    summ = {s: json.loads((runs / s / "summary.json").read_text())
+            for s in ("teacher", "width", "depth", "baseline-distilbert")}
+    cpu_lat = lat[lat.device == "local-cpu"] if not lat.empty else lat
+    first = next((r for r in records.read(out / "records.jsonl", warn=False) if r.kind == "latency"), None)
+    machine = (f"{first.env.get('logical_cpus')}-CPU {first.env.get('machine')} ({first.cpu_model})" if first
+               else "not recorded")
+    lines = [*intro_lines(acc, art, cpu_lat, summ, machine), *budget_lines(summ, machine.split(' (')[0] + ' machine'),
+             *step_lines(steps),
+             "", "## Table 1 layout (dev accuracy %, rows width, columns depth)", "", table1.to_markdown(floatfmt=".1f"),
+             "", f"Teacher (MiniLM-L6 fine-tuned): {teacher:.1f}%.", *artifact_lines(acc, art), "", "## Targets", "",
+             *target_lines(acc, dyn, teacher), *latency_lines(cpu_lat, art, dyn.loc["w0.25-d0.50"].accuracy, failed),
+             *failed_lines(failed, art),
+             "", "Full report (figures, per-cell tables, machine info): [index.md](index.md). Records: `records.jsonl`."]
+    path = out / "README.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m recipes.reference_summary")
+    ap.add_argument("--out", default="reports/sst2-minilm")
+    ap.add_argument("--runs", default="runs/sst2-minilm")
+    args = ap.parse_args(argv)
+    print(f"summary: {write(Path(args.out), Path(args.runs))}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""The sweep's records stay field-for-field what the sweep wrote before the device-target interface.
+
+fixtures/records-before-targets.jsonl was written by the previous sweep (commit 6323c9c, `bench/sweep.py` with its
+if-chain of targets) with the settings below: the code path of the default report's cells (onnxruntime, local
+CPU, 1 thread, several interleaved processes, a DynaBERT grid and a baseline preset), plus torch, on the `tiny`
+model and TinyBERT-4L at seq 16. A re-run must give the same fields and values, measurements and the machine aside.
+"""
+
+import json
+from pathlib import Path
+
+from bench.sweep import SweepConfig, run_sweep
+from devices.local import cpu_info
+
+GOLDEN = Path(__file__).with_name("fixtures") / "records-before-targets.jsonl"
+MEASURED = {"latency_ms_p50", "latency_ms_p90", "latency_ms_p99", "latency_ms_mean", "latency_ms_std", "latency_cv",
+            "first_inference_ms", "load_ms", "samples_ms", "peak_rss_mb"}
+THIS_RUN = {"git_sha", "timestamp_utc", "cpu_model", "torch_version", "runtime_version"}  # machine and checkout
+ENV_MEASURED = {"process_medians_ms", "cpu_affinity", "h2d_ms"}
+
+
+def key(r: dict) -> tuple:
+    return r["model_id"], r["subnet_id"], r["runtime"]
+
+
+def test_rerun_matches_the_records_written_before_the_target_interface(tmp_path):
+    before = {key(r): r for r in map(json.loads, GOLDEN.read_text().splitlines())}
+    cfg = SweepConfig(models=["tiny"], baselines=("tinybert-4l-312d",), runtimes=("onnxruntime", "torch"),
+                      widths=(1.0, 0.5), depths=(1.0,), seq_len=16, min_time_s=0, min_runs=3, warmup=1, processes=2,
+                      task="sst2", results=str(tmp_path / "r.jsonl"), cache=tmp_path / "cache")
+    after = {key(r.to_dict()): r.to_dict() for r in run_sweep(cfg)}
+    assert set(after) == set(before)
+    machine = cpu_info()
+    for k, old in before.items():
+        new = after[k]
+        assert set(new) == set(old), k
+        differ = {f: (old[f], new[f]) for f in old if f not in MEASURED | THIS_RUN | {"env"} and old[f] != new[f]}
+        assert not differ, (k, differ)
+        assert set(new["env"]) == set(old["env"]), k
+        assert {f: new["env"][f] for f in new["env"] if f not in ENV_MEASURED} == \
+            {f: machine[f] for f in new["env"] if f not in ENV_MEASURED}
+        assert len(new["env"]["process_medians_ms"]) == 2 and new["n_runs"] == old["n_runs"] == 6
+        assert new["cpu_model"] == machine["cpu_model"] and new["runtime_version"].split()[0] == \
+            old["runtime_version"].split()[0]
+
+
+def test_chinese_bert_sized_vocabulary_times_on_every_local_runtime(tmp_path):
+    """A 21,128-word vocabulary (Chinese BERT): ids drawn up to 29,000 failed every cell; now all are timed."""
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification
+
+    from devices.inputs import read_input_spec
+    from dynabert import records
+
+    torch.manual_seed(0)
+    BertForSequenceClassification(BertConfig(vocab_size=21128, hidden_size=64, num_hidden_layers=2,
+                                             num_attention_heads=4, intermediate_size=128,
+                                             max_position_embeddings=64)).save_pretrained(tmp_path / "zh")
+    cfg = SweepConfig(models=[str(tmp_path / "zh")], runtimes=("onnxruntime", "torch", "litert"), widths=(1.0,),
+                      depths=(1.0,), seq_len=16, min_time_s=0, min_runs=3, warmup=1, results=str(tmp_path / "r.jsonl"),
+                      cache=tmp_path / "cache")
+    written = run_sweep(cfg)
+    assert [(r.runtime, r.status) for r in written] == [("onnxruntime", "ok"), ("torch", "ok"), ("litert", "ok")], \
+        [r.error for r in written]
+    assert all(r.latency_ms_p50 > 0 for r in records.read(tmp_path / "r.jsonl"))
+    onnx = next((tmp_path / "cache").rglob("onnx-s16.onnx"))
+    assert read_input_spec(onnx).vocab_size == 21128
+
+
+def test_cuda_device_reads_its_profile_and_never_runs_on_the_cpu(tmp_path):
+    """The cuda profile lists torch and onnxruntime: other runtimes are skipped naming the profile; on this
+    machine (no GPU) the listed ones fail naming the install, none is timed on the CPU under the cuda label."""
+    import torch
+
+    if torch.cuda.is_available():
+        import pytest
+        pytest.skip("this machine has a GPU")
+    cfg = SweepConfig(models=["tiny"], runtimes=("onnxruntime", "onnxruntime-int8", "litert"), widths=(1.0,),
+                      depths=(1.0,), seq_len=16, min_time_s=0, min_runs=2, devices=("cuda",),
+                      results=str(tmp_path / "r.jsonl"), cache=tmp_path / "cache")
+    by_runtime = {r.runtime: r for r in run_sweep(cfg)}
+    assert by_runtime["onnxruntime"].status == "error" and "onnxruntime-gpu" in by_runtime["onnxruntime"].error
+    for rt in ("onnxruntime-int8", "litert"):
+        assert by_runtime[rt].status == "skipped" and "lists runtimes torch, onnxruntime" in by_runtime[rt].error
+    assert all(r.latency_ms_p50 is None for r in by_runtime.values())
