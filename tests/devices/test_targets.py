@@ -79,7 +79,7 @@ def test_local_cpu_runs_batch_2_from_the_models_vocabulary(model_1k, fmt, runtim
     inputs = make_inputs(2, SEQ, 1000, 2)
     assert inputs["input_ids"].max() < 1000 and set(np.unique(inputs["token_type_ids"])) <= {0, 1}
     with torch.no_grad():
-        ref = sub(*(torch.from_numpy(inputs[k]) for k in ("input_ids", "attention_mask", "token_type_ids"))).numpy()
+        ref = sub(*(torch.from_numpy(inputs[k]) for k in ("input_ids", "attention_mask", "token_type_ids"))).logits.numpy()
     assert np.abs(np.load(out) - ref).max() <= 1e-4  # the runner fed exactly these in-vocabulary inputs
 
 
