@@ -2,8 +2,10 @@
 and evaluation runs in full precision, outside the autocast wrapper Accelerate puts on the prepared module.
 CPU bf16 here; the CUDA fp16/bf16 counterparts are in test_train_cuda.py."""
 
+import pytest
 import torch
 from accelerate import Accelerator
+from accelerate.state import AcceleratorState
 
 from dynabert.config import SubnetSpec
 from dynabert.engine import Trainable, teacher_output
@@ -11,7 +13,15 @@ from dynabert.model import DynaBert
 from conftest import padded_batch, tiny_bert
 
 
-def test_teacher_and_student_share_the_autocast_and_evaluation_runs_in_fp32():
+@pytest.fixture
+def fresh_accelerate_state():
+    """Accelerate keeps one state per process; earlier in-process training set mixed_precision "no"."""
+    AcceleratorState._reset_state(reset_partial_state=True)
+    yield
+    AcceleratorState._reset_state(reset_partial_state=True)
+
+
+def test_teacher_and_student_share_the_autocast_and_evaluation_runs_in_fp32(fresh_accelerate_state):
     accelerator = Accelerator(cpu=True, mixed_precision="bf16")
     teacher = DynaBert(tiny_bert(seed=1)).eval()
     student = DynaBert(tiny_bert(seed=0)).eval()
