@@ -166,6 +166,11 @@ def failed_lines(failed: list, art: pd.DataFrame) -> list[str]:
            if not art.empty else "Whether int8 keeps dev accuracy was not measured.")]
 
 
+def shown(command: str) -> str:
+    """A logged command as a user types it: the interpreter's absolute path shown as `python`."""
+    return re.sub(r"^\S*/python[\d.]*(?=\s)", "python", command)
+
+
 def write(out: Path, runs: Path) -> Path:
     """OUT/README.md from OUT/records.jsonl, OUT/steps.json and each stage's RUNS/<stage>/summary.json."""
     acc, art, lat, failed = load(out)
@@ -184,7 +189,7 @@ def write(out: Path, runs: Path) -> Path:
                else "not recorded")
     lines = [*intro_lines(acc, art, cpu_lat, summ, machine), *budget_lines(summ, machine.split(' (')[0] + ' machine'),
              "## Step times", "", "| step | wall time (min) | command |", "|---|---|---|",
-             *[f"| {name} | {s['seconds'] / 60:.1f} | `{s['command'][:140]}` |" for name, s in steps.items()],
+             *[f"| {name} | {s['seconds'] / 60:.1f} | `{shown(s['command'])[:140]}` |" for name, s in steps.items()],
              "", "## Table 1 layout (dev accuracy %, rows width, columns depth)", "", table1.to_markdown(floatfmt=".1f"),
              "", f"Teacher (MiniLM-L6 fine-tuned): {teacher:.1f}%.", *artifact_lines(acc, art), "", "## Targets", "",
              *target_lines(acc, dyn, teacher), *latency_lines(cpu_lat, art, dyn.loc["w0.25-d0.50"].accuracy, failed),
