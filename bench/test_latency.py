@@ -39,8 +39,8 @@ def test_latency(benchmark, bench_cell, bench_settings, loaded_models, tmp_path_
         import torch
         previous = torch.get_num_threads()
     run, version = load(runner_runtime, str(path), threads)
-    spec = read_input_spec(path)  # the model's own vocabulary and type vocabulary
-    inputs = make_inputs(1, seq, spec.vocab_size, spec.type_vocab_size)
+    inp = read_input_spec(path)  # the model's own vocabulary and type vocabulary
+    inputs = make_inputs(1, seq, inp.vocab_size, inp.type_vocab_size)
     try:
         out = benchmark.pedantic(run, args=(inputs,), rounds=20, warmup_rounds=5, iterations=1)
     finally:

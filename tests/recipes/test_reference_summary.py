@@ -35,7 +35,7 @@ def test_readme_prose_comes_from_records_and_summaries(tmp_path):
     for runtime in ("onnxruntime-int8", "litert-int8"):
         records.append(store, latency("runs/depth", small, "dynabert", runtime, 2.0))
         records.append(store, latency("runs/teacher", full, "baseline", runtime, 10.0))
-    (out / "steps.json").write_text(json.dumps({"teacher": {"seconds": 60, "command": "python -m dynabert train"}}))
+    (out / "steps.json").write_text(json.dumps({"teacher": {"seconds": 60, "command": "/opt/venv/bin/python3.11 -m dynabert train"}}))
     config = {"learning_rate": 1e-4, "batch_size": 16, "epochs": 1.0, "width_lambda1": 1.0, "width_lambda2": 0.1,
               "depth_lambda1": 1.0, "depth_lambda2": 1.0}
     for stage, n in (("teacher", 6000), ("width", 3000), ("depth", 2000), ("baseline-distilbert", 5000)):
@@ -49,3 +49,4 @@ def test_readme_prose_comes_from_records_and_summaries(tmp_path):
     assert "2 thread(s), batch 1, seq 64, local CPU" in text and "figures/sst2_local-cpu_litert-int8_t2.png" in text
     assert "3 fresh process(es) per cell" in text and "lambda2=0.1" in text
     assert "median 10.00 ms (5.0x the smallest sub-network)" in text
+    assert "| teacher | 1.0 | `python -m dynabert train` |" in text and "/opt/venv" not in text  # no absolute paths
