@@ -97,10 +97,21 @@ def onnx_int8_settings(isa: tuple[str, ...] | list[str]) -> dict:
 
 
 def quantize_onnx(src: Path, dst: Path, settings: dict) -> None:
+    import logging
+
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(str(src), str(dst), weight_type=getattr(QuantType, settings["weight_type"]),
-                     per_channel=settings["per_channel"], reduce_range=settings["reduce_range"])
+    class _NoPreprocessAdvice(logging.Filter):  # advice for static/CNN models, logged on every call; only it
+        def filter(self, record: logging.LogRecord) -> bool:
+            return not record.getMessage().startswith("Please consider to run pre-processing before quantization")
+
+    drop = _NoPreprocessAdvice()
+    logging.getLogger().addFilter(drop)
+    try:
+        quantize_dynamic(str(src), str(dst), weight_type=getattr(QuantType, settings["weight_type"]),
+                         per_channel=settings["per_channel"], reduce_range=settings["reduce_range"])
+    finally:
+        logging.getLogger().removeFilter(drop)
 
 
 def export_tflite(model: torch.nn.Module, path: Path, seq_len: int, batch: int = 1) -> None:
