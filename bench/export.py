@@ -4,7 +4,8 @@ Every artifact is run on padded random inputs and compared with the torch model;
 stored beside it, and one over tolerance is marked `ok: false` (the sweep records it as an error, never times it).
 Tolerances: fp32 1e-4 absolute. int8 (dynamic, weights int8, activations fp32): 0.05 * (1 + max|torch logit|),
 i.e. 5% of the logit scale plus 0.05; random-weight models show 1e-2..4e-2 (notes/export-pruned.md).
-Cache key: (checkpoint sha, sub-network id, format, seq len) -> CACHE/<sha>/<subnet>/<format>-s<seq>.<ext>.
+ONNX artifacts ship the onnxruntime session settings they are checked and timed with beside them
+(`<artifact>.session.json`, bench/session_settings.py). Cache key: (checkpoint sha, sub-network id, format, seq len) -> CACHE/<sha>/<subnet>/<format>-s<seq>.<ext>.
 `python -m bench.export --model SUB_OR_CHECKPOINT --formats ... --seq-len 128 --output-dir ART`.
 """
 
@@ -19,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from bench import session_settings
 
 FORMATS = ("onnx", "onnx-int8", "tflite", "tflite-int8")
 FP32_TOL = 1e-4
@@ -129,7 +132,10 @@ def ensure_artifact(model, sha: str, subnet_id: str, fmt: str, seq_len: int,
     path = artifact_path(cache, sha, subnet_id, fmt, seq_len)
     meta_path = path.with_suffix(path.suffix + ".json")
     if path.is_file() and meta_path.is_file():
-        return path, json.loads(meta_path.read_text())
+        meta = json.loads(meta_path.read_text())
+        if not fmt.startswith("onnx") or session_settings.is_current(path):
+            return path, meta
+        return path, recheck_with_session_settings(model, fmt, path, seq_len, meta)
     path.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     tmp = path.with_name("tmp-" + path.name)
@@ -142,15 +148,32 @@ def ensure_artifact(model, sha: str, subnet_id: str, fmt: str, seq_len: int,
         parent, _ = ensure_artifact(model, sha, subnet_id, fmt.removesuffix("-int8"), seq_len, cache)
         (quantize_onnx if fmt == "onnx-int8" else quantize_tflite)(parent, tmp)
     export_s = time.perf_counter() - t0
+    shipped = session_settings.write(tmp) if fmt.startswith("onnx") else None  # checked as it will be opened
     try:
         meta = check(model, fmt, tmp, seq_len)
     except Exception as err:  # a corrupt or unrunnable artifact is a failed check, recorded as such
         meta = {"max_abs_err": None, "tolerance": None, "ok": False, "error": f"{type(err).__name__}: {err}"}
     meta.update(format=fmt, seq_len=seq_len, subnet_id=subnet_id, checkpoint_sha=sha, bytes=tmp.stat().st_size,
-                export_s=round(export_s, 2), torch_version=torch.__version__)
+                export_s=round(export_s, 2), torch_version=torch.__version__, session_settings=shipped)
+    if shipped:
+        session_settings.sidecar(tmp).rename(session_settings.sidecar(path))
     tmp.rename(path)
     meta_path.write_text(json.dumps(meta, indent=1))
     return path, meta
+
+
+def recheck_with_session_settings(model, fmt: str, path: Path, seq_len: int, meta: dict) -> dict:
+    """A cached ONNX artifact from before its session settings were shipped (or with other settings): write the
+    current sidecar and check the numerics again as it will now be opened; the metadata is updated in place."""
+    model = (model() if callable(model) and not isinstance(model, torch.nn.Module) else model).eval()
+    shipped = session_settings.write(path)
+    try:
+        meta.update(check(model, fmt, path, seq_len))
+    except Exception as err:
+        meta.update(max_abs_err=None, ok=False, error=f"{type(err).__name__}: {err}")
+    meta["session_settings"] = shipped
+    path.with_suffix(path.suffix + ".json").write_text(json.dumps(meta, indent=1))
+    return meta
 
 
 def main(argv: list[str] | None = None) -> int:
