@@ -60,11 +60,10 @@ def fused_op_counts(path: Path, mode: str, ops: tuple[str, ...] = ("SkipLayerNor
 
 
 def measure_interleaved(cells: list[SessionCell], seq_len: int, threads: int = 1, rounds: int = 15,
-                        runs_per_round: int = 5, warmup: int = 5, pin: bool = True) -> float | None:
+                        runs_per_round: int = 5, warmup: int = 5, pin: bool = True) -> dict[Path, float]:
     """Time every cell interleaved (see the module docstring), filling `samples_ms` and `session_options`.
 
-    Returns the largest max-abs difference between the logits of the two modes of one artifact (None if no
-    artifact is opened in both modes). Pins this process to its last `threads` CPUs when `pin` (as the runner).
+    Returns, per artifact opened in both modes, the max-abs difference between the logits of its two sessions. Pins this process to its last `threads` CPUs when `pin` (as the runner).
     """
     from devices.inputs import read_input_spec
 
@@ -89,5 +88,4 @@ def measure_interleaved(cells: list[SessionCell], seq_len: int, threads: int = 1
                 t0 = time.perf_counter()
                 run(inputs)
                 cells[k].samples_ms.append((time.perf_counter() - t0) * 1e3)
-    diffs = [float(np.abs(o[0] - o[1]).max()) for o in outs.values() if len(o) == 2]
-    return max(diffs) if diffs else None
+    return {path: float(np.abs(o[0] - o[1]).max()) for path, o in outs.items() if len(o) == 2}

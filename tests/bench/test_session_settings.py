@@ -99,6 +99,6 @@ def test_interleaved_comparison_times_every_cell_and_names_its_session(artifacts
     path, _ = artifacts["onnx"]
     cells = [SessionCell("sub", path, mode) for mode in ("default", "artifact")]
     diff = measure_interleaved(cells, seq_len=16, rounds=2, runs_per_round=2, warmup=1, pin=False)
-    assert diff is not None and diff <= 1e-5
+    assert list(diff) == [path] and diff[path] <= 1e-5
     assert [len(c.samples_ms) for c in cells] == [4, 4]
     assert [c.session_options["disabled_optimizers"] for c in cells] == [[], ["SkipLayerNormFusion"]]
