@@ -39,8 +39,8 @@ def test_ort_session(benchmark, request, spec, fmt, mode, bench_settings, loaded
                                                                 meta["session_settings"]["disabled_optimizers"])
     c = cost(model.dyna.full_size, spec, seq)
     benchmark.group = f"{model.name} {spec.subnet_id} {fmt} seq{seq} t{threads}"
-    benchmark.extra_info.update(
-        kind="latency", model_id=model.name, checkpoint_sha=model.sha, subnet_id=spec.subnet_id, format=fmt,
+    benchmark.extra_info.update(  # no subnet_id: a comparison, not a results-store record (bench/collect.py)
+        model_id=model.name, checkpoint_sha=model.sha, subnet=spec.subnet_id, format=fmt,
         session=mode, session_options=extras["session_options"], runtime_version=version, seq_len=seq,
         threads=threads, batch_size=1, flops_with_attention=c.flops_with_attention,
         measured_in="pytest process (pytest-benchmark pedantic, 5 warm-up, 20 rounds)")
