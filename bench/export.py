@@ -5,7 +5,8 @@ stored beside it, and one over tolerance is marked `ok: false` (the sweep record
 Tolerances: fp32 1e-4 absolute. int8 (dynamic, weights int8, activations fp32): 0.05 * (1 + max|torch logit|),
 i.e. 5% of the logit scale plus 0.05; random-weight models show 1e-2..4e-2 (notes/export-pruned.md).
 ONNX artifacts ship the onnxruntime session settings they are checked and timed with beside them
-(`<artifact>.session.json`, bench/session_settings.py). Cache key: (checkpoint sha, sub-network id, format, seq len) -> CACHE/<sha>/<subnet>/<format>-s<seq>.<ext>.
+(`<artifact>.session.json`, bench/session_settings.py).
+Cache key: (checkpoint sha, sub-network id, format, seq len) -> CACHE/<sha>/<subnet>/<format>-s<seq>.<ext>.
 `python -m bench.export --model SUB_OR_CHECKPOINT --formats ... --seq-len 128 --output-dir ART`.
 """
 

@@ -131,8 +131,8 @@ class RunResult:
         return cls(ok=False, error=why, refused=True)
 
 
-RUNNER_EXTRA = ("session_options", "cpu_affinity", "h2d_ms", "max_memory_allocated_mb", "gpu_memory_mb", "gpu_memory_source", "gpu",
-                "gpu_index", "tf32", "count_runs")
+RUNNER_EXTRA = ("session_options", "cpu_affinity", "h2d_ms", "max_memory_allocated_mb", "gpu_memory_mb",
+                "gpu_memory_source", "gpu", "gpu_index", "tf32", "count_runs")
 
 
 def from_runner_output(stdout: str, stderr: str = "", returncode: int | None = None, where: str = "runner") \

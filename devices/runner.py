@@ -120,8 +120,11 @@ def session_settings(path: str, mode: str = "artifact", cuda: bool = False) -> d
     sidecar = session_settings_path(path)
     if mode == "default" or not os.path.isfile(sidecar):
         return default if mode == "default" else {**default, "source": "onnxruntime default (no sidecar)"}
-    with open(sidecar) as f:
-        data = json.load(f)
+    try:
+        with open(sidecar) as f:
+            data = json.load(f)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{sidecar}: not JSON ({err}); fix or delete the file") from None
     level, disabled = data.get("graph_optimization_level", "ORT_ENABLE_ALL"), data.get("disabled_optimizers", [])
     if level not in OPT_LEVELS or not isinstance(disabled, list) or not all(isinstance(d, str) for d in disabled):
         raise ValueError(f"{sidecar}: graph_optimization_level must be one of {', '.join(OPT_LEVELS)} and "

@@ -91,6 +91,9 @@ def test_malformed_sidecar_is_named_with_the_fix(artifacts, tmp_path):
                                                           "disabled_optimizers": "SkipLayerNormFusion"}))
     with pytest.raises(ValueError, match=r"model\.onnx\.session\.json.*fix or delete"):
         load("onnxruntime", str(copy), 1)
+    session_settings.sidecar(copy).write_text('{"disabled_optimizers": [')  # cut short
+    with pytest.raises(ValueError, match=r"model\.onnx\.session\.json: not JSON.*fix or delete"):
+        load("onnxruntime", str(copy), 1)
     with pytest.raises(ValueError, match="unknown session settings"):
         load("onnxruntime", str(copy), 1, session="fastest")
 
