@@ -39,8 +39,8 @@ def test_latency(benchmark, bench_cell, bench_settings, loaded_models, tmp_path_
         previous = torch.get_num_threads()
     extras: dict = {}
     run, version = load(runner_runtime, str(path), threads, extras=extras)  # onnxruntime: the shipped session
-    spec = read_input_spec(path)  # the model's own vocabulary and type vocabulary
-    inputs = make_inputs(1, seq, spec.vocab_size, spec.type_vocab_size)
+    shape = read_input_spec(path)  # the model's own vocabulary and type vocabulary
+    inputs = make_inputs(1, seq, shape.vocab_size, shape.type_vocab_size)
     try:
         out = benchmark.pedantic(run, args=(inputs,), rounds=20, warmup_rounds=5, iterations=1)
     finally:
