@@ -25,7 +25,7 @@ RUNTIMES: dict[str, tuple[str, str, str]] = {  # name -> (artifact format, runne
     "litert-int8": ("tflite-int8", "litert", "int8"),
 }
 ENV_FROM_RUNNER = ("h2d_ms", "max_memory_allocated_mb", "gpu_memory_mb", "gpu_memory_source", "gpu", "gpu_index",
-                   "tf32", "cpu_affinity", "process_medians_ms")
+                   "tf32", "cpu_affinity", "process_medians_ms", "session_options")
 
 
 @dataclass

@@ -47,5 +47,7 @@ def records_from_benchmark_json(path: str | Path) -> list[Record]:
             values.setdefault("machine_fingerprint", machine.get("fingerprint"))
         values["env"] = {"source": f"pytest-benchmark {data.get('version')}: {bench['fullname']}",
                          "measured_in": info.get("measured_in"), **data["machine_info"].get("cpu_state", {})}
+        if info.get("session_options"):  # onnxruntime: the graph optimizations it was timed with
+            values["env"]["session_options"] = info["session_options"]
         out.append(Record(**values))
     return out

@@ -12,6 +12,9 @@ ai-edge-litert version), the tolerances, and for int8 the CPU's kernel-choosing 
 otherwise the cached file is checked again here.
 int8 ONNX settings (onnx_int8_settings): per-channel int8 weights; on a CPU without an int8 dot-product
 instruction (no VNNI/AMX) also reduce_range (7-bit weights), as onnxruntime's quantization docs advise.
+ONNX artifacts ship the onnxruntime session settings they are checked and timed with beside them
+(`<artifact>.session.json`, bench/session_settings.py); a cached artifact whose settings are not the current ones
+is checked again.
 `python -m bench.export --model SUB_OR_CHECKPOINT --formats ... --seq-len 128 --output-dir ART`.
 """
 
@@ -27,6 +30,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from bench import session_settings
 
 FORMATS = ("onnx", "onnx-int8", "tflite", "tflite-int8")
 FP32_TOL = 1e-4
@@ -223,7 +228,8 @@ def ensure_artifact(model, sha: str, subnet_id: str, fmt: str, seq_len: int,
     path = artifact_path(cache, sha, subnet_id, fmt, seq_len, ekey)
     meta_path = path.with_suffix(path.suffix + ".json")
     meta = json.loads(meta_path.read_text()) if path.is_file() and meta_path.is_file() else None
-    if meta is not None and meta.get("check_key") == ckey:
+    current = not fmt.startswith("onnx") or session_settings.is_current(path)
+    if meta is not None and meta.get("check_key") == ckey and current:
         return path, meta
     model = (model() if callable(model) and not isinstance(model, torch.nn.Module) else model).eval()
     if meta is None:  # not cached (or made by other exporters / settings): export
@@ -243,9 +249,10 @@ def ensure_artifact(model, sha: str, subnet_id: str, fmt: str, seq_len: int,
         tmp.rename(path)
         meta = {"export_s": round(time.perf_counter() - t0, 2)}
     meta = {k: meta[k] for k in ("export_s",) if k in meta}  # the old verdict is dropped: checked again below
+    shipped = session_settings.write(path) if fmt.startswith("onnx") else None  # checked as it will be opened
     meta.update(_checked(model, fmt, path, seq_len), format=fmt, seq_len=seq_len, subnet_id=subnet_id,
                 checkpoint_sha=sha, bytes=path.stat().st_size, torch_version=torch.__version__, export_key=ekey,
-                check_key=ckey, quantization=ekey.get("quantization"))
+                check_key=ckey, quantization=ekey.get("quantization"), session_settings=shipped)
     meta_path.write_text(json.dumps(meta, indent=1))
     return path, meta
 

@@ -38,9 +38,10 @@ def test_latency(benchmark, bench_cell, bench_settings, loaded_models, tmp_path_
     if runner_runtime == "torch":
         import torch
         previous = torch.get_num_threads()
-    run, version = load(runner_runtime, str(path), threads)
-    inp = read_input_spec(path)  # the model's own vocabulary and type vocabulary
-    inputs = make_inputs(1, seq, inp.vocab_size, inp.type_vocab_size)
+    extras: dict = {}
+    run, version = load(runner_runtime, str(path), threads, extras=extras)  # onnxruntime: the shipped session
+    shape = read_input_spec(path)  # the model's own vocabulary and type vocabulary
+    inputs = make_inputs(1, seq, shape.vocab_size, shape.type_vocab_size)
     try:
         out = benchmark.pedantic(run, args=(inputs,), rounds=20, warmup_rounds=5, iterations=1)
     finally:
@@ -60,6 +61,7 @@ def test_latency(benchmark, bench_cell, bench_settings, loaded_models, tmp_path_
         export_max_abs_err=meta["max_abs_err"], export_ok=meta["ok"], device="local-cpu", runtime=runtime,
         threads=threads, batch_size=1, seq_len=seq, params=c.params_active, params_total=c.params_total,
         flops=c.flops_dense, flops_with_attention=c.flops_with_attention, flops_source="analytic",
-        runtime_version=version, measured_in="pytest process (pytest-benchmark pedantic, 5 warm-up, 20 rounds)",
+        runtime_version=version, session_options=extras.get("session_options"),
+        measured_in="pytest process (pytest-benchmark pedantic, 5 warm-up, 20 rounds)",
         **stats)
 

@@ -53,7 +53,9 @@ class RunRequest:
     that map runtimes, e.g. CUDA, need it); batch x seq_len: the input shape; warm-up runs after the first
     inference (timed apart), then timed runs until both `min_runs` and `min_time_s` are reached (capped at
     `max_time_s`); pin: the measuring process is pinned to the target's last `threads` CPUs; count_runs: runs
-    bracketed by instruction-count markers (emulated targets only); save_output: a local .npy for the logits.
+    bracketed by instruction-count markers (emulated targets only); save_output: a local .npy for the logits;
+    session (onnxruntime): "artifact" runs the graph optimizations shipped beside the artifact
+    (`<artifact>.session.json`), "default" onnxruntime's default session (devices/runner.py session_settings).
     """
 
     artifact: Path
@@ -71,8 +73,11 @@ class RunRequest:
     count_runs: int = 0
     save_output: str | None = None
     timeout_s: float = 600.0
+    session: str = "artifact"
 
     def __post_init__(self) -> None:
+        if self.session not in ("artifact", "default"):
+            raise ValueError(f"session must be 'artifact' or 'default', got {self.session!r}")
         if self.batch < 1 or self.seq_len < 2 or self.threads < 1:
             raise ValueError(f"batch >= 1, seq_len >= 2 and threads >= 1 required; got {self.batch}, "
                              f"{self.seq_len}, {self.threads}")
@@ -85,6 +90,8 @@ class RunRequest:
                 "--vocab-size", str(self.inputs.vocab_size), "--type-vocab-size", str(self.inputs.type_vocab_size),
                 "--warmup", str(self.warmup), "--min-runs", str(self.min_runs), "--min-time", str(self.min_time_s),
                 "--max-time", str(self.max_time_s)]
+        if self.session != "artifact":
+            args += ["--session", self.session]
         if self.pin:
             args.append("--pin")
         if self.count_runs:
@@ -124,8 +131,8 @@ class RunResult:
         return cls(ok=False, error=why, refused=True)
 
 
-RUNNER_EXTRA = ("cpu_affinity", "h2d_ms", "max_memory_allocated_mb", "gpu_memory_mb", "gpu_memory_source", "gpu",
-                "gpu_index", "tf32", "count_runs")
+RUNNER_EXTRA = ("session_options", "cpu_affinity", "h2d_ms", "max_memory_allocated_mb", "gpu_memory_mb",
+                "gpu_memory_source", "gpu", "gpu_index", "tf32", "count_runs")
 
 
 def from_runner_output(stdout: str, stderr: str = "", returncode: int | None = None, where: str = "runner") \

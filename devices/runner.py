@@ -10,6 +10,8 @@ Inputs: token ids drawn from the model's own vocabulary (`--vocab-size`), token 
 vocabulary (`--type-vocab-size`), a full attention mask; the values do not change the work, only their range
 must be valid. Latency methodology: `warmup` untimed runs after the first (timed apart), then rounds until both
 `min_runs` and `min_time_s` are met (capped by `max_runs` / `max_time_s`); raw per-run milliseconds are returned.
+onnxruntime sessions take the graph optimizations shipped beside the artifact (`<artifact>.session.json`, see
+session_settings) unless `--session default`; the result's `session_options` names what the session ran with.
 Usage: python runner.py --artifact PATH --runtime onnxruntime|litert|torch --vocab-size N --type-vocab-size M ...
 """
 
@@ -94,9 +96,51 @@ def gpu_process_memory_mb(index: int) -> tuple[float | None, str]:
     return (used[0] if used else None), "nvidia-smi, this process"
 
 
-def ort_session(path: str, threads: int, cuda: bool, gpu_index: int):
-    """An onnxruntime session: telemetry off, sequential, `threads` intra-op threads; CUDA EP on GPU `gpu_index`
-    with TF32 off (fp32 means fp32), after preloading pip-installed CUDA libraries where onnxruntime can."""
+SESSION_SUFFIX = ".session.json"
+SESSION_MODES = ("artifact", "default")
+OPT_LEVELS = ("ORT_DISABLE_ALL", "ORT_ENABLE_BASIC", "ORT_ENABLE_EXTENDED", "ORT_ENABLE_LAYOUT", "ORT_ENABLE_ALL")
+
+
+def session_settings_path(path: str) -> str:
+    """The session-settings sidecar shipped beside an ONNX artifact: `<artifact>.session.json`."""
+    return path + SESSION_SUFFIX
+
+
+def session_settings(path: str, mode: str = "artifact", cuda: bool = False) -> dict:
+    """The graph optimizations an onnxruntime session of `path` runs with.
+
+    mode "default": onnxruntime's own (ORT_ENABLE_ALL, nothing disabled). mode "artifact": the sidecar's
+    (`<artifact>.session.json`: graph_optimization_level, disabled_optimizers, execution_provider) where there is
+    one for this execution provider, else the default. Returns {graph_optimization_level, disabled_optimizers,
+    source}. Raises ValueError naming the sidecar and the fix when it is malformed or `mode` is unknown.
+    """
+    default = {"graph_optimization_level": "ORT_ENABLE_ALL", "disabled_optimizers": [],
+               "source": "onnxruntime default"}
+    if mode not in SESSION_MODES:
+        raise ValueError(f"unknown session settings {mode!r}; one of {', '.join(SESSION_MODES)}")
+    sidecar = session_settings_path(path)
+    if mode == "default" or not os.path.isfile(sidecar):
+        return default if mode == "default" else {**default, "source": "onnxruntime default (no sidecar)"}
+    try:
+        with open(sidecar) as f:
+            data = json.load(f)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{sidecar}: not JSON ({err}); fix or delete the file") from None
+    level, disabled = data.get("graph_optimization_level", "ORT_ENABLE_ALL"), data.get("disabled_optimizers", [])
+    if level not in OPT_LEVELS or not isinstance(disabled, list) or not all(isinstance(d, str) for d in disabled):
+        raise ValueError(f"{sidecar}: graph_optimization_level must be one of {', '.join(OPT_LEVELS)} and "
+                         f"disabled_optimizers a list of optimizer names; fix or delete the file")
+    provider = data.get("execution_provider", "CPUExecutionProvider")
+    if (provider == "CUDAExecutionProvider") != cuda:
+        return {**default, "source": f"onnxruntime default (the sidecar is for {provider})"}
+    return {"graph_optimization_level": level, "disabled_optimizers": list(disabled),
+            "source": f"sidecar {os.path.basename(sidecar)}"}
+
+
+def ort_session(path: str, threads: int, cuda: bool, gpu_index: int, settings: dict | None = None):
+    """An onnxruntime session: telemetry off, sequential, `threads` intra-op threads, the graph optimizations of
+    `settings` (session_settings(); default: the artifact's sidecar); CUDA EP on GPU `gpu_index` with TF32 off
+    (fp32 means fp32), after preloading pip-installed CUDA libraries where onnxruntime can."""
     # onnxruntime >= 1.29 on Linux starts a 1DS telemetry uploader thread, keeps an event cache on disk and
     # aggregates per-run statistics on a timer: work that is not inference and depends on the clock and on
     # earlier processes. ORT_DISABLE_TELEMETRY must be set before the runtime initialises; the API call covers
@@ -112,33 +156,41 @@ def ort_session(path: str, threads: int, cuda: bool, gpu_index: int):
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    settings = settings or session_settings(path, cuda=cuda)
+    opts.graph_optimization_level = getattr(ort.GraphOptimizationLevel, settings["graph_optimization_level"])
+    disabled = {"disabled_optimizers": settings["disabled_optimizers"]} if settings["disabled_optimizers"] else {}
     if not cuda:
-        return ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"], **disabled)
     if hasattr(ort, "preload_dlls"):  # onnxruntime >= 1.21: CUDA/cuDNN from the nvidia-* pip wheels
         ort.preload_dlls()
     if "CUDAExecutionProvider" not in ort.get_available_providers():
         raise RuntimeError(f"onnxruntime {ort.__version__} has no CUDA execution provider (a CPU-only build): "
                            f"{ORT_GPU_INSTALL}")
     cuda_opts = {"device_id": str(gpu_index), "use_tf32": "0"}
-    session = ort.InferenceSession(path, opts, providers=[("CUDAExecutionProvider", cuda_opts), "CPUExecutionProvider"])
+    session = ort.InferenceSession(path, opts, providers=[("CUDAExecutionProvider", cuda_opts), "CPUExecutionProvider"],
+                                   **disabled)
     if session.get_providers()[0] != "CUDAExecutionProvider":
         raise RuntimeError(f"onnxruntime could not start its CUDA execution provider on GPU {gpu_index} "
                            f"(providers: {session.get_providers()}); check the CUDA/cuDNN libraries: {ORT_GPU_INSTALL}")
     return session
 
 
-def load_onnxruntime(path: str, threads: int, cuda: bool = False, gpu_index: int = 0, extras: dict | None = None):
-    session = ort_session(path, threads, cuda, gpu_index)  # first: it switches telemetry off before the import
+def load_onnxruntime(path: str, threads: int, cuda: bool = False, gpu_index: int = 0, extras: dict | None = None,
+                     mode: str = "artifact"):
+    """(run, version); `extras["session_options"]` says which graph optimizations and threads the session has."""
+    settings = session_settings(path, mode, cuda)
+    session = ort_session(path, threads, cuda, gpu_index, settings)  # first: it switches telemetry off before the import
     import onnxruntime as ort
 
+    extras = {} if extras is None else extras
+    extras["session_options"] = {**settings, "intra_op_num_threads": threads, "inter_op_num_threads": 1,
+                                 "execution_mode": "ORT_SEQUENTIAL"}
     names = [i.name for i in session.get_inputs()]
     if not cuda:
         def run(inputs: dict) -> np.ndarray:
             return session.run(None, {n: inputs[n] for n in names})[0]
 
         return run, f"onnxruntime {ort.__version__}"
-    extras = {} if extras is None else extras
     extras.update(tf32=False, gpu_index=gpu_index)
     extras["memory"] = lambda: gpu_memory(gpu_index)
     bindings: dict = {}
@@ -253,13 +305,15 @@ def load_torch(path: str, threads: int, cuda: bool = False, gpu_index: int = 0, 
     return run, f"torch {torch.__version__}"
 
 
-def load(runtime: str, path: str, threads: int, gpu_index: int = 0, extras: dict | None = None):
+def load(runtime: str, path: str, threads: int, gpu_index: int = 0, extras: dict | None = None,
+         session: str = "artifact"):
     """(run(inputs) -> logits, version string); `extras` (optional) collects what the runtime reports beside the
-    timings (h2d_ms, tf32, a `memory` callable for GPU memory)."""
+    timings (session_options, h2d_ms, tf32, a `memory` callable for GPU memory). `session` (onnxruntime): "artifact"
+    opens the file with the settings shipped beside it (session_settings), "default" with onnxruntime's own."""
     if runtime == "onnxruntime":
-        return load_onnxruntime(path, threads)
+        return load_onnxruntime(path, threads, extras=extras, mode=session)
     if runtime == "onnxruntime-cuda":
-        return load_onnxruntime(path, threads, cuda=True, gpu_index=gpu_index, extras=extras)
+        return load_onnxruntime(path, threads, cuda=True, gpu_index=gpu_index, extras=extras, mode=session)
     if runtime == "litert":
         return load_litert(path, threads)
     if runtime == "torch":
@@ -320,6 +374,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--max-runs", type=int, default=100000)
     ap.add_argument("--max-time", type=float, default=60.0)
     ap.add_argument("--save-output", help="write the logits of the timed input to this .npy file")
+    ap.add_argument("--session", choices=SESSION_MODES, default="artifact",
+                    help="onnxruntime: the settings shipped beside the artifact (<artifact>.session.json) or "
+                         "onnxruntime's default session")
     ap.add_argument("--pin", action="store_true", help="pin this process to its last THREADS allowed CPUs")
     ap.add_argument("--gpu-index", type=int, default=0, help="CUDA runtimes: which GPU")
     ap.add_argument("--count-runs", type=int, default=0,
@@ -336,7 +393,7 @@ def run_cell(args: argparse.Namespace, result: dict) -> None:
     extras: dict = {}
     baseline = rss_mb()
     t0 = time.perf_counter()
-    run, version = load(args.runtime, args.artifact, args.threads, args.gpu_index, extras)
+    run, version = load(args.runtime, args.artifact, args.threads, args.gpu_index, extras, args.session)
     result["load_ms"] = (time.perf_counter() - t0) * 1e3
     first_ms, samples = measure(run, inputs, args.warmup, args.min_runs, args.min_time, args.max_runs,
                                 args.max_time)

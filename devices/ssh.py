@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from devices.request import RunRequest, RunResult, from_runner_output, refusal
+from devices.runner import SESSION_SUFFIX
 
 RUNNER = Path(__file__).with_name("runner.py")
 CONNECTION_FAILED = 255
@@ -129,6 +130,11 @@ class Ssh:
         try:
             runner = push(self.profile, RUNNER)
             remote = push(self.profile, Path(request.artifact))
+            sidecar = Path(str(request.artifact) + SESSION_SUFFIX)
+            if sidecar.is_file():  # the session settings travel with the artifact, under the name the runner reads
+                ssh(self.profile, f"cat > {remote}{SESSION_SUFFIX}", stdin_path=sidecar)
+            else:
+                ssh(self.profile, f"rm -f {remote}{SESSION_SUFFIX}")
             args = " ".join(request.runner_args(artifact=remote))  # unquoted: a workdir may start with ~
             out = ssh(self.profile, f"{python(self.profile)} {runner} {args}", timeout_s=request.timeout_s,
                       check=False)

@@ -91,6 +91,8 @@ def test_ssh_check_and_run(server, tmp_path):
                          min_runs=3, min_time_s=0)
     r = ssh.Ssh(prof).run(request)
     assert r.ok and len(r.samples_ms) >= 3, r.error
+    session = r.extra["session_options"]  # the artifact's session settings travelled with it (issue 18)
+    assert session["source"].startswith("sidecar") and session["disabled_optimizers"] == ["SkipLayerNormFusion"]
     blobs = list((tmp_path / "remote" / "blobs").iterdir())
     ssh.Ssh(prof).run(request)
     assert sorted(blobs) == sorted((tmp_path / "remote" / "blobs").iterdir())  # copied once, by hash

@@ -1,0 +1,69 @@
+"""The onnxruntime session settings shipped beside every ONNX artifact (`<artifact>.session.json`).
+
+onnxruntime's CPU graph optimizer fuses each residual `Add` + `LayerNormalization` of this project's export into
+the contrib op `SkipLayerNormalization`, whose fp32 CPU kernel is several times slower than the two nodes it
+replaces (a scalar loop; docs/ort-skiplayernorm.md has the one-node reproduction, versions and CPU). The artifact
+therefore ships "onnxruntime's default session, SkipLayerNormFusion disabled", which the runner
+(devices/runner.py `session_settings`) opens by default and every latency record names in `env.session_options`.
+A user reproduces it in one line:
+`onnxruntime.InferenceSession(path, disabled_optimizers=["SkipLayerNormFusion"])`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from devices.runner import SESSION_SUFFIX
+
+WHY_SKIP_LN = ("onnxruntime's fused SkipLayerNormalization CPU kernel (fp32) is several times slower than the "
+               "Add + LayerNormalization it replaces; docs/ort-skiplayernorm.md")
+
+
+@dataclass(frozen=True)
+class SessionSettings:
+    """What a session of the artifact should run with: onnxruntime's GraphOptimizationLevel name, the graph
+    optimizers to disable (onnxruntime's `disabled_optimizers` names), the execution provider they are for,
+    why, and the onnxruntime version they were chosen under."""
+
+    graph_optimization_level: str = "ORT_ENABLE_ALL"
+    disabled_optimizers: tuple[str, ...] = ("SkipLayerNormFusion",)
+    execution_provider: str = "CPUExecutionProvider"
+    why: str = WHY_SKIP_LN
+    chosen_with: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {**asdict(self), "disabled_optimizers": list(self.disabled_optimizers)}
+
+
+def recommended() -> SessionSettings:
+    """The settings this project ships: onnxruntime's default with SkipLayerNormFusion disabled."""
+    import onnxruntime
+
+    return SessionSettings(chosen_with={"onnxruntime": onnxruntime.__version__})
+
+
+def sidecar(artifact: Path) -> Path:
+    return artifact.with_name(artifact.name + SESSION_SUFFIX)
+
+
+def write(artifact: Path, settings: SessionSettings | None = None) -> dict:
+    """Write `<artifact>.session.json`; returns what was written."""
+    data = (settings or recommended()).to_json()
+    sidecar(artifact).write_text(json.dumps(data, indent=1))
+    return data
+
+
+def is_current(artifact: Path) -> bool:
+    """Whether the artifact's sidecar exists and names the settings this project ships now."""
+    path = sidecar(artifact)
+    if not path.is_file():
+        return False
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError:
+        return False
+    want = recommended().to_json()
+    return all(data.get(k) == want[k] for k in ("graph_optimization_level", "disabled_optimizers",
+                                                 "execution_provider"))
