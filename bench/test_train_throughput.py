@@ -35,6 +35,30 @@ def timed(fn, rounds: int = ROUNDS) -> float:
     return statistics.median(times)
 
 
+def part_timings(student, teacher, inputs: tuple, specs, lambdas: tuple, optimizer) -> tuple[float, dict, float]:
+    """Seconds of the step's parts timed alone: the teacher forward, each sub-network's forward/backward, the
+    optimizer step (clip included)."""
+    def teacher_forward():
+        with torch.no_grad():
+            return teacher(*inputs)
+
+    t_out = teacher_forward()
+
+    def part(spec):
+        def run():
+            out = student(*inputs, spec=spec)
+            ids_map = spec.teacher_hidden_ids(len(t_out.hidden_states) - 1)
+            distill_loss(out.logits, out.hidden_states, t_out.logits, t_out.hidden_states, ids_map,
+                         *lambdas, False).backward()
+        return run
+
+    def opt_only():
+        torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
+        optimizer.step()
+
+    return timed(teacher_forward), {spec.subnet_id: timed(part(spec)) for spec in specs}, timed(opt_only)
+
+
 @pytest.mark.bench
 @pytest.mark.parametrize("stage", ["width", "depth"])
 def test_train_step_throughput(benchmark, stage, request):
@@ -62,27 +86,7 @@ def test_train_step_throughput(benchmark, stage, request):
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
 
-        def teacher_forward():
-            with torch.no_grad():
-                return teacher(*inputs)
-
-        t_out = teacher_forward()
-        teacher_s = timed(teacher_forward)
-
-        def part(spec):
-            def run():
-                out = student(*inputs, spec=spec)
-                ids_map = spec.teacher_hidden_ids(len(t_out.hidden_states) - 1)
-                distill_loss(out.logits, out.hidden_states, t_out.logits, t_out.hidden_states, ids_map,
-                             *lambdas, False).backward()
-            return run
-
-        parts = {spec.subnet_id: timed(part(spec)) for spec in specs}
-        def opt_only():
-            torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
-            optimizer.step()
-
-        optimizer_s = timed(opt_only)
+        teacher_s, parts, optimizer_s = part_timings(student, teacher, inputs, specs, lambdas, optimizer)
         optimizer.zero_grad(set_to_none=True)
         before = [p.detach().clone() for p in student.parameters()]
         benchmark.pedantic(step, rounds=ROUNDS, warmup_rounds=1, iterations=1)

@@ -27,11 +27,12 @@ def test_torch_runtime_runs_subnet_without_dynabert(tmp_path):
     saved = tmp_path / "logits.npy"
     script = (f"import json\nfrom devices.runner import main\n"
               f"main(['--artifact', {str(tmp_path / 'sub')!r}, '--runtime', 'torch', '--seq-len', '16', "
+              f"'--vocab-size', '{sub.config.vocab_size}', '--type-vocab-size', '{sub.config.type_vocab_size}', "
               f"'--warmup', '1', '--min-runs', '2', '--min-time', '0', '--save-output', {str(saved)!r}])\n")
     result = run_without_dynabert(script, tmp_path / "isolated", extra_path=str(ROOT))
     assert result["ok"], result
     assert result["runtime_version"].startswith("torch") and len(result["samples_ms"]) >= 2
-    inputs = {k: torch.from_numpy(v) for k, v in make_inputs(1, 16).items()}
+    inputs = {k: torch.from_numpy(v) for k, v in make_inputs(1, 16, sub.config.vocab_size, sub.config.type_vocab_size).items()}
     with torch.no_grad():
         ref = sub(**inputs).logits.numpy()
     np.testing.assert_allclose(np.load(saved), ref, atol=1e-6, rtol=0)
@@ -50,7 +51,7 @@ def test_torch_runtime_names_an_extraction_saved_without_its_code(tmp_path):
     threads = torch.get_num_threads()
     try:  # in this process: the remote code loads beside dynabert's own registered classes
         run, _ = load("torch", str(tmp_path / "torch"), 1)
-        inputs = make_inputs(1, 8)
+        inputs = make_inputs(1, 8, sub.config.vocab_size, sub.config.type_vocab_size)
         with torch.no_grad():
             ref = sub(**{k: torch.from_numpy(v) for k, v in inputs.items()}).logits.numpy()
         np.testing.assert_allclose(run(inputs), ref, atol=1e-6, rtol=0)

@@ -49,4 +49,5 @@ def test_readme_prose_comes_from_records_and_summaries(tmp_path):
     assert "2 thread(s), batch 1, seq 64, local CPU" in text and "figures/sst2_local-cpu_litert-int8_t2.png" in text
     assert "3 fresh process(es) per cell" in text and "lambda2=0.1" in text
     assert "median 10.00 ms (5.0x the smallest sub-network)" in text
-    assert "| teacher | 1.0 | `python -m dynabert train` |" in text and "/opt/venv" not in text  # no absolute paths
+    assert "| teacher | 1.0 |" in text and "# teacher\npython -m dynabert train\n" in text  # pasteable, whole
+    assert "/opt/venv" not in text  # no absolute paths
