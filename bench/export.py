@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from bench import session_settings
+from devices.machine import package_versions
 
 FORMATS = ("onnx", "onnx-int8", "tflite", "tflite-int8")
 FP32_TOL = 1e-4
@@ -164,22 +165,10 @@ QUANTIZERS = {"onnx-int8": ("onnxruntime",), "tflite-int8": ("ai-edge-quantizer"
 CHECK_RUNTIMES = {"onnx": ("onnxruntime",), "tflite": ("ai-edge-litert",)}
 
 
-def _versions(packages: tuple[str, ...]) -> dict:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {}
-    for pkg in packages:
-        try:
-            out[pkg] = version(pkg)
-        except PackageNotFoundError:
-            out[pkg] = None
-    return out
-
-
 def export_key(fmt: str, isa: tuple[str, ...] | list[str]) -> dict:
     """What decides the exported file: exporter (and quantizer) versions and the quantization settings."""
     base = fmt.removesuffix("-int8")
-    key = {"format": fmt, "exporters": _versions(EXPORTERS[base] + QUANTIZERS.get(fmt, ()))}
+    key = {"format": fmt, "exporters": package_versions(EXPORTERS[base] + QUANTIZERS.get(fmt, ()))}
     if fmt == "onnx-int8":
         key["quantization"] = onnx_int8_settings(isa)
     elif fmt == "tflite-int8":
@@ -190,7 +179,7 @@ def export_key(fmt: str, isa: tuple[str, ...] | list[str]) -> dict:
 def check_key(fmt: str, isa: tuple[str, ...] | list[str]) -> dict:
     """What decides the numerics check's verdict: checking runtime's version, tolerances, and for int8 the CPU's
     kernel-choosing ISA features (int8 kernels differ between, e.g., AVX2 and AVX-512 VNNI)."""
-    key = {"runtime": _versions(CHECK_RUNTIMES[fmt.removesuffix("-int8")]), "fp32_tol": FP32_TOL,
+    key = {"runtime": package_versions(CHECK_RUNTIMES[fmt.removesuffix("-int8")]), "fp32_tol": FP32_TOL,
            "int8_rel_tol": INT8_REL_TOL}
     if fmt.endswith("int8"):
         key["isa"] = list(isa)

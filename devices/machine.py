@@ -94,7 +94,8 @@ def _memory_gib() -> int | None:
         return None
 
 
-def _versions(packages: tuple[str, ...]) -> dict:
+def package_versions(packages: tuple[str, ...]) -> dict:
+    """Installed version of each package (None where it is not installed)."""
     out = {}
     for pkg in packages:
         try:
@@ -114,7 +115,7 @@ def this_machine(cores_used: int | None = None) -> Machine:
     fields = dict(cpu_model=model, arch=arch, cores_used=cores_used, logical_cpus=os.cpu_count(),
                   isa=[f for f in known if f in flags], memory_gib=_memory_gib(),
                   os=f"{platform.system()} {platform.release().split('-')[0]}", python=platform.python_version(),
-                  runtimes=_versions(RUNTIME_PACKAGES))
+                  runtimes=package_versions(RUNTIME_PACKAGES))
     return Machine(**{**fields, "isa": tuple(fields["isa"])}, fingerprint=fingerprint(fields))
 
 
