@@ -147,7 +147,10 @@ def save_checkpoint(accelerator, target: Path, progress: Progress) -> None:
     if accelerator.is_main_process:
         shutil.rmtree(tmp, ignore_errors=True)
     accelerator.wait_for_everyone()
-    accelerator.save_state(str(tmp))
+    # torch.save, not safetensors: the student holds the same tensors under several names (hf / backbone / layers
+    # views), which safetensors cannot store without dropping names (Accelerate then warns once per tensor group on
+    # every checkpoint); load_state reads either format
+    accelerator.save_state(str(tmp), safe_serialization=False)
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         (tmp / CHECKPOINT_MARK).write_text(f'{{"step": {progress.step}}}\n')
