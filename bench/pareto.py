@@ -79,7 +79,12 @@ def candidates(inputs: list[str], device: str, runtime: str, task: str | None, c
         acc = cited_accuracy(task)
     if acc.empty:
         raise ValueError("no accuracy for these records: pass --task (cited) or add dynabert evaluate records")
-    return joined(eff, with_costs(acc, int(eff.seq_len.iloc[0])))
+    df = joined(eff, with_costs(acc, int(eff.seq_len.iloc[0])))
+    if df.empty or df.accuracy.isna().all():
+        raise ValueError(f"no accuracy matches the latency records of {device!r} / {runtime!r}: measure the same "
+                         f"checkpoint's accuracy (python -m dynabert evaluate --checkpoint CK ... --results FILE, "
+                         f"then --results FILE here), or pass --task for cited accuracy of a preset's architecture")
+    return df
 
 
 def select(df: pd.DataFrame, max_latency_ms: float, max_memory_mb: float | None, min_accuracy: float | None,

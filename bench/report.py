@@ -184,7 +184,7 @@ def task_lines(spec: ReportSpec, task: str, recs, eff: pd.DataFrame, seq: int, n
         name = f"{task}_table1_{kind}"
         t1.to_csv(out / f"{name}.csv")
         md += ["", f"**Table 1 layout, {kind}** (rows width, columns depth; {part.accuracy_source.iloc[0]})",
-               "", t1.to_markdown(floatfmt=".1f"), ""]
+               "", t1.rename(index="width {:g}".format, columns="depth {:g}".format).to_markdown(floatfmt=".1f"), ""]
         md.append(_img(figures.save(figures.heatmap_figure(t1, f"{task}, {kind}"), fig_dir / name)[0], out))
     j = joined(eff, acc)
     for (device, runtime, threads), part in (j.groupby(["device", "runtime", "threads"]) if not j.empty else []):

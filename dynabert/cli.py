@@ -54,18 +54,23 @@ def cmd_extract(args: argparse.Namespace) -> int:
     from dynabert.model import DynaBert
     from dynabert.presets import load_model, load_tokenizer
 
-    dyna = DynaBert(load_model(args.checkpoint))
+    from dynabert.evaluate import resolve_checkpoint
+
+    # a training OUTPUT folder means its latest finished stage's best model, as in evaluate and the sweep;
+    # presets and hub ids go to load_model as given
+    checkpoint = str(resolve_checkpoint(args.checkpoint)) if Path(args.checkpoint).is_dir() else args.checkpoint
+    dyna = DynaBert(load_model(checkpoint))
     spec = SubnetSpec(args.width, args.depth).resolve(dyna.full_size)  # 0.333333 of 12 heads -> exactly 4/12
     results = args.results
-    if results is None and (Path(args.checkpoint) / "accuracy.jsonl").is_file():  # `evaluate`'s default store
-        results = Path(args.checkpoint) / "accuracy.jsonl"
+    if results is None and (Path(checkpoint) / "accuracy.jsonl").is_file():  # `evaluate`'s default store
+        results = Path(checkpoint) / "accuracy.jsonl"
     try:
-        tokenizer = load_tokenizer(args.checkpoint)
+        tokenizer = load_tokenizer(checkpoint)
     except (ValueError, OSError) as err:
         tokenizer = None
         print(f"note: no tokenizer saved with the sub-network ({err})", file=sys.stderr)
     out = Path(args.output_dir)
-    sub = save_subnet(dyna, spec, out, args.checkpoint, tokenizer, results)
+    sub = save_subnet(dyna, spec, out, checkpoint, tokenizer, results)
     print(f"{spec.subnet_id}: {sub.config.num_hidden_layers} layers x {sub.config.num_attention_heads} heads, "
           f"FFN {sub.config.intermediate_size}, {sum(p.numel() for p in sub.parameters()) / 1e6:.2f} M params "
           f"-> {out} (model card: {out / 'README.md'}; load with trust_remote_code=True)")

@@ -213,3 +213,19 @@ def test_report_commands_are_portable(tmp_path, monkeypatch):
     cmd = portable_command(["/some/venv/bin/python", "-m", "bench.pareto", "--results", str(tmp_path / "r.jsonl"),
                             f"--out={tmp_path / 'rep'}", "--title", "A title (with spaces)"])
     assert cmd == "python -m bench.pareto --results r.jsonl --out=rep --title 'A title (with spaces)'"
+
+
+def test_select_without_matching_accuracy_names_the_fix(tmp_path, capsys):
+    """Latency of one checkpoint, accuracy of another (here: none matches): a clear message, not an IndexError."""
+    path = tmp_path / "r.jsonl"
+    for spec in default_grid():
+        records.append(path, lat(spec, 10.0, sha="a"))
+        records.append(path, acc(spec, 0.9, sha="b"))
+    assert pareto_main(["select", "--results", str(path), "--max-latency-ms", "1"]) == 2
+    assert "no accuracy matches the latency records" in capsys.readouterr().err
+
+
+def test_table1_markdown_keeps_the_widths(store, tmp_path):
+    """0.75 and 0.25 stay 0.75 and 0.25 in index.md (a one-decimal float format had printed 0.8 and 0.2)."""
+    text = build(ReportSpec([str(store)], tmp_path / "rep", ["sst2"], use_cited=False)).read_text()
+    assert "width 0.75" in text and "width 0.25" in text and "depth 0.75" in text

@@ -64,3 +64,16 @@ def test_extract_cli(tmp_path, capsys):
     assert main(["extract", "--checkpoint", str(tmp_path / "nope"), "--width", "0.5", "--depth", "1",
                  "--output-dir", str(out)]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_extract_from_a_training_output_folder(tmp_path):
+    """`extract --checkpoint OUT` takes OUT's latest finished stage (as evaluate and the sweep do)."""
+    from dynabert.presets import load_tokenizer
+
+    best = tmp_path / "OUT" / "teacher" / "best"
+    load_model("tiny").save_pretrained(best)
+    load_tokenizer("tiny").save_pretrained(best)
+    out = tmp_path / "sub"
+    assert main(["extract", "--checkpoint", str(tmp_path / "OUT"), "--width", "0.5", "--depth", "1",
+                 "--output-dir", str(out)]) == 0
+    assert load_model(str(out)).config.num_attention_heads == 2
