@@ -20,6 +20,7 @@ from bench.cells import RUNTIMES, Cell, Ready, base_fields, export_fields, finis
 from devices.request import RunRequest, RunResult
 from dynabert import records
 from dynabert.config import DEFAULT_DEPTHS, DEFAULT_WIDTHS, SubnetSpec, default_grid, parse_mults
+from dynabert.limits import check_seq_len, input_limits
 
 BASELINES = ("tinybert-4l-312d", "tinybert-6l-768d", "distilbert-6l-768d", "bert-base")
 
@@ -115,6 +116,7 @@ def prepare_pending(cfg: SweepConfig, targets: dict) -> list[tuple[Cell, Ready |
         if cell.model_id not in loaded:
             loaded.clear()
             loaded[cell.model_id] = load(cell.model_id)
+            check_seq_len(input_limits(loaded[cell.model_id].dyna.hf.config), cfg.seq_len, "--seq-len", cell.model_id)
         model = loaded[cell.model_id]
         if records.cell_key("latency", model.name, model.sha, cell.spec.subnet_id, cfg.task, None, cell.device,
                             cell.runtime, cell.threads, cfg.batch, cfg.seq_len, prov["machine_fingerprint"]) not in done:

@@ -70,6 +70,8 @@ def cmd_extract(args: argparse.Namespace) -> int:
         tokenizer = None
         print(f"note: no tokenizer saved with the sub-network ({err})", file=sys.stderr)
     out = Path(args.output_dir)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--output-dir {out} is a file; the sub-network is saved as a directory: choose a new path")
     sub = save_subnet(dyna, spec, out, checkpoint, tokenizer, results)
     print(f"{spec.subnet_id}: {sub.config.num_hidden_layers} layers x {sub.config.num_attention_heads} heads, "
           f"FFN {sub.config.intermediate_size}, {sum(p.numel() for p in sub.parameters()) / 1e6:.2f} M params "

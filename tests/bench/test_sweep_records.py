@@ -99,3 +99,11 @@ def test_cuda_device_reads_its_profile_and_never_runs_on_the_cpu(tmp_path):
     for rt in ("onnxruntime-int8", "litert"):
         assert by_runtime[rt].status == "skipped" and "lists runtimes torch, onnxruntime" in by_runtime[rt].error
     assert all(r.latency_ms_p50 is None for r in by_runtime.values())
+
+
+def test_sequence_length_beyond_the_positions_is_refused_before_any_work(tmp_path, capsys):
+    from bench.sweep import main
+
+    results = tmp_path / "r.jsonl"
+    assert main(["--model", "tiny", "--runtimes", "torch", "--seq-len", "100000", "--results", str(results)]) == 2
+    assert "512" in capsys.readouterr().err and not results.exists()

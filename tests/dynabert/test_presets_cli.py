@@ -77,3 +77,10 @@ def test_extract_from_a_training_output_folder(tmp_path):
     assert main(["extract", "--checkpoint", str(tmp_path / "OUT"), "--width", "0.5", "--depth", "1",
                  "--output-dir", str(out)]) == 0
     assert load_model(str(out)).config.num_attention_heads == 2
+
+
+def test_extract_refuses_a_file_as_output_dir(tmp_path, capsys):
+    (tmp_path / "f.tsv").write_text("x\n")
+    assert main(["extract", "--checkpoint", "tiny", "--width", "0.5", "--depth", "1",
+                 "--output-dir", str(tmp_path / "f.tsv")]) == 2
+    assert "is a file" in capsys.readouterr().err and (tmp_path / "f.tsv").read_text() == "x\n"
