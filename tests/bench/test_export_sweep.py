@@ -265,8 +265,8 @@ def test_changed_exporter_version_reexports_and_rechecks(tiny, tmp_path, monkeyp
     spec = SubnetSpec(0.5, 0.5)
     path, meta = ensure_artifact(extract(dyna, spec), sha, spec.subnet_id, "onnx", 16, tmp_path)
     assert meta["export_key"]["exporters"]["onnxscript"] is not None
-    real = export._versions
-    monkeypatch.setattr(export, "_versions", lambda pkgs: {**real(pkgs), **(
+    real = export.package_versions
+    monkeypatch.setattr(export, "package_versions", lambda pkgs: {**real(pkgs), **(
         {"onnxscript": "0.0.1-other"} if "onnxscript" in pkgs else {})})
     calls = _counting_check(monkeypatch)
     again, meta2 = ensure_artifact(extract(dyna, spec), sha, spec.subnet_id, "onnx", 16, tmp_path)
@@ -288,8 +288,8 @@ def test_changed_tolerance_runtime_or_cpu_rechecks_the_cached_file(tiny, tmp_pat
     if change == "tolerance":
         monkeypatch.setattr(export, "INT8_REL_TOL", export.INT8_REL_TOL / 2)
     elif change == "runtime":
-        real = export._versions
-        monkeypatch.setattr(export, "_versions", lambda pkgs: {**real(pkgs), **(
+        real = export.package_versions
+        monkeypatch.setattr(export, "package_versions", lambda pkgs: {**real(pkgs), **(
             {"onnxruntime": "9.9.9"} if pkgs == ("onnxruntime",) else {})})
     else:
         real_m = machine.this_machine
