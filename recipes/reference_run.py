@@ -19,12 +19,19 @@ from pathlib import Path
 PY = sys.executable
 
 
-def step(out: Path, name: str, cmd: list[str], done: Path | None = None) -> None:
-    """Run `cmd` unless `done` exists; log its wall time (and the command) to OUT/steps.json."""
+class Until(Exception):
+    """Raised after the step named by --until has run (or was found done)."""
+
+
+def step(out: Path, until: str | None, name: str, cmd: list[str], done: Path | None = None) -> None:
+    """Run `cmd` unless `done` exists; log its wall time (and the command) to OUT/steps.json; raise Until after the
+    step named `until`."""
     log_path = out / "steps.json"
     log = json.loads(log_path.read_text()) if log_path.exists() else {}
     if done is not None and done.exists() and name in log:
         print(f"[skip] {name}: {done} exists")
+        if name == until:
+            raise Until(name)
         return
     print(f"[run] {name}: {' '.join(cmd)}", flush=True)
     t0 = time.time()
@@ -36,6 +43,8 @@ def step(out: Path, name: str, cmd: list[str], done: Path | None = None) -> None
     log[name] = {"seconds": round(time.time() - t0, 1), "command": portable_command(cmd), "exit": proc.returncode,
                  "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     log_path.write_text(json.dumps(log, indent=1))
+    if name == until:
+        raise Until(name)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,12 +58,18 @@ def main(argv: list[str] | None = None) -> int:
                     "the paper's 2e-5); 2e-5 over a few thousand examples leaves the small sub-networks far behind")
     ap.add_argument("--fixed", default="0.25,0.5", help="width,depth of the fixed-size control")
     ap.add_argument("--arm-seq-len", type=int, default=32)
+    ap.add_argument("--until", metavar="STEP", help="stop after this step (e.g. stage1-width): run the steps that do "
+                    "not depend on a later choice now, the rest later with the same --out/--runs")
     args = ap.parse_args(argv)
     out, runs = Path(args.out), Path(args.runs)
     out.mkdir(parents=True, exist_ok=True)
-    fixed = train_steps(args, out, runs)
-    evaluate_steps(args, out, runs, fixed)
-    measure_steps(args, out, runs, fixed)
+    try:
+        fixed = train_steps(args, out, runs)
+        evaluate_steps(args, out, runs, fixed)
+        measure_steps(args, out, runs, fixed)
+    except Until as stop:
+        print(f"stopped after {stop} (--until); run the same command without --until to go on")
+        return 0
     from recipes.reference_summary import write
     print(f"done: {write(out, runs)} and {out}/index.md; step times in {out}/steps.json")
     return 0
@@ -65,11 +80,11 @@ def train_steps(args: argparse.Namespace, out: Path, runs: Path) -> str:
     common = ["--task", "sst2", "--data-dir", args.data_dir, "--output-dir", str(runs), "--bucket",
               "--eval-every", "250", "--logging-steps", "50"]
     train = [PY, "-m", "dynabert", "train", *common]
-    step(out, "teacher", [*train, "--model", "minilm-l6", "--stage", "teacher", "--epochs", "1",
+    step(out, args.until, "teacher", [*train, "--model", "minilm-l6", "--stage", "teacher", "--epochs", "1",
                           "--learning-rate", "5e-5"], runs / "teacher" / "summary.json")
-    step(out, "stage1-width", [*train, "--stage", "width", "--epochs", "1", "--max-train-samples",
+    step(out, args.until, "stage1-width", [*train, "--stage", "width", "--epochs", "1", "--max-train-samples",
                                str(args.width_samples)], runs / "width" / "summary.json")
-    step(out, "stage2-depth", [*train, "--stage", "depth", "--epochs", "1", "--max-train-samples",
+    step(out, args.until, "stage2-depth", [*train, "--stage", "depth", "--epochs", "1", "--max-train-samples",
                                str(args.depth_samples), "--learning-rate", args.depth_lr], runs / "depth" / "summary.json")
     budget = str(args.width_samples + args.depth_samples)  # baselines see as many examples as stages 1 + 2 together
     w, d = args.fixed.split(",")
@@ -77,7 +92,7 @@ def train_steps(args: argparse.Namespace, out: Path, runs: Path) -> str:
                                 ("baseline-tinybert", ["--baseline", "tinybert"], "baseline-tinybert"),
                                 ("fixed-control", ["--baseline", "fixed", "--width", w, "--depth", d],
                                  f"fixed-w{float(w):.2f}-d{float(d):.2f}")):
-        step(out, name, [*train, *extra, "--epochs", "1", "--max-train-samples", budget, "--learning-rate", args.depth_lr],
+        step(out, args.until, name, [*train, *extra, "--epochs", "1", "--max-train-samples", budget, "--learning-rate", args.depth_lr],
              runs / folder / "summary.json")
     return f"fixed-w{float(w):.2f}-d{float(d):.2f}"
 
@@ -87,16 +102,16 @@ def evaluate_steps(args: argparse.Namespace, out: Path, runs: Path, fixed: str) 
     store = out / "records.jsonl"
     w, d = args.fixed.split(",")
     ev = [PY, "-m", "dynabert", "evaluate", "--task", "sst2", "--data-dir", args.data_dir, "--results", str(store)]
-    step(out, "evaluate-dynabert", [*ev, "--checkpoint", str(runs / "depth")], out / ".evaluated-dynabert")
+    step(out, args.until, "evaluate-dynabert", [*ev, "--checkpoint", str(runs / "depth")], out / ".evaluated-dynabert")
     (out / ".evaluated-dynabert").touch()
-    step(out, "evaluate-teacher", [*ev, "--checkpoint", str(runs / "teacher"), "--widths", "1.0", "--depths", "1.0",
+    step(out, args.until, "evaluate-teacher", [*ev, "--checkpoint", str(runs / "teacher"), "--widths", "1.0", "--depths", "1.0",
                                    "--family", "baseline"], out / ".evaluated-teacher")
     (out / ".evaluated-teacher").touch()
     for folder in ("baseline-distilbert", "baseline-tinybert"):
-        step(out, f"evaluate-{folder}", [*ev, "--checkpoint", str(runs / folder), "--widths", "1.0", "--depths",
+        step(out, args.until, f"evaluate-{folder}", [*ev, "--checkpoint", str(runs / folder), "--widths", "1.0", "--depths",
                                          "1.0", "--family", "baseline"], out / f".evaluated-{folder}")
         (out / f".evaluated-{folder}").touch()
-    step(out, f"evaluate-{fixed}", [*ev, "--checkpoint", str(runs / fixed), "--widths", w, "--depths", d,
+    step(out, args.until, f"evaluate-{fixed}", [*ev, "--checkpoint", str(runs / fixed), "--widths", w, "--depths", d,
                                     "--family", "fixed-control"], out / f".evaluated-{fixed}")
     (out / f".evaluated-{fixed}").touch()
 
@@ -107,24 +122,24 @@ def measure_steps(args: argparse.Namespace, out: Path, runs: Path, fixed: str) -
     w, d = args.fixed.split(",")
     sweep = [PY, "-m", "bench.sweep", "--runtimes", "torch,onnxruntime,onnxruntime-int8,litert,litert-int8",
              "--threads", "1", "--seq-len", "128", "--task", "sst2", "--processes", "3", "--results", str(store)]
-    step(out, "cpu-sweep", [*sweep, "--model", str(runs / "depth"), "--baselines",
+    step(out, args.until, "cpu-sweep", [*sweep, "--model", str(runs / "depth"), "--baselines",
                             f"{runs / 'teacher'},{runs / 'baseline-distilbert'},{runs / 'baseline-tinybert'}"],
          out / ".swept-cpu")
     (out / ".swept-cpu").touch()
-    step(out, "arm-instructions", [PY, "-m", "bench.sweep", "--devices", "qemu-arm", "--runtimes",
+    step(out, args.until, "arm-instructions", [PY, "-m", "bench.sweep", "--devices", "qemu-arm", "--runtimes",
                                    "onnxruntime,litert", "--threads", "1", "--seq-len", str(args.arm_seq_len),
                                    "--task", "sst2", "--results", str(store), "--model", str(runs / "depth")],
          out / ".swept-arm")
     (out / ".swept-arm").touch()
     arts = [PY, "-m", "bench.artifact_accuracy", "--task", "sst2", "--data-dir", args.data_dir, "--runtimes",
             "onnxruntime,onnxruntime-int8,litert,litert-int8", "--results", str(store)]
-    step(out, "artifact-accuracy", [*arts, "--checkpoint", str(runs / "depth")], out / ".artifact-accuracy")
+    step(out, args.until, "artifact-accuracy", [*arts, "--checkpoint", str(runs / "depth")], out / ".artifact-accuracy")
     for folder, family, wd in (("teacher", "baseline", ("1.0", "1.0")), ("baseline-distilbert", "baseline", ("1.0", "1.0")),
                                ("baseline-tinybert", "baseline", ("1.0", "1.0")), (fixed, "fixed-control", (w, d))):
-        step(out, f"artifact-accuracy-{folder}", [*arts, "--checkpoint", str(runs / folder), "--widths", wd[0],
+        step(out, args.until, f"artifact-accuracy-{folder}", [*arts, "--checkpoint", str(runs / folder), "--widths", wd[0],
                                                   "--depths", wd[1], "--family", family], out / ".artifact-accuracy")
     (out / ".artifact-accuracy").touch()
-    step(out, "pareto-report", [PY, "-m", "bench.pareto", "--results", str(store), "--task", "sst2", "--out", str(out),
+    step(out, args.until, "pareto-report", [PY, "-m", "bench.pareto", "--results", str(store), "--task", "sst2", "--out", str(out),
                                 "--title", f"DynaBERT on SST-2 from MiniLM-L6 (reference run, {os.cpu_count()}-CPU machine)"])
 
 
