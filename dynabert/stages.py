@@ -12,6 +12,7 @@ from pathlib import Path
 from dynabert import baselines
 from dynabert.config import DEFAULT_DEPTHS, DEFAULT_WIDTHS, SubnetSpec, default_grid
 from dynabert.presets import load_model
+from dynabert.sampling import check_subnets_per_step
 
 STAGES = ("teacher", "width", "depth", "final")
 AUGMENTED_STAGES = ("width", "depth", "baseline")  # the distillation stages (spec 4); teacher and final: gold data
@@ -54,6 +55,7 @@ class TrainConfig:
     max_errors: int = 0  # malformed rows skipped (and reported) before failing
     mixed_precision: str = "no"  # "no" | "bf16" (CPU or GPU) | "fp16" (GPU, loss-scaled)
     logging_steps: int = 10
+    subnets_per_step: int | None = None  # K sub-networks per step, sandwich rule (None: all, the paper); width/depth/final
     baseline: str | None = None  # "distilbert" | "tinybert" | "fixed": a same-teacher baseline instead of a stage
     student_layers: int | None = None  # tinybert: student depth (default half the teacher's)
     student_model: str | None = None  # distilbert/tinybert: a pretrained student (local dir / hub id) to distil into
@@ -80,6 +82,8 @@ class TrainConfig:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
         if self.baseline == "fixed" and (self.width is None or self.depth is None):
             raise ValueError("--baseline fixed needs --width and --depth (the one sub-network to train alone)")
+        if self.subnets_per_step is not None:
+            check_subnets_per_step(self.subnets_per_step, self.subnets_per_step, "any")
         for w in self.widths:
             SubnetSpec(w, 1.0)
         for d in self.depths:
@@ -96,6 +100,21 @@ class StagePlan:
     rewire: bool = False
     kind: str = "dynabert"  # loss, a key of losses.LOSSES: "dynabert" | "gold" | "distilbert" | "tinybert"
     build_student: object = None  # teacher HF model -> student HF model (baselines), None: start_from as is
+
+
+def grid_size(cfg: TrainConfig, stage: str) -> int:
+    """Sub-networks in a stage's grid: width len(widths), depth and final len(widths) x len(depths), else 1."""
+    if stage == "width":
+        return len(cfg.widths)
+    return len(cfg.widths) * len(cfg.depths) if stage in ("depth", "final") else 1
+
+
+def check_sampling(cfg: TrainConfig, stages: tuple[str, ...]) -> None:
+    """Refuses --subnets-per-step beyond the grid of any multi-sub-network stage about to run (before any trains);
+    stages of one sub-network (teacher, baselines) train it every step whatever K is."""
+    for stage in stages:
+        if grid_size(cfg, stage) > 1:
+            check_subnets_per_step(cfg.subnets_per_step, grid_size(cfg, stage), stage)
 
 
 def stage_dir(cfg: TrainConfig, stage: str) -> Path:

@@ -34,7 +34,9 @@ from dynabert.metrics import selection_score
 from dynabert.model import DynaBert
 from dynabert.presets import load_model, load_tokenizer
 from dynabert.rewire import importance, rewire_
-from dynabert.stages import AUGMENTED_STAGES, STAGES, StagePlan, TrainConfig, plan, stage_dir  # noqa: F401 (re-exported)
+from dynabert.sampling import expected_cost_share, subnets_for_step
+from dynabert.stages import (AUGMENTED_STAGES, STAGES, StagePlan, TrainConfig, check_sampling, plan,  # noqa: F401
+                             stage_dir)
 
 class Data:
     """Tokenized train and dev features of a task, plus its labels and metric."""
@@ -190,10 +192,24 @@ def setup_stage(cfg: TrainConfig, name: str, out: Path) -> Stage:
         load_checkpoint(accelerator, out / "checkpoint")
         log(f"resumed from {out / 'checkpoint'} at step {stage.progress.step} of {total}")
     else:
-        log(f"stage {name}: {len(p.specs)} sub-network(s), {len(data.train)} train examples, {total} steps "
+        log(f"stage {name}: {len(p.specs)} sub-network(s), {k_line(cfg, p)}, {len(data.train)} train examples, "
+            f"{total} steps "
             f"({cfg.epochs} epochs x {per_epoch} batches of {cfg.batch_size} x {accelerator.num_processes} "
             f"process(es)), teacher {p.teacher_from or 'none (gold labels)'}")
     return stage
+
+
+def k_used(cfg: TrainConfig, p: StagePlan) -> int:
+    """Sub-networks trained per step in this stage (K, or the whole grid)."""
+    return min(cfg.subnets_per_step or len(p.specs), len(p.specs))
+
+
+def k_line(cfg: TrainConfig, p: StagePlan) -> str:
+    k = k_used(cfg, p)
+    if k == len(p.specs):
+        return "all trained every step"
+    return (f"{k} trained per step (sandwich rule: largest, smallest and {k - 2} drawn per step; expected "
+            f"width x depth cost {expected_cost_share(p.specs, k):.2f} of all)")
 
 
 def epoch_batches(cfg: TrainConfig, s: Stage, epoch: int) -> list[list[int]]:
@@ -259,7 +275,8 @@ def run_stage(cfg: TrainConfig, stage: str) -> dict:
         epoch, offset = divmod(p.step, s.batches_per_epoch)
         for idx in epoch_batches(cfg, s, epoch)[offset:]:
             settings = replace(s.settings, tinybert_phase1=p.step < cfg.tinybert_phase1_fraction * s.total_steps)
-            loss = train_step(s.model, s.teacher, s.plan.specs, s.plan.kind, settings, my_batch(s, idx),
+            specs = subnets_for_step(s.plan.specs, cfg.subnets_per_step, cfg.seed, p.step)
+            loss = train_step(s.model, s.teacher, specs, s.plan.kind, settings, my_batch(s, idx),
                               s.accelerator, matched_teacher=cfg.teacher_width == "matched")
             optimizer_step(cfg, s)
             p.step += 1
@@ -268,7 +285,7 @@ def run_stage(cfg: TrainConfig, stage: str) -> dict:
             bar.update(1)
             bar.set_postfix(loss=f"{loss:.4f}", samples_per_s=f"{rate:.1f}")
             if p.step % cfg.logging_steps == 0:
-                s.log(f"step {p.step}: loss {loss:.4f} (sum over {len(s.plan.specs)} sub-networks, rank 0's rows), "
+                s.log(f"step {p.step}: loss {loss:.4f} (sum over {len(specs)} of {len(s.plan.specs)} sub-networks, rank 0's rows), "
                       f"lr {s.scheduler.get_last_lr()[0]:.3g}, {rate:.1f} samples/s")
             if cfg.eval_every and p.step % cfg.eval_every == 0 and p.step < s.total_steps:
                 evaluate_and_checkpoint(cfg, s)
@@ -292,7 +309,8 @@ def finish_stage(cfg: TrainConfig, s: Stage, seconds: float, seen: int) -> dict:
                    "best_dev": next(h["dev"] for h in p.history if h["step"] == p.best_step),
                    "train_examples": len(s.data.train), "data": s.data.sources, "skipped_rows": s.data.skipped,
                    "processes": s.accelerator.num_processes, "batch_size_per_process": cfg.batch_size,
-                   "fp16_skipped_steps": p.skipped_steps, "seconds_this_run": round(seconds, 1),
+                   "fp16_skipped_steps": p.skipped_steps, "subnets_per_step": k_used(cfg, s.plan),
+                   "subnets_in_grid": len(s.plan.specs), "seconds_this_run": round(seconds, 1),
                    "samples_per_s_this_run": round(seen / seconds, 2) if seconds > 0 else None,
                    "config": asdict(cfg)}
         if cfg.checkpoint_choice == "best":
@@ -310,6 +328,7 @@ def run(cfg: TrainConfig, stage: str) -> list[dict]:
     if cfg.baseline:
         stage = "baseline"
     stages = ("teacher", "width", "depth") if stage == "all" else (stage,)
+    check_sampling(cfg, stages)
     out = []
     for s in stages:
         t0 = time.time()

@@ -45,6 +45,9 @@ HELP = {
     "augment_n": "augmentation: tries per text (default TinyBERT's per task: CoLA/MRPC/RTE/STS-B 30, SST-2/QNLI 20, "
                  "MNLI/QQP 10)",
     "augment_prob": "augmentation: chance of replacing each candidate word", "augment_top_k": "augmentation: candidates per word",
+    "subnets_per_step": "K sub-networks trained per optimizer step in stages width/depth/final, by the sandwich "
+                        "rule (the largest, the smallest and K-2 others drawn per step, seeded by seed and step); "
+                        "default all (the paper); ignored by stages of one sub-network (teacher, baselines)",
     "augment_glove": "augmentation: GloVe text file giving candidates for multi-piece words (else they are kept)",
 }
 

@@ -85,3 +85,67 @@ def test_resume_after_kill_matches_uninterrupted(tmp_path, sst2_dir):
     assert a["final_dev"] == b["final_dev"]
     assert (whole / "teacher" / "best" / "model.safetensors").read_bytes() == \
            (cut / "teacher" / "best" / "model.safetensors").read_bytes()
+
+
+def fake_width_stage(out: Path) -> Path:
+    """OUT/width/best: a tiny model standing in for a finished stage width (stage depth starts from it)."""
+    from dynabert.presets import load_model, load_tokenizer
+
+    load_model("tiny", num_labels=2, seed=0).save_pretrained(out / "width" / "best")
+    load_tokenizer("tiny").save_pretrained(out / "width" / "best")
+    return out
+
+
+def depth_args(sst2, out, *extra):
+    return [sys.executable, "-m", "dynabert", *train_args(
+        sst2, out, "depth", "--max-train-samples", "320", "--epochs", "1", "--eval-every", "5",
+        "--checkpoint-choice", "last", *extra)]
+
+
+def test_sampled_depth_stage_resumes_bit_exact_after_kill(tmp_path, sst2_dir):
+    """--subnets-per-step 4 of 12: the draw depends on (seed, step) only, so a killed and resumed run trains the
+    same sub-networks at every step as an uninterrupted one, and ends with the same bytes."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TQDM_DISABLE": "1"}
+    whole, cut = fake_width_stage(tmp_path / "whole"), fake_width_stage(tmp_path / "cut")
+    subprocess.run(depth_args(sst2_dir, whole, "--subnets-per-step", "4"), check=True, env=env, cwd=ROOT,
+                   capture_output=True)
+    proc = subprocess.Popen(depth_args(sst2_dir, cut, "--subnets-per-step", "4"), env=env, cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    state = cut / "depth" / "checkpoint" / CHECKPOINT_MARK
+    deadline = time.time() + 120
+    while not state.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert state.exists() and not (cut / "depth" / "summary.json").exists(), "the kill came too late to test resume"
+    subprocess.run(depth_args(sst2_dir, cut, "--subnets-per-step", "4"), check=True, env=env, cwd=ROOT,
+                   capture_output=True)
+    log = (cut / "depth" / "train.log").read_text()
+    assert "resumed from" in log and "sum over 4 of 12 sub-networks" in log
+    a = json.loads((whole / "depth" / "summary.json").read_text())
+    b = json.loads((cut / "depth" / "summary.json").read_text())
+    assert a["steps"] == b["steps"] == 20 and a["subnets_per_step"] == 4 and a["subnets_in_grid"] == 12
+    assert len(a["final_dev"]["dev"]) == 12  # every sub-network is evaluated, trained this step or not
+    assert a["final_dev"] == b["final_dev"]
+    assert (whole / "depth" / "best" / "model.safetensors").read_bytes() == \
+           (cut / "depth" / "best" / "model.safetensors").read_bytes()
+
+
+def test_subnets_per_step_all_trains_as_without_the_flag(tmp_path, sst2_dir):
+    """K = the grid size is the paper's loop: same bytes as no flag; K < all trains a different model."""
+    def run(name, *extra):
+        out = fake_width_stage(tmp_path / name)
+        assert main(depth_args(sst2_dir, out, "--max-train-samples", "64", "--widths", "1.0,0.5",
+                               "--depths", "1.0,0.5", *extra)[3:]) == 0
+        return (out / "depth" / "best" / "model.safetensors").read_bytes()
+
+    plain = run("plain")
+    assert run("k4", "--subnets-per-step", "4") == plain
+    assert run("k2", "--subnets-per-step", "2") != plain
+
+
+def test_subnets_per_step_beyond_the_grid_is_refused(tmp_path, sst2_dir, capsys):
+    assert main(train_args(sst2_dir, tmp_path, "all", "--subnets-per-step", "6")) == 2
+    err = capsys.readouterr().err
+    assert "--subnets-per-step 6 exceeds the 4 sub-network(s) of stage width" in err
+    assert not (tmp_path / "teacher").exists()  # refused before the teacher trained
