@@ -47,16 +47,16 @@ def prepare(out: Path) -> Path:
     return out
 
 
-def args(sst2, out, batch_size):
+def args(sst2, out, batch_size, *extra):
     return ["train", "--task", "sst2", "--data-dir", sst2, "--model", "tiny", "--output-dir", str(out),
             "--stage", "depth", "--widths", "1.0,0.5", "--depths", "1.0,0.5", "--max-train-samples", "256",
             "--max-eval-samples", "16", "--batch-size", str(batch_size), "--epochs", "1", "--learning-rate", "1e-3",
-            "--eval-every", "4", "--logging-steps", "1", "--checkpoint-choice", "last"]
+            "--eval-every", "4", "--logging-steps", "1", "--checkpoint-choice", "last", *extra]
 
 
-def torchrun(sst2, out, batch_size=16, nproc=2) -> subprocess.Popen:
+def torchrun(sst2, out, batch_size=16, nproc=2, extra=()) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(nproc), "--master_port",
-           str(free_port()), "-m", "dynabert", *args(sst2, out, batch_size)]
+           str(free_port()), "-m", "dynabert", *args(sst2, out, batch_size, *extra)]
     return subprocess.Popen(cmd, env=ENV, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
@@ -101,6 +101,21 @@ def test_two_processes_split_the_data_and_match_one_process(two_process_run, sst
     assert worst < 1e-4, worst
     assert worst < max((a[k] - load_file(one_same_flag / "depth" / "best" / "model.safetensors")[k]).abs().max().item()
                        for k in a)
+
+
+def test_two_processes_draw_the_same_sampled_subnetworks_as_one(sst2_dir, tmp_path):
+    """--subnets-per-step 3 of 4: every rank draws from (seed, step) alone, so both ranks train the same three
+    sub-networks each step and the result matches one process given the same global batch (bound as above; a
+    rank drawing its own sub-networks would average gradients of different sub-networks, ~1e-3 off)."""
+    two, one = prepare(tmp_path / "two"), prepare(tmp_path / "one")
+    finished(torchrun(sst2_dir, two, extra=("--subnets-per-step", "3")))
+    assert main(args(sst2_dir, one, 32, "--subnets-per-step", "3")) == 0
+    summary = json.loads((two / "depth" / "summary.json").read_text())
+    assert summary["processes"] == 2 and summary["subnets_per_step"] == 3
+    assert "sum over 3 of 4 sub-networks" in (two / "depth" / "train.log").read_text()
+    a, b = weights(two), weights(one)
+    worst = max((a[k] - b[k]).abs().max().item() for k in a)
+    assert worst < 1e-4, worst
 
 
 def rank_process(proc: subprocess.Popen, rank: int) -> psutil.Process:
