@@ -8,6 +8,7 @@ Default: the tiny model, batch 32, seq 64; BENCH_MODEL=minilm-l6 for the real on
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 
@@ -102,5 +103,73 @@ def test_train_step_throughput(benchmark, stage, request):
                                     optimizer_step_s=optimizer_s, subnet_fwd_bwd_s=parts,
                                     ratio_step_to_parts=step_s / parts_sum, target_ratio=1.05)
         assert step_s > 0 and parts_sum > 0
+    finally:
+        torch.set_num_threads(previous)
+
+
+PAIRS = 8  # interleaved (all, K) step pairs after one warm-up pair
+
+
+def paired_step_times(step_all, step_k, pairs: int) -> tuple[list[float], list[float]]:
+    """Seconds of `pairs` whole steps of each kind, alternated (all, K, all, K, ...) after one warm-up pair, so a
+    drift of the machine's speed hits both alike. step_k(i) takes the pair's index (its draw)."""
+    step_all()
+    step_k(0)
+    t_all, t_k = [], []
+    for i in range(pairs):
+        t0 = time.perf_counter()
+        step_all()
+        t_all.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        step_k(i + 1)
+        t_k.append(time.perf_counter() - t0)
+    return t_all, t_k
+
+
+@pytest.mark.bench
+def test_sampled_depth_step_cost_ratio(benchmark, request):
+    """A stage-depth step training K = 4 sub-networks (sandwich rule, drawn per step as the trainer does) against
+    the paper's step over all 12, interleaved; ratio = mean K step / mean all step (means: the draw varies per step).
+    Issue 19 target <= 0.40; sum of width x depth predicts 0.36 for the sub-network passes alone. Reported, not
+    asserted (timings are no unit-test matter)."""
+    from dynabert.sampling import expected_cost_share, subnets_for_step
+
+    name, threads, k = request.config.option.bench_model, request.config.option.bench_threads, 4
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        teacher = DynaBert(load_model(name)).eval().requires_grad_(False)
+        student = DynaBert(load_model(name)).train()
+        grid, settings, model = default_grid(), LossSettings(1.0, 1.0), Trainable(student)
+        g = torch.Generator().manual_seed(0)
+        ids = torch.randint(1000, 29000, (BATCH, SEQ), generator=g)
+        batch = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": torch.randint(0, 2, (BATCH,))}
+        optimizer = torch.optim.AdamW(student.parameters(), lr=1e-5)
+        accelerator = Accelerator(cpu=True)
+
+        def step(specs):
+            train_step(model, teacher, specs, "dynabert", settings, batch, accelerator)
+            torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+
+        times = {}
+        pairs = 1 if benchmark.disabled else PAIRS
+
+        def measure():
+            times["all"], times["k"] = paired_step_times(lambda: step(grid),
+                                                         lambda i: step(subnets_for_step(grid, k, 42, i)), pairs)
+
+        benchmark.pedantic(measure, rounds=1, iterations=1)
+        mean_all, mean_k = statistics.mean(times["all"]), statistics.mean(times["k"])
+        benchmark.group = f"sampled depth step {name} b{BATCH} s{SEQ} t{threads}"
+        benchmark.extra_info.update(
+            kind="train_step_ratio", stage="depth", model_id=name, batch_size=BATCH, seq_len=SEQ, threads=threads,
+            subnets_per_step=k, n_subnetworks=len(grid), pairs=pairs, step_all_s=times["all"], step_k_s=times["k"],
+            mean_step_all_s=mean_all, mean_step_k_s=mean_k, ratio_k_to_all=mean_k / mean_all,
+            median_ratio_k_to_all=statistics.median(times["k"]) / statistics.median(times["all"]),
+            predicted_ratio_width_x_depth=expected_cost_share(grid, k), target_ratio=0.40,
+            load_avg_1min_before=os.getloadavg()[0])
+        assert mean_all > 0 and mean_k > 0
     finally:
         torch.set_num_threads(previous)

@@ -46,7 +46,7 @@ def subnets_for_step(specs: list[SubnetSpec], k: int | None, seed: int, step: in
     check_subnets_per_step(k, len(specs), "?")
     big, small = largest_and_smallest(specs)
     rest = [i for i, s in enumerate(specs) if s not in (big, small)]
-    rng = np.random.default_rng([seed, step])
+    rng = np.random.default_rng([seed % 2**63, step])  # SeedSequence takes non-negative ints only
     chosen = {specs.index(big), specs.index(small), *(rest[j] for j in rng.choice(len(rest), k - 2, replace=False))}
     return [specs[i] for i in sorted(chosen)]
 

@@ -1,7 +1,7 @@
 """The reference run: DynaBERT on SST-2 from the packaged MiniLM, end to end, on a CPU machine (2 cores here).
 
 teacher -> stage 1 -> stage 2 -> dev accuracy of the 12 sub-networks -> same-teacher baselines (DistilBERT-style,
-TinyBERT-style, one fixed-size control) -> CPU sweep (5 runtimes, seq 128, 1 thread) -> emulated-ARM instruction
+TinyBERT-style, fixed-size controls) -> CPU sweep (5 runtimes, seq 128, 1 thread) -> emulated-ARM instruction
 counts -> Pareto report. Every step is skipped when its output exists (resumable) and its wall time is logged
 to OUT/steps.json. `python -m recipes.reference_run --data-dir ../shared/data/glue/SST-2 --out reports/sst2-minilm`.
 """
@@ -56,7 +56,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--depth-samples", type=int, default=16000, help="stage-2 training examples (1 epoch)")
     ap.add_argument("--depth-lr", default="1e-4", help="learning rate of stage 2 and of the baselines (stage 1 keeps "
                     "the paper's 2e-5); 2e-5 over a few thousand examples leaves the small sub-networks far behind")
-    ap.add_argument("--fixed", default="0.25,0.5", help="width,depth of the fixed-size control")
+    ap.add_argument("--subnets-per-step", type=int, metavar="K", help="stage 2 (depth): K sub-networks per step by "
+                    "the sandwich rule (default all 12, the paper)")
+    ap.add_argument("--width-subnets-per-step", type=int, metavar="K", help="stage 1 (width): K of the 4 widths per "
+                    "step (default all)")
+    ap.add_argument("--fixed", nargs="+", default=["0.25,0.5", "0.5,0.5"], metavar="W,D",
+                    help="width,depth of each fixed-size control (one sub-network trained alone)")
     ap.add_argument("--arm-seq-len", type=int, default=32)
     ap.add_argument("--until", metavar="STEP", help="stop after this step (e.g. stage1-width): run the steps that do "
                     "not depend on a later choice now, the rest later with the same --out/--runs")
@@ -64,9 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     out, runs = Path(args.out), Path(args.runs)
     out.mkdir(parents=True, exist_ok=True)
     try:
-        fixed = train_steps(args, out, runs)
-        evaluate_steps(args, out, runs, fixed)
-        measure_steps(args, out, runs, fixed)
+        train_steps(args, out, runs)
+        evaluate_steps(args, out, runs)
+        measure_steps(args, out, runs)
     except Until as stop:
         print(f"stopped after {stop} (--until); run the same command without --until to go on")
         return 0
@@ -75,32 +80,51 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def train_steps(args: argparse.Namespace, out: Path, runs: Path) -> str:
-    """Teacher, stages 1 and 2, and the same-budget baselines; returns the fixed-size control's folder name."""
+def fixed_folders(args: argparse.Namespace) -> list[tuple[str, str, str]]:
+    """(width, depth, folder) of each fixed-size control named by --fixed."""
+    out = []
+    for pair in args.fixed:
+        w, d = pair.split(",")
+        out.append((w, d, f"fixed-w{float(w):.2f}-d{float(d):.2f}"))
+    return out
+
+
+def baseline_budget(args: argparse.Namespace, runs: Path) -> list[str]:
+    """Flags giving a baseline as many example passes as stages width + depth together: the first N train rows
+    once when N fits the train set, else the whole set for N / |train| epochs (|train| from the teacher's summary,
+    which trained on all of it)."""
+    passes = args.width_samples + args.depth_samples
+    n_train = json.loads((runs / "teacher" / "summary.json").read_text())["train_examples"]
+    if passes <= n_train:
+        return ["--epochs", "1", "--max-train-samples", str(passes)]
+    return ["--epochs", f"{passes / n_train:.6g}"]
+
+
+def train_steps(args: argparse.Namespace, out: Path, runs: Path) -> None:
+    """Teacher, stages 1 and 2, and the same-budget baselines (step names and folders fixed: a run resumes)."""
     common = ["--task", "sst2", "--data-dir", args.data_dir, "--output-dir", str(runs), "--bucket",
               "--eval-every", "250", "--logging-steps", "50"]
     train = [PY, "-m", "dynabert", "train", *common]
     step(out, args.until, "teacher", [*train, "--model", "minilm-l6", "--stage", "teacher", "--epochs", "1",
                           "--learning-rate", "5e-5"], runs / "teacher" / "summary.json")
+    k_width = ["--subnets-per-step", str(args.width_subnets_per_step)] if args.width_subnets_per_step else []
     step(out, args.until, "stage1-width", [*train, "--stage", "width", "--epochs", "1", "--max-train-samples",
-                               str(args.width_samples)], runs / "width" / "summary.json")
+                                           str(args.width_samples), *k_width], runs / "width" / "summary.json")
+    k_depth = ["--subnets-per-step", str(args.subnets_per_step)] if args.subnets_per_step else []
     step(out, args.until, "stage2-depth", [*train, "--stage", "depth", "--epochs", "1", "--max-train-samples",
-                               str(args.depth_samples), "--learning-rate", args.depth_lr], runs / "depth" / "summary.json")
-    budget = str(args.width_samples + args.depth_samples)  # baselines see as many examples as stages 1 + 2 together
-    w, d = args.fixed.split(",")
-    for name, extra, folder in (("baseline-distilbert", ["--baseline", "distilbert"], "baseline-distilbert"),
-                                ("baseline-tinybert", ["--baseline", "tinybert"], "baseline-tinybert"),
-                                ("fixed-control", ["--baseline", "fixed", "--width", w, "--depth", d],
-                                 f"fixed-w{float(w):.2f}-d{float(d):.2f}")):
-        step(out, args.until, name, [*train, *extra, "--epochs", "1", "--max-train-samples", budget, "--learning-rate", args.depth_lr],
+                                           str(args.depth_samples), "--learning-rate", args.depth_lr, *k_depth],
+         runs / "depth" / "summary.json")
+    budget = baseline_budget(args, runs)
+    jobs = [("baseline-distilbert", ["--baseline", "distilbert"]), ("baseline-tinybert", ["--baseline", "tinybert"])]
+    jobs += [(folder, ["--baseline", "fixed", "--width", w, "--depth", d]) for w, d, folder in fixed_folders(args)]
+    for folder, extra in jobs:
+        step(out, args.until, folder, [*train, *extra, *budget, "--learning-rate", args.depth_lr],
              runs / folder / "summary.json")
-    return f"fixed-w{float(w):.2f}-d{float(d):.2f}"
 
 
-def evaluate_steps(args: argparse.Namespace, out: Path, runs: Path, fixed: str) -> None:
-    """Dev accuracy of every sub-network, the teacher, the baselines and the fixed-size control."""
+def evaluate_steps(args: argparse.Namespace, out: Path, runs: Path) -> None:
+    """Dev accuracy of every sub-network, the teacher, the baselines and the fixed-size controls."""
     store = out / "records.jsonl"
-    w, d = args.fixed.split(",")
     ev = [PY, "-m", "dynabert", "evaluate", "--task", "sst2", "--data-dir", args.data_dir, "--results", str(store)]
     step(out, args.until, "evaluate-dynabert", [*ev, "--checkpoint", str(runs / "depth")], out / ".evaluated-dynabert")
     (out / ".evaluated-dynabert").touch()
@@ -111,15 +135,15 @@ def evaluate_steps(args: argparse.Namespace, out: Path, runs: Path, fixed: str) 
         step(out, args.until, f"evaluate-{folder}", [*ev, "--checkpoint", str(runs / folder), "--widths", "1.0", "--depths",
                                          "1.0", "--family", "baseline"], out / f".evaluated-{folder}")
         (out / f".evaluated-{folder}").touch()
-    step(out, args.until, f"evaluate-{fixed}", [*ev, "--checkpoint", str(runs / fixed), "--widths", w, "--depths", d,
-                                    "--family", "fixed-control"], out / f".evaluated-{fixed}")
-    (out / f".evaluated-{fixed}").touch()
+    for w, d, fixed in fixed_folders(args):
+        step(out, args.until, f"evaluate-{fixed}", [*ev, "--checkpoint", str(runs / fixed), "--widths", w, "--depths",
+                                                   d, "--family", "fixed-control"], out / f".evaluated-{fixed}")
+        (out / f".evaluated-{fixed}").touch()
 
 
-def measure_steps(args: argparse.Namespace, out: Path, runs: Path, fixed: str) -> None:
+def measure_steps(args: argparse.Namespace, out: Path, runs: Path) -> None:
     """CPU sweep, emulated-ARM counts, the artifacts' own accuracy, and the Pareto report."""
     store = out / "records.jsonl"
-    w, d = args.fixed.split(",")
     sweep = [PY, "-m", "bench.sweep", "--runtimes", "torch,onnxruntime,onnxruntime-int8,litert,litert-int8",
              "--threads", "1", "--seq-len", "128", "--task", "sst2", "--processes", "3", "--results", str(store)]
     step(out, args.until, "cpu-sweep", [*sweep, "--model", str(runs / "depth"), "--baselines",
@@ -134,8 +158,9 @@ def measure_steps(args: argparse.Namespace, out: Path, runs: Path, fixed: str) -
     arts = [PY, "-m", "bench.artifact_accuracy", "--task", "sst2", "--data-dir", args.data_dir, "--runtimes",
             "onnxruntime,onnxruntime-int8,litert,litert-int8", "--results", str(store)]
     step(out, args.until, "artifact-accuracy", [*arts, "--checkpoint", str(runs / "depth")], out / ".artifact-accuracy")
-    for folder, family, wd in (("teacher", "baseline", ("1.0", "1.0")), ("baseline-distilbert", "baseline", ("1.0", "1.0")),
-                               ("baseline-tinybert", "baseline", ("1.0", "1.0")), (fixed, "fixed-control", (w, d))):
+    others = [("teacher", "baseline", ("1.0", "1.0")), ("baseline-distilbert", "baseline", ("1.0", "1.0")),
+              ("baseline-tinybert", "baseline", ("1.0", "1.0"))]
+    for folder, family, wd in others + [(f, "fixed-control", (w, d)) for w, d, f in fixed_folders(args)]:
         step(out, args.until, f"artifact-accuracy-{folder}", [*arts, "--checkpoint", str(runs / folder), "--widths", wd[0],
                                                   "--depths", wd[1], "--family", family], out / ".artifact-accuracy")
     (out / ".artifact-accuracy").touch()

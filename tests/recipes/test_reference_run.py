@@ -1,22 +1,48 @@
 """The reference run's documented command parses and passes its budget flags to the steps it runs."""
 
+import json
+
 import recipes.reference_run as ref
 import recipes.reference_summary as summary
 
 
-def test_documented_command_reaches_the_steps(tmp_path, monkeypatch):
+def dry_run(tmp_path, monkeypatch, *argv, n_train=67349):
     ran = {}
-    monkeypatch.setattr(ref, "step", lambda out, name, cmd, done=None: ran.setdefault(name, cmd))
+    monkeypatch.setattr(ref, "step", lambda out, until, name, cmd, done=None: ran.setdefault(name, cmd))
     monkeypatch.setattr(summary, "write", lambda out, runs: out / "README.md")
-    assert ref.main(["--width-samples", "8000", "--depth-samples", "8000", "--depth-lr", "1e-4",
-                     "--out", str(tmp_path / "rep"), "--runs", str(tmp_path / "runs")]) == 0
+    runs = tmp_path / "runs"
+    (runs / "teacher").mkdir(parents=True)
+    (runs / "teacher" / "summary.json").write_text(json.dumps({"train_examples": n_train}))
+    assert ref.main([*argv, "--out", str(tmp_path / "rep"), "--runs", str(runs)]) == 0
+    return ran
 
-    def flag(name, key):
-        cmd = ran[name]
-        return cmd[cmd.index(key) + 1]
 
-    assert flag("stage1-width", "--max-train-samples") == "8000" and "--learning-rate" not in ran["stage1-width"]
-    assert flag("stage2-depth", "--max-train-samples") == "8000" and flag("stage2-depth", "--learning-rate") == "1e-4"
-    for name in ("baseline-distilbert", "baseline-tinybert", "fixed-control"):
-        assert flag(name, "--max-train-samples") == "16000" and flag(name, "--learning-rate") == "1e-4"
-    assert {"artifact-accuracy", "cpu-sweep", "arm-instructions", "pareto-report"} <= set(ran)
+def flag(ran, name, key):
+    cmd = ran[name]
+    return cmd[cmd.index(key) + 1] if key in cmd else None
+
+
+def test_documented_command_reaches_the_steps(tmp_path, monkeypatch):
+    ran = dry_run(tmp_path, monkeypatch, "--width-samples", "8000", "--depth-samples", "8000", "--depth-lr", "1e-4")
+    assert flag(ran, "stage1-width", "--max-train-samples") == "8000" and "--learning-rate" not in ran["stage1-width"]
+    assert flag(ran, "stage2-depth", "--max-train-samples") == "8000"
+    assert flag(ran, "stage2-depth", "--learning-rate") == "1e-4" and "--subnets-per-step" not in ran["stage2-depth"]
+    for name in ("baseline-distilbert", "baseline-tinybert", "fixed-w0.25-d0.50", "fixed-w0.50-d0.50"):
+        assert flag(ran, name, "--max-train-samples") == "16000" and flag(ran, name, "--learning-rate") == "1e-4"
+        assert flag(ran, name, "--epochs") == "1"
+    assert flag(ran, "fixed-w0.50-d0.50", "--width") == "0.5" and flag(ran, "fixed-w0.50-d0.50", "--depth") == "0.5"
+    assert {"artifact-accuracy", "cpu-sweep", "arm-instructions", "pareto-report", "evaluate-fixed-w0.25-d0.50",
+            "evaluate-fixed-w0.50-d0.50", "artifact-accuracy-fixed-w0.50-d0.50"} <= set(ran)
+
+
+def test_full_epoch_run_keeps_the_running_steps_and_gives_baselines_both_stages_passes(tmp_path, monkeypatch):
+    """The command of runs/sst2-minilm-e1: teacher and stage1-width exactly as started (a resumed run continues
+    them); stage 2 with K = 4; baselines see 2 x 67,349 example passes (two epochs of the whole set)."""
+    ran = dry_run(tmp_path, monkeypatch, "--width-samples", "67349", "--depth-samples", "67349",
+                  "--subnets-per-step", "4", "--fixed", "0.25,0.5", "0.5,0.5", "1.0,0.5")
+    assert ran["stage1-width"][-6:] == ["--stage", "width", "--epochs", "1", "--max-train-samples", "67349"]
+    assert ran["teacher"][-8:] == ["--model", "minilm-l6", "--stage", "teacher", "--epochs", "1",
+                                   "--learning-rate", "5e-5"]
+    assert flag(ran, "stage2-depth", "--subnets-per-step") == "4"
+    for name in ("baseline-distilbert", "baseline-tinybert", "fixed-w1.00-d0.50"):
+        assert flag(ran, name, "--epochs") == "2" and "--max-train-samples" not in ran[name]

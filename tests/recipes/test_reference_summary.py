@@ -51,3 +51,37 @@ def test_readme_prose_comes_from_records_and_summaries(tmp_path):
     assert "median 10.00 ms (5.0x the smallest sub-network)" in text
     assert "| teacher | 1.0 |" in text and "# teacher\npython -m dynabert train\n" in text  # pasteable, whole
     assert "/opt/venv" not in text  # no absolute paths
+
+
+def test_target_lines_ask_whether_a_baseline_dominates_the_front_and_compare_controls_at_equal_size():
+    """Issue 19's numbers: at the baselines' 1.36 GFLOPs DynaBERT (0.75, 0.75) 87.7% answers TinyBERT-style 87.2%
+    and DistilBERT-style 86.0% although the 0.34-GFLOP (0.25, 0.5) is below both; a baseline cheaper than every
+    sub-network, or more accurate than all cheaper ones, dominates; controls are compared at their own size."""
+    import pandas as pd
+
+    from recipes.reference_summary import target_lines
+
+    grid = {s.subnet_id: s for s in default_grid()}
+    acc_of = {"w1.00-d1.00": 89.9, "w0.75-d0.75": 87.7, "w0.50-d0.50": 84.0, "w0.25-d0.50": 82.0}
+    rows = [dict(who="depth", family="dynabert", subnet_id=k, accuracy=acc_of.get(k, 80.0),
+                 flops=5.44e9 * s.width_mult * s.depth_mult) for k, s in grid.items()]
+    rows += [dict(who="teacher", family="baseline", subnet_id="w1.00-d1.00", accuracy=90.0, flops=5.44e9),
+             dict(who="baseline-distilbert", family="baseline", subnet_id="w1.00-d1.00", accuracy=86.0, flops=3.1e9),
+             dict(who="baseline-tinybert", family="baseline", subnet_id="w1.00-d1.00", accuracy=87.2, flops=3.1e9),
+             dict(who="baseline-tiny", family="baseline", subnet_id="w1.00-d1.00", accuracy=70.0, flops=1e8),
+             dict(who="baseline-strong", family="baseline", subnet_id="w1.00-d1.00", accuracy=88.0, flops=3.1e9),
+             dict(who="fixed-w0.25-d0.50", family="fixed-control", subnet_id="w0.25-d0.50", accuracy=82.4, flops=0),
+             dict(who="fixed-w0.50-d0.50", family="fixed-control", subnet_id="w0.50-d0.50", accuracy=85.0, flops=0)]
+    acc = pd.DataFrame(rows)
+    dyn = acc[acc.family == "dynabert"].set_index("subnet_id")
+    text = "\n".join(target_lines(acc, dyn, 90.0))
+    assert "baseline-distilbert (86.00%, 3.10 GFLOPs) does not dominate" in text
+    assert "best such is w0.75-d0.75 87.70% at 3.06 GFLOPs (+1.70) -> met" in text
+    assert "best such is w0.75-d0.75 87.70% at 3.06 GFLOPs (+0.50) -> met" in text  # TinyBERT-style
+    assert "(-0.30) -> missed: it dominates" in text  # baseline-strong 88.0
+    assert "baseline-tiny (70.00%, 0.10 GFLOPs) does not dominate the DynaBERT front: no DynaBERT sub-network" in text
+    assert "teacher (" not in text.split("within 4 points")[1]  # the teacher is no baseline to beat
+    assert "fixed-size control w0.25-d0.50 (82.40%) vs DynaBERT w0.25-d0.50 (82.00%, -0.40): DynaBERT within " \
+           "0.5 points -> met" in text
+    assert "fixed-size control w0.50-d0.50 (85.00%) vs DynaBERT w0.50-d0.50 (84.00%, -1.00)" in text
+    assert text.endswith("-> missed")

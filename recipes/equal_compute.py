@@ -1,0 +1,241 @@
+"""Equal-compute comparison of stage depth (issue 19, item 3): all sub-networks per step (the paper) against K of
+them (--subnets-per-step, sandwich rule), each setting given the same training compute, then the dev metric of all
+of the grid's sub-networks for each.
+
+How the budget is equalised: every setting starts from the same finished stage width (FROM/width/best) and is
+timed on the same real training batches, settings interleaved round by round (one optimizer step each: teacher
+forward, the drawn sub-networks' forward/backward, clip, AdamW step), after one warm-up round; c_s = mean seconds
+per step of setting s. The budget is B = (--examples / --batch-size steps) x c_first, the compute of the first
+setting listed going once over --examples examples; setting s trains round(B / c_s) steps (so a cheaper step
+buys more steps, i.e. more example passes). Each setting's actual training seconds are reported next to B.
+Then `python -m dynabert train --stage depth` runs each setting to the end (resumable: a finished setting is
+skipped; the calibration is kept in OUT/calibration.json and reused), and the chosen checkpoint's dev metric of
+every sub-network is read from its summary (the trainer evaluates the whole grid).
+
+`python -m recipes.equal_compute --from runs/sst2-minilm-e1 --settings all,4,6 --data-dir ../shared/data/glue/SST-2
+--out reports/sst2-minilm/equal-compute`
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PY = sys.executable
+
+
+def parse_settings(text: str) -> list[int | None]:
+    """'all,4,6' -> [None, 4, 6] (None: every sub-network); a clear error naming the flag otherwise."""
+    out = []
+    for part in text.split(","):
+        part = part.strip().lower()
+        if part == "all":
+            out.append(None)
+        elif part.isdigit() and int(part) >= 2:
+            out.append(int(part))
+        else:
+            raise SystemExit(f"--settings: {part!r} is neither 'all' nor an integer >= 2 (e.g. all,4,6)")
+    if len(set(out)) != len(out):
+        raise SystemExit(f"--settings {text!r} names a setting twice")
+    return out
+
+
+def label(k: int | None) -> str:
+    return "all" if k is None else f"k{k}"
+
+
+def calibrate(args: argparse.Namespace, settings: list[int | None]) -> dict:
+    """Mean seconds of one stage-depth optimizer step per setting, interleaved on real batches (see module doc)."""
+    import torch
+
+    from dynabert.config import default_grid, parse_mults
+    from dynabert.data import batch_order
+    from dynabert.engine import Trainable, make_accelerator, train_step
+    from dynabert.losses import LossSettings
+    from dynabert.model import DynaBert
+    from dynabert.presets import load_model, load_tokenizer
+    from dynabert.sampling import subnets_for_step
+    from dynabert.train import Data, TrainConfig
+
+    start = str(Path(args.from_dir) / "width" / "best")
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = TrainConfig(task=args.task, data_dir=args.data_dir, output_dir=tmp, max_seq_len=args.max_seq_len,
+                          max_train_samples=args.max_train_samples, max_eval_samples=1)
+        data = Data(cfg, load_tokenizer(start))
+    grid = default_grid(parse_mults(args.widths, "widths"), parse_mults(args.depths, "depths"))
+    teacher = DynaBert(load_model(start)).eval().requires_grad_(False)
+    student = DynaBert(load_model(start)).train()
+    model, accelerator = Trainable(student), make_accelerator("no")
+    optimizer = torch.optim.AdamW(student.parameters(), lr=1e-5)
+    settings_loss = LossSettings(1.0, 1.0)
+    lengths = [len(f["input_ids"]) for f in data.train]
+    batches = batch_order(lengths, args.batch_size, 42, 0, True)
+    times = {label(k): [] for k in settings}
+    for r, idx in enumerate(batches[:args.calibration_rounds + 1]):
+        batch = data.batch([data.train[i] for i in idx])
+        for k in settings:
+            t0 = time.perf_counter()
+            train_step(model, teacher, subnets_for_step(grid, k, 42, r), "dynabert", settings_loss, batch, accelerator)
+            torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            if r > 0:  # round 0 warms up
+                times[label(k)].append(time.perf_counter() - t0)
+    return {"seconds_per_step": {s: statistics.mean(t) for s, t in times.items()}, "seconds_each": times,
+            "rounds": args.calibration_rounds, "batch_size": args.batch_size, "threads": torch.get_num_threads(),
+            "cpus": os.cpu_count(), "load_avg_1min": os.getloadavg()[0], "train_examples": len(data.train)}
+
+
+def budget_plan(cost: dict[str, float], settings: list[int | None], examples: int, batch_size: int,
+                per_epoch: int) -> dict:
+    """Steps and epochs of each setting: the first setting's steps over `examples` examples set the budget B
+    (seconds) = steps x its seconds per step; each setting gets round(B / its seconds per step) steps, at least 1."""
+    first = label(settings[0])
+    base_steps = max(1, examples // batch_size)
+    budget = base_steps * cost[first]
+    plan = {}
+    for k in settings:
+        steps = max(1, round(budget / cost[label(k)]))
+        plan[label(k)] = {"subnets_per_step": k, "steps": steps, "epochs": steps / per_epoch,
+                          "seconds_per_step": cost[label(k)], "planned_seconds": steps * cost[label(k)]}
+    return {"budget_seconds": budget, "reference": first, "reference_examples": base_steps * batch_size,
+            "settings": plan}
+
+
+def train_setting(args: argparse.Namespace, name: str, entry: dict, runs: Path) -> dict:
+    """Stage depth of one setting in RUNS/<name> (its width/ links to FROM/width); skipped when finished."""
+    folder = runs / name
+    folder.mkdir(parents=True, exist_ok=True)
+    link = folder / "width"
+    if not link.exists():
+        link.symlink_to(Path(args.from_dir).resolve() / "width", target_is_directory=True)
+    cmd = [PY, "-m", "dynabert", "train", "--task", args.task, "--data-dir", args.data_dir, "--output-dir",
+           str(folder), "--stage", "depth", "--widths", args.widths, "--depths", args.depths, "--batch-size",
+           str(args.batch_size), "--max-seq-len", str(args.max_seq_len), "--learning-rate", args.learning_rate,
+           "--epochs", repr(entry["epochs"]), "--checkpoint-choice", args.checkpoint_choice, "--eval-every",
+           str(args.eval_every), "--logging-steps", "50", *(["--bucket"] if args.bucket else []),
+           *(["--max-train-samples", str(args.max_train_samples)] if args.max_train_samples else []),
+           *(["--max-eval-samples", str(args.max_eval_samples)] if args.max_eval_samples else []),
+           *(["--subnets-per-step", str(entry["subnets_per_step"])] if entry["subnets_per_step"] else [])]
+    summary = folder / "depth" / "summary.json"
+    if not summary.is_file():
+        print(f"[{name}] {' '.join(cmd)}", flush=True)
+        subprocess.run(cmd, check=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    return json.loads(summary.read_text())
+
+
+def result_table(plan: dict, summaries: dict[str, dict]) -> tuple[list[str], dict]:
+    """Markdown rows (one per sub-network, one column per setting) and the same numbers as a dict."""
+    names = list(plan["settings"])
+    dev = {n: next(iter(summaries[n]["best_dev"].values())) for n in names}  # the first dev file
+    subnets = list(dev[names[0]])
+    metric = next(iter(dev[names[0]][subnets[0]]))
+    value = {n: {sid: 100 * dev[n][sid][metric] for sid in subnets} for n in names}
+    lines = [f"| sub-network ({metric}, dev %) | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+    for sid in subnets:
+        best = max(value[n][sid] for n in names)
+        cells = [f"**{value[n][sid]:.2f}**" if value[n][sid] == best else f"{value[n][sid]:.2f}" for n in names]
+        lines.append(f"| {sid} | " + " | ".join(cells) + " |")
+    mean = {n: statistics.mean(value[n].values()) for n in names}
+    lines.append("| mean of all | " + " | ".join(f"{mean[n]:.2f}" for n in names) + " |")
+    return lines, {"metric": metric, "dev": value, "mean": mean}
+
+
+def verdict(plan: dict, numbers: dict) -> str:
+    """One plain sentence: does sampling win or lose against the first setting at equal compute."""
+    ref, mean, dev = plan["reference"], numbers["mean"], numbers["dev"]
+    parts = []
+    for name in plan["settings"]:
+        if name == ref:
+            continue
+        wins = sum(dev[name][s] >= dev[ref][s] for s in dev[ref])
+        word = "wins" if mean[name] > mean[ref] else "loses" if mean[name] < mean[ref] else "ties"
+        parts.append(f"{name} {word} against {ref} at equal compute: mean {mean[name]:.2f} vs {mean[ref]:.2f} "
+                     f"({mean[name] - mean[ref]:+.2f} points), at least as good on {wins} of {len(dev[ref])} "
+                     "sub-networks")
+    best = max(mean, key=mean.get)
+    return "; ".join(parts) + f". Highest mean over the grid: {best}."
+
+
+def write_report(out: Path, cal: dict, plan: dict, summaries: dict[str, dict], command: str) -> Path:
+    """OUT/equal-compute.md and OUT/equal-compute.json."""
+    rows, numbers = result_table(plan, summaries)
+    budget = ["| setting | sub-networks per step | measured s/step | steps | example passes | planned s | "
+              "actual training s |", "|---|---|---|---|---|---|---|"]
+    for name, e in plan["settings"].items():
+        s = summaries[name]
+        budget.append(f"| {name} | {e['subnets_per_step'] or s['subnets_in_grid']} of {s['subnets_in_grid']} | "
+                      f"{e['seconds_per_step']:.3f} | {s['steps']} | {s['steps'] * s['batch_size_per_process']:,} | "
+                      f"{e['planned_seconds']:.0f} | {s['seconds_this_run']:.0f} |")
+    lines = ["# Stage depth at equal compute: all sub-networks per step vs K (sandwich rule)", "",
+             f"Budget: {plan['budget_seconds']:.0f} s of training steps, the cost of the {plan['reference']} setting "
+             f"going once over {plan['reference_examples']:,} examples. Each setting's seconds per step were measured "
+             f"on the same real batches, settings interleaved, {cal['rounds']} rounds after a warm-up "
+             f"({cal['threads']} torch thread(s), {cal['cpus']} CPUs, 1-min load {cal['load_avg_1min']:.1f}); "
+             "each trained round(budget / its s per step) steps. 'actual training s' is the trainer's own loop time "
+             "(evaluations included), a check on the plan.", "", *budget, "",
+             "Dev metric of every sub-network (the checkpoint each run chose; best per row in bold):", "", *rows, "",
+             "**Verdict:** " + verdict(plan, numbers), "", "Command (from the repository root):", "```", command, "```"]
+    (out / "equal-compute.md").write_text("\n".join(lines) + "\n")
+    (out / "equal-compute.json").write_text(json.dumps({"calibration": cal, "plan": plan, **numbers,
+                                                        "command": command}, indent=1))
+    return out / "equal-compute.md"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m recipes.equal_compute", description=__doc__.splitlines()[0])
+    ap.add_argument("--from", dest="from_dir", required=True, help="a training output folder with a finished "
+                    "stage width (FROM/width/best)")
+    ap.add_argument("--settings", default="all,4,6", help="sub-networks per step: 'all' or K >= 2, comma-separated; "
+                    "the first sets the budget")
+    ap.add_argument("--out", required=True, help="where equal-compute.md/.json go")
+    ap.add_argument("--runs", help="checkpoints of each setting (default FROM/equal-compute)")
+    ap.add_argument("--task", default="sst2")
+    ap.add_argument("--data-dir", default="../shared/data/glue/SST-2")
+    ap.add_argument("--examples", type=int, help="examples the first setting trains on (default: the whole train "
+                    "set once)")
+    ap.add_argument("--max-train-samples", type=int, help="train rows used (default all)")
+    ap.add_argument("--max-eval-samples", type=int)
+    ap.add_argument("--widths", default="1.0,0.75,0.5,0.25")
+    ap.add_argument("--depths", default="1.0,0.75,0.5")
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--max-seq-len", type=int, default=128)
+    ap.add_argument("--learning-rate", default="1e-4", help="as the reference run's stage depth")
+    ap.add_argument("--checkpoint-choice", default="last", choices=("last", "best"),
+                    help="last: no dev-set selection, so the comparison is not tilted by how often each evaluates")
+    ap.add_argument("--eval-every", type=int, default=0)
+    ap.add_argument("--no-bucket", dest="bucket", action="store_false")
+    ap.add_argument("--calibration-rounds", type=int, default=4)
+    args = ap.parse_args(argv)
+    settings = parse_settings(args.settings)
+    if not (Path(args.from_dir) / "width" / "best" / "config.json").is_file():
+        raise SystemExit(f"--from {args.from_dir}: no finished stage width ({args.from_dir}/width/best); run "
+                         "`python -m dynabert train --stage width` there first")
+    out, runs = Path(args.out), Path(args.runs or Path(args.from_dir) / "equal-compute")
+    out.mkdir(parents=True, exist_ok=True)
+    cal_path = out / "calibration.json"
+    cal = json.loads(cal_path.read_text()) if cal_path.exists() else {}
+    if not {label(k) for k in settings} <= set(cal.get("seconds_per_step", {})):  # kept only if it covers them all
+        cal = calibrate(args, settings)
+    cal_path.write_text(json.dumps(cal, indent=1))
+    from dynabert.engine import steps_per_epoch
+
+    n_train = cal["train_examples"]
+    plan = budget_plan(cal["seconds_per_step"], settings, args.examples or n_train, args.batch_size,
+                       steps_per_epoch(n_train, args.batch_size, 1))
+    summaries = {name: train_setting(args, name, e, runs) for name, e in plan["settings"].items()}
+    from bench.report import portable_command
+
+    print(f"done: {write_report(out, cal, plan, summaries, portable_command([PY, '-m', 'recipes.equal_compute', *(argv or sys.argv[1:])]))}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

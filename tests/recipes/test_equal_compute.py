@@ -1,0 +1,70 @@
+"""recipes.equal_compute end to end on the tiny model and tiny TSVs: calibrate, equalise, train each setting,
+table of every sub-network; a second call reuses everything."""
+
+import json
+import random
+
+import pytest
+
+from recipes.equal_compute import budget_plan, main, parse_settings
+
+
+def tiny_tsvs(folder):
+    rng = random.Random(0)
+    good, bad, filler = ["good", "great", "fun"], ["bad", "dull", "weak"], ["the", "film", "was", "a", "plot"]
+    folder.mkdir()
+    for name, n in (("train.tsv", 96), ("dev.tsv", 24)):
+        rows = ["sentence\tlabel"]
+        for _ in range(n):
+            y = rng.randint(0, 1)
+            rows.append(" ".join(rng.sample(filler, 3) + [rng.choice(good if y else bad)]) + f"\t{y}")
+        (folder / name).write_text("\n".join(rows) + "\n")
+    return folder
+
+
+def test_budget_plan_gives_cheaper_settings_more_steps_at_equal_seconds():
+    plan = budget_plan({"all": 3.0, "k4": 1.2, "k6": 1.5}, [None, 4, 6], 640, 32, 20)
+    assert plan["budget_seconds"] == 60.0 and plan["reference_examples"] == 640
+    steps = {k: v["steps"] for k, v in plan["settings"].items()}
+    assert steps == {"all": 20, "k4": 50, "k6": 40}
+    assert plan["settings"]["k4"]["epochs"] == 2.5
+    assert all(v["planned_seconds"] == pytest.approx(60.0) for v in plan["settings"].values())
+
+
+def test_settings_are_checked_naming_the_flag():
+    assert parse_settings("all, 4,6") == [None, 4, 6]
+    for bad in ("all,1", "all,x", "4,4"):
+        with pytest.raises(SystemExit, match="--settings"):
+            parse_settings(bad)
+
+
+def test_equal_compute_end_to_end_on_tiny(tmp_path, monkeypatch):
+    from dynabert.presets import load_model, load_tokenizer
+
+    monkeypatch.chdir(tmp_path)  # as from the repository root: the report's command names relative paths
+    data = tiny_tsvs(tmp_path / "data")
+    src = tmp_path / "run"
+    load_model("tiny", num_labels=2, seed=0).save_pretrained(src / "width" / "best")
+    load_tokenizer("tiny").save_pretrained(src / "width" / "best")
+    out = tmp_path / "rep"
+    argv = ["--from", "run", "--settings", "all,4,6", "--out", "rep", "--data-dir", "data",
+            "--examples", "32", "--batch-size", "16", "--max-seq-len", "32", "--calibration-rounds", "2"]
+    assert main(argv) == 0
+    report = json.loads((out / "equal-compute.json").read_text())
+    plan = report["plan"]["settings"]
+    assert list(plan) == ["all", "k4", "k6"] and plan["all"]["steps"] == 2  # 32 examples / 16
+    for name, entry in plan.items():
+        summary = json.loads((src / "equal-compute" / name / "depth" / "summary.json").read_text())
+        assert summary["steps"] == entry["steps"]  # the trainer ran exactly the planned steps
+        assert summary["subnets_per_step"] == (entry["subnets_per_step"] or 12)
+        assert entry["planned_seconds"] == pytest.approx(report["plan"]["budget_seconds"], rel=0.5)
+        assert len(report["dev"][name]) == 12
+    cost = report["calibration"]["seconds_per_step"]
+    assert cost["k4"] < cost["all"] and plan["k4"]["steps"] >= plan["all"]["steps"]
+    text = (out / "equal-compute.md").read_text()
+    assert text.count("| w") == 12 and "| mean of all |" in text and "**Verdict:** k4 " in text
+    assert str(tmp_path) not in text and "--from run --settings all,4,6" in text
+    # a second call trains nothing and calibrates nothing again
+    before = (out / "calibration.json").read_text()
+    assert main(argv) == 0
+    assert (out / "calibration.json").read_text() == before
