@@ -81,6 +81,7 @@ class Progress:
     best_score: float = -math.inf
     best_step: int | None = None
     history: list = field(default_factory=list)
+    cpu_seconds: float = 0.0  # this rank's process CPU time (all threads) inside the training loop, summed over resumes
 
     def state_dict(self) -> dict:
         return asdict(self)

@@ -268,7 +268,7 @@ def run_stage(cfg: TrainConfig, stage: str) -> dict:
         return json.loads((out / "summary.json").read_text())
     s = setup_stage(cfg, stage, out)
     p, world = s.progress, s.accelerator.num_processes
-    started, seen = time.time(), 0
+    started, seen, clock = time.time(), 0, time.process_time()
     bar = tqdm(total=s.total_steps, initial=p.step, desc=f"stage {stage}", disable=not s.accelerator.is_main_process)
     s.model.train()
     while p.step < s.total_steps:
@@ -279,14 +279,14 @@ def run_stage(cfg: TrainConfig, stage: str) -> dict:
             loss = train_step(s.model, s.teacher, specs, s.plan.kind, settings, my_batch(s, idx),
                               s.accelerator, matched_teacher=cfg.teacher_width == "matched")
             optimizer_step(cfg, s)
-            p.step += 1
+            p.step, p.cpu_seconds, clock = p.step + 1, p.cpu_seconds + time.process_time() - clock, time.process_time()
             seen += len(idx)
             rate = seen / (time.time() - started)
             bar.update(1)
             bar.set_postfix(loss=f"{loss:.4f}", samples_per_s=f"{rate:.1f}")
             if p.step % cfg.logging_steps == 0:
-                s.log(f"step {p.step}: loss {loss:.4f} (sum over {len(specs)} of {len(s.plan.specs)} sub-networks, rank 0's rows), "
-                      f"lr {s.scheduler.get_last_lr()[0]:.3g}, {rate:.1f} samples/s")
+                s.log(f"step {p.step}: loss {loss:.4f} (sum over {len(specs)} of {len(s.plan.specs)} sub-networks, "
+                      f"rank 0's rows), lr {s.scheduler.get_last_lr()[0]:.3g}, {rate:.1f} samples/s")
             if cfg.eval_every and p.step % cfg.eval_every == 0 and p.step < s.total_steps:
                 evaluate_and_checkpoint(cfg, s)
             if p.step >= s.total_steps:
@@ -310,7 +310,8 @@ def finish_stage(cfg: TrainConfig, s: Stage, seconds: float, seen: int) -> dict:
                    "train_examples": len(s.data.train), "data": s.data.sources, "skipped_rows": s.data.skipped,
                    "processes": s.accelerator.num_processes, "batch_size_per_process": cfg.batch_size,
                    "fp16_skipped_steps": p.skipped_steps, "subnets_per_step": k_used(cfg, s.plan),
-                   "subnets_in_grid": len(s.plan.specs), "seconds_this_run": round(seconds, 1),
+                   "subnets_in_grid": len(s.plan.specs), "train_cpu_seconds": round(p.cpu_seconds, 1),
+                   "seconds_this_run": round(seconds, 1),
                    "samples_per_s_this_run": round(seen / seconds, 2) if seconds > 0 else None,
                    "config": asdict(cfg)}
         if cfg.checkpoint_choice == "best":

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from dynabert import records
+from recipes.training_compute import compute_lines
 
 
 def step_lines(steps: dict) -> list[str]:
@@ -93,7 +95,7 @@ def intro_lines(acc: pd.DataFrame, art: pd.DataFrame, lat: pd.DataFrame, summ: d
              "measured)."), "",
             "One command, resumable (each finished step is skipped):", "```",
             f"python -m recipes.reference_run --width-samples {summ['width']['train_examples']} --depth-samples "
-            f"{summ['depth']['train_examples']} --depth-lr {lr['depth']}", "```", "",
+            f"{summ['depth']['train_examples']} --depth-lr {lr['depth']}{k_flag(summ['depth'])}", "```", "",
             f"Machine: {machine} (CPU model and library versions in `index.md`). Data: GLUE SST-2 (`{dev_path}`; train "
             f"{summ['teacher']['train_examples']:,}, dev {n_dev:,}); all accuracies below are **measured on the dev "
             f"set** ({n_dev:,} examples), which also chose each checkpoint (official-code practice): they are "
@@ -101,6 +103,23 @@ def intro_lines(acc: pd.DataFrame, art: pd.DataFrame, lat: pd.DataFrame, summ: d
             f"Latency: {processes} fresh process(es) per cell, interleaved across cells, runs pooled (each process's "
             "median in the record's env.process_medians_ms); this shared VM's speed drifts over hours, so compare "
             "cells of one sweep with each other rather than with other runs."]
+
+
+def k_flag(summary: dict) -> str:
+    k = summary.get("subnets_per_step")
+    return f" --subnets-per-step {k}" if k and k < summary.get("subnets_in_grid", k) else ""
+
+
+def k_text(summary: dict) -> str:
+    k, n = summary.get("subnets_per_step"), summary.get("subnets_in_grid")
+    if not k or not n or k >= n:
+        return "all sub-networks every step"
+    return f"{k} of {n} sub-networks per step, sandwich rule"
+
+
+def passes(summary: dict) -> int:
+    """Example passes of a stage: optimizer steps x examples per step (batch x processes)."""
+    return summary["steps"] * summary["config"]["batch_size"] * summary.get("processes", 1)
 
 
 def budget_lines(summ: dict, machine: str) -> list[str]:
@@ -115,10 +134,11 @@ def budget_lines(summ: dict, machine: str) -> list[str]:
             f"({summ['width']['steps']} steps), lr {cfg['width']['learning_rate']:g}, lambda1="
             f"{cfg['width']['width_lambda1']:g}, lambda2={cfg['width']['width_lambda2']:g}, rewiring on dev",
             f"- stage 2 (width x depth): {summ['depth']['train_examples']:,} training examples, {epochs('depth')} "
-            f"({summ['depth']['steps']} steps), lr {cfg['depth']['learning_rate']:g}, lambda1="
+            f"({summ['depth']['steps']} steps, {k_text(summ['depth'])}), lr {cfg['depth']['learning_rate']:g}, lambda1="
             f"{cfg['depth']['depth_lambda1']:g}, lambda2={cfg['depth']['depth_lambda2']:g}",
-            f"- baselines (DistilBERT-style, TinyBERT-style, fixed-size control): "
-            f"{summ['baseline-distilbert']['train_examples']:,} examples each, same teacher, lr "
+            f"- baselines (DistilBERT-style, TinyBERT-style, fixed-size controls): "
+            f"{passes(summ['baseline-distilbert']):,} example passes each (as stages width + depth together: "
+            f"{passes(summ['width']) + passes(summ['depth']):,}), same teacher, lr "
             f"{cfg['baseline-distilbert']['learning_rate']:g}", ""]
 
 
@@ -207,6 +227,17 @@ def failed_lines(failed: list, art: pd.DataFrame) -> list[str]:
            if not art.empty else "Whether int8 keeps dev accuracy was not measured.")]
 
 
+def equal_compute_lines(out: Path) -> list[str]:
+    """The equal-compute table of `python -m recipes.equal_compute --out OUT/equal-compute`, when it was run."""
+    path = out / "equal-compute" / "equal-compute.md"
+    if not path.is_file():
+        return ["", "## Equal compute (all sub-networks per step vs K)", "",
+                "Not run yet: `python -m recipes.equal_compute --out OUT/equal-compute ...`."]
+    body = path.read_text().splitlines()[1:]  # its own title replaced by this section's
+    return ["", "## Equal compute (all sub-networks per step vs K)", "",
+            "From [equal-compute/equal-compute.md](equal-compute/equal-compute.md):", *body]
+
+
 def write(out: Path, runs: Path) -> Path:
     """OUT/README.md from OUT/records.jsonl, OUT/steps.json and each stage's RUNS/<stage>/summary.json."""
     acc, art, lat, failed = load(out)
@@ -221,13 +252,14 @@ def write(out: Path, runs: Path) -> Path:
             for s in ("teacher", "width", "depth", "baseline-distilbert")}
     cpu_lat = lat[lat.device == "local-cpu"] if not lat.empty else lat
     first = next((r for r in records.read(out / "records.jsonl", warn=False) if r.kind == "latency"), None)
+    cores = int(first.env.get("logical_cpus") or os.cpu_count()) if first else os.cpu_count()
     machine = (f"{first.env.get('logical_cpus')}-CPU {first.env.get('machine')} ({first.cpu_model})" if first
                else "not recorded")
     lines = [*intro_lines(acc, art, cpu_lat, summ, machine), *budget_lines(summ, machine.split(' (')[0] + ' machine'),
              *step_lines(steps),
              "", "## Table 1 layout (dev accuracy %, rows width, columns depth)", "", table1.to_markdown(floatfmt=".1f"),
              "", f"Teacher (MiniLM-L6 fine-tuned): {teacher:.1f}%.", *artifact_lines(acc, art), "", "## Targets", "",
-             *target_lines(acc, dyn, teacher), *latency_lines(cpu_lat, art, dyn.loc["w0.25-d0.50"].accuracy, failed),
+             *target_lines(acc, dyn, teacher), *compute_lines(acc, dyn, runs, out, cores), *equal_compute_lines(out), *latency_lines(cpu_lat, art, dyn.loc["w0.25-d0.50"].accuracy, failed),
              *failed_lines(failed, art),
              "", "Full report (figures, per-cell tables, machine info): [index.md](index.md). Records: `records.jsonl`."]
     path = out / "README.md"

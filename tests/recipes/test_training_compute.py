@@ -1,0 +1,90 @@
+"""Accuracy against training compute on synthetic summaries and logs: CPU time where the trainer recorded it,
+train.log wall x cores where not (sessions split at a resume), controls measured or extrapolated by FLOPs."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dynabert.config import default_grid
+from recipes.training_compute import compute_lines, control_costs, fit_per_pass, train_log_seconds
+
+LOG = """2026-11-30 10:00:00 rewired with 'code' importance on 872 dev examples
+2026-11-30 10:00:05 stage width: 4 sub-network(s), all trained every step, 100 train examples
+2026-11-30 10:30:00 step 50: loss 1.0
+2026-11-30 11:00:05 step 100: loss 0.9
+2026-11-30 12:00:00 resumed from runs/x/width/checkpoint at step 100 of 200
+2026-11-30 12:15:00 step 150: loss 0.8
+2026-11-30 12:30:00 step 200: loss 0.7
+"""
+
+
+def summary(folder, steps, cpu=None, batch=32):
+    folder.mkdir(parents=True)
+    s = {"steps": steps, "batch_size_per_process": batch, "processes": 1, "config": {"batch_size": batch}}
+    if cpu is not None:
+        s["train_cpu_seconds"] = cpu
+    (folder / "summary.json").write_text(json.dumps(s))
+
+
+def test_train_log_seconds_sums_sessions_and_skips_the_gap_between_them(tmp_path):
+    (tmp_path / "train.log").write_text(LOG)
+    assert train_log_seconds(tmp_path / "train.log") == 3605 + 1800  # 10:00:00-11:00:05, then 12:00-12:30
+    assert train_log_seconds(tmp_path / "missing.log") is None
+
+
+def test_fit_per_pass_is_affine_through_two_controls_and_proportional_for_one():
+    assert fit_per_pass([(1.0, 3.0), (2.0, 5.0)]) == pytest.approx((1.0, 2.0))
+    assert fit_per_pass([(2.0, 4.0)]) == (0.0, 2.0)
+    assert fit_per_pass([(1.0, 1.0), (2.0, 3.0)]) == (0.0, 1.25)  # a negative intercept: refitted through 0
+
+
+def frames():
+    rows = [dict(who="depth", family="dynabert", subnet_id=s.subnet_id, accuracy=80 + 10 * s.width_mult * s.depth_mult,
+                 flops=4e9 * s.width_mult * s.depth_mult) for s in default_grid()]
+    rows += [dict(who="fixed-w0.25-d0.50", family="fixed-control", subnet_id="w0.25-d0.50", accuracy=82.0, flops=0),
+             dict(who="fixed-w0.50-d0.50", family="fixed-control", subnet_id="w0.50-d0.50", accuracy=84.0, flops=0)]
+    acc = pd.DataFrame(rows)
+    return acc, acc[acc.family == "dynabert"].set_index("subnet_id")
+
+
+def test_controls_measured_where_trained_and_extrapolated_by_flops_elsewhere(tmp_path):
+    acc, dyn = frames()
+    runs = tmp_path / "runs"
+    summary(runs / "fixed-w0.25-d0.50", 100, cpu=3600.0)  # 3200 passes, 1 core-hour, 0.5 GFLOPs
+    summary(runs / "fixed-w0.50-d0.50", 100)  # no CPU time: its train.log, wall 1.5 h (2 sessions) x 1 core
+    (runs / "fixed-w0.50-d0.50" / "train.log").write_text(LOG)
+    table = control_costs(dyn, acc, runs, cores=1)
+    assert table.loc["w0.25-d0.50"].core_hours == pytest.approx(1.0)
+    assert table.loc["w0.50-d0.50"].core_hours == pytest.approx(5405 / 3600)
+    assert table.loc["w0.50-d0.50"].how == "wall x cores" and table.loc["w0.25-d0.50"].how == "CPU time"
+    # affine in FLOPs through the two: 0.5 GFLOPs -> 1.0 h, 1.0 GFLOPs -> 1.50 h, so 4 GFLOPs (1.0, 1.0) -> 4.51 h
+    slope = (5405 / 3600 - 1.0) / 0.5e9
+    assert table.loc["w1.00-d1.00"].core_hours == pytest.approx(1.0 + slope * 3.5e9)
+    assert table.loc["w1.00-d1.00"].how == "extrapolated" and np.isnan(table.loc["w1.00-d1.00"].control)
+    assert (table.how == "extrapolated").sum() == 10
+
+
+def test_compute_section_draws_the_figure_and_states_totals(tmp_path):
+    acc, dyn = frames()
+    runs, out = tmp_path / "runs", tmp_path / "rep"
+    summary(runs / "width", 2000, cpu=2 * 3600.0)
+    summary(runs / "depth", 2000, cpu=4 * 3600.0)
+    summary(runs / "teacher", 2000, cpu=3600.0)
+    summary(runs / "fixed-w0.25-d0.50", 100, cpu=3600.0)
+    text = "\n".join(compute_lines(acc, dyn, runs, out, cores=2))
+    assert (out / "figures" / "accuracy_vs_training_compute.png").stat().st_size > 10_000
+    assert "![accuracy vs training compute](figures/accuracy_vs_training_compute.png)" in text
+    assert "**6.00 CPU core-hours** for all 12 sub-networks" in text and "Teacher fine-tuning (1.00 core-hours)" in text
+    # one control: proportional to FLOPs; sum of w x d over the grid 5.625 / 0.125 for the measured one = 45 h
+    assert "**45.00 core-hours** (7.5x), of which 1.00 measured" in text
+    assert text.count("extrapolated") >= 11 and "not trained" in text
+
+
+def test_compute_section_says_why_it_is_missing(tmp_path):
+    acc, dyn = frames()
+    summary(tmp_path / "width", 10, cpu=1.0)
+    summary(tmp_path / "depth", 10, cpu=1.0)
+    text = "\n".join(compute_lines(acc, dyn, tmp_path, tmp_path / "rep", cores=2))
+    assert "Not drawn: no fixed-size control with a summary.json" in text
