@@ -125,6 +125,7 @@ def test_sampled_depth_stage_resumes_bit_exact_after_kill(tmp_path, sst2_dir):
     a = json.loads((whole / "depth" / "summary.json").read_text())
     b = json.loads((cut / "depth" / "summary.json").read_text())
     assert a["steps"] == b["steps"] == 20 and a["subnets_per_step"] == 4 and a["subnets_in_grid"] == 12
+    assert 0 < a["train_cpu_seconds"] and 0 < b["train_cpu_seconds"]  # the loop's CPU time, carried over the resume
     assert len(a["final_dev"]["dev"]) == 12  # every sub-network is evaluated, trained this step or not
     assert a["final_dev"] == b["final_dev"]
     assert (whole / "depth" / "best" / "model.safetensors").read_bytes() == \
