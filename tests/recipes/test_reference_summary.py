@@ -38,11 +38,20 @@ def test_readme_prose_comes_from_records_and_summaries(tmp_path):
     (out / "steps.json").write_text(json.dumps({"teacher": {"seconds": 60, "command": "/opt/venv/bin/python3.11 -m dynabert train"}}))
     config = {"learning_rate": 1e-4, "batch_size": 16, "epochs": 1.0, "width_lambda1": 1.0, "width_lambda2": 0.1,
               "depth_lambda1": 1.0, "depth_lambda2": 1.0}
-    for stage, n in (("teacher", 6000), ("width", 3000), ("depth", 2000), ("baseline-distilbert", 5000)):
+    records.append(store, accuracy("runs/fixed-w0.25-d0.50", small, "fixed-control", 0.87, int(4e8)))
+    for stage, n in (("teacher", 6000), ("width", 3000), ("depth", 2000), ("baseline-distilbert", 5000),
+                     ("fixed-w0.25-d0.50", 5000)):
         (runs / stage).mkdir(parents=True)
-        (runs / stage / "summary.json").write_text(json.dumps({"train_examples": n, "steps": n // 16,
-                                                               "config": config}))
+        (runs / stage / "summary.json").write_text(json.dumps({
+            "train_examples": n, "steps": n // 16, "config": config, "train_cpu_seconds": n * 0.72,
+            "batch_size_per_process": 16, "subnets_per_step": 4 if stage == "depth" else 1,
+            "subnets_in_grid": 12 if stage == "depth" else 1}))
     text = write(out, runs).read_text()
+    assert "--depth-lr 0.0001 --subnets-per-step 4" in text and "(125 steps, 4 of 12 sub-networks per step" in text
+    assert "4,992 example passes each (as stages width + depth together: 4,992)" in text
+    assert "**1.00 CPU core-hours** for all 12 sub-networks" in text  # (3000 + 2000) x 0.72 s
+    assert "fixed-size control w0.25-d0.50 (87.00%) vs DynaBERT w0.25-d0.50 (85.62%, -1.38)" in text
+    assert "Not run yet: `python -m recipes.equal_compute" in text
     assert "train 6,000, dev 500" in text and "(500 examples)" in text and "over the 500 dev examples" in text
     assert "--width-samples 3000 --depth-samples 2000 --depth-lr 0.0001" in text
     assert "Machine: 4-CPU x86_64 (Test CPU)" in text and "fit a 4-CPU x86_64 machine" in text
