@@ -103,7 +103,8 @@ def budget_plan(cost: dict[str, float], settings: list[int | None], examples: in
     plan = {}
     for k in settings:
         steps = max(1, round(budget / cost[label(k)]))
-        plan[label(k)] = {"subnets_per_step": k, "steps": steps, "epochs": steps / per_epoch,
+        # a hair under steps / per_epoch: the trainer's ceil(per_epoch x epochs) then gives exactly `steps`
+        plan[label(k)] = {"subnets_per_step": k, "steps": steps, "epochs": (steps - 1e-6) / per_epoch,
                           "seconds_per_step": cost[label(k)], "planned_seconds": steps * cost[label(k)]}
     return {"budget_seconds": budget, "reference": first, "reference_examples": base_steps * batch_size,
             "settings": plan}

@@ -2,6 +2,7 @@
 table of every sub-network; a second call reuses everything."""
 
 import json
+import math
 import random
 
 import pytest
@@ -27,7 +28,10 @@ def test_budget_plan_gives_cheaper_settings_more_steps_at_equal_seconds():
     assert plan["budget_seconds"] == 60.0 and plan["reference_examples"] == 640
     steps = {k: v["steps"] for k, v in plan["settings"].items()}
     assert steps == {"all": 20, "k4": 50, "k6": 40}
-    assert plan["settings"]["k4"]["epochs"] == 2.5
+    assert plan["settings"]["k4"]["epochs"] == pytest.approx(2.5)
+    for per_epoch, steps in ((3, 7), (7, 3), (2105, 5263), (49, 1000)):  # the trainer's step count comes out exact
+        epochs = budget_plan({"all": 1.0}, [None], steps * 32, 32, per_epoch)["settings"]["all"]["epochs"]
+        assert math.ceil(per_epoch * epochs) == steps
     assert all(v["planned_seconds"] == pytest.approx(60.0) for v in plan["settings"].values())
 
 
