@@ -234,7 +234,8 @@ def main(argv: list[str] | None = None) -> int:
     summaries = {name: train_setting(args, name, e, runs) for name, e in plan["settings"].items()}
     from bench.report import portable_command
 
-    print(f"done: {write_report(out, cal, plan, summaries, portable_command([PY, '-m', 'recipes.equal_compute', *(argv or sys.argv[1:])]))}")
+    command = portable_command([PY, "-m", "recipes.equal_compute", *(argv or sys.argv[1:])])
+    print(f"done: {write_report(out, cal, plan, summaries, command)}")
     return 0
 
 

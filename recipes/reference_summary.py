@@ -259,8 +259,8 @@ def write(out: Path, runs: Path) -> Path:
              *step_lines(steps),
              "", "## Table 1 layout (dev accuracy %, rows width, columns depth)", "", table1.to_markdown(floatfmt=".1f"),
              "", f"Teacher (MiniLM-L6 fine-tuned): {teacher:.1f}%.", *artifact_lines(acc, art), "", "## Targets", "",
-             *target_lines(acc, dyn, teacher), *compute_lines(acc, dyn, runs, out, cores), *equal_compute_lines(out), *latency_lines(cpu_lat, art, dyn.loc["w0.25-d0.50"].accuracy, failed),
-             *failed_lines(failed, art),
+             *target_lines(acc, dyn, teacher), *latency_lines(cpu_lat, art, dyn.loc["w0.25-d0.50"].accuracy, failed),
+             *failed_lines(failed, art), *compute_lines(acc, dyn, runs, out, cores), *equal_compute_lines(out),
              "", "Full report (figures, per-cell tables, machine info): [index.md](index.md). Records: `records.jsonl`."]
     path = out / "README.md"
     path.write_text("\n".join(lines) + "\n")

@@ -125,7 +125,8 @@ def compute_lines(acc: pd.DataFrame, dyn: pd.DataFrame, runs: Path, out: Path, c
     controls lack what is needed, with the reason)."""
     stages = {s: folder_cost(runs, s, cores) for s in ("teacher", "width", "depth")}
     if stages["width"] is None or stages["depth"] is None:
-        return ["", "## Accuracy against training compute", "", "Not drawn: stages width/depth have no cost record yet (summary.json with train_cpu_seconds, or train.log)."]
+        return ["", "## Accuracy against training compute", "", "Not drawn: stages width/depth have no cost record "
+                "yet (summary.json with train_cpu_seconds, or train.log)."]
     try:
         table = control_costs(dyn, acc, runs, cores)
     except ValueError as err:
