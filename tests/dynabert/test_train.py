@@ -98,7 +98,7 @@ def fake_width_stage(out: Path) -> Path:
 
 def depth_args(sst2, out, *extra):
     return [sys.executable, "-m", "dynabert", *train_args(
-        sst2, out, "depth", "--max-train-samples", "320", "--epochs", "1", "--eval-every", "5",
+        sst2, out, "depth", "--max-train-samples", "160", "--epochs", "1", "--eval-every", "4",
         "--checkpoint-choice", "last", *extra)]
 
 
@@ -124,7 +124,7 @@ def test_sampled_depth_stage_resumes_bit_exact_after_kill(tmp_path, sst2_dir):
     assert "resumed from" in log and "sum over 4 of 12 sub-networks" in log
     a = json.loads((whole / "depth" / "summary.json").read_text())
     b = json.loads((cut / "depth" / "summary.json").read_text())
-    assert a["steps"] == b["steps"] == 20 and a["subnets_per_step"] == 4 and a["subnets_in_grid"] == 12
+    assert a["steps"] == b["steps"] == 10 and a["subnets_per_step"] == 4 and a["subnets_in_grid"] == 12
     assert 0 < a["train_cpu_seconds"] and 0 < b["train_cpu_seconds"]  # the loop's CPU time, carried over the resume
     assert len(a["final_dev"]["dev"]) == 12  # every sub-network is evaluated, trained this step or not
     assert a["final_dev"] == b["final_dev"]
