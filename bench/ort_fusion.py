@@ -114,6 +114,15 @@ def _head_sizes(graph) -> list[int]:
     return sizes
 
 
+class _PrunedWidthNotice(logging.Filter):
+    """onnxruntime's fusion warns on every width-pruned layer that the attention width (heads x head size, read
+    from the graph) differs from the layer's input width; that is what pruning is, and the fusion handles it
+    (qkv weights of that width). Only this message is dropped."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Input hidden size")
+
+
 def fuse(src: Path, dst: Path) -> dict:
     """Write `src`'s attention-fused graph to `dst` (module docstring); returns what was done: the recipe, the
     onnxruntime version, the prepare() rewrites and the fused node counts {op: n}.
@@ -126,8 +135,16 @@ def fuse(src: Path, dst: Path) -> dict:
 
     model = onnx.load(str(src))
     rewrites = prepare(model)
-    optimizer = optimize_model(model, model_type="bert", num_heads=0, hidden_size=0, opt_level=0,
-                               optimization_options=options())
+    drop = _PrunedWidthNotice()
+    loggers = [logging.getLogger(n) for n in ("fusion_attention", "onnxruntime.transformers.fusion_attention")]
+    for lg in loggers:
+        lg.addFilter(drop)
+    try:
+        optimizer = optimize_model(model, model_type="bert", num_heads=0, hidden_size=0, opt_level=0,
+                                   optimization_options=options())
+    finally:
+        for lg in loggers:
+            lg.removeFilter(drop)
     graph = optimizer.model.graph
     heads = _head_sizes(graph)
     wrong = [(c, h) for h in set(heads) for c in rewrites["scales"]
