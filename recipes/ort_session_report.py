@@ -163,7 +163,7 @@ def header_lines(s: Settings, meta: dict) -> list[str]:
             f"{s.rounds} rounds each running every session {s.runs_per_round} times in a rotated order "
             f"({s.warmup} warm-up runs each before); latency = median of a cell's {s.rounds * s.runs_per_round} runs. "
             f"Load average (1 min) before / after the run: {meta['load'][0]:.2f} / {meta['load'][1]:.2f} on "
-            f"{meta['cpu'].get('cores_usable', '?')} CPUs (other jobs ran beside it: absolute figures are noisy; the "
+            f"{meta['cpu'].get('logical_cpus', '?')} CPUs (other jobs ran beside it: absolute figures are noisy; the "
             "variants of one sub-network saw the same conditions, interleaved, so their ratios are the figures to read).",
             "", "Variants: *export, default* = the plain dynamo export, `onnxruntime.InferenceSession(path)` "
             "(ORT_ENABLE_ALL, nothing disabled): what a user got before issue 18; *export, no SkipLN* = the same file, "
