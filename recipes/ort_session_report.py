@@ -41,10 +41,11 @@ class Settings:
     warmup: int = 5
     hf_reference: bool = False
     full_only: bool = False
+    tag: str = ""
 
     @property
     def name(self) -> str:
-        return "ort-session-full" if self.full_only else "ort-session"
+        return ("ort-session-full" if self.full_only else "ort-session") + (f"-{self.tag}" if self.tag else "")
 
 
 def build_cells(s: Settings) -> tuple[list[SessionCell], dict, object]:
@@ -174,8 +175,9 @@ def header_lines(s: Settings, meta: dict) -> list[str]:
             f"intra_op_num_threads={s.threads}, sequential.", "",
             f"Graph after onnxruntime's session optimizer (full model): export, default {meta['ops']['export-default']}; "
             f"fused, shipped {meta['ops']['fused-shipped']}. Export check vs torch (fused, shipped): fp32 max "
-            f"{meta['max_err'].get('onnx', float('nan')):.2g} (tolerance 1e-4), int8 max "
-            f"{meta['max_err'].get('onnx-int8', float('nan')):.2g} (bound 0.05 x (1 + max|logit|)).", ""]
+            f"{meta['max_err'].get('onnx', float('nan')):.2g} (tolerance 1e-4)" + (
+                f", int8 max {meta['max_err']['onnx-int8']:.2g} (bound 0.05 x (1 + max|logit|))"
+                if "onnx-int8" in meta["max_err"] else "") + ".", ""]
 
 
 def table_lines(t: pd.DataFrame) -> list[str]:
@@ -218,7 +220,7 @@ def hf_lines(meta: dict) -> list[str]:
 def command_lines(s: Settings) -> list[str]:
     cmd = (f"python -m recipes.ort_session_report --model {s.model} --seq-len {s.seq_len} --threads {s.threads} "
            f"--rounds {s.rounds} --runs-per-round {s.runs_per_round}" + (" --hf-reference" if s.hf_reference else "")
-           + (" --full-only" if s.full_only else ""))
+           + (" --full-only" if s.full_only else "") + (f" --tag {s.tag}" if s.tag else ""))
     return ["Command (run in a quiet window):", "```", cmd + " --out reports/minilm-cpu", "```",
             f"Per-cell session options and medians: {s.name}.json; the table: {s.name}.csv."]
 
@@ -238,11 +240,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs-per-round", type=int, default=3)
     ap.add_argument("--hf-reference", action="store_true")
     ap.add_argument("--full-only", action="store_true", help="the full model (fp32) only, against transformers' export")
+    ap.add_argument("--tag", default="", help="suffix of the output files' name (a second run: --tag run2)")
     ap.add_argument("--out", default="reports/minilm-cpu")
     a = ap.parse_args(argv)
     s = Settings(a.model, a.seq_len, a.threads, rounds=a.rounds, runs_per_round=a.runs_per_round,
                  hf_reference=a.hf_reference or a.full_only, full_only=a.full_only,
-                 formats=("onnx",) if a.full_only else Settings.formats)
+                 formats=("onnx",) if a.full_only else Settings.formats, tag=a.tag)
     cells, metas, model = build_cells(s)
     ref = hf_reference_cell(model, s, Path(cells[0].path).parent.parent) if s.hf_reference else None
     full = {c.label.split("|")[2]: c.path for c in cells if c.label.startswith(f"{FULL}|onnx|")}
