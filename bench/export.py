@@ -195,7 +195,7 @@ def check(model: torch.nn.Module, fmt: str, path: Path, seq_len: int) -> dict:
 
 
 EXPORTERS = {"onnx": ("torch", "onnx", "onnxscript", "onnxruntime"), "tflite": ("torch", "litert-torch")}
-GRAPH = {"onnx": "onnxruntime.transformers BERT attention fusion (bench/ort_fusion.py), v1"}
+GRAPH = {"onnx": "onnxruntime.transformers BERT attention fusion (bench/ort_fusion.py), v2"}
 QUANTIZERS = {"onnx-int8": ("onnxruntime",), "tflite-int8": ("ai-edge-quantizer",)}
 CHECK_RUNTIMES = {"onnx": ("onnxruntime",), "tflite": ("ai-edge-litert",)}
 

@@ -11,8 +11,9 @@ its pattern matcher expects (`prepare`):
   `Add`, which with two Muls is the wrong one). The fused node scales by 1/sqrt(head size), so every `c` must
   equal that (checked; `ValueError` otherwise).
 The mask stays a raw 2D mask (`AttentionMaskFormat.AttentionMask`), so any mask (left/right/inner padding) gives
-the exported model's result, not only right padding. SkipLayerNormalization is not fused (docs/ort-skiplayernorm.md);
-GELU becomes BiasGelu. `python -m bench.export` checks the fused file against torch (1e-4) like any artifact.
+the exported model's result, not only right padding. SkipLayerNormalization is not fused (docs/ort-skiplayernorm.md),
+nor the embeddings (EmbedLayerNormalization would hide the vocabulary lookups devices/inputs.py reads); GELU
+becomes BiasGelu. `python -m bench.export` checks the fused file against torch (1e-4) like any artifact.
 One line for a user, on a plain export `model.onnx` (after `prepare`):
 `optimize_model("model.onnx", model_type="bert", num_heads=0, hidden_size=0, opt_level=0,
 optimization_options=options()).save_model_to_file("fused.onnx")`.
@@ -29,15 +30,17 @@ FUSED_OPS = ("Attention", "MultiHeadAttention", "BiasGelu", "Gelu", "FastGelu", 
              "EmbedLayerNormalization")
 RECIPE = ("onnxruntime.transformers.optimizer.optimize_model(model_type='bert', num_heads=0, hidden_size=0 "
           "(per layer, read from the graph), opt_level=0, FusionOptions('bert') with enable_skip_layer_norm=False, "
-          "attention_mask_format=AttentionMask), after bench.ort_fusion.prepare")
+          "enable_embed_layer_norm=False, attention_mask_format=AttentionMask), after bench.ort_fusion.prepare")
 
 
 def options():
-    """FusionOptions: BERT fusions, no SkipLayerNormalization, the mask kept as a raw 2D mask."""
+    """FusionOptions: BERT fusions, no SkipLayerNormalization, no EmbedLayerNormalization, the mask kept as a raw
+    2D mask."""
     from onnxruntime.transformers.fusion_options import AttentionMaskFormat, FusionOptions
 
     opt = FusionOptions("bert")
     opt.enable_skip_layer_norm = False
+    opt.enable_embed_layer_norm = False  # keeps the embedding Gathers (devices/inputs.py reads the vocabulary there)
     opt.attention_mask_format = AttentionMaskFormat.AttentionMask
     return opt
 

@@ -13,6 +13,7 @@ from onnx import helper, numpy_helper
 
 from bench import ort_fusion, session_settings
 from bench.export import FP32_TOL, ensure_artifact, unfused_path
+from devices.inputs import read_input_spec
 from devices.runner import load
 from dynabert import DynaBert, SubnetSpec, extract, load_model
 from dynabert.evaluate import weights_sha
@@ -102,6 +103,8 @@ def test_other_layouts_fuse_and_stay_exact(make, tmp_path):
     path, meta = ensure_artifact(sub, weights_sha(dyna.hf), spec.subnet_id, "onnx", 16, tmp_path)
     assert meta["ok"] and meta["max_abs_err"] <= FP32_TOL, meta
     assert meta["graph_optimizations"]["fused"].get("Attention") == sub.config.num_hidden_layers
+    assert "EmbedLayerNormalization" not in meta["graph_optimizations"]["fused"]
+    assert read_input_spec(path).vocab_size == sub.config.vocab_size  # the embedding lookups stay readable
     got, ref = run_both(sub, path, masks())
     assert np.abs(got - ref).max() <= FP32_TOL
 
