@@ -6,8 +6,9 @@ Tolerances: fp32 1e-4 absolute. int8 (dynamic, weights int8, activations fp32): 
 i.e. 5% of the logit scale plus 0.05; random-weight models show 1e-2..4e-2 (notes/export-pruned.md).
 Cache key: what decides the artifact and its check. The file is keyed by (checkpoint sha, sub-network id, format,
 seq len, export key) -> CACHE/<sha>/<subnet>/<format>-s<seq>-<export key>.<ext>, where the export key hashes the
-exporter versions (torch, onnx, onnxscript, onnxruntime: its attention fusion and quantizer; litert-torch, ai-edge-quantizer) and the
-quantization settings. Its check is reused only while the check key matches: the runtime that ran it (onnxruntime /
+exporter versions (torch, onnx, onnxscript, onnxruntime: its attention fusion and quantizer; litert-torch,
+ai-edge-quantizer), the ONNX graph rewrite's version (GRAPH) and the quantization settings. Its check is reused
+only while the check key matches: the runtime that ran it (onnxruntime /
 ai-edge-litert version), the tolerances, and for int8 the CPU's kernel-choosing ISA features (devices.machine);
 otherwise the cached file is checked again here.
 int8 ONNX settings (onnx_int8_settings): per-channel int8 weights; on a CPU without an int8 dot-product

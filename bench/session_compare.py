@@ -75,7 +75,9 @@ def measure_interleaved(cells: list[SessionCell], seq_len: int, threads: int = 1
                         runs_per_round: int = 5, warmup: int = 5, pin: bool = True) -> dict[Path, float]:
     """Time every cell interleaved (see the module docstring), filling `samples_ms` and `session_options`.
 
-    Returns, per artifact opened in both modes, the max-abs difference between the logits of its two sessions. Pins this process to its last `threads` CPUs when `pin` (as the runner).
+    Returns, per artifact opened in both modes, the max-abs difference between the logits of its two sessions.
+    Each cell keeps its logits in `output`. Pins this process to its last `threads` CPUs when `pin` (as the
+    runner).
     """
     from devices.inputs import read_input_spec
 

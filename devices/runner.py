@@ -112,7 +112,8 @@ def session_settings(path: str, mode: str = "artifact", cuda: bool = False) -> d
     mode "default": onnxruntime's own (ORT_ENABLE_ALL, nothing disabled). mode "artifact": the sidecar's
     (`<artifact>.session.json`: graph_optimization_level, disabled_optimizers, execution_provider) where there is
     one for this execution provider, else the default. Returns {graph_optimization_level, disabled_optimizers,
-    source}, plus in either mode the sidecar's `offline_optimizations` (the fusions already in the file). Raises ValueError naming the sidecar and the fix when it is malformed or `mode` is unknown.
+    source}, plus in either mode the sidecar's `offline_optimizations` (the fusions already in the file).
+    Raises ValueError naming the sidecar and the fix when it is malformed or `mode` is unknown.
     """
     default = {"graph_optimization_level": "ORT_ENABLE_ALL", "disabled_optimizers": [],
                "source": "onnxruntime default"}
