@@ -6,15 +6,18 @@ Tolerances: fp32 1e-4 absolute. int8 (dynamic, weights int8, activations fp32): 
 i.e. 5% of the logit scale plus 0.05; random-weight models show 1e-2..4e-2 (notes/export-pruned.md).
 Cache key: what decides the artifact and its check. The file is keyed by (checkpoint sha, sub-network id, format,
 seq len, export key) -> CACHE/<sha>/<subnet>/<format>-s<seq>-<export key>.<ext>, where the export key hashes the
-exporter versions (torch, onnx, onnxscript; onnxruntime's quantizer; litert-torch, ai-edge-quantizer) and the
-quantization settings. Its check is reused only while the check key matches: the runtime that ran it (onnxruntime /
+exporter versions (torch, onnx, onnxscript, onnxruntime: its attention fusion and quantizer; litert-torch,
+ai-edge-quantizer), the ONNX graph rewrite's version (GRAPH) and the quantization settings. Its check is reused
+only while the check key matches: the runtime that ran it (onnxruntime /
 ai-edge-litert version), the tolerances, and for int8 the CPU's kernel-choosing ISA features (devices.machine);
 otherwise the cached file is checked again here.
 int8 ONNX settings (onnx_int8_settings): per-channel int8 weights; on a CPU without an int8 dot-product
 instruction (no VNNI/AMX) also reduce_range (7-bit weights), as onnxruntime's quantization docs advise.
 ONNX artifacts ship the onnxruntime session settings they are checked and timed with beside them
 (`<artifact>.session.json`, bench/session_settings.py); a cached artifact whose settings are not the current ones
-is checked again.
+is checked again. ONNX fp32 artifacts are the dynamo export with onnxruntime's offline attention fusion applied
+(bench/ort_fusion.py; the plain export kept beside as `<stem>.unfused.onnx`); int8 is quantized from that fused
+graph. What was applied is in the metadata's and the sidecar's `graph_optimizations` / `offline_optimizations`.
 `python -m bench.export --model SUB_OR_CHECKPOINT --formats ... --seq-len 128 --output-dir ART`.
 """
 
@@ -89,6 +92,38 @@ def _export_onnx(model: torch.nn.Module, path: Path, seq_len: int, axes: dict) -
                       dynamic_shapes={"input_ids": axes, "attention_mask": axes, "token_type_ids": axes})
 
 
+def unfused_path(artifact: Path) -> Path:
+    """The plain dynamo export an ONNX artifact was fused from (kept beside it: `<stem>.unfused.onnx`)."""
+    return artifact.with_name(artifact.stem + ".unfused.onnx")
+
+
+def export_onnx_fused(model: torch.nn.Module, path: Path, seq_len: int, unfused: Path) -> dict:
+    """export_onnx to `unfused`, then onnxruntime's offline attention fusion (bench/ort_fusion.py) to `path`.
+
+    Returns the fusion's summary (recipe, fused node counts). A graph the fusion refuses or fails on is shipped
+    unfused, the reason in the summary's `error` (the export check then runs on that graph as usual).
+    """
+    import shutil
+
+    from bench import ort_fusion
+
+    export_onnx(model, unfused, seq_len)
+    try:
+        return ort_fusion.fuse(unfused, path)
+    except Exception as err:  # the unfused graph is a correct artifact; say why it was not fused
+        shutil.copyfile(unfused, path)
+        return {"recipe": ort_fusion.RECIPE, "error": f"{type(err).__name__}: {err}", "fused": {}}
+
+
+def _fused_counts(path: Path) -> dict:
+    import onnx
+
+    from bench.ort_fusion import FUSED_OPS
+
+    types = [n.op_type for n in onnx.load(str(path), load_external_data=False).graph.node]
+    return {op: types.count(op) for op in FUSED_OPS + ("QAttention",) if types.count(op)}
+
+
 def onnx_int8_settings(isa: tuple[str, ...] | list[str]) -> dict:
     """quantize_dynamic settings for a CPU with these ISA features (devices.machine.Machine.isa).
 
@@ -160,7 +195,8 @@ def check(model: torch.nn.Module, fmt: str, path: Path, seq_len: int) -> dict:
             "argmax_agree": bool((got.argmax(-1) == ref.argmax(-1)).all())}
 
 
-EXPORTERS = {"onnx": ("torch", "onnx", "onnxscript"), "tflite": ("torch", "litert-torch")}
+EXPORTERS = {"onnx": ("torch", "onnx", "onnxscript", "onnxruntime"), "tflite": ("torch", "litert-torch")}
+GRAPH = {"onnx": "onnxruntime.transformers BERT attention fusion (bench/ort_fusion.py), v2"}
 QUANTIZERS = {"onnx-int8": ("onnxruntime",), "tflite-int8": ("ai-edge-quantizer",)}
 CHECK_RUNTIMES = {"onnx": ("onnxruntime",), "tflite": ("ai-edge-litert",)}
 
@@ -169,6 +205,8 @@ def export_key(fmt: str, isa: tuple[str, ...] | list[str]) -> dict:
     """What decides the exported file: exporter (and quantizer) versions and the quantization settings."""
     base = fmt.removesuffix("-int8")
     key = {"format": fmt, "exporters": package_versions(EXPORTERS[base] + QUANTIZERS.get(fmt, ()))}
+    if base in GRAPH:
+        key["graph"] = GRAPH[base]
     if fmt == "onnx-int8":
         key["quantization"] = onnx_int8_settings(isa)
     elif fmt == "tflite-int8":
@@ -225,20 +263,24 @@ def ensure_artifact(model, sha: str, subnet_id: str, fmt: str, seq_len: int,
         path.parent.mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()
         tmp = path.with_name("tmp-" + path.name)
+        graph = None
         if fmt == "onnx":
-            export_onnx(model, tmp, seq_len)
+            graph = export_onnx_fused(model, tmp, seq_len, unfused_path(path))
         elif fmt == "tflite":
             export_tflite(model, tmp, seq_len)
         elif fmt == "onnx-int8":
-            parent, _ = ensure_artifact(model, sha, subnet_id, "onnx", seq_len, cache)
+            parent, parent_meta = ensure_artifact(model, sha, subnet_id, "onnx", seq_len, cache)
             quantize_onnx(parent, tmp, ekey["quantization"])
+            graph = {**parent_meta.get("graph_optimizations", {}), "then": "quantize_dynamic " + json.dumps(
+                ekey["quantization"]), "fused_after_quantization": _fused_counts(tmp)}
         else:
             parent, _ = ensure_artifact(model, sha, subnet_id, "tflite", seq_len, cache)
             quantize_tflite(parent, tmp)
         tmp.rename(path)
-        meta = {"export_s": round(time.perf_counter() - t0, 2)}
-    meta = {k: meta[k] for k in ("export_s",) if k in meta}  # the old verdict is dropped: checked again below
-    shipped = session_settings.write(path) if fmt.startswith("onnx") else None  # checked as it will be opened
+        meta = {"export_s": round(time.perf_counter() - t0, 2), "graph_optimizations": graph}
+    meta = {k: meta[k] for k in ("export_s", "graph_optimizations") if k in meta}  # the old verdict is dropped
+    shipped = (session_settings.write(path, session_settings.recommended(meta.get("graph_optimizations")))
+               if fmt.startswith("onnx") else None)  # checked as it will be opened
     meta.update(_checked(model, fmt, path, seq_len), format=fmt, seq_len=seq_len, subnet_id=subnet_id,
                 checkpoint_sha=sha, bytes=path.stat().st_size, torch_version=torch.__version__, export_key=ekey,
                 check_key=ckey, quantization=ekey.get("quantization"), session_settings=shipped)

@@ -1,5 +1,8 @@
 """onnxruntime's default session against the artifact's shipped settings (bench/session_settings.py), measured
 interleaved in one process: which graph each session runs, its latency, and its outputs' agreement.
+VARIANTS: the plain export in the default session (before issue 18), the plain export with SkipLayerNormFusion
+disabled, and the artifact as shipped (attention-fused, bench/ort_fusion.py, in its sidecar's session);
+`plain_export` gives the plain file of an artifact.
 
 Interleaving: every session is loaded first; then `rounds` rounds, each running every session `runs_per_round`
 times in a rotated order, so a slow spell of a shared machine lands on all cells alike. Latency = median of all
@@ -19,6 +22,8 @@ import numpy as np
 from devices.runner import load, make_inputs, pinned_cpus
 
 MODES = ("default", "artifact")
+# what is compared per sub-network and format: graph-session -> the session mode it is opened with
+VARIANTS = {"export-default": "default", "export-noskipln": "artifact", "fused-shipped": "artifact"}
 
 
 @dataclass
@@ -30,6 +35,12 @@ class SessionCell:
     mode: str
     session_options: dict = field(default_factory=dict)
     samples_ms: list[float] = field(default_factory=list)
+    output: np.ndarray | None = None  # its logits on the timed inputs (after warm-up)
+
+    def round_medians(self, runs_per_round: int) -> list[float]:
+        """Median ms of each round (samples_ms holds `runs_per_round` runs per round, in round order)."""
+        k = runs_per_round
+        return [statistics.median(self.samples_ms[i:i + k]) for i in range(0, len(self.samples_ms), k)]
 
     @property
     def median_ms(self) -> float:
@@ -37,7 +48,8 @@ class SessionCell:
 
 
 def fused_op_counts(path: Path, mode: str, ops: tuple[str, ...] = ("SkipLayerNormalization", "LayerNormalization",
-                                                                      "Attention", "MultiHeadAttention")) -> dict:
+                                                                      "Attention", "MultiHeadAttention", "QAttention",
+                                                                      "BiasGelu")) -> dict:
     """How many nodes of each of `ops` the graph has after onnxruntime's optimizer, as the session `mode` opens
     it (the optimized graph is written to a temporary file and counted)."""
     import tempfile
@@ -63,7 +75,9 @@ def measure_interleaved(cells: list[SessionCell], seq_len: int, threads: int = 1
                         runs_per_round: int = 5, warmup: int = 5, pin: bool = True) -> dict[Path, float]:
     """Time every cell interleaved (see the module docstring), filling `samples_ms` and `session_options`.
 
-    Returns, per artifact opened in both modes, the max-abs difference between the logits of its two sessions. Pins this process to its last `threads` CPUs when `pin` (as the runner).
+    Returns, per artifact opened in both modes, the max-abs difference between the logits of its two sessions.
+    Each cell keeps its logits in `output`. Pins this process to its last `threads` CPUs when `pin` (as the
+    runner).
     """
     from devices.inputs import read_input_spec
 
@@ -78,7 +92,8 @@ def measure_interleaved(cells: list[SessionCell], seq_len: int, threads: int = 1
         inputs = make_inputs(1, seq_len, spec.vocab_size, spec.type_vocab_size)
         for _ in range(warmup):
             run(inputs)
-        outs.setdefault(cell.path, []).append(run(inputs))
+        cell.output = run(inputs)
+        outs.setdefault(cell.path, []).append(cell.output)
         runs.append((run, inputs))
     for r in range(rounds):
         for i in range(len(cells)):
@@ -89,3 +104,19 @@ def measure_interleaved(cells: list[SessionCell], seq_len: int, threads: int = 1
                 run(inputs)
                 cells[k].samples_ms.append((time.perf_counter() - t0) * 1e3)
     return {path: float(np.abs(o[0] - o[1]).max()) for path, o in outs.items() if len(o) == 2}
+
+
+def plain_export(path: Path, fmt: str, meta: dict, fp32: Path) -> Path:
+    """The plain export an artifact was made from (fp32: kept beside it; int8: quantized from the fp32
+    artifact's plain export `fp32` with the int8 artifact's own settings, once), with a sidecar disabling
+    SkipLayerNormFusion (for *export, no SkipLN*)."""
+    from bench import session_settings
+    from bench.export import quantize_onnx, unfused_path
+
+    plain = unfused_path(path)
+    if fmt == "onnx-int8" and not plain.is_file():
+        quantize_onnx(unfused_path(fp32), plain, meta["quantization"])
+    if not plain.is_file():
+        raise FileNotFoundError(f"{plain}: the plain export is missing; delete {path} and export again")
+    session_settings.write(plain)
+    return plain

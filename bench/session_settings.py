@@ -7,6 +7,9 @@ therefore ships "onnxruntime's default session, SkipLayerNormFusion disabled", w
 (devices/runner.py `session_settings`) opens by default and every latency record names in `env.session_options`.
 A user reproduces it in one line:
 `onnxruntime.InferenceSession(path, disabled_optimizers=["SkipLayerNormFusion"])`.
+The sidecar also says what the file itself went through before any session (`offline_optimizations`: the
+attention fusion of bench/ort_fusion.py, and for int8 the quantization after it); the runner copies that into
+every record's `env.session_options`.
 """
 
 from __future__ import annotations
@@ -25,23 +28,26 @@ WHY_SKIP_LN = ("onnxruntime's fused SkipLayerNormalization CPU kernel (fp32) is 
 class SessionSettings:
     """What a session of the artifact should run with: onnxruntime's GraphOptimizationLevel name, the graph
     optimizers to disable (onnxruntime's `disabled_optimizers` names), the execution provider they are for,
-    why, and the onnxruntime version they were chosen under."""
+    why, the onnxruntime version they were chosen under, and the offline graph optimizations already applied to
+    the file (bench/ort_fusion.py fuse()'s summary; empty: none)."""
 
     graph_optimization_level: str = "ORT_ENABLE_ALL"
     disabled_optimizers: tuple[str, ...] = ("SkipLayerNormFusion",)
     execution_provider: str = "CPUExecutionProvider"
     why: str = WHY_SKIP_LN
     chosen_with: dict = field(default_factory=dict)
+    offline_optimizations: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
         return {**asdict(self), "disabled_optimizers": list(self.disabled_optimizers)}
 
 
-def recommended() -> SessionSettings:
-    """The settings this project ships: onnxruntime's default with SkipLayerNormFusion disabled."""
+def recommended(offline: dict | None = None) -> SessionSettings:
+    """The settings this project ships: onnxruntime's default with SkipLayerNormFusion disabled; `offline`: the
+    graph optimizations already in the file."""
     import onnxruntime
 
-    return SessionSettings(chosen_with={"onnxruntime": onnxruntime.__version__})
+    return SessionSettings(chosen_with={"onnxruntime": onnxruntime.__version__}, offline_optimizations=offline or {})
 
 
 def sidecar(artifact: Path) -> Path:

@@ -112,20 +112,25 @@ def session_settings(path: str, mode: str = "artifact", cuda: bool = False) -> d
     mode "default": onnxruntime's own (ORT_ENABLE_ALL, nothing disabled). mode "artifact": the sidecar's
     (`<artifact>.session.json`: graph_optimization_level, disabled_optimizers, execution_provider) where there is
     one for this execution provider, else the default. Returns {graph_optimization_level, disabled_optimizers,
-    source}. Raises ValueError naming the sidecar and the fix when it is malformed or `mode` is unknown.
+    source}, plus in either mode the sidecar's `offline_optimizations` (the fusions already in the file).
+    Raises ValueError naming the sidecar and the fix when it is malformed or `mode` is unknown.
     """
     default = {"graph_optimization_level": "ORT_ENABLE_ALL", "disabled_optimizers": [],
                "source": "onnxruntime default"}
     if mode not in SESSION_MODES:
         raise ValueError(f"unknown session settings {mode!r}; one of {', '.join(SESSION_MODES)}")
     sidecar = session_settings_path(path)
-    if mode == "default" or not os.path.isfile(sidecar):
+    if not os.path.isfile(sidecar):
         return default if mode == "default" else {**default, "source": "onnxruntime default (no sidecar)"}
     try:
         with open(sidecar) as f:
             data = json.load(f)
     except json.JSONDecodeError as err:
         raise ValueError(f"{sidecar}: not JSON ({err}); fix or delete the file") from None
+    if data.get("offline_optimizations"):  # what the file itself went through before any session (its graph)
+        default["offline_optimizations"] = data["offline_optimizations"]
+    if mode == "default":
+        return default
     level, disabled = data.get("graph_optimization_level", "ORT_ENABLE_ALL"), data.get("disabled_optimizers", [])
     if level not in OPT_LEVELS or not isinstance(disabled, list) or not all(isinstance(d, str) for d in disabled):
         raise ValueError(f"{sidecar}: graph_optimization_level must be one of {', '.join(OPT_LEVELS)} and "
@@ -133,7 +138,7 @@ def session_settings(path: str, mode: str = "artifact", cuda: bool = False) -> d
     provider = data.get("execution_provider", "CPUExecutionProvider")
     if (provider == "CUDAExecutionProvider") != cuda:
         return {**default, "source": f"onnxruntime default (the sidecar is for {provider})"}
-    return {"graph_optimization_level": level, "disabled_optimizers": list(disabled),
+    return {**default, "graph_optimization_level": level, "disabled_optimizers": list(disabled),
             "source": f"sidecar {os.path.basename(sidecar)}"}
 
 

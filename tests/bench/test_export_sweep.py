@@ -149,7 +149,9 @@ def test_every_export_happens_before_the_first_timed_run(tmp_path, monkeypatch):
     cfg = SweepConfig(models=["tiny"], results=str(tmp_path / "r.jsonl"), runtimes=("onnxruntime",),
                       widths=(1.0, 0.5), depths=(1.0,), seq_len=12, min_time_s=0, min_runs=2, cache=cache)
     run_sweep(cfg)
-    assert len(seen) == 2 and all(len(names) == 2 for names in seen)
+    # each artifact and the plain export it was fused from (<stem>.unfused.onnx, bench/ort_fusion.py)
+    assert len(seen) == 2 and all(len(names) == 4 for names in seen)
+    assert all(sum(n.endswith('.unfused.onnx') for n in names) == 2 for names in seen)
 
 
 def test_failed_cell_still_writes_a_record(tmp_path, cache, monkeypatch):

@@ -46,7 +46,10 @@ def test_rerun_matches_the_records_written_before_the_target_interface(tmp_path)
         # the fp32 error vs torch moves in the last bits with the kernels onnxruntime runs (the shipped session
         # keeps LayerNormalization unfused); it stays far inside the 1e-4 tolerance
         # the same graph (node for node); names and metadata of the exported modules moved (issue 16's output type)
-        assert abs(new["artifact_bytes"] - old["artifact_bytes"]) <= 1e-3 * old["artifact_bytes"], k
+        # onnxruntime's file is now the attention-fused graph (issue 18, bench/ort_fusion.py): the same weights
+        # (Q/K/V concatenated per layer), fewer nodes; the sizes stay within 1%
+        tol = 1e-2 if k[2] == "onnxruntime" else 1e-3
+        assert abs(new["artifact_bytes"] - old["artifact_bytes"]) <= tol * old["artifact_bytes"], k
         err, err_before = new["export_max_abs_err"], old["export_max_abs_err"]
         assert err <= 1e-6 and abs(err - err_before) <= 1e-6, (k, err, err_before)
         session = new["env"].pop("session_options", None)
