@@ -1,4 +1,5 @@
-"""`python -m bench.pareto`: paper-style figures, Pareto fronts and tables; `select`: the best sub-network for a budget.
+"""`python -m bench.pareto`: paper-style figures, Pareto fronts and tables; `select`: the best sub-network for a budget;
+`search`: per-layer sub-networks searched under a budget, then measured (bench/search_run.py).
 
 With no arguments it reproduces the DynaBERT paper's comparison on this machine: it measures the BERT-base-shaped
 DynaBERT grid and the TinyBERT-4L-312D, TinyBERT-6L-768D and DistilBERT architectures (random weights; efficiency
@@ -146,6 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
     sel.add_argument("--latency-stat", choices=("p50", "p90", "p99"), default="p50")
     sel.add_argument("--task", default="sst2", help="task for accuracy (measured records first, else cited)")
     sel.add_argument("--checkpoint")
+    from bench.search_run import add_search_parser
+
+    add_search_parser(sub)  # issue 17: per-layer sub-networks searched under a budget, then measured
     return ap
 
 
@@ -153,6 +157,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     t0 = time.time()
     try:
+        if args.command == "search":
+            from bench.search_run import cmd_search
+
+            return cmd_search(args)
         if args.command == "select":
             mine = DEFAULT_OUT / "records.jsonl"
             args.results = args.results or [str(mine if mine.is_file() else REFERENCE / "records.jsonl")]

@@ -11,7 +11,9 @@ Fits are least squares on relative error (rows weighted by 1/value), since the r
 `choose` picks the model with the lowest cross-validated MAPE on the training points; `evaluate` scores any model
 on held-out points: MAPE, share within +-10% (and +-5%), Spearman rank correlation (scipy.stats.spearmanr).
 
-`python -m bench.predictor --results FILE --device local-cpu --runtime onnxruntime --threads 1 --seq-len 128`
+`python -m bench.predictor fit --results FILE --device local-cpu --runtime onnxruntime --threads 1 --seq-len 128`;
+`python -m bench.predictor sample --model MODEL --n 48 --out subnets.json` draws random per-layer sub-networks to
+measure (python -m bench.sweep --subnets subnets.json).
 """
 
 from __future__ import annotations
@@ -89,6 +91,8 @@ class Predictor:
     ffn_values: list[int] = field(default_factory=list)
 
     def features(self, pts: list[Point]) -> np.ndarray:
+        if self.kind == "params":  # memory: fixed + bytes of the weights
+            return np.array([[1.0, p.params] for p in pts])
         if self.kind == "flops":
             return np.array([[p.flops] for p in pts])
         if self.kind == "linear":
@@ -98,8 +102,8 @@ class Predictor:
                           *_counts([f for _, f in p.layers], self.ffn_values)] for p in pts])
 
     def fit(self, pts: list[Point]) -> Predictor:
-        if self.kind not in MODELS:
-            raise ValueError(f"unknown predictor {self.kind!r}; one of {', '.join(MODELS)}")
+        if self.kind not in (*MODELS, "params"):
+            raise ValueError(f"unknown predictor {self.kind!r}; one of {', '.join(MODELS)} (or params, for memory)")
         if self.kind == "lookup":
             self.heads_values = sorted({h for p in pts for h, _ in p.layers})
             self.ffn_values = sorted({f for p in pts for _, f in p.layers})
@@ -108,6 +112,9 @@ class Predictor:
 
     def predict(self, pts: list[Point]) -> np.ndarray:
         return self.features(pts) @ np.array(self.coef)
+
+    def predict_one(self, layers: tuple[tuple[int, int], ...], flops: float, params: float) -> float:
+        return float(self.predict([Point("", layers, flops, params, 1.0)])[0])
 
     def to_json(self) -> dict:
         return {"kind": self.kind, "coef": self.coef, "heads_values": self.heads_values, "ffn_values": self.ffn_values}
@@ -191,26 +198,38 @@ def report(train: list[Point], heldout: list[Point], sizes: tuple[int, ...] = ()
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m bench.predictor", description=__doc__.splitlines()[0])
-    ap.add_argument("--results", action="append", required=True, help="latency records (repeatable)")
-    ap.add_argument("--device", default="local-cpu")
-    ap.add_argument("--runtime", default="onnxruntime")
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--seq-len", type=int, default=128)
-    ap.add_argument("--heldout-frac", type=float, default=0.3, help="share of the points held out (default 0.3)")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--curve", default="5,10,15,20,30,40", help="training-set sizes for the learning curve")
-    ap.add_argument("--json", help="write the report here as JSON")
-    args = ap.parse_args(argv)
-    try:
-        recs = [r for path in args.results for r in records.read(path)]
-        pts = points(recs, args.device, args.runtime, args.threads, args.seq_len)
-        train, heldout = split(pts, args.heldout_frac, args.seed)
-        out = report(train, heldout, tuple(int(n) for n in args.curve.split(",") if n))
-    except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+def sample(size, n: int, seed: int, widths: tuple[float, ...]) -> list:
+    """n distinct random per-layer sub-networks of the search space (bench.search.space_for), for measuring."""
+    from bench.search import random_spec, space_for
+
+    space, rng, out = space_for(size, widths), random.Random(seed), {}
+    for _ in range(100 * n):
+        spec = random_spec(space, rng)
+        out.setdefault(spec.subnet_id, spec)
+        if len(out) == n:
+            break
+    return list(out.values())
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from dynabert.config import parse_mults
+    from dynabert.presets import load_size
+    from dynabert.subnet import write_subnets
+
+    size = load_size(args.model)
+    specs = sample(size, args.n, args.seed, parse_mults(args.widths, "widths"))
+    write_subnets(args.out, specs, size)
+    print(f"{len(specs)} random per-layer sub-networks of {args.model} -> {args.out} "
+          f"(measure: python -m bench.sweep --model {args.model} --subnets {args.out} ...)")
+    return 0
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    recs = [r for path in args.results for r in records.read(path)]
+    pts = points(recs, args.device, args.runtime, args.threads, args.seq_len)
+    train, heldout = split(pts, args.heldout_frac, args.seed)
+    out = report(train, heldout, tuple(int(n) for n in args.curve.split(",") if n))
+    out.update(device=args.device, runtime=args.runtime, threads=args.threads, seq_len=args.seq_len)
     print(f"{args.device} / {args.runtime} / {args.threads} thread(s) / seq {args.seq_len}: {len(train)} training, "
           f"{len(heldout)} held-out configurations; chosen by cross-validated MAPE: {out['chosen']}")
     for kind, m in out["models"].items():
@@ -222,6 +241,39 @@ def main(argv: list[str] | None = None) -> int:
         with open(args.json, "w") as f:
             json.dump(out, f, indent=1)
     return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="python -m bench.predictor", description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="command", required=True)
+    fit = sub.add_parser("fit", help="fit on measured records, report held-out error against the FLOPs baseline")
+    fit.add_argument("--results", action="append", required=True, help="latency records (repeatable)")
+    fit.add_argument("--device", default="local-cpu")
+    fit.add_argument("--runtime", default="onnxruntime")
+    fit.add_argument("--threads", type=int, default=1)
+    fit.add_argument("--seq-len", type=int, default=128)
+    fit.add_argument("--heldout-frac", type=float, default=0.3, help="share of the points held out (default 0.3)")
+    fit.add_argument("--seed", type=int, default=0)
+    fit.add_argument("--curve", default="5,10,15,20,30,40", help="training-set sizes for the learning curve")
+    fit.add_argument("--json", help="write the report here as JSON")
+    fit.set_defaults(func=cmd_fit)
+    smp = sub.add_parser("sample", help="random per-layer sub-networks to measure, as a --subnets file")
+    smp.add_argument("--model", required=True, help="preset, checkpoint or Hugging Face directory (its shape only)")
+    smp.add_argument("--n", type=int, default=48)
+    smp.add_argument("--seed", type=int, default=0)
+    smp.add_argument("--widths", default="1.0,0.75,0.5,0.25", help="per-layer head/FFN choices as fractions")
+    smp.add_argument("--out", required=True)
+    smp.set_defaults(func=cmd_sample)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

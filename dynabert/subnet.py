@@ -193,4 +193,4 @@ def read_subnets(path: str | Path) -> list[AnySpec]:
 def write_subnets(path: str | Path, specs: list[AnySpec], size: BertSize) -> None:
     """The JSON file read_subnets reads: grid points as ids, per-layer specs as objects."""
     items = [s.subnet_id if isinstance(s, SubnetSpec) else s.to_json() for s in (canonical(x, size) for x in specs)]
-    Path(path).write_text(json.dumps(items, indent=1) + "\n")
+    Path(path).write_text("[\n" + ",\n".join(json.dumps(i) for i in items) + "\n]\n")
