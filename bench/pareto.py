@@ -121,7 +121,8 @@ def cmd_select(args: argparse.Namespace) -> int:
           f"{best.flops / 1e9:.2f} GFLOPs, peak RSS +{best.peak_rss_mb:.0f} MB")
     w, d = best.width_mult, best.depth_mult
     print("to extract and export it:")
-    print(f"  python -m dynabert extract --checkpoint {best.model_id} --width {w:g} --depth {d:g} --output-dir sub-{best.subnet_id}")
+    which = f"--subnet {best.subnet_id}" if best.subnet_id.startswith("h") else f"--width {w:g} --depth {d:g}"
+    print(f"  python -m dynabert extract --checkpoint {best.model_id} {which} --output-dir sub-{best.subnet_id}")
     print(f"  python -m bench.export --model sub-{best.subnet_id} --formats onnx,onnx-int8,tflite,tflite-int8 "
           f"--seq-len {int(best.seq_len)}")
     return 0

@@ -46,7 +46,8 @@ class Space:
 def space_for(size: BertSize, widths: tuple[float, ...]) -> Space:
     """Heads k = round(heads * w) and FFN int(k/heads * FFN) for each width w, chosen per layer independently."""
     ks = sorted({max(1, round(size.num_heads * w)) for w in widths})
-    return Space(size.num_layers, tuple(ks), tuple(sorted({max(1, int(k / size.num_heads * size.ffn_size)) for k in ks})))
+    ffn = sorted({max(1, int(k / size.num_heads * size.ffn_size)) for k in ks})
+    return Space(size.num_layers, tuple(ks), tuple(ffn))
 
 
 @dataclass

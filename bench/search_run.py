@@ -98,7 +98,8 @@ def best_measured(ids, accuracy: dict, measured: dict, budget: float, max_mb: fl
 
 def grid_specs(args: argparse.Namespace, size) -> list[SubnetSpec]:
     """The uniform grid of --widths x --depths: the search's seeds and the comparison it must beat."""
-    return [s.resolve(size) for s in default_grid(parse_mults(args.widths, "widths"), parse_mults(args.depths, "depths"))]
+    grid = default_grid(parse_mults(args.widths, "widths"), parse_mults(args.depths, "depths"))
+    return [s.resolve(size) for s in grid]
 
 
 def search_budgets(ev, args, size, latency_model, memory_model) -> dict[float, list]:

@@ -74,7 +74,8 @@ def requested_specs(args: argparse.Namespace, size) -> list:
         from dynabert.subnet import read_subnets
 
         return [s.resolve(size) for s in read_subnets(args.subnets)]
-    return [s.resolve(size) for s in default_grid(parse_mults(args.widths, "widths"), parse_mults(args.depths, "depths"))]
+    grid = default_grid(parse_mults(args.widths, "widths"), parse_mults(args.depths, "depths"))
+    return [s.resolve(size) for s in grid]
 
 
 def prepare(args: argparse.Namespace, seq_len: int, seq_flag: str, limit: int | None = None) -> Evaluation:
