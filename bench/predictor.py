@@ -64,6 +64,10 @@ def points(recs: list[records.Record], device: str, runtime: str, threads: int, 
            and r.device == device and r.runtime == runtime and r.threads == threads and r.seq_len == seq_len
            and r.batch_size in (None, 1) and (params_total is None or r.params_total == params_total)
            and (machine is None or r.machine_fingerprint == machine)]
+    machines = sorted({r.machine_fingerprint or "unknown" for r in sel})
+    if len(machines) > 1:
+        raise ValueError(f"the records hold latencies of {len(machines)} machines ({', '.join(machines)}); a "
+                         f"predictor is fitted on one machine's: pass --machine FINGERPRINT")
     value = value or value_field(sel)
     latest = {r.subnet_id: r for r in sel if getattr(r, value) is not None and layers_of(r) is not None}
     out = [Point(r.subnet_id, layers_of(r), float(r.flops_with_attention), float(r.params or 0),
@@ -226,10 +230,11 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 def cmd_fit(args: argparse.Namespace) -> int:
     recs = [r for path in args.results for r in records.read(path)]
-    pts = points(recs, args.device, args.runtime, args.threads, args.seq_len)
+    pts = points(recs, args.device, args.runtime, args.threads, args.seq_len, machine=args.machine)
     train, heldout = split(pts, args.heldout_frac, args.seed)
     out = report(train, heldout, tuple(int(n) for n in args.curve.split(",") if n))
-    out.update(device=args.device, runtime=args.runtime, threads=args.threads, seq_len=args.seq_len)
+    out.update(device=args.device, runtime=args.runtime, threads=args.threads, seq_len=args.seq_len,
+               value=value_field([r for r in recs if r.device == args.device and r.kind == "latency"]))
     print(f"{args.device} / {args.runtime} / {args.threads} thread(s) / seq {args.seq_len}: {len(train)} training, "
           f"{len(heldout)} held-out configurations; chosen by cross-validated MAPE: {out['chosen']}")
     for kind, m in out["models"].items():
@@ -252,6 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--runtime", default="onnxruntime")
     fit.add_argument("--threads", type=int, default=1)
     fit.add_argument("--seq-len", type=int, default=128)
+    fit.add_argument("--machine", help="machine fingerprint (records of several machines are never pooled)")
     fit.add_argument("--heldout-frac", type=float, default=0.3, help="share of the points held out (default 0.3)")
     fit.add_argument("--seed", type=int, default=0)
     fit.add_argument("--curve", default="5,10,15,20,30,40", help="training-set sizes for the learning curve")

@@ -93,6 +93,10 @@ def test_points_select_one_cell_and_read_grid_records():
     assert next(p for p in pts if p.value == 5.0).layers == ((6, 768),) * 6
     with pytest.raises(ValueError, match="no measured latency_ms_p50 for device 'cuda'"):
         predictor.points(recs, "cuda", "onnxruntime", 1, 128)
+    two = recs + [record(random_spec(rng), 2.0, machine_fingerprint="other")]
+    with pytest.raises(ValueError, match="latencies of 2 machines"):
+        predictor.points(two, "local-cpu", "onnxruntime", 1, 128)
+    assert len(predictor.points(two, "local-cpu", "onnxruntime", 1, 128, machine="other")) == 1
 
 
 def test_instruction_counts_are_predicted_when_the_records_have_them():
@@ -109,3 +113,15 @@ def test_too_few_points_named():
     pts = predictor.points(synthetic(linear_law, n=3), "local-cpu", "onnxruntime", 1, 128)
     with pytest.raises(ValueError, match="at least 4"):
         predictor.choose(pts)
+
+
+def test_fit_cli_reports_every_model_against_the_baseline(tmp_path, capsys):
+    store = tmp_path / "r.jsonl"
+    for r in synthetic(table_law, n=40):
+        records.append(store, r)
+    assert predictor.main(["fit", "--results", str(store), "--json", str(tmp_path / "fit.json"), "--curve", "8,20"]) == 0
+    out = __import__("json").loads((tmp_path / "fit.json").read_text())
+    assert out["chosen"] == "lookup" and set(out["models"]) == {"flops", "linear", "lookup"}
+    assert out["n_train"] + out["n_heldout"] == len({r.subnet_id for r in synthetic(table_law, n=40)})
+    assert "held out: MAPE" in capsys.readouterr().out
+    assert predictor.main(["fit", "--results", str(store), "--device", "qemu-arm"]) == 2
