@@ -141,12 +141,13 @@ def search(space: Space, scorer: Scorer, cfg: SearchConfig, start: list[Layerwis
     Every generation scores up to `population` candidates not scored before: mutations and crossovers of the
     `parents` most accurate candidates so far (evolution), or fresh random ones (random)."""
     rng = random.Random(cfg.seed)
-    for spec in [s for s in start if space.valid(s) and scorer.fits(s)][:cfg.population]:
+    seeds = [s for s in start if space.valid(s) and scorer.fits(s)][:cfg.population]
+    for spec in seeds:
         scorer.score(spec)
     for generation in range(cfg.generations):
         parents = [s.spec for s in ranked(scorer)[:cfg.parents]]
         taken: set = set()
-        for n in range(cfg.population - (len(scorer.cache) if generation == 0 else 0)):
+        for n in range(cfg.population - (len(seeds) if generation == 0 else 0)):
             if cfg.strategy == "random" or not parents:
                 make = lambda: random_spec(space, rng)  # noqa: E731
             elif n % 2 == 0:
