@@ -265,11 +265,11 @@ def source_subnet_id(config) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     from dynabert.config import SubnetSpec
-    from dynabert.subnet import parse_subnet
     from dynabert.evaluate import weights_sha
     from dynabert.extract import extract
     from dynabert.model import DynaBert
     from dynabert.presets import load_model
+    from dynabert.subnet import parse_subnet
 
     ap = argparse.ArgumentParser(prog="python -m bench.export", description="export and check one sub-network")
     ap.add_argument("--model", required=True, help="an extracted sub-network directory, or a checkpoint with --width/--depth")
