@@ -52,7 +52,8 @@ def base_fields(cost, cell: Cell, model_name: str, sha: str, batch: int, seq_len
     fmt, _, precision = RUNTIMES[cell.runtime]
     return dict(kind="latency", subnet_id=cell.spec.subnet_id, width_mult=cost.width_mult,
                 depth_mult=cost.depth_mult, subnet=cost.subnet, model_id=model_name, checkpoint_sha=sha,
-                n_layers=cost.n_layers, n_heads=cost.n_heads, ffn_dim=cost.ffn_dim, task=task, family=cell.family, format=fmt.split("-")[0],
+                n_layers=cost.n_layers, n_heads=cost.n_heads, ffn_dim=cost.ffn_dim, task=task, family=cell.family,
+                format=fmt.split("-")[0],
                 precision=precision, device=cell.device, runtime=cell.runtime, threads=cell.threads,
                 batch_size=batch, seq_len=seq_len, params=cost.params_active, params_total=cost.params_total,
                 flops=cost.flops_dense * batch, flops_with_attention=cost.flops_with_attention * batch,
