@@ -84,7 +84,7 @@ def measure(ev, sha: str, spec, runtime: str, args: argparse.Namespace) -> None:
     c = cost(ev.dyna.full_size, spec, args.seq_len)
     fmt, runner_runtime, precision = RUNTIMES[runtime]
     split_label = ev.split_label(f"; {runtime} artifact")
-    ident = dict(kind="accuracy", subnet_id=spec.subnet_id, width_mult=spec.width_mult, depth_mult=spec.depth_mult,
+    ident = dict(kind="accuracy", subnet_id=spec.subnet_id, width_mult=c.width_mult, depth_mult=c.depth_mult, subnet=c.subnet,
                  model_id=str(ev.model_dir), checkpoint_sha=sha, task=ev.task_key, split=split_label,
                  runtime=runtime, seq_len=args.seq_len)
     if records.Record(**ident).key in records.done_keys(args.results):  # a re-run skips what the store holds

@@ -9,7 +9,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dynabert.config import SubnetSpec
+from dynabert.subnet import AnySpec
 
 
 @dataclass
@@ -21,7 +21,7 @@ class LoadedModel:
     sha: str
     extracted: dict = field(default_factory=dict)
 
-    def sub(self, spec: SubnetSpec):
+    def sub(self, spec: AnySpec):
         from dynabert.extract import extract
 
         if spec not in self.extracted:
@@ -43,7 +43,7 @@ def load(name: str) -> LoadedModel:
     return LoadedModel(name, DynaBert(hf), weights_sha(hf))
 
 
-def torch_artifact(model: LoadedModel, spec: SubnetSpec, cache: Path) -> tuple[Path, dict]:
+def torch_artifact(model: LoadedModel, spec: AnySpec, cache: Path) -> tuple[Path, dict]:
     """The extracted model saved with save_pretrained, its modeling code beside it (what the torch runtime loads
     through transformers); a cached directory saved before the code travelled with it is saved again."""
     path = cache / model.sha / spec.subnet_id / "torch"
@@ -58,7 +58,7 @@ def torch_artifact(model: LoadedModel, spec: SubnetSpec, cache: Path) -> tuple[P
     return path, {"ok": True, "max_abs_err": 0.0, "bytes": size}
 
 
-def artifact_for(model: LoadedModel, spec: SubnetSpec, fmt: str, seq_len: int, cache: Path | None) -> tuple[Path, dict]:
+def artifact_for(model: LoadedModel, spec: AnySpec, fmt: str, seq_len: int, cache: Path | None) -> tuple[Path, dict]:
     """A sub-network's checked artifact; the sub-network is only extracted when the artifact must be exported."""
     from bench.export import default_cache, ensure_artifact
 

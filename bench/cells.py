@@ -15,7 +15,7 @@ from pathlib import Path
 
 from devices.request import RunRequest, RunResult
 from dynabert import records
-from dynabert.config import SubnetSpec
+from dynabert.subnet import AnySpec
 
 RUNTIMES: dict[str, tuple[str, str, str]] = {  # name -> (artifact format, runner runtime, precision)
     "torch": ("torch", "torch", "fp32"),
@@ -32,7 +32,7 @@ ENV_FROM_RUNNER = ("h2d_ms", "max_memory_allocated_mb", "gpu_memory_mb", "gpu_me
 class Cell:
     model_id: str
     family: str
-    spec: SubnetSpec
+    spec: AnySpec  # a grid point or a per-layer sub-network
     runtime: str
     threads: int
     device: str = "local-cpu"
@@ -50,9 +50,10 @@ def base_fields(cost, cell: Cell, model_name: str, sha: str, batch: int, seq_len
                 prov: dict, env: dict) -> dict:
     """The record fields known before anything runs (identity, artifact kind, where, FLOPs x batch, provenance)."""
     fmt, _, precision = RUNTIMES[cell.runtime]
-    return dict(kind="latency", subnet_id=cell.spec.subnet_id, width_mult=cell.spec.width_mult,
-                depth_mult=cell.spec.depth_mult, model_id=model_name, checkpoint_sha=sha, n_layers=cost.n_layers,
-                n_heads=cost.n_heads, ffn_dim=cost.ffn_dim, task=task, family=cell.family, format=fmt.split("-")[0],
+    return dict(kind="latency", subnet_id=cell.spec.subnet_id, width_mult=cost.width_mult,
+                depth_mult=cost.depth_mult, subnet=cost.subnet, model_id=model_name, checkpoint_sha=sha,
+                n_layers=cost.n_layers, n_heads=cost.n_heads, ffn_dim=cost.ffn_dim, task=task, family=cell.family,
+                format=fmt.split("-")[0],
                 precision=precision, device=cell.device, runtime=cell.runtime, threads=cell.threads,
                 batch_size=batch, seq_len=seq_len, params=cost.params_active, params_total=cost.params_total,
                 flops=cost.flops_dense * batch, flops_with_attention=cost.flops_with_attention * batch,

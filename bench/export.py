@@ -295,17 +295,30 @@ def _checked(model: torch.nn.Module, fmt: str, path: Path, seq_len: int) -> dict
         return {"max_abs_err": None, "tolerance": None, "ok": False, "error": f"{type(err).__name__}: {err}"}
 
 
+def source_subnet_id(config) -> str:
+    """The sub-network id an extracted model was cut as: per layer when its config lists layers, else the grid's."""
+    from dynabert.config import SubnetSpec
+    from dynabert.subnet import LayerwiseSpec
+
+    if getattr(config, "source_subnet", None):
+        return LayerwiseSpec.from_json(config.source_subnet).subnet_id
+    return SubnetSpec(config.source_width_mult, config.source_depth_mult).subnet_id
+
+
 def main(argv: list[str] | None = None) -> int:
     from dynabert.config import SubnetSpec
     from dynabert.evaluate import weights_sha
     from dynabert.extract import extract
     from dynabert.model import DynaBert
     from dynabert.presets import load_model
+    from dynabert.subnet import parse_subnet
 
     ap = argparse.ArgumentParser(prog="python -m bench.export", description="export and check one sub-network")
     ap.add_argument("--model", required=True, help="an extracted sub-network directory, or a checkpoint with --width/--depth")
     ap.add_argument("--width", type=float, default=1.0)
     ap.add_argument("--depth", type=float, default=1.0)
+    ap.add_argument("--subnet", help="instead of --width/--depth: a sub-network id ('w0.50-d0.75', or per layer "
+                                     "'h12.6.0.3-f1536.768.0.384') or its JSON {\"heads\": [...], \"ffn\": [...]}")
     ap.add_argument("--formats", default=",".join(FORMATS))
     ap.add_argument("--seq-len", type=int, default=128)
     ap.add_argument("--output-dir", help="artifact cache/output folder (default ~/.cache/dynabert-edge/artifacts)")
@@ -314,11 +327,12 @@ def main(argv: list[str] | None = None) -> int:
         model = load_model(args.model)
         if model.config.model_type != "dynabert-pruned":
             dyna = DynaBert(model)
-            sha, model = weights_sha(model), extract(dyna, SubnetSpec(args.width, args.depth))
-            subnet = SubnetSpec(args.width, args.depth).subnet_id
+            spec = parse_subnet(args.subnet) if args.subnet else SubnetSpec(args.width, args.depth)
+            sha, model = weights_sha(model), extract(dyna, spec)
+            subnet = spec.subnet_id
         else:
             sha = weights_sha(model)
-            subnet = SubnetSpec(model.config.source_width_mult, model.config.source_depth_mult).subnet_id
+            subnet = source_subnet_id(model.config)
         cache = Path(args.output_dir) if args.output_dir else None
         for fmt in args.formats.split(","):
             path, meta = ensure_artifact(model, sha, subnet, fmt.strip(), args.seq_len, cache)

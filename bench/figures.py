@@ -38,7 +38,7 @@ def save(fig, path: Path) -> list[Path]:
 
 def _panel(ax, df: pd.DataFrame, x: str) -> None:
     label, scale = AXES[x]
-    dyn = df[df.family == "dynabert"]
+    dyn = df[(df.family == "dynabert") & ~df.subnet_id.str.startswith("h")]  # the grid's width series only
     for width, group in dyn.groupby("width_mult", sort=False):
         for measured, part in group.groupby("measured"):
             part = part.sort_values(x)

@@ -1,4 +1,5 @@
-"""`python -m bench.pareto`: paper-style figures, Pareto fronts and tables; `select`: the best sub-network for a budget.
+"""`python -m bench.pareto`: paper-style figures, Pareto fronts and tables; `select`: the best sub-network for a budget;
+`search`: per-layer sub-networks searched under a budget, then measured (bench/search_run.py).
 
 With no arguments it reproduces the DynaBERT paper's comparison on this machine: it measures the BERT-base-shaped
 DynaBERT grid and the TinyBERT-4L-312D, TinyBERT-6L-768D and DistilBERT architectures (random weights; efficiency
@@ -120,7 +121,8 @@ def cmd_select(args: argparse.Namespace) -> int:
           f"{best.flops / 1e9:.2f} GFLOPs, peak RSS +{best.peak_rss_mb:.0f} MB")
     w, d = best.width_mult, best.depth_mult
     print("to extract and export it:")
-    print(f"  python -m dynabert extract --checkpoint {best.model_id} --width {w:g} --depth {d:g} --output-dir sub-{best.subnet_id}")
+    which = f"--subnet {best.subnet_id}" if best.subnet_id.startswith("h") else f"--width {w:g} --depth {d:g}"
+    print(f"  python -m dynabert extract --checkpoint {best.model_id} {which} --output-dir sub-{best.subnet_id}")
     print(f"  python -m bench.export --model sub-{best.subnet_id} --formats onnx,onnx-int8,tflite,tflite-int8 "
           f"--seq-len {int(best.seq_len)}")
     return 0
@@ -146,6 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
     sel.add_argument("--latency-stat", choices=("p50", "p90", "p99"), default="p50")
     sel.add_argument("--task", default="sst2", help="task for accuracy (measured records first, else cited)")
     sel.add_argument("--checkpoint")
+    from bench.search_run import add_search_parser
+
+    add_search_parser(sub)  # issue 17: per-layer sub-networks searched under a budget, then measured
     return ap
 
 
@@ -153,6 +158,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     t0 = time.time()
     try:
+        if args.command == "search":
+            from bench.search_run import cmd_search
+
+            return cmd_search(args)
         if args.command == "select":
             mine = DEFAULT_OUT / "records.jsonl"
             args.results = args.results or [str(mine if mine.is_file() else REFERENCE / "records.jsonl")]

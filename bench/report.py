@@ -60,13 +60,16 @@ def with_costs(acc: pd.DataFrame, seq_len: int) -> pd.DataFrame:
     from dynabert.config import SubnetSpec
     from dynabert.flops import cost
     from dynabert.presets import ARCHITECTURES
+    from dynabert.subnet import parse_subnet
 
     acc = acc.copy()
     for col in ("params", "flops", "width_mult", "depth_mult"):
         if col not in acc:
             acc[col] = None
     for i, row in acc.iterrows():
-        spec = SubnetSpec.parse(row.subnet_id)
+        spec = parse_subnet(row.subnet_id)
+        if not isinstance(spec, SubnetSpec):  # per layer: its record's summary width/depth, already in the row
+            continue
         acc.at[i, "width_mult"], acc.at[i, "depth_mult"] = spec.width_mult, spec.depth_mult
         if pd.isna(row.params) and row.model_id in ARCHITECTURES:
             c = cost(ARCHITECTURES[row.model_id], spec, seq_len)

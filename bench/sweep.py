@@ -3,7 +3,7 @@ one record appended to the results store. Finished cells are skipped on a re-run
 a failed cell is still a record (status "error").
 
 `python -m bench.sweep --model MODEL_OR_CHECKPOINT --runtimes torch,onnxruntime,... --threads 1 --seq-len 128
- --results FILE [--widths ... --depths ...] [--baselines]`
+ --results FILE [--widths ... --depths ... | --subnets FILE.json] [--baselines]`
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from devices.request import RunRequest, RunResult
 from dynabert import records
 from dynabert.config import DEFAULT_DEPTHS, DEFAULT_WIDTHS, SubnetSpec, default_grid, parse_mults
 from dynabert.limits import check_seq_len, input_limits
+from dynabert.subnet import read_subnets
 
 BASELINES = ("tinybert-4l-312d", "tinybert-6l-768d", "distilbert-6l-768d", "bert-base")
 
@@ -43,6 +44,7 @@ class SweepConfig:
     devices: tuple[str, ...] = ("local-cpu",)
     task: str | None = None
     processes: int = 1  # fresh processes per cell, interleaved across cells (emulated targets: always 1)
+    subnets: tuple = ()  # sub-networks to measure instead of the widths x depths grid (grid points or per-layer)
 
     def __post_init__(self) -> None:
         unknown = [r for r in self.runtimes if r not in RUNTIMES]
@@ -89,7 +91,7 @@ def run_on_device(target, request: RunRequest) -> RunResult:
 
 
 def plan_cells(cfg: SweepConfig) -> list[Cell]:
-    grid = default_grid(cfg.widths, cfg.depths)
+    grid = list(cfg.subnets) or default_grid(cfg.widths, cfg.depths)
     cells = []
     for device in cfg.devices:
         cells += [Cell(m, "dynabert", s, r, t, device) for m in cfg.models for s in grid for r in cfg.runtimes
@@ -185,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--widths", default=",".join(map(str, DEFAULT_WIDTHS)))
     ap.add_argument("--depths", default=",".join(map(str, DEFAULT_DEPTHS)))
+    ap.add_argument("--subnets", help="JSON file: a list of sub-network ids or per-layer {heads, ffn} objects, "
+                                      "measured instead of --widths x --depths (python -m bench.pareto search writes one)")
     ap.add_argument("--baselines", nargs="?", const=",".join(BASELINES), default="",
                     help=f"also measure baseline presets (default set: {', '.join(BASELINES)})")
     ap.add_argument("--devices", default="local-cpu",
@@ -210,7 +214,8 @@ def main(argv: list[str] | None = None) -> int:
             widths=parse_mults(args.widths, "widths"), depths=parse_mults(args.depths, "depths"),
             baselines=tuple(b for b in args.baselines.split(",") if b), warmup=args.warmup,
             min_runs=args.min_runs, min_time_s=args.min_time, processes=args.processes,
-            cache=Path(args.cache_dir) if args.cache_dir else None, task=args.task, devices=devices)
+            cache=Path(args.cache_dir) if args.cache_dir else None, task=args.task, devices=devices,
+            subnets=tuple(read_subnets(args.subnets)) if args.subnets else ())
         if not cfg.models and not cfg.baselines:
             raise ValueError("nothing to measure: give --model and/or --baselines")
         t0 = time.time()

@@ -13,7 +13,9 @@ from dynabert.flops import SubnetCost, cost
 from dynabert.model import DynaBert, DynaOutput, bert_size
 from dynabert.presets import PRESETS, load_model, load_tokenizer
 from dynabert.pruned import PrunedBertConfig, PrunedBertForSequenceClassification
+from dynabert.subnet import LayerwiseSpec, layer_plan, parse_subnet
 
 __all__ = ["DEFAULT_DEPTHS", "DEFAULT_WIDTHS", "BertSize", "SubnetSpec", "default_grid", "extract", "SubnetCost",
            "cost", "DynaBert", "DynaOutput", "bert_size", "PRESETS", "load_model", "load_tokenizer",
-           "PrunedBertConfig", "PrunedBertForSequenceClassification"]
+           "PrunedBertConfig", "PrunedBertForSequenceClassification", "LayerwiseSpec", "layer_plan",
+           "parse_subnet"]

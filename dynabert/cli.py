@@ -49,6 +49,19 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def extract_spec(args: argparse.Namespace):
+    """--subnet (an id or JSON, grid or per layer) or --width and --depth; ValueError when neither or both."""
+    from dynabert.subnet import parse_subnet
+
+    if args.subnet is not None:
+        if args.width is not None or args.depth is not None:
+            raise ValueError("give either --subnet or --width/--depth, not both")
+        return parse_subnet(args.subnet)
+    if args.width is None or args.depth is None:
+        raise ValueError("give --width and --depth (a grid point), or --subnet (an id or per-layer JSON)")
+    return SubnetSpec(args.width, args.depth)
+
+
 def cmd_extract(args: argparse.Namespace) -> int:
     from dynabert.extract import save_subnet
     from dynabert.model import DynaBert
@@ -60,7 +73,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
     # presets and hub ids go to load_model as given
     checkpoint = str(resolve_checkpoint(args.checkpoint)) if Path(args.checkpoint).is_dir() else args.checkpoint
     dyna = DynaBert(load_model(checkpoint))
-    spec = SubnetSpec(args.width, args.depth).resolve(dyna.full_size)  # 0.333333 of 12 heads -> exactly 4/12
+    spec = extract_spec(args).resolve(dyna.full_size)  # 0.333333 of 12 heads -> exactly 4/12
     results = args.results
     if results is None and (Path(checkpoint) / "accuracy.jsonl").is_file():  # `evaluate`'s default store
         results = Path(checkpoint) / "accuracy.jsonl"
@@ -73,8 +86,10 @@ def cmd_extract(args: argparse.Namespace) -> int:
     if out.exists() and not out.is_dir():
         raise ValueError(f"--output-dir {out} is a file; the sub-network is saved as a directory: choose a new path")
     sub = save_subnet(dyna, spec, out, checkpoint, tokenizer, results)
-    print(f"{spec.subnet_id}: {sub.config.num_hidden_layers} layers x {sub.config.num_attention_heads} heads, "
-          f"FFN {sub.config.intermediate_size}, {sum(p.numel() for p in sub.parameters()) / 1e6:.2f} M params "
+    shapes = sub.config.layer_shapes()
+    heads, ffn = ("/".join(str(v[i]) for v in shapes) if len(set(shapes)) > 1 else str(shapes[0][i]) for i in (0, 1))
+    print(f"{spec.subnet_id}: {sub.config.num_hidden_layers} layers x {heads} heads, "
+          f"FFN {ffn}, {sum(p.numel() for p in sub.parameters()) / 1e6:.2f} M params "
           f"-> {out} (model card: {out / 'README.md'}; load with trust_remote_code=True)")
     return 0
 
@@ -93,9 +108,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     ext = sub.add_parser("extract", help="save one sub-network as a standalone dense model")
     ext.add_argument("--checkpoint", required=True, help="trained DynaBERT directory (or any BERT/RoBERTa/DistilBERT classifier)")
-    ext.add_argument("--width", type=float, required=True, help="width multiplier in (0, 1]: k/heads, as printed "
+    ext.add_argument("--width", type=float, help="width multiplier in (0, 1]: k/heads, as printed "
                                                                 "(0.33, 0.3333 and 0.333333 all mean 4 of 12 heads)")
-    ext.add_argument("--depth", type=float, required=True, help="depth multiplier in (0, 1]")
+    ext.add_argument("--depth", type=float, help="depth multiplier in (0, 1]")
+    ext.add_argument("--subnet", help="instead of --width/--depth: a sub-network id ('w0.50-d0.75', or per layer "
+                                      "'h12.6.0.3-f1536.768.0.384': heads, then FFN neurons, per source layer, "
+                                      "0 = skipped) or its JSON {\"heads\": [...], \"ffn\": [...]}")
     ext.add_argument("--output-dir", required=True, help="where save_pretrained writes the sub-network")
     ext.add_argument("--results", default=None,
                      help="results store whose accuracy records go on the model card (default: "

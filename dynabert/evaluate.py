@@ -36,6 +36,8 @@ def add_task_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-errors", type=int, default=0, help="malformed rows to skip (reported) before failing")
     parser.add_argument("--widths", default=",".join(map(str, DEFAULT_WIDTHS)), help="width multipliers (or k/n)")
     parser.add_argument("--depths", default=",".join(map(str, DEFAULT_DEPTHS)), help="depth multipliers")
+    parser.add_argument("--subnets", help="JSON file of sub-network ids or per-layer {heads, ffn} objects, scored "
+                                          "instead of --widths x --depths")
 
 
 @dataclass
@@ -50,7 +52,7 @@ class Evaluation:
     dyna: DynaBert
     features: list[dict]
     pad_token_id: int
-    specs: list[SubnetSpec]  # widths written exactly as k/heads
+    specs: list  # SubnetSpec (widths written exactly as k/heads) or per-layer LayerwiseSpec
 
     def split_label(self, extra: str = "") -> str:
         return f"{self.split.name} ({self.split.source}, {len(self.features)} examples{extra})"
@@ -64,6 +66,16 @@ def resolve_checkpoint(path: str) -> Path:
             return candidate
     raise ValueError(f"no model found at {path!r} (looked for config.json in it, in best/, and in "
                      f"final|depth|width|teacher/best/); train first or pass a model directory")
+
+
+def requested_specs(args: argparse.Namespace, size) -> list:
+    """--subnets FILE (grid points or per-layer), else the --widths x --depths grid; each checked against `size`."""
+    if getattr(args, "subnets", None):
+        from dynabert.subnet import read_subnets
+
+        return [s.resolve(size) for s in read_subnets(args.subnets)]
+    grid = default_grid(parse_mults(args.widths, "widths"), parse_mults(args.depths, "depths"))
+    return [s.resolve(size) for s in grid]
 
 
 def prepare(args: argparse.Namespace, seq_len: int, seq_flag: str, limit: int | None = None) -> Evaluation:
@@ -83,7 +95,7 @@ def prepare(args: argparse.Namespace, seq_len: int, seq_flag: str, limit: int | 
     config = AutoConfig.from_pretrained(model_dir)
     limits, size = input_limits(config), bert_size(config)
     check_seq_len(limits, seq_len, seq_flag, source)
-    specs = [s.resolve(size) for s in default_grid(parse_mults(args.widths, "widths"), parse_mults(args.depths, "depths"))]
+    specs = requested_specs(args, size)
     folder = task_dir(args.data_dir, task)
     train_file = next((folder / f"train{e}" for e in (".tsv", ".csv") if (folder / f"train{e}").is_file()), None)
     labels = eval_labels(task, config, train_file)
@@ -164,26 +176,34 @@ def score(ev: Evaluation, spec: SubnetSpec, batch_size: int) -> tuple[dict[str, 
     return METRICS[ev.task.metric](preds, gold), undefined(ev.task.metric, preds, gold)
 
 
+def accuracy_record(ev: Evaluation, spec, metrics: dict[str, float], reason: str | None, seq_len: int, family: str,
+                    sha: str, prov: dict, split: str | None = None):
+    """The accuracy record of one scored sub-network (a grid point or a per-layer spec) of `ev`'s checkpoint."""
+    from dynabert import records
+    from dynabert.flops import cost
+
+    c = cost(ev.dyna.full_size, spec, seq_len)
+    return records.Record(
+        kind="accuracy", subnet_id=spec.subnet_id, width_mult=c.width_mult, depth_mult=c.depth_mult, subnet=c.subnet,
+        model_id=str(ev.model_dir), checkpoint_sha=sha, n_layers=c.n_layers, n_heads=c.n_heads, ffn_dim=c.ffn_dim,
+        task=ev.task_key, family=family, params=c.params_active, params_total=c.params_total,
+        flops=c.flops_dense, flops_with_attention=c.flops_with_attention, flops_source="analytic",
+        seq_len=seq_len, split=split or ev.split_label(), accuracy_source="measured",
+        **metric_fields(metrics, reason), **prov)
+
+
 def run_evaluate(args: argparse.Namespace) -> int:
-    """`dynabert evaluate`: one accuracy record per (width, depth) -> the results store."""
+    """`dynabert evaluate`: one accuracy record per (width, depth), or per sub-network of --subnets -> the store."""
     import sys
 
     from dynabert import records
-    from dynabert.flops import cost
 
     ev = prepare(args, args.max_seq_len, "--max-seq-len")
     sha, prov = weights_sha(ev.dyna.hf), records.provenance()
     store = Path(args.results) if args.results else ev.model_dir / "accuracy.jsonl"
     for spec in ev.specs:
         metrics, reason = score(ev, spec, args.batch_size)
-        c = cost(ev.dyna.full_size, spec, args.max_seq_len)
-        records.append(store, records.Record(
-            kind="accuracy", subnet_id=spec.subnet_id, width_mult=spec.width_mult, depth_mult=spec.depth_mult,
-            model_id=str(ev.model_dir), checkpoint_sha=sha, n_layers=c.n_layers, n_heads=c.n_heads, ffn_dim=c.ffn_dim,
-            task=ev.task_key, family=args.family, params=c.params_active, params_total=c.params_total,
-            flops=c.flops_dense, flops_with_attention=c.flops_with_attention, flops_source="analytic",
-            seq_len=args.max_seq_len, split=ev.split_label(), accuracy_source="measured",
-            **metric_fields(metrics, reason), **prov))
+        records.append(store, accuracy_record(ev, spec, metrics, reason, args.max_seq_len, args.family, sha, prov))
         print(f"{spec.subnet_id}: {describe(metrics, reason)}")
     print(f"{len(ev.specs)} records ({ev.task_key}) -> {store}", file=sys.stderr)
     return 0

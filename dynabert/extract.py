@@ -10,41 +10,46 @@ from pathlib import Path
 
 import torch
 
-from dynabert.config import SubnetSpec
 from dynabert.model import DynaBert
 from dynabert.pruned import PrunedBertConfig, PrunedBertForSequenceClassification
 from dynabert.slicing import hf_embedding_weights, hf_layer_weights, slice_layer
+from dynabert.subnet import AnySpec, LayerwiseSpec, layer_plan, layerwise, summary_mults
 
 
-def pruned_config(dyna: DynaBert, spec: SubnetSpec) -> PrunedBertConfig:
-    """The static config of `spec` cut from `dyna` (head size kept, heads/FFN/layers reduced)."""
+def pruned_config(dyna: DynaBert, spec: AnySpec) -> PrunedBertConfig:
+    """The static config of `spec` cut from `dyna` (head size kept, heads/FFN/layers reduced). A grid point gives
+    the same heads and FFN in every layer; a per-layer spec lists them per layer (layer_heads, ...)."""
     size, hf = dyna.full_size, dyna.config
-    spec.check(size)
-    layer_ids = spec.layer_ids(size.num_layers)
+    plan = layer_plan(spec, size)
+    per_layer = isinstance(spec, LayerwiseSpec)
+    width, depth = summary_mults(plan, size) if per_layer else (spec.width_mult, spec.depth_mult)
     return PrunedBertConfig(
-        vocab_size=size.vocab_size, hidden_size=size.hidden_size, num_hidden_layers=len(layer_ids),
-        num_attention_heads=spec.heads_kept(size.num_heads), attention_head_size=size.head_size,
-        intermediate_size=spec.ffn_kept(size.num_heads, size.ffn_size), max_position_embeddings=size.max_positions,
+        vocab_size=size.vocab_size, hidden_size=size.hidden_size, num_hidden_layers=len(plan),
+        num_attention_heads=max(c.heads for c in plan), attention_head_size=size.head_size,
+        intermediate_size=max(c.ffn for c in plan), max_position_embeddings=size.max_positions,
         type_vocab_size=size.type_vocab_size, layer_norm_eps=dyna.eps, hidden_act=dyna.act_name,
         hidden_dropout_prob=dyna.hidden_dropout_p, attention_probs_dropout_prob=dyna.attn_dropout_p,
         classifier_dropout=dyna.classifier_dropout_p, problem_type=hf.problem_type, position_mode=dyna.position_mode,
         head_type=size.head_type, pad_token_id=dyna.pad_token_id,
         num_labels=size.num_labels, id2label=hf.id2label, label2id=hf.label2id,
-        source_width_mult=spec.width_mult, source_depth_mult=spec.depth_mult, source_layer_ids=list(layer_ids),
-        source_num_heads=size.num_heads, source_num_layers=size.num_layers, source_intermediate_size=size.ffn_size)
+        source_width_mult=width, source_depth_mult=depth, source_layer_ids=[c.layer for c in plan],
+        source_num_heads=size.num_heads, source_num_layers=size.num_layers, source_intermediate_size=size.ffn_size,
+        layer_heads=[c.heads for c in plan] if per_layer else None,
+        layer_intermediate_sizes=[c.ffn for c in plan] if per_layer else None,
+        source_subnet=layerwise(spec, size).to_json() if per_layer else None)
 
 
 @torch.no_grad()
-def extract(dyna: DynaBert, spec: SubnetSpec) -> PrunedBertForSequenceClassification:
-    """A standalone model holding dense copies of exactly the weights `dyna` uses at `spec`, in eval mode."""
+def extract(dyna: DynaBert, spec: AnySpec) -> PrunedBertForSequenceClassification:
+    """A standalone model holding dense copies of exactly the weights `dyna` uses at `spec` (a grid point or a
+    per-layer spec), in eval mode."""
     config = pruned_config(dyna, spec)
     sub = PrunedBertForSequenceClassification(config)
     for dst, src in zip(sub.embeddings.weights(), hf_embedding_weights(dyna.backbone.embeddings)):
         if src is not None:  # DistilBERT: no token-type embeddings on either side
             dst.copy_(src)
-    for dst_layer, i in zip(sub.layers, config.source_layer_ids):
-        full = hf_layer_weights(dyna.layers[i])
-        kept = slice_layer(full, config.num_attention_heads, config.attention_head_size, config.intermediate_size)
+    for dst_layer, (i, n_heads, ffn) in zip(sub.layers, layer_plan(spec, dyna.full_size)):
+        kept = slice_layer(hf_layer_weights(dyna.layers[i]), n_heads, config.attention_head_size, ffn)
         for dst, src in zip(dst_layer.weights(), kept):
             dst.copy_(src)
     head = (sub.head_dense.weight, sub.head_dense.bias, sub.head_out.weight, sub.head_out.bias)
@@ -53,7 +58,7 @@ def extract(dyna: DynaBert, spec: SubnetSpec) -> PrunedBertForSequenceClassifica
     return sub.eval()
 
 
-def save_subnet(dyna: DynaBert, spec: SubnetSpec, out_dir: str | Path, source: str, tokenizer=None,
+def save_subnet(dyna: DynaBert, spec: AnySpec, out_dir: str | Path, source: str, tokenizer=None,
                 results: str | Path | None = None) -> PrunedBertForSequenceClassification:
     """Extract `spec` and save it where any transformers user can load it; returns the extracted model.
 

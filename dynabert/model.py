@@ -17,6 +17,7 @@ from transformers.activations import ACT2FN
 
 from dynabert.config import BertSize, SubnetSpec
 from dynabert.layers import additive_mask, classify, embed, encoder_layer, position_ids_for
+from dynabert.subnet import AnySpec, layer_plan
 from dynabert.slicing import hf_embedding_weights, hf_encoder_layers, hf_layer_weights, slice_layer
 
 SUPPORTED_MODEL_TYPES = ("bert", "roberta", "distilbert")
@@ -94,7 +95,7 @@ class DynaBert(nn.Module):
         return self.hf.config
 
     @contextmanager
-    def active(self, spec: SubnetSpec) -> Iterator[DynaBert]:
+    def active(self, spec: AnySpec) -> Iterator[DynaBert]:
         """Run at `spec` inside the block; the previous spec is restored on exit."""
         spec.check(self.full_size)
         previous, self.active_spec = self.active_spec, spec
@@ -116,15 +117,14 @@ class DynaBert(nn.Module):
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
                 token_type_ids: torch.Tensor | None = None, head_mask: torch.Tensor | None = None,
-                spec: SubnetSpec | None = None, output_attentions: bool = False) -> DynaOutput:
-        """Logits and every hidden state at `spec` (default: the active spec).
+                spec: AnySpec | None = None, output_attentions: bool = False) -> DynaOutput:
+        """Logits and every hidden state at `spec` (default: the active spec), a grid point or a per-layer spec.
 
         head_mask: [num_layers, num_heads] gate on attention probabilities (for importance, spec 2.1).
         """
         spec = self.active_spec if spec is None else spec
         size = self.full_size
-        n_heads, layer_ids = spec.heads_kept(size.num_heads), spec.layer_ids(size.num_layers)
-        ffn = spec.ffn_kept(size.num_heads, size.ffn_size)
+        plan = layer_plan(spec, size)
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
         if token_type_ids is None:
@@ -135,7 +135,7 @@ class DynaBert(nn.Module):
                   self.eps, self.hidden_dropout_p, training)
         mask_add = additive_mask(attention_mask, x.dtype)
         hidden, attentions = [x], ([] if output_attentions else None)
-        for i in layer_ids:
+        for i, n_heads, ffn in plan:
             w = slice_layer(hf_layer_weights(self.layers[i]), n_heads, size.head_size, ffn)
             gate = None if head_mask is None else head_mask[i, :n_heads]
             x = encoder_layer(x, mask_add, w, n_heads, size.head_size, self.act, self.eps,

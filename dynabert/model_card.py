@@ -16,6 +16,7 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from dynabert import records
 from dynabert.config import BertSize, SubnetSpec
 from dynabert.flops import SubnetCost, cost
+from dynabert.subnet import AnySpec
 
 CARD_SEQ_LEN = 128  # the FLOPs on the card are at this sequence length (batch 1)
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -29,7 +30,7 @@ class CardFacts:
     source: str  # the checkpoint as the user named it: preset, directory or hub id
     source_sha: str  # weights_sha of the checkpoint (12 hex digits of SHA-256 over its state dict)
     sha: str  # weights_sha of this sub-network
-    spec: SubnetSpec
+    spec: AnySpec  # a grid point (SubnetSpec) or a per-layer spec
     size: BertSize  # the checkpoint's architecture
     id2label: dict
     accuracy: tuple[records.Record, ...] = ()  # accuracy records of this checkpoint + sub-network
@@ -72,15 +73,32 @@ def _source_rows(facts: CardFacts, c: SubnetCost) -> list[str]:
         f"| source checkpoint | `{facts.source}` |",
         f"| source weights hash | `{facts.source_sha}` (first 12 hex digits of SHA-256 over the state dict) |",
         f"| this model's weights hash | `{facts.sha}` (same rule) |",
-        f"| width / depth multiplier | {facts.spec.width_mult} / {facts.spec.depth_mult} (`{c.subnet_id}`) |",
+        f"| width / depth multiplier | {_mults(c)} (`{c.subnet_id}`) |",
         f"| layers kept | {c.n_layers} of {size.num_layers} (source layers {', '.join(map(str, c.layer_ids))}) |",
-        f"| attention heads per layer | {c.n_heads} of {size.num_heads} (head size {size.head_size}) |",
-        f"| FFN neurons per layer | {c.ffn_dim} of {size.ffn_size} |",
+        f"| attention heads per layer | {_per_layer(c.n_heads, c.layer_heads)} of {size.num_heads} "
+        f"(head size {size.head_size}) |",
+        f"| FFN neurons per layer | {_per_layer(c.ffn_dim, c.layer_ffn)} of {size.ffn_size} |",
         f"| parameters | {c.params_active:,} (the checkpoint: {c.params_total:,}) |",
         f"| FLOPs, batch 1, seq {CARD_SEQ_LEN} | {c.flops_dense / 1e9:.4f} G dense, {c.flops_with_attention / 1e9:.4f} G "
         f"with attention (the checkpoint: {full.flops_with_attention / 1e9:.4f} G) |",
         f"| labels | {labels} |",
     ]
+
+
+def _mults(c: SubnetCost) -> str:
+    if not c.subnet_id.startswith("h"):
+        return f"{c.width_mult} / {c.depth_mult}"
+    return f"per layer (mean share of heads {c.width_mult}, share of layers {c.depth_mult})"
+
+
+def _where(c: SubnetCost) -> str:
+    if c.subnet_id.startswith("h"):
+        return f"with per-layer heads {'/'.join(map(str, c.layer_heads))} and FFN {'/'.join(map(str, c.layer_ffn))}"
+    return f"at width {c.width_mult} and depth {c.depth_mult}"
+
+
+def _per_layer(value: int | None, values: tuple[int, ...]) -> str:
+    return str(value) if value is not None else "/".join(map(str, values)) + " (per kept layer)"
 
 
 def _accuracy_section(facts: CardFacts) -> list[str]:
@@ -93,7 +111,7 @@ def _accuracy_section(facts: CardFacts) -> list[str]:
              f"| {r.timestamp_utc or '?'} |" for r in facts.accuracy]
     return rows + ["", f"From the results store `{facts.store}` (records of checkpoint `{facts.source_sha}`, "
                        f"sub-network `{facts.spec.subnet_id}`). Rows measured through torch ran the dynamic model "
-                       f"at this width and depth (`python -m dynabert evaluate`), whose logits this model "
+                       f"at this sub-network (`python -m dynabert evaluate`), whose logits this model "
                        f"reproduces (tested to 1e-5); other rows ran the exported artifact in that runtime "
                        f"(`python -m bench.artifact_accuracy`)."]
 
@@ -103,8 +121,7 @@ def model_card(facts: CardFacts) -> ModelCard:
     c = cost(facts.size, facts.spec, CARD_SEQ_LEN)
     body = [
         f"# {facts.name}", "",
-        f"A dense sub-network of `{facts.source}` at width {facts.spec.width_mult} and depth "
-        f"{facts.spec.depth_mult}, extracted by `python -m dynabert extract` (DynaBERT, Hou et al., NeurIPS 2020): "
+        f"A dense sub-network of `{facts.source}` {_where(c)}, extracted by `python -m dynabert extract` (DynaBERT, Hou et al., NeurIPS 2020): "
         f"the kept heads, FFN neurons and layers are copied, nothing is retrained.", "",
         "| | |", "|---|---|", *_source_rows(facts, c), "",
         "Parameters and FLOPs are analytic (FLOPs = 2 x multiply-accumulates of the Linear layers, plus QK^T "

@@ -41,16 +41,18 @@ class PrunedEmbeddings(nn.Module):
 
 
 class PrunedLayer(nn.Module):
-    """One encoder layer with n_heads heads of head_size and an FFN of ffn neurons (plain ints, export-friendly)."""
+    """One encoder layer with n_heads heads of head_size and an FFN of ffn neurons (plain ints, export-friendly);
+    layers of one model may differ in both (a per-layer sub-network)."""
 
-    def __init__(self, config: PrunedBertConfig):
+    def __init__(self, config: PrunedBertConfig, n_heads: int, ffn: int):
         super().__init__()
-        hidden, inner = config.hidden_size, config.num_attention_heads * config.attention_head_size
+        self.n_heads = n_heads
+        hidden, inner = config.hidden_size, n_heads * config.attention_head_size
         self.query, self.key, self.value = (nn.Linear(hidden, inner) for _ in range(3))
         self.attn_out = nn.Linear(inner, hidden)
         self.attn_ln = nn.LayerNorm(hidden, eps=config.layer_norm_eps)
-        self.ffn_up = nn.Linear(hidden, config.intermediate_size)
-        self.ffn_down = nn.Linear(config.intermediate_size, hidden)
+        self.ffn_up = nn.Linear(hidden, ffn)
+        self.ffn_down = nn.Linear(ffn, hidden)
         self.ffn_ln = nn.LayerNorm(hidden, eps=config.layer_norm_eps)
 
     def weights(self) -> LayerWeights:
@@ -71,7 +73,7 @@ class PrunedBertForSequenceClassification(PreTrainedModel):
         super().__init__(config)
         self.num_labels = config.num_labels
         self.embeddings = PrunedEmbeddings(config)
-        self.layers = nn.ModuleList(PrunedLayer(config) for _ in range(config.num_hidden_layers))
+        self.layers = nn.ModuleList(PrunedLayer(config, h, f) for h, f in config.layer_shapes())
         self.head_dense = nn.Linear(config.hidden_size, config.hidden_size)
         self.head_out = nn.Linear(config.hidden_size, config.num_labels)
         self.act = ACT2FN[config.hidden_act]
@@ -113,7 +115,7 @@ class PrunedBertForSequenceClassification(PreTrainedModel):
         mask_add = additive_mask(attention_mask, x.dtype)
         hidden, attentions = [x], ([] if want_attn else None)
         for layer in self.layers:
-            x = encoder_layer(x, mask_add, layer.weights(), c.num_attention_heads, c.attention_head_size,
+            x = encoder_layer(x, mask_add, layer.weights(), layer.n_heads, c.attention_head_size,
                               self.act, c.layer_norm_eps, c.hidden_dropout_prob, c.attention_probs_dropout_prob,
                               training, attentions=attentions)
             hidden.append(x)

@@ -31,6 +31,9 @@ class Record:
     ffn_dim: int | None = None
     task: str | None = None
     family: str = "dynabert"  # "dynabert" | "baseline"
+    # heads and FFN neurons per source layer (0 = skipped), dynabert.subnet.LayerwiseSpec.to_json(); None in records
+    # written before per-layer sub-networks (then width_mult/depth_mult and subnet_id say it all)
+    subnet: dict | None = None
     # artifact
     format: str | None = None  # "torch" | "onnx" | "tflite"
     precision: str | None = None  # "fp32" | "int8"

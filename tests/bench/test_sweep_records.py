@@ -18,7 +18,8 @@ MEASURED = {"latency_ms_p50", "latency_ms_p90", "latency_ms_p99", "latency_ms_me
             "first_inference_ms", "load_ms", "samples_ms", "peak_rss_mb"}
 THIS_RUN = {"git_sha", "timestamp_utc", "cpu_model", "torch_version", "runtime_version"}  # machine and checkout
 ENV_MEASURED = {"process_medians_ms", "cpu_affinity", "h2d_ms"}
-ADDED = {"machine", "machine_fingerprint", "quantization"}  # issue 13: the measuring machine, int8 settings (added)
+ADDED = {"machine", "machine_fingerprint", "quantization", "subnet"}  # issue 13: the measuring machine, int8 settings;
+# issue 17: the per-layer form of the sub-network (added)
 SHIPPED = ["SkipLayerNormFusion"]  # issue 18: onnxruntime records name the session they were timed with (added)
 
 

@@ -11,7 +11,7 @@ from huggingface_hub import ModelCard
 from transformers import AutoTokenizer, BertTokenizer
 
 from conftest import padded_batch, tiny_bert, tiny_distilbert, tiny_roberta
-from dynabert import DynaBert, SubnetSpec, cost, extract, records
+from dynabert import DynaBert, LayerwiseSpec, SubnetSpec, cost, extract, records
 from dynabert.cli import main as cli_main
 from dynabert.evaluate import weights_sha
 from dynabert.extract import save_subnet
@@ -21,6 +21,9 @@ LAYOUTS = {  # layout -> (model, its label names, the sub-network cut from it)
     "bert": (tiny_bert, {0: "negative", 1: "positive"}, SubnetSpec(0.5, 0.5)),
     "roberta": (tiny_roberta, {0: "sad", 1: "neutral", 2: "happy"}, SubnetSpec(0.75, 0.5)),
     "distilbert": (tiny_distilbert, {0: "sport", 1: "politics", 2: "science"}, SubnetSpec(0.5, 0.75)),
+    # issue 17: heads and FFN differ per layer, layer 2 skipped
+    "roberta-per-layer": (tiny_roberta, {0: "sad", 1: "neutral", 2: "happy"},
+                          LayerwiseSpec((4, 1, 0, 3), (128, 7, 0, 64))),
 }
 WORDS = ["the", "film", "was", "good", "bad", "a", "story", "with", "great", "acting", "and", "plot", "dull"]
 SENTENCES = ["the film was good", "a dull story with bad acting and a plot"]

@@ -1,0 +1,286 @@
+"""Latency (or emulated instruction count) of any per-layer sub-network, predicted from measured ones.
+
+One predictor per (device, runtime, threads, sequence length, measuring machine, architecture), fitted on latency
+records that carry the per-layer form of their sub-network (`Record.subnet`; grid records written before it are
+read from n_heads / ffn_dim / n_layers). Three models, as in HAT / nn-Meter / HELP's comparisons:
+- `flops`: value = a * FLOPs (with attention): the FLOPs-proportional baseline.
+- `linear`: value = fixed + sum over kept layers of (c_layer + c_head * heads + c_ffn * FFN neurons).
+- `lookup`: value = fixed + sum over kept layers of (A[heads] + F[FFN]): a per-layer additive lookup table over the
+  measured heads and FFN values (linear interpolation between them; nn-Meter's kernel-sum idea at layer scale).
+Fits are least squares on relative error (rows weighted by 1/value), since the reports judge relative error.
+`choose` picks the model with the lowest cross-validated MAPE on the training points; `evaluate` scores any model
+on held-out points: MAPE, share within +-10% (and +-5%), Spearman rank correlation (scipy.stats.spearmanr).
+
+`python -m bench.predictor fit --results FILE --device local-cpu --runtime onnxruntime --threads 1 --seq-len 128`;
+`python -m bench.predictor sample --model MODEL --n 48 --out subnets.json` draws random per-layer sub-networks to
+measure (python -m bench.sweep --subnets subnets.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dynabert import records
+
+MODELS = ("flops", "linear", "lookup")
+
+
+@dataclass(frozen=True)
+class Point:
+    """One measured configuration: (heads, FFN) per kept layer, its FLOPs and params, and the measured value."""
+
+    subnet_id: str
+    layers: tuple[tuple[int, int], ...]
+    flops: float  # with attention, batch 1
+    params: float  # active parameters
+    value: float  # latency_ms_p50, or instructions per inference
+
+
+def layers_of(r: records.Record) -> tuple[tuple[int, int], ...] | None:
+    """(heads, FFN) per kept layer of a record: its per-layer form, or a grid record's uniform shape; else None."""
+    if r.subnet is not None:
+        return tuple((h, f) for h, f in zip(r.subnet["heads"], r.subnet["ffn"]) if h)
+    if r.n_heads is not None and r.ffn_dim is not None and r.n_layers:
+        return ((r.n_heads, r.ffn_dim),) * r.n_layers
+    return None
+
+
+def value_field(recs: list[records.Record]) -> str:
+    """instructions_per_inference when the records count instructions (emulated ARM), else latency_ms_p50."""
+    return "instructions_per_inference" if any(r.instructions_per_inference for r in recs) else "latency_ms_p50"
+
+
+def points(recs: list[records.Record], device: str, runtime: str, threads: int, seq_len: int,
+           params_total: int | None = None, machine: str | None = None, value: str | None = None) -> list[Point]:
+    """The measured points of one (device, runtime, threads, seq_len) [, architecture = params_total, machine],
+    one per sub-network (the latest record); ValueError naming the key when there are none."""
+    sel = [r for r in recs if r.kind == "latency" and r.status == "ok" and r.family == "dynabert"
+           and r.device == device and r.runtime == runtime and r.threads == threads and r.seq_len == seq_len
+           and r.batch_size in (None, 1) and (params_total is None or r.params_total == params_total)
+           and (machine is None or r.machine_fingerprint == machine)]
+    machines = sorted({r.machine_fingerprint or "unknown" for r in sel})
+    if len(machines) > 1:
+        raise ValueError(f"the records hold latencies of {len(machines)} machines ({', '.join(machines)}); a "
+                         f"predictor is fitted on one machine's: pass --machine FINGERPRINT")
+    value = value or value_field(sel)
+    latest = {r.subnet_id: r for r in sel if getattr(r, value) is not None and layers_of(r) is not None}
+    out = [Point(r.subnet_id, layers_of(r), float(r.flops_with_attention), float(r.params or 0),
+                 float(getattr(r, value))) for r in latest.values()]
+    if not out:
+        raise ValueError(f"no measured {value} for device {device!r}, runtime {runtime!r}, threads {threads}, seq "
+                         f"{seq_len}" + (f", architecture of {params_total:,} params" if params_total else "")
+                         + " in the records; measure sub-networks first (python -m bench.sweep --subnets FILE)")
+    return sorted(out, key=lambda p: p.subnet_id)
+
+
+def _wls(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Least squares on relative error: minimise sum(((x @ c) - y) / y)^2 (min-norm when x is rank-deficient)."""
+    w = 1.0 / y
+    return np.linalg.lstsq(x * w[:, None], y * w, rcond=None)[0]
+
+
+@dataclass
+class Predictor:
+    """A fitted model: `kind` (one of MODELS) and its coefficients; predict(points) -> values."""
+
+    kind: str
+    coef: list[float] = field(default_factory=list)
+    heads_values: list[int] = field(default_factory=list)  # lookup: the table's keys
+    ffn_values: list[int] = field(default_factory=list)
+
+    def features(self, pts: list[Point]) -> np.ndarray:
+        if self.kind == "params":  # memory: fixed + bytes of the weights
+            return np.array([[1.0, p.params] for p in pts])
+        if self.kind == "flops":
+            return np.array([[p.flops] for p in pts])
+        if self.kind == "linear":
+            return np.array([[1.0, len(p.layers), sum(h for h, _ in p.layers), sum(f for _, f in p.layers)]
+                             for p in pts])
+        return np.array([[1.0, *_counts([h for h, _ in p.layers], self.heads_values),
+                          *_counts([f for _, f in p.layers], self.ffn_values)] for p in pts])
+
+    def fit(self, pts: list[Point]) -> Predictor:
+        if self.kind not in (*MODELS, "params"):
+            raise ValueError(f"unknown predictor {self.kind!r}; one of {', '.join(MODELS)} (or params, for memory)")
+        if self.kind == "lookup":
+            self.heads_values = sorted({h for p in pts for h, _ in p.layers})
+            self.ffn_values = sorted({f for p in pts for _, f in p.layers})
+        self.coef = _wls(self.features(pts), np.array([p.value for p in pts])).tolist()
+        return self
+
+    def predict(self, pts: list[Point]) -> np.ndarray:
+        return self.features(pts) @ np.array(self.coef)
+
+    def predict_one(self, layers: tuple[tuple[int, int], ...], flops: float, params: float) -> float:
+        return float(self.predict([Point("", layers, flops, params, 1.0)])[0])
+
+    def to_json(self) -> dict:
+        return {"kind": self.kind, "coef": self.coef, "heads_values": self.heads_values, "ffn_values": self.ffn_values}
+
+
+def _counts(values: list[int], keys: list[int]) -> list[float]:
+    """How many layers take each table key; a value between two keys is split between them (linear
+    interpolation of the table), one beyond the ends goes to the nearest key scaled by value/key."""
+    out = [0.0] * len(keys)
+    for v in values:
+        j = int(np.searchsorted(keys, v))
+        if j < len(keys) and keys[j] == v:
+            out[j] += 1
+        elif j == 0 or j == len(keys):
+            k = 0 if j == 0 else len(keys) - 1
+            out[k] += v / keys[k]
+        else:
+            t = (v - keys[j - 1]) / (keys[j] - keys[j - 1])
+            out[j - 1] += 1 - t
+            out[j] += t
+    return out
+
+
+def metrics(predicted: np.ndarray, measured: np.ndarray) -> dict:
+    """MAPE (%), share within +-10% and +-5% (fractions), Spearman rank correlation (scipy), n."""
+    from scipy.stats import spearmanr
+
+    rel = np.abs(predicted - measured) / measured
+    eps = 1e-12  # 2.2 vs 2.0 is within 10%, whatever the last bit of the division says
+    rho = float(spearmanr(predicted, measured).statistic) if len(measured) > 2 else float("nan")
+    return {"n": int(len(measured)), "mape": float(100 * rel.mean()), "within_10pct": float((rel <= 0.10 + eps).mean()),
+            "within_5pct": float((rel <= 0.05 + eps).mean()), "spearman": rho}
+
+
+def evaluate(model: Predictor, heldout: list[Point]) -> dict:
+    return metrics(model.predict(heldout), np.array([p.value for p in heldout]))
+
+
+def cross_validated_mape(kind: str, pts: list[Point], folds: int = 5, seed: int = 0) -> float:
+    """Mean held-out MAPE of `kind` over `folds` splits of the training points (leave-one-out when fewer)."""
+    order = list(range(len(pts)))
+    random.Random(seed).shuffle(order)
+    folds = max(2, min(folds, len(pts)))
+    errors = []
+    for k in range(folds):
+        test = [pts[i] for i in order[k::folds]]
+        train = [pts[i] for j, i in enumerate(order) if j % folds != k]
+        errors.append(evaluate(Predictor(kind).fit(train), test)["mape"])
+    return float(np.mean(errors))
+
+
+def choose(pts: list[Point], kinds: tuple[str, ...] = MODELS) -> tuple[Predictor, dict[str, float]]:
+    """The model with the lowest cross-validated MAPE, fitted on all `pts`; and every model's CV MAPE."""
+    if len(pts) < 4:
+        raise ValueError(f"{len(pts)} measured points; a predictor needs at least 4 (measure more sub-networks)")
+    cv = {k: cross_validated_mape(k, pts) for k in kinds}
+    best = min(cv, key=cv.get)
+    return Predictor(best).fit(pts), cv
+
+
+def split(pts: list[Point], heldout_frac: float, seed: int = 0) -> tuple[list[Point], list[Point]]:
+    """(train, held out): a seeded random split of the points."""
+    order = list(range(len(pts)))
+    random.Random(seed).shuffle(order)
+    n_held = max(1, round(heldout_frac * len(pts)))
+    return [pts[i] for i in order[n_held:]], [pts[i] for i in order[:n_held]]
+
+
+def report(train: list[Point], heldout: list[Point], sizes: tuple[int, ...] = ()) -> dict:
+    """Every model's held-out metrics, the one `choose` picks, and (sizes) its held-out error when fitted on only
+    the first n training points: how many measured points it needs."""
+    chosen, cv = choose(train)
+    out = {"n_train": len(train), "n_heldout": len(heldout), "chosen": chosen.kind, "cv_mape": cv,
+           "models": {k: evaluate(Predictor(k).fit(train), heldout) for k in MODELS}, "predictor": chosen.to_json()}
+    curve = []
+    for n in sizes:
+        if 4 <= n <= len(train):
+            model, _ = choose(train[:n])
+            curve.append({"n_train": n, "chosen": model.kind, **evaluate(model, heldout)})
+    out["learning_curve"] = curve
+    return out
+
+
+def sample(size, n: int, seed: int, widths: tuple[float, ...]) -> list:
+    """n distinct random per-layer sub-networks of the search space (bench.search.space_for), for measuring."""
+    from bench.search import random_spec, space_for
+
+    space, rng, out = space_for(size, widths), random.Random(seed), {}
+    for _ in range(100 * n):
+        spec = random_spec(space, rng)
+        out.setdefault(spec.subnet_id, spec)
+        if len(out) == n:
+            break
+    return list(out.values())
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from dynabert.config import parse_mults
+    from dynabert.presets import load_size
+    from dynabert.subnet import write_subnets
+
+    size = load_size(args.model)
+    specs = sample(size, args.n, args.seed, parse_mults(args.widths, "widths"))
+    write_subnets(args.out, specs, size)
+    print(f"{len(specs)} random per-layer sub-networks of {args.model} -> {args.out} "
+          f"(measure: python -m bench.sweep --model {args.model} --subnets {args.out} ...)")
+    return 0
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    recs = [r for path in args.results for r in records.read(path)]
+    pts = points(recs, args.device, args.runtime, args.threads, args.seq_len, machine=args.machine)
+    train, heldout = split(pts, args.heldout_frac, args.seed)
+    out = report(train, heldout, tuple(int(n) for n in args.curve.split(",") if n))
+    out.update(device=args.device, runtime=args.runtime, threads=args.threads, seq_len=args.seq_len,
+               value=value_field([r for r in recs if r.device == args.device and r.kind == "latency"]))
+    print(f"{args.device} / {args.runtime} / {args.threads} thread(s) / seq {args.seq_len}: {len(train)} training, "
+          f"{len(heldout)} held-out configurations; chosen by cross-validated MAPE: {out['chosen']}")
+    for kind, m in out["models"].items():
+        print(f"  {kind:7s} held out: MAPE {m['mape']:.2f}%, within 10% {m['within_10pct']:.0%}, within 5% "
+              f"{m['within_5pct']:.0%}, Spearman {m['spearman']:.3f}")
+    for row in out["learning_curve"]:
+        print(f"  fitted on {row['n_train']:3d}: {row['chosen']}, held-out MAPE {row['mape']:.2f}%")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(out, f, indent=1)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="python -m bench.predictor", description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="command", required=True)
+    fit = sub.add_parser("fit", help="fit on measured records, report held-out error against the FLOPs baseline")
+    fit.add_argument("--results", action="append", required=True, help="latency records (repeatable)")
+    fit.add_argument("--device", default="local-cpu")
+    fit.add_argument("--runtime", default="onnxruntime")
+    fit.add_argument("--threads", type=int, default=1)
+    fit.add_argument("--seq-len", type=int, default=128)
+    fit.add_argument("--machine", help="machine fingerprint (records of several machines are never pooled)")
+    fit.add_argument("--heldout-frac", type=float, default=0.3, help="share of the points held out (default 0.3)")
+    fit.add_argument("--seed", type=int, default=0)
+    fit.add_argument("--curve", default="5,10,15,20,30,40", help="training-set sizes for the learning curve")
+    fit.add_argument("--json", help="write the report here as JSON")
+    fit.set_defaults(func=cmd_fit)
+    smp = sub.add_parser("sample", help="random per-layer sub-networks to measure, as a --subnets file")
+    smp.add_argument("--model", required=True, help="preset, checkpoint or Hugging Face directory (its shape only)")
+    smp.add_argument("--n", type=int, default=48)
+    smp.add_argument("--seed", type=int, default=0)
+    smp.add_argument("--widths", default="1.0,0.75,0.5,0.25", help="per-layer head/FFN choices as fractions")
+    smp.add_argument("--out", required=True)
+    smp.set_defaults(func=cmd_sample)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,228 @@
+"""`python -m bench.pareto search`: the budgeted search on a real checkpoint, from predicted to measured.
+
+1. The latency predictor of (device, runtime, threads, seq len) is fitted on this machine's latency records of the
+   same architecture (bench/predictor.py; measure random per-layer sub-networks first: `bench.predictor sample`,
+   then `bench.sweep --subnets`). With --max-memory-mb, peak RSS is predicted from the parameter count the same way.
+2. For each latency budget, bench/search.py searches per-layer sub-networks by accuracy on a fixed dev subset
+   (the dynamic model) among those predicted to fit (budget x (1 - margin)); the grid seeds the population.
+3. The best few, and the grid, are scored on the full dev set (accuracy records) and exported and measured for real
+   (bench.sweep, records in the first --results store). The answer per budget is the most accurate sub-network
+   whose *measured* latency (and peak RSS) fits, beside the best grid sub-network under the same budget.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from bench import predictor as pred
+from bench.search import Scorer, SearchConfig, search, space_for
+from dynabert import records
+from dynabert.config import DEFAULT_WIDTHS, SubnetSpec, default_grid, parse_mults
+from dynabert.subnet import canonical, layerwise
+
+
+def fitted_predictors(recs, args, size, machine: str):
+    """(latency predictor, its CV errors, n points, memory predictor or None) from this machine's records."""
+    from dynabert.flops import cost
+
+    total = cost(size, SubnetSpec()).params_total
+    pts = pred.points(recs, args.device, args.runtime, args.threads, args.seq_len, total, machine)
+    latency, cv = pred.choose(pts)
+    memory = None
+    if args.max_memory_mb is not None:
+        mem = pred.points(recs, args.device, args.runtime, args.threads, args.seq_len, total, machine, "peak_rss_mb")
+        memory = pred.Predictor("params").fit(mem)
+    return latency, cv, len(pts), memory
+
+
+def predicted(model: pred.Predictor, spec, size, seq_len: int) -> float:
+    from dynabert.flops import cost
+
+    c = cost(size, spec, seq_len)
+    return model.predict_one(tuple(zip(c.layer_heads, c.layer_ffn)), c.flops_with_attention, c.params_active)
+
+
+def subset_accuracy(ev, n: int, seed: int, batch_size: int):
+    """Accuracy (first metric, a fraction) of a spec on a fixed random `n`-example subset of the dev split."""
+    from dynabert.evaluate import score
+
+    order = list(range(len(ev.features)))
+    random.Random(seed).shuffle(order)
+    sub = replace(ev, features=[ev.features[i] for i in sorted(order[:n])])
+    return lambda spec: next(iter(score(sub, spec, batch_size)[0].values()))
+
+
+def full_accuracy(ev, specs, store: Path, sha: str, args) -> dict[str, float]:
+    """{subnet_id: first metric on the full dev split}; read from the store when there, else scored and appended."""
+    from dynabert.evaluate import accuracy_record, score
+
+    have = {r.subnet_id: r.metric_value for r in (records.read(store) if store.is_file() else [])
+            if r.kind == "accuracy" and r.checkpoint_sha == sha and r.task == ev.task_key and r.runtime is None
+            and r.split == ev.split_label() and r.metric_value is not None}
+    prov = records.provenance()
+    for spec in specs:
+        if spec.subnet_id not in have:
+            metrics, reason = score(ev, spec, args.batch_size)
+            records.append(store, accuracy_record(ev, spec, metrics, reason, args.seq_len, "dynabert", sha, prov))
+            have[spec.subnet_id] = next(iter(metrics.values())) if reason is None else None
+    return {s.subnet_id: have[s.subnet_id] for s in specs}
+
+
+def measure(ev, specs, store: Path, sha: str, args) -> dict[str, records.Record]:
+    """Latency records of `specs` on this machine (measured now unless the store has them), by subnet id."""
+    from bench.sweep import SweepConfig, machine_fields, run_sweep
+
+    run_sweep(SweepConfig(models=[str(ev.model_dir)], results=str(store), runtimes=(args.runtime,),
+                          threads=(args.threads,), seq_len=args.seq_len, devices=(args.device,), task=ev.task_key,
+                          subnets=tuple(specs), min_time_s=args.min_time, processes=args.processes,
+                          cache=Path(args.cache_dir) if args.cache_dir else None))
+    here, ids = machine_fields()["machine_fingerprint"], {s.subnet_id for s in specs}
+    return {r.subnet_id: r for r in records.read(store) if r.kind == "latency" and r.status == "ok"
+            and r.subnet_id in ids and r.checkpoint_sha == sha and r.machine_fingerprint == here
+            and r.device == args.device
+            and r.runtime == args.runtime and r.threads == args.threads and r.seq_len == args.seq_len}
+
+
+def best_measured(ids, accuracy: dict, measured: dict, budget: float, max_mb: float | None) -> str | None:
+    """The most accurate id whose measured median latency (and peak RSS) fits; None when none does."""
+    fits = [i for i in ids if i in measured and accuracy.get(i) is not None
+            and measured[i].latency_ms_p50 <= budget
+            and (max_mb is None or (measured[i].peak_rss_mb or 0) <= max_mb)]
+    return max(fits, key=lambda i: (accuracy[i], -measured[i].latency_ms_p50), default=None)
+
+
+def grid_specs(args: argparse.Namespace, size) -> list[SubnetSpec]:
+    """The uniform grid of --widths x --depths: the search's seeds and the comparison it must beat."""
+    grid = default_grid(parse_mults(args.widths, "widths"), parse_mults(args.depths, "depths"))
+    return [s.resolve(size) for s in grid]
+
+
+def search_budgets(ev, args, size, latency_model, memory_model) -> dict[float, list]:
+    """{budget: the top --final candidates (Scored) predicted to fit}, one search per budget, accuracy cached."""
+    acc = subset_accuracy(ev, args.search_examples, args.seed, args.batch_size)
+    cache: dict = {}
+    space = space_for(size, parse_mults(args.widths, "widths"))
+    grid = [layerwise(s, size) for s in grid_specs(args, size)]
+    cfg = SearchConfig(strategy=args.strategy, population=args.population, generations=args.generations,
+                       seed=args.seed)
+    out = {}
+    for budget in args.budgets:
+        fits_memory = (lambda s: True) if memory_model is None else (
+            lambda s: predicted(memory_model, s, size, args.seq_len) <= args.max_memory_mb * (1 - args.margin))
+        scorer = Scorer(acc, lambda s: predicted(latency_model, s, size, args.seq_len),
+                        budget * (1 - args.margin), fits_memory, cache)
+        out[budget] = search(space, scorer, cfg, start=grid)[:args.final]
+        found = out[budget][0] if out[budget] else None
+        print(f"budget {budget:g} ms: {len(cache)} candidates scored so far; best predicted to fit: "
+              + (f"{found.spec.subnet_id} (subset accuracy {found.accuracy:.4f}, predicted {found.predicted:.2f} ms)"
+                 if found else "none"), file=sys.stderr)
+    return out
+
+
+def budget_rows(found: dict, grid_ids: list[str], acc: dict, measured: dict, size, args) -> list[dict]:
+    """One summary row per budget: the measured answer beside the best measured grid sub-network."""
+    rows = []
+    for budget, cands in found.items():
+        ids = [canonical(c.spec, size).subnet_id for c in cands]
+        best, grid = (best_measured(i, acc, measured, budget, args.max_memory_mb) for i in (ids, grid_ids))
+        row = {"latency_budget_ms": budget, "grid_best_subnet": grid,
+               "grid_best_accuracy": acc.get(grid) if grid else None,
+               "grid_best_latency_measured_ms": measured[grid].latency_ms_p50 if grid else None,
+               "searched_subnet": best, "searched_accuracy": acc.get(best) if best else None,
+               "searched_latency_measured_ms": measured[best].latency_ms_p50 if best else None,
+               "searched_latency_predicted_ms": next((c.predicted for c, i in zip(cands, ids) if i == best), None),
+               "config": measured[best].subnet if best else None,
+               "candidates": [{"subnet": i, "subset_accuracy": c.accuracy, "predicted_ms": c.predicted,
+                               "accuracy": acc.get(i), "measured_ms": measured[i].latency_ms_p50 if i in measured
+                               else None} for c, i in zip(cands, ids)]}
+        rows.append(row)
+    return rows
+
+
+def run(args: argparse.Namespace) -> dict:
+    """The whole search (module docstring); returns the summary written to --out/search.json."""
+    from bench.sweep import machine_fields
+    from dynabert.evaluate import prepare, weights_sha
+
+    ev = prepare(args, args.seq_len, "--seq-len")
+    size, sha, store = ev.dyna.full_size, weights_sha(ev.dyna.hf), Path(args.results[0])
+    machine = machine_fields()["machine_fingerprint"]
+    recs = [r for path in args.results if Path(path).is_file() for r in records.read(path)]
+    latency_model, cv, n_points, memory_model = fitted_predictors(recs, args, size, machine)
+    found = search_budgets(ev, args, size, latency_model, memory_model)
+    grid = grid_specs(args, size)
+    finals = {canonical(c.spec, size).subnet_id: canonical(c.spec, size) for cs in found.values() for c in cs}
+    specs = grid + [s for i, s in finals.items() if i not in {g.subnet_id for g in grid}]
+    acc = full_accuracy(ev, specs, store, sha, args)
+    measured = measure(ev, specs, store, sha, args)
+    summary = {"checkpoint": str(ev.model_dir), "checkpoint_sha": sha, "task": ev.task_key, "split": ev.split_label(),
+               "device": args.device, "runtime": args.runtime, "threads": args.threads, "seq_len": args.seq_len,
+               "machine_fingerprint": machine, "search_examples": args.search_examples, "margin": args.margin,
+               "predictor": {"kind": latency_model.kind, "n_train": n_points, "cv_mape": cv},
+               "budgets": budget_rows(found, [g.subnet_id for g in grid], acc, measured, size, args)}
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "search.json").write_text(json.dumps(summary, indent=1) + "\n")
+    (out / "subnets.json").write_text(json.dumps([layerwise(s, size).to_json() for s in finals.values()]) + "\n")
+    return summary
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    args.budgets = parse_budgets(args.max_latency_ms)
+    summary = run(args)
+    for row in summary["budgets"]:
+        grid = (f"grid best {row['grid_best_subnet']} {row['grid_best_accuracy']:.4f} at "
+                f"{row['grid_best_latency_measured_ms']:.2f} ms" if row["grid_best_subnet"] else "no grid point fits")
+        found = (f"searched {row['searched_subnet']} {row['searched_accuracy']:.4f} at "
+                 f"{row['searched_latency_measured_ms']:.2f} ms measured" if row["searched_subnet"]
+                 else "no searched candidate fits when measured")
+        print(f"<= {row['latency_budget_ms']:g} ms: {found}; {grid}")
+    print(f"-> {Path(args.out) / 'search.json'} (accuracy: {summary['split']}; latency: {args.device} / "
+          f"{args.runtime}, {args.threads} thread(s), seq {args.seq_len}, measured)")
+    return 0
+
+
+def parse_budgets(text: str) -> list[float]:
+    try:
+        budgets = [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise ValueError(f"--max-latency-ms must be comma-separated numbers of milliseconds, got {text!r}") from None
+    if not budgets or min(budgets) <= 0:
+        raise ValueError(f"--max-latency-ms must be positive milliseconds, got {text!r}")
+    return budgets
+
+
+def add_search_parser(sub) -> None:
+    """The `search` sub-command of python -m bench.pareto."""
+    from dynabert.evaluate import add_task_flags
+
+    s = sub.add_parser("search", help="per-layer sub-networks under a budget: searched by predicted latency and "
+                                      "dev-subset accuracy, then measured; the answer is measured")
+    add_task_flags(s)
+    s.set_defaults(widths=",".join(map(str, DEFAULT_WIDTHS)))
+    s.add_argument("--results", action="append", required=True,
+                   help="latency records to fit the predictor (repeatable); the first also receives the new "
+                        "accuracy and latency records")
+    s.add_argument("--max-latency-ms", required=True, help="budget(s), comma-separated: one search per budget")
+    s.add_argument("--max-memory-mb", type=float, help="peak RSS budget (MB)")
+    s.add_argument("--device", default="local-cpu")
+    s.add_argument("--runtime", default="onnxruntime")
+    s.add_argument("--threads", type=int, default=1)
+    s.add_argument("--seq-len", type=int, default=128)
+    s.add_argument("--strategy", choices=("evolution", "random"), default="evolution")
+    s.add_argument("--population", type=int, default=20)
+    s.add_argument("--generations", type=int, default=10)
+    s.add_argument("--search-examples", type=int, default=256, help="dev examples scored during the search")
+    s.add_argument("--final", type=int, default=3, help="candidates per budget scored on full dev and measured")
+    s.add_argument("--margin", type=float, default=0.05, help="search under budget x (1 - margin): predictor error")
+    s.add_argument("--batch-size", type=int, default=64)
+    s.add_argument("--min-time", type=float, default=2.0, help="seconds of timed runs per measured cell")
+    s.add_argument("--processes", type=int, default=1)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--cache-dir", help="artifact cache (default ~/.cache/dynabert-edge/artifacts)")
+    s.add_argument("--out", default="search", help="folder for search.json and subnets.json")

@@ -1,0 +1,127 @@
+"""The latency predictor on synthetic records with a known answer: each model recovers the law it can express,
+the held-out metrics are what they say, and `choose` picks by held-out error."""
+
+import random
+
+import numpy as np
+import pytest
+
+from bench import predictor
+from dynabert import BertSize, LayerwiseSpec, cost, records
+
+SIZE = BertSize(hidden_size=384, num_layers=6, num_heads=12, head_size=32, ffn_size=1536)  # MiniLM-L6
+HEADS = (3, 6, 9, 12)
+FFN = (384, 768, 1152, 1536)
+ATTN_TABLE = {3: 0.9, 6: 1.1, 9: 1.8, 12: 2.0}  # irregular in heads: kernels that do not scale smoothly
+FFN_TABLE = {384: 0.5, 768: 1.2, 1152: 1.3, 1536: 2.2}
+
+
+def random_spec(rng: random.Random) -> LayerwiseSpec:
+    keep = [rng.random() > 0.2 for _ in range(SIZE.num_layers)]
+    keep[rng.randrange(SIZE.num_layers)] = True
+    return LayerwiseSpec(tuple(rng.choice(HEADS) if k else 0 for k in keep),
+                         tuple(rng.choice(FFN) if k else 0 for k in keep))
+
+
+def record(spec, ms: float, **kw) -> records.Record:
+    c = cost(SIZE, spec, 128)
+    fields = dict(kind="latency", subnet_id=c.subnet_id, width_mult=c.width_mult, depth_mult=c.depth_mult,
+                  subnet=c.subnet, model_id="m", checkpoint_sha="s", n_layers=c.n_layers, n_heads=c.n_heads,
+                  ffn_dim=c.ffn_dim, device="local-cpu", runtime="onnxruntime", threads=1, batch_size=1, seq_len=128,
+                  params=c.params_active, params_total=c.params_total, flops=c.flops_dense,
+                  flops_with_attention=c.flops_with_attention, latency_ms_p50=ms)
+    return records.Record(**{**fields, **kw})
+
+
+def linear_law(spec) -> float:
+    layers = [(h, f) for h, f in zip(spec.heads, spec.ffn) if h]
+    return 0.7 + sum(0.2 + 0.05 * h + 0.001 * f for h, f in layers)
+
+
+def table_law(spec) -> float:
+    return 0.4 + sum(ATTN_TABLE[h] + FFN_TABLE[f] for h, f in zip(spec.heads, spec.ffn) if h)
+
+
+def synthetic(law, n: int = 60, seed: int = 0) -> list[records.Record]:
+    rng = random.Random(seed)
+    specs = {s.subnet_id: s for s in (random_spec(rng) for _ in range(n))}
+    return [record(s, law(s)) for s in specs.values()]
+
+
+def test_linear_law_is_recovered_and_beats_flops():
+    pts = predictor.points(synthetic(linear_law), "local-cpu", "onnxruntime", 1, 128)
+    train, held = predictor.split(pts, 0.3)
+    model = predictor.Predictor("linear").fit(train)
+    np.testing.assert_allclose(model.coef, [0.7, 0.2, 0.05, 0.001], rtol=1e-6, atol=1e-9)
+    m = predictor.evaluate(model, held)
+    assert m["mape"] < 1e-6 and m["within_10pct"] == 1.0 and m["spearman"] == pytest.approx(1.0)
+    assert predictor.evaluate(predictor.Predictor("flops").fit(train), held)["mape"] > 1.0  # not proportional
+
+
+def test_lookup_law_is_recovered_and_chosen_by_held_out_error():
+    pts = predictor.points(synthetic(table_law), "local-cpu", "onnxruntime", 1, 128)
+    train, held = predictor.split(pts, 0.3)
+    chosen, cv = predictor.choose(train)
+    assert chosen.kind == "lookup" and cv["lookup"] < 1e-6 < cv["linear"]
+    np.testing.assert_allclose(chosen.predict(held), [p.value for p in held], rtol=1e-9)
+    out = predictor.report(train, held, sizes=(10, 20))
+    assert out["models"]["lookup"]["within_10pct"] == 1.0 and out["models"]["linear"]["mape"] > 0.5
+    assert [row["n_train"] for row in out["learning_curve"]] == [10, 20]
+
+
+def test_flops_baseline_is_proportional():
+    rng = random.Random(1)
+    recs = [record(s, 3e-9 * cost(SIZE, s, 128).flops_with_attention) for s in (random_spec(rng) for _ in range(12))]
+    model = predictor.Predictor("flops").fit(predictor.points(recs, "local-cpu", "onnxruntime", 1, 128))
+    assert model.coef == pytest.approx([3e-9])
+
+
+def test_metrics_by_hand():
+    m = predictor.metrics(np.array([1.0, 2.2, 2.7, 4.0]), np.array([1.0, 2.0, 3.0, 5.0]))
+    assert m["mape"] == pytest.approx(100 * (0 + 0.1 + 0.1 + 0.2) / 4)
+    assert m["within_10pct"] == 0.75 and m["within_5pct"] == 0.25 and m["spearman"] == pytest.approx(1.0)
+
+
+def test_points_select_one_cell_and_read_grid_records():
+    rng = random.Random(2)
+    spec = random_spec(rng)
+    grid = record(LayerwiseSpec((6,) * 6, (768,) * 6), 5.0, subnet=None)  # a record from before the subnet field
+    recs = [record(spec, 1.0), record(spec, 9.0, threads=2), record(spec, 9.0, device="qemu-arm"), grid,
+            record(spec, 9.0, status="error")]
+    pts = predictor.points(recs, "local-cpu", "onnxruntime", 1, 128)
+    assert {(p.subnet_id, p.value) for p in pts} == {(spec.subnet_id, 1.0), (grid.subnet_id, 5.0)}
+    assert next(p for p in pts if p.value == 5.0).layers == ((6, 768),) * 6
+    with pytest.raises(ValueError, match="no measured latency_ms_p50 for device 'cuda'"):
+        predictor.points(recs, "cuda", "onnxruntime", 1, 128)
+    two = recs + [record(random_spec(rng), 2.0, machine_fingerprint="other")]
+    with pytest.raises(ValueError, match="latencies of 2 machines"):
+        predictor.points(two, "local-cpu", "onnxruntime", 1, 128)
+    assert len(predictor.points(two, "local-cpu", "onnxruntime", 1, 128, machine="other")) == 1
+
+
+def test_instruction_counts_are_predicted_when_the_records_have_them():
+    rng = random.Random(3)
+    specs = {s.subnet_id: s for s in (random_spec(rng) for _ in range(20))}
+    recs = [record(s, None, device="qemu-arm", instructions_per_inference=int(1e6 * linear_law(s)))
+            for s in specs.values()]
+    pts = predictor.points(recs, "qemu-arm", "onnxruntime", 1, 128)
+    model, _ = predictor.choose(pts)
+    assert predictor.evaluate(model, pts)["within_5pct"] == 1.0
+
+
+def test_too_few_points_named():
+    pts = predictor.points(synthetic(linear_law, n=3), "local-cpu", "onnxruntime", 1, 128)
+    with pytest.raises(ValueError, match="at least 4"):
+        predictor.choose(pts)
+
+
+def test_fit_cli_reports_every_model_against_the_baseline(tmp_path, capsys):
+    store = tmp_path / "r.jsonl"
+    for r in synthetic(table_law, n=40):
+        records.append(store, r)
+    assert predictor.main(["fit", "--results", str(store), "--json", str(tmp_path / "fit.json"), "--curve", "8,20"]) == 0
+    out = __import__("json").loads((tmp_path / "fit.json").read_text())
+    assert out["chosen"] == "lookup" and set(out["models"]) == {"flops", "linear", "lookup"}
+    assert out["n_train"] + out["n_heldout"] == len({r.subnet_id for r in synthetic(table_law, n=40)})
+    assert "held out: MAPE" in capsys.readouterr().out
+    assert predictor.main(["fit", "--results", str(store), "--device", "qemu-arm"]) == 2

@@ -1,0 +1,55 @@
+"""`python -m bench.pareto search` end to end on the tiny model: predictor fitted on this machine's measured
+records, search on a dev subset, final candidates scored on the full dev set and measured; the answer is measured."""
+
+import json
+
+import pytest
+
+from bench.pareto import main as pareto_main
+from bench.predictor import main as predictor_main
+from bench.sweep import main as sweep_main
+from dynabert import records
+from dynabert.presets import load_model, load_tokenizer
+
+QUICK = ["--seq-len", "16", "--min-time", "0"]
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    path = tmp_path_factory.mktemp("ckpt") / "tiny"
+    load_model("tiny").save_pretrained(path)
+    load_tokenizer("tiny").save_pretrained(path)
+    return path
+
+
+def test_search_answers_with_measured_sub_networks(checkpoint, sst2_dir, tmp_path, capsys):
+    store, cache = tmp_path / "r.jsonl", str(tmp_path / "cache")
+    assert predictor_main(["sample", "--model", str(checkpoint), "--n", "4", "--widths", "1.0,0.5",
+                           "--out", str(tmp_path / "sample.json")]) == 0
+    assert sweep_main(["--model", str(checkpoint), "--runtimes", "onnxruntime", "--subnets", str(tmp_path / "sample.json"),
+                       "--min-runs", "3", "--warmup", "1", "--cache-dir", cache, "--results", str(store), *QUICK]) == 0
+    lat = sorted(r.latency_ms_p50 for r in records.read(store))
+    budgets = [round(lat[len(lat) // 2], 4), round(1.5 * lat[-1], 4)]
+    args = ["search", "--checkpoint", str(checkpoint), "--task", "sst2", "--data-dir", sst2_dir, "--results", str(store),
+            "--max-latency-ms", ",".join(map(str, budgets)), "--widths", "1.0,0.5", "--depths", "1.0",
+            "--population", "6", "--generations", "2", "--search-examples", "64", "--final", "1",
+            "--cache-dir", cache, "--out", str(tmp_path / "out"), *QUICK]
+    assert pareto_main(args) == 0
+    summary = json.loads((tmp_path / "out" / "search.json").read_text())
+    recs = records.read(store)
+    latency = {r.subnet_id: r for r in recs if r.kind == "latency" and r.checkpoint_sha == summary["checkpoint_sha"]}
+    accuracy = {r.subnet_id: r.metric_value for r in recs if r.kind == "accuracy" and "872" in (r.split or "x")}
+    assert summary["predictor"]["n_train"] == 4 and len(summary["budgets"]) == 2
+    for row, budget in zip(summary["budgets"], budgets):
+        assert row["latency_budget_ms"] == budget
+        for cand in row["candidates"]:
+            assert cand["predicted_ms"] <= budget * 0.95
+        if row["searched_subnet"]:
+            r = latency[row["searched_subnet"]]
+            assert row["searched_latency_measured_ms"] == r.latency_ms_p50 <= budget  # the answer is what was measured
+            assert row["searched_accuracy"] == accuracy[row["searched_subnet"]] and row["config"] == r.subnet
+        grid_fits = {i: accuracy[i] for i in ("w1.00-d1.00", "w0.50-d1.00")
+                     if latency[i].latency_ms_p50 <= budget}
+        assert row["grid_best_accuracy"] == (max(grid_fits.values()) if grid_fits else None)
+    out = capsys.readouterr().out
+    assert "<= " in out and "measured" in out

@@ -1,0 +1,126 @@
+"""Per-layer sub-networks (heads and FFN per layer, layers kept): extraction equals the dynamic model, FLOPs equal
+FlopCounterMode, and the uniform grid is exactly its special case (same ids, numbers and logits)."""
+
+import json
+import random
+
+import pytest
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from conftest import padded_batch, tiny_bert, tiny_distilbert, tiny_roberta
+from dynabert import DynaBert, LayerwiseSpec, SubnetSpec, cost, default_grid, extract
+from dynabert.pruned import PrunedBertForSequenceClassification
+from dynabert.subnet import canonical, layer_plan, layerwise, parse_subnet, read_subnets, write_subnets
+
+LAYOUTS = {
+    "bert": lambda: tiny_bert(heads=8, layers=4, hidden=64, ffn=96),
+    "roberta": tiny_roberta,
+    "distilbert": tiny_distilbert,
+}
+
+
+def random_specs(size, n: int, seed: int) -> list[LayerwiseSpec]:
+    """n random per-layer specs: each layer skipped (p 0.25) or 1..heads heads and 1..ffn neurons, drawn apart."""
+    rng = random.Random(seed)
+    out = []
+    while len(out) < n:
+        keep = [rng.random() > 0.25 for _ in range(size.num_layers)]
+        heads = tuple(rng.randint(1, size.num_heads) if k else 0 for k in keep)
+        ffn = tuple(rng.randint(1, size.ffn_size) if k else 0 for k in keep)
+        if any(heads):
+            out.append(LayerwiseSpec(heads, ffn))
+    return out
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_per_layer_extraction_equals_dynamic_model_and_flop_counter(layout):
+    dyna = DynaBert(LAYOUTS[layout]())
+    size = dyna.full_size
+    ids, mask = padded_batch()
+    for spec in random_specs(size, 6, seed=len(layout)):
+        sub = extract(dyna, spec)
+        with torch.no_grad():
+            dyn = dyna(ids, mask, spec=spec)
+            ext = sub(ids, mask).logits
+        torch.testing.assert_close(ext, dyn.logits, atol=1e-5, rtol=0, msg=spec.subnet_id)
+        c = cost(size, spec, ids.shape[1])
+        assert len(dyn.hidden_states) == c.n_layers + 1
+        assert [layer.query.out_features // size.head_size for layer in sub.layers] == list(c.layer_heads)
+        assert [layer.ffn_up.out_features for layer in sub.layers] == list(c.layer_ffn)
+        assert sum(p.numel() for p in sub.parameters()) == c.params_active, spec.subnet_id
+        counter = FlopCounterMode(display=False)
+        with counter, torch.no_grad():
+            sub(ids[:1])
+        assert counter.get_total_flops() == c.flops_with_attention, spec.subnet_id
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_grid_point_is_the_special_case(layout):
+    """Every grid point written per layer gives the grid's plan, cost numbers and logits; canonical maps it back."""
+    dyna = DynaBert(LAYOUTS[layout]())
+    size = dyna.full_size
+    ids, mask = padded_batch()
+    for grid in default_grid():
+        per_layer = layerwise(grid, size)
+        assert layer_plan(per_layer, size) == layer_plan(grid, size)
+        assert canonical(per_layer, size) == grid and canonical(per_layer, size).subnet_id == grid.subnet_id
+        a, b = cost(size, grid), cost(size, per_layer)
+        assert (a.params_active, a.flops_dense, a.flops_with_attention, a.layer_ids) == \
+               (b.params_active, b.flops_dense, b.flops_with_attention, b.layer_ids)
+        assert a.subnet == b.subnet == per_layer.to_json()
+        assert a.n_heads == grid.heads_kept(size.num_heads) and a.width_mult == grid.width_mult
+        with torch.no_grad():
+            torch.testing.assert_close(extract(dyna, per_layer)(ids, mask).logits,
+                                       extract(dyna, grid)(ids, mask).logits, atol=0, rtol=0)
+
+
+def test_grid_extraction_keeps_its_config():
+    """A grid point extracts exactly as before per-layer specs existed: uniform config, no per-layer lists."""
+    sub = extract(DynaBert(tiny_bert()), SubnetSpec(0.5, 0.5))
+    assert sub.config.layer_heads is None and sub.config.layer_intermediate_sizes is None
+    assert (sub.config.num_attention_heads, sub.config.intermediate_size, sub.config.source_layer_ids) == (2, 64, [0])
+
+
+def test_ids_and_json_round_trip(tmp_path):
+    spec = LayerwiseSpec((4, 0, 2, 1), (96, 0, 10, 5))
+    assert spec.subnet_id == "h4.0.2.1-f96.0.10.5"
+    assert parse_subnet(spec.subnet_id) == spec == parse_subnet(json.dumps(spec.to_json()))
+    assert parse_subnet("w0.50-d0.75") == SubnetSpec(0.5, 0.75)
+    size = DynaBert(tiny_bert(heads=4, layers=4, ffn=96)).full_size
+    grid_as_layers = layerwise(SubnetSpec(0.5, 1.0), size)
+    write_subnets(tmp_path / "s.json", [spec, grid_as_layers], size)
+    assert read_subnets(tmp_path / "s.json") == [spec, SubnetSpec(0.5, 1.0)]
+
+
+def test_per_layer_saves_and_loads_exactly(tmp_path):
+    dyna = DynaBert(tiny_roberta())
+    spec = LayerwiseSpec((4, 1, 0, 3), (128, 7, 0, 64))
+    sub = extract(dyna, spec)
+    sub.save_pretrained(tmp_path / "sub")
+    back = PrunedBertForSequenceClassification.from_pretrained(tmp_path / "sub").eval()
+    ids, mask = padded_batch()
+    with torch.no_grad():
+        torch.testing.assert_close(back(ids, mask).logits, sub(ids, mask).logits, atol=0, rtol=0)
+    assert back.config.source_subnet == spec.to_json() and back.config.source_layer_ids == [0, 1, 3]
+
+
+@pytest.mark.parametrize("bad, match", [
+    (((4, 0), (10,)), "one heads and one FFN value per layer"),
+    (((4, 2), (10, 0)), "layer 1: heads 2, FFN 0"),
+    (((0, 0), (0, 0)), "at least one layer"),
+    (((4, -1), (10, 3)), "whole numbers"),
+])
+def test_bad_per_layer_specs_are_refused_by_name(bad, match):
+    with pytest.raises(ValueError, match=match):
+        LayerwiseSpec(*bad)
+
+
+def test_spec_that_does_not_fit_the_model_names_the_layer():
+    size = DynaBert(tiny_bert()).full_size  # 2 layers, 4 heads, FFN 128
+    with pytest.raises(ValueError, match="gives 3 layers; the model has 2"):
+        cost(size, LayerwiseSpec((1, 1, 1), (1, 1, 1)))
+    with pytest.raises(ValueError, match="layer 1: 5 heads"):
+        cost(size, LayerwiseSpec((1, 5), (1, 1)))
+    with pytest.raises(ValueError, match="not a per-layer sub-network id"):
+        parse_subnet("h4.x-f3")
