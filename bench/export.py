@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 import warnings
@@ -32,6 +31,7 @@ import numpy as np
 import torch
 
 from bench import session_settings
+from bench.artifacts import default_cache  # noqa: F401  (the artifact cache; re-exported here)
 from devices.machine import package_versions
 
 FORMATS = ("onnx", "onnx-int8", "tflite", "tflite-int8")
@@ -48,10 +48,6 @@ class LogitsOnly(torch.nn.Module):
 
     def forward(self, input_ids, attention_mask, token_type_ids):
         return self.model(input_ids, attention_mask, token_type_ids).logits  # a SequenceClassifierOutput
-
-
-def default_cache() -> Path:
-    return Path(os.environ.get("DYNABERT_CACHE", Path.home() / ".cache" / "dynabert-edge")) / "artifacts"
 
 
 def sample_inputs(batch: int, seq_len: int, vocab: int, seed: int = 0, dtype=torch.long) -> tuple[torch.Tensor, ...]:

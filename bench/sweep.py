@@ -115,11 +115,11 @@ def prepare_pending(cfg: SweepConfig, targets: dict) -> list[tuple[Cell, Ready |
     for cell in tqdm(plan_cells(cfg), desc="export", unit="cell"):
         if cell.model_id not in loaded:
             loaded.clear()
-            loaded[cell.model_id] = load(cell.model_id)
-            check_seq_len(input_limits(loaded[cell.model_id].dyna.hf.config), cfg.seq_len, "--seq-len", cell.model_id)
+            loaded[cell.model_id] = load(cell.model_id, cfg.cache)  # a cached preset's hash: nothing built
         model = loaded[cell.model_id]
         if records.cell_key("latency", model.name, model.sha, cell.spec.subnet_id, cfg.task, None, cell.device,
                             cell.runtime, cell.threads, cfg.batch, cfg.seq_len, prov["machine_fingerprint"]) not in done:
+            check_seq_len(input_limits(model.dyna.hf.config), cfg.seq_len, "--seq-len", cell.model_id)
             pending.append((cell, prepare_cell(cfg, model, cell, targets[cell.device], prov, env)))
     if pending and hasattr(os, "sync"):
         os.sync()

@@ -14,7 +14,7 @@ import torch
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, BertConfig, DistilBertConfig
 
 from dynabert import pruned
-from dynabert.config import BertSize
+from dynabert.config import ARCHITECTURES, BertSize  # ARCHITECTURES: re-exported
 from dynabert.model import SUPPORTED_MODEL_TYPES
 
 # The extracted model with the Auto classes, so this project loads a sub-network with its own classes (no remote
@@ -24,15 +24,6 @@ AutoModelForSequenceClassification.register(pruned.PrunedBertConfig, pruned.Prun
                                             exist_ok=True)
 
 MINILM = "minilm-l6"
-ARCHITECTURES: dict[str, BertSize] = {
-    "bert-base": BertSize(),
-    "tinybert-4l-312d": BertSize(hidden_size=312, num_layers=4, num_heads=12, head_size=26, ffn_size=1200),
-    "tinybert-6l-768d": BertSize(num_layers=6),
-    # DistilBERT itself (DistilBertForSequenceClassification): 6 x 768, 12 heads, FFN 3072, no token-type
-    # embeddings, a ReLU pre-classifier
-    "distilbert-6l-768d": BertSize(num_layers=6, type_vocab_size=0, head_type="distilbert-head"),
-    "tiny": BertSize(hidden_size=64, num_layers=2, num_heads=4, head_size=16, ffn_size=128, max_positions=512),
-}
 PRESETS = (MINILM, *ARCHITECTURES)
 
 

@@ -173,8 +173,9 @@ def provenance() -> dict:
     except OSError:
         pass
     try:
-        import torch
-        torch_version = torch.__version__
+        from importlib.metadata import version
+
+        torch_version = version("torch")  # package metadata: importing torch just for this costs seconds
     except ImportError:
         torch_version = None
     return {"git_sha": sha, "torch_version": torch_version, "cpu_model": cpu,
