@@ -38,6 +38,26 @@ class LoadedModel:
             self._dyna = self.build()
         return self._dyna
 
+    def release(self) -> None:
+        """Drop the built model and its extracted sub-network (built again on next use): one model in memory."""
+        self._dyna, self.extracted = None, {}
+
+    def full_size(self):
+        """The full model's BertSize (a preset's from its table, without building it)."""
+        from dynabert.config import ARCHITECTURES
+
+        return ARCHITECTURES[self.name] if self._dyna is None and self.name in ARCHITECTURES else self.dyna.full_size
+
+    def limits(self):
+        """The model's InputLimits (a preset's from its table, without building it)."""
+        from dynabert.config import ARCHITECTURES
+        from dynabert.limits import InputLimits, input_limits
+
+        if self._dyna is None and self.name in ARCHITECTURES:
+            size = self.full_size()
+            return InputLimits(size.vocab_size, size.type_vocab_size, size.max_positions)
+        return input_limits(self.dyna.hf.config)
+
     def sub(self, spec: SubnetSpec):
         from dynabert.extract import extract
 
@@ -109,7 +129,7 @@ def load(name: str, cache: Path | None = None) -> LoadedModel:
     sha = weights_sha(dyna.hf)
     if stored is not None:
         stored.parent.mkdir(parents=True, exist_ok=True)
-        tmp = stored.with_name(stored.name + ".tmp")
+        tmp = stored.with_name(f"{stored.name}.{os.getpid()}.tmp")  # export workers may write it at once
         tmp.write_text(json.dumps({"sha": sha, "key": preset_key(name)}, indent=1))
         tmp.replace(stored)
     return LoadedModel(name, sha, lambda: _build(name), dyna)

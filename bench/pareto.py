@@ -12,6 +12,7 @@ This machine's measurements are kept in reports/this-machine/records.jsonl, keye
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -36,12 +37,15 @@ def default_run(out: Path, min_time_s: float) -> Path:
         raise ValueError(f"{REFERENCE} holds the committed reference results, which a run never overwrites; "
                          f"choose another --out (default {DEFAULT_OUT})")
     store, ref = out / "records.jsonl", REFERENCE / "records.jsonl"
+    workers = min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
     cmd = (f"python -m bench.sweep --model bert-base --baselines {','.join(DEFAULT_BASELINES)} --runtimes onnxruntime "
-           f"--threads 1 --seq-len 128 --min-time {min_time_s:g} --processes {DEFAULT_PROCESSES} --results {store.as_posix()}")
+           f"--threads 1 --seq-len 128 --min-time {min_time_s:g} --processes {DEFAULT_PROCESSES} "
+           f"--export-workers {workers} --results {store.as_posix()}")
     fingerprint = machine_fields()["machine_fingerprint"]
     print(f"measuring on this machine [{fingerprint}] (cells it already measured are skipped): {cmd}")
     run_sweep(SweepConfig(models=["bert-base"], baselines=DEFAULT_BASELINES, runtimes=("onnxruntime",), threads=(1,),
-                          seq_len=128, results=str(store), min_time_s=min_time_s, processes=DEFAULT_PROCESSES))
+                          seq_len=128, results=str(store), min_time_s=min_time_s, processes=DEFAULT_PROCESSES,
+                          export_workers=workers))
     inputs = [str(ref), str(store)] if ref.is_file() else [str(store)]
     return build(ReportSpec(inputs, out, ["sst2", "mnli-m"], title="DynaBERT (BERT-base) vs TinyBERT and "
                             "DistilBERT, measured on this machine beside the reference machine: cited accuracy, "

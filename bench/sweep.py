@@ -43,31 +43,39 @@ class SweepConfig:
     devices: tuple[str, ...] = ("local-cpu",)
     task: str | None = None
     processes: int = 1  # fresh processes per cell, interleaved across cells (emulated targets: always 1)
+    export_workers: int = 1  # processes exporting at once before anything is timed (bench/export_pool.py)
 
     def __post_init__(self) -> None:
         unknown = [r for r in self.runtimes if r not in RUNTIMES]
         if unknown:
             raise ValueError(f"unknown runtime(s) {unknown}; choose from {', '.join(RUNTIMES)}")
-        if self.processes < 1:
-            raise ValueError(f"processes must be >= 1, got {self.processes}")
+        if self.processes < 1 or self.export_workers < 1:
+            raise ValueError(f"processes and export workers must be >= 1, got {self.processes}, {self.export_workers}")
         if self.seq_len < 2 or self.batch < 1 or any(t < 1 for t in self.threads):
             raise ValueError(f"seq_len >= 2, batch >= 1 and threads >= 1 required; got {self.seq_len}, "
                              f"{self.batch}, {self.threads}")
+
+
+def skip_reason(cell: Cell, target) -> str | None:
+    """Why a cell is not run here: a runtime its device profile does not list, or one not installed (None: run)."""
+    from devices.local import available
+
+    listed = target.profile.get("runtimes", list(RUNTIMES))
+    if cell.runtime not in listed:
+        return f"device {cell.device!r} lists runtimes {', '.join(listed)} (its profile's `runtimes`)"
+    return available(RUNTIMES[cell.runtime][1])[1]
 
 
 def prepare_cell(cfg: SweepConfig, model: LoadedModel, cell: Cell, target, prov: dict, env: dict):
     """The cell's Ready (artifact exported and checked, request planned by its target), or its skipped/error
     record: a runtime its device profile does not list, a runtime not installed here, a failed export."""
     from devices.inputs import read_input_spec
-    from devices.local import available
     from dynabert.flops import cost
 
     fmt, runner_runtime, precision = RUNTIMES[cell.runtime]
-    base = base_fields(cost(model.dyna.full_size, cell.spec, cfg.seq_len), cell, model.name, model.sha, cfg.batch,
+    base = base_fields(cost(model.full_size(), cell.spec, cfg.seq_len), cell, model.name, model.sha, cfg.batch,
                        cfg.seq_len, cfg.task, prov, env)
-    listed = target.profile.get("runtimes", list(RUNTIMES))
-    why = (available(runner_runtime)[1] if cell.runtime in listed else
-           f"device {cell.device!r} lists runtimes {', '.join(listed)} (its profile's `runtimes`)")
+    why = skip_reason(cell, target)
     if why:
         return records.Record(**base, status="skipped", error=why)
     try:
@@ -100,27 +108,40 @@ def plan_cells(cfg: SweepConfig) -> list[Cell]:
 
 
 def prepare_pending(cfg: SweepConfig, targets: dict) -> list[tuple[Cell, Ready | records.Record]]:
-    """Every cell not yet in the store, exported and planned (one model in memory at a time), then the written
-    files flushed: no export (torch threads, hundreds of MB written) runs beside a timed process."""
+    """Every cell not yet in the store, exported (by cfg.export_workers processes, then checked here) and planned,
+    one model in memory at a time, then the written files flushed: no export (torch threads, hundreds of MB
+    written) runs beside a timed process. A model whose cells are all done is not built (bench.artifacts.load)."""
     from tqdm.auto import tqdm
 
+    from bench.export_pool import export_all
     from devices.local import cpu_info
+    from dynabert.flops import cost
 
     done = records.done_keys(cfg.results)
     prov, env = {**records.provenance(), **machine_fields()}, cpu_info()
     prov.pop("cpu_model")
     prov["cpu_model"] = env.pop("cpu_model")
     loaded: dict[str, LoadedModel] = {}
-    pending = []
-    for cell in tqdm(plan_cells(cfg), desc="export", unit="cell"):
+    todo = []
+    for cell in plan_cells(cfg):
         if cell.model_id not in loaded:
-            loaded.clear()
-            loaded[cell.model_id] = load(cell.model_id, cfg.cache)  # a cached preset's hash: nothing built
+            for previous in loaded.values():
+                previous.release()
+            loaded = {cell.model_id: load(cell.model_id, cfg.cache)}  # a cached preset's hash: nothing built
         model = loaded[cell.model_id]
         if records.cell_key("latency", model.name, model.sha, cell.spec.subnet_id, cfg.task, None, cell.device,
                             cell.runtime, cell.threads, cfg.batch, cfg.seq_len, prov["machine_fingerprint"]) not in done:
-            check_seq_len(input_limits(model.dyna.hf.config), cfg.seq_len, "--seq-len", cell.model_id)
-            pending.append((cell, prepare_cell(cfg, model, cell, targets[cell.device], prov, env)))
+            check_seq_len(model.limits(), cfg.seq_len, "--seq-len", cell.model_id)
+            todo.append((cell, model))
+    jobs = [(c.model_id, c.spec, RUNTIMES[c.runtime][0]) for c, _ in todo if not skip_reason(c, targets[c.device])]
+    sizes = {c.model_id: m.full_size() for c, m in todo}
+    export_all(list(dict.fromkeys(jobs)), cfg.seq_len, cfg.cache, cfg.export_workers,
+               lambda name, spec: cost(sizes[name], spec, cfg.seq_len).flops_with_attention)
+    pending = []
+    for i, (cell, model) in enumerate(tqdm(todo, desc="export", unit="cell")):
+        if i and todo[i - 1][1] is not model:
+            todo[i - 1][1].release()
+        pending.append((cell, prepare_cell(cfg, model, cell, targets[cell.device], prov, env)))
     if pending and hasattr(os, "sync"):
         os.sync()
     return pending
@@ -195,6 +216,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--processes", type=int, default=1,
                     help="fresh processes per cell, interleaved across cells; their timed runs are pooled and "
                          "each process's median is kept (env.process_medians_ms)")
+    ap.add_argument("--export-workers", type=int, default=1,
+                    help="processes exporting at once before anything is timed (e.g. 2 on a 2-core machine)")
     ap.add_argument("--cache-dir", help="artifact cache (default ~/.cache/dynabert-edge/artifacts)")
     ap.add_argument("--task", help="task name to put in the records (for joining with accuracy)")
     ap.add_argument("--results", required=True, help="results store (JSON lines), appended to")
@@ -210,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
             widths=parse_mults(args.widths, "widths"), depths=parse_mults(args.depths, "depths"),
             baselines=tuple(b for b in args.baselines.split(",") if b), warmup=args.warmup,
             min_runs=args.min_runs, min_time_s=args.min_time, processes=args.processes,
+            export_workers=args.export_workers,
             cache=Path(args.cache_dir) if args.cache_dir else None, task=args.task, devices=devices)
         if not cfg.models and not cfg.baselines:
             raise ValueError("nothing to measure: give --model and/or --baselines")

@@ -86,3 +86,30 @@ def test_stale_cached_hash_is_refused_and_removed(tmp_path):
     with pytest.raises(ValueError, match="not the cached 000000000000.*run the command again"):
         model.dyna
     assert not entry.exists()
+
+
+def test_export_workers_export_every_pending_cell_before_the_sweep_does(tmp_path, monkeypatch):
+    """With 2 export workers the artifacts are made in the workers: the sweep's own process exports nothing (its
+    exporter is broken here), and every cell is measured from the workers' checked artifacts."""
+    def broken(*a, **k):
+        raise AssertionError("exported in the sweep's process")
+
+    monkeypatch.setattr("bench.export.export_onnx", broken)
+    cfg = tiny_cfg(tmp_path)
+    cfg.widths, cfg.runtimes, cfg.export_workers = (1.0, 0.5), ("onnxruntime", "onnxruntime-int8"), 2
+    written = run_sweep(cfg)
+    assert len(written) == 4 and all(r.status == "ok" for r in written), [r.error for r in written]
+
+
+def test_deal_balances_work_and_keeps_a_subnetworks_formats_together():
+    from bench.export_pool import deal
+    from dynabert.config import SubnetSpec
+
+    specs = [SubnetSpec(w, 1.0) for w in (1.0, 0.75, 0.5, 0.25)]
+    jobs = [("m", s, f) for s in specs for f in ("onnx", "onnx-int8")] + [("b", SubnetSpec(), "onnx")]
+    items = deal(jobs, 2, lambda model, spec: spec.width_mult)
+    assert [m for m, _ in items].count("m") == 2 and [m for m, _ in items].count("b") == 1
+    loads = sorted(sum(s.width_mult for s, f in work if f == "onnx") for m, work in items if m == "m")
+    assert loads == [1.25, 1.25]  # 1.0 + 0.25 and 0.75 + 0.5
+    for _, work in items:
+        assert all((s, "onnx") in work for s, f in work)  # an int8 artifact's fp32 parent in the same item
