@@ -11,7 +11,7 @@ cell records are made in one place (bench/sweep.py).
 from __future__ import annotations
 
 import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 from dynabert.config import SubnetSpec
@@ -62,7 +62,12 @@ def export_all(jobs: list[Job], seq_len: int, cache: Path | None, workers: int, 
     items = deal(jobs, workers, weight)
     if workers <= 1 or len(items) <= 1:
         return
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=sum(len(work) for _, work in items), desc=f"export ({workers} workers)", unit="artifact")
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [pool.submit(export_item, model, work, seq_len, cache) for model, work in items]
-        for f in futures:
+        futures = {pool.submit(export_item, model, work, seq_len, cache): len(work) for model, work in items}
+        for f in as_completed(futures):
             f.result()
+            bar.update(futures[f])
+    bar.close()

@@ -138,7 +138,7 @@ def prepare_pending(cfg: SweepConfig, targets: dict) -> list[tuple[Cell, Ready |
     export_all(list(dict.fromkeys(jobs)), cfg.seq_len, cfg.cache, cfg.export_workers,
                lambda name, spec: cost(sizes[name], spec, cfg.seq_len).flops_with_attention)
     pending = []
-    for i, (cell, model) in enumerate(tqdm(todo, desc="export", unit="cell")):
+    for i, (cell, model) in enumerate(tqdm(todo, desc="export", unit="cell", disable=not todo)):
         if i and todo[i - 1][1] is not model:
             todo[i - 1][1].release()
         pending.append((cell, prepare_cell(cfg, model, cell, targets[cell.device], prov, env)))
@@ -163,7 +163,9 @@ def run_sweep(cfg: SweepConfig) -> list[records.Record]:
     rounds = [1 if isinstance(r, records.Record) or r.request.count_runs else cfg.processes for _, r in pending]
     results: list[list[RunResult]] = [[] for _ in pending]
     written = []
-    bar = tqdm(total=sum(rounds), desc="measure", unit="run")
+    if not pending:
+        print(f"every cell is already measured on this machine ({cfg.results}): nothing to measure")
+    bar = tqdm(total=sum(rounds), desc="measure", unit="run", disable=not pending)
     for r in range(max(rounds, default=0)):
         for i, (cell, ready) in enumerate(pending):
             if r >= rounds[i]:
