@@ -212,7 +212,7 @@ def ensure_artifact(model, sha: str, subnet_id: str, fmt: str, seq_len: int,
     ekey, ckey = export_key(fmt, isa), check_key(fmt, isa)
     path = artifact_path(cache, sha, subnet_id, fmt, seq_len, ekey)
     meta_path = path.with_suffix(path.suffix + ".json")
-    meta = json.loads(meta_path.read_text()) if path.is_file() and meta_path.is_file() else None
+    meta = _cached_meta(meta_path) if path.is_file() else None
     current = not fmt.startswith("onnx") or session_settings.is_current(path)
     if meta is not None and meta.get("check_key") == ckey and current:
         return path, meta
@@ -240,6 +240,15 @@ def ensure_artifact(model, sha: str, subnet_id: str, fmt: str, seq_len: int,
                 check_key=ckey, quantization=ekey.get("quantization"), session_settings=shipped)
     meta_path.write_text(json.dumps(meta, indent=1))
     return path, meta
+
+
+def _cached_meta(meta_path: Path) -> dict | None:
+    """An artifact's saved metadata; None when absent or damaged (not a JSON object): then it is exported again."""
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (OSError, ValueError):
+        return None
+    return meta if isinstance(meta, dict) else None
 
 
 def _checked(model: torch.nn.Module, fmt: str, path: Path, seq_len: int) -> dict:
