@@ -259,6 +259,7 @@ def _checked(model: torch.nn.Module, fmt: str, path: Path, seq_len: int) -> dict
 
 
 def main(argv: list[str] | None = None) -> int:
+    from dynabert import records
     from dynabert.config import SubnetSpec
     from dynabert.evaluate import weights_sha
     from dynabert.extract import extract
@@ -282,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             sha = weights_sha(model)
             subnet = SubnetSpec(model.config.source_width_mult, model.config.source_depth_mult).subnet_id
-        cache = Path(args.output_dir) if args.output_dir else None
+        cache = records.check_out_dir(args.output_dir, "--output-dir") if args.output_dir else None
         for fmt in args.formats.split(","):
             path, meta = ensure_artifact(model, sha, subnet, fmt.strip(), args.seq_len, cache)
             flag = "ok" if meta["ok"] else "FAILED CHECK"

@@ -22,8 +22,7 @@ def load_records(paths: list[str | Path]) -> list[records.Record]:
     """Every record of every input; a clear error naming an empty, missing or foreign file."""
     out = []
     for path in map(Path, paths):
-        if not path.is_file():
-            raise ValueError(f"input {str(path)!r} does not exist")
+        records.check_readable(path, "input")
         text = path.read_text().strip()
         if not text:
             raise ValueError(f"input {str(path)!r} is empty: nothing to plot (run python -m bench.sweep first)")

@@ -21,6 +21,7 @@ import pandas as pd
 
 from bench.frame import cited_accuracy, efficiency, joined, load_records, measured_accuracy
 from bench.report import ReportSpec, build, portable_command, with_costs
+from dynabert import records
 
 REFERENCE = Path("reports/default")  # committed reference results (another machine); read, never written
 DEFAULT_OUT = Path("reports/this-machine")  # this machine's default run (gitignored)
@@ -161,6 +162,8 @@ def main(argv: list[str] | None = None) -> int:
             mine = DEFAULT_OUT / "records.jsonl"
             args.results = args.results or [str(mine if mine.is_file() else REFERENCE / "records.jsonl")]
             return cmd_select(args)
+        if args.out:
+            records.check_out_dir(args.out, "--out")
         if not args.results:
             index = default_run(Path(args.out) if args.out else DEFAULT_OUT, args.min_time)
         else:

@@ -158,6 +158,7 @@ def run_sweep(cfg: SweepConfig) -> list[records.Record]:
     from devices import profiles
     from devices.targets import target_for
 
+    records.check_writable(cfg.results)  # before any work: not after the measurements it would lose
     targets = {d: target_for(profiles.get(d)) for d in cfg.devices}
     pending = prepare_pending(cfg, targets)
     rounds = [1 if isinstance(r, records.Record) or r.request.count_runs else cfg.processes for _, r in pending]
@@ -236,7 +237,8 @@ def main(argv: list[str] | None = None) -> int:
             baselines=tuple(b for b in args.baselines.split(",") if b), warmup=args.warmup,
             min_runs=args.min_runs, min_time_s=args.min_time, processes=args.processes,
             export_workers=args.export_workers,
-            cache=Path(args.cache_dir) if args.cache_dir else None, task=args.task, devices=devices)
+            cache=records.check_out_dir(args.cache_dir, "--cache-dir") if args.cache_dir else None, task=args.task,
+            devices=devices)
         if not cfg.models and not cfg.baselines:
             raise ValueError("nothing to measure: give --model and/or --baselines")
         t0 = time.time()

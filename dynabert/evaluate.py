@@ -171,9 +171,12 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from dynabert import records
     from dynabert.flops import cost
 
+    if args.results:
+        records.check_writable(args.results)  # before anything is loaded or scored
     ev = prepare(args, args.max_seq_len, "--max-seq-len")
     sha, prov = weights_sha(ev.dyna.hf), records.provenance()
     store = Path(args.results) if args.results else ev.model_dir / "accuracy.jsonl"
+    records.check_writable(store)
     for spec in ev.specs:
         metrics, reason = score(ev, spec, args.batch_size)
         c = cost(ev.dyna.full_size, spec, args.max_seq_len)
