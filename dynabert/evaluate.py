@@ -74,9 +74,10 @@ def prepare(args: argparse.Namespace, seq_len: int, seq_flag: str, limit: int | 
     from dynabert.labels import align_classifier, checkpoint_order, eval_labels
     from dynabert.limits import check_features, check_seq_len, check_tokenizer, input_limits
     from dynabert.model import bert_size
-    from dynabert.presets import load_model, load_tokenizer
+    from dynabert.presets import check_model_dir, load_model, load_tokenizer
 
     model_dir = resolve_checkpoint(args.checkpoint)
+    check_model_dir(model_dir)  # an unsupported model refused from config.json, before transformers reads it
     source = str(model_dir)
     task = get_task(args.task, args.text_columns, args.label_column)
     split = args.split or default_split(args.task, task)

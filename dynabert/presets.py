@@ -50,14 +50,23 @@ def bert_config(size: BertSize, num_labels: int) -> BertConfig | DistilBertConfi
 
 
 def check_model_dir(path: Path) -> str:
-    """model_type of a local model directory, or a clear error naming the directory and the fix."""
+    """model_type of a local model directory, or a clear error naming the directory and the fix. The type is read
+    from config.json as JSON first, so an unsupported model (e.g. GPT-2) is refused before transformers parses its
+    config (and warns about its token ids)."""
+    import json
+
+    path = Path(path)
     if not path.is_dir():
         raise ValueError(f"model directory {str(path)!r} does not exist; pass an existing directory, "
                          f"a preset ({', '.join(PRESETS)}) or a hub id")
     if not (path / "config.json").is_file():
         raise ValueError(f"{str(path)!r} has no config.json, so it is not a Hugging Face model directory "
                          f"(save one with save_pretrained, or pass a preset: {', '.join(PRESETS)})")
-    model_type = AutoConfig.from_pretrained(path).model_type
+    try:
+        raw = json.loads((path / "config.json").read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path / 'config.json'}: not JSON ({err}); save the model again (save_pretrained)") from None
+    model_type = raw.get("model_type") if isinstance(raw, dict) else None
     if model_type not in (*SUPPORTED_MODEL_TYPES, pruned.PrunedBertConfig.model_type):
         raise ValueError(f"{str(path)!r} holds a {model_type!r} model; supported: BERT, RoBERTa and DistilBERT "
                          f"sequence classifiers ({', '.join(SUPPORTED_MODEL_TYPES)}) and extracted sub-networks")
