@@ -142,7 +142,11 @@ def check_readable(path: str | Path, what: str = "results file") -> Path:
 
 def check_writable(path: str | Path, flag: str = "--results") -> None:
     """Refuse, before any work is done, a results path that cannot be appended to: a directory, a path below a
-    file, no permission or a read-only file system (tried for real: the folder and an empty file are created)."""
+    file, no permission or a read-only file system. Tried for real and leaves nothing behind: an existing file is
+    opened for appending, else a temporary file is made in the nearest existing folder (where `append` creates
+    the rest)."""
+    import tempfile
+
     path = Path(path)
     if path.is_dir():
         raise ValueError(f"{flag} {str(path)!r} is a directory; give a file, e.g. {(path / 'records.jsonl').as_posix()}")
@@ -150,9 +154,13 @@ def check_writable(path: str | Path, flag: str = "--results") -> None:
     if above is not None:
         raise ValueError(f"{flag} {str(path)!r}: {str(above)!r} is a file, not a folder; choose another path")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "ab"):
-            pass
+        if path.exists():
+            with open(path, "ab"):
+                pass
+        else:
+            folder = next(p for p in path.absolute().parents if p.exists())
+            with tempfile.TemporaryFile(dir=folder):
+                pass
     except OSError as err:
         raise ValueError(f"{flag} {str(path)!r} cannot be written ({err.strerror}); choose a writable path") from None
 

@@ -183,3 +183,11 @@ def test_log_axes_are_labelled_at_any_span_and_the_legend_names_the_machine():
         shown = [t.get_text() for t in ax.get_xticklabels() if lo <= t.get_position()[0] <= hi and t.get_text()]
         assert len(shown) >= 2, (flops, shown)
         assert machine in ax.get_legend().get_title().get_text().replace("\n", " ")
+
+
+def test_results_path_check_leaves_nothing_behind(tmp_path):
+    from dynabert import records
+
+    target = tmp_path / "new" / "deeper" / "r.jsonl"
+    records.check_writable(target)
+    assert list(tmp_path.iterdir()) == []  # nothing created: a refused run leaves no empty store
