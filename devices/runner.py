@@ -125,6 +125,17 @@ TransposeOptimizer_CPUExecutionProvider UnsqueezeElimination WeightBiasQuantizat
 """.split())
 
 
+def config_object(file: Path) -> dict:
+    """A saved model's config.json as a dict; ValueError naming the file and the fix when it is not a JSON object."""
+    try:
+        data = json.loads(file.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{file}: not JSON ({err}); save the model again (save_pretrained)") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{file}: holds a JSON {type(data).__name__}, not a model config; save the model again")
+    return data
+
+
 def check_sidecar(sidecar: str, data: object) -> dict:
     """The sidecar's settings, or ValueError naming the file, the bad entry and the fix: not a JSON object, an
     unknown graph_optimization_level, a disabled optimizer onnxruntime does not have (ORT_OPTIMIZERS), an
@@ -324,7 +335,7 @@ def load_torch(path: str, threads: int, cuda: bool = False, gpu_index: int = 0, 
 
     torch.set_num_threads(threads)
     device = torch_device(cuda, gpu_index, extras)
-    config = json.loads((Path(path) / "config.json").read_text()) if (Path(path) / "config.json").is_file() else {}
+    config = config_object(Path(path) / "config.json") if (Path(path) / "config.json").is_file() else {}
     if config.get("model_type") == "dynabert-pruned" and "auto_map" not in config:
         raise ValueError(f"{path} holds an extracted sub-network saved without its modeling code (an older "
                          f"extraction); extract it again (python -m dynabert extract), or delete it from the "

@@ -191,3 +191,11 @@ def test_results_path_check_leaves_nothing_behind(tmp_path):
     target = tmp_path / "new" / "deeper" / "r.jsonl"
     records.check_writable(target)
     assert list(tmp_path.iterdir()) == []  # nothing created: a refused run leaves no empty store
+
+
+@pytest.mark.parametrize("content,reason", [("[]", "holds a JSON list, not a model config"), ("{", "not JSON")])
+def test_damaged_model_config_is_named_by_the_runner_and_the_input_reader(tmp_path, content, reason):
+    (tmp_path / "config.json").write_text(content)
+    for read in (lambda: runner.config_object(tmp_path / "config.json"), lambda: read_input_spec(tmp_path)):
+        with pytest.raises(ValueError, match=rf"config\.json.*{reason}.*save"):
+            read()
