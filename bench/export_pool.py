@@ -71,3 +71,13 @@ def export_all(jobs: list[Job], seq_len: int, cache: Path | None, workers: int, 
             f.result()
             bar.update(futures[f])
     bar.close()
+
+
+def export_cells(cells: list, seq_len: int, cache: Path | None, workers: int) -> None:
+    """export_all for a sweep's pending (Cell, LoadedModel) pairs, dealt by each sub-network's FLOPs."""
+    from bench.cells import RUNTIMES
+    from dynabert.flops import cost
+
+    jobs = list(dict.fromkeys((c.model_id, c.spec, RUNTIMES[c.runtime][0]) for c, _ in cells))
+    sizes = {c.model_id: m.full_size() for c, m in cells}
+    export_all(jobs, seq_len, cache, workers, lambda name, spec: cost(sizes[name], spec, seq_len).flops_with_attention)

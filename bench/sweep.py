@@ -16,11 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.artifacts import LoadedModel, artifact_for, load
-from bench.cells import RUNTIMES, Cell, Ready, base_fields, export_fields, finish, machine_fields, other_machine_diff
+from bench.cells import (RUNTIMES, Cell, Ready, base_fields, export_fields, finish, machine_fields, other_machine_diff,
+                         skip_reason)
+from bench.frame import summary_table
 from devices.request import RunRequest, RunResult
 from dynabert import records
 from dynabert.config import DEFAULT_DEPTHS, DEFAULT_WIDTHS, SubnetSpec, default_grid, parse_mults
-from dynabert.limits import check_seq_len, input_limits
+from dynabert.limits import check_seq_len
 
 BASELINES = ("tinybert-4l-312d", "tinybert-6l-768d", "distilbert-6l-768d", "bert-base")
 
@@ -54,16 +56,6 @@ class SweepConfig:
         if self.seq_len < 2 or self.batch < 1 or any(t < 1 for t in self.threads):
             raise ValueError(f"seq_len >= 2, batch >= 1 and threads >= 1 required; got {self.seq_len}, "
                              f"{self.batch}, {self.threads}")
-
-
-def skip_reason(cell: Cell, target) -> str | None:
-    """Why a cell is not run here: a runtime its device profile does not list, or one not installed (None: run)."""
-    from devices.local import available
-
-    listed = target.profile.get("runtimes", list(RUNTIMES))
-    if cell.runtime not in listed:
-        return f"device {cell.device!r} lists runtimes {', '.join(listed)} (its profile's `runtimes`)"
-    return available(RUNTIMES[cell.runtime][1])[1]
 
 
 def prepare_cell(cfg: SweepConfig, model: LoadedModel, cell: Cell, target, prov: dict, env: dict):
@@ -113,9 +105,8 @@ def prepare_pending(cfg: SweepConfig, targets: dict) -> list[tuple[Cell, Ready |
     written) runs beside a timed process. A model whose cells are all done is not built (bench.artifacts.load)."""
     from tqdm.auto import tqdm
 
-    from bench.export_pool import export_all
+    from bench.export_pool import export_cells
     from devices.local import cpu_info
-    from dynabert.flops import cost
 
     done = records.done_keys(cfg.results)
     prov, env = {**records.provenance(), **machine_fields()}, cpu_info()
@@ -133,10 +124,8 @@ def prepare_pending(cfg: SweepConfig, targets: dict) -> list[tuple[Cell, Ready |
                             cell.runtime, cell.threads, cfg.batch, cfg.seq_len, prov["machine_fingerprint"]) not in done:
             check_seq_len(model.limits(), cfg.seq_len, "--seq-len", cell.model_id)
             todo.append((cell, model))
-    jobs = [(c.model_id, c.spec, RUNTIMES[c.runtime][0]) for c, _ in todo if not skip_reason(c, targets[c.device])]
-    sizes = {c.model_id: m.full_size() for c, m in todo}
-    export_all(list(dict.fromkeys(jobs)), cfg.seq_len, cfg.cache, cfg.export_workers,
-               lambda name, spec: cost(sizes[name], spec, cfg.seq_len).flops_with_attention)
+    export_cells([(c, m) for c, m in todo if not skip_reason(c, targets[c.device])], cfg.seq_len, cfg.cache,
+                 cfg.export_workers)
     pending = []
     for i, (cell, model) in enumerate(tqdm(todo, desc="export", unit="cell", disable=not todo)):
         if i and todo[i - 1][1] is not model:
@@ -185,21 +174,6 @@ def run_sweep(cfg: SweepConfig) -> list[records.Record]:
     return written
 
 
-def summary_table(path: str | Path, seq_len: int | None = None, value: str = "latency_ms_p50"):
-    """`value` (median latency in ms, or instructions per inference) by sub-network x runtime (pandas)."""
-    import pandas as pd
-
-    rows = [r.to_dict() for r in records.read(path) if r.kind == "latency" and r.status == "ok"]
-    df = pd.DataFrame(rows)
-    if seq_len and not df.empty:
-        df = df[df.seq_len == seq_len]
-    if df.empty or df[value].isna().all():
-        return None
-    df = df[df[value].notna()]
-    df["cell"] = df.model_id.where(df.family == "baseline", df.subnet_id)
-    return df.pivot_table(index="cell", columns="runtime", values=value, aggfunc="last", sort=False)
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.sweep", description=__doc__.splitlines()[0])
     ap.add_argument("--model", action="append", default=[], help="preset, checkpoint or training output (repeatable)")
@@ -219,8 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--processes", type=int, default=1,
                     help="fresh processes per cell, interleaved across cells; their timed runs are pooled and "
                          "each process's median is kept (env.process_medians_ms)")
-    ap.add_argument("--export-workers", type=int, default=1,
-                    help="processes exporting at once before anything is timed (e.g. 2 on a 2-core machine)")
+    ap.add_argument("--export-workers", type=int, default=1, help="processes exporting at once, before any timing")
     ap.add_argument("--cache-dir", help="artifact cache (default ~/.cache/dynabert-edge/artifacts)")
     ap.add_argument("--task", help="task name to put in the records (for joining with accuracy)")
     ap.add_argument("--results", required=True, help="results store (JSON lines), appended to")

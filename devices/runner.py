@@ -125,10 +125,11 @@ TransposeOptimizer_CPUExecutionProvider UnsqueezeElimination WeightBiasQuantizat
 """.split())
 
 
-def config_object(file: Path) -> dict:
+def config_object(file: str | os.PathLike) -> dict:
     """A saved model's config.json as a dict; ValueError naming the file and the fix when it is not a JSON object."""
     try:
-        data = json.loads(file.read_text())
+        with open(file) as f:
+            data = json.load(f)
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ValueError(f"{file}: not JSON ({err}); save the model again (save_pretrained)") from None
     if not isinstance(data, dict):
