@@ -155,6 +155,7 @@ def check_sidecar(sidecar: str, data: object) -> dict:
                          f"optimizer of onnxruntime (which would ignore it silently); known names include "
                          f"SkipLayerNormFusion, AttentionFusion, EmbedLayerNormFusion, GeluFusionL1; {fix}")
     provider = data.get("execution_provider", "CPUExecutionProvider")
+    os.environ["ORT_DISABLE_TELEMETRY"] = "1"  # before onnxruntime initialises (see ort_session)
     import onnxruntime
 
     if provider not in onnxruntime.get_all_providers():
