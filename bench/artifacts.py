@@ -11,8 +11,10 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from dynabert.config import SubnetSpec
+if TYPE_CHECKING:  # bench.export imports this module and must work without dynabert (remote-code exports)
+    from dynabert.config import SubnetSpec
 
 
 def default_cache() -> Path:

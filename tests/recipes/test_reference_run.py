@@ -6,7 +6,7 @@ import recipes.reference_summary as summary
 
 def test_documented_command_reaches_the_steps(tmp_path, monkeypatch):
     ran = {}
-    monkeypatch.setattr(ref, "step", lambda out, name, cmd, done=None: ran.setdefault(name, cmd))
+    monkeypatch.setattr(ref, "step", lambda out, until, name, cmd, done=None: ran.setdefault(name, cmd))
     monkeypatch.setattr(summary, "write", lambda out, runs: out / "README.md")
     assert ref.main(["--width-samples", "8000", "--depth-samples", "8000", "--depth-lr", "1e-4",
                      "--out", str(tmp_path / "rep"), "--runs", str(tmp_path / "runs")]) == 0
