@@ -59,6 +59,9 @@ def main(argv: list[str] | None = None) -> int:
         if bad:
             raise ValueError(f"unknown or non-artifact runtime(s) {bad}; choose from "
                              f"{', '.join(r for r in RUNTIMES if r != 'torch')}")
+        records.check_writable(args.results)  # before anything is exported or scored
+        if args.cache_dir:
+            records.check_out_dir(args.cache_dir, "--cache-dir")
         ev = prepare(args, args.seq_len, "--seq-len", args.max_eval_samples)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -4,22 +4,61 @@ the artifact each runtime times (torch: the extracted model saved with save_pret
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from dynabert.subnet import AnySpec
+if TYPE_CHECKING:  # bench.export imports this module and must work without dynabert (remote-code exports)
+    from dynabert.subnet import AnySpec
+
+
+def default_cache() -> Path:
+    """The artifact cache: $DYNABERT_CACHE/artifacts, default ~/.cache/dynabert-edge/artifacts."""
+    return Path(os.environ.get("DYNABERT_CACHE", Path.home() / ".cache" / "dynabert-edge")) / "artifacts"
 
 
 @dataclass
 class LoadedModel:
-    """A model loaded once per sweep, with its hash; sub-networks extracted on demand."""
+    """A model of a sweep with its weights' hash. The model itself (`dyna`, a DynaBert) is built on first use, so
+    a sweep whose cells are all measured never builds a preset whose hash is cached; sub-networks are extracted on
+    demand."""
 
     name: str
-    dyna: object
     sha: str
+    build: Callable[[], object]
+    _dyna: object | None = field(default=None, repr=False)
     extracted: dict = field(default_factory=dict)
+
+    @property
+    def dyna(self):
+        if self._dyna is None:
+            self._dyna = self.build()
+        return self._dyna
+
+    def release(self) -> None:
+        """Drop the built model and its extracted sub-network (built again on next use): one model in memory."""
+        self._dyna, self.extracted = None, {}
+
+    def full_size(self):
+        """The full model's BertSize (a preset's from its table, without building it)."""
+        from dynabert.config import ARCHITECTURES
+
+        return ARCHITECTURES[self.name] if self._dyna is None and self.name in ARCHITECTURES else self.dyna.full_size
+
+    def limits(self):
+        """The model's InputLimits (a preset's from its table, without building it)."""
+        from dynabert.config import ARCHITECTURES
+        from dynabert.limits import InputLimits, input_limits
+
+        if self._dyna is None and self.name in ARCHITECTURES:
+            size = self.full_size()
+            return InputLimits(size.vocab_size, size.type_vocab_size, size.max_positions)
+        return input_limits(self.dyna.hf.config)
 
     def sub(self, spec: AnySpec):
         from dynabert.extract import extract
@@ -29,18 +68,73 @@ class LoadedModel:
         return self.extracted[spec]
 
 
-def load(name: str) -> LoadedModel:
-    from dynabert.evaluate import weights_sha
+def preset_key(name: str, seed: int = 0) -> dict:
+    """What decides a random-weight preset's weights: its architecture (BertSize), the seed, the code that builds
+    it (dynabert/presets.py, hashed) and the torch and transformers versions (initialisers, RNG). Reads package
+    metadata and one file; imports neither torch nor transformers."""
+    import dynabert
+    from devices.machine import package_versions
+    from dynabert.config import ARCHITECTURES
+
+    code = Path(dynabert.__file__).with_name("presets.py").read_bytes()
+    return {"preset": name, "size": ARCHITECTURES[name].to_dict(), "num_labels": 2, "seed": seed,
+            "builder_sha256": hashlib.sha256(code).hexdigest(), **package_versions(("torch", "transformers"))}
+
+
+def preset_sha_file(cache: Path, name: str, key: dict) -> Path:
+    """CACHE/preset-sha/<name>-<hash of preset_key>.json (beside the artifacts' <sha>/ folders)."""
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
+    return cache / "preset-sha" / f"{name}-{digest}.json"
+
+
+def _build(name: str):
     from dynabert.model import DynaBert
     from dynabert.presets import PRESETS, load_model
     from dynabert.train_cli import resolve_checkpoint
 
-    path = name if name in PRESETS else str(resolve_checkpoint(name))
-    hf = load_model(path)
+    hf = load_model(name if name in PRESETS else str(resolve_checkpoint(name)))
     if hf.config.model_type == "dynabert-pruned":
         raise ValueError(f"{name!r} is an extracted sub-network; sweep the checkpoint it came from "
                          f"(or use python -m bench.export on it)")
-    return LoadedModel(name, DynaBert(hf), weights_sha(hf))
+    return DynaBert(hf)
+
+
+def _build_matching(name: str, sha: str, cached: Path):
+    """Build a preset whose hash came from the cache; a build with other weights is refused (and the stale entry
+    removed), never measured under the cached hash."""
+    from dynabert.evaluate import weights_sha
+
+    dyna = _build(name)
+    if (built := weights_sha(dyna.hf)) != sha:
+        cached.unlink(missing_ok=True)
+        raise ValueError(f"preset {name!r} built here has weights {built}, not the cached {sha} "
+                         f"({cached}); the stale entry is removed: run the command again")
+    return dyna
+
+
+def load(name: str, cache: Path | None = None) -> LoadedModel:
+    """`name` (preset, checkpoint or training output) with its weights' hash. A random-weight architecture
+    preset's hash is cached under `cache` (default_cache()) by preset_key: once cached, the model is only
+    built when a cell needs it. Raises ValueError for an extracted sub-network."""
+    from dynabert.config import ARCHITECTURES
+
+    stored = preset_sha_file(cache or default_cache(), name, preset_key(name)) if name in ARCHITECTURES else None
+    if stored is not None and stored.is_file():
+        try:
+            sha = json.loads(stored.read_text())["sha"]
+            return LoadedModel(name, sha, lambda: _build_matching(name, sha, stored))
+        except (json.JSONDecodeError, KeyError, TypeError):
+            pass  # a damaged entry: build and write it again
+    from dynabert.evaluate import weights_sha
+
+    dyna = _build(name)
+    sha = weights_sha(dyna.hf)
+    if stored is not None:
+        stored.parent.mkdir(parents=True, exist_ok=True)
+        tmp = stored.with_name(f"{stored.name}.{os.getpid()}.tmp")  # export workers may write it at once
+        tmp.write_text(json.dumps({"sha": sha, "key": preset_key(name)}, indent=1))
+        tmp.replace(stored)
+    return LoadedModel(name, sha, lambda: _build(name), dyna)
 
 
 def torch_artifact(model: LoadedModel, spec: AnySpec, cache: Path) -> tuple[Path, dict]:
@@ -60,7 +154,7 @@ def torch_artifact(model: LoadedModel, spec: AnySpec, cache: Path) -> tuple[Path
 
 def artifact_for(model: LoadedModel, spec: AnySpec, fmt: str, seq_len: int, cache: Path | None) -> tuple[Path, dict]:
     """A sub-network's checked artifact; the sub-network is only extracted when the artifact must be exported."""
-    from bench.export import default_cache, ensure_artifact
+    from bench.export import ensure_artifact
 
     cache = cache or default_cache()
     if fmt == "torch":

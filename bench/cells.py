@@ -46,6 +46,16 @@ class Ready:
     request: RunRequest
 
 
+def skip_reason(cell: Cell, target) -> str | None:
+    """Why a cell is not run here: a runtime its device profile does not list, or one not installed (None: run)."""
+    from devices.local import available
+
+    listed = target.profile.get("runtimes", list(RUNTIMES))
+    if cell.runtime not in listed:
+        return f"device {cell.device!r} lists runtimes {', '.join(listed)} (its profile's `runtimes`)"
+    return available(RUNTIMES[cell.runtime][1])[1]
+
+
 def base_fields(cost, cell: Cell, model_name: str, sha: str, batch: int, seq_len: int, task: str | None,
                 prov: dict, env: dict) -> dict:
     """The record fields known before anything runs (identity, artifact kind, where, FLOPs x batch, provenance)."""

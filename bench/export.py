@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 import warnings
@@ -35,6 +34,7 @@ import numpy as np
 import torch
 
 from bench import session_settings
+from bench.artifacts import default_cache  # noqa: F401  (the artifact cache; re-exported here)
 from devices.machine import package_versions
 
 FORMATS = ("onnx", "onnx-int8", "tflite", "tflite-int8")
@@ -51,10 +51,6 @@ class LogitsOnly(torch.nn.Module):
 
     def forward(self, input_ids, attention_mask, token_type_ids):
         return self.model(input_ids, attention_mask, token_type_ids).logits  # a SequenceClassifierOutput
-
-
-def default_cache() -> Path:
-    return Path(os.environ.get("DYNABERT_CACHE", Path.home() / ".cache" / "dynabert-edge")) / "artifacts"
 
 
 def sample_inputs(batch: int, seq_len: int, vocab: int, seed: int = 0, dtype=torch.long) -> tuple[torch.Tensor, ...]:
@@ -254,7 +250,7 @@ def ensure_artifact(model, sha: str, subnet_id: str, fmt: str, seq_len: int,
     ekey, ckey = export_key(fmt, isa), check_key(fmt, isa)
     path = artifact_path(cache, sha, subnet_id, fmt, seq_len, ekey)
     meta_path = path.with_suffix(path.suffix + ".json")
-    meta = json.loads(meta_path.read_text()) if path.is_file() and meta_path.is_file() else None
+    meta = _cached_meta(meta_path) if path.is_file() else None
     current = not fmt.startswith("onnx") or session_settings.is_current(path)
     if meta is not None and meta.get("check_key") == ckey and current:
         return path, meta
@@ -288,6 +284,15 @@ def ensure_artifact(model, sha: str, subnet_id: str, fmt: str, seq_len: int,
     return path, meta
 
 
+def _cached_meta(meta_path: Path) -> dict | None:
+    """An artifact's saved metadata; None when absent or damaged (not a JSON object): then it is exported again."""
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (OSError, ValueError):
+        return None
+    return meta if isinstance(meta, dict) else None
+
+
 def _checked(model: torch.nn.Module, fmt: str, path: Path, seq_len: int) -> dict:
     try:
         return check(model, fmt, path, seq_len)
@@ -306,6 +311,7 @@ def source_subnet_id(config) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from dynabert import records
     from dynabert.config import SubnetSpec
     from dynabert.evaluate import weights_sha
     from dynabert.extract import extract
@@ -333,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             sha = weights_sha(model)
             subnet = source_subnet_id(model.config)
-        cache = Path(args.output_dir) if args.output_dir else None
+        cache = records.check_out_dir(args.output_dir, "--output-dir") if args.output_dir else None
         for fmt in args.formats.split(","):
             path, meta = ensure_artifact(model, sha, subnet, fmt.strip(), args.seq_len, cache)
             flag = "ok" if meta["ok"] else "FAILED CHECK"

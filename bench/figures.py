@@ -109,8 +109,6 @@ def heatmap_figure(table: pd.DataFrame, title: str):
 
 def against_flops_figure(eff: pd.DataFrame, column: str, ylabel: str, scale: float, title: str):
     """One line per runtime of `column` / scale against FLOPs, log-log."""
-    from matplotlib.ticker import FormatStrFormatter, NullFormatter
-
     eff = eff if "machine" in eff else eff.assign(machine="")
     machines = list(dict.fromkeys(eff.machine))
     fig, ax = plt.subplots(figsize=(3.4 if len(machines) == 1 else 4.6, 2.6 if len(machines) == 1 else 3.4))
@@ -130,16 +128,40 @@ def against_flops_figure(eff: pd.DataFrame, column: str, ylabel: str, scale: flo
         ax.loglog(part.flops / 1e9, part[column] / scale, BASELINE_MARKERS[models.index(model) % len(BASELINE_MARKERS)],
                   ms=5, color="black" if k == 0 else "grey", mfc="none",
                   label=f"{model}, {runtime}" + (f" ({machine.split(':')[0]})" if len(machines) > 1 else ""))
-    for axis in (ax.xaxis, ax.yaxis):
-        axis.set_major_formatter(FormatStrFormatter("%g"))
-        axis.set_minor_formatter(NullFormatter())
+    readable_log_ticks(ax.xaxis, eff.flops / 1e9)
+    readable_log_ticks(ax.yaxis, eff[column] / scale)
     ax.set_xlabel("GFLOPs per sequence (2 x MACs, dense)")
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3, which="both", lw=0.4)
-    # below the axes: inside, it would hide points (the smallest models sit bottom left)
-    ax.legend(frameon=False, fontsize=5.5, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=1)
+    # below the axes: inside, it would hide points (the smallest models sit bottom left); one machine is named
+    # in the legend's title (several: in each entry), so a legend cut out of the figure still says where
+    named = _wrap("measured on " + machines[0], 70) if len(machines) == 1 and machines[0] else None
+    ax.legend(frameon=False, fontsize=5.5, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=1, title=named,
+              title_fontsize=5.5)
     ax.set_title(title)
     return fig
+
+
+def readable_log_ticks(axis, values: pd.Series) -> None:
+    """Labelled ticks on a log axis whatever the data's span: the sparsest of decades; 1, 3; 1, 2, 5; 1, 2, 3, 5;
+    every 1..9 step that puts at least 3 labels on the data (e.g. 0.002, 0.003, 0.004 GFLOPs for the tiny model, where decade
+    ticks alone would leave the axis without one), else 4 evenly spaced ticks."""
+    import math
+
+    from matplotlib.ticker import FormatStrFormatter, LogLocator, MaxNLocator, NullFormatter
+
+    values = values[values > 0]
+    axis.set_major_formatter(FormatStrFormatter("%g"))
+    axis.set_minor_formatter(NullFormatter())
+    if values.empty:
+        return
+    lo, hi = float(values.min()), float(values.max())
+    decades = range(math.floor(math.log10(lo)) - 1, math.ceil(math.log10(hi)) + 1)
+    for subs in ((1.0,), (1.0, 3.0), (1.0, 2.0, 5.0), (1.0, 2.0, 3.0, 5.0), tuple(float(k) for k in range(1, 10))):
+        if sum(lo * (1 - 1e-9) <= m * 10.0**e <= hi * (1 + 1e-9) for e in decades for m in subs) >= 3:
+            axis.set_major_locator(LogLocator(base=10, subs=subs))
+            return
+    axis.set_major_locator(MaxNLocator(nbins=4))
 
 
 def _wrap(text: str, width: int) -> str:

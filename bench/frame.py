@@ -22,8 +22,7 @@ def load_records(paths: list[str | Path]) -> list[records.Record]:
     """Every record of every input; a clear error naming an empty, missing or foreign file."""
     out = []
     for path in map(Path, paths):
-        if not path.is_file():
-            raise ValueError(f"input {str(path)!r} does not exist")
+        records.check_readable(path, "input")
         text = path.read_text().strip()
         if not text:
             raise ValueError(f"input {str(path)!r} is empty: nothing to plot (run python -m bench.sweep first)")
@@ -178,3 +177,16 @@ def pareto_mask(cost: pd.Series, accuracy: pd.Series) -> pd.Series:
         if accuracy.iloc[i] > best:
             keep[i], best = True, accuracy.iloc[i]
     return pd.Series(keep, index=cost.index)
+
+
+def summary_table(path: str | Path, seq_len: int | None = None, value: str = "latency_ms_p50"):
+    """`value` (median latency in ms, or instructions per inference) by sub-network x runtime (pandas)."""
+    rows = [r.to_dict() for r in records.read(path) if r.kind == "latency" and r.status == "ok"]
+    df = pd.DataFrame(rows)
+    if seq_len and not df.empty:
+        df = df[df.seq_len == seq_len]
+    if df.empty or df[value].isna().all():
+        return None
+    df = df[df[value].notna()]
+    df["cell"] = df.model_id.where(df.family == "baseline", df.subnet_id)
+    return df.pivot_table(index="cell", columns="runtime", values=value, aggfunc="last", sort=False)

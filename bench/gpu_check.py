@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import platform
-import random
 import shutil
 import subprocess
 import sys
@@ -27,8 +26,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-GOOD, BAD = ["good", "great", "fine", "lovely", "fun", "superb"], ["bad", "dull", "awful", "boring", "weak", "poor"]
-FILLER = ["the", "film", "was", "quite", "a", "story", "with", "acting", "and", "plot", "very", "its", "cast"]
 TRAIN = ["--task", "sst2", "--stage", "depth", "--max-train-samples", "2048", "--max-eval-samples", "256",
          "--batch-size", "32", "--epochs", "1", "--eval-every", "16", "--learning-rate", "1e-4",
          "--logging-steps", "8", "--checkpoint-choice", "last"]
@@ -67,19 +64,12 @@ def make_assets(work: Path) -> tuple[Path, Path]:
     """SST-2-format data whose label is a word rule, and OUT/width/best: a random BERT with a word-level tokenizer."""
     from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
 
-    rng, data = random.Random(0), work / "data"
-    data.mkdir(parents=True, exist_ok=True)
-    for name, n in (("train.tsv", 2048), ("dev.tsv", 256)):
-        rows = ["sentence\tlabel"]
-        for _ in range(n):
-            label = rng.randint(0, 1)
-            words = rng.sample(FILLER, 5) + [rng.choice(GOOD if label else BAD) for _ in range(3)]
-            rng.shuffle(words)
-            rows.append(" ".join(words) + f"\t{label}")
-        (data / name).write_text("\n".join(rows) + "\n")
+    from bench.standin import WORDS, write_sst2_standin
+
+    data = write_sst2_standin(work / "data", {"train.tsv": 2048, "dev.tsv": 256})
     model = work / "run" / "width" / "best"
     model.mkdir(parents=True, exist_ok=True)
-    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *GOOD, *BAD, *FILLER]
+    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS]
     words += [f"[unused{i}]" for i in range(30522 - len(words))]  # BERT's vocabulary size: the sweep draws ids >= 1000
     BertTokenizerFast(vocab={w: i for i, w in enumerate(words)}, do_lower_case=True).save_pretrained(model)  # v5 API
     import torch

@@ -13,6 +13,7 @@ This machine's measurements are kept in reports/this-machine/records.jsonl, keye
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -21,6 +22,7 @@ import pandas as pd
 
 from bench.frame import cited_accuracy, efficiency, joined, load_records, measured_accuracy
 from bench.report import ReportSpec, build, portable_command, with_costs
+from dynabert import records
 
 REFERENCE = Path("reports/default")  # committed reference results (another machine); read, never written
 DEFAULT_OUT = Path("reports/this-machine")  # this machine's default run (gitignored)
@@ -37,12 +39,15 @@ def default_run(out: Path, min_time_s: float) -> Path:
         raise ValueError(f"{REFERENCE} holds the committed reference results, which a run never overwrites; "
                          f"choose another --out (default {DEFAULT_OUT})")
     store, ref = out / "records.jsonl", REFERENCE / "records.jsonl"
+    workers = min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
     cmd = (f"python -m bench.sweep --model bert-base --baselines {','.join(DEFAULT_BASELINES)} --runtimes onnxruntime "
-           f"--threads 1 --seq-len 128 --min-time {min_time_s:g} --processes {DEFAULT_PROCESSES} --results {store.as_posix()}")
+           f"--threads 1 --seq-len 128 --min-time {min_time_s:g} --processes {DEFAULT_PROCESSES} "
+           f"--export-workers {workers} --results {store.as_posix()}")
     fingerprint = machine_fields()["machine_fingerprint"]
     print(f"measuring on this machine [{fingerprint}] (cells it already measured are skipped): {cmd}")
     run_sweep(SweepConfig(models=["bert-base"], baselines=DEFAULT_BASELINES, runtimes=("onnxruntime",), threads=(1,),
-                          seq_len=128, results=str(store), min_time_s=min_time_s, processes=DEFAULT_PROCESSES))
+                          seq_len=128, results=str(store), min_time_s=min_time_s, processes=DEFAULT_PROCESSES,
+                          export_workers=workers))
     inputs = [str(ref), str(store)] if ref.is_file() else [str(store)]
     return build(ReportSpec(inputs, out, ["sst2", "mnli-m"], title="DynaBERT (BERT-base) vs TinyBERT and "
                             "DistilBERT, measured on this machine beside the reference machine: cited accuracy, "
@@ -166,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
             mine = DEFAULT_OUT / "records.jsonl"
             args.results = args.results or [str(mine if mine.is_file() else REFERENCE / "records.jsonl")]
             return cmd_select(args)
+        if args.out:
+            records.check_out_dir(args.out, "--out")
         if not args.results:
             index = default_run(Path(args.out) if args.out else DEFAULT_OUT, args.min_time)
         else:

@@ -59,7 +59,7 @@ def with_costs(acc: pd.DataFrame, seq_len: int) -> pd.DataFrame:
     """Fill params/FLOPs of accuracy rows from the architecture (cited rows carry none)."""
     from dynabert.config import SubnetSpec
     from dynabert.flops import cost
-    from dynabert.presets import ARCHITECTURES
+    from dynabert.config import ARCHITECTURES
     from dynabert.subnet import parse_subnet
 
     acc = acc.copy()

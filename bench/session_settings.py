@@ -68,7 +68,9 @@ def is_current(artifact: Path) -> bool:
         return False
     try:
         data = json.loads(path.read_text())
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return False
+    if not isinstance(data, dict):  # damaged (e.g. `[]`): not current, so the export writes it again
         return False
     want = recommended().to_json()
     return all(data.get(k) == want[k] for k in ("graph_optimization_level", "disabled_optimizers",

@@ -16,11 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.artifacts import LoadedModel, artifact_for, load
-from bench.cells import RUNTIMES, Cell, Ready, base_fields, export_fields, finish, machine_fields, other_machine_diff
+from bench.cells import (RUNTIMES, Cell, Ready, base_fields, export_fields, finish, machine_fields, other_machine_diff,
+                         skip_reason)
+from bench.frame import summary_table
 from devices.request import RunRequest, RunResult
 from dynabert import records
 from dynabert.config import DEFAULT_DEPTHS, DEFAULT_WIDTHS, SubnetSpec, default_grid, parse_mults
-from dynabert.limits import check_seq_len, input_limits
+from dynabert.limits import check_seq_len
 from dynabert.subnet import read_subnets
 
 BASELINES = ("tinybert-4l-312d", "tinybert-6l-768d", "distilbert-6l-768d", "bert-base")
@@ -45,13 +47,14 @@ class SweepConfig:
     task: str | None = None
     processes: int = 1  # fresh processes per cell, interleaved across cells (emulated targets: always 1)
     subnets: tuple = ()  # sub-networks to measure instead of the widths x depths grid (grid points or per-layer)
+    export_workers: int = 1  # processes exporting at once before anything is timed (bench/export_pool.py)
 
     def __post_init__(self) -> None:
         unknown = [r for r in self.runtimes if r not in RUNTIMES]
         if unknown:
             raise ValueError(f"unknown runtime(s) {unknown}; choose from {', '.join(RUNTIMES)}")
-        if self.processes < 1:
-            raise ValueError(f"processes must be >= 1, got {self.processes}")
+        if self.processes < 1 or self.export_workers < 1:
+            raise ValueError(f"processes and export workers must be >= 1, got {self.processes}, {self.export_workers}")
         if self.seq_len < 2 or self.batch < 1 or any(t < 1 for t in self.threads):
             raise ValueError(f"seq_len >= 2, batch >= 1 and threads >= 1 required; got {self.seq_len}, "
                              f"{self.batch}, {self.threads}")
@@ -61,15 +64,12 @@ def prepare_cell(cfg: SweepConfig, model: LoadedModel, cell: Cell, target, prov:
     """The cell's Ready (artifact exported and checked, request planned by its target), or its skipped/error
     record: a runtime its device profile does not list, a runtime not installed here, a failed export."""
     from devices.inputs import read_input_spec
-    from devices.local import available
     from dynabert.flops import cost
 
     fmt, runner_runtime, precision = RUNTIMES[cell.runtime]
-    base = base_fields(cost(model.dyna.full_size, cell.spec, cfg.seq_len), cell, model.name, model.sha, cfg.batch,
+    base = base_fields(cost(model.full_size(), cell.spec, cfg.seq_len), cell, model.name, model.sha, cfg.batch,
                        cfg.seq_len, cfg.task, prov, env)
-    listed = target.profile.get("runtimes", list(RUNTIMES))
-    why = (available(runner_runtime)[1] if cell.runtime in listed else
-           f"device {cell.device!r} lists runtimes {', '.join(listed)} (its profile's `runtimes`)")
+    why = skip_reason(cell, target)
     if why:
         return records.Record(**base, status="skipped", error=why)
     try:
@@ -102,10 +102,12 @@ def plan_cells(cfg: SweepConfig) -> list[Cell]:
 
 
 def prepare_pending(cfg: SweepConfig, targets: dict) -> list[tuple[Cell, Ready | records.Record]]:
-    """Every cell not yet in the store, exported and planned (one model in memory at a time), then the written
-    files flushed: no export (torch threads, hundreds of MB written) runs beside a timed process."""
+    """Every cell not yet in the store, exported (by cfg.export_workers processes, then checked here) and planned,
+    one model in memory at a time, then the written files flushed: no export (torch threads, hundreds of MB
+    written) runs beside a timed process. A model whose cells are all done is not built (bench.artifacts.load)."""
     from tqdm.auto import tqdm
 
+    from bench.export_pool import export_cells
     from devices.local import cpu_info
 
     done = records.done_keys(cfg.results)
@@ -113,16 +115,24 @@ def prepare_pending(cfg: SweepConfig, targets: dict) -> list[tuple[Cell, Ready |
     prov.pop("cpu_model")
     prov["cpu_model"] = env.pop("cpu_model")
     loaded: dict[str, LoadedModel] = {}
-    pending = []
-    for cell in tqdm(plan_cells(cfg), desc="export", unit="cell"):
+    todo = []
+    for cell in plan_cells(cfg):
         if cell.model_id not in loaded:
-            loaded.clear()
-            loaded[cell.model_id] = load(cell.model_id)
-            check_seq_len(input_limits(loaded[cell.model_id].dyna.hf.config), cfg.seq_len, "--seq-len", cell.model_id)
+            for previous in loaded.values():
+                previous.release()
+            loaded = {cell.model_id: load(cell.model_id, cfg.cache)}  # a cached preset's hash: nothing built
         model = loaded[cell.model_id]
         if records.cell_key("latency", model.name, model.sha, cell.spec.subnet_id, cfg.task, None, cell.device,
                             cell.runtime, cell.threads, cfg.batch, cfg.seq_len, prov["machine_fingerprint"]) not in done:
-            pending.append((cell, prepare_cell(cfg, model, cell, targets[cell.device], prov, env)))
+            check_seq_len(model.limits(), cfg.seq_len, "--seq-len", cell.model_id)
+            todo.append((cell, model))
+    export_cells([(c, m) for c, m in todo if not skip_reason(c, targets[c.device])], cfg.seq_len, cfg.cache,
+                 cfg.export_workers)
+    pending = []
+    for i, (cell, model) in enumerate(tqdm(todo, desc="export", unit="cell", disable=not todo)):
+        if i and todo[i - 1][1] is not model:
+            todo[i - 1][1].release()
+        pending.append((cell, prepare_cell(cfg, model, cell, targets[cell.device], prov, env)))
     if pending and hasattr(os, "sync"):
         os.sync()
     return pending
@@ -139,12 +149,15 @@ def run_sweep(cfg: SweepConfig) -> list[records.Record]:
     from devices import profiles
     from devices.targets import target_for
 
+    records.check_writable(cfg.results)  # before any work: not after the measurements it would lose
     targets = {d: target_for(profiles.get(d)) for d in cfg.devices}
     pending = prepare_pending(cfg, targets)
     rounds = [1 if isinstance(r, records.Record) or r.request.count_runs else cfg.processes for _, r in pending]
     results: list[list[RunResult]] = [[] for _ in pending]
     written = []
-    bar = tqdm(total=sum(rounds), desc="measure", unit="run")
+    if not pending:
+        print(f"every cell is already measured on this machine ({cfg.results}): nothing to measure")
+    bar = tqdm(total=sum(rounds), desc="measure", unit="run", disable=not pending)
     for r in range(max(rounds, default=0)):
         for i, (cell, ready) in enumerate(pending):
             if r >= rounds[i]:
@@ -161,21 +174,6 @@ def run_sweep(cfg: SweepConfig) -> list[records.Record]:
             written.append(ready)
     bar.close()
     return written
-
-
-def summary_table(path: str | Path, seq_len: int | None = None, value: str = "latency_ms_p50"):
-    """`value` (median latency in ms, or instructions per inference) by sub-network x runtime (pandas)."""
-    import pandas as pd
-
-    rows = [r.to_dict() for r in records.read(path) if r.kind == "latency" and r.status == "ok"]
-    df = pd.DataFrame(rows)
-    if seq_len and not df.empty:
-        df = df[df.seq_len == seq_len]
-    if df.empty or df[value].isna().all():
-        return None
-    df = df[df[value].notna()]
-    df["cell"] = df.model_id.where(df.family == "baseline", df.subnet_id)
-    return df.pivot_table(index="cell", columns="runtime", values=value, aggfunc="last", sort=False)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -199,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--processes", type=int, default=1,
                     help="fresh processes per cell, interleaved across cells; their timed runs are pooled and "
                          "each process's median is kept (env.process_medians_ms)")
+    ap.add_argument("--export-workers", type=int, default=1, help="processes exporting at once, before any timing")
     ap.add_argument("--cache-dir", help="artifact cache (default ~/.cache/dynabert-edge/artifacts)")
     ap.add_argument("--task", help="task name to put in the records (for joining with accuracy)")
     ap.add_argument("--results", required=True, help="results store (JSON lines), appended to")
@@ -214,8 +213,9 @@ def main(argv: list[str] | None = None) -> int:
             widths=parse_mults(args.widths, "widths"), depths=parse_mults(args.depths, "depths"),
             baselines=tuple(b for b in args.baselines.split(",") if b), warmup=args.warmup,
             min_runs=args.min_runs, min_time_s=args.min_time, processes=args.processes,
-            cache=Path(args.cache_dir) if args.cache_dir else None, task=args.task, devices=devices,
-            subnets=tuple(read_subnets(args.subnets)) if args.subnets else ())
+            export_workers=args.export_workers,
+            cache=records.check_out_dir(args.cache_dir, "--cache-dir") if args.cache_dir else None, task=args.task,
+            devices=devices, subnets=tuple(read_subnets(args.subnets)) if args.subnets else ())
         if not cfg.models and not cfg.baselines:
             raise ValueError("nothing to measure: give --model and/or --baselines")
         t0 = time.time()

@@ -27,10 +27,9 @@ def read_input_spec(path: str | Path) -> InputSpec:
         raise ValueError(f"artifact {path} does not exist")
     cache = path.with_name(path.name + ".inputs.json")
     stamp = [path.stat().st_size, path.stat().st_mtime_ns]
-    if cache.is_file():
-        saved = json.loads(cache.read_text())
-        if saved.get("stamp") == stamp:
-            return InputSpec(**{**saved["spec"], "names": tuple(saved["spec"]["names"])})
+    saved = _cached(cache, stamp)
+    if saved is not None:
+        return saved
     if path.suffix == ".onnx":
         spec = onnx_spec(path)
     elif path.suffix == ".tflite":
@@ -41,11 +40,29 @@ def read_input_spec(path: str | Path) -> InputSpec:
     return spec
 
 
+def _cached(cache: Path, stamp: list) -> InputSpec | None:
+    """The InputSpec saved in `cache` for this file version; None when absent, stale or damaged (then it is read
+    from the artifact again and the cache rewritten: it only ever holds what the artifact says)."""
+    try:
+        saved = json.loads(cache.read_text())
+        if saved.get("stamp") == stamp:
+            return InputSpec(**{**saved["spec"], "names": tuple(saved["spec"]["names"])})
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        pass
+    return None
+
+
 def torch_spec(path: Path) -> InputSpec:
     config_path = path / "config.json"
     if not config_path.is_file():
         raise ValueError(f"artifact {path} is a directory without config.json (not a saved model)")
-    config = json.loads(config_path.read_text())
+    try:
+        config = json.loads(config_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{config_path}: not JSON ({err}); save the model again (save_pretrained)") from None
+    if not isinstance(config, dict):
+        raise ValueError(f"{config_path}: holds a JSON {type(config).__name__}, not a model config object; save the "
+                         f"model again (save_pretrained)")
     vocab = config.get("vocab_size")
     if not vocab:
         raise ValueError(f"{config_path} has no vocab_size")

@@ -101,6 +101,69 @@ SESSION_MODES = ("artifact", "default")
 OPT_LEVELS = ("ORT_DISABLE_ALL", "ORT_ENABLE_BASIC", "ORT_ENABLE_EXTENDED", "ORT_ENABLE_LAYOUT", "ORT_ENABLE_ALL")
 
 
+# Graph optimizer names onnxruntime's `disabled_optimizers` takes (it ignores a name it does not know, silently):
+# the transformers its CPU session reports at log level 0 ("Applying graph transformer NAME"), the rewrite rules
+# and transformers named in its library, onnxruntime 1.32. A sidecar naming another one is refused (a typo would
+# otherwise leave the optimizer on without a word); a name a later onnxruntime adds belongs in this list.
+ORT_OPTIMIZERS = frozenset("""
+AttentionFusion Avx2WeightS8ToU8Transformer BiasDropoutFusion BiasGeluFusion BiasSkipLayerNormFusion BiasSoftmaxFusion
+CastChainElimination CastElimination CastFloat16Transformer CommonSubexpressionElimination ConstantFolding
+ConstantSharing ConvActivationFusion ConvAddActivationFusion ConvAddFusion ConvBNFusion ConvMulFusion
+DQMatMulNBitsFusion DivMulFusion DoubleQDQPairsRemover DynamicQuantizeMatMulFusion EliminateDropout EliminateIdentity
+EliminateSlice EmbedLayerNormFusion EnsureUniqueDQForNodeUnit ExpandElimination FastGeluFusion
+FreeDimensionOverrideTransformer FuseFp16InitializerToFp32NodeTransformer GatherSliceToSplitFusion
+GatherToSliceFusion GeluFusion GeluFusionL1 GeluFusionL2 GemmActivationFusion GemmSumFusion GemmTransposeFusion
+GqaValueLayoutTransformer GroupQueryAttentionFusion GroupQueryAttentionPreNormFusion LabelEncoderFusion
+LayerNormFusion LayerNormFusionL1 LayerNormFusionL2 Level1_RuleBasedTransformer Level2_RuleBasedTransformer
+MatMulActivationFusion MatMulAddFusion MatMulIntegerToFloatFusion MatMulNBitsFusion MatMulNBitsMlpFusion
+MatMulNBitsQLoRAFusion MatMulNBitsQkvFusion MatMulScaleFusion MatMul_BatchNormalization_Fusion
+MatmulTransposeFusion MemcpyTransformer NchwcTransformer NhwcTransformer NoopElimination NotWhereFusion Pad_Fusion
+PreShapeNodeElimination QDQFinalCleanupTransformer QDQPropagationTransformer QDQS8ToU8Transformer
+QDQSelectorActionTransformer QuickGeluFusion RemoveDuplicateCastTransformer ReshapeFusion SimplifiedLayerNormFusion
+SkipLayerNormFusion SliceConcatToSpaceToDepthFusion SwiGluFusion TransposeOptimizer
+TransposeOptimizer_CPUExecutionProvider UnsqueezeElimination WeightBiasQuantization WhereDummyDq
+""".split())
+
+
+def config_object(file: str | os.PathLike) -> dict:
+    """A saved model's config.json as a dict; ValueError naming the file and the fix when it is not a JSON object."""
+    try:
+        with open(file) as f:
+            data = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{file}: not JSON ({err}); save the model again (save_pretrained)") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{file}: holds a JSON {type(data).__name__}, not a model config; save the model again")
+    return data
+
+
+def check_sidecar(sidecar: str, data: object) -> dict:
+    """The sidecar's settings, or ValueError naming the file, the bad entry and the fix: not a JSON object, an
+    unknown graph_optimization_level, a disabled optimizer onnxruntime does not have (ORT_OPTIMIZERS), an
+    execution provider onnxruntime does not know (onnxruntime.get_all_providers())."""
+    fix = "fix or delete the file (bench.export writes it again)"
+    if not isinstance(data, dict):
+        raise ValueError(f"{sidecar}: holds a JSON {type(data).__name__}, not an object of onnxruntime session "
+                         f"settings (graph_optimization_level, disabled_optimizers, execution_provider); {fix}")
+    level, disabled = data.get("graph_optimization_level", "ORT_ENABLE_ALL"), data.get("disabled_optimizers", [])
+    if level not in OPT_LEVELS or not isinstance(disabled, list) or not all(isinstance(d, str) for d in disabled):
+        raise ValueError(f"{sidecar}: graph_optimization_level must be one of {', '.join(OPT_LEVELS)} and "
+                         f"disabled_optimizers a list of optimizer names; {fix}")
+    unknown = [d for d in disabled if d not in ORT_OPTIMIZERS]
+    if unknown:
+        raise ValueError(f"{sidecar}: disabled_optimizers names {', '.join(map(repr, unknown))}, not a graph "
+                         f"optimizer of onnxruntime (which would ignore it silently); known names include "
+                         f"SkipLayerNormFusion, AttentionFusion, EmbedLayerNormFusion, GeluFusionL1; {fix}")
+    provider = data.get("execution_provider", "CPUExecutionProvider")
+    os.environ["ORT_DISABLE_TELEMETRY"] = "1"  # before onnxruntime initialises (see ort_session)
+    import onnxruntime
+
+    if provider not in onnxruntime.get_all_providers():
+        raise ValueError(f"{sidecar}: execution_provider {provider!r} is not an onnxruntime execution provider "
+                         f"(e.g. CPUExecutionProvider, CUDAExecutionProvider); {fix}")
+    return {"graph_optimization_level": level, "disabled_optimizers": list(disabled), "execution_provider": provider}
+
+
 def session_settings_path(path: str) -> str:
     """The session-settings sidecar shipped beside an ONNX artifact: `<artifact>.session.json`."""
     return path + SESSION_SUFFIX
@@ -125,17 +188,15 @@ def session_settings(path: str, mode: str = "artifact", cuda: bool = False) -> d
     try:
         with open(sidecar) as f:
             data = json.load(f)
-    except json.JSONDecodeError as err:
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ValueError(f"{sidecar}: not JSON ({err}); fix or delete the file") from None
+    checked = check_sidecar(sidecar, data)
     if data.get("offline_optimizations"):  # what the file itself went through before any session (its graph)
         default["offline_optimizations"] = data["offline_optimizations"]
     if mode == "default":
         return default
-    level, disabled = data.get("graph_optimization_level", "ORT_ENABLE_ALL"), data.get("disabled_optimizers", [])
-    if level not in OPT_LEVELS or not isinstance(disabled, list) or not all(isinstance(d, str) for d in disabled):
-        raise ValueError(f"{sidecar}: graph_optimization_level must be one of {', '.join(OPT_LEVELS)} and "
-                         f"disabled_optimizers a list of optimizer names; fix or delete the file")
-    provider = data.get("execution_provider", "CPUExecutionProvider")
+    level, disabled, provider = (checked[k] for k in ("graph_optimization_level", "disabled_optimizers",
+                                                      "execution_provider"))
     if (provider == "CUDAExecutionProvider") != cuda:
         return {**default, "source": f"onnxruntime default (the sidecar is for {provider})"}
     return {**default, "graph_optimization_level": level, "disabled_optimizers": list(disabled),
@@ -281,7 +342,7 @@ def load_torch(path: str, threads: int, cuda: bool = False, gpu_index: int = 0, 
 
     torch.set_num_threads(threads)
     device = torch_device(cuda, gpu_index, extras)
-    config = json.loads((Path(path) / "config.json").read_text()) if (Path(path) / "config.json").is_file() else {}
+    config = config_object(Path(path) / "config.json") if (Path(path) / "config.json").is_file() else {}
     if config.get("model_type") == "dynabert-pruned" and "auto_map" not in config:
         raise ValueError(f"{path} holds an extracted sub-network saved without its modeling code (an older "
                          f"extraction); extract it again (python -m dynabert extract), or delete it from the "
@@ -389,6 +450,39 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return ap.parse_args(argv)
 
 
+LOOKUP_ERRORS = (  # (runtime's message pattern with the bad index and the table's last row, which runtime)
+    (r"indices element out of data bounds, idx=(-?\d+) must be within the inclusive range \[-?\d+,(-?\d+)\]",
+     "onnxruntime Gather"),
+    (r"Embedding Lookup: index out of bounds\. Got (-?\d+), and bounds are \[0, (-?\d+)\]", "LiteRT EMBEDDING_LOOKUP"),
+)
+
+
+def lookup_error(err: Exception, artifact: str, vocab_size: int, type_vocab_size: int) -> str | None:
+    """A clear message for an embedding lookup that read past the model's table (an input-size flag larger than
+    the model's table), naming the flag(s) whose values reach that index; None for any other error."""
+    import re
+
+    msg = str(err)
+    for pattern, where in LOOKUP_ERRORS:
+        if m := re.search(pattern, msg):
+            idx, rows = int(m.group(1)), int(m.group(2)) + 1
+            break
+    else:
+        if "index out of range in self" not in msg:  # torch's embedding
+            return None
+        idx, rows, where = None, None, "torch embedding"
+    low, high = token_id_range(vocab_size)
+    flags = []  # the flag(s) whose drawn values reach the bad index
+    if idx is None or idx < type_vocab_size:
+        flags.append(f"--type-vocab-size {type_vocab_size}")
+    if idx is None or low <= idx < high:
+        flags.append(f"--vocab-size {vocab_size}")
+    table = f"index {idx} is past the model's table of {rows} rows" if idx is not None else "an index is past a table"
+    return (f"an embedding lookup failed ({where}: {table}): {' or '.join(flags) or 'an input size'} is larger than "
+            f"the model's own; pass the artifact's sizes (python -c \"from devices.inputs import read_input_spec; "
+            f"print(read_input_spec({artifact!r}))\" prints them; 1 for a model without token types)")
+
+
 def run_cell(args: argparse.Namespace, result: dict) -> None:
     """Load, time and (optionally) count one artifact, filling `result`."""
     if args.pin and hasattr(os, "sched_setaffinity"):
@@ -400,8 +494,13 @@ def run_cell(args: argparse.Namespace, result: dict) -> None:
     t0 = time.perf_counter()
     run, version = load(args.runtime, args.artifact, args.threads, args.gpu_index, extras, args.session)
     result["load_ms"] = (time.perf_counter() - t0) * 1e3
-    first_ms, samples = measure(run, inputs, args.warmup, args.min_runs, args.min_time, args.max_runs,
-                                args.max_time)
+    try:
+        first_ms, samples = measure(run, inputs, args.warmup, args.min_runs, args.min_time, args.max_runs,
+                                    args.max_time)
+    except Exception as err:
+        if (why := lookup_error(err, args.artifact, args.vocab_size, args.type_vocab_size)) is None:
+            raise
+        raise ValueError(why) from None
     if args.count_runs:
         mark(1)
         for i in range(args.count_runs):  # each run bracketed: the plugin reports one count per run

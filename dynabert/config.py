@@ -49,6 +49,19 @@ class BertSize:
         return cls(**d)
 
 
+# Architecture-only presets (random weights; dynabert.presets builds them): here, beside BertSize, so that
+# naming one or reading its shape imports no torch.
+ARCHITECTURES: dict[str, BertSize] = {
+    "bert-base": BertSize(),
+    "tinybert-4l-312d": BertSize(hidden_size=312, num_layers=4, num_heads=12, head_size=26, ffn_size=1200),
+    "tinybert-6l-768d": BertSize(num_layers=6),
+    # DistilBERT itself (DistilBertForSequenceClassification): 6 x 768, 12 heads, FFN 3072, no token-type
+    # embeddings, a ReLU pre-classifier
+    "distilbert-6l-768d": BertSize(num_layers=6, type_vocab_size=0, head_type="distilbert-head"),
+    "tiny": BertSize(hidden_size=64, num_layers=2, num_heads=4, head_size=16, ffn_size=128, max_positions=512),
+}
+
+
 @dataclass(frozen=True)
 class SubnetSpec:
     """One sub-network: a width multiplier (heads, FFN) and a depth multiplier (layers), both in (0, 1]."""

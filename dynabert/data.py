@@ -114,6 +114,9 @@ def find_file(data_dir: Path, stem: str) -> Path:
 
 def task_dir(data_dir: str | Path, task: TaskSpec) -> Path:
     root = Path(data_dir)
+    if root.is_file():
+        raise ValueError(f"--data-dir {str(root)!r} is a file; pass the task folder holding it (e.g. glue_data/SST-2 "
+                         f"with train.tsv and dev.tsv), {str(root.parent)!r} here")
     if not root.is_dir():
         raise ValueError(f"data directory {str(root)!r} does not exist")
     sub = root / GLUE_DIRS.get(task.name, "")
@@ -145,7 +148,10 @@ def read_split(path: Path, task: TaskSpec, labels: tuple[str, ...] | None, max_e
     Problems name the line an editor shows (dynabert.tabular), e.g. 'dev.tsv:7: 3 columns, expected 4'.
     """
     rows = read_rows(path)
-    header = [c.strip() for c in rows[0][1]] if task.header and rows else None
+    if not rows:
+        raise ValueError(f"{path} is empty (no header row, no examples): fill it, or point --data-dir at the folder "
+                         f"with the task's files")
+    header = [c.strip() for c in rows[0][1]] if task.header else None
     text_idx = [_column(header, c, path) for c in task.text_columns]
     label_idx = _column(header, task.label_column, path)
     width = len(header) if header else None

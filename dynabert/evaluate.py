@@ -86,9 +86,10 @@ def prepare(args: argparse.Namespace, seq_len: int, seq_flag: str, limit: int | 
     from dynabert.labels import align_classifier, checkpoint_order, eval_labels
     from dynabert.limits import check_features, check_seq_len, check_tokenizer, input_limits
     from dynabert.model import bert_size
-    from dynabert.presets import load_model, load_tokenizer
+    from dynabert.presets import check_model_dir, load_model, load_tokenizer
 
     model_dir = resolve_checkpoint(args.checkpoint)
+    check_model_dir(model_dir)  # an unsupported model refused from config.json, before transformers reads it
     source = str(model_dir)
     task = get_task(args.task, args.text_columns, args.label_column)
     split = args.split or default_split(args.task, task)
@@ -198,9 +199,12 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
     from dynabert import records
 
+    if args.results:
+        records.check_writable(args.results)  # before anything is loaded or scored
     ev = prepare(args, args.max_seq_len, "--max-seq-len")
     sha, prov = weights_sha(ev.dyna.hf), records.provenance()
     store = Path(args.results) if args.results else ev.model_dir / "accuracy.jsonl"
+    records.check_writable(store)
     for spec in ev.specs:
         metrics, reason = score(ev, spec, args.batch_size)
         records.append(store, accuracy_record(ev, spec, metrics, reason, args.max_seq_len, args.family, sha, prov))

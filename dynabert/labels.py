@@ -82,6 +82,9 @@ def check_checkpoint(path: str | None, task: TaskSpec, labels: tuple[str, ...] |
         return  # presets have no trained labels; hub ids are checked when loaded
     from transformers import AutoConfig
 
+    from dynabert.presets import check_model_dir
+
+    check_model_dir(Path(path))  # an unsupported model type refused before transformers parses its config
     checkpoint_order(AutoConfig.from_pretrained(path), task, labels, f"{role} {path}")
 
 

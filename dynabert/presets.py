@@ -14,7 +14,7 @@ import torch
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, BertConfig, DistilBertConfig
 
 from dynabert import pruned
-from dynabert.config import BertSize
+from dynabert.config import ARCHITECTURES, BertSize  # ARCHITECTURES: re-exported
 from dynabert.model import SUPPORTED_MODEL_TYPES
 
 # The extracted model with the Auto classes, so this project loads a sub-network with its own classes (no remote
@@ -24,15 +24,6 @@ AutoModelForSequenceClassification.register(pruned.PrunedBertConfig, pruned.Prun
                                             exist_ok=True)
 
 MINILM = "minilm-l6"
-ARCHITECTURES: dict[str, BertSize] = {
-    "bert-base": BertSize(),
-    "tinybert-4l-312d": BertSize(hidden_size=312, num_layers=4, num_heads=12, head_size=26, ffn_size=1200),
-    "tinybert-6l-768d": BertSize(num_layers=6),
-    # DistilBERT itself (DistilBertForSequenceClassification): 6 x 768, 12 heads, FFN 3072, no token-type
-    # embeddings, a ReLU pre-classifier
-    "distilbert-6l-768d": BertSize(num_layers=6, type_vocab_size=0, head_type="distilbert-head"),
-    "tiny": BertSize(hidden_size=64, num_layers=2, num_heads=4, head_size=16, ffn_size=128, max_positions=512),
-}
 PRESETS = (MINILM, *ARCHITECTURES)
 
 
@@ -59,14 +50,23 @@ def bert_config(size: BertSize, num_labels: int) -> BertConfig | DistilBertConfi
 
 
 def check_model_dir(path: Path) -> str:
-    """model_type of a local model directory, or a clear error naming the directory and the fix."""
+    """model_type of a local model directory, or a clear error naming the directory and the fix. The type is read
+    from config.json as JSON first, so an unsupported model (e.g. GPT-2) is refused before transformers parses its
+    config (and warns about its token ids)."""
+    import json
+
+    path = Path(path)
     if not path.is_dir():
         raise ValueError(f"model directory {str(path)!r} does not exist; pass an existing directory, "
                          f"a preset ({', '.join(PRESETS)}) or a hub id")
     if not (path / "config.json").is_file():
         raise ValueError(f"{str(path)!r} has no config.json, so it is not a Hugging Face model directory "
                          f"(save one with save_pretrained, or pass a preset: {', '.join(PRESETS)})")
-    model_type = AutoConfig.from_pretrained(path).model_type
+    try:
+        raw = json.loads((path / "config.json").read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path / 'config.json'}: not JSON ({err}); save the model again (save_pretrained)") from None
+    model_type = raw.get("model_type") if isinstance(raw, dict) else None
     if model_type not in (*SUPPORTED_MODEL_TYPES, pruned.PrunedBertConfig.model_type):
         raise ValueError(f"{str(path)!r} holds a {model_type!r} model; supported: BERT, RoBERTa and DistilBERT "
                          f"sequence classifiers ({', '.join(SUPPORTED_MODEL_TYPES)}) and extracted sub-networks")

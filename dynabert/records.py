@@ -132,11 +132,55 @@ def append(path: str | Path, record: Record) -> None:
                          f"choose a writable path with --results") from None
 
 
+def check_readable(path: str | Path, what: str = "results file") -> Path:
+    """`path` as a Path, or ValueError with the true reason it cannot be read: a directory, or missing."""
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{what} {str(path)!r} is a directory, not a file; pass the store inside it "
+                         f"(e.g. {(path / 'records.jsonl').as_posix()})")
+    if not path.is_file():
+        raise ValueError(f"{what} {str(path)!r} does not exist")
+    return path
+
+
+def check_writable(path: str | Path, flag: str = "--results") -> None:
+    """Refuse, before any work is done, a results path that cannot be appended to: a directory, a path below a
+    file, no permission or a read-only file system. Tried for real and leaves nothing behind: an existing file is
+    opened for appending, else a temporary file is made in the nearest existing folder (where `append` creates
+    the rest)."""
+    import tempfile
+
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{flag} {str(path)!r} is a directory; give a file, e.g. {(path / 'records.jsonl').as_posix()}")
+    above = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    if above is not None:
+        raise ValueError(f"{flag} {str(path)!r}: {str(above)!r} is a file, not a folder; choose another path")
+    try:
+        if path.exists():
+            with open(path, "ab"):
+                pass
+        else:
+            folder = next(p for p in path.absolute().parents if p.exists())
+            with tempfile.TemporaryFile(dir=folder):
+                pass
+    except OSError as err:
+        raise ValueError(f"{flag} {str(path)!r} cannot be written ({err.strerror}); choose a writable path") from None
+
+
+def check_out_dir(path: str | Path, flag: str) -> Path:
+    """`path` as a Path, or ValueError when it (or a folder above it) is a file, so an output folder flag is refused
+    before any work rather than failing when the first file is written."""
+    path = Path(path)
+    for p in (path, *path.parents):
+        if p.exists() and not p.is_dir():
+            raise ValueError(f"{flag} {str(path)!r}: {str(p)!r} is a file, not a folder; choose a folder path")
+    return path
+
+
 def read(path: str | Path, warn: bool = True) -> list[Record]:
     """Every complete record of a store; partial or foreign lines are skipped with a warning naming the line."""
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"results file {str(path)!r} does not exist")
+    path = check_readable(path)
     out = []
     with open(path, encoding="utf-8") as f:
         for n, line in enumerate(f, start=1):
@@ -176,8 +220,9 @@ def provenance() -> dict:
     except OSError:
         pass
     try:
-        import torch
-        torch_version = torch.__version__
+        from importlib.metadata import version
+
+        torch_version = version("torch")  # package metadata: importing torch just for this costs seconds
     except ImportError:
         torch_version = None
     return {"git_sha": sha, "torch_version": torch_version, "cpu_model": cpu,

@@ -60,17 +60,8 @@ def sst2_dir(tmp_path_factory):
     for path in SST2_CANDIDATES:
         if path and os.path.isfile(os.path.join(path, "train.tsv")):
             return path
-    import random
-    rng = random.Random(0)
-    good, bad = ["good", "great", "fine", "lovely", "fun"], ["bad", "dull", "awful", "boring", "weak"]
-    filler = ["the", "film", "was", "quite", "a", "story", "with", "acting", "and", "plot"]
-    folder = tmp_path_factory.mktemp("sst2-standin")
-    for name, n in (("train.tsv", 640), ("dev.tsv", 128)):
-        rows = ["sentence\tlabel"]
-        for _ in range(n):
-            label = rng.randint(0, 1)
-            words = rng.sample(filler, 3) + [rng.choice(good if label else bad) for _ in range(3)]
-            rng.shuffle(words)
-            rows.append(" ".join(words) + f"\t{label}")
-        (folder / name).write_text("\n".join(rows) + "\n")
+    from bench.standin import write_sst2_standin
+
+    folder = write_sst2_standin(tmp_path_factory.mktemp("sst2-standin"), {"train.tsv": 640, "dev.tsv": 128},
+                                filler_words=3)
     return str(folder)
