@@ -176,7 +176,7 @@ def run_sweep(cfg: SweepConfig) -> list[records.Record]:
     return written
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m bench.sweep", description=__doc__.splitlines()[0])
     ap.add_argument("--model", action="append", default=[], help="preset, checkpoint or training output (repeatable)")
     ap.add_argument("--runtimes", default=",".join(RUNTIMES), help=f"comma-separated: {', '.join(RUNTIMES)}")
@@ -201,7 +201,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache-dir", help="artifact cache (default ~/.cache/dynabert-edge/artifacts)")
     ap.add_argument("--task", help="task name to put in the records (for joining with accuracy)")
     ap.add_argument("--results", required=True, help="results store (JSON lines), appended to")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     try:
         from devices import profiles
         devices = tuple(d.strip() for d in args.devices.split(",") if d.strip())
