@@ -65,3 +65,14 @@ def sst2_dir(tmp_path_factory):
     folder = write_sst2_standin(tmp_path_factory.mktemp("sst2-standin"), {"train.tsv": 640, "dev.tsv": 128},
                                 filler_words=3)
     return str(folder)
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory):
+    """The `tiny` preset saved as a local checkpoint folder (weights and tokenizer), as a user's would be."""
+    from dynabert.presets import load_model, load_tokenizer
+
+    path = tmp_path_factory.mktemp("ckpt") / "tiny"
+    load_model("tiny").save_pretrained(path)
+    load_tokenizer("tiny").save_pretrained(path)
+    return path

@@ -1,7 +1,5 @@
 """Accuracy of the exported artifacts: the same dev examples through the runtime the sweep times."""
 
-import json
-
 import numpy as np
 import pytest
 import torch
@@ -12,24 +10,16 @@ from dynabert.data import encode, get_task, load_task
 from dynabert.presets import load_model, load_tokenizer
 
 
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    path = tmp_path_factory.mktemp("ckpt") / "tiny"
-    load_model("tiny").save_pretrained(path)
-    load_tokenizer("tiny").save_pretrained(path)
-    return path
-
-
 @pytest.mark.parametrize("runtime,fmt", [("onnxruntime", "onnx"), ("litert", "tflite")])
-def test_artifact_logits_match_torch_on_dev_examples(checkpoint, sst2_dir, tmp_path, runtime, fmt):
+def test_artifact_logits_match_torch_on_dev_examples(tiny_checkpoint, sst2_dir, tmp_path, runtime, fmt):
     from bench.export import ensure_artifact
     from devices.runner import load
     from dynabert.evaluate import weights_sha
 
-    hf = load_model(str(checkpoint))
+    hf = load_model(str(tiny_checkpoint))
     sub = extract(DynaBert(hf), SubnetSpec(0.5, 0.5))
     _, splits = load_task(get_task("sst2"), sst2_dir)
-    features = encode(splits["dev"], load_tokenizer(str(checkpoint)), 32, 12)
+    features = encode(splits["dev"], load_tokenizer(str(tiny_checkpoint)), 32, 12)
     path, _ = ensure_artifact(sub, weights_sha(hf), "w0.50-d0.50", fmt, 32, tmp_path)
     run, _ = load(runtime, str(path), 1)
     got = predict(run, features, 32, static=fmt == "tflite")
@@ -38,9 +28,9 @@ def test_artifact_logits_match_torch_on_dev_examples(checkpoint, sst2_dir, tmp_p
     np.testing.assert_allclose(got, ref, atol=1e-4)  # padding to the static length changes nothing
 
 
-def test_cli_writes_one_record_per_subnetwork_and_runtime(checkpoint, sst2_dir, tmp_path, capsys):
+def test_cli_writes_one_record_per_subnetwork_and_runtime(tiny_checkpoint, sst2_dir, tmp_path, capsys):
     store = tmp_path / "acc.jsonl"
-    args = ["--checkpoint", str(checkpoint), "--task", "sst2", "--data-dir", sst2_dir, "--runtimes",
+    args = ["--checkpoint", str(tiny_checkpoint), "--task", "sst2", "--data-dir", sst2_dir, "--runtimes",
             "onnxruntime,onnxruntime-int8", "--widths", "1.0,0.25", "--depths", "0.5", "--seq-len", "32",
             "--max-eval-samples", "40", "--results", str(store), "--cache-dir", str(tmp_path / "cache")]
     assert main(args) == 0

@@ -3,34 +3,23 @@ records, search on a dev subset, final candidates scored on the full dev set and
 
 import json
 
-import pytest
-
 from bench.pareto import main as pareto_main
 from bench.predictor import main as predictor_main
 from bench.sweep import main as sweep_main
 from dynabert import records
-from dynabert.presets import load_model, load_tokenizer
 
 QUICK = ["--seq-len", "16", "--min-time", "0"]
 
 
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    path = tmp_path_factory.mktemp("ckpt") / "tiny"
-    load_model("tiny").save_pretrained(path)
-    load_tokenizer("tiny").save_pretrained(path)
-    return path
-
-
-def test_search_answers_with_measured_sub_networks(checkpoint, sst2_dir, tmp_path, capsys):
+def test_search_answers_with_measured_sub_networks(tiny_checkpoint, sst2_dir, tmp_path, capsys):
     store, cache = tmp_path / "r.jsonl", str(tmp_path / "cache")
-    assert predictor_main(["sample", "--model", str(checkpoint), "--n", "4", "--widths", "1.0,0.5",
+    assert predictor_main(["sample", "--model", str(tiny_checkpoint), "--n", "4", "--widths", "1.0,0.5",
                            "--out", str(tmp_path / "sample.json")]) == 0
-    assert sweep_main(["--model", str(checkpoint), "--runtimes", "onnxruntime", "--subnets", str(tmp_path / "sample.json"),
+    assert sweep_main(["--model", str(tiny_checkpoint), "--runtimes", "onnxruntime", "--subnets", str(tmp_path / "sample.json"),
                        "--min-runs", "3", "--warmup", "1", "--cache-dir", cache, "--results", str(store), *QUICK]) == 0
     lat = sorted(r.latency_ms_p50 for r in records.read(store))
     budgets = [round(lat[len(lat) // 2], 4), round(1.5 * lat[-1], 4)]
-    args = ["search", "--checkpoint", str(checkpoint), "--task", "sst2", "--data-dir", sst2_dir, "--results", str(store),
+    args = ["search", "--checkpoint", str(tiny_checkpoint), "--task", "sst2", "--data-dir", sst2_dir, "--results", str(store),
             "--max-latency-ms", ",".join(map(str, budgets)), "--widths", "1.0,0.5", "--depths", "1.0",
             "--population", "6", "--generations", "2", "--search-examples", "64", "--final", "1",
             "--cache-dir", cache, "--out", str(tmp_path / "out"), *QUICK]
