@@ -82,6 +82,7 @@ class Progress:
     best_step: int | None = None
     history: list = field(default_factory=list)
     cpu_seconds: float = 0.0  # this rank's process CPU time (all threads) inside the training loop, summed over resumes
+    sampling: dict | None = None  # {"subnets_per_step": K, "grid": [ids]} the stage was started with (a resume must match)
 
     def state_dict(self) -> dict:
         return asdict(self)

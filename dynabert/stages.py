@@ -110,10 +110,10 @@ def grid_size(cfg: TrainConfig, stage: str) -> int:
 
 
 def check_sampling(cfg: TrainConfig, stages: tuple[str, ...]) -> None:
-    """Refuses --subnets-per-step beyond the grid of any multi-sub-network stage about to run (before any trains);
-    stages of one sub-network (teacher, baselines) train it every step whatever K is."""
+    """Refuses --subnets-per-step beyond the grid of any width/depth/final stage about to run (before any trains),
+    a one-point grid included; the teacher and the baselines train their one network every step whatever K is."""
     for stage in stages:
-        if grid_size(cfg, stage) > 1:
+        if stage in ("width", "depth", "final"):
             check_subnets_per_step(cfg.subnets_per_step, grid_size(cfg, stage), stage)
 
 

@@ -188,8 +188,10 @@ def setup_stage(cfg: TrainConfig, name: str, out: Path) -> Stage:
     stage = Stage(name, out, p, data, tokenizer, accelerator, model, accelerator.unwrap_model(model), teacher,
                   optimizer, scheduler, loss_settings(cfg, p), per_epoch, total, log)
     accelerator.register_for_checkpointing(scheduler, stage.progress)  # stepped by hand: see optimizer_step
+    stage.progress.sampling = sampling_settings(cfg, p)
     if resuming:
         load_checkpoint(accelerator, out / "checkpoint")
+        check_resume_sampling(stage.progress.sampling, sampling_settings(cfg, p), out / "checkpoint")
         log(f"resumed from {out / 'checkpoint'} at step {stage.progress.step} of {total}")
     else:
         log(f"stage {name}: {len(p.specs)} sub-network(s), {k_line(cfg, p)}, {len(data.train)} train examples, "
@@ -197,6 +199,22 @@ def setup_stage(cfg: TrainConfig, name: str, out: Path) -> Stage:
             f"({cfg.epochs} epochs x {per_epoch} batches of {cfg.batch_size} x {accelerator.num_processes} "
             f"process(es)), teacher {p.teacher_from or 'none (gold labels)'}")
     return stage
+
+
+def sampling_settings(cfg: TrainConfig, p: StagePlan) -> dict:
+    """What decides which sub-networks each step trains: K and the grid (saved in the checkpoint's Progress)."""
+    return {"subnets_per_step": k_used(cfg, p), "grid": [s.subnet_id for s in p.specs]}
+
+
+def check_resume_sampling(saved: dict, now: dict, checkpoint: Path) -> None:
+    """A resume must train as the run it continues: another K or grid would leave a summary that describes only
+    part of the steps. Raises ValueError naming both and the fix. (Checkpoints from before this was saved carry
+    none and resume as before.)"""
+    if saved != now:
+        raise ValueError(f"{checkpoint} was started with --subnets-per-step {saved['subnets_per_step']} over "
+                         f"{len(saved['grid'])} sub-network(s) ({', '.join(saved['grid'])}); this command asks for "
+                         f"{now['subnets_per_step']} over {len(now['grid'])} ({', '.join(now['grid'])}). Resume with "
+                         f"the run's own --subnets-per-step/--widths/--depths, or train into another --output-dir")
 
 
 def k_used(cfg: TrainConfig, p: StagePlan) -> int:

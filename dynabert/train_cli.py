@@ -64,6 +64,8 @@ def add_train_commands(sub) -> None:
             train.add_argument(flag, action="store_true", help=HELP.get(f.name, f.name.replace("_", " ")))
         elif f.name in ("widths", "depths"):
             train.add_argument(flag, default=",".join(map(str, f.default)), help=HELP[f.name])
+        elif f.name == "subnets_per_step":
+            train.add_argument(flag, type=subnets_per_step_arg, default=None, help=HELP[f.name])
         else:
             kind = {"float": float, "int": int, "int | None": int, "float | None": float}.get(f.type, str)
             train.add_argument(flag, type=kind, required=required, default=None if required else f.default,
@@ -77,6 +79,16 @@ def add_train_commands(sub) -> None:
     ev.add_argument("--results", default=None, help="results store to append to (default CHECKPOINT/accuracy.jsonl)")
     ev.add_argument("--family", default="dynabert", help="record family: dynabert or baseline")
     ev.set_defaults(func=cmd_evaluate)
+
+
+def subnets_per_step_arg(text: str) -> int | None:
+    """--subnets-per-step: an integer K, or 'all' (every sub-network of the stage, the paper; the default)."""
+    if text.strip().lower() == "all":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer K >= 2 or 'all'") from None
 
 
 def cmd_train(args: argparse.Namespace) -> int:

@@ -1,5 +1,6 @@
 """Each stage end to end from the CLI on the tiny model and a few hundred SST-2 rows; resume after a real kill."""
 
+import argparse
 import json
 import os
 import re
@@ -118,6 +119,9 @@ def test_sampled_depth_stage_resumes_bit_exact_after_kill(tmp_path, sst2_dir):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert state.exists() and not (cut / "depth" / "summary.json").exists(), "the kill came too late to test resume"
+    other = subprocess.run(depth_args(sst2_dir, cut, "--subnets-per-step", "6"), env=env, cwd=ROOT,
+                           capture_output=True, text=True)  # another K would leave a summary true of part of the steps
+    assert other.returncode == 2 and "was started with --subnets-per-step 4 over 12" in other.stderr, other.stderr
     subprocess.run(depth_args(sst2_dir, cut, "--subnets-per-step", "4"), check=True, env=env, cwd=ROOT,
                    capture_output=True)
     log = (cut / "depth" / "train.log").read_text()
@@ -143,6 +147,19 @@ def test_subnets_per_step_all_trains_as_without_the_flag(tmp_path, sst2_dir):
     plain = run("plain")
     assert run("k4", "--subnets-per-step", "4") == plain
     assert run("k2", "--subnets-per-step", "2") != plain
+
+
+def test_subnets_per_step_takes_all_or_an_integer():
+    from dynabert.train_cli import subnets_per_step_arg
+
+    assert subnets_per_step_arg("all") is None and subnets_per_step_arg("4") == 4
+    with pytest.raises(argparse.ArgumentTypeError, match="not an integer K >= 2 or 'all'"):
+        subnets_per_step_arg("four")
+
+
+def test_one_point_grid_refuses_a_k(tmp_path, sst2_dir, capsys):
+    assert main(train_args(sst2_dir, tmp_path, "width", "--widths", "1.0", "--subnets-per-step", "2")) == 2
+    assert "--subnets-per-step 2 exceeds the 1 sub-network(s) of stage width" in capsys.readouterr().err
 
 
 def test_subnets_per_step_beyond_the_grid_is_refused(tmp_path, sst2_dir, capsys):
