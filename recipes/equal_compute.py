@@ -51,6 +51,17 @@ def label(k: int | None) -> str:
     return "all" if k is None else f"k{k}"
 
 
+def check_settings_fit(settings: list[int | None], widths: str, depths: str) -> None:
+    """Every K within the stage-depth grid (before any calibration or training); SystemExit naming the fix."""
+    from dynabert.config import parse_mults
+
+    n = len(parse_mults(widths, "widths")) * len(parse_mults(depths, "depths"))
+    too_big = [k for k in settings if k is not None and k > n]
+    if too_big:
+        raise SystemExit(f"--settings {','.join(map(str, too_big))}: more sub-networks per step than the {n} of the "
+                         f"stage-depth grid (--widths x --depths); give at most {n}, or 'all'")
+
+
 def calibrate(args: argparse.Namespace, settings: list[int | None]) -> dict:
     """Mean seconds of one stage-depth optimizer step per setting, interleaved on real batches (see module doc)."""
     import torch
@@ -128,7 +139,9 @@ def train_setting(args: argparse.Namespace, name: str, entry: dict, runs: Path) 
     summary = folder / "depth" / "summary.json"
     if not summary.is_file():
         print(f"[{name}] {' '.join(cmd)}", flush=True)
-        subprocess.run(cmd, check=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+        if subprocess.run(cmd, env={**os.environ, "HF_HUB_OFFLINE": "1"}).returncode != 0:
+            raise SystemExit(f"[{name}] training failed (its message is above); fix it and run the same command "
+                             f"again: finished settings are kept")
     return json.loads(summary.read_text())
 
 
@@ -216,6 +229,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--calibration-rounds", type=int, default=4)
     args = ap.parse_args(argv)
     settings = parse_settings(args.settings)
+    check_settings_fit(settings, args.widths, args.depths)
+    if not Path(args.from_dir).is_dir():
+        raise SystemExit(f"--from {args.from_dir}: no such folder; give a training output folder (e.g. runs/sst2-minilm-e1)")
     if not (Path(args.from_dir) / "width" / "best" / "config.json").is_file():
         raise SystemExit(f"--from {args.from_dir}: no finished stage width ({args.from_dir}/width/best); run "
                          "`python -m dynabert train --stage width` there first")

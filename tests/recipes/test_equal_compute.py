@@ -42,6 +42,14 @@ def test_settings_are_checked_naming_the_flag():
             parse_settings(bad)
 
 
+def test_a_k_beyond_the_grid_or_a_missing_folder_is_refused_before_any_work(tmp_path):
+    with pytest.raises(SystemExit, match="--settings 99: more sub-networks per step than the 12"):
+        main(["--from", str(tmp_path), "--settings", "all,99", "--out", str(tmp_path / "out")])
+    with pytest.raises(SystemExit, match="no such folder"):
+        main(["--from", str(tmp_path / "nope"), "--settings", "all,4", "--out", str(tmp_path / "out")])
+    assert not (tmp_path / "out").exists() and not (tmp_path / "equal-compute").exists()
+
+
 def test_equal_compute_end_to_end_on_tiny(tmp_path, monkeypatch):
     from dynabert.presets import load_model, load_tokenizer
 
