@@ -142,19 +142,19 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--out", help="output folder (default reports/this-machine, or reports/<name of first input>)")
     ap.add_argument("--title", default="DynaBERT sub-networks: accuracy and efficiency")
     ap.add_argument("--min-time", type=float, default=1.0, help="default run: seconds of timed runs per cell")
+    from bench.search_run import add_search_parser, positive_number
+
     sub = ap.add_subparsers(dest="command")
     sel = sub.add_parser("select", help="best sub-network under a latency (and memory / accuracy) budget")
     sel.add_argument("--results", action="append", default=None)
     sel.add_argument("--device", default="local-cpu")
     sel.add_argument("--runtime", default="onnxruntime")
-    sel.add_argument("--max-latency-ms", type=float, required=True)
-    sel.add_argument("--max-memory-mb", type=float)
+    sel.add_argument("--max-latency-ms", type=positive_number, required=True)
+    sel.add_argument("--max-memory-mb", type=positive_number)
     sel.add_argument("--min-accuracy", type=float, help="percent")
     sel.add_argument("--latency-stat", choices=("p50", "p90", "p99"), default="p50")
     sel.add_argument("--task", default="sst2", help="task for accuracy (measured records first, else cited)")
     sel.add_argument("--checkpoint")
-    from bench.search_run import add_search_parser
-
     add_search_parser(sub)  # issue 17: per-layer sub-networks searched under a budget, then measured
     return ap
 

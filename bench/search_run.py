@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import random
 import sys
 from dataclasses import replace
@@ -192,9 +193,20 @@ def parse_budgets(text: str) -> list[float]:
         budgets = [float(x) for x in text.split(",") if x.strip()]
     except ValueError:
         raise ValueError(f"--max-latency-ms must be comma-separated numbers of milliseconds, got {text!r}") from None
-    if not budgets or min(budgets) <= 0:
-        raise ValueError(f"--max-latency-ms must be positive milliseconds, got {text!r}")
+    if not budgets or not all(math.isfinite(b) and b > 0 for b in budgets):
+        raise ValueError(f"--max-latency-ms must be positive, finite milliseconds, got {text!r}")
     return budgets
+
+
+def positive_number(text: str) -> float:
+    """A budget flag's value (ms, MB): a positive, finite number (argparse type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive, finite number, got {text!r}")
+    return value
 
 
 def add_search_parser(sub) -> None:
@@ -209,7 +221,7 @@ def add_search_parser(sub) -> None:
                    help="latency records to fit the predictor (repeatable); the first also receives the new "
                         "accuracy and latency records")
     s.add_argument("--max-latency-ms", required=True, help="budget(s), comma-separated: one search per budget")
-    s.add_argument("--max-memory-mb", type=float, help="peak RSS budget (MB)")
+    s.add_argument("--max-memory-mb", type=positive_number, help="peak RSS budget (MB)")
     s.add_argument("--device", default="local-cpu")
     s.add_argument("--runtime", default="onnxruntime")
     s.add_argument("--threads", type=int, default=1)

@@ -199,3 +199,21 @@ def test_damaged_model_config_is_named_by_the_runner_and_the_input_reader(tmp_pa
     for read in (lambda: runner.config_object(tmp_path / "config.json"), lambda: read_input_spec(tmp_path)):
         with pytest.raises(ValueError, match=rf"config\.json.*{reason}.*save"):
             read()
+
+
+@pytest.mark.parametrize("flags", [["select", "--max-latency-ms", "nan"], ["select", "--max-latency-ms", "5", "--max-memory-mb", "-1"],
+                                   ["search", "--checkpoint", "x", "--task", "sst2", "--data-dir", "x", "--results", "x",
+                                    "--max-latency-ms", "4", "--max-memory-mb", "inf"]])
+def test_budget_flags_refuse_non_positive_or_non_finite_values(flags, capsys):
+    from bench.pareto import main as pareto_main
+
+    with pytest.raises(SystemExit) as stop:
+        pareto_main(flags)
+    assert stop.value.code == 2 and "must be a positive, finite number" in capsys.readouterr().err
+
+
+def test_search_refuses_a_non_finite_latency_budget():
+    from bench.search_run import parse_budgets
+
+    with pytest.raises(ValueError, match="positive, finite milliseconds"):
+        parse_budgets("4,nan")
