@@ -63,8 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fixed", nargs="+", default=["0.25,0.5", "0.5,0.5"], metavar="W,D",
                     help="width,depth of each fixed-size control (one sub-network trained alone)")
     ap.add_argument("--arm-seq-len", type=int, default=32)
-    ap.add_argument("--until", metavar="STEP", help="stop after this step (e.g. stage1-width): run the steps that do "
-                    "not depend on a later choice now, the rest later with the same --out/--runs")
+    ap.add_argument("--until", choices=("teacher", "stage1-width", "stage2-depth"),
+                    help="stop after this training step: run the steps that do not depend on a later choice now "
+                    "(e.g. stage1-width before choosing --subnets-per-step), the rest later with the same --out/--runs")
     args = ap.parse_args(argv)
     out, runs = Path(args.out), Path(args.runs)
     out.mkdir(parents=True, exist_ok=True)

@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 import recipes.reference_run as ref
 import recipes.reference_summary as summary
 
@@ -46,3 +48,11 @@ def test_full_epoch_run_keeps_the_running_steps_and_gives_baselines_both_stages_
     assert flag(ran, "stage2-depth", "--subnets-per-step") == "4"
     for name in ("baseline-distilbert", "baseline-tinybert", "fixed-w1.00-d0.50"):
         assert flag(ran, name, "--epochs") == "2" and "--max-train-samples" not in ran[name]
+
+
+def test_until_names_a_training_step_or_is_refused_before_any_step(tmp_path, monkeypatch, capsys):
+    ran = []
+    monkeypatch.setattr(ref, "step", lambda *a, **k: ran.append(a))
+    with pytest.raises(SystemExit) as stop:
+        ref.main(["--out", str(tmp_path / "out"), "--runs", str(tmp_path / "runs"), "--until", "NOSUCHSTEP"])
+    assert stop.value.code == 2 and "invalid choice: 'NOSUCHSTEP'" in capsys.readouterr().err and not ran
