@@ -232,6 +232,9 @@ def cmd_fit(args: argparse.Namespace) -> int:
     recs = [r for path in args.results for r in records.read(path)]
     pts = points(recs, args.device, args.runtime, args.threads, args.seq_len, machine=args.machine)
     train, heldout = split(pts, args.heldout_frac, args.seed)
+    if len(train) < 4:
+        raise ValueError(f"{len(pts)} measured points: {len(heldout)} held out leaves {len(train)} to fit, and a "
+                         f"predictor needs at least 4 (measure more sub-networks, or lower --heldout-frac)")
     out = report(train, heldout, tuple(int(n) for n in args.curve.split(",") if n))
     out.update(device=args.device, runtime=args.runtime, threads=args.threads, seq_len=args.seq_len,
                value=value_field([r for r in recs if r.device == args.device and r.kind == "latency"]))

@@ -115,6 +115,14 @@ def test_too_few_points_named():
         predictor.choose(pts)
 
 
+def test_fit_cli_counts_every_measured_point_and_the_held_out_ones(tmp_path, capsys):
+    store = tmp_path / "r.jsonl"
+    for r in synthetic(linear_law, n=5):
+        records.append(store, r)
+    assert predictor.main(["fit", "--results", str(store)]) == 2
+    assert "5 measured points: 2 held out leaves 3 to fit" in capsys.readouterr().err
+
+
 def test_fit_cli_reports_every_model_against_the_baseline(tmp_path, capsys):
     store = tmp_path / "r.jsonl"
     for r in synthetic(table_law, n=40):
