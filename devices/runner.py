@@ -145,7 +145,11 @@ def check_sidecar(sidecar: str, data: object) -> dict:
     if not isinstance(data, dict):
         raise ValueError(f"{sidecar}: holds a JSON {type(data).__name__}, not an object of onnxruntime session "
                          f"settings (graph_optimization_level, disabled_optimizers, execution_provider); {fix}")
-    level, disabled = data.get("graph_optimization_level", "ORT_ENABLE_ALL"), data.get("disabled_optimizers", [])
+    missing = [k for k in ("graph_optimization_level", "disabled_optimizers") if k not in data]
+    if missing:
+        raise ValueError(f"{sidecar}: has no {' or '.join(missing)} (a shipped sidecar names both, so a missing "
+                         f"one would silently change the session timed); {fix}")
+    level, disabled = data["graph_optimization_level"], data["disabled_optimizers"]
     if level not in OPT_LEVELS or not isinstance(disabled, list) or not all(isinstance(d, str) for d in disabled):
         raise ValueError(f"{sidecar}: graph_optimization_level must be one of {', '.join(OPT_LEVELS)} and "
                          f"disabled_optimizers a list of optimizer names; {fix}")
@@ -183,7 +187,13 @@ def session_settings(path: str, mode: str = "artifact", cuda: bool = False) -> d
     if mode not in SESSION_MODES:
         raise ValueError(f"unknown session settings {mode!r}; one of {', '.join(SESSION_MODES)}")
     sidecar = session_settings_path(path)
+    if os.path.isdir(sidecar):
+        raise ValueError(f"{sidecar}: is a directory, not the artifact's session-settings file; remove it "
+                         f"(bench.export writes the file again)")
     if not os.path.isfile(sidecar):
+        if mode != "default":
+            print(f"warning: no {os.path.basename(sidecar)} beside {path}: timing onnxruntime's default session, "
+                  f"not the shipped one (export the artifact again with python -m bench.export)", file=sys.stderr)
         return default if mode == "default" else {**default, "source": "onnxruntime default (no sidecar)"}
     try:
         with open(sidecar) as f:

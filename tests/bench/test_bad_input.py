@@ -55,6 +55,25 @@ def test_session_sidecar_naming_an_unknown_optimizer_or_provider_is_refused(copy
         runner.load("onnxruntime", str(copy), 1)
 
 
+@pytest.mark.parametrize("key", ["disabled_optimizers", "graph_optimization_level"])
+def test_session_sidecar_missing_a_setting_is_refused(copy, key):
+    session_settings.write(copy)
+    data = json.loads(session_settings.sidecar(copy).read_text())
+    del data[key]
+    session_settings.sidecar(copy).write_text(json.dumps(data))
+    with pytest.raises(ValueError, match=rf"model\.onnx\.session\.json: has no {key}.*fix or delete the file"):
+        runner.load("onnxruntime", str(copy), 1)
+
+
+def test_session_sidecar_that_is_a_directory_is_refused_and_a_missing_one_warned(copy, capsys):
+    session_settings.sidecar(copy).unlink(missing_ok=True)
+    assert runner.session_settings(str(copy))["source"] == "onnxruntime default (no sidecar)"
+    assert "timing onnxruntime's default session, not the shipped one" in capsys.readouterr().err
+    session_settings.sidecar(copy).mkdir()
+    with pytest.raises(ValueError, match=r"model\.onnx\.session\.json: is a directory"):
+        runner.load("onnxruntime", str(copy), 1)
+
+
 def test_shipped_settings_name_only_known_optimizers():
     settings = session_settings.recommended()
     assert set(settings.disabled_optimizers) <= runner.ORT_OPTIMIZERS
