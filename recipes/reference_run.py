@@ -1,7 +1,8 @@
 """The reference run: DynaBERT on SST-2 from the packaged MiniLM, end to end, on a CPU machine (2 cores here).
 
-teacher -> stage 1 -> stage 2 -> dev accuracy of the 12 sub-networks -> same-teacher baselines (DistilBERT-style,
-TinyBERT-style, fixed-size controls) -> CPU sweep (5 runtimes, seq 128, 1 thread) -> emulated-ARM instruction
+teacher -> stage 1 -> same-teacher baselines (DistilBERT-style, TinyBERT-style, fixed-size controls; they need only
+the teacher and the budget, so they train before stage 2, while --subnets-per-step is being chosen) -> stage 2 ->
+dev accuracy of the 12 sub-networks, the teacher and the baselines -> CPU sweep (5 runtimes, seq 128, 1 thread) -> emulated-ARM instruction
 counts -> Pareto report. Every step is skipped when its output exists (resumable) and its wall time is logged
 to OUT/steps.json. `python -m recipes.reference_run --data-dir ../shared/data/glue/SST-2 --out reports/sst2-minilm`.
 """
@@ -63,9 +64,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fixed", nargs="+", default=["0.25,0.5", "0.5,0.5"], metavar="W,D",
                     help="width,depth of each fixed-size control (one sub-network trained alone)")
     ap.add_argument("--arm-seq-len", type=int, default=32)
-    ap.add_argument("--until", choices=("teacher", "stage1-width", "stage2-depth"),
+    ap.add_argument("--until", choices=("teacher", "stage1-width", "baselines", "stage2-depth"),
                     help="stop after this training step: run the steps that do not depend on a later choice now "
-                    "(e.g. stage1-width before choosing --subnets-per-step), the rest later with the same --out/--runs")
+                    "(e.g. baselines before choosing --subnets-per-step; 'baselines' = all of them), the rest later with the "
+                    "same --out/--runs")
     args = ap.parse_args(argv)
     out, runs = Path(args.out), Path(args.runs)
     out.mkdir(parents=True, exist_ok=True)
@@ -101,8 +103,24 @@ def baseline_budget(args: argparse.Namespace, runs: Path) -> list[str]:
     return ["--epochs", f"{passes / n_train:.6g}"]
 
 
+def check_finished_budget(folder: Path, budget: list[str]) -> None:
+    """A baseline finished with another budget (e.g. trained with --until baselines under other --width-samples /
+    --depth-samples) would be skipped and compared unfairly: SystemExit naming the folder and the fix."""
+    summary = folder / "summary.json"
+    if not summary.exists():
+        return
+    cfg = json.loads(summary.read_text()).get("config", {})
+    want = dict(zip(budget[::2], budget[1::2]))
+    got_epochs, got_rows = cfg.get("epochs"), cfg.get("max_train_samples")
+    want_rows = int(want["--max-train-samples"]) if "--max-train-samples" in want else None
+    if got_epochs is None or abs(float(got_epochs) - float(want["--epochs"])) > 1e-6 or got_rows != want_rows:
+        raise SystemExit(f"{folder} was trained with --epochs {got_epochs} --max-train-samples {got_rows}, but "
+                         f"--width-samples + --depth-samples now give {' '.join(budget)}: give the flags it was "
+                         f"trained with, or delete {folder} to retrain it")
+
+
 def train_steps(args: argparse.Namespace, out: Path, runs: Path) -> None:
-    """Teacher, stages 1 and 2, and the same-budget baselines (step names and folders fixed: a run resumes)."""
+    """Teacher, stage 1, the same-budget baselines, stage 2 (step names and folders fixed: a run resumes)."""
     common = ["--task", "sst2", "--data-dir", args.data_dir, "--output-dir", str(runs), "--bucket",
               "--eval-every", "250", "--logging-steps", "50"]
     train = [PY, "-m", "dynabert", "train", *common]
@@ -111,16 +129,19 @@ def train_steps(args: argparse.Namespace, out: Path, runs: Path) -> None:
     k_width = ["--subnets-per-step", str(args.width_subnets_per_step)] if args.width_subnets_per_step else []
     step(out, args.until, "stage1-width", [*train, "--stage", "width", "--epochs", "1", "--max-train-samples",
                                            str(args.width_samples), *k_width], runs / "width" / "summary.json")
-    k_depth = ["--subnets-per-step", str(args.subnets_per_step)] if args.subnets_per_step else []
-    step(out, args.until, "stage2-depth", [*train, "--stage", "depth", "--epochs", "1", "--max-train-samples",
-                                           str(args.depth_samples), "--learning-rate", args.depth_lr, *k_depth],
-         runs / "depth" / "summary.json")
     budget = baseline_budget(args, runs)
     jobs = [("baseline-distilbert", ["--baseline", "distilbert"]), ("baseline-tinybert", ["--baseline", "tinybert"])]
     jobs += [(folder, ["--baseline", "fixed", "--width", w, "--depth", d]) for w, d, folder in fixed_folders(args)]
     for folder, extra in jobs:
+        check_finished_budget(runs / folder, budget)
         step(out, args.until, folder, [*train, *extra, *budget, "--learning-rate", args.depth_lr],
              runs / folder / "summary.json")
+    if args.until == "baselines":
+        raise Until("baselines")
+    k_depth = ["--subnets-per-step", str(args.subnets_per_step)] if args.subnets_per_step else []
+    step(out, args.until, "stage2-depth", [*train, "--stage", "depth", "--epochs", "1", "--max-train-samples",
+                                           str(args.depth_samples), "--learning-rate", args.depth_lr, *k_depth],
+         runs / "depth" / "summary.json")
 
 
 def evaluate_steps(args: argparse.Namespace, out: Path, runs: Path) -> None:

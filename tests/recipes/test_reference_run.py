@@ -13,7 +13,7 @@ def dry_run(tmp_path, monkeypatch, *argv, n_train=67349):
     monkeypatch.setattr(ref, "step", lambda out, until, name, cmd, done=None: ran.setdefault(name, cmd))
     monkeypatch.setattr(summary, "write", lambda out, runs: out / "README.md")
     runs = tmp_path / "runs"
-    (runs / "teacher").mkdir(parents=True)
+    (runs / "teacher").mkdir(parents=True, exist_ok=True)
     (runs / "teacher" / "summary.json").write_text(json.dumps({"train_examples": n_train}))
     assert ref.main([*argv, "--out", str(tmp_path / "rep"), "--runs", str(runs)]) == 0
     return ran
@@ -56,3 +56,31 @@ def test_until_names_a_training_step_or_is_refused_before_any_step(tmp_path, mon
     with pytest.raises(SystemExit) as stop:
         ref.main(["--out", str(tmp_path / "out"), "--runs", str(tmp_path / "runs"), "--until", "NOSUCHSTEP"])
     assert stop.value.code == 2 and "invalid choice: 'NOSUCHSTEP'" in capsys.readouterr().err and not ran
+
+
+def test_baselines_train_before_stage2_and_until_baselines_stops_there(tmp_path, monkeypatch):
+    """The baselines need only the teacher and the budget: `--until baselines` trains them all and stops before
+    stage 2, whose --subnets-per-step is chosen later."""
+    order = []
+    monkeypatch.setattr(ref, "step", lambda out, until, name, cmd, done=None: order.append(name))
+    runs = tmp_path / "runs"
+    (runs / "teacher").mkdir(parents=True)
+    (runs / "teacher" / "summary.json").write_text(json.dumps({"train_examples": 67349}))
+    assert ref.main(["--out", str(tmp_path / "rep"), "--runs", str(runs), "--until", "baselines"]) == 0
+    assert order == ["teacher", "stage1-width", "baseline-distilbert", "baseline-tinybert", "fixed-w0.25-d0.50",
+                     "fixed-w0.50-d0.50"]
+
+
+def test_a_baseline_finished_with_another_budget_is_refused_by_name(tmp_path, monkeypatch):
+    runs = tmp_path / "runs"
+    (runs / "baseline-tinybert").mkdir(parents=True)
+    (runs / "baseline-tinybert" / "summary.json").write_text(json.dumps(
+        {"config": {"epochs": 1.0, "max_train_samples": 16000}}))
+    with pytest.raises(SystemExit) as stop:
+        dry_run(tmp_path, monkeypatch, "--width-samples", "67349", "--depth-samples", "67349")
+    assert "baseline-tinybert was trained with --epochs 1.0 --max-train-samples 16000" in str(stop.value)
+    assert "--epochs 2" in str(stop.value)
+    (runs / "baseline-tinybert" / "summary.json").write_text(json.dumps({"config": {"epochs": 2.0,
+                                                                                    "max_train_samples": None}}))
+    assert "baseline-tinybert" in dry_run(tmp_path, monkeypatch, "--width-samples", "67349", "--depth-samples",
+                                          "67349")
