@@ -48,6 +48,7 @@ class SweepConfig:
     processes: int = 1  # fresh processes per cell, interleaved across cells (emulated targets: always 1)
     subnets: tuple = ()  # sub-networks to measure instead of the widths x depths grid (grid points or per-layer)
     export_workers: int = 1  # processes exporting at once before anything is timed (bench/export_pool.py)
+    export_only: bool = False  # export and check every pending cell's artifact, measure nothing (fill the cache)
 
     def __post_init__(self) -> None:
         unknown = [r for r in self.runtimes if r not in RUNTIMES]
@@ -152,6 +153,10 @@ def run_sweep(cfg: SweepConfig) -> list[records.Record]:
     records.check_writable(cfg.results)  # before any work: not after the measurements it would lose
     targets = {d: target_for(profiles.get(d)) for d in cfg.devices}
     pending = prepare_pending(cfg, targets)
+    if cfg.export_only:
+        print(f"--export-only: {len(pending)} pending cell(s) exported and checked in the artifact cache; nothing "
+              f"measured (run the same command without --export-only, e.g. on an idle machine, to time them)")
+        return []
     rounds = [1 if isinstance(r, records.Record) or r.request.count_runs else cfg.processes for _, r in pending]
     results: list[list[RunResult]] = [[] for _ in pending]
     written = []
@@ -198,6 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="fresh processes per cell, interleaved across cells; their timed runs are pooled and "
                          "each process's median is kept (env.process_medians_ms)")
     ap.add_argument("--export-workers", type=int, default=1, help="processes exporting at once, before any timing")
+    ap.add_argument("--export-only", action="store_true", help="export every pending cell's artifact into the "
+                    "cache and stop: the slow, noisy part done now, the timing later in a quiet window")
     ap.add_argument("--cache-dir", help="artifact cache (default ~/.cache/dynabert-edge/artifacts)")
     ap.add_argument("--task", help="task name to put in the records (for joining with accuracy)")
     ap.add_argument("--results", required=True, help="results store (JSON lines), appended to")
@@ -217,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
             widths=parse_mults(args.widths, "widths"), depths=parse_mults(args.depths, "depths"),
             baselines=tuple(b for b in args.baselines.split(",") if b), warmup=args.warmup,
             min_runs=args.min_runs, min_time_s=args.min_time, processes=args.processes,
-            export_workers=args.export_workers,
+            export_workers=args.export_workers, export_only=args.export_only,
             cache=records.check_out_dir(args.cache_dir, "--cache-dir") if args.cache_dir else None, task=args.task,
             devices=devices, subnets=tuple(read_subnets(args.subnets)) if args.subnets else ())
         if not cfg.models and not cfg.baselines:

@@ -113,3 +113,17 @@ def test_deal_balances_work_and_keeps_a_subnetworks_formats_together():
     assert loads == [1.25, 1.25]  # 1.0 + 0.25 and 0.75 + 0.5
     for _, work in items:
         assert all((s, "onnx") in work for s, f in work)  # an int8 artifact's fp32 parent in the same item
+
+
+def test_export_only_fills_the_cache_and_the_next_sweep_measures_without_exporting(tmp_path, monkeypatch):
+    cfg = tiny_cfg(tmp_path)
+    cfg.export_only = True
+    assert run_sweep(cfg) == [] and not Path(cfg.results).exists()  # nothing measured, nothing written
+    assert list(cfg.cache.rglob("*.onnx"))
+
+    def broken(*a, **k):
+        raise AssertionError("exported again")
+
+    monkeypatch.setattr("bench.export.export_onnx", broken)
+    cfg.export_only = False
+    assert [r.status for r in run_sweep(cfg)] == ["ok"]
