@@ -234,6 +234,8 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    if cfg.export_only:
+        return 0
     failed = [r for r in written if r.status != "ok"]
     where = f"batch {cfg.batch}, seq {cfg.seq_len}, threads {args.threads}, {','.join(cfg.devices)}"
     table = summary_table(cfg.results, cfg.seq_len)

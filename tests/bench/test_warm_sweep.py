@@ -117,8 +117,11 @@ def test_deal_balances_work_and_keeps_a_subnetworks_formats_together():
 
 def test_export_only_fills_the_cache_and_the_next_sweep_measures_without_exporting(tmp_path, monkeypatch):
     cfg = tiny_cfg(tmp_path)
-    cfg.export_only = True
-    assert run_sweep(cfg) == [] and not Path(cfg.results).exists()  # nothing measured, nothing written
+    from bench.sweep import main
+
+    assert main(["--model", "tiny", "--runtimes", "onnxruntime", "--widths", "1.0", "--depths", "1.0", "--seq-len",
+                 "12", "--cache-dir", str(cfg.cache), "--results", cfg.results, "--export-only"]) == 0
+    assert not Path(cfg.results).exists()  # nothing measured, nothing written
     assert list(cfg.cache.rglob("*.onnx"))
 
     def broken(*a, **k):
