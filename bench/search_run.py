@@ -165,6 +165,9 @@ def run(args: argparse.Namespace) -> dict:
                "device": args.device, "runtime": args.runtime, "threads": args.threads, "seq_len": args.seq_len,
                "machine_fingerprint": machine, "search_examples": args.search_examples, "margin": args.margin,
                "predictor": {"kind": latency_model.kind, "n_train": n_points, "cv_mape": cv},
+               "grid": [{"subnet": g.subnet_id, "accuracy": acc.get(g.subnet_id),
+                         "measured_ms": measured[g.subnet_id].latency_ms_p50 if g.subnet_id in measured else None}
+                        for g in grid],
                "budgets": budget_rows(found, [g.subnet_id for g in grid], acc, measured, size, args)}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

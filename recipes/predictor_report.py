@@ -2,9 +2,11 @@
 
 `python -m recipes.predictor_report --records reports/sst2-minilm/search/predictor-records.jsonl
  --out reports/sst2-minilm/search --weights "minilm-l6 preset"`
-Fits bench.predictor on a seeded 70% of the measured configurations, scores every model (and the one chosen by
-cross-validation) on the other 30%, and writes summary.json, predictor-error.png and README.md; prose from the
-records and settings, never literals.
+One predictor per (device, runtime, threads, seq) group of ok records (timed latency, or emulated-ARM instruction
+counts): fits bench.predictor on a seeded 70% of the measured configurations, scores every model (and the one
+chosen by cross-validation) on the other 30%. With --search (a `bench.pareto search` search.json) its budgets go
+into summary.json and the README. Writes summary.json (issue 17's shape), predictor-error*.png and README.md; prose
+from the records and settings, never literals.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from bench import predictor as pred
 from dynabert import records
 
 
-def error_figure(train, held, path: Path, title: str) -> None:
+def error_figure(train, held, path: Path, title: str, unit: str = "ms") -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -33,7 +35,8 @@ def error_figure(train, held, path: Path, title: str) -> None:
     lo, hi = min(measured) * 0.8, max(measured) * 1.2
     ax.plot([lo, hi], [lo, hi], "k-", lw=0.8)
     ax.fill_between([lo, hi], [lo * 0.9, hi * 0.9], [lo * 1.1, hi * 1.1], color="grey", alpha=0.2, label="+-10%")
-    ax.set(xlabel="measured median latency (ms)", ylabel="predicted (ms)", title=title, xlim=(lo, hi), ylim=(lo, hi))
+    what = "median latency (ms)" if unit == "ms" else "guest instructions per inference"
+    ax.set(xlabel=f"measured {what}", ylabel="predicted", title=title, xlim=(lo, hi), ylim=(lo, hi))
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -56,22 +59,50 @@ def spread(recs: list) -> dict:
             "share_over_1_2": sum(x > 1.2 for x in ratios) / len(ratios)}
 
 
-def summary(recs, args) -> tuple[dict, list, list]:
-    pts = pred.points(recs, args.device, args.runtime, args.threads, args.seq_len)
-    train, held = pred.split(pts, 0.3, args.seed)
+def groups(recs: list) -> list[tuple[str, str, int, int]]:
+    """(device, runtime, threads, seq_len) of every group of ok latency records, timed groups first."""
+    keys = {(r.device, r.runtime, r.threads, r.seq_len): bool(r.instructions_per_inference)
+            for r in recs if r.kind == "latency" and r.status == "ok"}
+    return sorted(keys, key=lambda k: (keys[k], k))
+
+
+def group_summary(recs: list, key: tuple, seed: int) -> tuple[dict, list, list]:
+    """One predictor entry (the issue's fields, plus the models' table, CV, learning curve and the record spread),
+    and its train / held-out points."""
+    device, runtime, threads, seq_len = key
+    pts = pred.points(recs, device, runtime, threads, seq_len)
+    train, held = pred.split(pts, 0.3, seed)
     rep = pred.report(train, held, (5, 10, 15, 20, 25, 30, 40))
-    fast = pred.points(fastest_process(recs), args.device, args.runtime, args.threads, args.seq_len)
-    fast_train, fast_held = pred.split(fast, 0.3, args.seed)
     chosen = rep["models"][rep["chosen"]]
-    ok = [r for r in recs if r.kind == "latency" and r.status == "ok" and r.device == args.device]
-    return {"status": "preliminary", "weights": args.weights, "machine": ok[0].cpu_model,
-            "machine_fingerprint": ok[0].machine_fingerprint, "seed": args.seed, "process_spread": spread(ok),
-            "predictor": [{"device": args.device, "runtime": args.runtime, "threads": args.threads,
-                           "seq_len": args.seq_len, "model": rep["chosen"], "n_train": rep["n_train"],
-                           "n_heldout": rep["n_heldout"], "mape": chosen["mape"] / 100,
-                           "within_10pct": chosen["within_10pct"], "spearman": chosen["spearman"]}],
-            "models": rep["models"], "cv_mape": rep["cv_mape"], "learning_curve": rep["learning_curve"],
-            "diagnostic_fastest_process": pred.report(fast_train, fast_held)["models"], "budgets": []}, train, held
+    mine = [r for r in recs if (r.device, r.runtime, r.threads, r.seq_len) == key and r.status == "ok"]
+    counted = bool(mine[0].instructions_per_inference)
+    entry = {"device": device, "runtime": runtime, "threads": threads, "seq_len": seq_len,
+             "value": "instructions_per_inference" if counted else "latency_ms_p50", "model": rep["chosen"],
+             "n_train": rep["n_train"], "n_heldout": rep["n_heldout"], "mape": chosen["mape"] / 100,
+             "within_10pct": chosen["within_10pct"], "within_5pct": chosen["within_5pct"],
+             "spearman": chosen["spearman"], "machine": mine[0].cpu_model,
+             "machine_fingerprint": mine[0].machine_fingerprint, "models": rep["models"], "cv_mape": rep["cv_mape"],
+             "learning_curve": rep["learning_curve"]}
+    if not counted:
+        fast = pred.points(fastest_process(recs), device, runtime, threads, seq_len)
+        entry["process_spread"] = spread(mine)
+        entry["diagnostic_fastest_process"] = pred.report(*pred.split(fast, 0.3, seed))["models"]
+    return entry, train, held
+
+
+def summary(recs, args) -> tuple[dict, dict]:
+    """summary.json (issue 17's shape: `predictor` a list, `budgets` from --search) and each group's points."""
+    entries, pts = [], {}
+    for key in groups(recs):
+        entry, train, held = group_summary(recs, key, args.seed)
+        entries.append(entry)
+        pts[key] = (train, held)
+    if not entries:
+        raise SystemExit(f"no ok latency records in {', '.join(args.records)}: nothing to fit")
+    search = json.loads(Path(args.search).read_text()) if args.search else None
+    return {"status": "preliminary" if args.preliminary else "measured", "weights": args.weights, "seed": args.seed,
+            "predictor": entries, "search": {k: v for k, v in (search or {}).items() if k != "budgets"} or None,
+            "budgets": search["budgets"] if search else []}, pts
 
 
 def model_rows(models: dict, chosen: str | None = None) -> list[str]:
@@ -79,36 +110,115 @@ def model_rows(models: dict, chosen: str | None = None) -> list[str]:
             f"{m['within_5pct']:.0%} | {m['spearman']:.3f} |" for k, m in models.items()]
 
 
-def readme(s: dict, args) -> str:
-    p, sp = s["predictor"][0], s["process_spread"]
-    curve = [f"| {r['n_train']} | {r['chosen']} | {r['mape']:.2f}% | {r['within_10pct']:.0%} | {r['spearman']:.3f} |"
-             for r in s["learning_curve"]]
-    head = "| model | MAPE | within +-10% | within +-5% | Spearman |\n|---|---|---|---|---|"
-    noise = (f"The fresh processes of one cell disagreed: slowest / fastest process median {sp['median_ratio']:.2f}x "
+HEAD = "| model | MAPE | within +-10% | within +-5% | Spearman |\n|---|---|---|---|---|"
+
+
+def group_lines(e: dict, note: str, figure: str) -> list[str]:
+    """The README section of one (device, runtime) predictor."""
+    counted = e["value"] == "instructions_per_inference"
+    what = ("emulated guest instructions per inference (a count, not time; deterministic)" if counted else
+            "median latency of each sub-network's timed runs, pooled over its fresh processes")
+    sp = e.get("process_spread") or {}
+    noise = (f" The fresh processes of one cell disagreed: slowest / fastest process median {sp['median_ratio']:.2f}x "
              f"at the median cell, up to {sp['max_ratio']:.2f}x, over 1.2x in {sp['share_over_1_2']:.0%} of "
              f"{sp['cells']} cells." if sp else "")
-    return "\n".join([
-        "# Latency predictor for per-layer sub-networks (PRELIMINARY)", "",
-        f"**Preliminary:** measured on the `{s['weights']}` weights, not the SST-2 reference checkpoint (latency does "
-        f"not depend on the trained weights; the budgeted search's accuracy does, and waits for that checkpoint). "
-        f"`budgets` in summary.json is empty until then. The targets (>= 90% within 10%, Spearman >= 0.95) are "
-        f"judged on the reference checkpoint's run, on a quiet machine.", "",
-        f"{p['n_train'] + p['n_heldout']} sub-networks (random per-layer ones and the 12 grid points) measured on "
-        f"{s['machine']} [{s['machine_fingerprint']}], {p['runtime']}, {p['threads']} thread(s), batch 1, seq "
-        f"{p['seq_len']}: median of each sub-network's timed runs, pooled over its fresh processes ({args.note}). "
-        f"{noise} Fitted on {p['n_train']} (seeded random split, seed {s['seed']}), scored on the {p['n_heldout']} "
-        f"held out:", "", head, *model_rows(s["models"], p["model"]), "",
-        "`flops` is the FLOPs-proportional baseline; `linear` a fixed part plus per-layer terms in heads and FFN "
-        "neurons; `lookup` a fixed part plus a per-layer cost per heads value and per FFN value. The chosen model is "
-        "the one with the lowest cross-validated MAPE on the training points. Error plot: "
-        "[predictor-error.png](predictor-error.png).", "",
-        "Diagnostic, the same split with each sub-network's *fastest* process median as its latency instead of the "
-        "pooled median:", "", head,
-        *model_rows(s["diagnostic_fastest_process"]), "",
-        "Held-out error against the number of measured training points (the first n of the training split):", "",
-        "| n train | chosen | MAPE | within +-10% | Spearman |", "|---|---|---|---|---|", *curve, "",
-        "Commands:", "", "```bash", *args.commands, f"python -m recipes.predictor_report --records "
-        f"{' --records '.join(Path(r).as_posix() for r in args.records)} --out {Path(args.out).as_posix()} --weights \"{args.weights}\"", "```", ""])
+    curve = [f"| {r['n_train']} | {r['chosen']} | {r['mape']:.2f}% | {r['within_10pct']:.0%} | {r['spearman']:.3f} |"
+             for r in e["learning_curve"]]
+    lines = [f"## {e['device']} / {e['runtime']}, {e['threads']} thread(s), batch 1, seq {e['seq_len']}", "",
+             f"{e['n_train'] + e['n_heldout']} sub-networks (random per-layer ones and the 12 grid points) measured on "
+             f"{e['machine']} [{e['machine_fingerprint']}]: {what}{'' if counted else f' ({note})'}.{noise} Fitted on "
+             f"{e['n_train']} (seeded random split), scored on the {e['n_heldout']} held out:", "", HEAD,
+             *model_rows(e["models"], e["model"]), "", f"Error plot: [{figure}]({figure}).", ""]
+    if e.get("diagnostic_fastest_process"):
+        lines += ["Diagnostic, the same split with each sub-network's *fastest* process median as its latency:", "",
+                  HEAD, *model_rows(e["diagnostic_fastest_process"]), ""]
+    return lines + ["Held-out error against the number of measured training points (the first n of the training "
+                    "split):", "", "| n train | chosen | MAPE | within +-10% | Spearman |", "|---|---|---|---|---|",
+                    *curve, ""]
+
+
+def budget_lines(s: dict) -> list[str]:
+    """The search section: every budget tried, the measured answer beside the best measured grid point."""
+    if not s["budgets"]:
+        return ["## Search under a latency budget", "", "Not run yet (`budgets` in summary.json is empty).", ""]
+    q = s["search"]
+    rows = []
+    for b in s["budgets"]:
+        gain = (f"{100 * (b['searched_accuracy'] - b['grid_best_accuracy']):+.2f}" if b.get("searched_accuracy")
+                is not None and b.get("grid_best_accuracy") is not None else "n/a")
+        rows.append(f"| {b['latency_budget_ms']:g} | {b.get('grid_best_subnet') or 'none fits'} | "
+                    f"{fmt(b.get('grid_best_accuracy'), 100, '.2f')} | {fmt(b.get('grid_best_latency_measured_ms'))} | "
+                    f"{b.get('searched_subnet') or 'none fits'} | {fmt(b.get('searched_accuracy'), 100, '.2f')} | "
+                    f"{fmt(b.get('searched_latency_measured_ms'))} | {gain} |")
+    return ["## Search under a latency budget", "",
+            f"Checkpoint `{q['checkpoint']}` (weights sha {q['checkpoint_sha']}), accuracy on {q['split']} (the search "
+            f"scores candidates on {q['search_examples']} dev examples, the final pick on all of them); latency "
+            f"measured on {q['device']} / {q['runtime']}, {q['threads']} thread(s), seq {q['seq_len']} "
+            f"[{q['machine_fingerprint']}]. Every budget tried:", "",
+            "| budget (ms) | best grid | acc (%) | measured (ms) | searched | acc (%) | measured (ms) | gain (pt) |",
+            "|---|---|---|---|---|---|---|---|", *rows, "", "Dotted lines: the budgets. Searched front against the grid "
+            "front: [search-front.png](search-front.png).", ""]
+
+
+def front_figure(s: dict, path: Path) -> bool:
+    """search-front.png: dev accuracy against measured latency, the 12 grid points (and their front) beside every
+    searched candidate measured and each budget's answer; False when search.json has no grid or budgets."""
+    grid = [g for g in (s["search"] or {}).get("grid", []) if g["accuracy"] is not None and g["measured_ms"]]
+    if not grid or not s["budgets"]:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    grid.sort(key=lambda g: g["measured_ms"])
+    front, best = [], -1.0
+    for g in grid:
+        if g["accuracy"] > best:
+            front.append(g)
+            best = g["accuracy"]
+    ax.scatter([g["measured_ms"] for g in grid], [100 * g["accuracy"] for g in grid], color="C0", label="grid (12)")
+    ax.step([g["measured_ms"] for g in front], [100 * g["accuracy"] for g in front], where="post", color="C0", lw=1)
+    cands = [c for b in s["budgets"] for c in b["candidates"] if c["accuracy"] is not None and c["measured_ms"]]
+    ax.scatter([c["measured_ms"] for c in cands], [100 * c["accuracy"] for c in cands], marker="x", color="C1",
+               alpha=0.6, label="searched candidates (measured)")
+    picks = [b for b in s["budgets"] if b["searched_subnet"]]
+    ax.scatter([b["searched_latency_measured_ms"] for b in picks], [100 * b["searched_accuracy"] for b in picks],
+               marker="*", s=160, color="C3", zorder=3, label="searched answer per budget")
+    for b in s["budgets"]:
+        ax.axvline(b["latency_budget_ms"], color="grey", ls=":", lw=0.8)
+    q = s["search"]
+    ax.set(xlabel=f"measured p50 latency (ms), {q['device']} / {q['runtime']}, {q['threads']} thread(s), seq "
+                  f"{q['seq_len']} [{q['machine_fingerprint']}]", ylabel=f"dev accuracy (%), {q['split']}")
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return True
+
+
+def fmt(v, scale: float = 1.0, spec: str = ".2f") -> str:
+    return "n/a" if v is None else format(v * scale, spec)
+
+
+def readme(s: dict, args, figures: dict) -> str:
+    status = ("**Preliminary.** " if args.preliminary else "")
+    lines = [f"# Latency predictor for per-layer sub-networks{' (PRELIMINARY)' if args.preliminary else ''}", "",
+             f"{status}Predictors measured on the `{s['weights']}` weights. An fp32 graph's latency and instruction "
+             "count do not depend on its weight values (the same operators, shapes and kernels), so they carry over "
+             "to any checkpoint of this architecture; the search's accuracy does depend on the weights and uses the "
+             "checkpoint named in its section. `flops` is the FLOPs-proportional baseline; `linear` a fixed part "
+             "plus per-layer terms in heads and FFN neurons; `lookup` a fixed part plus a per-layer cost per heads "
+             "value and per FFN value; the chosen model has the lowest cross-validated MAPE on the training points.",
+             ""]
+    for e in s["predictor"]:
+        lines += group_lines(e, args.note, figures[(e["device"], e["runtime"], e["threads"], e["seq_len"])])
+    lines += budget_lines(s)
+    cmd = (f"python -m recipes.predictor_report --records {' --records '.join(Path(r).as_posix() for r in args.records)}"
+           f" --out {Path(args.out).as_posix()} --weights \"{args.weights}\""
+           + (f" --search {Path(args.search).as_posix()}" if args.search else ""))
+    return "\n".join([*lines, "Commands:", "", "```bash", *args.commands, cmd, "```", ""])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -123,14 +233,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--note", default="machine load as it was", help="how the measurement was taken (load, windows)")
     ap.add_argument("--commands", action="append", default=[], help="the commands that measured the records")
+    ap.add_argument("--search", help="search.json written by `python -m bench.pareto search`: its budgets go into "
+                    "summary.json and the README")
+    ap.add_argument("--preliminary", action="store_true", help="label the report preliminary")
     args = ap.parse_args(argv)
     recs = [r for path in args.records for r in records.read(path)]
-    s, train, held = summary(recs, args)
+    s, pts = summary(recs, args)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "summary.json").write_text(json.dumps(s, indent=1) + "\n")
-    error_figure(train, held, out / "predictor-error.png", f"held out, {args.runtime} t{args.threads} seq {args.seq_len}")
-    (out / "README.md").write_text(readme(s, args))
+    figures = {}
+    for key, (train, held) in pts.items():
+        device, runtime, threads, seq_len = key
+        name = "predictor-error.png" if device == "local-cpu" else f"predictor-error-{device}.png"
+        unit = "instructions" if any(r.instructions_per_inference for r in recs if r.device == device) else "ms"
+        error_figure(train, held, out / name, f"held out, {device} {runtime} t{threads} seq {seq_len}", unit)
+        figures[key] = name
+    front_figure(s, out / "search-front.png")
+    (out / "README.md").write_text(readme(s, args, figures))
     print(f"-> {out / 'README.md'}")
     return 0
 

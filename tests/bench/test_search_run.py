@@ -40,5 +40,7 @@ def test_search_answers_with_measured_sub_networks(tiny_checkpoint, sst2_dir, tm
         grid_fits = {i: accuracy[i] for i in ("w1.00-d1.00", "w0.50-d1.00")
                      if latency[i].latency_ms_p50 <= budget}
         assert row["grid_best_accuracy"] == (max(grid_fits.values()) if grid_fits else None)
+    assert {g["subnet"]: (g["accuracy"], g["measured_ms"]) for g in summary["grid"]} == {
+        i: (accuracy[i], latency[i].latency_ms_p50) for i in ("w1.00-d1.00", "w0.50-d1.00")}  # the figure's grid
     out = capsys.readouterr().out
     assert "<= " in out and "measured" in out

@@ -1,26 +1,73 @@
-"""The predictor report: summary.json in the issue's shape, the error plot and a README labelled preliminary."""
+"""The predictor report: summary.json in the issue's shape (one predictor per measured device / runtime, the search's
+budgets), the error plots, the search front figure, and a README labelled preliminary only when asked."""
 
 import json
+import random
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
 from recipes.predictor_report import main  # noqa: E402
-from test_predictor import synthetic, table_law  # noqa: E402
+from test_predictor import linear_law, random_spec, record, synthetic, table_law  # noqa: E402
 
 from dynabert import records  # noqa: E402
 
 
-def test_report_from_synthetic_records(tmp_path):
+def arm_records(n: int = 30) -> list:
+    """Counted (emulated-ARM) records: instructions follow the linear law exactly."""
+    rng = random.Random(3)
+    specs = {s.subnet_id: s for s in (random_spec(rng) for _ in range(n))}
+    return [record(s, None, device="qemu-arm", seq_len=32, instructions_per_inference=1e6 * linear_law(s))
+            for s in specs.values()]
+
+
+def search_json(path: Path) -> Path:
+    grid = [{"subnet": f"w{w:.2f}-d1.00", "accuracy": 0.80 + 0.1 * w, "measured_ms": 20 * w} for w in (0.25, 0.5, 1.0)]
+    cand = {"subnet": "h6.6-f768.768", "subset_accuracy": 0.9, "predicted_ms": 9.0, "accuracy": 0.87, "measured_ms": 9.5}
+    budget = {"latency_budget_ms": 10.0, "grid_best_subnet": "w0.50-d1.00", "grid_best_accuracy": 0.85,
+              "grid_best_latency_measured_ms": 10.0, "searched_subnet": cand["subnet"], "searched_accuracy": 0.87,
+              "searched_latency_measured_ms": 9.5, "searched_latency_predicted_ms": 9.0,
+              "config": {"heads": [6, 6], "ffn": [768, 768]}, "candidates": [cand]}
+    path.write_text(json.dumps({"checkpoint": "runs/x/depth", "checkpoint_sha": "abc", "split": "dev (872)",
+                                "device": "local-cpu", "runtime": "onnxruntime", "threads": 1, "seq_len": 128,
+                                "machine_fingerprint": "f00", "search_examples": 256, "grid": grid,
+                                "budgets": [budget]}))
+    return path
+
+
+def test_report_has_one_predictor_per_device_and_the_search_budgets(tmp_path):
+    store = tmp_path / "r.jsonl"
+    for r in synthetic(table_law, n=40) + arm_records():
+        records.append(store, r)
+    rep = tmp_path / "rep"
+    assert main(["--records", str(store), "--out", str(rep), "--weights", "synthetic", "--search",
+                 str(search_json(tmp_path / "search.json"))]) == 0
+    s = json.loads((rep / "summary.json").read_text())
+    cpu, arm = s["predictor"]
+    for p in (cpu, arm):
+        assert set(p) >= {"device", "runtime", "n_train", "n_heldout", "mape", "within_10pct", "spearman"}
+    assert (cpu["device"], cpu["model"], cpu["value"]) == ("local-cpu", "lookup", "latency_ms_p50")
+    assert cpu["mape"] < 1e-6 and cpu["within_10pct"] == 1.0 and s["status"] == "measured"
+    assert (arm["device"], arm["seq_len"], arm["value"]) == ("qemu-arm", 32, "instructions_per_inference")
+    assert arm["model"] in ("linear", "lookup") and arm["mape"] < 1e-6 and arm["within_5pct"] == 1.0
+    assert "process_spread" not in arm  # a count has no fresh-process spread
+    (b,) = s["budgets"]
+    assert set(b) >= {"latency_budget_ms", "grid_best_accuracy", "searched_accuracy", "searched_latency_measured_ms",
+                      "config"} and b["searched_accuracy"] == 0.87
+    text = (rep / "README.md").read_text()
+    assert "PRELIMINARY" not in text and "`synthetic` weights" in text and "## qemu-arm / onnxruntime" in text
+    assert "| 10 | w0.50-d1.00 | 85.00 | 10.00 | h6.6-f768.768 | 87.00 | 9.50 | +2.00 |" in text
+    for png in ("predictor-error.png", "predictor-error-qemu-arm.png", "search-front.png"):
+        assert (rep / png).stat().st_size > 1000
+
+
+def test_preliminary_report_is_labelled_and_has_no_budgets(tmp_path):
     store = tmp_path / "r.jsonl"
     for r in synthetic(table_law, n=40):
         records.append(store, r)
-    assert main(["--records", str(store), "--out", str(tmp_path / "rep"), "--weights", "synthetic"]) == 0
+    assert main(["--records", str(store), "--out", str(tmp_path / "rep"), "--weights", "w", "--preliminary"]) == 0
     s = json.loads((tmp_path / "rep" / "summary.json").read_text())
-    (p,) = s["predictor"]
-    assert set(p) >= {"device", "runtime", "n_train", "n_heldout", "mape", "within_10pct", "spearman"}
-    assert p["model"] == "lookup" and p["mape"] < 1e-6 and p["within_10pct"] == 1.0 and s["status"] == "preliminary"
+    assert s["status"] == "preliminary" and s["budgets"] == [] and len(s["predictor"]) == 1
     text = (tmp_path / "rep" / "README.md").read_text()
-    assert "PRELIMINARY" in text and "`synthetic` weights" in text and "| flops |" in text
-    assert (tmp_path / "rep" / "predictor-error.png").stat().st_size > 1000
+    assert "PRELIMINARY" in text and "Not run yet" in text and not (tmp_path / "rep" / "search-front.png").exists()
