@@ -1,6 +1,6 @@
 """reports/sst2-minilm/search/: the latency predictor's held-out error on measured per-layer sub-networks.
 
-`python -m recipes.predictor_report --records reports/sst2-minilm/search/predictor-records.jsonl
+`python -m recipes.predictor_report --records reports/sst2-minilm/search/predictor-records-cpu.jsonl
  --out reports/sst2-minilm/search --weights "minilm-l6 preset"`
 One predictor per (device, runtime, threads, seq) group of ok records (timed latency, or emulated-ARM instruction
 counts): fits bench.predictor on a seeded 70% of the measured configurations, scores every model (and the one
@@ -22,21 +22,26 @@ from dynabert import records
 
 
 def error_figure(train, held, path: Path, title: str, unit: str = "ms") -> None:
+    """Predicted against measured on the held-out points, log-log (the +-10% band has one width everywhere): the
+    chosen model, and the FLOPs baseline (or, when FLOPs is the chosen one, the best per-layer model)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    chosen, _ = pred.choose(train)
+    chosen, cv = pred.choose(train)
+    other = "flops" if chosen.kind != "flops" else min((k for k in cv if k != "flops"), key=cv.get)
     measured = [p.value for p in held]
     fig, ax = plt.subplots(figsize=(5, 5))
-    for model, marker in ((chosen, "o"), (pred.Predictor("flops").fit(train), "x")):
-        ax.scatter(measured, model.predict(held), marker=marker, label=f"{model.kind}")
-    lo, hi = min(measured) * 0.8, max(measured) * 1.2
+    for model, marker, role in ((chosen, "o", "chosen"), (pred.Predictor(other).fit(train), "x",
+                                                           "baseline" if other == "flops" else "not chosen")):
+        ax.scatter(measured, model.predict(held), marker=marker, label=f"{model.kind} ({role})")
+    lo, hi = min(measured) * 0.8, max(measured) * 1.25
     ax.plot([lo, hi], [lo, hi], "k-", lw=0.8)
     ax.fill_between([lo, hi], [lo * 0.9, hi * 0.9], [lo * 1.1, hi * 1.1], color="grey", alpha=0.2, label="+-10%")
     what = "median latency (ms)" if unit == "ms" else "guest instructions per inference"
-    ax.set(xlabel=f"measured {what}", ylabel="predicted", title=title, xlim=(lo, hi), ylim=(lo, hi))
+    ax.set(xscale="log", yscale="log", xlabel=f"measured {what}", ylabel="predicted", title=title, xlim=(lo, hi),
+           ylim=(lo, hi))
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -247,7 +252,8 @@ def main(argv: list[str] | None = None) -> int:
         device, runtime, threads, seq_len = key
         name = "predictor-error.png" if device == "local-cpu" else f"predictor-error-{device}.png"
         unit = "instructions" if any(r.instructions_per_inference for r in recs if r.device == device) else "ms"
-        error_figure(train, held, out / name, f"held out, {device} {runtime} t{threads} seq {seq_len}", unit)
+        fp = next(e["machine_fingerprint"] for e in s["predictor"] if (e["device"], e["runtime"]) == (device, runtime))
+        error_figure(train, held, out / name, f"held out: {device} {runtime} t{threads} seq {seq_len}\nmachine {fp}", unit)
         figures[key] = name
     front_figure(s, out / "search-front.png")
     (out / "README.md").write_text(readme(s, args, figures))
