@@ -14,6 +14,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -40,20 +46,82 @@ def train_log_seconds(log: Path) -> float | None:
     return sum((b - a).total_seconds() for a, b in sessions)
 
 
-def folder_cost(runs: Path, folder: str, cores: int) -> dict | None:
-    """{"core_hours", "how", "passes"} of one training folder, or None when it has no summary.json."""
+def folder_cost(runs: Path, folder: str, cores: int, calibration: dict | None = None) -> dict | None:
+    """{"core_hours", "how", "passes", "logged_core_hours", "logged_how"} of one training folder, or None when it
+    has no summary.json. core_hours: its steps x the calibrated CPU seconds per step when `calibration` has the
+    folder ("calibrated"), else what its run logged: the trainer's `train_cpu_seconds` ("CPU time") or, without
+    it, train.log wall time x cores ("wall x cores")."""
     path = runs / folder / "summary.json"
     if not path.is_file():
         return None
     s = json.loads(path.read_text())
     passes = s["steps"] * s.get("batch_size_per_process", 32) * s.get("processes", 1)
     if s.get("train_cpu_seconds"):
-        return {"core_hours": s["train_cpu_seconds"] * s.get("processes", 1) / 3600, "how": "CPU time",
-                "passes": passes}
-    wall = train_log_seconds(runs / folder / "train.log")
-    if wall is None:
-        return None
-    return {"core_hours": wall * cores / 3600, "how": "wall x cores", "passes": passes}
+        logged, how = s["train_cpu_seconds"] * s.get("processes", 1) / 3600, "CPU time"
+    else:
+        wall = train_log_seconds(runs / folder / "train.log")
+        if wall is None:
+            return None
+        logged, how = wall * cores / 3600, "wall x cores"
+    cost = {"core_hours": logged, "how": how, "passes": passes, "logged_core_hours": logged, "logged_how": how}
+    if calibration and folder in calibration:
+        cal = calibration[folder]["cpu_seconds_per_step"] * s["steps"] * s.get("processes", 1) / 3600
+        cost.update(core_hours=cal, how="calibrated")
+    return cost
+
+
+NEEDS = {"width": ("teacher",), "depth": ("teacher", "width")}  # folders a stage reads from OUTPUT
+
+
+def calibration_command(command: str, output_dir: str, steps: int) -> list[str]:
+    """A training step's logged command (OUT/steps.json) made into a short calibration run: the same stage, model,
+    sub-networks per step and data, for `steps` optimizer steps, one epoch, no periodic evaluation, into
+    `output_dir`. ValueError when the command is not a `dynabert train` command."""
+    argv = shlex.split(command)
+    if argv[:4] != ["python", "-m", "dynabert", "train"]:
+        raise ValueError(f"not a `python -m dynabert train` command: {command!r}")
+    out, skip = [sys.executable, "-m", "dynabert", "train"], False
+    batch_size = int(argv[argv.index("--batch-size") + 1]) if "--batch-size" in argv else 32  # the trainer's default
+    replaced = {"--output-dir": output_dir, "--max-train-samples": str(steps * batch_size), "--epochs": "1",
+                "--eval-every": "0"}
+    for a in argv[4:]:
+        if skip:
+            skip = False
+            continue
+        if a in replaced:
+            skip = True
+            continue
+        out.append(a)
+    for flag, value in replaced.items():
+        out += [flag, value]
+    return out
+
+
+def calibrate(out: Path, runs: Path, folders: list[str], steps: int = 64) -> dict:
+    """CPU seconds per optimizer step of each training folder's own command, measured now (run it on an idle
+    machine: the long runs' own CPU time also counts the OpenMP spinning of threads that a shared machine
+    descheduled), `steps` steps each from the same first batches. Returns {folder: {"cpu_seconds_per_step",
+    "steps", "load_avg_1min"}}; each run's stage folder is made under a temporary OUTPUT whose teacher / width
+    are links to RUNS'."""
+    log = json.loads((out / "steps.json").read_text())
+    name = {"width": "stage1-width", "depth": "stage2-depth"}
+    result = {}
+    for folder in folders:
+        step_name = name.get(folder, folder)
+        if step_name not in log:
+            raise ValueError(f"{out / 'steps.json'} has no step {step_name!r}: train {folder} first")
+        with tempfile.TemporaryDirectory() as tmp:
+            for need in NEEDS.get(folder, ("teacher",)):
+                os.symlink((runs / need).resolve(), Path(tmp) / need)
+            cmd = calibration_command(log[step_name]["command"], tmp, steps)
+            load = os.getloadavg()[0]
+            t0 = time.time()
+            subprocess.run(cmd, check=True, env={**os.environ, "HF_HUB_OFFLINE": "1"}, stdout=subprocess.DEVNULL)
+            summary = json.loads((Path(tmp) / folder / "summary.json").read_text())
+        result[folder] = {"cpu_seconds_per_step": summary["train_cpu_seconds"] / summary["steps"],
+                          "steps": summary["steps"], "load_avg_1min": load, "wall_seconds": time.time() - t0}
+        print(f"{folder}: {result[folder]['cpu_seconds_per_step']:.3f} CPU s/step over {summary['steps']} steps")
+    return result
 
 
 def fit_per_pass(points: list[tuple[float, float]]) -> tuple[float, float]:
@@ -67,12 +135,13 @@ def fit_per_pass(points: list[tuple[float, float]]) -> tuple[float, float]:
     return 0.0, float(np.mean(y / x))
 
 
-def control_costs(dyn: pd.DataFrame, acc: pd.DataFrame, runs: Path, cores: int) -> pd.DataFrame:
+def control_costs(dyn: pd.DataFrame, acc: pd.DataFrame, runs: Path, cores: int,
+                  calibration: dict | None = None) -> pd.DataFrame:
     """One row per DynaBERT sub-network size: FLOPs, DynaBERT accuracy, the control's accuracy (NaN when not
     trained), its core-hours and whether they were measured or extrapolated."""
     rows, measured = [], {}
     for sid, r in dyn.iterrows():
-        cost = folder_cost(runs, f"fixed-{sid}", cores)
+        cost = folder_cost(runs, f"fixed-{sid}", cores, calibration)
         if cost is not None:
             measured[sid] = (r.flops, cost)
     if not measured:
@@ -86,7 +155,8 @@ def control_costs(dyn: pd.DataFrame, acc: pd.DataFrame, runs: Path, cores: int) 
         rows.append({"subnet_id": sid, "flops": r.flops, "dynabert": r.accuracy,
                      "control": ctrl.accuracy.get(sid, np.nan),
                      "core_hours": hit[1]["core_hours"] if hit else (a + b * r.flops) * passes,
-                     "how": hit[1]["how"] if hit else "extrapolated"})
+                     "how": hit[1]["how"] if hit else "extrapolated",
+                     "logged_core_hours": hit[1]["logged_core_hours"] if hit else np.nan})
     return pd.DataFrame(rows).set_index("subnet_id")
 
 
@@ -120,29 +190,77 @@ def figure(table: pd.DataFrame, dyn_hours: float, path: Path) -> Path:
     return path
 
 
+def load_calibration(out: Path) -> dict | None:
+    """OUT/compute-calibration.json (written by `python -m recipes.training_compute calibrate`), or None."""
+    path = out / "compute-calibration.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
 def compute_lines(acc: pd.DataFrame, dyn: pd.DataFrame, runs: Path, out: Path, cores: int) -> list[str]:
     """The README section: figure, per-size table, totals and how each number was obtained ([] when the stages or
     controls lack what is needed, with the reason)."""
-    stages = {s: folder_cost(runs, s, cores) for s in ("teacher", "width", "depth")}
+    cal = load_calibration(out)
+    folders = (cal or {}).get("folders")
+    stages = {s: folder_cost(runs, s, cores, folders) for s in ("teacher", "width", "depth")}
     if stages["width"] is None or stages["depth"] is None:
         return ["", "## Accuracy against training compute", "", "Not drawn: stages width/depth have no cost record "
                 "yet (summary.json with train_cpu_seconds, or train.log)."]
     try:
-        table = control_costs(dyn, acc, runs, cores)
+        table = control_costs(dyn, acc, runs, cores, folders)
     except ValueError as err:
         return ["", "## Accuracy against training compute", "", f"Not drawn: {err}."]
     dyn_hours = stages["width"]["core_hours"] + stages["depth"]["core_hours"]
+    dyn_logged = stages["width"]["logged_core_hours"] + stages["depth"]["logged_core_hours"]
     png = figure(table, dyn_hours, out / "figures" / "accuracy_vs_training_compute.png")
     shown = table.assign(GFLOPs=table.flops / 1e9, control=table.control.map(
-        lambda v: "not trained" if np.isnan(v) else f"{v:.2f}"))[["GFLOPs", "dynabert", "control", "core_hours", "how"]]
+        lambda v: "not trained" if np.isnan(v) else f"{v:.2f}"))[
+        ["GFLOPs", "dynabert", "control", "core_hours", "how", "logged_core_hours"]]
     how = ", ".join(f"{s} {c['how']}" for s, c in stages.items() if c)
-    teacher = f"{stages['teacher']['core_hours']:.2f}" if stages["teacher"] else "?"
+    teacher = (f"{stages['teacher']['core_hours']:.2f} core-hours, {stages['teacher']['how']}"
+               if stages["teacher"] else "not known")
+    calibrated = ("`calibrated`: the folder's steps x its CPU seconds per optimizer step, measured by re-running its "
+                  f"own logged command for {next(iter(folders.values()))['steps']} steps from the same first "
+                  f"batches, all in one sitting on an idle machine ({cal['when_utc']}, load average "
+                  f"{cal['load_avg_1min']:.2f} at its start; periodic dev evaluations left out); "
+                  if folders else "")
     return ["", "## Accuracy against training compute", "", f"![accuracy vs training compute]({png.relative_to(out)})",
             "", f"One DynaBERT run (stages width + depth): **{dyn_hours:.2f} CPU core-hours** for all "
-            f"{len(table)} sub-networks. The same {len(table)} sizes trained one by one as fixed-size controls: "
-            f"**{table.core_hours.sum():.2f} core-hours** ({table.core_hours.sum() / dyn_hours:.1f}x), of which "
+            f"{len(table)} sub-networks (logged by the runs themselves: {dyn_logged:.2f}). The same {len(table)} sizes "
+            f"trained one by one as fixed-size controls: **{table.core_hours.sum():.2f} core-hours** "
+            f"({table.core_hours.sum() / dyn_hours:.1f}x), of which "
             f"{table[table.how != 'extrapolated'].core_hours.sum():.2f} measured on the controls trained here and the "
             "rest extrapolated from their cost per example pass, scaled by FLOPs (a + b x FLOPs). Teacher "
-            f"fine-tuning ({teacher} core-hours) is needed by both and left out. How each was measured: {how} "
-            "(`CPU time`: the trainer's own process CPU time; `wall x cores`: train.log wall time x "
-            f"{cores} cores).", "", shown.to_markdown(floatfmt=".2f")]
+            f"fine-tuning ({teacher}) is needed by both and left out. How each was measured: {how} ({calibrated}"
+            "`CPU time`: the trainer's own process CPU time over the whole run, which on a shared machine also counts "
+            f"threads spinning while descheduled; `wall x cores`: train.log wall time x {cores} cores, pauses "
+            "included: an upper bound). `logged_core_hours`: what the run itself logged.", "",
+            shown.to_markdown(floatfmt=".2f")]
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m recipes.training_compute", description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    cal = sub.add_parser("calibrate", help="CPU seconds per step of each training folder, re-measured now (idle "
+                         "machine), written to OUT/compute-calibration.json for the reference report")
+    cal.add_argument("--out", default="reports/sst2-minilm", help="the reference run's --out (steps.json)")
+    cal.add_argument("--runs", default="runs/sst2-minilm", help="the reference run's --runs")
+    cal.add_argument("--steps", type=int, default=64)
+    cal.add_argument("--folders", default="width,depth,fixed-w0.25-d0.50,fixed-w0.50-d0.50")
+    args = ap.parse_args(argv)
+    out, runs = Path(args.out), Path(args.runs)
+    try:
+        folders = calibrate(out, runs, [f for f in args.folders.split(",") if f], args.steps)
+    except (ValueError, subprocess.CalledProcessError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    data = {"when_utc": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpus": os.cpu_count(),
+            "load_avg_1min": min(f["load_avg_1min"] for f in folders.values()), "folders": folders}
+    (out / "compute-calibration.json").write_text(json.dumps(data, indent=1) + "\n")
+    print(f"-> {out / 'compute-calibration.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

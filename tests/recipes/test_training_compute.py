@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from dynabert.config import default_grid
-from recipes.training_compute import compute_lines, control_costs, fit_per_pass, train_log_seconds
+from recipes.training_compute import (calibrate, calibration_command, compute_lines, control_costs, fit_per_pass,
+                                      train_log_seconds)
 
 LOG = """2026-11-30 10:00:00 rewired with 'code' importance on 872 dev examples
 2026-11-30 10:00:05 stage width: 4 sub-network(s), all trained every step, 100 train examples
@@ -76,7 +77,7 @@ def test_compute_section_draws_the_figure_and_states_totals(tmp_path):
     text = "\n".join(compute_lines(acc, dyn, runs, out, cores=2))
     assert (out / "figures" / "accuracy_vs_training_compute.png").stat().st_size > 10_000
     assert "![accuracy vs training compute](figures/accuracy_vs_training_compute.png)" in text
-    assert "**6.00 CPU core-hours** for all 12 sub-networks" in text and "Teacher fine-tuning (1.00 core-hours)" in text
+    assert "**6.00 CPU core-hours** for all 12 sub-networks" in text and "Teacher fine-tuning (1.00 core-hours, CPU time)" in text
     # one control: proportional to FLOPs; sum of w x d over the grid 5.625 / 0.125 for the measured one = 45 h
     assert "**45.00 core-hours** (7.5x), of which 1.00 measured" in text
     assert text.count("extrapolated") >= 11 and "not trained" in text
@@ -88,3 +89,45 @@ def test_compute_section_says_why_it_is_missing(tmp_path):
     summary(tmp_path / "depth", 10, cpu=1.0)
     text = "\n".join(compute_lines(acc, dyn, tmp_path, tmp_path / "rep", cores=2))
     assert "Not drawn: no fixed-size control with a summary.json" in text
+
+
+def test_calibration_command_keeps_the_run_and_bounds_its_steps():
+    cmd = ("python -m dynabert train --task sst2 --data-dir d --output-dir runs/x --bucket --eval-every 250 --stage depth "
+           "--epochs 1 --max-train-samples 67349 --learning-rate 1e-4 --subnets-per-step 4 --batch-size 16")
+    argv = calibration_command(cmd, "/tmp/t", 10)
+    flags = dict(zip(argv[4::1], argv[5::1]))
+    assert flags["--output-dir"] == "/tmp/t" and flags["--max-train-samples"] == "160" and flags["--epochs"] == "1"
+    assert flags["--eval-every"] == "0" and flags["--subnets-per-step"] == "4" and flags["--stage"] == "depth"
+    assert "--bucket" in argv and argv.count("--output-dir") == 1 and "runs/x" not in argv and "67349" not in argv
+    with pytest.raises(ValueError, match="not a `python -m dynabert train` command"):
+        calibration_command("python -m bench.sweep --model m", "/tmp/t", 10)
+
+
+def test_calibrate_reruns_each_folders_command_for_a_few_steps_and_the_report_uses_it(tmp_path, sst2_dir):
+    """Real short runs of a tiny teacher's stage width and a fixed-size control: CPU seconds per step measured;
+    the compute section then costs each folder as its steps x that (`calibrated`), beside what it logged."""
+    from dynabert.cli import main as dyn
+
+    runs, out = tmp_path / "runs", tmp_path / "rep"
+    out.mkdir()
+    base = ["train", "--task", "sst2", "--data-dir", sst2_dir, "--model", "tiny", "--output-dir", str(runs),
+            "--max-train-samples", "64", "--max-eval-samples", "32", "--batch-size", "16", "--eval-every", "0"]
+    assert dyn([*base, "--stage", "teacher"]) == 0
+    log = {}
+    for name, extra in (("stage1-width", ["--stage", "width"]),
+                        ("fixed-w0.50-d0.50", ["--baseline", "fixed", "--width", "0.5", "--depth", "0.5"])):
+        assert dyn([*base, *extra]) == 0
+        log[name] = {"command": " ".join(["python", "-m", "dynabert", *base, *extra])}
+    (out / "steps.json").write_text(json.dumps(log))
+    cal = calibrate(out, runs, ["width", "fixed-w0.50-d0.50"], steps=3)
+    assert {k: v["steps"] for k, v in cal.items()} == {"width": 3, "fixed-w0.50-d0.50": 3}
+    assert all(v["cpu_seconds_per_step"] > 0 for v in cal.values())
+    assert cal["width"]["cpu_seconds_per_step"] > cal["fixed-w0.50-d0.50"]["cpu_seconds_per_step"]  # 4 sub-networks
+    from recipes.training_compute import folder_cost
+
+    cost = folder_cost(runs, "width", 2, cal)
+    steps = json.loads((runs / "width" / "summary.json").read_text())["steps"]
+    assert cost["how"] == "calibrated" and cost["core_hours"] == pytest.approx(
+        steps * cal["width"]["cpu_seconds_per_step"] / 3600) and cost["logged_how"] == "CPU time"
+    with pytest.raises(ValueError, match="has no step 'stage2-depth': train depth first"):
+        calibrate(out, runs, ["depth"], steps=3)
