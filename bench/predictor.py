@@ -203,9 +203,12 @@ def report(train: list[Point], heldout: list[Point], sizes: tuple[int, ...] = ()
 
 
 def sample(size, n: int, seed: int, widths: tuple[float, ...]) -> list:
-    """n distinct random per-layer sub-networks of the search space (bench.search.space_for), for measuring."""
+    """n distinct random per-layer sub-networks of the search space (bench.search.space_for), for measuring; fewer
+    when the space holds fewer (space_size). Raises ValueError for n < 1."""
     from bench.search import random_spec, space_for
 
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"--n must be a whole number >= 1 (sub-networks to draw), got {n!r}")
     space, rng, out = space_for(size, widths), random.Random(seed), {}
     for _ in range(100 * n):
         spec = random_spec(space, rng)
@@ -216,14 +219,24 @@ def sample(size, n: int, seed: int, widths: tuple[float, ...]) -> list:
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    from dynabert.config import parse_mults
+    from bench.search import space_for, space_size
+    from dynabert.config import check_mults, parse_mults
     from dynabert.presets import load_size
     from dynabert.subnet import write_subnets
 
+    if args.n < 1:
+        raise ValueError(f"--n must be a whole number >= 1 (sub-networks to draw), got {args.n}")
+    widths = parse_mults(args.widths, "widths")
     size = load_size(args.model)
-    specs = sample(size, args.n, args.seed, parse_mults(args.widths, "widths"))
+    check_mults(widths, "width", size, args.model, "--widths")
+    specs = sample(size, args.n, args.seed, widths)
     write_subnets(args.out, specs, size)
-    print(f"{len(specs)} random per-layer sub-networks of {args.model} -> {args.out} "
+    total = space_size(space_for(size, widths))
+    short = (f" (asked for {args.n}; the space of --widths {args.widths} on {size.num_layers} layers holds only "
+             f"{total}: all of them)" if len(specs) < args.n and len(specs) == total else
+             f" (asked for {args.n}; {len(specs)} distinct found in {100 * args.n} draws of {total})"
+             if len(specs) < args.n else "")
+    print(f"{len(specs)} random per-layer sub-networks of {args.model} -> {args.out}{short} "
           f"(measure: python -m bench.sweep --model {args.model} --subnets {args.out} ...)")
     return 0
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from bench import predictor as pred
 from bench.search import Scorer, SearchConfig, search, space_for
 from dynabert import records
-from dynabert.config import DEFAULT_WIDTHS, SubnetSpec, default_grid, parse_mults
+from dynabert.config import DEFAULT_WIDTHS, SubnetSpec, check_grid, parse_mults
 from dynabert.subnet import canonical, layerwise
 
 
@@ -99,8 +99,7 @@ def best_measured(ids, accuracy: dict, measured: dict, budget: float, max_mb: fl
 
 def grid_specs(args: argparse.Namespace, size) -> list[SubnetSpec]:
     """The uniform grid of --widths x --depths: the search's seeds and the comparison it must beat."""
-    grid = default_grid(parse_mults(args.widths, "widths"), parse_mults(args.depths, "depths"))
-    return [s.resolve(size) for s in grid]
+    return check_grid(parse_mults(args.widths, "widths"), parse_mults(args.depths, "depths"), size, args.checkpoint)
 
 
 def search_budgets(ev, args, size, latency_model, memory_model) -> dict[float, list]:

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dynabert import baselines
-from dynabert.config import DEFAULT_DEPTHS, DEFAULT_WIDTHS, SubnetSpec, default_grid
-from dynabert.presets import load_model
+from dynabert.config import DEFAULT_DEPTHS, DEFAULT_WIDTHS, SubnetSpec, check_grid, check_mults, default_grid
+from dynabert.presets import load_model, load_size
 from dynabert.sampling import check_subnets_per_step
 
 STAGES = ("teacher", "width", "depth", "final")
@@ -115,6 +115,22 @@ def check_sampling(cfg: TrainConfig, stages: tuple[str, ...]) -> None:
     for stage in stages:
         if stage in ("width", "depth", "final"):
             check_subnets_per_step(cfg.subnets_per_step, grid_size(cfg, stage), stage)
+
+
+def check_grid_flags(cfg: TrainConfig, stages: tuple[str, ...]) -> None:
+    """--widths/--depths (a fixed baseline: --width/--depth) checked against the architecture they are cut from,
+    read from its config.json before any data or weights are loaded (config.check_grid: the one checker). Stages
+    that train one network (teacher alone, distilbert/tinybert baselines) use no multipliers and are not checked."""
+    fixed = stages == ("baseline",) and cfg.baseline == "fixed"
+    if not fixed and not any(s in ("width", "depth", "final") for s in stages):
+        return
+    source = plan(cfg, stages[0]).start_from  # the teacher's (or earlier stage's) architecture: the grid's source
+    size = load_size(source)
+    if fixed:
+        check_mults((cfg.width,), "width", size, source, "--width")
+        check_mults((cfg.depth,), "depth", size, source, "--depth")
+    else:
+        check_grid(cfg.widths, cfg.depths, size, source)
 
 
 def stage_dir(cfg: TrainConfig, stage: str) -> Path:

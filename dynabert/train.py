@@ -35,8 +35,8 @@ from dynabert.model import DynaBert
 from dynabert.presets import load_model, load_tokenizer
 from dynabert.rewire import importance, rewire_
 from dynabert.sampling import expected_cost_share, subnets_for_step
-from dynabert.stages import (AUGMENTED_STAGES, STAGES, StagePlan, TrainConfig, check_sampling, plan,  # noqa: F401
-                             stage_dir)
+from dynabert.stages import (AUGMENTED_STAGES, STAGES, StagePlan, TrainConfig, check_grid_flags,  # noqa: F401
+                             check_sampling, plan, stage_dir)
 
 class Data:
     """Tokenized train and dev features of a task, plus its labels and metric."""
@@ -348,6 +348,7 @@ def run(cfg: TrainConfig, stage: str) -> list[dict]:
         stage = "baseline"
     stages = ("teacher", "width", "depth") if stage == "all" else (stage,)
     check_sampling(cfg, stages)
+    check_grid_flags(cfg, stages)  # before any stage loads data or weights
     out = []
     for s in stages:
         t0 = time.time()
