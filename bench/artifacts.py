@@ -69,8 +69,12 @@ class LoadedModel:
 
 
 def model_size(name: str):
-    """The BertSize of a sweep's model (preset, checkpoint or training output) from its config.json only: what its
-    sub-networks are checked against before any model is built. ValueError for an extracted sub-network."""
+    """The BertSize of a sweep's model (preset, checkpoint or training output), from its table or config.json only:
+    what its sub-networks are checked against before any model is built. ValueError for an extracted sub-network."""
+    from dynabert.config import ARCHITECTURES
+
+    if name in ARCHITECTURES:  # a preset's shape from its table: a warm sweep imports no torch
+        return ARCHITECTURES[name]
     from dynabert.presets import PRESETS, load_size
     from dynabert.train_cli import resolve_checkpoint
 
