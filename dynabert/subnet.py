@@ -203,6 +203,16 @@ def parse_subnet(text: str) -> AnySpec:
                      f"{{\"heads\": [...], \"ffn\": [...]}}")
 
 
+def is_grid_id(subnet_id: object) -> bool:
+    """True for a uniform grid point's id ('w0.50-d0.75'); False for a per-layer id and anything else. What every
+    table or figure laid out by (width, depth) keeps: a per-layer record's width_mult/depth_mult are a summary
+    (summary_mults) that can equal a grid point's, never a grid coordinate."""
+    try:
+        return isinstance(parse_subnet(str(subnet_id)), SubnetSpec)
+    except ValueError:
+        return False
+
+
 def read_subnets(path: str | Path) -> list[AnySpec]:
     """Sub-networks from a JSON file: a non-empty list whose items are ids or {"heads": [...], "ffn": [...]} objects,
     in file order (item n of the file is entry n). Raises ValueError naming the file, the item index and the fix.
