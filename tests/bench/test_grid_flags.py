@@ -30,6 +30,7 @@ def clis(ck, tmp_path):
     """(name, main, argv without --widths/--depths, what the message names as the model): every CLI taking them.
     The data folder does not exist: reading it would give another error than the one asserted."""
     no_data, store = str(tmp_path / "no-data"), str(tmp_path / "r.jsonl")
+    (tmp_path / "r.jsonl").touch()  # search refuses a missing store first
     task = ["--checkpoint", str(ck), "--task", "sst2", "--data-dir", no_data]
     return [
         ("dynabert train", dynabert_main, ["train", "--stage", "all", "--model", "tiny", "--task", "sst2",
