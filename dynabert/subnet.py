@@ -78,7 +78,7 @@ class LayerwiseSpec:
         for part, what in zip(parts, ("heads", "FFN")):
             row = part[1:].split(".")
             for i, x in enumerate(row):
-                if not x.isdigit():
+                if not (x.isascii() and x.isdigit()):
                     raise ValueError(f"per-layer sub-network id {subnet_id!r}, layer {i}: {what} {x!r} is not a "
                                      f"whole number >= 0; {form}")
             values.append(tuple(int(x) for x in row))
