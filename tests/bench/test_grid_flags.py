@@ -18,11 +18,15 @@ DEPTHS_MSG = "--depths 0.2: {src} has 2 layers, and 0.2 x 2 = 0.4 rounds to 0 la
 
 @pytest.fixture
 def nothing_loads(monkeypatch):
-    """Building any model fails the test: the refusal must come from config.json alone."""
+    """Building any model fails the test: the refusal must come from config.json alone. The modules that bind
+    load_model at import are imported first and patched too (a module first imported here would keep the stub)."""
+    from dynabert import stages, train
+
     def refuse(*a, **k):
         raise AssertionError("a model was loaded before the flags were checked")
 
-    monkeypatch.setattr(presets, "load_model", refuse)
+    for module in (presets, stages, train):
+        monkeypatch.setattr(module, "load_model", refuse)
     monkeypatch.setattr(sweep, "load", refuse)
 
 

@@ -182,7 +182,8 @@ def test_finished_stage_rerun_with_another_k_or_grid_is_refused(tmp_path, sst2_d
     summary = json.loads(summary_path.read_text())
     assert summary["sampling"]["subnets_per_step"] == 4 and len(summary["sampling"]["grid"]) == 12
     capsys.readouterr()
-    for extra, asks in ((["--subnets-per-step", "2"], "asks for 2 over 12"), ([], "asks for 12 over 12"),
+    for extra, asks in ((["--subnets-per-step", "2"], "asks for 2 over the same 12."),
+                        ([], "asks for 12 over the same 12."),
                         (["--subnets-per-step", "4", "--depths", "1.0,0.5"], "asks for 4 over 8")):
         assert depth(*extra) == 2
         err = capsys.readouterr().err
