@@ -142,3 +142,15 @@ def test_duplicate_subnets_are_measured_once_by_canonical_id(tmp_path, capsys, m
     assert (f"note: tiny: 3 duplicate sub-network(s) in {path} dropped, measured once by canonical id: item 2 "
             f"(w1.00-d1.00) repeats item 0; item 3 (h4.4-f128.128 = w1.00-d1.00) repeats item 0; item 4 "
             f"(h2.2-f64.64 = w0.50-d1.00) repeats item 1") in err
+
+
+def test_evaluate_scores_duplicate_subnets_once(tiny_checkpoint, sst2_dir, tmp_path, capsys):
+    from dynabert import records
+
+    path, store = tmp_path / "subnets.json", tmp_path / "acc.jsonl"
+    path.write_text(json.dumps(["w1.00-d1.00", "h4.4-f128.128", "w1.00-d1.00"]))
+    assert dynabert_main(["evaluate", "--checkpoint", str(tiny_checkpoint), "--task", "sst2", "--data-dir", sst2_dir,
+                          "--subnets", str(path), "--results", str(store)]) == 0
+    assert [r.subnet_id for r in records.read(store)] == ["w1.00-d1.00"]
+    assert (f"note: 2 duplicate sub-network(s) in {path} dropped (one canonical id each): item 1 (h4.4-f128.128 = "
+            f"w1.00-d1.00) repeats item 0; item 2 (w1.00-d1.00) repeats item 0") in capsys.readouterr().err
