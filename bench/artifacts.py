@@ -68,6 +68,19 @@ class LoadedModel:
         return self.extracted[spec]
 
 
+def model_size(name: str):
+    """The BertSize of a sweep's model (preset, checkpoint or training output), from its table or config.json only:
+    what its sub-networks are checked against before any model is built. ValueError for an extracted sub-network."""
+    from dynabert.config import ARCHITECTURES
+
+    if name in ARCHITECTURES:  # a preset's shape from its table: a warm sweep imports no torch
+        return ARCHITECTURES[name]
+    from dynabert.presets import PRESETS, load_size
+    from dynabert.train_cli import resolve_checkpoint
+
+    return load_size(name if name in PRESETS else str(resolve_checkpoint(name)))
+
+
 def preset_key(name: str, seed: int = 0) -> dict:
     """What decides a random-weight preset's weights: its architecture (BertSize), the seed, the code that builds
     it (dynabert/presets.py, hashed) and the torch and transformers versions (initialisers, RNG). Reads package

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import platform
 import statistics
+import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -36,6 +37,28 @@ class Cell:
     runtime: str
     threads: int
     device: str = "local-cpu"
+
+
+def model_grid(model: str, widths: tuple[float, ...], depths: tuple[float, ...], subnets: tuple = (),
+               subnets_source: str = "the sub-networks given") -> list:
+    """The sub-networks measured on `model`: `subnets` (checked against its architecture, naming `subnets_source`
+    and the item; each once by canonical id, a note counting the duplicates dropped) or the widths x depths grid
+    (config.check_grid, naming --widths/--depths). Reads config.json only: refused before anything is built."""
+    from bench.artifacts import model_size
+    from dynabert.config import check_grid
+    from dynabert.subnet import check_subnets, unique_specs
+
+    size = model_size(model)
+    if not subnets:
+        grid, dropped = unique_specs(check_grid(widths, depths, size, model), size)
+        where = "--widths x --depths"
+    else:
+        grid, dropped = unique_specs(check_subnets(list(subnets), size, subnets_source), size)
+        where = subnets_source
+    if dropped:
+        print(f"note: {model}: {len(dropped)} duplicate sub-network(s) in {where} dropped, measured once by "
+              f"canonical id: {'; '.join(dropped)}", file=sys.stderr)
+    return grid
 
 
 @dataclass

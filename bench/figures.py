@@ -18,6 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from bench.frame import pareto_mask  # noqa: E402
+from dynabert.subnet import is_grid_id  # noqa: E402
 
 WIDTH_COLORS = {1.0: "#1b4f9c", 0.75: "#3a8fd1", 0.5: "#e08a1e", 0.25: "#c0392b"}
 BASELINE_MARKERS = ["s", "D", "^", "v", "P", "X", "*"]
@@ -38,7 +39,7 @@ def save(fig, path: Path) -> list[Path]:
 
 def _panel(ax, df: pd.DataFrame, x: str) -> None:
     label, scale = AXES[x]
-    dyn = df[(df.family == "dynabert") & ~df.subnet_id.str.startswith("h")]  # the grid's width series only
+    dyn = df[(df.family == "dynabert") & df.subnet_id.map(is_grid_id)]  # the grid's width series only, by id
     for width, group in dyn.groupby("width_mult", sort=False):
         for measured, part in group.groupby("measured"):
             part = part.sort_values(x)

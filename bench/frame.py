@@ -190,3 +190,16 @@ def summary_table(path: str | Path, seq_len: int | None = None, value: str = "la
     df = df[df[value].notna()]
     df["cell"] = df.model_id.where(df.family == "baseline", df.subnet_id)
     return df.pivot_table(index="cell", columns="runtime", values=value, aggfunc="last", sort=False)
+
+
+def print_summaries(path: str | Path, seq_len: int, where: str) -> None:
+    """A sweep's closing tables: median latency (ms) by sub-network x runtime and, for emulated targets,
+    instructions per inference (millions); `where` names batch, seq, threads and devices."""
+    table = summary_table(path, seq_len)
+    if table is not None:
+        print(f"\nmedian latency (ms), {where}:")
+        print(table.to_string(float_format=lambda v: f"{v:.2f}"))
+    counts = summary_table(path, seq_len, "instructions_per_inference")
+    if counts is not None:
+        print(f"\nemulated guest instructions per inference (millions; not time), {where}:")
+        print((counts / 1e6).to_string(float_format=lambda v: f"{v:.2f}"))

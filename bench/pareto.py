@@ -23,6 +23,7 @@ import pandas as pd
 from bench.frame import cited_accuracy, efficiency, joined, load_records, measured_accuracy
 from bench.report import ReportSpec, build, portable_command, with_costs
 from dynabert import records
+from dynabert.subnet import is_grid_id
 
 REFERENCE = Path("reports/default")  # committed reference results (another machine); read, never written
 DEFAULT_OUT = Path("reports/this-machine")  # this machine's default run (gitignored)
@@ -126,7 +127,7 @@ def cmd_select(args: argparse.Namespace) -> int:
           f"{best.flops / 1e9:.2f} GFLOPs, peak RSS +{best.peak_rss_mb:.0f} MB")
     w, d = best.width_mult, best.depth_mult
     print("to extract and export it:")
-    which = f"--subnet {best.subnet_id}" if best.subnet_id.startswith("h") else f"--width {w:g} --depth {d:g}"
+    which = f"--width {w:g} --depth {d:g}" if is_grid_id(best.subnet_id) else f"--subnet {best.subnet_id}"
     print(f"  python -m dynabert extract --checkpoint {best.model_id} {which} --output-dir sub-{best.subnet_id}")
     print(f"  python -m bench.export --model sub-{best.subnet_id} --formats onnx,onnx-int8,tflite,tflite-int8 "
           f"--seq-len {int(best.seq_len)}")

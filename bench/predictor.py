@@ -57,13 +57,18 @@ def value_field(recs: list[records.Record]) -> str:
 
 
 def points(recs: list[records.Record], device: str, runtime: str, threads: int, seq_len: int,
-           params_total: int | None = None, machine: str | None = None, value: str | None = None) -> list[Point]:
+           params_total: int | None = None, machine: str | None = None, value: str | None = None,
+           here: str | None = None) -> list[Point]:
     """The measured points of one (device, runtime, threads, seq_len) [, architecture = params_total, machine],
-    one per sub-network (the latest record); ValueError naming the key when there are none."""
-    sel = [r for r in recs if r.kind == "latency" and r.status == "ok" and r.family == "dynabert"
-           and r.device == device and r.runtime == runtime and r.threads == threads and r.seq_len == seq_len
-           and r.batch_size in (None, 1) and (params_total is None or r.params_total == params_total)
-           and (machine is None or r.machine_fingerprint == machine)]
+    one per sub-network (the latest record). ValueError naming the key when there are none, and a distinct one
+    naming the machines found (and `here`, this machine's fingerprint) when only other machines measured it."""
+    cell = [r for r in recs if r.kind == "latency" and r.status == "ok" and r.family == "dynabert"
+            and r.device == device and r.runtime == runtime and r.threads == threads and r.seq_len == seq_len
+            and r.batch_size in (None, 1) and (params_total is None or r.params_total == params_total)]
+    sel = [r for r in cell if machine is None or r.machine_fingerprint == machine]
+    if cell and not sel:
+        raise ValueError(other_machines_only(cell, machine, here, f"device {device!r}, runtime {runtime!r}, threads "
+                                                                  f"{threads}, seq {seq_len}"))
     machines = sorted({r.machine_fingerprint or "unknown" for r in sel})
     if len(machines) > 1:
         raise ValueError(f"the records hold latencies of {len(machines)} machines ({', '.join(machines)}); a "
@@ -77,6 +82,26 @@ def points(recs: list[records.Record], device: str, runtime: str, threads: int, 
                          f"{seq_len}" + (f", architecture of {params_total:,} params" if params_total else "")
                          + " in the records; measure sub-networks first (python -m bench.sweep --subnets FILE)")
     return sorted(out, key=lambda p: p.subnet_id)
+
+
+def machine_counts(recs: list[records.Record]) -> str:
+    """'abc123 (12 records), def456 (3 records)': the measuring machines of some records."""
+    counts: dict[str, int] = {}
+    for r in recs:
+        counts[r.machine_fingerprint or "unknown"] = counts.get(r.machine_fingerprint or "unknown", 0) + 1
+    return ", ".join(f"{m} ({n} record{'s' * (n != 1)})" for m, n in sorted(counts.items()))
+
+
+def other_machines_only(cell: list[records.Record], machine: str | None, here: str | None, key: str) -> str:
+    """The message when the records measure `key` only on machines other than the one asked for."""
+    asked = (f"this machine ({here})" if machine == here else
+             f"machine {machine}" + (f" (this machine is {here})" if here else ""))
+    other = "" if machine == here else " (bench.predictor fit: or --machine with one of those)"
+    return (f"the records hold latencies for {key} only from machine(s) {machine_counts(cell)}, none from {asked}; "
+            f"latency is a property of the machine, so a predictor is fitted on the one it predicts: measure "
+            f"sub-networks on {asked.split(' (')[0]} (python -m bench.predictor sample --model MODEL --out "
+            f"subnets.json, then python -m bench.sweep --model MODEL --subnets subnets.json --results FILE there)"
+            f"{other}")
 
 
 def _wls(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -203,9 +228,12 @@ def report(train: list[Point], heldout: list[Point], sizes: tuple[int, ...] = ()
 
 
 def sample(size, n: int, seed: int, widths: tuple[float, ...]) -> list:
-    """n distinct random per-layer sub-networks of the search space (bench.search.space_for), for measuring."""
+    """n distinct random per-layer sub-networks of the search space (bench.search.space_for), for measuring; fewer
+    when the space holds fewer (space_size). Raises ValueError for n < 1."""
     from bench.search import random_spec, space_for
 
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"--n must be a whole number >= 1 (sub-networks to draw), got {n!r}")
     space, rng, out = space_for(size, widths), random.Random(seed), {}
     for _ in range(100 * n):
         spec = random_spec(space, rng)
@@ -216,21 +244,35 @@ def sample(size, n: int, seed: int, widths: tuple[float, ...]) -> list:
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    from dynabert.config import parse_mults
+    from bench.search import space_for, space_size
+    from dynabert.config import check_mults, parse_mults
     from dynabert.presets import load_size
     from dynabert.subnet import write_subnets
 
+    if args.n < 1:
+        raise ValueError(f"--n must be a whole number >= 1 (sub-networks to draw), got {args.n}")
+    widths = parse_mults(args.widths, "widths")
     size = load_size(args.model)
-    specs = sample(size, args.n, args.seed, parse_mults(args.widths, "widths"))
+    check_mults(widths, "width", size, args.model, "--widths")
+    specs = sample(size, args.n, args.seed, widths)
     write_subnets(args.out, specs, size)
-    print(f"{len(specs)} random per-layer sub-networks of {args.model} -> {args.out} "
+    total = space_size(space_for(size, widths))
+    short = (f" (asked for {args.n}; the space of --widths {args.widths} on {size.num_layers} layers holds only "
+             f"{total}: all of them)" if len(specs) < args.n and len(specs) == total else
+             f" (asked for {args.n}; {len(specs)} distinct found in {100 * args.n} draws of {total})"
+             if len(specs) < args.n else "")
+    print(f"{len(specs)} random per-layer sub-networks of {args.model} -> {args.out}{short} "
           f"(measure: python -m bench.sweep --model {args.model} --subnets {args.out} ...)")
     return 0
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
+    from bench.cells import machine_fields
+
     recs = [r for path in args.results for r in records.read(path)]
-    pts = points(recs, args.device, args.runtime, args.threads, args.seq_len, machine=args.machine)
+    here = machine_fields()["machine_fingerprint"]
+    pts = points(recs, args.device, args.runtime, args.threads, args.seq_len, machine=args.machine, here=here)
+    print(machine_line(recs, args, here))
     train, heldout = split(pts, args.heldout_frac, args.seed)
     if len(train) < 4:
         raise ValueError(f"{len(pts)} measured points: {len(heldout)} held out leaves {len(train)} to fit, and a "
@@ -249,6 +291,17 @@ def cmd_fit(args: argparse.Namespace) -> int:
         with open(args.json, "w") as f:
             json.dump(out, f, indent=1)
     return 0
+
+
+def machine_line(recs: list[records.Record], args: argparse.Namespace, here: str) -> str:
+    """Which machine measured the fitted cell, and whether it is this one (a predictor describes its machine)."""
+    found = sorted({r.machine_fingerprint or "unknown" for r in recs if r.kind == "latency" and r.status == "ok"
+                    and r.device == args.device and r.runtime == args.runtime and r.threads == args.threads
+                    and r.seq_len == args.seq_len and args.machine in (None, r.machine_fingerprint)})
+    if found == [here]:
+        return f"measured on this machine ({here})"
+    return (f"measured on machine {', '.join(found)}, not this one ({here}): the predictor describes that machine; "
+            f"to predict this one, measure sub-networks here")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -78,8 +78,11 @@ def with_costs(acc: pd.DataFrame, seq_len: int) -> pd.DataFrame:
 
 
 def table1(acc: pd.DataFrame) -> pd.DataFrame:
-    """Width x depth accuracy table of the DynaBERT rows (the paper's Table 1 layout)."""
-    dyn = acc[acc.family == "dynabert"]
+    """Width x depth accuracy table of the DynaBERT grid rows (the paper's Table 1 layout). Rows are chosen by their
+    subnet_id: a per-layer row's width_mult/depth_mult summary can equal a grid point's and must not fill its cell."""
+    from dynabert.subnet import is_grid_id
+
+    dyn = acc[(acc.family == "dynabert") & acc.subnet_id.map(is_grid_id)]
     return dyn.pivot_table(index="width_mult", columns="depth_mult", values="accuracy", aggfunc="last") \
         .sort_index(ascending=False).sort_index(axis=1, ascending=False)
 

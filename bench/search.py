@@ -50,6 +50,15 @@ def space_for(size: BertSize, widths: tuple[float, ...]) -> Space:
     return Space(size.num_layers, tuple(ks), tuple(ffn))
 
 
+def space_size(space: Space) -> int:
+    """Distinct sub-networks in `space`: per-layer choices over the layers, less those keeping < min_layers layers."""
+    from math import comb
+
+    kept_options = len(space.heads) * len(space.ffn)
+    return sum(comb(space.num_layers, k) * kept_options ** k * (1 if space.allow_skip else 0) ** (space.num_layers - k)
+               for k in range(space.min_layers, space.num_layers + 1))
+
+
 @dataclass
 class SearchConfig:
     strategy: str = "evolution"  # or "random"

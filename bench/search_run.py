@@ -23,7 +23,7 @@ from pathlib import Path
 from bench import predictor as pred
 from bench.search import Scorer, SearchConfig, search, space_for
 from dynabert import records
-from dynabert.config import DEFAULT_WIDTHS, SubnetSpec, default_grid, parse_mults
+from dynabert.config import DEFAULT_WIDTHS, SubnetSpec, check_grid, parse_mults
 from dynabert.subnet import canonical, layerwise
 
 
@@ -32,11 +32,12 @@ def fitted_predictors(recs, args, size, machine: str):
     from dynabert.flops import cost
 
     total = cost(size, SubnetSpec()).params_total
-    pts = pred.points(recs, args.device, args.runtime, args.threads, args.seq_len, total, machine)
+    pts = pred.points(recs, args.device, args.runtime, args.threads, args.seq_len, total, machine, here=machine)
     latency, cv = pred.choose(pts)
     memory = None
     if args.max_memory_mb is not None:
-        mem = pred.points(recs, args.device, args.runtime, args.threads, args.seq_len, total, machine, "peak_rss_mb")
+        mem = pred.points(recs, args.device, args.runtime, args.threads, args.seq_len, total, machine, "peak_rss_mb",
+                          here=machine)
         memory = pred.Predictor("params").fit(mem)
     return latency, cv, len(pts), memory
 
@@ -99,8 +100,7 @@ def best_measured(ids, accuracy: dict, measured: dict, budget: float, max_mb: fl
 
 def grid_specs(args: argparse.Namespace, size) -> list[SubnetSpec]:
     """The uniform grid of --widths x --depths: the search's seeds and the comparison it must beat."""
-    grid = default_grid(parse_mults(args.widths, "widths"), parse_mults(args.depths, "depths"))
-    return [s.resolve(size) for s in grid]
+    return check_grid(parse_mults(args.widths, "widths"), parse_mults(args.depths, "depths"), size, args.checkpoint)
 
 
 def search_budgets(ev, args, size, latency_model, memory_model) -> dict[float, list]:
@@ -153,7 +153,7 @@ def run(args: argparse.Namespace) -> dict:
     ev = prepare(args, args.seq_len, "--seq-len")
     size, sha, store = ev.dyna.full_size, weights_sha(ev.dyna.hf), Path(args.results[0])
     machine = machine_fields()["machine_fingerprint"]
-    recs = [r for path in args.results if Path(path).is_file() for r in records.read(path)]
+    recs = [r for path in args.results if Path(path).is_file() for r in records.read(path)]  # check_results: read
     latency_model, cv, n_points, memory_model = fitted_predictors(recs, args, size, machine)
     found = search_budgets(ev, args, size, latency_model, memory_model)
     grid = grid_specs(args, size)
@@ -176,8 +176,22 @@ def run(args: argparse.Namespace) -> dict:
     return summary
 
 
+def check_results(paths: list[str]) -> None:
+    """Before any model or data loads: the predictor's records must exist. Only the first --results (which receives
+    the new records) may be missing, and then only beside others; ValueError names the file and the fix."""
+    for i, path in enumerate(paths):
+        if Path(path).is_file() or i == 0 and len(paths) > 1 and not Path(path).is_dir():
+            continue  # a first store beside others is created with the new records
+        if Path(path).is_dir() or i > 0:
+            records.check_readable(path, "--results")
+        raise ValueError(f"--results {path!r} does not exist: the search fits its latency predictor on measured "
+                         f"records of this machine; measure first (python -m bench.predictor sample --model CK --out "
+                         f"subnets.json, then python -m bench.sweep --model CK --subnets subnets.json --results {path})")
+
+
 def cmd_search(args: argparse.Namespace) -> int:
     args.budgets = parse_budgets(args.max_latency_ms)
+    check_results(args.results)
     summary = run(args)
     for row in summary["budgets"]:
         grid = (f"grid best {row['grid_best_subnet']} {row['grid_best_accuracy']:.4f} at "

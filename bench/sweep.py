@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.artifacts import LoadedModel, artifact_for, load
-from bench.cells import (RUNTIMES, Cell, Ready, base_fields, export_fields, finish, machine_fields, other_machine_diff,
-                         skip_reason)
-from bench.frame import summary_table
+from bench.cells import (RUNTIMES, Cell, Ready, base_fields, export_fields, finish, machine_fields, model_grid,
+                         other_machine_diff, skip_reason)
+from bench.frame import print_summaries
 from devices.request import RunRequest, RunResult
 from dynabert import records
-from dynabert.config import DEFAULT_DEPTHS, DEFAULT_WIDTHS, SubnetSpec, default_grid, parse_mults
+from dynabert.config import DEFAULT_DEPTHS, DEFAULT_WIDTHS, SubnetSpec, parse_mults
 from dynabert.limits import check_seq_len
 from dynabert.subnet import read_subnets
 
@@ -47,6 +47,7 @@ class SweepConfig:
     task: str | None = None
     processes: int = 1  # fresh processes per cell, interleaved across cells (emulated targets: always 1)
     subnets: tuple = ()  # sub-networks to measure instead of the widths x depths grid (grid points or per-layer)
+    subnets_source: str = "the sub-networks given"  # the --subnets file, named in messages
     export_workers: int = 1  # processes exporting at once before anything is timed (bench/export_pool.py)
     export_only: bool = False  # export and check every pending cell's artifact, measure nothing (fill the cache)
 
@@ -92,10 +93,10 @@ def run_on_device(target, request: RunRequest) -> RunResult:
 
 
 def plan_cells(cfg: SweepConfig) -> list[Cell]:
-    grid = list(cfg.subnets) or default_grid(cfg.widths, cfg.depths)
+    grids = {m: model_grid(m, cfg.widths, cfg.depths, cfg.subnets, cfg.subnets_source) for m in cfg.models}
     cells = []
     for device in cfg.devices:
-        cells += [Cell(m, "dynabert", s, r, t, device) for m in cfg.models for s in grid for r in cfg.runtimes
+        cells += [Cell(m, "dynabert", s, r, t, device) for m in cfg.models for s in grids[m] for r in cfg.runtimes
                   for t in cfg.threads]
         cells += [Cell(b, "baseline", SubnetSpec(), r, t, device) for b in cfg.baselines for r in cfg.runtimes
                   for t in cfg.threads]
@@ -117,7 +118,7 @@ def prepare_pending(cfg: SweepConfig, targets: dict) -> list[tuple[Cell, Ready |
     prov["cpu_model"] = env.pop("cpu_model")
     loaded: dict[str, LoadedModel] = {}
     todo = []
-    for cell in plan_cells(cfg):
+    for cell in plan_cells(cfg):  # every model's sub-networks checked (bench.cells.model_grid) before any is built
         if cell.model_id not in loaded:
             for previous in loaded.values():
                 previous.release()
@@ -226,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
             min_runs=args.min_runs, min_time_s=args.min_time, processes=args.processes,
             export_workers=args.export_workers, export_only=args.export_only,
             cache=records.check_out_dir(args.cache_dir, "--cache-dir") if args.cache_dir else None, task=args.task,
-            devices=devices, subnets=tuple(read_subnets(args.subnets)) if args.subnets else ())
+            devices=devices, subnets=tuple(read_subnets(args.subnets)) if args.subnets else (), subnets_source=args.subnets)
         if not cfg.models and not cfg.baselines:
             raise ValueError("nothing to measure: give --model and/or --baselines")
         t0 = time.time()
@@ -238,14 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     failed = [r for r in written if r.status != "ok"]
     where = f"batch {cfg.batch}, seq {cfg.seq_len}, threads {args.threads}, {','.join(cfg.devices)}"
-    table = summary_table(cfg.results, cfg.seq_len)
-    if table is not None:
-        print(f"\nmedian latency (ms), {where}:")
-        print(table.to_string(float_format=lambda v: f"{v:.2f}"))
-    counts = summary_table(cfg.results, cfg.seq_len, "instructions_per_inference")
-    if counts is not None:
-        print(f"\nemulated guest instructions per inference (millions; not time), {where}:")
-        print((counts / 1e6).to_string(float_format=lambda v: f"{v:.2f}"))
+    print_summaries(cfg.results, cfg.seq_len, where)
     print(f"\n{len(written)} new records ({len(failed)} failed) in {time.time() - t0:.0f} s -> {cfg.results}")
     for r in failed:
         print(f"  {r.status}: {r.model_id} {r.subnet_id} {r.runtime}: {r.error}", file=sys.stderr)

@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from dynabert.config import DEFAULT_DEPTHS, DEFAULT_WIDTHS, SubnetSpec, default_grid, parse_mults
+from dynabert.config import DEFAULT_DEPTHS, DEFAULT_WIDTHS, SubnetSpec, check_grid, parse_mults
 from dynabert.train_cli import add_train_commands
 
 
@@ -24,8 +24,8 @@ def info_rows(model: str, seq_len: int, widths: tuple[float, ...], depths: tuple
     size = load_size(model)
     check_seq_len(limits_of(model), seq_len, "--seq-len", model)
     rows = []
-    for spec in default_grid(widths, depths):
-        c = cost(size, spec.resolve(size), seq_len)
+    for spec in check_grid(widths, depths, size, model):
+        c = cost(size, spec, seq_len)
         rows.append({"subnet_id": c.subnet_id, "width": c.width_mult, "depth": c.depth_mult, "heads": c.n_heads,
                      "ffn": c.ffn_dim, "layers": c.n_layers, "layer_ids": list(c.layer_ids),
                      "params_total_M": c.params_total / 1e6, "params_active_M": c.params_active / 1e6,
@@ -49,31 +49,42 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def extract_spec(args: argparse.Namespace):
-    """--subnet (an id or JSON, grid or per layer) or --width and --depth; ValueError when neither or both."""
+def extract_spec(args: argparse.Namespace, size, source: str):
+    """--subnet (an id or JSON, grid or per layer) or --width and --depth, checked against `size` (the model's
+    architecture, read before its weights) and resolved; ValueError naming the flag when neither, both, or a
+    value the model cannot take."""
+    from dynabert.config import check_mults
     from dynabert.subnet import parse_subnet
 
     if args.subnet is not None:
         if args.width is not None or args.depth is not None:
             raise ValueError("give either --subnet or --width/--depth, not both")
-        return parse_subnet(args.subnet)
+        try:
+            return parse_subnet(args.subnet).resolve(size)
+        except ValueError as err:
+            raise ValueError(f"--subnet {args.subnet}: {err}") from None
     if args.width is None or args.depth is None:
         raise ValueError("give --width and --depth (a grid point), or --subnet (an id or per-layer JSON)")
-    return SubnetSpec(args.width, args.depth)
+    for value, flag in ((args.width, "--width"), (args.depth, "--depth")):
+        if not 0.0 < value <= 1.0:
+            raise ValueError(f"{flag} {value:g} is not in (0, 1]: a multiplier is the share of the full model kept")
+    check_mults((args.width,), "width", size, source, "--width")
+    check_mults((args.depth,), "depth", size, source, "--depth")
+    return SubnetSpec(args.width, args.depth).resolve(size)  # 0.333333 of 12 heads -> exactly 4/12
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
     from dynabert.extract import save_subnet
     from dynabert.model import DynaBert
-    from dynabert.presets import load_model, load_tokenizer
+    from dynabert.presets import load_model, load_size, load_tokenizer
 
     from dynabert.evaluate import resolve_checkpoint
 
     # a training OUTPUT folder means its latest finished stage's best model, as in evaluate and the sweep;
     # presets and hub ids go to load_model as given
     checkpoint = str(resolve_checkpoint(args.checkpoint)) if Path(args.checkpoint).is_dir() else args.checkpoint
+    spec = extract_spec(args, load_size(checkpoint), checkpoint)  # from config.json, before the weights load
     dyna = DynaBert(load_model(checkpoint))
-    spec = extract_spec(args).resolve(dyna.full_size)  # 0.333333 of 12 heads -> exactly 4/12
     results = args.results
     if results is None and (Path(checkpoint) / "accuracy.jsonl").is_file():  # `evaluate`'s default store
         results = Path(checkpoint) / "accuracy.jsonl"

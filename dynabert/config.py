@@ -176,12 +176,49 @@ def default_grid(widths: tuple[float, ...] = DEFAULT_WIDTHS,
 
 
 def parse_mults(text: str, name: str) -> tuple[float, ...]:
-    """'1.0,0.5' -> (1.0, 0.5); fractions too ('4/12' -> 0.333...); a clear error naming the flag on anything else."""
+    """'1.0,0.5' -> (1.0, 0.5); fractions too ('4/12' -> 0.333...); a clear error naming the flag on anything else
+    (not a number, or outside (0, 1]). Whether a model can take them: check_mults."""
     try:
         values = tuple(float(Fraction(x.strip())) for x in text.split(",") if x.strip())
     except (ValueError, ZeroDivisionError):
         raise ValueError(f"--{name} must be comma-separated numbers (or fractions k/n) in (0, 1], "
                          f"got {text!r}") from None
     if not values:
-        raise ValueError(f"--{name} is empty")
+        raise ValueError(f"--{name} is empty: give comma-separated numbers in (0, 1], e.g. 1.0,0.5")
+    bad = [v for v in values if not 0.0 < v <= 1.0]
+    if bad:
+        raise ValueError(f"--{name} {text!r}: {bad[0]:g} is not in (0, 1]; a multiplier is the share of the full "
+                         f"model kept, e.g. 1.0,0.75,0.5")
     return values
+
+
+def valid_mults(n: int) -> str:
+    """'0.25, 0.5, 0.75, 1': the multipliers k/n, k = 1..n, as messages print them (`.4g`, read back exactly)."""
+    return ", ".join(f"{k / n:.4g}" for k in range(1, n + 1))
+
+
+def check_mults(values: tuple[float, ...], kind: str, size: BertSize, source: str, flag: str) -> None:
+    """Raise ValueError naming `flag`, the model and its valid multipliers unless every value cuts a sub-network of
+    `size`: a width (kind "width") k/heads of its heads (SubnetSpec.heads_kept), a depth at least one layer
+    (SubnetSpec.layer_ids: round(layers x depth) >= 1). The one check every --widths/--depths flag goes through,
+    called before any data or weights are loaded."""
+    n = size.num_heads if kind == "width" else size.num_layers
+    for v in values:
+        try:
+            SubnetSpec(v, 1.0).heads_kept(n) if kind == "width" else SubnetSpec(1.0, v).layer_ids(n)
+        except (TypeError, ValueError):
+            if kind == "width":
+                raise ValueError(f"{flag} {v:g}: {source} has {n} heads per layer, and {v:g} x {n} = {v * n:.4g} "
+                                 f"heads is not a whole number >= 1; give widths k/{n}: {valid_mults(n)}") from None
+            raise ValueError(f"{flag} {v:g}: {source} has {n} layers, and {v:g} x {n} = {v * n:.4g} rounds to 0 "
+                             f"layers kept; give depths that keep at least one layer, e.g. k/{n}: "
+                             f"{valid_mults(n)}") from None
+
+
+def check_grid(widths: tuple[float, ...], depths: tuple[float, ...], size: BertSize, source: str,
+               flags: tuple[str, str] = ("--widths", "--depths")) -> list[SubnetSpec]:
+    """The widths x depths grid (default_grid order), every multiplier checked against `size` (check_mults) and
+    every width written exactly as k/heads. Raises ValueError naming the flag, the model and the valid values."""
+    check_mults(widths, "width", size, source, flags[0])
+    check_mults(depths, "depth", size, source, flags[1])
+    return [s.resolve(size) for s in default_grid(widths, depths)]

@@ -11,12 +11,13 @@ from __future__ import annotations
 import argparse
 import hashlib
 import math
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from dynabert.config import DEFAULT_DEPTHS, DEFAULT_WIDTHS, SubnetSpec, default_grid, parse_mults
+from dynabert.config import DEFAULT_DEPTHS, DEFAULT_WIDTHS, SubnetSpec, check_grid, parse_mults
 from dynabert.data import Split, TaskSpec, collate, default_split, encode, find_file, get_task, load_split, task_dir
 from dynabert.model import DynaBert
 
@@ -68,14 +69,19 @@ def resolve_checkpoint(path: str) -> Path:
                      f"final|depth|width|teacher/best/); train first or pass a model directory")
 
 
-def requested_specs(args: argparse.Namespace, size) -> list:
-    """--subnets FILE (grid points or per-layer), else the --widths x --depths grid; each checked against `size`."""
+def requested_specs(args: argparse.Namespace, size, source: str) -> list:
+    """--subnets FILE (grid points or per-layer; duplicates dropped, with a note), else the --widths x --depths
+    grid; each checked against `size` (config.check_grid, subnet.check_subnets): ValueError names the flag or the
+    file and item, the model and the fix."""
     if getattr(args, "subnets", None):
-        from dynabert.subnet import read_subnets
+        from dynabert.subnet import check_subnets, read_subnets, unique_specs
 
-        return [s.resolve(size) for s in read_subnets(args.subnets)]
-    grid = default_grid(parse_mults(args.widths, "widths"), parse_mults(args.depths, "depths"))
-    return [s.resolve(size) for s in grid]
+        specs, dropped = unique_specs(check_subnets(read_subnets(args.subnets), size, args.subnets), size)
+        if dropped:
+            print(f"note: {len(dropped)} duplicate sub-network(s) in {args.subnets} dropped (one canonical id each): "
+                  f"{'; '.join(dropped)}", file=sys.stderr)
+        return specs
+    return check_grid(parse_mults(args.widths, "widths"), parse_mults(args.depths, "depths"), size, source)
 
 
 def prepare(args: argparse.Namespace, seq_len: int, seq_flag: str, limit: int | None = None) -> Evaluation:
@@ -96,7 +102,7 @@ def prepare(args: argparse.Namespace, seq_len: int, seq_flag: str, limit: int | 
     config = AutoConfig.from_pretrained(model_dir)
     limits, size = input_limits(config), bert_size(config)
     check_seq_len(limits, seq_len, seq_flag, source)
-    specs = requested_specs(args, size)
+    specs = requested_specs(args, size, source)
     folder = task_dir(args.data_dir, task)
     train_file = next((folder / f"train{e}" for e in (".tsv", ".csv") if (folder / f"train{e}").is_file()), None)
     labels = eval_labels(task, config, train_file)

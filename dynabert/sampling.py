@@ -61,3 +61,13 @@ def expected_cost_share(specs: list[SubnetSpec], k: int | None) -> float:
     rest = [cost(s) for s in specs if s not in (big, small)]
     total = sum(cost(s) for s in specs)
     return (cost(big) + cost(small) + (k - 2) * sum(rest) / len(rest)) / total
+
+
+def check_same_sampling(saved: dict, now: dict, was: str, fix: str) -> None:
+    """ValueError saying what `was` trained with (K over its grid), what this command asks for, and `fix`."""
+    if saved != now:
+        grid = (f"the same {len(now['grid'])}" if saved["grid"] == now["grid"] else
+                f"{len(now['grid'])} ({', '.join(now['grid'])})")
+        raise ValueError(f"{was} with --subnets-per-step {saved['subnets_per_step']} over "
+                         f"{len(saved['grid'])} sub-network(s) ({', '.join(saved['grid'])}); this command asks for "
+                         f"{now['subnets_per_step']} over {grid}. {fix}")

@@ -6,13 +6,14 @@ Must not import bench or devices (torch arrives only through baselines and prese
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from dynabert import baselines
-from dynabert.config import DEFAULT_DEPTHS, DEFAULT_WIDTHS, SubnetSpec, default_grid
-from dynabert.presets import load_model
-from dynabert.sampling import check_subnets_per_step
+from dynabert.config import DEFAULT_DEPTHS, DEFAULT_WIDTHS, SubnetSpec, check_grid, check_mults, default_grid
+from dynabert.presets import load_model, load_size
+from dynabert.sampling import check_same_sampling, check_subnets_per_step
 
 STAGES = ("teacher", "width", "depth", "final")
 AUGMENTED_STAGES = ("width", "depth", "baseline")  # the distillation stages (spec 4); teacher and final: gold data
@@ -117,6 +118,22 @@ def check_sampling(cfg: TrainConfig, stages: tuple[str, ...]) -> None:
             check_subnets_per_step(cfg.subnets_per_step, grid_size(cfg, stage), stage)
 
 
+def check_grid_flags(cfg: TrainConfig, stages: tuple[str, ...]) -> None:
+    """--widths/--depths (a fixed baseline: --width/--depth) checked against the architecture they are cut from,
+    read from its config.json before any data or weights are loaded (config.check_grid: the one checker). Stages
+    that train one network (teacher alone, distilbert/tinybert baselines) use no multipliers and are not checked."""
+    fixed = stages == ("baseline",) and cfg.baseline == "fixed"
+    if not fixed and not any(s in ("width", "depth", "final") for s in stages):
+        return
+    source = plan(cfg, stages[0]).start_from  # the teacher's (or earlier stage's) architecture: the grid's source
+    size = load_size(source)
+    if fixed:
+        check_mults((cfg.width,), "width", size, source, "--width")
+        check_mults((cfg.depth,), "depth", size, source, "--depth")
+    else:
+        check_grid(cfg.widths, cfg.depths, size, source)
+
+
 def stage_dir(cfg: TrainConfig, stage: str) -> Path:
     if stage == "baseline":
         name = (f"fixed-{SubnetSpec(cfg.width, cfg.depth).subnet_id}" if cfg.baseline == "fixed"
@@ -132,18 +149,31 @@ def finished_model(cfg: TrainConfig, stage: str) -> str:
     return str(path)
 
 
+def stage_specs(cfg: TrainConfig, stage: str) -> list[SubnetSpec]:
+    """The sub-networks a stage trains (its grid), from the flags alone: width the widths at full depth, depth and
+    final every (width, depth), a fixed baseline its one (width, depth), the teacher and other baselines the full
+    network."""
+    if stage == "width":
+        return [SubnetSpec(w, 1.0) for w in cfg.widths]
+    if stage in ("depth", "final"):
+        return default_grid(cfg.widths, cfg.depths)
+    if stage == "baseline" and cfg.baseline == "fixed":
+        return [SubnetSpec(cfg.width, cfg.depth)]
+    return [SubnetSpec()]
+
+
 def plan(cfg: TrainConfig, stage: str) -> StagePlan:
-    widths = [SubnetSpec(w, 1.0) for w in cfg.widths]
+    specs = stage_specs(cfg, stage)
     if stage == "teacher":
-        return StagePlan([SubnetSpec()], cfg.model, None, kind="gold")
+        return StagePlan(specs, cfg.model, None, kind="gold")
     if stage == "width":
         teacher = cfg.teacher or finished_model(cfg, "teacher")
-        return StagePlan(widths, teacher, teacher, cfg.width_lambda1, cfg.width_lambda2, rewire=True)
+        return StagePlan(specs, teacher, teacher, cfg.width_lambda1, cfg.width_lambda2, rewire=True)
     if stage == "depth":
         start = finished_model(cfg, "width")
-        return StagePlan(default_grid(cfg.widths, cfg.depths), start, start, cfg.depth_lambda1, cfg.depth_lambda2)
+        return StagePlan(specs, start, start, cfg.depth_lambda1, cfg.depth_lambda2)
     if stage == "final":
-        return StagePlan(default_grid(cfg.widths, cfg.depths), finished_model(cfg, "depth"), None, kind="gold")
+        return StagePlan(specs, finished_model(cfg, "depth"), None, kind="gold")
     if stage == "baseline":
         return baseline_plan(cfg)
     raise ValueError(f"unknown stage {stage!r}; choose one of {STAGES} or all")
@@ -168,3 +198,30 @@ def baseline_plan(cfg: TrainConfig) -> StagePlan:
             n = teacher_hf.config.num_hidden_layers
             return baselines.layer_subset(teacher_hf, baselines.tinybert_layers(n, cfg.student_layers or max(1, n // 2)))
     return StagePlan([SubnetSpec()], teacher, teacher, kind=cfg.baseline, build_student=build)
+
+
+def finished_sampling(summary: dict, cfg: TrainConfig, stage: str) -> dict | None:
+    """K and grid a finished stage was trained with: summary.json's `sampling`, or (summaries written before it)
+    worked out from its `subnets_per_step` and saved config; None when the summary holds neither."""
+    if isinstance(summary.get("sampling"), dict):
+        return summary["sampling"]
+    then = summary.get("config")
+    if not isinstance(then, dict) or "subnets_per_step" not in summary:
+        return None
+    old = replace(cfg, widths=tuple(then.get("widths", cfg.widths)), depths=tuple(then.get("depths", cfg.depths)))
+    return {"subnets_per_step": summary["subnets_per_step"], "grid": [s.subnet_id for s in stage_specs(old, stage)]}
+
+
+def check_finished_stage(cfg: TrainConfig, stage: str, out: Path) -> dict:
+    """The summary of a finished stage, when this command asks for the K and grid it was trained with; otherwise
+    ValueError naming the stage folder, both settings and the fix (a rerun would skip it as done, silently)."""
+    summary = json.loads((out / "summary.json").read_text())
+    saved = finished_sampling(summary, cfg, stage)
+    specs = stage_specs(cfg, stage)
+    now = {"subnets_per_step": min(cfg.subnets_per_step or len(specs), len(specs)),
+           "grid": [s.subnet_id for s in specs]}
+    if saved is not None:
+        check_same_sampling(saved, now, f"stage {stage} in {out} is finished (summary.json): it was trained",
+                            "To train with the new setting, give another --output-dir; to use the finished stage, "
+                            "run with the --subnets-per-step/--widths/--depths it was trained with")
+    return summary

@@ -43,43 +43,60 @@ class LayerwiseSpec:
     ffn: tuple[int, ...]
 
     def __post_init__(self) -> None:
-        heads, ffn = tuple(self.heads), tuple(self.ffn)
+        heads, ffn = _as_tuple(self.heads, "heads"), _as_tuple(self.ffn, "ffn")
         object.__setattr__(self, "heads", heads)
         object.__setattr__(self, "ffn", ffn)
+        name = _raw_id(heads, ffn)
         if len(heads) != len(ffn) or not heads:
-            raise ValueError(f"a per-layer sub-network needs one heads and one FFN value per layer; got "
-                             f"{len(heads)} heads and {len(ffn)} FFN values")
+            raise ValueError(f"sub-network {name}: {len(heads)} heads values and {len(ffn)} FFN values; give one of "
+                             f"each per layer of the source model (0 and 0 to skip a layer)")
         for i, (h, f) in enumerate(zip(heads, ffn)):
-            if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in (h, f)):
-                raise ValueError(f"layer {i}: heads and FFN must be whole numbers >= 0, got {h!r}, {f!r}")
+            for what, v in (("heads", h), ("FFN", f)):
+                if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+                    raise ValueError(f"sub-network {name}, layer {i}: {what} {v!r} is not a whole number >= 0; "
+                                     f"give a count of {'heads' if what == 'heads' else 'FFN neurons'} kept")
             if (h == 0) != (f == 0):
-                raise ValueError(f"layer {i}: heads {h}, FFN {f}: a layer is kept (both >= 1) or skipped (both 0)")
+                raise ValueError(f"sub-network {name}, layer {i}: {h} heads and {f} FFN neurons; a layer is kept "
+                                 f"(heads and FFN both >= 1) or skipped (both 0): give both or neither")
         if not any(heads):
-            raise ValueError("a per-layer sub-network must keep at least one layer (all heads are 0)")
+            raise ValueError(f"sub-network {name} skips every layer (all heads 0); keep at least one layer")
 
     @property
     def subnet_id(self) -> str:
         """'h<heads per source layer>-f<FFN per source layer>', dot-separated, 0 = skipped: stable and readable."""
-        return f"h{'.'.join(map(str, self.heads))}-f{'.'.join(map(str, self.ffn))}"
+        return _raw_id(self.heads, self.ffn)
 
     @classmethod
     def parse(cls, subnet_id: str) -> LayerwiseSpec:
-        try:
-            h, f = subnet_id.split("-")
-            assert h[0] == "h" and f[0] == "f"
-            return cls(tuple(int(x) for x in h[1:].split(".")), tuple(int(x) for x in f[1:].split(".")))
-        except (ValueError, AssertionError, IndexError):
-            raise ValueError(f"not a per-layer sub-network id: {subnet_id!r} (expected e.g. "
-                             f"'h12.6.0.3-f1536.768.0.384': heads, then FFN neurons, per source layer)") from None
+        """A spec from its id; ValueError naming the id, the layer and the rule (the values' rules: __post_init__)."""
+        form = ("write it as 'h<heads per layer>-f<FFN neurons per layer>', dot-separated, 0 and 0 for a skipped "
+                "layer (e.g. 'h12.6.0.3-f1536.768.0.384')")
+        parts = subnet_id.split("-")
+        if len(parts) != 2 or parts[0][:1] != "h" or parts[1][:1] != "f":
+            raise ValueError(f"not a per-layer sub-network id: {subnet_id!r}; {form}")
+        values = []
+        for part, what in zip(parts, ("heads", "FFN")):
+            row = part[1:].split(".")
+            for i, x in enumerate(row):
+                if not (x.isascii() and x.isdigit()):
+                    raise ValueError(f"per-layer sub-network id {subnet_id!r}, layer {i}: {what} {x!r} is not a "
+                                     f"whole number >= 0; {form}")
+            values.append(tuple(int(x) for x in row))
+        return cls(*values)
 
     def to_json(self) -> dict:
         return {"heads": list(self.heads), "ffn": list(self.ffn)}
 
     @classmethod
     def from_json(cls, d: dict) -> LayerwiseSpec:
+        form = ('a per-layer sub-network in JSON is {"heads": [...], "ffn": [...]}: one whole number per layer of '
+                'the source model each, 0 and 0 for a skipped layer')
         if not isinstance(d, dict) or set(d) != {"heads", "ffn"}:
-            raise ValueError(f"a per-layer sub-network in JSON is {{\"heads\": [...], \"ffn\": [...]}} (one value "
-                             f"per source layer, 0 = skipped); got {d!r}")
+            keys = f"keys {sorted(d)}" if isinstance(d, dict) else f"a {type(d).__name__}"
+            raise ValueError(f"{form}; got {keys}: {json.dumps(d)[:200]}")
+        for key in ("heads", "ffn"):
+            if not isinstance(d[key], list):
+                raise ValueError(f"{form}; got \"{key}\": {json.dumps(d[key])[:100]} (not a list)")
         return cls(tuple(d["heads"]), tuple(d["ffn"]))
 
     def layer_ids(self, num_layers: int) -> tuple[int, ...]:
@@ -92,12 +109,13 @@ class LayerwiseSpec:
                              f"{num_layers}: give one heads/FFN value per layer (0 to skip it)")
 
     def check(self, size: BertSize) -> None:
-        """Raise ValueError naming the layer if this spec cannot be cut from a model of this size."""
+        """Raise ValueError naming the id, the layer and the model's sizes if this spec cannot be cut from `size`."""
         self._check_layers(size.num_layers)
         for i, (h, f) in enumerate(zip(self.heads, self.ffn)):
             if h > size.num_heads or f > size.ffn_size:
                 raise ValueError(f"sub-network {self.subnet_id}, layer {i}: {h} heads and {f} FFN neurons; the "
-                                 f"model has {size.num_heads} heads and {size.ffn_size} neurons per layer")
+                                 f"model has {size.num_heads} heads and {size.ffn_size} neurons per layer: give at "
+                                 f"most {size.num_heads} heads and {size.ffn_size} neurons")
 
     def resolve(self, size: BertSize) -> LayerwiseSpec:
         self.check(size)
@@ -105,6 +123,20 @@ class LayerwiseSpec:
 
 
 AnySpec = Union[SubnetSpec, LayerwiseSpec]
+
+
+def _raw_id(heads: tuple, ffn: tuple) -> str:
+    """The id's text of any values; the JSON form when some are not whole numbers (messages name what was given)."""
+    if not all(isinstance(v, int) for v in (*heads, *ffn)):
+        return json.dumps({"heads": list(heads), "ffn": list(ffn)}, default=repr)
+    return f"h{'.'.join(map(str, heads))}-f{'.'.join(map(str, ffn))}"
+
+
+def _as_tuple(values, what: str) -> tuple:
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise ValueError(f"a per-layer sub-network's {what} must be a list with one whole number per layer, "
+                         f"got {values!r}")
+    return tuple(values)
 
 
 def layer_plan(spec: AnySpec, size: BertSize) -> LayerPlan:
@@ -164,30 +196,91 @@ def parse_subnet(text: str) -> AnySpec:
             raise ValueError(f"sub-network JSON does not parse ({err}): {text!r}") from None
     if text.startswith("h"):
         return LayerwiseSpec.parse(text)
-    return SubnetSpec.parse(text)
+    if text.startswith("w"):
+        return SubnetSpec.parse(text)
+    raise ValueError(f"not a sub-network id: {text!r}; give a grid point 'w<width>-d<depth>' (e.g. 'w0.75-d0.50'), "
+                     f"a per-layer id 'h<heads per layer>-f<FFN per layer>' (e.g. 'h4.0.2-f96.0.48') or its JSON "
+                     f"{{\"heads\": [...], \"ffn\": [...]}}")
+
+
+def is_grid_id(subnet_id: object) -> bool:
+    """True for a uniform grid point's id ('w0.50-d0.75'); False for a per-layer id and anything else. What every
+    table or figure laid out by (width, depth) keeps: a per-layer record's width_mult/depth_mult are a summary
+    (summary_mults) that can equal a grid point's, never a grid coordinate."""
+    try:
+        return isinstance(parse_subnet(str(subnet_id)), SubnetSpec)
+    except ValueError:
+        return False
 
 
 def read_subnets(path: str | Path) -> list[AnySpec]:
-    """Sub-networks from a JSON file: a list whose items are ids or {"heads": [...], "ffn": [...]} objects.
-
-    Raises ValueError naming the file and the item."""
+    """Sub-networks from a JSON file: a non-empty list whose items are ids or {"heads": [...], "ffn": [...]} objects,
+    in file order (item n of the file is entry n). Raises ValueError naming the file, the item index and the fix.
+    Whether a model can take them: check_subnets."""
     path = Path(path)
+    form = 'a JSON list of sub-network ids ("w0.50-d0.75", "h4.2-f128.64") or {"heads": [...], "ffn": [...]} objects'
     try:
-        items = json.loads(path.read_text())
+        items = json.loads(path.read_text(encoding="utf-8"))
     except OSError as err:
-        raise ValueError(f"cannot read the sub-networks file {str(path)!r}: {err.strerror}") from None
+        raise ValueError(f"cannot read the sub-networks file {str(path)!r}: {err.strerror}; give a readable "
+                         f"file holding {form}") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"the sub-networks file {str(path)!r} is not text (not UTF-8); it must hold {form}") from None
     except json.JSONDecodeError as err:
-        raise ValueError(f"the sub-networks file {str(path)!r} is not JSON ({err})") from None
-    if not isinstance(items, list) or not items:
-        raise ValueError(f"the sub-networks file {str(path)!r} must hold a non-empty JSON list of ids or "
-                         f"{{\"heads\": [...], \"ffn\": [...]}} objects")
+        raise ValueError(f"the sub-networks file {str(path)!r} is not JSON ({err}); it must hold {form}") from None
+    if not isinstance(items, list):
+        raise ValueError(f"the sub-networks file {str(path)!r} holds a JSON {_json_kind(items)}, not a list; it "
+                         f"must hold {form}")
+    if not items:
+        raise ValueError(f"the sub-networks file {str(path)!r} holds an empty list: nothing to do; list at least "
+                         f"one sub-network ({form})")
     out = []
     for n, item in enumerate(items):
         try:
-            out.append(LayerwiseSpec.from_json(item) if isinstance(item, dict) else parse_subnet(str(item)))
-        except ValueError as err:
+            if isinstance(item, dict):
+                out.append(LayerwiseSpec.from_json(item))
+            elif isinstance(item, str):
+                out.append(parse_subnet(item))
+            else:
+                raise ValueError(f"{json.dumps(item)[:100]} is a JSON {_json_kind(item)}; an item is an id "
+                                 f"string or a {{\"heads\": [...], \"ffn\": [...]}} object")
+        except (ValueError, TypeError) as err:
             raise ValueError(f"{path}: item {n}: {err}") from None
     return out
+
+
+def _json_kind(value) -> str:
+    """JSON's own name of a parsed value's type (object, array, number, ...), for messages."""
+    names = {dict: "object", list: "array", str: "string", bool: "boolean", int: "number", float: "number"}
+    return names.get(type(value), "null")
+
+
+def check_subnets(specs: list[AnySpec], size: BertSize, where: str) -> list[AnySpec]:
+    """Each spec resolved against `size` (a grid width written exactly as k/heads). ValueError names `where` (the
+    file), the item index and the reason."""
+    out = []
+    for n, spec in enumerate(specs):
+        try:
+            out.append(spec.resolve(size))
+        except (ValueError, TypeError) as err:
+            raise ValueError(f"{where}: item {n} ({spec.subnet_id}): {err}") from None
+    return out
+
+
+def unique_specs(specs: list[AnySpec], size: BertSize) -> tuple[list[AnySpec], list[str]]:
+    """(specs in their canonical form (`canonical`), each once in first-seen order; one line per dropped duplicate
+    saying which item it repeats): a grid point and its per-layer form, or one id twice, are one sub-network."""
+    kept: dict[str, int] = {}
+    out, dropped = [], []
+    for n, spec in enumerate(specs):
+        canon = canonical(spec, size)
+        first = kept.setdefault(canon.subnet_id, n)
+        if first == n:
+            out.append(canon)
+        else:
+            same = "" if spec.subnet_id == canon.subnet_id else f" = {canon.subnet_id}"
+            dropped.append(f"item {n} ({spec.subnet_id}{same}) repeats item {first}")
+    return out, dropped
 
 
 def write_subnets(path: str | Path, specs: list[AnySpec], size: BertSize) -> None:

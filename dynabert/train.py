@@ -34,9 +34,9 @@ from dynabert.metrics import selection_score
 from dynabert.model import DynaBert
 from dynabert.presets import load_model, load_tokenizer
 from dynabert.rewire import importance, rewire_
-from dynabert.sampling import expected_cost_share, subnets_for_step
-from dynabert.stages import (AUGMENTED_STAGES, STAGES, StagePlan, TrainConfig, check_sampling, plan,  # noqa: F401
-                             stage_dir)
+from dynabert.sampling import check_same_sampling, expected_cost_share, subnets_for_step
+from dynabert.stages import (AUGMENTED_STAGES, STAGES, StagePlan, TrainConfig, check_grid_flags,  # noqa: F401
+                             check_finished_stage, check_sampling, plan, stage_dir)
 
 class Data:
     """Tokenized train and dev features of a task, plus its labels and metric."""
@@ -202,7 +202,8 @@ def setup_stage(cfg: TrainConfig, name: str, out: Path) -> Stage:
 
 
 def sampling_settings(cfg: TrainConfig, p: StagePlan) -> dict:
-    """What decides which sub-networks each step trains: K and the grid (saved in the checkpoint's Progress)."""
+    """What decides which sub-networks each step trains: K and the grid (saved in the checkpoint's Progress and in
+    summary.json)."""
     return {"subnets_per_step": k_used(cfg, p), "grid": [s.subnet_id for s in p.specs]}
 
 
@@ -210,11 +211,8 @@ def check_resume_sampling(saved: dict, now: dict, checkpoint: Path) -> None:
     """A resume must train as the run it continues: another K or grid would leave a summary that describes only
     part of the steps. Raises ValueError naming both and the fix. (Checkpoints from before this was saved carry
     none and resume as before.)"""
-    if saved != now:
-        raise ValueError(f"{checkpoint} was started with --subnets-per-step {saved['subnets_per_step']} over "
-                         f"{len(saved['grid'])} sub-network(s) ({', '.join(saved['grid'])}); this command asks for "
-                         f"{now['subnets_per_step']} over {len(now['grid'])} ({', '.join(now['grid'])}). Resume with "
-                         f"the run's own --subnets-per-step/--widths/--depths, or train into another --output-dir")
+    check_same_sampling(saved, now, f"{checkpoint} was started", "Resume with the run's own "
+                        "--subnets-per-step/--widths/--depths, or train into another --output-dir")
 
 
 def k_used(cfg: TrainConfig, p: StagePlan) -> int:
@@ -282,8 +280,9 @@ def run_stage(cfg: TrainConfig, stage: str) -> dict:
     """Train one stage to completion (resuming if a checkpoint exists); returns its summary."""
     out = stage_dir(cfg, stage)
     if (out / "summary.json").is_file():
+        summary = check_finished_stage(cfg, stage, out)  # another K or grid than it was trained with: refused
         print(f"stage {stage}: already finished ({out / 'summary.json'}); skipping")
-        return json.loads((out / "summary.json").read_text())
+        return summary
     s = setup_stage(cfg, stage, out)
     p, world = s.progress, s.accelerator.num_processes
     started, seen, clock = time.time(), 0, time.process_time()
@@ -328,7 +327,8 @@ def finish_stage(cfg: TrainConfig, s: Stage, seconds: float, seen: int) -> dict:
                    "train_examples": len(s.data.train), "data": s.data.sources, "skipped_rows": s.data.skipped,
                    "processes": s.accelerator.num_processes, "batch_size_per_process": cfg.batch_size,
                    "fp16_skipped_steps": p.skipped_steps, "subnets_per_step": k_used(cfg, s.plan),
-                   "subnets_in_grid": len(s.plan.specs), "train_cpu_seconds": round(p.cpu_seconds, 1),
+                   "subnets_in_grid": len(s.plan.specs), "sampling": sampling_settings(cfg, s.plan),
+                   "train_cpu_seconds": round(p.cpu_seconds, 1),
                    "seconds_this_run": round(seconds, 1),
                    "samples_per_s_this_run": round(seen / seconds, 2) if seconds > 0 else None,
                    "config": asdict(cfg)}
@@ -348,6 +348,7 @@ def run(cfg: TrainConfig, stage: str) -> list[dict]:
         stage = "baseline"
     stages = ("teacher", "width", "depth") if stage == "all" else (stage,)
     check_sampling(cfg, stages)
+    check_grid_flags(cfg, stages)  # before any stage loads data or weights
     out = []
     for s in stages:
         t0 = time.time()

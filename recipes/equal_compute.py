@@ -62,6 +62,19 @@ def check_settings_fit(settings: list[int | None], widths: str, depths: str) -> 
                          f"stage-depth grid (--widths x --depths); give at most {n}, or 'all'")
 
 
+def check_multipliers(args: argparse.Namespace) -> None:
+    """--widths/--depths against FROM/width/best's shape (dynabert.config.check_grid, config.json only), before the
+    calibration builds anything; SystemExit naming the flag, the model and the valid multipliers."""
+    from dynabert.config import check_grid, parse_mults
+    from dynabert.presets import load_size
+
+    start = str(Path(args.from_dir) / "width" / "best")
+    try:
+        check_grid(parse_mults(args.widths, "widths"), parse_mults(args.depths, "depths"), load_size(start), start)
+    except ValueError as err:
+        raise SystemExit(f"error: {err}") from None
+
+
 def calibrate(args: argparse.Namespace, settings: list[int | None]) -> dict:
     """Mean seconds of one stage-depth optimizer step per setting, interleaved on real batches (see module doc)."""
     import torch
@@ -235,6 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     if not (Path(args.from_dir) / "width" / "best" / "config.json").is_file():
         raise SystemExit(f"--from {args.from_dir}: no finished stage width ({args.from_dir}/width/best); run "
                          "`python -m dynabert train --stage width` there first")
+    check_multipliers(args)
     out, runs = Path(args.out), Path(args.runs or Path(args.from_dir) / "equal-compute")
     out.mkdir(parents=True, exist_ok=True)
     cal_path = out / "calibration.json"

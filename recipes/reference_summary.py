@@ -240,12 +240,13 @@ def equal_compute_lines(out: Path) -> list[str]:
 
 def write(out: Path, runs: Path) -> Path:
     """OUT/README.md from OUT/records.jsonl, OUT/steps.json and each stage's RUNS/<stage>/summary.json."""
+    from bench.report import table1 as grid_table  # grid rows by subnet_id, never a per-layer row's summary
+
     acc, art, lat, failed = load(out)
     steps = json.loads((out / "steps.json").read_text())
     dyn = acc[acc.family == "dynabert"].set_index("subnet_id")
     teacher = acc[acc.who == "teacher"].accuracy.iloc[0]
-    table1 = dyn.pivot_table(index="width_mult", columns="depth_mult", values="accuracy").sort_index(ascending=False) \
-        .sort_index(axis=1, ascending=False)
+    table1 = grid_table(acc)
     table1.index = [f"width {w:g}" for w in table1.index]
     table1.columns = [f"depth {d:g}" for d in table1.columns]
     summ = {s: json.loads((runs / s / "summary.json").read_text())

@@ -229,3 +229,36 @@ def test_table1_markdown_keeps_the_widths(store, tmp_path):
     """0.75 and 0.25 stay 0.75 and 0.25 in index.md (a one-decimal float format had printed 0.8 and 0.2)."""
     text = build(ReportSpec([str(store)], tmp_path / "rep", ["sst2"], use_cited=False)).read_text()
     assert "width 0.75" in text and "width 0.25" in text and "depth 0.75" in text
+
+
+def per_layer_at_a_grid_summary():
+    """A per-layer sub-network of bert-base whose summary (mean head share 0.5 over kept layers, half the layers)
+    is the grid point (0.5, 0.5)'s, but which is not that grid point."""
+    from dynabert.config import ARCHITECTURES
+    from dynabert.subnet import LayerwiseSpec, layer_plan, summary_mults
+
+    heads = (9, 9, 3, 3, 6, 6, 0, 0, 0, 0, 0, 0)
+    spec = LayerwiseSpec(heads, tuple(256 * h for h in heads))
+    assert summary_mults(layer_plan(spec, ARCHITECTURES["bert-base"]), ARCHITECTURES["bert-base"]) == (0.5, 0.5)
+    return spec
+
+
+def test_a_per_layer_record_with_a_grid_points_summary_never_joins_that_grid_point(store, tmp_path, capsys):
+    """Its width_mult/depth_mult equal (0.5, 0.5); Table 1, the joined cells and select go by subnet_id."""
+    from dataclasses import replace
+
+    from dynabert.config import SubnetSpec
+
+    spec, grid = per_layer_at_a_grid_summary(), SubnetSpec(0.5, 0.5)
+    records.append(store, replace(lat(grid, 1.0), subnet_id=spec.subnet_id, subnet=spec.to_json()))
+    records.append(store, replace(acc(grid, 0.50), subnet_id=spec.subnet_id, subnet=spec.to_json()))
+    build(ReportSpec([str(store)], tmp_path / "rep", ["sst2"], use_cited=False))
+    t1 = pd.read_csv(tmp_path / "rep" / "sst2_table1_measured.csv", index_col=0)
+    assert t1.loc[0.5, "0.5"] == pytest.approx(100 * (0.85 + 0.05 * 0.25))  # the grid point's own, not 50
+    cells = pd.read_csv(tmp_path / "rep" / "sst2_local-cpu_onnxruntime_t1.csv").set_index("sub-network")
+    assert cells.loc["w0.50-d0.50", "accuracy (%)"] == pytest.approx(86.25)
+    assert cells.loc["w0.50-d0.50", "median ms"] == pytest.approx(25.0)
+    assert (cells.loc[spec.subnet_id, "accuracy (%)"], cells.loc[spec.subnet_id, "median ms"]) == (50.0, 1.0)
+    assert pareto_main(["select", "--results", str(store), "--max-latency-ms", "2"]) == 0
+    out = capsys.readouterr().out
+    assert f"{spec.subnet_id}: 50.0%" in out and f"--subnet {spec.subnet_id}" in out and "--width 0.5" not in out

@@ -2,6 +2,7 @@
 the held-out metrics are what they say, and `choose` picks by held-out error."""
 
 import random
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -133,3 +134,26 @@ def test_fit_cli_reports_every_model_against_the_baseline(tmp_path, capsys):
     assert out["n_train"] + out["n_heldout"] == len({r.subnet_id for r in synthetic(table_law, n=40)})
     assert "held out: MAPE" in capsys.readouterr().out
     assert predictor.main(["fit", "--results", str(store), "--device", "qemu-arm"]) == 2
+
+
+def test_fit_names_the_machine_that_measured_and_this_one(tmp_path, capsys):
+    from bench.cells import machine_fields
+
+    here = machine_fields()["machine_fingerprint"]
+    store = tmp_path / "r.jsonl"
+    for r in synthetic(linear_law, n=20):
+        records.append(store, replace(r, machine_fingerprint="other-box-1234"))
+    assert predictor.main(["fit", "--results", str(store)]) == 0
+    assert f"measured on machine other-box-1234, not this one ({here}): the predictor describes that machine" \
+        in capsys.readouterr().out
+    assert predictor.main(["fit", "--results", str(store), "--machine", here]) == 2
+    err = capsys.readouterr().err
+    assert (f"only from machine(s) other-box-1234 (20 records), none from this machine ({here}); latency is a "
+            "property of the machine") in err
+    assert predictor.main(["fit", "--results", str(store), "--machine", "third"]) == 2
+    assert f"none from machine third (this machine is {here})" in capsys.readouterr().err
+    store_here = tmp_path / "here.jsonl"
+    for r in synthetic(linear_law, n=20):
+        records.append(store_here, replace(r, machine_fingerprint=here))
+    assert predictor.main(["fit", "--results", str(store_here)]) == 0
+    assert f"measured on this machine ({here})" in capsys.readouterr().out

@@ -44,3 +44,46 @@ def test_search_answers_with_measured_sub_networks(tiny_checkpoint, sst2_dir, tm
         i: (accuracy[i], latency[i].latency_ms_p50) for i in ("w1.00-d1.00", "w0.50-d1.00")}  # the figure's grid
     out = capsys.readouterr().out
     assert "<= " in out and "measured" in out
+
+
+def other_machine_store(path, size, n: int = 6):
+    """Latency records of per-layer sub-networks of `size` measured (as they say) by another machine."""
+    import random
+
+    from bench.search import random_spec, space_for
+    from dynabert import cost
+
+    rng, space = random.Random(0), space_for(size, (1.0, 0.5))
+    specs = {s.subnet_id: s for s in (random_spec(space, rng) for _ in range(40))}
+    for spec in list(specs.values())[:n]:
+        c = cost(size, spec, 16)
+        records.append(path, records.Record(
+            kind="latency", subnet_id=c.subnet_id, width_mult=c.width_mult, depth_mult=c.depth_mult, subnet=c.subnet,
+            model_id="m", checkpoint_sha="s", n_layers=c.n_layers, n_heads=c.n_heads, ffn_dim=c.ffn_dim,
+            device="local-cpu", runtime="onnxruntime", threads=1, batch_size=1, seq_len=16, params=c.params_active,
+            params_total=c.params_total, flops=c.flops_dense, flops_with_attention=c.flops_with_attention,
+            latency_ms_p50=0.1 * c.n_layers, machine_fingerprint="other-box-1234"))
+
+
+def test_search_tells_a_missing_store_from_another_machines_records(tiny_checkpoint, sst2_dir, tmp_path, capsys):
+    """Both used to say 'no measured latency_ms_p50 ... in the records; measure sub-networks first'."""
+    from bench.cells import machine_fields
+    from dynabert.presets import load_size
+
+    here = machine_fields()["machine_fingerprint"]
+    args = ["search", "--checkpoint", str(tiny_checkpoint), "--task", "sst2", "--data-dir", sst2_dir,
+            "--max-latency-ms", "5", "--out", str(tmp_path / "out"), *QUICK]
+    missing = tmp_path / "missing.jsonl"
+    assert pareto_main([*args, "--results", str(missing)]) == 2
+    err = capsys.readouterr().err
+    assert f"--results {str(missing)!r} does not exist: the search fits its latency predictor" in err
+    assert "python -m bench.predictor sample" in err and not missing.exists()
+    assert pareto_main([*args, "--results", str(missing), "--results", str(tmp_path / "typo.jsonl")]) == 2
+    assert "typo.jsonl' does not exist" in capsys.readouterr().err
+    other = tmp_path / "other.jsonl"
+    other_machine_store(other, load_size(str(tiny_checkpoint)))
+    assert pareto_main([*args, "--results", str(other)]) == 2
+    err = capsys.readouterr().err
+    assert ("only from machine(s) other-box-1234 (6 records), none from this machine "
+            f"({here}); latency is a property of the machine") in err
+    assert "measure sub-networks on this machine" in err and "does not exist" not in err

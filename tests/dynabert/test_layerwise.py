@@ -106,14 +106,45 @@ def test_per_layer_saves_and_loads_exactly(tmp_path):
 
 
 @pytest.mark.parametrize("bad, match", [
-    (((4, 0), (10,)), "one heads and one FFN value per layer"),
-    (((4, 2), (10, 0)), "layer 1: heads 2, FFN 0"),
-    (((0, 0), (0, 0)), "at least one layer"),
-    (((4, -1), (10, 3)), "whole numbers"),
+    (((4, 0), (10,)), r"sub-network h4\.0-f10: 2 heads values and 1 FFN values; give one of each per layer"),
+    (((4, 2), (10, 0)), r"sub-network h4\.2-f10\.0, layer 1: 2 heads and 0 FFN neurons; a layer is kept .*skipped"),
+    (((0, 0), (0, 0)), "skips every layer .*keep at least one layer"),
+    (((4, -1), (10, 3)), "layer 1: heads -1 is not a whole number >= 0"),
 ])
 def test_bad_per_layer_specs_are_refused_by_name(bad, match):
     with pytest.raises(ValueError, match=match):
         LayerwiseSpec(*bad)
+
+
+@pytest.mark.parametrize("text, match", [
+    # wrong number of layers for the model (tiny_bert: 2 layers, 4 heads, FFN 128)
+    ("h4.4.4-f128.128.128", r"h4\.4\.4-f128\.128\.128 gives 3 layers; the model has 2: give one heads/FFN value"),
+    # mismatched lengths, in the id and in JSON
+    ("h4.4-f128", r"sub-network h4\.4-f128: 2 heads values and 1 FFN values; give one of each per layer"),
+    ('{"heads": [4, 4], "ffn": [128]}', r"h4\.4-f128: 2 heads values and 1 FFN values"),
+    # not numbers
+    ("h4.x-f128.128", r"id 'h4\.x-f128\.128', layer 1: heads 'x' is not a whole number >= 0; write it as 'h<heads"),
+    ("h4.4-f128.1e2", r"layer 1: FFN '1e2' is not a whole number"),
+    ('{"heads": [4, 4.5], "ffn": [128, 1]}', r'"heads": \[4, 4\.5\].*layer 1: heads 4\.5 is not a whole number'),
+    ('{"heads": [4, "a"], "ffn": [128, 1]}', r"layer 1: heads 'a' is not a whole number"),
+    ('{"heads": 4, "ffn": 128}', r'"heads": 4 \(not a list\)'),
+    ('{"heads": [4, 4]}', r"got keys \['heads'\]"),
+    # above the model's heads / FFN
+    ("h5.4-f128.128", r"h5\.4-f128\.128, layer 0: 5 heads and 128 FFN neurons; the model has 4 heads and 128 "
+                      r"neurons per layer: give at most 4 heads"),
+    ("h4.4-f128.129", r"layer 1: 4 heads and 129 FFN neurons.*give at most 4 heads and 128 neurons"),
+    # heads 0 with FFN > 0 (a layer is kept or skipped, both or neither), and nothing kept
+    ("h0.4-f64.128", r"h0\.4-f64\.128, layer 0: 0 heads and 64 FFN neurons; a layer is kept \(heads and FFN both "
+                     r">= 1\) or skipped \(both 0\): give both or neither"),
+    ("h0.0-f0.0", r"h0\.0-f0\.0 skips every layer"),
+    ("h4.4-f128", r"2 heads values and 1 FFN values"),
+    ("x4.4-f128.128", r"not a sub-network id"),
+    ("h4.4", r"not a per-layer sub-network id: 'h4\.4'; write it as"),
+])
+def test_bad_per_layer_ids_name_the_id_the_layer_the_rule_and_the_fix(text, match):
+    size = DynaBert(tiny_bert()).full_size  # 2 layers, 4 heads, FFN 128
+    with pytest.raises(ValueError, match=match):
+        parse_subnet(text).check(size)
 
 
 def test_spec_that_does_not_fit_the_model_names_the_layer():
@@ -122,5 +153,5 @@ def test_spec_that_does_not_fit_the_model_names_the_layer():
         cost(size, LayerwiseSpec((1, 1, 1), (1, 1, 1)))
     with pytest.raises(ValueError, match="layer 1: 5 heads"):
         cost(size, LayerwiseSpec((1, 5), (1, 1)))
-    with pytest.raises(ValueError, match="not a per-layer sub-network id"):
+    with pytest.raises(ValueError, match="'h4.x-f3', layer 1: heads 'x' is not a whole number"):
         parse_subnet("h4.x-f3")

@@ -52,7 +52,7 @@ def test_info_table_and_bad_width(capsys):
     assert main(["info", "--model", "tiny"]) == 0
     assert "w0.25-d0.50" in capsys.readouterr().out
     assert main(["info", "--model", "tiny", "--widths", "0.3"]) == 2
-    assert "width_mult 0.3" in capsys.readouterr().err
+    assert "--widths 0.3: tiny has 4 heads per layer" in capsys.readouterr().err
 
 
 def test_extract_cli(tmp_path, capsys):

@@ -167,3 +167,33 @@ def test_subnets_per_step_beyond_the_grid_is_refused(tmp_path, sst2_dir, capsys)
     err = capsys.readouterr().err
     assert "--subnets-per-step 6 exceeds the 4 sub-network(s) of stage width" in err
     assert not (tmp_path / "teacher").exists()  # refused before the teacher trained
+
+
+def test_finished_stage_rerun_with_another_k_or_grid_is_refused(tmp_path, sst2_dir, capsys):
+    """A finished stage used to be skipped whatever K or grid the rerun asked for: silently not what was asked."""
+    out = fake_width_stage(tmp_path / "run")
+
+    def depth(*extra):
+        return main(train_args(sst2_dir, out, "depth", "--max-train-samples", "16", "--epochs", "1",
+                               "--max-eval-samples", "16", *extra))
+
+    assert depth("--subnets-per-step", "4") == 0
+    summary_path = out / "depth" / "summary.json"
+    summary = json.loads(summary_path.read_text())
+    assert summary["sampling"]["subnets_per_step"] == 4 and len(summary["sampling"]["grid"]) == 12
+    capsys.readouterr()
+    for extra, asks in ((["--subnets-per-step", "2"], "asks for 2 over the same 12."),
+                        ([], "asks for 12 over the same 12."),
+                        (["--subnets-per-step", "4", "--depths", "1.0,0.5"], "asks for 4 over 8")):
+        assert depth(*extra) == 2
+        err = capsys.readouterr().err
+        assert f"stage depth in {out / 'depth'} is finished (summary.json): it was trained with --subnets-per-step " \
+               f"4 over 12 sub-network(s) (w1.00-d1.00, " in err and asks in err
+        assert "give another --output-dir; to use the finished stage, run with the --subnets-per-step" in err
+    assert depth("--subnets-per-step", "4") == 0  # the same flags: skipped as done
+    assert "stage depth: already finished" in capsys.readouterr().out
+    del summary["sampling"]  # a summary written before `sampling` was saved: read from its config
+    summary_path.write_text(json.dumps(summary))
+    assert depth("--subnets-per-step", "3") == 2
+    assert "trained with --subnets-per-step 4 over 12" in capsys.readouterr().err
+    assert depth("--subnets-per-step", "4") == 0

@@ -50,6 +50,16 @@ def test_a_k_beyond_the_grid_or_a_missing_folder_is_refused_before_any_work(tmp_
     assert not (tmp_path / "out").exists() and not (tmp_path / "equal-compute").exists()
 
 
+def test_multipliers_the_model_cannot_take_are_refused_before_calibration(tmp_path, monkeypatch):
+    from dynabert.presets import load_model
+    from recipes import equal_compute
+
+    load_model("tiny").save_pretrained(tmp_path / "width" / "best")
+    monkeypatch.setattr(equal_compute, "calibrate", lambda *a: pytest.fail("calibrated before the flags were checked"))
+    with pytest.raises(SystemExit, match=r"--widths 0\.3: .*width/best has 4 heads per layer.*k/4: 0\.25, 0\.5"):
+        main(["--from", str(tmp_path), "--settings", "all,2", "--widths", "1.0,0.3", "--out", str(tmp_path / "o")])
+
+
 def test_equal_compute_end_to_end_on_tiny(tmp_path, monkeypatch):
     from dynabert.presets import load_model, load_tokenizer
 

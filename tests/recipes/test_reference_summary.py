@@ -94,3 +94,33 @@ def test_target_lines_ask_whether_a_baseline_dominates_the_front_and_compare_con
            "0.5 points -> met" in text
     assert "fixed-size control w0.50-d0.50 (85.00%) vs DynaBERT w0.50-d0.50 (84.00%, -1.00)" in text
     assert text.endswith("-> missed")
+
+
+def test_table1_takes_grid_rows_by_id_never_a_per_layer_row_with_the_same_summary(tmp_path):
+    """A per-layer sub-network whose summary width_mult/depth_mult is (0.5, 0.5) used to be averaged into the grid
+    point (0.5, 0.5)'s Table 1 cell (pivot on width_mult x depth_mult)."""
+    from dataclasses import replace
+
+    from dynabert.config import ARCHITECTURES, SubnetSpec
+    from dynabert.subnet import LayerwiseSpec, layer_plan, summary_mults
+
+    heads = (9, 9, 3, 3, 6, 6, 0, 0, 0, 0, 0, 0)
+    spec = LayerwiseSpec(heads, tuple(256 * h for h in heads))
+    assert summary_mults(layer_plan(spec, ARCHITECTURES["bert-base"]), ARCHITECTURES["bert-base"]) == (0.5, 0.5)
+    out, runs = tmp_path / "rep", tmp_path / "runs"
+    store = out / "records.jsonl"
+    for s in default_grid():
+        records.append(store, accuracy("runs/depth", s, "dynabert", 0.80, int(3e9 * s.width_mult * s.depth_mult)))
+    records.append(store, replace(accuracy("runs/depth", SubnetSpec(0.5, 0.5), "dynabert", 0.40, int(7e8)),
+                                  subnet_id=spec.subnet_id, subnet=spec.to_json()))
+    records.append(store, accuracy("runs/teacher", default_grid()[0], "baseline", 0.90, int(3e9)))
+    (out / "steps.json").write_text(json.dumps({"teacher": {"seconds": 60, "command": "python -m dynabert train"}}))
+    config = {"learning_rate": 1e-4, "batch_size": 16, "epochs": 1.0, "width_lambda1": 1.0, "width_lambda2": 0.1,
+              "depth_lambda1": 1.0, "depth_lambda2": 1.0}
+    for stage in ("teacher", "width", "depth", "baseline-distilbert"):
+        (runs / stage).mkdir(parents=True)
+        (runs / stage / "summary.json").write_text(json.dumps({"train_examples": 100, "steps": 7, "config": config,
+                                                               "batch_size_per_process": 16}))
+    text = write(out, runs).read_text()
+    row = next(line for line in text.splitlines() if line.startswith("| width 0.5 "))
+    assert [c.strip() for c in row.split("|")[1:-1]] == ["width 0.5", "80.0", "80.0", "80.0"], row  # not 60.0
