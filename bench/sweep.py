@@ -155,8 +155,7 @@ def run_sweep(cfg: SweepConfig) -> list[records.Record]:
     targets = {d: target_for(profiles.get(d)) for d in cfg.devices}
     pending = prepare_pending(cfg, targets)
     if cfg.export_only:
-        print(f"--export-only: {len(pending)} pending cell(s) exported and checked in the artifact cache; nothing "
-              f"measured (run the same command without --export-only, e.g. on an idle machine, to time them)")
+        print(f"--export-only: {len(pending)} pending cell(s) exported and checked; nothing measured (time them later)")
         return []
     rounds = [1 if isinstance(r, records.Record) or r.request.count_runs else cfg.processes for _, r in pending]
     results: list[list[RunResult]] = [[] for _ in pending]
