@@ -328,7 +328,7 @@ def finish_stage(cfg: TrainConfig, s: Stage, seconds: float, seen: int) -> dict:
                    "processes": s.accelerator.num_processes, "batch_size_per_process": cfg.batch_size,
                    "fp16_skipped_steps": p.skipped_steps, "subnets_per_step": k_used(cfg, s.plan),
                    "subnets_in_grid": len(s.plan.specs), "sampling": sampling_settings(cfg, s.plan),
-                   "train_cpu_seconds": round(p.cpu_seconds, 1),
+                   "train_cpu_seconds": round(p.cpu_seconds, 3),
                    "seconds_this_run": round(seconds, 1),
                    "samples_per_s_this_run": round(seen / seconds, 2) if seconds > 0 else None,
                    "config": asdict(cfg)}
