@@ -227,6 +227,31 @@ def failed_lines(failed: list, art: pd.DataFrame) -> list[str]:
            if not art.empty else "Whether int8 keeps dev accuracy was not measured.")]
 
 
+RATIO_BENCH = Path(__file__).resolve().parents[1] / "reports" / "minilm-cpu" / "train_step_ratio_minilm-l6_k4.json"
+
+
+def throughput_lines(path: Path = RATIO_BENCH) -> list[str]:
+    """Issue 19's item 2: the cost of a stage-depth step with K sub-networks against all of them, from the
+    pytest-benchmark JSON of bench/test_train_throughput.py::test_sampled_depth_step_cost_ratio (where it was
+    measured, said with the number); the section says so when that file is missing."""
+    head = ["", "## Sampled sub-networks per step: throughput", ""]
+    if not path.is_file():
+        return head + [f"Not measured: no {path.name} (BENCH_MODEL=minilm-l6 pytest bench/test_train_throughput.py "
+                       "-k sampled --benchmark-json FILE)."]
+    bench = json.loads(path.read_text())
+    e = bench["benchmarks"][0]["extra_info"]
+    cpu = bench["machine_info"]["cpu"]
+    return head + [
+        f"A stage-depth step training K = {e['subnets_per_step']} of the {e['n_subnetworks']} sub-networks (sandwich "
+        f"rule) costs **{e['ratio_k_to_all']:.3f}x** the step training all of them (mean of {e['pairs']} interleaved "
+        f"pairs; {e['median_ratio_k_to_all']:.3f} of medians; target <= {e['target_ratio']}; sum of width x depth "
+        f"predicts {e['predicted_ratio_width_x_depth']:.2f}, the rest is the teacher's forward pass, paid every step "
+        f"whatever K is). Measured {bench['datetime'][:16].replace('T', ' ')} UTC on {cpu['count']}-CPU "
+        f"{cpu['brand_raw']}, {e['model_id']}, batch {e['batch_size']}, seq {e['seq_len']}, {e['threads']} "
+        f"thread(s), 1-min load {e['load_avg_1min_before']:.2f} before: `reports/minilm-cpu/{path.name}` "
+        "(pytest-benchmark JSON)."]
+
+
 def equal_compute_lines(out: Path) -> list[str]:
     """The equal-compute table of `python -m recipes.equal_compute --out OUT/equal-compute`, when it was run."""
     path = out / "equal-compute" / "equal-compute.md"
@@ -261,7 +286,7 @@ def write(out: Path, runs: Path) -> Path:
              "", "## Table 1 layout (dev accuracy %, rows width, columns depth)", "", table1.to_markdown(floatfmt=".1f"),
              "", f"Teacher (MiniLM-L6 fine-tuned): {teacher:.1f}%.", *artifact_lines(acc, art), "", "## Targets", "",
              *target_lines(acc, dyn, teacher), *latency_lines(cpu_lat, art, dyn.loc["w0.25-d0.50"].accuracy, failed),
-             *failed_lines(failed, art), *compute_lines(acc, dyn, runs, out, cores), *equal_compute_lines(out),
+             *failed_lines(failed, art), *compute_lines(acc, dyn, runs, out, cores), *throughput_lines(), *equal_compute_lines(out),
              "", "Full report (figures, per-cell tables, machine info): [index.md](index.md). Records: `records.jsonl`."]
     path = out / "README.md"
     path.write_text("\n".join(lines) + "\n")

@@ -124,3 +124,14 @@ def test_table1_takes_grid_rows_by_id_never_a_per_layer_row_with_the_same_summar
     text = write(out, runs).read_text()
     row = next(line for line in text.splitlines() if line.startswith("| width 0.5 "))
     assert [c.strip() for c in row.split("|")[1:-1]] == ["width 0.5", "80.0", "80.0", "80.0"], row  # not 60.0
+
+
+def test_throughput_section_reads_the_committed_benchmark_and_says_where_it_ran(tmp_path):
+    from recipes.reference_summary import RATIO_BENCH, throughput_lines
+
+    text = "\n".join(throughput_lines())
+    bench = json.loads(RATIO_BENCH.read_text())
+    e = bench["benchmarks"][0]["extra_info"]
+    assert f"**{e['ratio_k_to_all']:.3f}x**" in text and bench["machine_info"]["cpu"]["brand_raw"] in text
+    assert f"batch {e['batch_size']}, seq {e['seq_len']}" in text and "target <= 0.4" in text
+    assert "Not measured: no missing.json" in "\n".join(throughput_lines(tmp_path / "missing.json"))
