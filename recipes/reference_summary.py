@@ -245,8 +245,8 @@ def throughput_lines(path: Path = RATIO_BENCH) -> list[str]:
         f"A stage-depth step training K = {e['subnets_per_step']} of the {e['n_subnetworks']} sub-networks (sandwich "
         f"rule) costs **{e['ratio_k_to_all']:.3f}x** the step training all of them (mean of {e['pairs']} interleaved "
         f"pairs; {e['median_ratio_k_to_all']:.3f} of medians; target <= {e['target_ratio']}; sum of width x depth "
-        f"predicts {e['predicted_ratio_width_x_depth']:.2f}, the rest is the teacher's forward pass, paid every step "
-        f"whatever K is). Measured {bench['datetime'][:16].replace('T', ' ')} UTC on {cpu['count']}-CPU "
+        f"predicts {e['predicted_ratio_width_x_depth']:.2f}; the per-part costs that explain the gap are in "
+        "reports/minilm-cpu/README.md). Measured {bench['datetime'][:16].replace('T', ' ')} UTC on {cpu['count']}-CPU "
         f"{cpu['brand_raw']}, {e['model_id']}, batch {e['batch_size']}, seq {e['seq_len']}, {e['threads']} "
         f"thread(s), 1-min load {e['load_avg_1min_before']:.2f} before: `reports/minilm-cpu/{path.name}` "
         "(pytest-benchmark JSON)."]

@@ -220,7 +220,7 @@ def compute_lines(acc: pd.DataFrame, dyn: pd.DataFrame, runs: Path, out: Path, c
                if stages["teacher"] else "not known")
     calibrated = ("`calibrated`: the folder's steps x its CPU seconds per optimizer step, measured by re-running its "
                   f"own logged command for {next(iter(folders.values()))['steps']} steps from the same first "
-                  f"batches, all in one sitting on an idle machine ({cal['when_utc']}, load average "
+                  f"batches, all in one sitting ({cal['when_utc']}, 1-min load average "
                   f"{cal['load_avg_1min']:.2f} at its start; periodic dev evaluations left out); "
                   if folders else "")
     return ["", "## Accuracy against training compute", "", f"![accuracy vs training compute]({png.relative_to(out)})",
@@ -256,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     data = {"when_utc": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpus": os.cpu_count(),
-            "load_avg_1min": min(f["load_avg_1min"] for f in folders.values()), "folders": folders}
+            "load_avg_1min": next(iter(folders.values()))["load_avg_1min"], "folders": folders}
     (out / "compute-calibration.json").write_text(json.dumps(data, indent=1) + "\n")
     print(f"-> {out / 'compute-calibration.json'}")
     return 0

@@ -59,6 +59,16 @@ def test_width_stage_needs_teacher(tmp_path, sst2_dir, capsys):
     assert "no finished model" in capsys.readouterr().err
 
 
+def kill_at_first_checkpoint(cmd: list[str], env: dict, state: Path) -> None:
+    """Start a training command and SIGKILL it as soon as its checkpoint's state file exists (or it ends)."""
+    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not state.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+
+
 def test_resume_after_kill_matches_uninterrupted(tmp_path, sst2_dir):
     args = lambda out: [sys.executable, "-m", "dynabert", *train_args(
         sst2_dir, out, "teacher", "--max-train-samples", "640", "--epochs", "1", "--eval-every", "5",
@@ -68,13 +78,8 @@ def test_resume_after_kill_matches_uninterrupted(tmp_path, sst2_dir):
     subprocess.run(args(whole), check=True, env=env, cwd=ROOT, capture_output=True)
 
     cut = tmp_path / "cut"
-    proc = subprocess.Popen(args(cut), env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     state = cut / "teacher" / "checkpoint" / CHECKPOINT_MARK
-    deadline = time.time() + 120
-    while not state.exists() and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    kill_at_first_checkpoint(args(cut), env, state)
     assert state.exists() and not (cut / "teacher" / "summary.json").exists(), "the kill came too late to test resume"
     subprocess.run(args(cut), check=True, env=env, cwd=ROOT, capture_output=True)
 
@@ -110,14 +115,8 @@ def test_sampled_depth_stage_resumes_bit_exact_after_kill(tmp_path, sst2_dir):
     whole, cut = fake_width_stage(tmp_path / "whole"), fake_width_stage(tmp_path / "cut")
     subprocess.run(depth_args(sst2_dir, whole, "--subnets-per-step", "4"), check=True, env=env, cwd=ROOT,
                    capture_output=True)
-    proc = subprocess.Popen(depth_args(sst2_dir, cut, "--subnets-per-step", "4"), env=env, cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     state = cut / "depth" / "checkpoint" / CHECKPOINT_MARK
-    deadline = time.time() + 120
-    while not state.exists() and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    kill_at_first_checkpoint(depth_args(sst2_dir, cut, "--subnets-per-step", "4"), env, state)
     assert state.exists() and not (cut / "depth" / "summary.json").exists(), "the kill came too late to test resume"
     other = subprocess.run(depth_args(sst2_dir, cut, "--subnets-per-step", "6"), env=env, cwd=ROOT,
                            capture_output=True, text=True)  # another K would leave a summary true of part of the steps
