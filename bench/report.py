@@ -35,20 +35,25 @@ def portable_command(argv: list[str], root: Path | None = None) -> str:
     shown as ~ (committed reports hold no absolute paths of the machine that made them)."""
     import shlex
 
-    root = (root or Path.cwd()).resolve()
-    home = Path.home().resolve()
     out = []
     for i, arg in enumerate(argv):
         if i == 0 and Path(arg).name.startswith("python"):
             out.append("python")
             continue
         head, eq, tail = arg.rpartition("=") if arg.startswith("--") and "=" in arg else ("", "", arg)
-        if tail.startswith("/"):
-            p = Path(tail).resolve()
-            tail = (p.relative_to(root).as_posix() if p.is_relative_to(root) else
-                    "~/" + p.relative_to(home).as_posix() if p.is_relative_to(home) else tail)
-        out.append(head + eq + tail)
+        out.append(head + eq + portable_path(tail, root))
     return shlex.join(out)
+
+
+def portable_path(path: str | Path, root: Path | None = None) -> str:
+    """An absolute path under `root` (default the working directory) made relative to it, one under the user's home
+    shown as ~/...; anything else (relative paths, other absolute paths, non-paths) unchanged, as a string."""
+    text = str(path)
+    if not text.startswith("/"):
+        return text
+    p, root, home = Path(text).resolve(), (root or Path.cwd()).resolve(), Path.home().resolve()
+    return (p.relative_to(root).as_posix() if p.is_relative_to(root) else
+            "~/" + p.relative_to(home).as_posix() if p.is_relative_to(home) else text)
 
 
 def _fmt(v) -> str:

@@ -147,6 +147,7 @@ def budget_rows(found: dict, grid_ids: list[str], acc: dict, measured: dict, siz
 
 def run(args: argparse.Namespace) -> dict:
     """The whole search (module docstring); returns the summary written to --out/search.json."""
+    from bench.report import portable_path
     from bench.sweep import machine_fields
     from dynabert.evaluate import prepare, weights_sha
 
@@ -161,7 +162,7 @@ def run(args: argparse.Namespace) -> dict:
     specs = grid + [s for i, s in finals.items() if i not in {g.subnet_id for g in grid}]
     acc = full_accuracy(ev, specs, store, sha, args)
     measured = measure(ev, specs, store, sha, args)
-    summary = {"checkpoint": str(ev.model_dir), "checkpoint_sha": sha, "task": ev.task_key, "split": ev.split_label(),
+    summary = {"checkpoint": portable_path(ev.model_dir), "checkpoint_sha": sha, "task": ev.task_key, "split": ev.split_label(),
                "device": args.device, "runtime": args.runtime, "threads": args.threads, "seq_len": args.seq_len,
                "machine_fingerprint": machine, "search_examples": args.search_examples, "margin": args.margin,
                "predictor": {"kind": latency_model.kind, "n_train": n_points, "cv_mape": cv},

@@ -1,6 +1,7 @@
 """Figures from small synthetic stores (what is drawn), Pareto fronts, selection, and bad inputs."""
 
 import json
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
@@ -213,6 +214,16 @@ def test_report_commands_are_portable(tmp_path, monkeypatch):
     cmd = portable_command(["/some/venv/bin/python", "-m", "bench.pareto", "--results", str(tmp_path / "r.jsonl"),
                             f"--out={tmp_path / 'rep'}", "--title", "A title (with spaces)"])
     assert cmd == "python -m bench.pareto --results r.jsonl --out=rep --title 'A title (with spaces)'"
+
+
+def test_portable_path_makes_paths_under_the_working_directory_relative(tmp_path, monkeypatch):
+    """What a committed summary names as its checkpoint (search.json) carries no absolute path of this machine."""
+    from bench.report import portable_path
+
+    monkeypatch.chdir(tmp_path)
+    assert portable_path(tmp_path / "runs" / "depth") == "runs/depth"
+    assert portable_path(Path.home() / "ck") == "~/ck"
+    assert portable_path("runs/depth") == "runs/depth"
 
 
 def test_select_without_matching_accuracy_names_the_fix(tmp_path, capsys):
