@@ -60,8 +60,9 @@ def points(recs: list[records.Record], device: str, runtime: str, threads: int, 
            params_total: int | None = None, machine: str | None = None, value: str | None = None,
            here: str | None = None) -> list[Point]:
     """The measured points of one (device, runtime, threads, seq_len) [, architecture = params_total, machine],
-    one per sub-network (the latest record). ValueError naming the key when there are none, and a distinct one
-    naming the machines found (and `here`, this machine's fingerprint) when only other machines measured it."""
+    one per sub-network (the latest record). ValueError naming the key when there are none, a distinct one
+    naming the machines found (and `here`, this machine's fingerprint) when only other machines measured it, and
+    one naming the architectures (full-model params) when records of several models would be pooled."""
     cell = [r for r in recs if r.kind == "latency" and r.status == "ok" and r.family == "dynabert"
             and r.device == device and r.runtime == runtime and r.threads == threads and r.seq_len == seq_len
             and r.batch_size in (None, 1) and (params_total is None or r.params_total == params_total)]
@@ -69,12 +70,19 @@ def points(recs: list[records.Record], device: str, runtime: str, threads: int, 
     if cell and not sel:
         raise ValueError(other_machines_only(cell, machine, here, f"device {device!r}, runtime {runtime!r}, threads "
                                                                   f"{threads}, seq {seq_len}"))
+    archs = sorted({r.params_total for r in sel}, key=lambda n: n or 0)
+    if len(archs) > 1:
+        names = ", ".join(f"{n or 0:,} ({', '.join(sorted({r.model_id for r in sel if r.params_total == n}))})"
+                          for n in archs)
+        raise ValueError(f"the records hold latencies of {len(archs)} architectures (full-model params, models: "
+                         f"{names}); a predictor is fitted on one: pass --params-total N")
     machines = sorted({r.machine_fingerprint or "unknown" for r in sel})
     if len(machines) > 1:
         raise ValueError(f"the records hold latencies of {len(machines)} machines ({', '.join(machines)}); a "
                          f"predictor is fitted on one machine's: pass --machine FINGERPRINT")
     value = value or value_field(sel)
-    latest = {r.subnet_id: r for r in sel if getattr(r, value) is not None and layers_of(r) is not None}
+    latest = {r.subnet_id: r for r in sel if getattr(r, value) is not None and layers_of(r) is not None
+              and r.flops_with_attention is not None}
     out = [Point(r.subnet_id, layers_of(r), float(r.flops_with_attention), float(r.params or 0),
                  float(getattr(r, value))) for r in latest.values()]
     if not out:
@@ -168,13 +176,13 @@ def _counts(values: list[int], keys: list[int]) -> list[float]:
 
 
 def metrics(predicted: np.ndarray, measured: np.ndarray) -> dict:
-    """MAPE (%), share within +-10% and +-5% (fractions), Spearman rank correlation (scipy), n."""
+    """MAPE, shares within +-10% and +-5% (all fractions: 0.041 is 4.1%), Spearman rank correlation (scipy), n."""
     from scipy.stats import spearmanr
 
     rel = np.abs(predicted - measured) / measured
     eps = 1e-12  # 2.2 vs 2.0 is within 10%, whatever the last bit of the division says
     rho = float(spearmanr(predicted, measured).statistic) if len(measured) > 2 else float("nan")
-    return {"n": int(len(measured)), "mape": float(100 * rel.mean()), "within_10pct": float((rel <= 0.10 + eps).mean()),
+    return {"n": int(len(measured)), "mape": float(rel.mean()), "within_10pct": float((rel <= 0.10 + eps).mean()),
             "within_5pct": float((rel <= 0.05 + eps).mean()), "spearman": rho}
 
 
@@ -271,26 +279,38 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
     recs = [r for path in args.results for r in records.read(path)]
     here = machine_fields()["machine_fingerprint"]
-    pts = points(recs, args.device, args.runtime, args.threads, args.seq_len, machine=args.machine, here=here)
+    pts = points(recs, args.device, args.runtime, args.threads, args.seq_len, args.params_total, args.machine, here=here)
     print(machine_line(recs, args, here))
+    if not 0 < args.heldout_frac < 1:  # also refuses nan
+        raise ValueError(f"--heldout-frac must be a share between 0 and 1 (e.g. 0.3), got {args.heldout_frac}")
+    sizes = parse_sizes(args.curve)
     train, heldout = split(pts, args.heldout_frac, args.seed)
     if len(train) < 4:
         raise ValueError(f"{len(pts)} measured points: {len(heldout)} held out leaves {len(train)} to fit, and a "
                          f"predictor needs at least 4 (measure more sub-networks, or lower --heldout-frac)")
-    out = report(train, heldout, tuple(int(n) for n in args.curve.split(",") if n))
+    out = report(train, heldout, sizes)
     out.update(device=args.device, runtime=args.runtime, threads=args.threads, seq_len=args.seq_len,
                value=value_field([r for r in recs if r.device == args.device and r.kind == "latency"]))
     print(f"{args.device} / {args.runtime} / {args.threads} thread(s) / seq {args.seq_len}: {len(train)} training, "
           f"{len(heldout)} held-out configurations; chosen by cross-validated MAPE: {out['chosen']}")
     for kind, m in out["models"].items():
-        print(f"  {kind:7s} held out: MAPE {m['mape']:.2f}%, within 10% {m['within_10pct']:.0%}, within 5% "
+        print(f"  {kind:7s} held out: MAPE {m['mape']:.2%}, within 10% {m['within_10pct']:.0%}, within 5% "
               f"{m['within_5pct']:.0%}, Spearman {m['spearman']:.3f}")
     for row in out["learning_curve"]:
-        print(f"  fitted on {row['n_train']:3d}: {row['chosen']}, held-out MAPE {row['mape']:.2f}%")
+        print(f"  fitted on {row['n_train']:3d}: {row['chosen']}, held-out MAPE {row['mape']:.2%}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(out, f, indent=1)
     return 0
+
+
+def parse_sizes(text: str) -> tuple[int, ...]:
+    """--curve '5,10,20' -> (5, 10, 20); ValueError naming the flag otherwise."""
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    if not all(p.isdigit() for p in parts):
+        raise ValueError(f"--curve takes training-set sizes as whole numbers separated by commas (e.g. 5,10,20), "
+                         f"got {text!r}")
+    return tuple(int(p) for p in parts)
 
 
 def machine_line(recs: list[records.Record], args: argparse.Namespace, here: str) -> str:
@@ -314,6 +334,8 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--threads", type=int, default=1)
     fit.add_argument("--seq-len", type=int, default=128)
     fit.add_argument("--machine", help="machine fingerprint (records of several machines are never pooled)")
+    fit.add_argument("--params-total", type=int, help="the architecture, as its full model's parameter count "
+                     "(records of several models are never pooled)")
     fit.add_argument("--heldout-frac", type=float, default=0.3, help="share of the points held out (default 0.3)")
     fit.add_argument("--seed", type=int, default=0)
     fit.add_argument("--curve", default="5,10,15,20,30,40", help="training-set sizes for the learning curve")
@@ -335,6 +357,10 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:
+        print(f"error: cannot write {err.filename}: {err.strerror} (give --out / --json a writable path)",
+              file=sys.stderr)
         return 2
 
 

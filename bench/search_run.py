@@ -33,11 +33,18 @@ def fitted_predictors(recs, args, size, machine: str):
 
     total = cost(size, SubnetSpec()).params_total
     pts = pred.points(recs, args.device, args.runtime, args.threads, args.seq_len, total, machine, here=machine)
+    if pred.value_field([r for r in recs if r.device == args.device]) == "instructions_per_inference":
+        raise ValueError(f"device {args.device!r} counts emulated instructions, not time: a latency budget in ms "
+                         f"cannot be checked on it; search on a timed device (local-cpu, or ssh:HOST for a real "
+                         f"board)")
     latency, cv = pred.choose(pts)
     memory = None
     if args.max_memory_mb is not None:
         mem = pred.points(recs, args.device, args.runtime, args.threads, args.seq_len, total, machine, "peak_rss_mb",
                           here=machine)
+        if len(mem) < 4:
+            raise ValueError(f"{len(mem)} sub-network(s) with a measured peak RSS increase; --max-memory-mb needs "
+                             f"at least 4 to fit its predictor (measure more: python -m bench.sweep --subnets FILE)")
         memory = pred.Predictor("params").fit(mem)
     return latency, cv, len(pts), memory
 
@@ -60,12 +67,14 @@ def subset_accuracy(ev, n: int, seed: int, batch_size: int):
 
 
 def full_accuracy(ev, specs, store: Path, sha: str, args) -> dict[str, float]:
-    """{subnet_id: first metric on the full dev split}; read from the store when there, else scored and appended."""
+    """{subnet_id: first metric on the full dev split at --seq-len (encode truncates to it)}; read from the store
+    when there, else scored and appended."""
     from dynabert.evaluate import accuracy_record, score
 
     have = {r.subnet_id: r.metric_value for r in (records.read(store) if store.is_file() else [])
             if r.kind == "accuracy" and r.checkpoint_sha == sha and r.task == ev.task_key and r.runtime is None
-            and r.split == ev.split_label() and r.metric_value is not None}
+            and r.split == ev.split_label() and r.seq_len == args.seq_len and r.family == "dynabert"
+            and r.metric_value is not None}
     prov = records.provenance()
     for spec in specs:
         if spec.subnet_id not in have:
@@ -91,10 +100,11 @@ def measure(ev, specs, store: Path, sha: str, args) -> dict[str, records.Record]
 
 
 def best_measured(ids, accuracy: dict, measured: dict, budget: float, max_mb: float | None) -> str | None:
-    """The most accurate id whose measured median latency (and peak RSS) fits; None when none does."""
+    """The most accurate id whose measured median latency (and peak RSS increase) fits; None when none does. A
+    sub-network whose memory was not measured never fits a memory budget."""
     fits = [i for i in ids if i in measured and accuracy.get(i) is not None
             and measured[i].latency_ms_p50 <= budget
-            and (max_mb is None or (measured[i].peak_rss_mb or 0) <= max_mb)]
+            and (max_mb is None or (measured[i].peak_rss_mb is not None and measured[i].peak_rss_mb <= max_mb))]
     return max(fits, key=lambda i: (accuracy[i], -measured[i].latency_ms_p50), default=None)
 
 
@@ -164,7 +174,7 @@ def run(args: argparse.Namespace) -> dict:
     measured = measure(ev, specs, store, sha, args)
     summary = {"checkpoint": portable_path(ev.model_dir), "checkpoint_sha": sha, "task": ev.task_key, "split": ev.split_label(),
                "device": args.device, "runtime": args.runtime, "threads": args.threads, "seq_len": args.seq_len,
-               "machine_fingerprint": machine, "search_examples": args.search_examples, "margin": args.margin,
+               "machine_fingerprint": machine, "search_examples": min(args.search_examples, len(ev.features)), "margin": args.margin,
                "predictor": {"kind": latency_model.kind, "n_train": n_points, "cv_mape": cv},
                "grid": [{"subnet": g.subnet_id, "accuracy": acc.get(g.subnet_id),
                          "measured_ms": measured[g.subnet_id].latency_ms_p50 if g.subnet_id in measured else None}

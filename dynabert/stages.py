@@ -51,6 +51,7 @@ class TrainConfig:
     regression_pred_loss: bool = False  # STS-B: the official code has no prediction loss in stages width/depth
     checkpoint_choice: str = "best"  # "best" summed dev metric (official) | "last"
     eval_every: int = 50  # optimizer steps between dev evaluations (0: at epoch ends only)
+    save_every: int = 0  # optimizer steps between checkpoints without a dev evaluation (0: at evaluations only)
     eval_batch_size: int = 128
     bucket: bool = False  # length bucketing
     max_errors: int = 0  # malformed rows skipped (and reported) before failing

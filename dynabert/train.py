@@ -306,11 +306,16 @@ def run_stage(cfg: TrainConfig, stage: str) -> dict:
                       f"rank 0's rows), lr {s.scheduler.get_last_lr()[0]:.3g}, {rate:.1f} samples/s")
             if cfg.eval_every and p.step % cfg.eval_every == 0 and p.step < s.total_steps:
                 evaluate_and_checkpoint(cfg, s)
+                clock = time.process_time()  # train_cpu_seconds counts training steps, not evaluations
+            elif cfg.save_every and p.step % cfg.save_every == 0 and p.step < s.total_steps:
+                save_checkpoint(s.accelerator, s.out / "checkpoint", p)
+                clock = time.process_time()
             if p.step >= s.total_steps:
                 break
         else:
             if p.step < s.total_steps:
                 evaluate_and_checkpoint(cfg, s)
+                clock = time.process_time()
     bar.close()
     evaluate_and_choose(cfg, s, final=True)
     return finish_stage(cfg, s, time.time() - started, seen)

@@ -27,7 +27,10 @@ HELP = {
     "importance_rule": "rewiring importance: code (running sum, official) or paper (accumulate, then score)",
     "regression_pred_loss": "STS-B: add MSE on the logits in stages width/depth (the official code has none)",
     "checkpoint_choice": "best summed dev metric (official code) or last step",
-    "eval_every": "optimizer steps between dev evaluations; 0 evaluates at epoch ends only",
+    "eval_every": "optimizer steps between dev evaluations (each also writes the resumable checkpoint); 0 "
+                  "evaluates at epoch ends only",
+    "save_every": "optimizer steps between resumable checkpoints written without a dev evaluation (with "
+                  "--eval-every 0 a long epoch still resumes after a kill); 0: at evaluations only",
     "bucket": "length bucketing (less padding)", "max_errors": "malformed rows to skip (reported) before failing",
     "mixed_precision": "no, bf16 (CPU or GPU) or fp16 (GPU; loss-scaled, skipped steps counted in the summary)",
     "batch_size": "training examples per optimizer step per process (torchrun/accelerate launch with N processes: "

@@ -8,8 +8,9 @@ forward, the drawn sub-networks' forward/backward, clip, AdamW step), after one 
 per step of setting s. The budget is B = (--examples / --batch-size steps) x c_first, the compute of the first
 setting listed going once over --examples examples; setting s trains round(B / c_s) steps (so a cheaper step
 buys more steps, i.e. more example passes). Each setting's actual training seconds are reported next to B.
-Then `python -m dynabert train --stage depth` runs each setting to the end (resumable: a finished setting is
-skipped; the calibration is kept in OUT/calibration.json and reused), and the chosen checkpoint's dev metric of
+Then `python -m dynabert train --stage depth` runs each setting to the end (resumable: a checkpoint every
+--save-every steps; a finished setting is skipped, and refused if it trained another plan; the calibration is kept
+in OUT/calibration.json and reused only for the same inputs), and the chosen checkpoint's dev metric of
 every sub-network is read from its summary (the trainer evaluates the whole grid).
 
 `python -m recipes.equal_compute --from runs/sst2-minilm-e1 --settings all,4,6 --data-dir ../shared/data/glue/SST-2
@@ -55,7 +56,10 @@ def check_settings_fit(settings: list[int | None], widths: str, depths: str) -> 
     """Every K within the stage-depth grid (before any calibration or training); SystemExit naming the fix."""
     from dynabert.config import parse_mults
 
-    n = len(parse_mults(widths, "widths")) * len(parse_mults(depths, "depths"))
+    try:
+        n = len(parse_mults(widths, "widths")) * len(parse_mults(depths, "depths"))
+    except ValueError as err:
+        raise SystemExit(f"error: {err}") from None
     too_big = [k for k in settings if k is not None and k > n]
     if too_big:
         raise SystemExit(f"--settings {','.join(map(str, too_big))}: more sub-networks per step than the {n} of the "
@@ -100,7 +104,7 @@ def calibrate(args: argparse.Namespace, settings: list[int | None]) -> dict:
     optimizer = torch.optim.AdamW(student.parameters(), lr=1e-5)
     settings_loss = LossSettings(1.0, 1.0)
     lengths = [len(f["input_ids"]) for f in data.train]
-    batches = batch_order(lengths, args.batch_size, 42, 0, True)
+    batches = batch_order(lengths, args.batch_size, 42, 0, args.bucket)
     times = {label(k): [] for k in settings}
     for r, idx in enumerate(batches[:args.calibration_rounds + 1]):
         batch = data.batch([data.train[i] for i in idx])
@@ -114,7 +118,28 @@ def calibrate(args: argparse.Namespace, settings: list[int | None]) -> dict:
                 times[label(k)].append(time.perf_counter() - t0)
     return {"seconds_per_step": {s: statistics.mean(t) for s, t in times.items()}, "seconds_each": times,
             "rounds": args.calibration_rounds, "batch_size": args.batch_size, "threads": torch.get_num_threads(),
-            "cpus": os.cpu_count(), "load_avg_1min": os.getloadavg()[0], "train_examples": len(data.train)}
+            "cpus": os.cpu_count(), "load_avg_1min": os.getloadavg()[0], "train_examples": len(data.train),
+            "inputs": calibration_inputs(args)}
+
+
+def calibration_inputs(args: argparse.Namespace) -> dict:
+    """What a step's cost depends on: a kept calibration.json is reused only when these are unchanged."""
+    return {"from": Path(args.from_dir).as_posix(), "task": args.task, "batch_size": args.batch_size,
+            "widths": args.widths, "depths": args.depths, "max_seq_len": args.max_seq_len,
+            "max_train_samples": args.max_train_samples, "bucket": args.bucket,
+            "calibration_rounds": args.calibration_rounds}
+
+
+def kept_calibration(path: Path, args: argparse.Namespace, settings: list[int | None]) -> dict | None:
+    """OUT/calibration.json when it was measured with the same inputs and covers every setting, else None."""
+    if not path.exists():
+        return None
+    cal = json.loads(path.read_text())
+    same = cal.get("inputs") == calibration_inputs(args)
+    covers = {label(k) for k in settings} <= set(cal.get("seconds_per_step", {}))
+    if not same:
+        print(f"{path}: measured with other inputs ({cal.get('inputs')}); calibrating again", file=sys.stderr)
+    return cal if same and covers else None
 
 
 def budget_plan(cost: dict[str, float], settings: list[int | None], examples: int, batch_size: int,
@@ -145,17 +170,30 @@ def train_setting(args: argparse.Namespace, name: str, entry: dict, runs: Path) 
            str(folder), "--stage", "depth", "--widths", args.widths, "--depths", args.depths, "--batch-size",
            str(args.batch_size), "--max-seq-len", str(args.max_seq_len), "--learning-rate", args.learning_rate,
            "--epochs", repr(entry["epochs"]), "--checkpoint-choice", args.checkpoint_choice, "--eval-every",
-           str(args.eval_every), "--logging-steps", "50", *(["--bucket"] if args.bucket else []),
+           str(args.eval_every), "--save-every", str(args.save_every), "--logging-steps", "50", *(["--bucket"] if args.bucket else []),
            *(["--max-train-samples", str(args.max_train_samples)] if args.max_train_samples else []),
            *(["--max-eval-samples", str(args.max_eval_samples)] if args.max_eval_samples else []),
            *(["--subnets-per-step", str(entry["subnets_per_step"])] if entry["subnets_per_step"] else [])]
     summary = folder / "depth" / "summary.json"
-    if not summary.is_file():
+    if summary.is_file():
+        check_finished_setting(summary, name, entry)
+    else:
         print(f"[{name}] {' '.join(cmd)}", flush=True)
         if subprocess.run(cmd, env={**os.environ, "HF_HUB_OFFLINE": "1"}).returncode != 0:
             raise SystemExit(f"[{name}] training failed (its message is above); fix it and run the same command "
                              f"again: finished settings are kept")
     return json.loads(summary.read_text())
+
+
+def check_finished_setting(path: Path, name: str, entry: dict) -> None:
+    """A finished setting trained for another plan (steps or K) would be compared unfairly: SystemExit naming the
+    folder and the fix."""
+    done = json.loads(path.read_text())
+    got = (done.get("steps"), done.get("config", {}).get("subnets_per_step"))
+    if got != (entry["steps"], entry["subnets_per_step"]):
+        raise SystemExit(f"[{name}] {path.parent.parent} finished {got[0]} steps with --subnets-per-step {got[1]}, "
+                         f"but this plan gives it {entry['steps']} steps with {entry['subnets_per_step']}: delete "
+                         f"{path.parent.parent} to retrain it under this plan, or give the flags it was planned with")
 
 
 def result_table(plan: dict, summaries: dict[str, dict]) -> tuple[list[str], dict]:
@@ -238,9 +276,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--checkpoint-choice", default="last", choices=("last", "best"),
                     help="last: no dev-set selection, so the comparison is not tilted by how often each evaluates")
     ap.add_argument("--eval-every", type=int, default=0)
+    ap.add_argument("--save-every", type=int, default=250, help="steps between resumable checkpoints (a killed "
+                    "setting resumes from the last one)")
     ap.add_argument("--no-bucket", dest="bucket", action="store_false")
     ap.add_argument("--calibration-rounds", type=int, default=4)
     args = ap.parse_args(argv)
+    if args.calibration_rounds < 1:
+        raise SystemExit(f"--calibration-rounds must be at least 1 (timed rounds after the warm-up), got "
+                         f"{args.calibration_rounds}")
     settings = parse_settings(args.settings)
     check_settings_fit(settings, args.widths, args.depths)
     if not Path(args.from_dir).is_dir():
@@ -252,9 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     out, runs = Path(args.out), Path(args.runs or Path(args.from_dir) / "equal-compute")
     out.mkdir(parents=True, exist_ok=True)
     cal_path = out / "calibration.json"
-    cal = json.loads(cal_path.read_text()) if cal_path.exists() else {}
-    if not {label(k) for k in settings} <= set(cal.get("seconds_per_step", {})):  # kept only if it covers them all
-        cal = calibrate(args, settings)
+    cal = kept_calibration(cal_path, args, settings) or calibrate(args, settings)
     cal_path.write_text(json.dumps(cal, indent=1))
     from dynabert.engine import steps_per_epoch
 

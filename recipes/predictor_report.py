@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 from dataclasses import replace
 from pathlib import Path
 
 from bench import predictor as pred
+from bench.report import portable_command
 from dynabert import records
 
 
@@ -60,58 +62,87 @@ def spread(recs: list) -> dict:
     ratios = sorted(max(m) / min(m) for r in recs if len(m := r.env.get("process_medians_ms") or []) > 1)
     if not ratios:
         return {}
-    return {"cells": len(ratios), "median_ratio": ratios[len(ratios) // 2], "max_ratio": ratios[-1],
+    return {"cells": len(ratios), "median_ratio": statistics.median(ratios), "max_ratio": ratios[-1],
             "share_over_1_2": sum(x > 1.2 for x in ratios) / len(ratios)}
 
 
-def groups(recs: list) -> list[tuple[str, str, int, int]]:
-    """(device, runtime, threads, seq_len) of every group of ok latency records, timed groups first."""
-    keys = {(r.device, r.runtime, r.threads, r.seq_len): bool(r.instructions_per_inference)
-            for r in recs if r.kind == "latency" and r.status == "ok"}
+def groups(recs: list, args) -> list[tuple[str, str, int, int, int]]:
+    """(device, runtime, threads, seq_len, params_total) of every group of ok DynaBERT latency records that the
+    --device / --runtime / --threads / --seq-len filters keep, timed groups first (one predictor per machine's
+    architecture and setting: records of two models or settings are never pooled)."""
+    keys = {(r.device, r.runtime, r.threads, r.seq_len, r.params_total or 0): bool(r.instructions_per_inference)
+            for r in recs if r.kind == "latency" and r.status == "ok" and r.family == "dynabert"}
+    wanted = (args.device, args.runtime, args.threads, args.seq_len)
+    keys = {k: v for k, v in keys.items() if all(w is None or w == x for w, x in zip(wanted, k))}
     return sorted(keys, key=lambda k: (keys[k], k))
 
 
 def group_summary(recs: list, key: tuple, seed: int) -> tuple[dict, list, list]:
     """One predictor entry (the issue's fields, plus the models' table, CV, learning curve and the record spread),
     and its train / held-out points."""
-    device, runtime, threads, seq_len = key
-    pts = pred.points(recs, device, runtime, threads, seq_len)
+    device, runtime, threads, seq_len, params_total = key
+    pts = pred.points(recs, device, runtime, threads, seq_len, params_total or None)
     train, held = pred.split(pts, 0.3, seed)
     rep = pred.report(train, held, (5, 10, 15, 20, 25, 30, 40))
     chosen = rep["models"][rep["chosen"]]
-    mine = [r for r in recs if (r.device, r.runtime, r.threads, r.seq_len) == key and r.status == "ok"]
+    mine = [r for r in recs if (r.device, r.runtime, r.threads, r.seq_len, r.params_total or 0) == key
+            and r.status == "ok" and r.kind == "latency" and r.family == "dynabert"]
     counted = bool(mine[0].instructions_per_inference)
     entry = {"device": device, "runtime": runtime, "threads": threads, "seq_len": seq_len,
              "value": "instructions_per_inference" if counted else "latency_ms_p50", "model": rep["chosen"],
-             "n_train": rep["n_train"], "n_heldout": rep["n_heldout"], "mape": chosen["mape"] / 100,
+             "params_total": params_total, "n_train": rep["n_train"], "n_heldout": rep["n_heldout"],
+             "mape": chosen["mape"],
              "within_10pct": chosen["within_10pct"], "within_5pct": chosen["within_5pct"],
              "spearman": chosen["spearman"], "machine": mine[0].cpu_model,
              "machine_fingerprint": mine[0].machine_fingerprint, "models": rep["models"], "cv_mape": rep["cv_mape"],
              "learning_curve": rep["learning_curve"]}
     if not counted:
-        fast = pred.points(fastest_process(recs), device, runtime, threads, seq_len)
+        fast = pred.points(fastest_process(recs), device, runtime, threads, seq_len, params_total or None)
         entry["process_spread"] = spread(mine)
         entry["diagnostic_fastest_process"] = pred.report(*pred.split(fast, 0.3, seed))["models"]
     return entry, train, held
 
 
 def summary(recs, args) -> tuple[dict, dict]:
-    """summary.json (issue 17's shape: `predictor` a list, `budgets` from --search) and each group's points."""
-    entries, pts = [], {}
-    for key in groups(recs):
-        entry, train, held = group_summary(recs, key, args.seed)
+    """summary.json (issue 17's shape: `predictor` a list, `budgets` from --search) and each group's points. A group
+    that cannot be fitted (too few points, several machines) is skipped with its reason, said on stderr and kept in
+    summary.json's `skipped`."""
+    entries, pts, skipped = [], {}, []
+    for key in groups(recs, args):
+        try:
+            entry, train, held = group_summary(recs, key, args.seed)
+        except ValueError as err:
+            skipped.append({"group": list(key), "reason": str(err)})
+            print(f"skipped {key_label(key)}: {err}", file=sys.stderr)
+            continue
         entries.append(entry)
         pts[key] = (train, held)
     if not entries:
-        raise SystemExit(f"no ok latency records in {', '.join(args.records)}: nothing to fit")
+        raise SystemExit(f"no group of ok DynaBERT latency records in {', '.join(args.records)} could be fitted"
+                         + (f" ({len(skipped)} skipped, reasons above)" if skipped else ""))
     search = json.loads(Path(args.search).read_text()) if args.search else None
     return {"status": "preliminary" if args.preliminary else "measured", "weights": args.weights, "seed": args.seed,
-            "predictor": entries, "search": {k: v for k, v in (search or {}).items() if k != "budgets"} or None,
+            "predictor": entries, "skipped": skipped, "search": {k: v for k, v in (search or {}).items() if k != "budgets"} or None,
             "budgets": search["budgets"] if search else []}, pts
 
 
+def key_label(key: tuple) -> str:
+    device, runtime, threads, seq_len, params_total = key
+    return f"{device} / {runtime} / {threads} thread(s) / seq {seq_len} / {params_total:,} params"
+
+
+def figure_name(key: tuple, keys: list[tuple]) -> str:
+    """predictor-error[-DEVICE].png (local-cpu unnamed), the rest of the key added when the device has several
+    groups, so no two groups' figures overwrite each other."""
+    device, runtime, threads, seq_len, params_total = key
+    name = "predictor-error" + ("" if device == "local-cpu" else f"-{device}")
+    if sum(k[0] == device for k in keys) > 1:
+        name += f"-{runtime}-t{threads}-seq{seq_len}-p{params_total}"
+    return name + ".png"
+
+
 def model_rows(models: dict, chosen: str | None = None) -> list[str]:
-    return [f"| {k}{' (chosen)' if k == chosen else ''} | {m['mape']:.2f}% | {m['within_10pct']:.0%} | "
+    return [f"| {k}{' (chosen)' if k == chosen else ''} | {m['mape']:.2%} | {m['within_10pct']:.0%} | "
             f"{m['within_5pct']:.0%} | {m['spearman']:.3f} |" for k, m in models.items()]
 
 
@@ -127,10 +158,10 @@ def group_lines(e: dict, note: str, figure: str) -> list[str]:
     noise = (f" The fresh processes of one cell disagreed: slowest / fastest process median {sp['median_ratio']:.2f}x "
              f"at the median cell, up to {sp['max_ratio']:.2f}x, over 1.2x in {sp['share_over_1_2']:.0%} of "
              f"{sp['cells']} cells." if sp else "")
-    curve = [f"| {r['n_train']} | {r['chosen']} | {r['mape']:.2f}% | {r['within_10pct']:.0%} | {r['spearman']:.3f} |"
+    curve = [f"| {r['n_train']} | {r['chosen']} | {r['mape']:.2%} | {r['within_10pct']:.0%} | {r['spearman']:.3f} |"
              for r in e["learning_curve"]]
     lines = [f"## {e['device']} / {e['runtime']}, {e['threads']} thread(s), batch 1, seq {e['seq_len']}", "",
-             f"{e['n_train'] + e['n_heldout']} sub-networks (random per-layer ones and the 12 grid points) measured on "
+             f"{e['n_train'] + e['n_heldout']} sub-networks (random per-layer ones and grid points) measured on "
              f"{e['machine']} [{e['machine_fingerprint']}]: {what}{'' if counted else f' ({note})'}.{noise} Fitted on "
              f"{e['n_train']} (seeded random split), scored on the {e['n_heldout']} held out:", "", HEAD,
              *model_rows(e["models"], e["model"]), "", f"Error plot: [{figure}]({figure}).", ""]
@@ -166,7 +197,7 @@ def budget_lines(s: dict) -> list[str]:
 
 
 def front_figure(s: dict, path: Path) -> bool:
-    """search-front.png: dev accuracy against measured latency, the 12 grid points (and their front) beside every
+    """search-front.png: dev accuracy against measured latency, the grid points (and their front) beside every
     searched candidate measured and each budget's answer; False when search.json has no grid or budgets."""
     grid = [g for g in (s["search"] or {}).get("grid", []) if g["accuracy"] is not None and g["measured_ms"]]
     if not grid or not s["budgets"]:
@@ -183,7 +214,7 @@ def front_figure(s: dict, path: Path) -> bool:
         if g["accuracy"] > best:
             front.append(g)
             best = g["accuracy"]
-    ax.scatter([g["measured_ms"] for g in grid], [100 * g["accuracy"] for g in grid], color="C0", label="grid (12)")
+    ax.scatter([g["measured_ms"] for g in grid], [100 * g["accuracy"] for g in grid], color="C0", label=f"grid ({len(grid)})")
     ax.step([g["measured_ms"] for g in front], [100 * g["accuracy"] for g in front], where="post", color="C0", lw=1)
     cands = [c for b in s["budgets"] for c in b["candidates"] if c["accuracy"] is not None and c["measured_ms"]]
     ax.scatter([c["measured_ms"] for c in cands], [100 * c["accuracy"] for c in cands], marker="x", color="C1",
@@ -218,11 +249,14 @@ def readme(s: dict, args, figures: dict) -> str:
              "value and per FFN value; the chosen model has the lowest cross-validated MAPE on the training points.",
              ""]
     for e in s["predictor"]:
-        lines += group_lines(e, args.note, figures[(e["device"], e["runtime"], e["threads"], e["seq_len"])])
+        key = (e["device"], e["runtime"], e["threads"], e["seq_len"], e["params_total"])
+        lines += group_lines(e, args.note, figures[key])
+    for sk in s["skipped"]:
+        lines += [f"Not fitted: {key_label(tuple(sk['group']))}: {sk['reason']}", ""]
     lines += budget_lines(s)
-    cmd = (f"python -m recipes.predictor_report --records {' --records '.join(Path(r).as_posix() for r in args.records)}"
-           f" --out {Path(args.out).as_posix()} --weights \"{args.weights}\""
-           + (f" --search {Path(args.search).as_posix()}" if args.search else ""))
+    cmd = portable_command(["python", "-m", "recipes.predictor_report", *[a for r in args.records for a in
+                            ("--records", r)], "--out", args.out, "--weights", args.weights,
+                            *(["--search", args.search] if args.search else [])])
     return "\n".join([*lines, "Commands:", "", "```bash", *args.commands, cmd, "```", ""])
 
 
@@ -231,10 +265,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--records", action="append", required=True, help="latency records (repeatable)")
     ap.add_argument("--out", required=True)
     ap.add_argument("--weights", required=True, help="what weights were measured (said in the report)")
-    ap.add_argument("--device", default="local-cpu")
-    ap.add_argument("--runtime", default="onnxruntime")
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--seq-len", type=int, default=128)
+    ap.add_argument("--device", help="only this device's groups (default: every group in the records)")
+    ap.add_argument("--runtime", help="only this runtime's groups")
+    ap.add_argument("--threads", type=int, help="only groups with this many threads")
+    ap.add_argument("--seq-len", type=int, help="only groups of this sequence length")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--note", default="machine load as it was", help="how the measurement was taken (load, windows)")
     ap.add_argument("--commands", action="append", default=[], help="the commands that measured the records")
@@ -248,12 +282,12 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     (out / "summary.json").write_text(json.dumps(s, indent=1) + "\n")
     figures = {}
-    for key, (train, held) in pts.items():
-        device, runtime, threads, seq_len = key
-        name = "predictor-error.png" if device == "local-cpu" else f"predictor-error-{device}.png"
-        unit = "instructions" if any(r.instructions_per_inference for r in recs if r.device == device) else "ms"
-        fp = next(e["machine_fingerprint"] for e in s["predictor"] if (e["device"], e["runtime"]) == (device, runtime))
-        error_figure(train, held, out / name, f"held out: {device} {runtime} t{threads} seq {seq_len}\nmachine {fp}", unit)
+    for (key, (train, held)), e in zip(pts.items(), s["predictor"]):
+        device, runtime, threads, seq_len, _ = key
+        name = figure_name(key, list(pts))
+        unit = "instructions" if e["value"] == "instructions_per_inference" else "ms"
+        error_figure(train, held, out / name, f"held out: {device} {runtime} t{threads} seq {seq_len}\n"
+                                              f"machine {e['machine_fingerprint']}", unit)
         figures[key] = name
     front_figure(s, out / "search-front.png")
     (out / "README.md").write_text(readme(s, args, figures))

@@ -110,21 +110,22 @@ def depth_args(sst2, out, *extra):
 
 def test_sampled_depth_stage_resumes_bit_exact_after_kill(tmp_path, sst2_dir):
     """--subnets-per-step 4 of 12: the draw depends on (seed, step) only, so a killed and resumed run trains the
-    same sub-networks at every step as an uninterrupted one, and ends with the same bytes."""
+    same sub-networks at every step as an uninterrupted one, and ends with the same bytes. No dev evaluation before
+    the end (--eval-every 0): the checkpoint it resumes from is --save-every's."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TQDM_DISABLE": "1"}
     whole, cut = fake_width_stage(tmp_path / "whole"), fake_width_stage(tmp_path / "cut")
-    subprocess.run(depth_args(sst2_dir, whole, "--subnets-per-step", "4"), check=True, env=env, cwd=ROOT,
-                   capture_output=True)
+    k4 = ["--subnets-per-step", "4", "--eval-every", "0", "--save-every", "4"]
+    subprocess.run(depth_args(sst2_dir, whole, *k4), check=True, env=env, cwd=ROOT, capture_output=True)
     state = cut / "depth" / "checkpoint" / CHECKPOINT_MARK
-    kill_at_first_checkpoint(depth_args(sst2_dir, cut, "--subnets-per-step", "4"), env, state)
+    kill_at_first_checkpoint(depth_args(sst2_dir, cut, *k4), env, state)
     assert state.exists() and not (cut / "depth" / "summary.json").exists(), "the kill came too late to test resume"
     other = subprocess.run(depth_args(sst2_dir, cut, "--subnets-per-step", "6"), env=env, cwd=ROOT,
                            capture_output=True, text=True)  # another K would leave a summary true of part of the steps
     assert other.returncode == 2 and "was started with --subnets-per-step 4 over 12" in other.stderr, other.stderr
-    subprocess.run(depth_args(sst2_dir, cut, "--subnets-per-step", "4"), check=True, env=env, cwd=ROOT,
-                   capture_output=True)
+    subprocess.run(depth_args(sst2_dir, cut, *k4), check=True, env=env, cwd=ROOT, capture_output=True)
     log = (cut / "depth" / "train.log").read_text()
     assert "resumed from" in log and "sum over 4 of 12 sub-networks" in log
+    assert "step 4: dev" not in log  # the checkpoint came without an evaluation
     a = json.loads((whole / "depth" / "summary.json").read_text())
     b = json.loads((cut / "depth" / "summary.json").read_text())
     assert a["steps"] == b["steps"] == 10 and a["subnets_per_step"] == 4 and a["subnets_in_grid"] == 12

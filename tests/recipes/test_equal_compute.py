@@ -90,3 +90,14 @@ def test_equal_compute_end_to_end_on_tiny(tmp_path, monkeypatch):
     before = (out / "calibration.json").read_text()
     assert main(argv) == 0
     assert (out / "calibration.json").read_text() == before
+    # another plan for a finished setting is refused by name; other calibration inputs calibrate again
+    with pytest.raises(SystemExit, match=r"\[all\] run/equal-compute/all finished 2 steps .* this plan gives it 3 "
+                                         r"steps .*delete run/equal-compute/all"):
+        main([*argv, "--examples", "48"])
+    from recipes import equal_compute
+
+    monkeypatch.setattr(equal_compute, "calibrate", lambda *a: pytest.fail("recalibrated"))
+    with pytest.raises(pytest.fail.Exception, match="recalibrated"):
+        main([*argv, "--calibration-rounds", "3"])
+    with pytest.raises(SystemExit, match="--calibration-rounds must be at least 1"):
+        main([*argv, "--calibration-rounds", "0"])

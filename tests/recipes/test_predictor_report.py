@@ -71,3 +71,27 @@ def test_preliminary_report_is_labelled_and_has_no_budgets(tmp_path):
     assert s["status"] == "preliminary" and s["budgets"] == [] and len(s["predictor"]) == 1
     text = (tmp_path / "rep" / "README.md").read_text()
     assert "PRELIMINARY" in text and "Not run yet" in text and not (tmp_path / "rep" / "search-front.png").exists()
+
+
+def test_each_group_has_its_own_figure_and_an_unfittable_group_is_skipped_with_its_reason(tmp_path, capsys):
+    """Two runtimes of one device get two error plots (never one overwriting the other); a group of 3 points is
+    named as not fitted, and the --runtime filter keeps one group."""
+    from dataclasses import replace
+
+    store = tmp_path / "r.jsonl"
+    recs = synthetic(table_law, n=40)
+    few = [replace(r, runtime="litert") for r in synthetic(linear_law, n=3)]
+    for r in recs + [replace(r, runtime="onnxruntime-int8") for r in recs] + few:
+        records.append(store, r)
+    rep = tmp_path / "rep"
+    assert main(["--records", str(store), "--out", str(rep), "--weights", "w"]) == 0
+    s = json.loads((rep / "summary.json").read_text())
+    assert [p["runtime"] for p in s["predictor"]] == ["onnxruntime", "onnxruntime-int8"]
+    assert [k["group"][1] for k in s["skipped"]] == ["litert"] and "at least 4" in s["skipped"][0]["reason"]
+    assert "skipped local-cpu / litert" in capsys.readouterr().err
+    text = (rep / "README.md").read_text()
+    pngs = sorted(p.name for p in rep.glob("predictor-error*.png"))
+    assert len(pngs) == 2 and all(f"]({png})" in text for png in pngs) and "Not fitted: local-cpu / litert" in text
+    assert main(["--records", str(store), "--out", str(tmp_path / "one"), "--weights", "w", "--runtime",
+                 "onnxruntime"]) == 0
+    assert len(json.loads((tmp_path / "one" / "summary.json").read_text())["predictor"]) == 1
