@@ -160,6 +160,7 @@ def test_sampled_depth_step_cost_ratio(benchmark, request):
             times["all"], times["k"] = paired_step_times(lambda: step(grid),
                                                          lambda i: step(subnets_for_step(grid, k, 42, i)), pairs)
 
+        load_before = os.getloadavg()[0]
         benchmark.pedantic(measure, rounds=1, iterations=1)
         mean_all, mean_k = statistics.mean(times["all"]), statistics.mean(times["k"])
         benchmark.group = f"sampled depth step {name} b{BATCH} s{SEQ} t{threads}"
@@ -169,7 +170,7 @@ def test_sampled_depth_step_cost_ratio(benchmark, request):
             mean_step_all_s=mean_all, mean_step_k_s=mean_k, ratio_k_to_all=mean_k / mean_all,
             median_ratio_k_to_all=statistics.median(times["k"]) / statistics.median(times["all"]),
             predicted_ratio_width_x_depth=expected_cost_share(grid, k), target_ratio=0.40,
-            load_avg_1min_before=os.getloadavg()[0])
+            load_avg_1min_before=load_before, load_avg_1min_after=os.getloadavg()[0])
         assert mean_all > 0 and mean_k > 0
     finally:
         torch.set_num_threads(previous)

@@ -90,7 +90,7 @@ class SubnetSpec:
             w, d = subnet_id.split("-")
             assert w[0] == "w" and d[0] == "d"
             return cls(float(w[1:]), float(d[1:]))
-        except (ValueError, AssertionError, IndexError):
+        except (ValueError, TypeError, AssertionError, IndexError):  # TypeError: 'wnan-d1'
             raise ValueError(f"not a sub-network id: {subnet_id!r} (expected e.g. 'w0.75-d0.50')") from None
 
     def heads_kept(self, num_heads: int) -> int:
@@ -218,7 +218,18 @@ def check_mults(values: tuple[float, ...], kind: str, size: BertSize, source: st
 def check_grid(widths: tuple[float, ...], depths: tuple[float, ...], size: BertSize, source: str,
                flags: tuple[str, str] = ("--widths", "--depths")) -> list[SubnetSpec]:
     """The widths x depths grid (default_grid order), every multiplier checked against `size` (check_mults) and
-    every width written exactly as k/heads. Raises ValueError naming the flag, the model and the valid values."""
+    every width written exactly as k/heads. Raises ValueError naming the flag, the model and the valid values, and
+    naming two multipliers that give the same heads, or a depth given twice."""
     check_mults(widths, "width", size, source, flags[0])
     check_mults(depths, "depth", size, source, flags[1])
-    return [s.resolve(size) for s in default_grid(widths, depths)]
+    grid = [s.resolve(size) for s in default_grid(widths, depths)]
+    keys = ((flags[0], widths, lambda v: f"{SubnetSpec(v).heads_kept(size.num_heads)} heads"),
+            (flags[1], depths, lambda v: f"depth {v:g}"))
+    for flag, values, kept in keys:  # two multipliers of one sub-network: the sandwich draw would fail at step 0
+        seen: dict[str, float] = {}
+        for v in values:
+            if kept(v) in seen:
+                raise ValueError(f"{flag} {','.join(f'{x:g}' for x in values)}: {seen[kept(v)]:g} and {v:g} give the "
+                                 f"same sub-networks of {source} ({kept(v)}); give each multiplier once")
+            seen[kept(v)] = v
+    return grid

@@ -189,9 +189,13 @@ def setup_stage(cfg: TrainConfig, name: str, out: Path) -> Stage:
                   optimizer, scheduler, loss_settings(cfg, p), per_epoch, total, log)
     accelerator.register_for_checkpointing(scheduler, stage.progress)  # stepped by hand: see optimizer_step
     stage.progress.sampling = sampling_settings(cfg, p)
+    stage.progress.schedule = schedule = {"seed": cfg.seed, "batch_size": cfg.batch_size, "processes":
+                                          accelerator.num_processes, "train_examples": len(data.train),
+                                          "total_steps": total}
     if resuming:
-        load_checkpoint(accelerator, out / "checkpoint")
+        load_checkpoint(accelerator, out / "checkpoint")  # a checkpoint from before `schedule` keeps this one
         check_resume_sampling(stage.progress.sampling, sampling_settings(cfg, p), out / "checkpoint")
+        check_resume_schedule(stage.progress.schedule, schedule, out / "checkpoint")
         log(f"resumed from {out / 'checkpoint'} at step {stage.progress.step} of {total}")
     else:
         log(f"stage {name}: {len(p.specs)} sub-network(s), {k_line(cfg, p)}, {len(data.train)} train examples, "
@@ -199,6 +203,16 @@ def setup_stage(cfg: TrainConfig, name: str, out: Path) -> Stage:
             f"({cfg.epochs} epochs x {per_epoch} batches of {cfg.batch_size} x {accelerator.num_processes} "
             f"process(es)), teacher {p.teacher_from or 'none (gold labels)'}")
     return stage
+
+
+def check_resume_schedule(saved: dict, now: dict, checkpoint: Path) -> None:
+    """A resume continues the same batches and learning-rate schedule: another seed, batch size, process count,
+    train set or step count would splice two runs. ValueError naming what differs and the fix."""
+    diff = [f"{k} {saved.get(k)} -> {now[k]}" for k in now if saved.get(k) != now[k]]
+    if diff:
+        raise ValueError(f"{checkpoint} was started with another schedule ({'; '.join(diff)}); resume with the run's "
+                         f"own --seed/--batch-size/--epochs/--max-train-samples and process count, or train into "
+                         f"another --output-dir")
 
 
 def sampling_settings(cfg: TrainConfig, p: StagePlan) -> dict:

@@ -288,8 +288,8 @@ def main(argv: list[str] | None = None) -> int:
     check_settings_fit(settings, args.widths, args.depths)
     if not Path(args.from_dir).is_dir():
         raise SystemExit(f"--from {args.from_dir}: no such folder; give a training output folder (e.g. runs/sst2-minilm-e1)")
-    if not (Path(args.from_dir) / "width" / "best" / "config.json").is_file():
-        raise SystemExit(f"--from {args.from_dir}: no finished stage width ({args.from_dir}/width/best); run "
+    if not (Path(args.from_dir) / "width" / "summary.json").is_file():  # best/ exists mid-training too
+        raise SystemExit(f"--from {args.from_dir}: no finished stage width ({args.from_dir}/width/summary.json); run "
                          "`python -m dynabert train --stage width` there first")
     check_multipliers(args)
     out, runs = Path(args.out), Path(args.runs or Path(args.from_dir) / "equal-compute")

@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from dynabert import records
+from dynabert.subnet import is_grid_id
 from recipes.training_compute import compute_lines
 
 
@@ -24,7 +25,9 @@ def step_lines(steps: dict) -> list[str]:
 
     from bench.report import portable_command
 
-    lines = ["## Step times", "", "| step | wall time (min) |", "|---|---|"]
+    lines = ["## Step times", "", "Wall time of the invocation that finished each step (a step resumed after an "
+             "interruption shows its last part only; the training stages' whole cost is in the compute section).",
+             "", "| step | wall time (min) |", "|---|---|"]
     lines += [f"| {name} | {s['seconds'] / 60:.1f} |" for name, s in steps.items()]
     lines += ["", "Commands, from the repository root (`python` = the project's `.venv/bin/python`):", "```"]
     for name, s in steps.items():
@@ -246,10 +249,18 @@ def throughput_lines(path: Path = RATIO_BENCH) -> list[str]:
         f"rule) costs **{e['ratio_k_to_all']:.3f}x** the step training all of them (mean of {e['pairs']} interleaved "
         f"pairs; {e['median_ratio_k_to_all']:.3f} of medians; target <= {e['target_ratio']}; sum of width x depth "
         f"predicts {e['predicted_ratio_width_x_depth']:.2f}; the per-part costs that explain the gap are in "
-        "reports/minilm-cpu/README.md). Measured {bench['datetime'][:16].replace('T', ' ')} UTC on {cpu['count']}-CPU "
+        f"reports/minilm-cpu/README.md). Measured {bench['datetime'][:16].replace('T', ' ')} UTC on {cpu['count']}-CPU "
         f"{cpu['brand_raw']}, {e['model_id']}, batch {e['batch_size']}, seq {e['seq_len']}, {e['threads']} "
-        f"thread(s), 1-min load {e['load_avg_1min_before']:.2f} before: `reports/minilm-cpu/{path.name}` "
+        f"thread(s), {load_words(e)}: `reports/minilm-cpu/{path.name}` "
         "(pytest-benchmark JSON)."]
+
+
+def load_words(e: dict) -> str:
+    """'1-min load 0.12 before, 1.98 after' from a benchmark's extra_info (older files recorded only the load read
+    after the timing)."""
+    parts = [f"{e[k]:.2f} {w}" for k, w in (("load_avg_1min_before", "before"), ("load_avg_1min_after", "after"))
+             if e.get(k) is not None]
+    return "1-min load " + ", ".join(parts) + " the timing" if parts else "load not recorded"
 
 
 def equal_compute_lines(out: Path) -> list[str]:
@@ -269,8 +280,9 @@ def write(out: Path, runs: Path) -> Path:
 
     acc, art, lat, failed = load(out)
     steps = json.loads((out / "steps.json").read_text())
-    dyn = acc[acc.family == "dynabert"].set_index("subnet_id")
-    teacher = acc[acc.who == "teacher"].accuracy.iloc[0]
+    dyn = acc[(acc.family == "dynabert") & acc.subnet_id.map(is_grid_id)]  # per-layer rows are not grid sizes
+    dyn = dyn.drop_duplicates("subnet_id", keep="last").set_index("subnet_id")  # a re-evaluation: the latest
+    teacher = acc[acc.who == "teacher"].accuracy.iloc[-1]
     table1 = grid_table(acc)
     table1.index = [f"width {w:g}" for w in table1.index]
     table1.columns = [f"depth {d:g}" for d in table1.columns]

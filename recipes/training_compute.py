@@ -70,7 +70,7 @@ def folder_cost(runs: Path, folder: str, cores: int, calibration: dict | None = 
     return cost
 
 
-NEEDS = {"width": ("teacher",), "depth": ("teacher", "width")}  # folders a stage reads from OUTPUT
+NEEDS = {"teacher": (), "width": ("teacher",), "depth": ("teacher", "width")}  # folders a stage reads from OUTPUT
 
 
 def calibration_command(command: str, output_dir: str, steps: int) -> list[str]:
@@ -103,6 +103,9 @@ def calibrate(out: Path, runs: Path, folders: list[str], steps: int = 64) -> dic
     descheduled), `steps` steps each from the same first batches. Returns {folder: {"cpu_seconds_per_step",
     "steps", "load_avg_1min"}}; each run's stage folder is made under a temporary OUTPUT whose teacher / width
     are links to RUNS'."""
+    if not (out / "steps.json").is_file():
+        raise ValueError(f"{out / 'steps.json'} not found: --out must be the reference run's report folder (it logs "
+                         "each training step's command)")
     log = json.loads((out / "steps.json").read_text())
     name = {"width": "stage1-width", "depth": "stage2-depth"}
     result = {}

@@ -47,7 +47,11 @@ def clis(ck, tmp_path):
     ]
 
 
-@pytest.mark.parametrize("flag, value, msg", [("--widths", "0.3", HEADS_MSG), ("--depths", "0.2", DEPTHS_MSG)])
+TWICE_MSG = "--widths 1,1,0.5: 1 and 1 give the same sub-networks of {src} (4 heads); give each multiplier once"
+
+
+@pytest.mark.parametrize("flag, value, msg", [("--widths", "0.3", HEADS_MSG), ("--depths", "0.2", DEPTHS_MSG),
+                                              ("--widths", "1,1,0.5", TWICE_MSG)])
 def test_every_cli_refuses_a_multiplier_the_model_cannot_take_before_loading(flag, value, msg, tiny_checkpoint,
                                                                             tmp_path, capsys, nothing_loads):
     for name, main, argv, src in clis(tiny_checkpoint, tmp_path):

@@ -122,6 +122,9 @@ def test_sampled_depth_stage_resumes_bit_exact_after_kill(tmp_path, sst2_dir):
     other = subprocess.run(depth_args(sst2_dir, cut, "--subnets-per-step", "6"), env=env, cwd=ROOT,
                            capture_output=True, text=True)  # another K would leave a summary true of part of the steps
     assert other.returncode == 2 and "was started with --subnets-per-step 4 over 12" in other.stderr, other.stderr
+    seed = subprocess.run(depth_args(sst2_dir, cut, *k4, "--seed", "7"), env=env, cwd=ROOT, capture_output=True,
+                          text=True)  # other batches and draws spliced onto the first steps
+    assert seed.returncode == 2 and "was started with another schedule (seed 42 -> 7)" in seed.stderr, seed.stderr
     subprocess.run(depth_args(sst2_dir, cut, *k4), check=True, env=env, cwd=ROOT, capture_output=True)
     log = (cut / "depth" / "train.log").read_text()
     assert "resumed from" in log and "sum over 4 of 12 sub-networks" in log

@@ -55,6 +55,7 @@ def test_multipliers_the_model_cannot_take_are_refused_before_calibration(tmp_pa
     from recipes import equal_compute
 
     load_model("tiny").save_pretrained(tmp_path / "width" / "best")
+    (tmp_path / "width" / "summary.json").write_text("{}")
     monkeypatch.setattr(equal_compute, "calibrate", lambda *a: pytest.fail("calibrated before the flags were checked"))
     with pytest.raises(SystemExit, match=r"--widths 0\.3: .*width/best has 4 heads per layer.*k/4: 0\.25, 0\.5"):
         main(["--from", str(tmp_path), "--settings", "all,2", "--widths", "1.0,0.3", "--out", str(tmp_path / "o")])
@@ -68,6 +69,9 @@ def test_equal_compute_end_to_end_on_tiny(tmp_path, monkeypatch):
     src = tmp_path / "run"
     load_model("tiny", num_labels=2, seed=0).save_pretrained(src / "width" / "best")
     load_tokenizer("tiny").save_pretrained(src / "width" / "best")
+    with pytest.raises(SystemExit, match="no finished stage width"):  # best/ exists while stage width still trains
+        main(["--from", "run", "--out", "rep"])
+    (src / "width" / "summary.json").write_text("{}")
     out = tmp_path / "rep"
     argv = ["--from", "run", "--settings", "all,4,6", "--out", "rep", "--data-dir", "data",
             "--examples", "32", "--batch-size", "16", "--max-seq-len", "32", "--calibration-rounds", "2"]

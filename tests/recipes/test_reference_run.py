@@ -10,7 +10,7 @@ import recipes.reference_summary as summary
 
 def dry_run(tmp_path, monkeypatch, *argv, n_train=67349):
     ran = {}
-    monkeypatch.setattr(ref, "step", lambda out, until, name, cmd, done=None: ran.setdefault(name, cmd))
+    monkeypatch.setattr(ref, "step", lambda out, until, name, cmd, done=None, **k: ran.setdefault(name, cmd))
     monkeypatch.setattr(summary, "write", lambda out, runs: out / "README.md")
     runs = tmp_path / "runs"
     (runs / "teacher").mkdir(parents=True, exist_ok=True)
@@ -84,3 +84,24 @@ def test_a_baseline_finished_with_another_budget_is_refused_by_name(tmp_path, mo
                                                                                     "max_train_samples": None}}))
     assert "baseline-tinybert" in dry_run(tmp_path, monkeypatch, "--width-samples", "67349", "--depth-samples",
                                           "67349")
+
+
+def test_budgets_beyond_the_train_set_become_epochs_for_the_stages_and_the_baselines(tmp_path, monkeypatch):
+    """The paper's 3 epochs per stage (--width-samples 3 x |train|): each stage trains 3 epochs, not one capped
+    pass, and the baselines get the 6 epochs the two stages together saw."""
+    ran = dry_run(tmp_path, monkeypatch, "--width-samples", "202047", "--depth-samples", "202047")
+    for name, epochs in (("stage1-width", "3"), ("stage2-depth", "3"), ("baseline-tinybert", "6")):
+        assert flag(ran, name, "--epochs") == epochs and "--max-train-samples" not in ran[name], name
+
+
+def test_a_failing_step_stops_the_run_and_only_a_sweep_may_exit_1(tmp_path, capsys):
+    import sys
+
+    fail = [sys.executable, "-c", "raise SystemExit(1)"]
+    with pytest.raises(SystemExit, match="step stage2-depth failed with exit 1"):
+        ref.step(tmp_path, None, "stage2-depth", fail, tmp_path / "done")
+    ref.step(tmp_path, None, "cpu-sweep", fail, tmp_path / "done", partial_ok=True)  # failed cells are records
+    assert json.loads((tmp_path / "steps.json").read_text())["cpu-sweep"]["exit"] == 1
+    with pytest.raises(SystemExit, match="--fixed '0.25': give each control as WIDTH,DEPTH"):
+        ref.main(["--out", str(tmp_path / "o"), "--runs", str(tmp_path / "r"), "--fixed", "0.25"])
+    assert not (tmp_path / "o").exists()

@@ -46,7 +46,13 @@ def test_readme_prose_comes_from_records_and_summaries(tmp_path):
             "train_examples": n, "steps": n // 16, "config": config, "train_cpu_seconds": n * 0.72,
             "batch_size_per_process": 16, "subnets_per_step": 4 if stage == "depth" else 1,
             "subnets_in_grid": 12 if stage == "depth" else 1}))
+    from types import SimpleNamespace  # a per-layer row (search) and a re-evaluation are not extra grid sizes
+
+    records.append(store, accuracy("runs/depth", SimpleNamespace(subnet_id="h3.3-f384.384", width_mult=0.25,
+                                                                depth_mult=0.5), "dynabert", 0.99, int(4e8)))
+    records.append(store, accuracy("runs/depth", small, "dynabert", 0.85 + 0.05 * 0.125, int(3e9 * 0.125)))
     text = write(out, runs).read_text()
+    assert "h3.3-f384" not in text and "99.00" not in text
     assert "--depth-lr 0.0001 --subnets-per-step 4" in text and "(125 steps, 4 of 12 sub-networks per step" in text
     assert "4,992 example passes each (as stages width + depth together: 4,992)" in text
     assert "**1.00 CPU core-hours** for all 12 sub-networks" in text  # (3000 + 2000) x 0.72 s
@@ -134,4 +140,6 @@ def test_throughput_section_reads_the_committed_benchmark_and_says_where_it_ran(
     e = bench["benchmarks"][0]["extra_info"]
     assert f"**{e['ratio_k_to_all']:.3f}x**" in text and bench["machine_info"]["cpu"]["brand_raw"] in text
     assert f"batch {e['batch_size']}, seq {e['seq_len']}" in text and "target <= 0.4" in text
+    when = bench["datetime"][:16].replace("T", " ")
+    assert f"Measured {when} UTC on {bench['machine_info']['cpu']['count']}-CPU" in text and "{" not in text
     assert "Not measured: no missing.json" in "\n".join(throughput_lines(tmp_path / "missing.json"))

@@ -113,14 +113,16 @@ def test_calibrate_reruns_each_folders_command_for_a_few_steps_and_the_report_us
     base = ["train", "--task", "sst2", "--data-dir", sst2_dir, "--model", "tiny", "--output-dir", str(runs),
             "--max-train-samples", "64", "--max-eval-samples", "32", "--batch-size", "16", "--eval-every", "0"]
     assert dyn([*base, "--stage", "teacher"]) == 0
-    log = {}
+    log = {"teacher": {"command": " ".join(["python", "-m", "dynabert", *base, "--stage", "teacher"])}}
+    teacher_summary = (runs / "teacher" / "summary.json").read_text()
     for name, extra in (("stage1-width", ["--stage", "width"]),
                         ("fixed-w0.50-d0.50", ["--baseline", "fixed", "--width", "0.5", "--depth", "0.5"])):
         assert dyn([*base, *extra]) == 0
         log[name] = {"command": " ".join(["python", "-m", "dynabert", *base, *extra])}
     (out / "steps.json").write_text(json.dumps(log))
-    cal = calibrate(out, runs, ["width", "fixed-w0.50-d0.50"], steps=3)
-    assert {k: v["steps"] for k, v in cal.items()} == {"width": 3, "fixed-w0.50-d0.50": 3}
+    cal = calibrate(out, runs, ["teacher", "width", "fixed-w0.50-d0.50"], steps=3)
+    assert {k: v["steps"] for k, v in cal.items()} == {"teacher": 3, "width": 3, "fixed-w0.50-d0.50": 3}
+    assert (runs / "teacher" / "summary.json").read_text() == teacher_summary  # re-run in a scratch folder
     assert all(v["cpu_seconds_per_step"] > 0 for v in cal.values())  # (tiny steps: too short to rank by cost)
     from recipes.training_compute import folder_cost
 
