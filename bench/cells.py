@@ -50,10 +50,10 @@ def model_grid(model: str, widths: tuple[float, ...], depths: tuple[float, ...],
 
     size = model_size(model)
     if not subnets:
-        grid, dropped = unique_specs(check_grid(widths, depths, size, model), size)
+        grid, dropped = unique_specs(check_grid(widths, depths, size, model), size, depths)
         where = "--widths x --depths"
     else:
-        grid, dropped = unique_specs(check_subnets(list(subnets), size, subnets_source), size)
+        grid, dropped = unique_specs(check_subnets(list(subnets), size, subnets_source), size, depths)
         where = subnets_source
     if dropped:
         print(f"note: {model}: {len(dropped)} duplicate sub-network(s) in {where} dropped, measured once by "

@@ -106,8 +106,13 @@ def export_onnx_fused(model: torch.nn.Module, path: Path, seq_len: int, unfused:
     export_onnx(model, unfused, seq_len)
     try:
         return ort_fusion.fuse(unfused, path)
-    except Exception as err:  # the unfused graph is a correct artifact; say why it was not fused
+    except Exception as err:  # the unfused graph is a correct artifact; say why it was not fused, here and in it
+        import sys
+
         shutil.copyfile(unfused, path)
+        print(f"warning: {path.name}: onnxruntime's attention fusion failed ({type(err).__name__}: {err}); the "
+              f"artifact is the plain export (slower; its records say so in offline_optimizations.error)",
+              file=sys.stderr)
         return {"recipe": ort_fusion.RECIPE, "error": f"{type(err).__name__}: {err}", "fused": {}}
 
 
@@ -317,12 +322,12 @@ def main(argv: list[str] | None = None) -> int:
     from dynabert.extract import extract
     from dynabert.model import DynaBert
     from dynabert.presets import load_model
-    from dynabert.subnet import parse_subnet
+    from dynabert.subnet import canonical, parse_subnet
 
     ap = argparse.ArgumentParser(prog="python -m bench.export", description="export and check one sub-network")
     ap.add_argument("--model", required=True, help="an extracted sub-network directory, or a checkpoint with --width/--depth")
-    ap.add_argument("--width", type=float, default=1.0)
-    ap.add_argument("--depth", type=float, default=1.0)
+    ap.add_argument("--width", type=float, help="width multiplier (default 1.0)")
+    ap.add_argument("--depth", type=float, help="depth multiplier (default 1.0)")
     ap.add_argument("--subnet", help="instead of --width/--depth: a sub-network id ('w0.50-d0.75', or per layer "
                                      "'h12.6.0.3-f1536.768.0.384') or its JSON {\"heads\": [...], \"ffn\": [...]}")
     ap.add_argument("--formats", default=",".join(FORMATS))
@@ -330,12 +335,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--output-dir", help="artifact cache/output folder (default ~/.cache/dynabert-edge/artifacts)")
     args = ap.parse_args(argv)
     try:
+        if args.subnet and (args.width is not None or args.depth is not None):
+            raise ValueError("give --subnet or --width/--depth, not both")
         model = load_model(args.model)
+        cut = args.subnet or args.width is not None or args.depth is not None
+        if model.config.model_type == "dynabert-pruned" and cut:
+            raise ValueError(f"{args.model} is an extracted sub-network already: leave out --subnet/--width/--depth "
+                             "(or give the checkpoint it was extracted from)")
         if model.config.model_type != "dynabert-pruned":
             dyna = DynaBert(model)
-            spec = parse_subnet(args.subnet) if args.subnet else SubnetSpec(args.width, args.depth)
+            spec = canonical(parse_subnet(args.subnet) if args.subnet else
+                             SubnetSpec(args.width or 1.0, args.depth or 1.0), dyna.full_size)
             sha, model = weights_sha(model), extract(dyna, spec)
-            subnet = spec.subnet_id
+            subnet = spec.subnet_id  # a grid point given per layer is cached under its grid id
         else:
             sha = weights_sha(model)
             subnet = source_subnet_id(model.config)

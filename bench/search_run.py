@@ -139,7 +139,7 @@ def budget_rows(found: dict, grid_ids: list[str], acc: dict, measured: dict, siz
     """One summary row per budget: the measured answer beside the best measured grid sub-network."""
     rows = []
     for budget, cands in found.items():
-        ids = [canonical(c.spec, size).subnet_id for c in cands]
+        ids = [canonical(c.spec, size, parse_mults(args.depths, "depths")).subnet_id for c in cands]
         best, grid = (best_measured(i, acc, measured, budget, args.max_memory_mb) for i in (ids, grid_ids))
         row = {"latency_budget_ms": budget, "grid_best_subnet": grid,
                "grid_best_accuracy": acc.get(grid) if grid else None,
@@ -168,7 +168,9 @@ def run(args: argparse.Namespace) -> dict:
     latency_model, cv, n_points, memory_model = fitted_predictors(recs, args, size, machine)
     found = search_budgets(ev, args, size, latency_model, memory_model)
     grid = grid_specs(args, size)
-    finals = {canonical(c.spec, size).subnet_id: canonical(c.spec, size) for cs in found.values() for c in cs}
+    depths = parse_mults(args.depths, "depths")
+    finals = {canonical(c.spec, size, depths).subnet_id: canonical(c.spec, size, depths)
+              for cs in found.values() for c in cs}
     specs = grid + [s for i, s in finals.items() if i not in {g.subnet_id for g in grid}]
     acc = full_accuracy(ev, specs, store, sha, args)
     measured = measure(ev, specs, store, sha, args)

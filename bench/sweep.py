@@ -154,9 +154,11 @@ def run_sweep(cfg: SweepConfig) -> list[records.Record]:
     records.check_writable(cfg.results)  # before any work: not after the measurements it would lose
     targets = {d: target_for(profiles.get(d)) for d in cfg.devices}
     pending = prepare_pending(cfg, targets)
-    if cfg.export_only:
-        print(f"--export-only: {len(pending)} pending cell(s) exported and checked; nothing measured (time them later)")
-        return []
+    if cfg.export_only:  # returns the cells whose export or numerics check failed (not written: a timing run retries)
+        failed = [r for _, r in pending if isinstance(r, records.Record)]
+        print(f"--export-only: {len(pending) - len(failed)} pending cell(s) exported and checked, {len(failed)} "
+              f"failed; nothing measured (time them later)")
+        return failed
     rounds = [1 if isinstance(r, records.Record) or r.request.count_runs else cfg.processes for _, r in pending]
     results: list[list[RunResult]] = [[] for _ in pending]
     written = []
@@ -234,9 +236,11 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    if cfg.export_only:
-        return 0
     failed = [r for r in written if r.status != "ok"]
+    if cfg.export_only:
+        for r in failed:
+            print(f"  {r.status}: {r.model_id} {r.subnet_id} {r.runtime}: {r.error}", file=sys.stderr)
+        return 1 if failed else 0
     where = f"batch {cfg.batch}, seq {cfg.seq_len}, threads {args.threads}, {','.join(cfg.devices)}"
     print_summaries(cfg.results, cfg.seq_len, where)
     print(f"\n{len(written)} new records ({len(failed)} failed) in {time.time() - t0:.0f} s -> {cfg.results}")

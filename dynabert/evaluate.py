@@ -76,7 +76,8 @@ def requested_specs(args: argparse.Namespace, size, source: str) -> list:
     if getattr(args, "subnets", None):
         from dynabert.subnet import check_subnets, read_subnets, unique_specs
 
-        specs, dropped = unique_specs(check_subnets(read_subnets(args.subnets), size, args.subnets), size)
+        specs, dropped = unique_specs(check_subnets(read_subnets(args.subnets), size, args.subnets), size,
+                                      parse_mults(args.depths, "depths"))
         if dropped:
             print(f"note: {len(dropped)} duplicate sub-network(s) in {args.subnets} dropped (one canonical id each): "
                   f"{'; '.join(dropped)}", file=sys.stderr)

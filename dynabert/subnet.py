@@ -267,13 +267,15 @@ def check_subnets(specs: list[AnySpec], size: BertSize, where: str) -> list[AnyS
     return out
 
 
-def unique_specs(specs: list[AnySpec], size: BertSize) -> tuple[list[AnySpec], list[str]]:
-    """(specs in their canonical form (`canonical`), each once in first-seen order; one line per dropped duplicate
-    saying which item it repeats): a grid point and its per-layer form, or one id twice, are one sub-network."""
+def unique_specs(specs: list[AnySpec], size: BertSize,
+                 depths: tuple[float, ...] = DEFAULT_DEPTHS) -> tuple[list[AnySpec], list[str]]:
+    """(specs in their canonical form (`canonical` over the run's `depths`), each once in first-seen order; one line
+    per dropped duplicate saying which item it repeats): a grid point and its per-layer form, or one id twice, are
+    one sub-network."""
     kept: dict[str, int] = {}
     out, dropped = [], []
     for n, spec in enumerate(specs):
-        canon = canonical(spec, size)
+        canon = canonical(spec, size, depths)
         first = kept.setdefault(canon.subnet_id, n)
         if first == n:
             out.append(canon)

@@ -313,3 +313,20 @@ def test_onnx_int8_settings_follow_the_cpu():
     assert onnx_int8_settings(("avx2", "avx512f", "avx512_vnni"))["reduce_range"] is False
     assert onnx_int8_settings(("asimd", "asimddp"))["reduce_range"] is False
     assert all(onnx_int8_settings(isa)["per_channel"] for isa in (("avx2",), ("avx_vnni",)))
+
+
+def test_export_only_names_a_failed_export_and_exits_1(tmp_path, monkeypatch, capsys):
+    """--export-only writes no records, so a failed export is said on stderr and in the exit code, never
+    reported as 'exported and checked'."""
+    from bench.sweep import main
+
+    def broken(*a, **k):
+        raise RuntimeError("converter exploded")
+
+    monkeypatch.setattr("bench.export.export_tflite", broken)
+    store = tmp_path / "r.jsonl"
+    assert main(["--model", "tiny", "--runtimes", "litert", "--widths", "0.75", "--depths", "0.75", "--seq-len", "12",
+                 "--cache-dir", str(tmp_path / "fresh-cache"), "--results", str(store), "--export-only"]) == 1
+    out, err = capsys.readouterr()
+    assert "0 pending cell(s) exported and checked, 1 failed" in out and "converter exploded" in err
+    assert not store.exists()

@@ -7,7 +7,7 @@ import pytest
 
 from bench.export import ensure_artifact, main as export_main
 from bench.sweep import main as sweep_main
-from dynabert import DynaBert, LayerwiseSpec, extract, load_model, records
+from dynabert import DynaBert, LayerwiseSpec, SubnetSpec, extract, load_model, records
 from dynabert.cli import main as dynabert_main
 from dynabert.evaluate import weights_sha
 
@@ -67,3 +67,22 @@ def test_extract_and_export_take_a_per_layer_subnet(tmp_path, capsys):
     assert dynabert_main(["extract", "--checkpoint", "tiny", "--subnet", SPEC.subnet_id, "--width", "0.5",
                           "--output-dir", str(out)]) == 2
     assert "either --subnet or --width/--depth" in capsys.readouterr().err
+
+
+def test_export_subnet_is_cached_by_canonical_id_and_conflicting_flags_are_refused(tmp_path, capsys):
+    from dynabert import presets
+    from dynabert.subnet import layerwise
+
+    grid = "w0.50-d1.00"
+    per_layer = layerwise(SubnetSpec.parse(grid), presets.load_size("tiny")).subnet_id
+    art = ["--formats", "onnx", "--seq-len", "16", "--output-dir", str(tmp_path / "art")]
+    assert export_main(["--model", "tiny", "--subnet", per_layer, *art]) == 0
+    assert f"{grid}" in capsys.readouterr().out and per_layer not in str(list((tmp_path / "art").rglob("*")))
+    assert export_main(["--model", "tiny", "--subnet", grid, "--width", "0.5", *art]) == 2
+    assert "give --subnet or --width/--depth, not both" in capsys.readouterr().err
+    out = tmp_path / "sub"
+    assert dynabert_main(["extract", "--checkpoint", "tiny", "--width", "0.5", "--depth", "1.0", "--output-dir", str(out)]) == 0
+    assert export_main(["--model", str(out), "--subnet", grid, *art]) == 2
+    assert "is an extracted sub-network already" in capsys.readouterr().err
+    assert export_main(["--model", "tiny", "--subnet", "wnan-d1", *art]) == 2
+    assert "not a sub-network id: 'wnan-d1'" in capsys.readouterr().err

@@ -131,3 +131,18 @@ def test_a_scale_other_than_one_over_sqrt_head_size_is_refused(tiny, tmp_path):
     onnx.save(model, str(tmp_path / "scaled.onnx"))
     with pytest.raises(ValueError, match=r"scale .* is not 1/sqrt\(head size"):
         ort_fusion.fuse(tmp_path / "scaled.onnx", tmp_path / "out.onnx")
+
+
+def test_a_failed_fusion_ships_the_plain_export_and_says_so(tiny, tmp_path, monkeypatch, capsys):
+    """Never a silently slower artifact: the reason is printed at export time and kept in the summary."""
+    from bench.export import export_onnx_fused
+
+    def refuse(*a, **k):
+        raise ValueError("pattern not found")
+
+    monkeypatch.setattr(ort_fusion, "fuse", refuse)
+    dyna, _ = tiny
+    summary = export_onnx_fused(extract(dyna, SPECS[0]), tmp_path / "a.onnx", 16, tmp_path / "a.unfused.onnx")
+    assert summary["error"] == "ValueError: pattern not found" and summary["fused"] == {}
+    assert (tmp_path / "a.onnx").read_bytes() == (tmp_path / "a.unfused.onnx").read_bytes()
+    assert "a.onnx: onnxruntime's attention fusion failed (ValueError: pattern not found)" in capsys.readouterr().err

@@ -155,3 +155,18 @@ def test_spec_that_does_not_fit_the_model_names_the_layer():
         cost(size, LayerwiseSpec((1, 5), (1, 1)))
     with pytest.raises(ValueError, match="'h4.x-f3', layer 1: heads 'x' is not a whole number"):
         parse_subnet("h4.x-f3")
+
+
+def test_canonical_finds_a_grid_point_of_the_runs_own_depths():
+    """A per-layer spec equal to a custom --depths grid point is that grid point (measured once, never reported
+    as a searched answer), not a per-layer id."""
+    from dynabert.config import BertSize
+    from dynabert.subnet import unique_specs
+
+    size = BertSize()  # 12 layers
+    grid = SubnetSpec(0.5, 0.25)  # not a default depth
+    per_layer = layerwise(grid, size)
+    assert canonical(per_layer, size) == per_layer  # the default depths do not hold it
+    assert canonical(per_layer, size, (1.0, 0.25)) == grid
+    kept, dropped = unique_specs([grid, per_layer], size, (1.0, 0.25))
+    assert kept == [grid] and dropped == [f"item 1 ({per_layer.subnet_id} = w0.50-d0.25) repeats item 0"]
