@@ -251,7 +251,8 @@ def add_search_parser(sub) -> None:
                    help="latency records to fit the predictor (repeatable); the first also receives the new "
                         "accuracy and latency records")
     s.add_argument("--max-latency-ms", required=True, help="budget(s), comma-separated: one search per budget")
-    s.add_argument("--max-memory-mb", type=positive_number, help="peak RSS budget (MB)")
+    s.add_argument("--max-memory-mb", type=positive_number, help="budget on the peak RSS increase over python + "
+                   "numpy (MB; what a record's peak_rss_mb measures)")
     s.add_argument("--device", default="local-cpu")
     s.add_argument("--runtime", default="onnxruntime")
     s.add_argument("--threads", type=int, default=1)
