@@ -259,7 +259,10 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
     if args.n < 1:
         raise ValueError(f"--n must be a whole number >= 1 (sub-networks to draw), got {args.n}")
+    records.check_not_a_store(args.out, "--out")
     widths = parse_mults(args.widths, "widths")
+    if len(set(widths)) != len(widths):
+        raise ValueError(f"--widths {args.widths}: a width given twice; give each once")
     size = load_size(args.model)
     check_mults(widths, "width", size, args.model, "--widths")
     specs = sample(size, args.n, args.seed, widths)
@@ -277,6 +280,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
 def cmd_fit(args: argparse.Namespace) -> int:
     from bench.cells import machine_fields
 
+    if args.json:
+        records.check_not_a_store(args.json, "--json", tuple(args.results))
     recs = [r for path in args.results for r in records.read(path)]
     here = machine_fields()["machine_fingerprint"]
     pts = points(recs, args.device, args.runtime, args.threads, args.seq_len, args.params_total, args.machine, here=here)
@@ -288,9 +293,17 @@ def cmd_fit(args: argparse.Namespace) -> int:
     if len(train) < 4:
         raise ValueError(f"{len(pts)} measured points: {len(heldout)} held out leaves {len(train)} to fit, and a "
                          f"predictor needs at least 4 (measure more sub-networks, or lower --heldout-frac)")
+    sizes, dropped = tuple(sorted({n for n in sizes if 4 <= n <= len(train)})), sorted({n for n in sizes
+                                                                                    if not 4 <= n <= len(train)})
+    if dropped:
+        print(f"--curve: {', '.join(map(str, dropped))} left out (a curve point fits on 4 to the {len(train)} "
+              "training points)")
     out = report(train, heldout, sizes)
+    fitted = [r for r in recs if r.kind == "latency" and r.device == args.device and r.runtime == args.runtime
+              and r.threads == args.threads and r.seq_len == args.seq_len]
     out.update(device=args.device, runtime=args.runtime, threads=args.threads, seq_len=args.seq_len,
-               value=value_field([r for r in recs if r.device == args.device and r.kind == "latency"]))
+               value=value_field(fitted), machine_fingerprint=args.machine or next(
+                   (r.machine_fingerprint for r in fitted if r.machine_fingerprint), None))
     print(f"{args.device} / {args.runtime} / {args.threads} thread(s) / seq {args.seq_len}: {len(train)} training, "
           f"{len(heldout)} held-out configurations; chosen by cross-validated MAPE: {out['chosen']}")
     for kind, m in out["models"].items():

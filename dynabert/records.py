@@ -9,6 +9,7 @@ Must not import torch, bench or devices.
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 from dataclasses import asdict, dataclass, field, fields
@@ -84,6 +85,18 @@ class Record:
     status: str = "ok"  # "ok" | "error" | "skipped"
     error: str | None = None
 
+    def __post_init__(self) -> None:
+        """Measured quantities are finite numbers in their range, never text, NaN or a negative time: ValueError
+        naming the field (a store line with one is skipped by `read`, naming the line)."""
+        for name, low in MEASURED_RANGES.items():
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ValueError(f"{name} must be a finite number, got {value!r}")
+            if value < low:
+                raise ValueError(f"{name} must be {'> 0' if low > 0 else '>= 0'}, got {value!r}")
+
     def to_dict(self) -> dict:
         return asdict(self)
 
@@ -101,6 +114,13 @@ class Record:
         return cell_key(self.kind, self.model_id, self.checkpoint_sha, self.subnet_id, self.task, self.split,
                         self.device, self.runtime, self.threads, self.batch_size, self.seq_len,
                         self.machine_fingerprint)
+
+
+TINY = 1e-300  # "> 0": the lower bound of a time or count that cannot be zero
+MEASURED_RANGES = {"latency_ms_p50": TINY, "latency_ms_p90": TINY, "latency_ms_p99": TINY, "latency_ms_mean": TINY,
+                   "latency_ms_std": 0, "first_inference_ms": 0, "load_ms": 0, "instructions_per_inference": 1,
+                   "flops": 0, "flops_with_attention": 0, "params": 0, "params_total": 0, "artifact_bytes": 0,
+                   "threads": 1, "seq_len": 1, "batch_size": 1}
 
 
 def cell_key(kind: str, model_id: str, checkpoint_sha: str, subnet_id: str, task: str | None, split: str | None,
@@ -168,6 +188,25 @@ def check_writable(path: str | Path, flag: str = "--results") -> None:
         raise ValueError(f"{flag} {str(path)!r} cannot be written ({err.strerror}); choose a writable path") from None
 
 
+def check_not_a_store(path: str | Path, flag: str, inputs: tuple = ()) -> None:
+    """Refuse an output file (a report, a sub-networks list) that would overwrite measurements: one of `inputs`, or
+    an existing file whose first line is a record. ValueError naming the flag and the file."""
+    path = Path(path)
+    if any(path.resolve() == Path(i).resolve() for i in inputs):
+        raise ValueError(f"{flag} {str(path)!r} is also an input store: writing it would replace its records; "
+                         "give another file")
+    if path.is_file():
+        with open(path, encoding="utf-8", errors="replace") as f:
+            first = f.readline()
+        try:
+            d = json.loads(first)
+            Record.from_dict(d)
+        except (json.JSONDecodeError, TypeError, ValueError, AttributeError):
+            return
+        raise ValueError(f"{flag} {str(path)!r} is a records store: writing it would replace its measurements; "
+                         "give another file")
+
+
 def check_out_dir(path: str | Path, flag: str) -> Path:
     """`path` as a Path, or ValueError when it (or a folder above it) is a file, so an output folder flag is refused
     before any work rather than failing when the first file is written."""
@@ -186,8 +225,14 @@ def read(path: str | Path, warn: bool = True) -> list[Record]:
         for n, line in enumerate(f, start=1):
             if not line.strip():
                 continue
+            if not out and line.strip() in ("[", "{"):
+                raise ValueError(f"{path} is a JSON document, not a records store (JSON Lines: one record object per "
+                                 "line, as bench.sweep and dynabert evaluate write)")
             try:
-                out.append(Record.from_dict(json.loads(line)))
+                d = json.loads(line)
+                if not isinstance(d, dict):
+                    raise ValueError(f"a JSON {type(d).__name__}, not a record object")
+                out.append(Record.from_dict(d))
             except (json.JSONDecodeError, TypeError, ValueError) as err:
                 if warn:
                     print(f"warning: {path}:{n}: skipped a line that is not a complete record ({err})", file=sys.stderr)

@@ -77,10 +77,11 @@ def groups(recs: list, args) -> list[tuple[str, str, int, int, int]]:
     return sorted(keys, key=lambda k: (keys[k], k))
 
 
-def group_summary(recs: list, key: tuple, seed: int) -> tuple[dict, list, list]:
+def group_summary(recs: list, key: tuple, seed: int, machine: str | None = None) -> tuple[dict, list, list]:
     """One predictor entry (the issue's fields, plus the models' table, CV, learning curve and the record spread),
     and its train / held-out points."""
     device, runtime, threads, seq_len, params_total = key
+    recs = [r for r in recs if machine is None or r.machine_fingerprint == machine]
     pts = pred.points(recs, device, runtime, threads, seq_len, params_total or None)
     train, held = pred.split(pts, 0.3, seed)
     rep = pred.report(train, held, (5, 10, 15, 20, 25, 30, 40))
@@ -108,9 +109,10 @@ def summary(recs, args) -> tuple[dict, dict]:
     that cannot be fitted (too few points, several machines) is skipped with its reason, said on stderr and kept in
     summary.json's `skipped`."""
     entries, pts, skipped = [], {}, []
+    found = groups(recs, argparse.Namespace(device=None, runtime=None, threads=None, seq_len=None))
     for key in groups(recs, args):
         try:
-            entry, train, held = group_summary(recs, key, args.seed)
+            entry, train, held = group_summary(recs, key, args.seed, args.machine)
         except ValueError as err:
             skipped.append({"group": list(key), "reason": str(err)})
             print(f"skipped {key_label(key)}: {err}", file=sys.stderr)
@@ -118,9 +120,10 @@ def summary(recs, args) -> tuple[dict, dict]:
         entries.append(entry)
         pts[key] = (train, held)
     if not entries:
-        raise SystemExit(f"no group of ok DynaBERT latency records in {', '.join(args.records)} could be fitted"
-                         + (f" ({len(skipped)} skipped, reasons above)" if skipped else ""))
-    search = json.loads(Path(args.search).read_text()) if args.search else None
+        raise ValueError(f"no group of ok DynaBERT latency records in {', '.join(args.records)} could be fitted"
+                         + (f" ({len(skipped)} skipped, reasons above)" if skipped else "") + "; groups in the "
+                         f"records: {'; '.join(map(key_label, found)) or 'none'}")
+    search = load_search(args.search, entries) if args.search else None
     return {"status": "preliminary" if args.preliminary else "measured", "weights": args.weights, "seed": args.seed,
             "predictor": entries, "skipped": skipped, "search": {k: v for k, v in (search or {}).items() if k != "budgets"} or None,
             "budgets": search["budgets"] if search else []}, pts
@@ -139,6 +142,34 @@ def figure_name(key: tuple, keys: list[tuple]) -> str:
     if sum(k[0] == device for k in keys) > 1:
         name += f"-{runtime}-t{threads}-seq{seq_len}-p{params_total}"
     return name + ".png"
+
+
+SEARCH_KEYS = ("checkpoint", "checkpoint_sha", "split", "device", "runtime", "threads", "seq_len",
+               "machine_fingerprint", "search_examples", "budgets")
+BUDGET_KEYS = ("latency_budget_ms", "grid_best_accuracy", "searched_subnet", "searched_accuracy",
+               "searched_latency_measured_ms", "config", "candidates")
+
+
+def load_search(path: str, entries: list[dict]) -> dict:
+    """A `bench.pareto search` search.json, checked before anything is written: its keys, and that its latency
+    (device, runtime, threads, seq, machine) is one of the fitted predictors'. ValueError naming the file."""
+    try:
+        s = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"--search {path!r} cannot be read as a search.json ({err}); give the file `python -m "
+                         "bench.pareto search` wrote") from None
+    missing = [k for k in SEARCH_KEYS if not isinstance(s, dict) or k not in s]
+    missing += [f"budgets[{i}].{k}" for i, b in enumerate(s.get("budgets") or [] if isinstance(s, dict) else [])
+                for k in BUDGET_KEYS if not isinstance(b, dict) or k not in b]
+    if missing:
+        raise ValueError(f"--search {path!r} is not a bench.pareto search result: no {', '.join(missing[:6])}")
+    where = (s["device"], s["runtime"], s["threads"], s["seq_len"], s["machine_fingerprint"])
+    fitted = [(e["device"], e["runtime"], e["threads"], e["seq_len"], e["machine_fingerprint"]) for e in entries]
+    if where not in fitted:
+        raise ValueError(f"--search {path!r} measured on {' / '.join(map(str, where))}, which none of the fitted "
+                         f"predictors describes ({'; '.join(' / '.join(map(str, f)) for f in fitted)}): report it "
+                         "with the records of that device, setting and machine")
+    return s
 
 
 def model_rows(models: dict, chosen: str | None = None) -> list[str]:
@@ -269,6 +300,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runtime", help="only this runtime's groups")
     ap.add_argument("--threads", type=int, help="only groups with this many threads")
     ap.add_argument("--seq-len", type=int, help="only groups of this sequence length")
+    ap.add_argument("--machine", help="only records of this machine fingerprint (records of two machines are "
+                    "never pooled)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--note", default="machine load as it was", help="how the measurement was taken (load, windows)")
     ap.add_argument("--commands", action="append", default=[], help="the commands that measured the records")
@@ -276,9 +309,13 @@ def main(argv: list[str] | None = None) -> int:
                     "summary.json and the README")
     ap.add_argument("--preliminary", action="store_true", help="label the report preliminary")
     args = ap.parse_args(argv)
-    recs = [r for path in args.records for r in records.read(path)]
-    s, pts = summary(recs, args)
-    out = Path(args.out)
+    try:
+        out = records.check_out_dir(args.out, "--out")
+        recs = [r for path in args.records for r in records.read(path)]
+        s, pts = summary(recs, args)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     out.mkdir(parents=True, exist_ok=True)
     (out / "summary.json").write_text(json.dumps(s, indent=1) + "\n")
     figures = {}

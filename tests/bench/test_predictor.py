@@ -183,3 +183,51 @@ def test_fit_flags_out_of_range_are_named(tmp_path, capsys, flags, message):
         records.append(store, r)
     assert predictor.main(["fit", "--results", str(store), *flags]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_outputs_never_overwrite_a_records_store(tmp_path, capsys):
+    store = tmp_path / "r.jsonl"
+    for r in synthetic(linear_law, n=20):
+        records.append(store, r)
+    before = store.read_text()
+    assert predictor.main(["fit", "--results", str(store), "--json", str(store)]) == 2
+    assert f"--json {str(store)!r} is also an input store" in capsys.readouterr().err
+    other = tmp_path / "other.jsonl"
+    other.write_text(before)
+    assert predictor.main(["sample", "--model", "tiny", "--n", "3", "--out", str(other)]) == 2
+    assert "is a records store" in capsys.readouterr().err
+    assert store.read_text() == before and other.read_text() == before
+
+
+def test_impossible_measurements_are_never_fitted(tmp_path, capsys):
+    """A negative, zero, NaN or text latency is not a record: the line is skipped naming the file and line."""
+    import json
+
+    store = tmp_path / "r.jsonl"
+    good = synthetic(linear_law, n=20)
+    for r in good:
+        records.append(store, r)
+    with open(store, "a") as f:
+        for bad in (-1.0, 0, "fast"):
+            f.write(json.dumps({**good[0].to_dict(), "subnet_id": "x", "latency_ms_p50": bad}) + "\n")
+        f.write(json.dumps({**good[0].to_dict(), "latency_ms_p50": None}).replace("null", "NaN") + "\n")
+    assert len(records.read(store)) == len(good)
+    err = capsys.readouterr().err
+    assert err.count("skipped a line that is not a complete record") == 4
+    assert f"{store}:{len(good) + 1}:" in err and "latency_ms_p50 must be > 0, got -1.0" in err
+    assert "latency_ms_p50 must be a finite number, got 'fast'" in err
+    doc = tmp_path / "doc.json"
+    doc.write_text(json.dumps([r.to_dict() for r in good], indent=1))
+    assert predictor.main(["fit", "--results", str(doc)]) == 2
+    assert "is a JSON document, not a records store" in capsys.readouterr().err
+
+
+def test_curve_sizes_outside_the_training_points_are_named(tmp_path, capsys):
+    store = tmp_path / "r.jsonl"
+    for r in synthetic(table_law, n=40):
+        records.append(store, r)
+    assert predictor.main(["fit", "--results", str(store), "--curve", "0,5,5,1000", "--json",
+                           str(tmp_path / "f.json")]) == 0
+    assert "--curve: 0, 1000 left out (a curve point fits on 4 to the" in capsys.readouterr().out
+    out = __import__("json").loads((tmp_path / "f.json").read_text())
+    assert [row["n_train"] for row in out["learning_curve"]] == [5] and "machine_fingerprint" in out

@@ -31,7 +31,7 @@ def search_json(path: Path) -> Path:
               "config": {"heads": [6, 6], "ffn": [768, 768]}, "candidates": [cand]}
     path.write_text(json.dumps({"checkpoint": "runs/x/depth", "checkpoint_sha": "abc", "split": "dev (872)",
                                 "device": "local-cpu", "runtime": "onnxruntime", "threads": 1, "seq_len": 128,
-                                "machine_fingerprint": "f00", "search_examples": 256, "grid": grid,
+                                "machine_fingerprint": None, "search_examples": 256, "grid": grid,
                                 "budgets": [budget]}))
     return path
 
@@ -95,3 +95,33 @@ def test_each_group_has_its_own_figure_and_an_unfittable_group_is_skipped_with_i
     assert main(["--records", str(store), "--out", str(tmp_path / "one"), "--weights", "w", "--runtime",
                  "onnxruntime"]) == 0
     assert len(json.loads((tmp_path / "one" / "summary.json").read_text())["predictor"]) == 1
+
+
+def test_bad_inputs_are_named_before_anything_is_written(tmp_path, capsys):
+    store = tmp_path / "r.jsonl"
+    for r in synthetic(table_law, n=40):
+        records.append(store, r)
+    rep = tmp_path / "rep"
+    base = ["--records", str(store), "--out", str(rep), "--weights", "w"]
+    cases = [
+        (["--records", str(tmp_path / "missing.jsonl"), "--out", str(rep), "--weights", "w"], "does not exist"),
+        ([*base, "--search", str(tmp_path)], "cannot be read as a search.json"),
+        ([*base, "--search", str(store)], "cannot be read as a search.json"),
+        ([*base, "--device", "nosuch"], "groups in the records: local-cpu / onnxruntime / 1 thread(s) / seq 128"),
+    ]
+    broken = tmp_path / "broken.json"
+    s = json.loads(search_json(tmp_path / "s.json").read_text())
+    del s["budgets"][0]["latency_budget_ms"]
+    broken.write_text(json.dumps(s))
+    cases.append(([*base, "--search", str(broken)], "no budgets[0].latency_budget_ms"))
+    other = tmp_path / "other.json"  # measured at another sequence length than any fitted predictor
+    s = json.loads(search_json(tmp_path / "s.json").read_text())
+    other.write_text(json.dumps({**s, "seq_len": 32}))
+    cases.append(([*base, "--search", str(other)], "which none of the fitted predictors describes"))
+    for argv, message in cases:
+        assert main(argv) == 2, argv
+        assert message in capsys.readouterr().err, argv
+    assert not rep.exists()
+    (tmp_path / "file").write_text("x")
+    assert main([*base[:2], "--out", str(tmp_path / "file"), "--weights", "w"]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
