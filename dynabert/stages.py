@@ -79,9 +79,16 @@ class TrainConfig:
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
-        for name in ("learning_rate", "batch_size", "epochs", "max_seq_len"):
+        for name in ("learning_rate", "batch_size", "epochs", "max_seq_len", "logging_steps", "eval_batch_size"):
             if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
+                raise ValueError(f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)!r}")
+        for name in ("eval_every", "save_every", "max_errors", "warmup_ratio", "weight_decay", "max_grad_norm"):
+            if not getattr(self, name) >= 0:  # also refuses nan
+                raise ValueError(f"--{name.replace('_', '-')} must be >= 0 (0: off), got {getattr(self, name)!r}")
+        for name in ("max_train_samples", "max_eval_samples"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise ValueError(f"--{name.replace('_', '-')} must be at least 1 (leave it out for all rows), got "
+                                 f"{getattr(self, name)}")
         if self.baseline == "fixed" and (self.width is None or self.depth is None):
             raise ValueError("--baseline fixed needs --width and --depth (the one sub-network to train alone)")
         if self.subnets_per_step is not None:

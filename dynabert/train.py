@@ -191,7 +191,9 @@ def setup_stage(cfg: TrainConfig, name: str, out: Path) -> Stage:
     stage.progress.sampling = sampling_settings(cfg, p)
     stage.progress.schedule = schedule = {"seed": cfg.seed, "batch_size": cfg.batch_size, "processes":
                                           accelerator.num_processes, "train_examples": len(data.train),
-                                          "total_steps": total}
+                                          "total_steps": total, "learning_rate": cfg.learning_rate,
+                                          "warmup_ratio": cfg.warmup_ratio, "weight_decay": cfg.weight_decay,
+                                          "max_seq_len": cfg.max_seq_len}
     if resuming:
         load_checkpoint(accelerator, out / "checkpoint")  # a checkpoint from before `schedule` keeps this one
         check_resume_sampling(stage.progress.sampling, sampling_settings(cfg, p), out / "checkpoint")
@@ -206,13 +208,16 @@ def setup_stage(cfg: TrainConfig, name: str, out: Path) -> Stage:
 
 
 def check_resume_schedule(saved: dict, now: dict, checkpoint: Path) -> None:
-    """A resume continues the same batches and learning-rate schedule: another seed, batch size, process count,
-    train set or step count would splice two runs. ValueError naming what differs and the fix."""
-    diff = [f"{k} {saved.get(k)} -> {now[k]}" for k in now if saved.get(k) != now[k]]
+    """A resume continues the same batches, inputs and optimizer schedule: another seed, batch size, process count,
+    train set, step count, learning rate, warm-up, weight decay or sequence length would splice two runs.
+    ValueError naming what differs and the fix. (A key a checkpoint from an older version did not save is not
+    compared.)"""
+    diff = [f"{k} {saved[k]} -> {now[k]}" for k in now if k in saved and saved[k] != now[k]]
     if diff:
         raise ValueError(f"{checkpoint} was started with another schedule ({'; '.join(diff)}); resume with the run's "
-                         f"own --seed/--batch-size/--epochs/--max-train-samples and process count, or train into "
-                         f"another --output-dir")
+                         f"own flags (--seed, --batch-size, --epochs, --max-train-samples, --learning-rate, "
+                         f"--warmup-ratio, --weight-decay, --max-seq-len) and process count, or train into another "
+                         f"--output-dir")
 
 
 def sampling_settings(cfg: TrainConfig, p: StagePlan) -> dict:

@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
                     "(e.g. baselines before choosing --subnets-per-step; 'baselines' = all of them), the rest later with the "
                     "same --out/--runs")
     args = ap.parse_args(argv)
-    fixed_folders(args)  # a malformed --fixed is refused now, not hours later
+    check_flags(args)  # refused now, not hours later when the step that reads it starts
     out, runs = Path(args.out), Path(args.runs)
     out.mkdir(parents=True, exist_ok=True)
     try:
@@ -88,16 +88,44 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def check_flags(args: argparse.Namespace) -> None:
+    """Every flag against MiniLM-L6's default grid before any step runs: --fixed pairs (dynabert.config.check_grid;
+    fractions like 4/12 too; each pair once), K within its stage's grid, budgets >= 1. SystemExit naming the flag."""
+    from dynabert.config import DEFAULT_DEPTHS, DEFAULT_WIDTHS, check_grid, parse_mults
+    from dynabert.presets import load_size
+    from dynabert.sampling import check_subnets_per_step
+
+    size = load_size("minilm-l6")
+    try:
+        for flag in ("width_samples", "depth_samples"):
+            if getattr(args, flag) < 1:
+                raise ValueError(f"--{flag.replace('_', '-')} must be at least 1 example pass, got {getattr(args, flag)}")
+        for k, n, stage in ((args.subnets_per_step, len(DEFAULT_WIDTHS) * len(DEFAULT_DEPTHS), "depth"),
+                            (args.width_subnets_per_step, len(DEFAULT_WIDTHS), "width")):
+            if k is not None:
+                check_subnets_per_step(k, n, stage)
+        pairs = [check_grid(parse_mults(w, "fixed width"), parse_mults(d, "fixed depth"), size, "minilm-l6",
+                            ("--fixed (width)", "--fixed (depth)"))[0] for w, d, _ in fixed_folders(args)]
+        if len({p.subnet_id for p in pairs}) != len(pairs):
+            raise ValueError(f"--fixed {' '.join(args.fixed)} names one sub-network twice; give each control once")
+    except ValueError as err:
+        raise SystemExit(f"error: {err}") from None
+
+
 def fixed_folders(args: argparse.Namespace) -> list[tuple[str, str, str]]:
     """(width, depth, folder) of each fixed-size control named by --fixed."""
+    from dynabert.config import parse_mults
+
     out = []
     for pair in args.fixed:
-        try:
-            w, d = pair.split(",")
-            out.append((w, d, f"fixed-w{float(w):.2f}-d{float(d):.2f}"))
-        except ValueError:
+        if pair.count(",") != 1:
             raise SystemExit(f"--fixed {pair!r}: give each control as WIDTH,DEPTH multipliers, e.g. --fixed "
-                             "0.25,0.5 0.5,0.5") from None
+                             "0.25,0.5 0.5,0.5")
+        try:
+            w, d = (str(parse_mults(x, "fixed")[0]) for x in pair.split(","))  # 4/12 -> 0.333..., as the trainer takes
+        except ValueError as err:
+            raise SystemExit(f"error: {err} (in --fixed {pair!r}: WIDTH,DEPTH multipliers, e.g. 0.25,0.5)") from None
+        out.append((w, d, f"fixed-w{float(w):.2f}-d{float(d):.2f}"))
     return out
 
 

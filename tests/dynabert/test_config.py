@@ -64,3 +64,17 @@ def test_bert_size_from_dict_rejects_unknown():
         BertSize.from_dict({"hidden": 3})
     with pytest.raises(ValueError, match="num_heads"):
         BertSize(num_heads=0)
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("save_every", -1, "--save-every must be >= 0"), ("eval_every", -1, "--eval-every must be >= 0"),
+    ("logging_steps", 0, "--logging-steps must be positive"), ("max_train_samples", 0, "--max-train-samples must be "
+                                                                                        "at least 1"),
+    ("warmup_ratio", float("nan"), "--warmup-ratio must be >= 0"),
+])
+def test_train_config_refuses_counts_out_of_range_by_flag(field, value, message):
+    """`step % -1 == 0` would evaluate every step; 0 logging steps divides by zero; 0 rows crashes the tokenizer."""
+    from dynabert.stages import TrainConfig
+
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(task="sst2", data_dir="d", output_dir="o", **{field: value})

@@ -125,6 +125,9 @@ def test_sampled_depth_stage_resumes_bit_exact_after_kill(tmp_path, sst2_dir):
     seed = subprocess.run(depth_args(sst2_dir, cut, *k4, "--seed", "7"), env=env, cwd=ROOT, capture_output=True,
                           text=True)  # other batches and draws spliced onto the first steps
     assert seed.returncode == 2 and "was started with another schedule (seed 42 -> 7)" in seed.stderr, seed.stderr
+    lr = subprocess.run(depth_args(sst2_dir, cut, *k4, "--learning-rate", "1"), env=env, cwd=ROOT,
+                        capture_output=True, text=True)
+    assert lr.returncode == 2 and "another schedule (learning_rate 0.001 -> 1.0)" in lr.stderr, lr.stderr
     subprocess.run(depth_args(sst2_dir, cut, *k4), check=True, env=env, cwd=ROOT, capture_output=True)
     log = (cut / "depth" / "train.log").read_text()
     assert "resumed from" in log and "sum over 4 of 12 sub-networks" in log

@@ -1,5 +1,6 @@
 """The reference run's documented command parses and passes its budget flags to the steps it runs."""
 
+import argparse
 import json
 
 import pytest
@@ -102,6 +103,16 @@ def test_a_failing_step_stops_the_run_and_only_a_sweep_may_exit_1(tmp_path, caps
         ref.step(tmp_path, None, "stage2-depth", fail, tmp_path / "done")
     ref.step(tmp_path, None, "cpu-sweep", fail, tmp_path / "done", partial_ok=True)  # failed cells are records
     assert json.loads((tmp_path / "steps.json").read_text())["cpu-sweep"]["exit"] == 1
-    with pytest.raises(SystemExit, match="--fixed '0.25': give each control as WIDTH,DEPTH"):
-        ref.main(["--out", str(tmp_path / "o"), "--runs", str(tmp_path / "r"), "--fixed", "0.25"])
+    refused = [(["--fixed", "0.25"], "--fixed '0.25': give each control as WIDTH,DEPTH"),
+               (["--fixed", "0.3,0.5"], r"--fixed \(width\) 0.3: minilm-l6 has 12 heads per layer"),
+               (["--fixed", "1.5,0.5"], r"1.5 is not in \(0, 1\]; .*in --fixed '1.5,0.5'"),
+               (["--fixed", "0.25,0.5", "1/4,0.5"], "names one sub-network twice"),
+               (["--subnets-per-step", "99"], "--subnets-per-step 99 exceeds the 12 sub-network"),
+               (["--width-subnets-per-step", "1"], "--subnets-per-step must be an integer >= 2"),
+               (["--width-samples", "-5"], "--width-samples must be at least 1")]
+    for flags, message in refused:  # before any step: nothing trains hours before the flag is read
+        with pytest.raises(SystemExit, match=message):
+            ref.main(["--out", str(tmp_path / "o"), "--runs", str(tmp_path / "r"), *flags])
     assert not (tmp_path / "o").exists()
+    assert ref.fixed_folders(argparse.Namespace(fixed=["4/12,0.5"])) == [("0.3333333333333333", "0.5",
+                                                                          "fixed-w0.33-d0.50")]
