@@ -34,9 +34,8 @@ def fitted_predictors(recs, args, size, machine: str):
     total = cost(size, SubnetSpec()).params_total
     pts = pred.points(recs, args.device, args.runtime, args.threads, args.seq_len, total, machine, here=machine)
     if pred.value_field([r for r in recs if r.device == args.device]) == "instructions_per_inference":
-        raise ValueError(f"device {args.device!r} counts emulated instructions, not time: a latency budget in ms "
-                         f"cannot be checked on it; search on a timed device (local-cpu, or ssh:HOST for a real "
-                         f"board)")
+        raise ValueError(f"the records of device {args.device!r} count emulated instructions, not time: a latency "
+                         "budget in ms cannot be checked on them; search on a timed device")
     latency, cv = pred.choose(pts)
     memory = None
     if args.max_memory_mb is not None:
@@ -202,8 +201,28 @@ def check_results(paths: list[str]) -> None:
                          f"subnets.json, then python -m bench.sweep --model CK --subnets subnets.json --results {path})")
 
 
+def check_search_flags(args: argparse.Namespace) -> None:
+    """Before anything loads: the search's own numbers in range, and a device that times (a budget in ms cannot be
+    checked on one that counts emulated instructions). ValueError naming the flag."""
+    from devices import profiles
+
+    if profiles.get(args.device).get("kind") == "qemu-arm":
+        raise ValueError(f"device {args.device!r} counts emulated instructions, not time: a latency budget in ms cannot "
+                         "be checked on it; search on a timed device (local-cpu, or a board's ssh/adb profile, e.g. "
+                         "my-pi)")
+    if not 0 <= args.margin < 1:
+        raise ValueError(f"--margin must be a share in [0, 1) (the predictor's error allowed for), got {args.margin}")
+    for flag, low in (("population", 1), ("generations", 0), ("final", 1), ("search_examples", 1), ("processes", 1),
+                      ("batch_size", 1), ("threads", 1), ("seq_len", 1)):
+        if getattr(args, flag) < low:
+            raise ValueError(f"--{flag.replace('_', '-')} must be at least {low}, got {getattr(args, flag)}")
+    if not args.min_time >= 0:
+        raise ValueError(f"--min-time must be >= 0 seconds, got {args.min_time}")
+
+
 def cmd_search(args: argparse.Namespace) -> int:
     args.budgets = parse_budgets(args.max_latency_ms)
+    check_search_flags(args)
     check_results(args.results)
     summary = run(args)
     for row in summary["budgets"]:

@@ -285,13 +285,15 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"--calibration-rounds must be at least 1 (timed rounds after the warm-up), got "
                          f"{args.calibration_rounds}")
     settings = parse_settings(args.settings)
-    check_settings_fit(settings, args.widths, args.depths)
+    if args.examples is not None and args.examples < 1:
+        raise SystemExit(f"--examples must be at least 1 (leave it out for the whole train set), got {args.examples}")
     if not Path(args.from_dir).is_dir():
         raise SystemExit(f"--from {args.from_dir}: no such folder; give a training output folder (e.g. runs/sst2-minilm-e1)")
     if not (Path(args.from_dir) / "width" / "summary.json").is_file():  # best/ exists mid-training too
         raise SystemExit(f"--from {args.from_dir}: no finished stage width ({args.from_dir}/width/summary.json); run "
                          "`python -m dynabert train --stage width` there first")
-    check_multipliers(args)
+    check_multipliers(args)  # the multipliers first: a bad width would otherwise read as a grid too small for K
+    check_settings_fit(settings, args.widths, args.depths)
     out, runs = Path(args.out), Path(args.runs or Path(args.from_dir) / "equal-compute")
     out.mkdir(parents=True, exist_ok=True)
     cal_path = out / "calibration.json"

@@ -106,7 +106,11 @@ def calibrate(out: Path, runs: Path, folders: list[str], steps: int = 64) -> dic
     if not (out / "steps.json").is_file():
         raise ValueError(f"{out / 'steps.json'} not found: --out must be the reference run's report folder (it logs "
                          "each training step's command)")
-    log = json.loads((out / "steps.json").read_text())
+    try:
+        log = json.loads((out / "steps.json").read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{out / 'steps.json'} is not the reference run's step log ({err}); rerun the reference run "
+                         "to rewrite it") from None
     name = {"width": "stage1-width", "depth": "stage2-depth"}
     result = {}
     for folder in folders:
@@ -253,8 +257,13 @@ def main(argv: list[str] | None = None) -> int:
     cal.add_argument("--folders", default="width,depth,fixed-w0.25-d0.50,fixed-w0.50-d0.50")
     args = ap.parse_args(argv)
     out, runs = Path(args.out), Path(args.runs)
+    names = [f.strip() for f in args.folders.split(",") if f.strip()]
     try:
-        folders = calibrate(out, runs, [f for f in args.folders.split(",") if f], args.steps)
+        if not names:
+            raise ValueError("--folders names no training folder (e.g. width,depth,fixed-w0.25-d0.50)")
+        if args.steps < 1:
+            raise ValueError(f"--steps must be at least 1 optimizer step per folder, got {args.steps}")
+        folders = calibrate(out, runs, names, args.steps)
     except (ValueError, subprocess.CalledProcessError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -3,6 +3,8 @@ records, search on a dev subset, final candidates scored on the full dev set and
 
 import json
 
+import pytest
+
 from bench.pareto import main as pareto_main
 from bench.predictor import main as predictor_main
 from bench.sweep import main as sweep_main
@@ -87,3 +89,20 @@ def test_search_tells_a_missing_store_from_another_machines_records(tiny_checkpo
     assert ("only from machine(s) other-box-1234 (6 records), none from this machine "
             f"({here}); latency is a property of the machine") in err
     assert "measure sub-networks on this machine" in err and "does not exist" not in err
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--device", "qemu-arm"], "device 'qemu-arm' counts emulated instructions, not time"),
+    (["--margin", "1.5"], "--margin must be a share in [0, 1)"), (["--margin", "-1"], "--margin must be a share"),
+    (["--population", "0"], "--population must be at least 1"), (["--final", "0"], "--final must be at least 1"),
+    (["--generations", "-1"], "--generations must be at least 0"),
+    (["--search-examples", "0"], "--search-examples must be at least 1"),
+    (["--processes", "0"], "--processes must be at least 1"),
+])
+def test_search_flags_out_of_range_are_refused_before_anything_loads(flags, message, tmp_path, capsys):
+    store = tmp_path / "r.jsonl"
+    store.touch()
+    args = ["search", "--checkpoint", str(tmp_path / "no-checkpoint"), "--task", "sst2", "--data-dir",
+            str(tmp_path / "no-data"), "--max-latency-ms", "5", "--results", str(store), "--out", str(tmp_path / "o")]
+    assert pareto_main([*args, *flags]) == 2
+    assert message in capsys.readouterr().err

@@ -42,9 +42,17 @@ def test_settings_are_checked_naming_the_flag():
             parse_settings(bad)
 
 
-def test_a_k_beyond_the_grid_or_a_missing_folder_is_refused_before_any_work(tmp_path):
+def test_a_k_beyond_the_grid_or_a_missing_folder_is_refused_before_any_work(tmp_path, monkeypatch):
+    from dynabert.presets import load_model
+    from recipes import equal_compute
+
+    load_model("tiny").save_pretrained(tmp_path / "width" / "best")
+    (tmp_path / "width" / "summary.json").write_text("{}")
+    monkeypatch.setattr(equal_compute, "calibrate", lambda *a: pytest.fail("calibrated before the flags were checked"))
     with pytest.raises(SystemExit, match="--settings 99: more sub-networks per step than the 12"):
         main(["--from", str(tmp_path), "--settings", "all,99", "--out", str(tmp_path / "out")])
+    with pytest.raises(SystemExit, match="--examples must be at least 1"):
+        main(["--from", str(tmp_path), "--settings", "all,4", "--examples", "0", "--out", str(tmp_path / "out")])
     with pytest.raises(SystemExit, match="no such folder"):
         main(["--from", str(tmp_path / "nope"), "--settings", "all,4", "--out", str(tmp_path / "out")])
     assert not (tmp_path / "out").exists() and not (tmp_path / "equal-compute").exists()
@@ -59,6 +67,8 @@ def test_multipliers_the_model_cannot_take_are_refused_before_calibration(tmp_pa
     monkeypatch.setattr(equal_compute, "calibrate", lambda *a: pytest.fail("calibrated before the flags were checked"))
     with pytest.raises(SystemExit, match=r"--widths 0\.3: .*width/best has 4 heads per layer.*k/4: 0\.25, 0\.5"):
         main(["--from", str(tmp_path), "--settings", "all,2", "--widths", "1.0,0.3", "--out", str(tmp_path / "o")])
+    with pytest.raises(SystemExit, match=r"--widths 0\.3: .*width/best has 4 heads"):  # not "K beyond the grid"
+        main(["--from", str(tmp_path), "--settings", "all,4", "--widths", "0.3", "--out", str(tmp_path / "o")])
 
 
 def test_equal_compute_end_to_end_on_tiny(tmp_path, monkeypatch):

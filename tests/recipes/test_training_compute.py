@@ -132,3 +132,17 @@ def test_calibrate_reruns_each_folders_command_for_a_few_steps_and_the_report_us
         steps * cal["width"]["cpu_seconds_per_step"] / 3600) and cost["logged_how"] == "CPU time"
     with pytest.raises(ValueError, match="has no step 'stage2-depth': train depth first"):
         calibrate(out, runs, ["depth"], steps=3)
+
+
+def test_calibrate_bad_inputs_are_named(tmp_path, capsys):
+    from recipes.training_compute import main
+
+    base = ["calibrate", "--out", str(tmp_path), "--runs", str(tmp_path / "runs")]
+    cases = [([], "steps.json not found"), (["--folders", ""], "--folders names no training folder"),
+             (["--steps", "0"], "--steps must be at least 1")]
+    for flags, message in cases:
+        assert main([*base, *flags]) == 2
+        assert message in capsys.readouterr().err
+    (tmp_path / "steps.json").write_text("{\n")
+    assert main(base) == 2
+    assert "steps.json is not the reference run's step log" in capsys.readouterr().err
