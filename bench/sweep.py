@@ -156,8 +156,7 @@ def run_sweep(cfg: SweepConfig) -> list[records.Record]:
     pending = prepare_pending(cfg, targets)
     if cfg.export_only:  # returns the cells whose export or numerics check failed (not written: a timing run retries)
         failed = [r for _, r in pending if isinstance(r, records.Record)]
-        print(f"--export-only: {len(pending) - len(failed)} pending cell(s) exported and checked, {len(failed)} "
-              f"failed; nothing measured (time them later)")
+        print(f"--export-only: {len(pending) - len(failed)} pending cell(s) exported and checked, {len(failed)} failed")
         return failed
     rounds = [1 if isinstance(r, records.Record) or r.request.count_runs else cfg.processes for _, r in pending]
     results: list[list[RunResult]] = [[] for _ in pending]
@@ -236,14 +235,11 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    failed = [r for r in written if r.status != "ok"]
-    if cfg.export_only:
-        for r in failed:
-            print(f"  {r.status}: {r.model_id} {r.subnet_id} {r.runtime}: {r.error}", file=sys.stderr)
-        return 1 if failed else 0
-    where = f"batch {cfg.batch}, seq {cfg.seq_len}, threads {args.threads}, {','.join(cfg.devices)}"
-    print_summaries(cfg.results, cfg.seq_len, where)
-    print(f"\n{len(written)} new records ({len(failed)} failed) in {time.time() - t0:.0f} s -> {cfg.results}")
+    failed = [r for r in written if r.status != "ok"]  # with --export-only: the failed exports (not written)
+    if not cfg.export_only:
+        print_summaries(cfg.results, cfg.seq_len, f"batch {cfg.batch}, seq {cfg.seq_len}, threads {args.threads}, "
+                                                  f"{','.join(cfg.devices)}")
+        print(f"\n{len(written)} new records ({len(failed)} failed) in {time.time() - t0:.0f} s -> {cfg.results}")
     for r in failed:
         print(f"  {r.status}: {r.model_id} {r.subnet_id} {r.runtime}: {r.error}", file=sys.stderr)
     return 1 if failed else 0
