@@ -233,19 +233,20 @@ def write_report(out: Path, cal: dict, plan: dict, summaries: dict[str, dict], c
     """OUT/equal-compute.md and OUT/equal-compute.json."""
     rows, numbers = result_table(plan, summaries)
     budget = ["| setting | sub-networks per step | measured s/step | steps | example passes | planned s | "
-              "actual training s |", "|---|---|---|---|---|---|---|"]
+              "actual training s | training CPU s |", "|---|---|---|---|---|---|---|---|"]
     for name, e in plan["settings"].items():
         s = summaries[name]
         budget.append(f"| {name} | {e['subnets_per_step'] or s['subnets_in_grid']} of {s['subnets_in_grid']} | "
                       f"{e['seconds_per_step']:.3f} | {s['steps']} | {s['steps'] * s['batch_size_per_process']:,} | "
-                      f"{e['planned_seconds']:.0f} | {s['seconds_this_run']:.0f} |")
+                      f"{e['planned_seconds']:.0f} | {s['seconds_this_run']:.0f} | {s.get('train_cpu_seconds') or 0:.0f} |")
     lines = ["# Stage depth at equal compute: all sub-networks per step vs K (sandwich rule)", "",
              f"Budget: {plan['budget_seconds']:.0f} s of training steps, the cost of the {plan['reference']} setting "
              f"going once over {plan['reference_examples']:,} examples. Each setting's seconds per step were measured "
              f"on the same real batches, settings interleaved, {cal['rounds']} rounds after a warm-up "
              f"({cal['threads']} torch thread(s), {cal['cpus']} CPUs, 1-min load {cal['load_avg_1min']:.1f}); "
-             "each trained round(budget / its s per step) steps. 'actual training s' is the trainer's own loop time "
-             "(evaluations included), a check on the plan.", "", *budget, "",
+             "each trained round(budget / its s per step) steps. 'actual training s' is the trainer's own wall time "
+             "(evaluations and any pause of the process included), a check on the plan; 'training CPU s' its "
+             "process CPU time in training steps (all threads; a paused process uses none).", "", *budget, "",
              "Dev metric of every sub-network (the checkpoint each run chose; best per row in bold):", "", *rows, "",
              "**Verdict:** " + verdict(plan, numbers), "", "Command (from the repository root):", "```", command, "```"]
     (out / "equal-compute.md").write_text("\n".join(lines) + "\n")

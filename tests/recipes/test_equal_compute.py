@@ -99,6 +99,7 @@ def test_equal_compute_end_to_end_on_tiny(tmp_path, monkeypatch):
     assert cost["k4"] < cost["all"] and plan["k4"]["steps"] >= plan["all"]["steps"]
     text = (out / "equal-compute.md").read_text()
     assert text.count("| w") == 12 and "| mean of all |" in text and "**Verdict:** k4 " in text
+    assert "| training CPU s |" in text
     assert str(tmp_path) not in text and "--from run --settings all,4,6" in text
     # a second call trains nothing and calibrates nothing again
     before = (out / "calibration.json").read_text()
