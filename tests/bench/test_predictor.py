@@ -49,6 +49,14 @@ def synthetic(law, n: int = 60, seed: int = 0) -> list[records.Record]:
     return [record(s, law(s)) for s in specs.values()]
 
 
+def write_store(tmp_path, recs: list):
+    """tmp_path/r.jsonl holding `recs`."""
+    store = tmp_path / "r.jsonl"
+    for r in recs:
+        records.append(store, r)
+    return store
+
+
 def test_linear_law_is_recovered_and_beats_flops():
     pts = predictor.points(synthetic(linear_law), "local-cpu", "onnxruntime", 1, 128)
     train, held = predictor.split(pts, 0.3)
@@ -117,17 +125,13 @@ def test_too_few_points_named():
 
 
 def test_fit_cli_counts_every_measured_point_and_the_held_out_ones(tmp_path, capsys):
-    store = tmp_path / "r.jsonl"
-    for r in synthetic(linear_law, n=5):
-        records.append(store, r)
+    store = write_store(tmp_path, synthetic(linear_law, n=5))
     assert predictor.main(["fit", "--results", str(store)]) == 2
     assert "5 measured points: 2 held out leaves 3 to fit" in capsys.readouterr().err
 
 
 def test_fit_cli_reports_every_model_against_the_baseline(tmp_path, capsys):
-    store = tmp_path / "r.jsonl"
-    for r in synthetic(table_law, n=40):
-        records.append(store, r)
+    store = write_store(tmp_path, synthetic(table_law, n=40))
     assert predictor.main(["fit", "--results", str(store), "--json", str(tmp_path / "fit.json"), "--curve", "8,20"]) == 0
     out = __import__("json").loads((tmp_path / "fit.json").read_text())
     assert out["chosen"] == "lookup" and set(out["models"]) == {"flops", "linear", "lookup"}
@@ -178,17 +182,13 @@ def test_records_of_two_architectures_are_never_pooled(tmp_path, capsys):
     (["--json", "/nonexistent-dir/fit.json"], "cannot write /nonexistent-dir/fit.json"),
 ])
 def test_fit_flags_out_of_range_are_named(tmp_path, capsys, flags, message):
-    store = tmp_path / "r.jsonl"
-    for r in synthetic(linear_law, n=20):
-        records.append(store, r)
+    store = write_store(tmp_path, synthetic(linear_law, n=20))
     assert predictor.main(["fit", "--results", str(store), *flags]) == 2
     assert message in capsys.readouterr().err
 
 
 def test_outputs_never_overwrite_a_records_store(tmp_path, capsys):
-    store = tmp_path / "r.jsonl"
-    for r in synthetic(linear_law, n=20):
-        records.append(store, r)
+    store = write_store(tmp_path, synthetic(linear_law, n=20))
     before = store.read_text()
     assert predictor.main(["fit", "--results", str(store), "--json", str(store)]) == 2
     assert f"--json {str(store)!r} is also an input store" in capsys.readouterr().err
@@ -223,9 +223,7 @@ def test_impossible_measurements_are_never_fitted(tmp_path, capsys):
 
 
 def test_curve_sizes_outside_the_training_points_are_named(tmp_path, capsys):
-    store = tmp_path / "r.jsonl"
-    for r in synthetic(table_law, n=40):
-        records.append(store, r)
+    store = write_store(tmp_path, synthetic(table_law, n=40))
     assert predictor.main(["fit", "--results", str(store), "--curve", "0,5,5,1000", "--json",
                            str(tmp_path / "f.json")]) == 0
     assert "--curve: 0, 1000 left out (a curve point fits on 4 to the" in capsys.readouterr().out
