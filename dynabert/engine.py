@@ -83,7 +83,7 @@ class Progress:
     history: list = field(default_factory=list)
     cpu_seconds: float = 0.0  # this rank's process CPU time (all threads) inside the training loop, summed over resumes
     sampling: dict | None = None  # {"subnets_per_step": K, "grid": [ids]} the stage was started with (a resume must match)
-    schedule: dict | None = None  # seed, batch size, processes, train examples, total steps (a resume must match)
+    schedule: dict | None = None  # seed, batch, processes, train rows, steps, lr, warm-up, decay, seq len (a resume must match)
 
     def state_dict(self) -> dict:
         return asdict(self)
