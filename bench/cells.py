@@ -8,6 +8,7 @@ time kept apart in env (never latency).
 
 from __future__ import annotations
 
+import os
 import platform
 import statistics
 import sys
@@ -183,3 +184,13 @@ def other_machine_diff(request: RunRequest, result: RunResult) -> float | None:
     spec = request.inputs
     inputs = make_inputs(request.batch, request.seq_len, spec.vocab_size, spec.type_vocab_size)
     return float(np.abs(np.load(request.save_output) - run(inputs)).max())
+
+
+def stamped(rec: records.Record) -> records.Record:
+    """The record as written: timestamp_utc when its cell finished (not when the sweep started), and the 1-min load
+    average then in env.load_avg_1min, so a claim of a quiet machine can be checked against each record."""
+    import datetime
+
+    now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    load = {"load_avg_1min": round(os.getloadavg()[0], 2)} if hasattr(os, "getloadavg") else {}
+    return replace(rec, timestamp_utc=now, env={**(rec.env or {}), **load})

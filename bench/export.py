@@ -315,6 +315,15 @@ def source_subnet_id(config) -> str:
     return SubnetSpec(config.source_width_mult, config.source_depth_mult).subnet_id
 
 
+def model_dir(name: str) -> str:
+    """A preset or hub id as given; a folder resolved as bench.sweep and dynabert evaluate do: a model directory
+    itself, or a training output's latest finished stage (OUT/final|depth|width|teacher/best). ValueError when a
+    folder holds no model."""
+    from dynabert.evaluate import resolve_checkpoint
+
+    return str(resolve_checkpoint(name)) if Path(name).is_dir() else name
+
+
 def main(argv: list[str] | None = None) -> int:
     from dynabert import records
     from dynabert.config import SubnetSpec
@@ -325,7 +334,8 @@ def main(argv: list[str] | None = None) -> int:
     from dynabert.subnet import canonical, parse_subnet
 
     ap = argparse.ArgumentParser(prog="python -m bench.export", description="export and check one sub-network")
-    ap.add_argument("--model", required=True, help="an extracted sub-network directory, or a checkpoint with --width/--depth")
+    ap.add_argument("--model", required=True, help="an extracted sub-network directory, or a checkpoint or training "
+                    "output (as bench.sweep) with --width/--depth or --subnet")
     ap.add_argument("--width", type=float, help="width multiplier (default 1.0)")
     ap.add_argument("--depth", type=float, help="depth multiplier (default 1.0)")
     ap.add_argument("--subnet", help="instead of --width/--depth: a sub-network id ('w0.50-d0.75', or per layer "
@@ -337,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.subnet and (args.width is not None or args.depth is not None):
             raise ValueError("give --subnet or --width/--depth, not both")
-        model = load_model(args.model)
+        model = load_model(model_dir(args.model))
         cut = args.subnet or args.width is not None or args.depth is not None
         if model.config.model_type == "dynabert-pruned" and cut:
             raise ValueError(f"{args.model} is an extracted sub-network already: leave out --subnet/--width/--depth "

@@ -135,7 +135,8 @@ def cmd_select(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="python -m bench.pareto", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m bench.pareto", description=__doc__.splitlines()[0],
+                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     ap.add_argument("--results", action="append", default=[], help="results store or pytest-benchmark JSON (repeatable)")
     ap.add_argument("--task", action="append", default=[], help="task(s) to plot, e.g. sst2, mnli-m")
     ap.add_argument("--no-cited", action="store_true", help="leave out the cited accuracy table")
@@ -146,7 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     from bench.search_run import add_search_parser, positive_number
 
     sub = ap.add_subparsers(dest="command")
-    sel = sub.add_parser("select", help="best sub-network under a latency (and memory / accuracy) budget")
+    sel = sub.add_parser("select", formatter_class=argparse.ArgumentDefaultsHelpFormatter, help="best sub-network under a latency (and memory / accuracy) budget")
     sel.add_argument("--results", action="append", default=None)
     sel.add_argument("--device", default="local-cpu")
     sel.add_argument("--runtime", default="onnxruntime")

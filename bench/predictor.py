@@ -88,8 +88,22 @@ def points(recs: list[records.Record], device: str, runtime: str, threads: int, 
     if not out:
         raise ValueError(f"no measured {value} for device {device!r}, runtime {runtime!r}, threads {threads}, seq "
                          f"{seq_len}" + (f", architecture of {params_total:,} params" if params_total else "")
-                         + " in the records; measure sub-networks first (python -m bench.sweep --subnets FILE)")
+                         + " in the records" + measured_groups(recs)
+                         + "; measure sub-networks first (python -m bench.sweep --subnets FILE)")
     return sorted(out, key=lambda p: p.subnet_id)
+
+
+def measured_groups(recs: list[records.Record]) -> str:
+    """'(they hold: device local-cpu, runtime onnxruntime, threads 1, seq 128: 60 sub-networks; ...)': what the
+    records do measure, so a flag that matches nothing can be corrected; '' when they hold no latency records."""
+    groups: dict[tuple, set] = {}
+    for r in recs:
+        if r.kind == "latency" and r.status == "ok" and r.family == "dynabert":
+            groups.setdefault((r.device, r.runtime, r.threads, r.seq_len), set()).add(r.subnet_id)
+    if not groups:
+        return " (they hold no measured DynaBERT sub-network)"
+    return " (they hold: " + "; ".join(f"device {d}, runtime {rt}, threads {t}, seq {q}: {len(ids)} sub-network(s)"
+                                       for (d, rt, t, q), ids in sorted(groups.items(), key=str)) + ")"
 
 
 def machine_counts(recs: list[records.Record]) -> str:
@@ -254,7 +268,7 @@ def sample(size, n: int, seed: int, widths: tuple[float, ...]) -> list:
 def cmd_sample(args: argparse.Namespace) -> int:
     from bench.search import space_for, space_size
     from dynabert.config import check_mults, parse_mults
-    from dynabert.presets import load_size
+    from bench.artifacts import model_size
     from dynabert.subnet import write_subnets
 
     if args.n < 1:
@@ -263,7 +277,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     widths = parse_mults(args.widths, "widths")
     if len(set(widths)) != len(widths):
         raise ValueError(f"--widths {args.widths}: a width given twice; give each once")
-    size = load_size(args.model)
+    size = model_size(args.model)  # a preset, a model directory or a training output, as bench.sweep takes
     check_mults(widths, "width", size, args.model, "--widths")
     specs = sample(size, args.n, args.seed, widths)
     write_subnets(args.out, specs, size)
@@ -338,9 +352,10 @@ def machine_line(recs: list[records.Record], args: argparse.Namespace, here: str
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="python -m bench.predictor", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m bench.predictor", description=__doc__.splitlines()[0],
+                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     sub = ap.add_subparsers(dest="command", required=True)
-    fit = sub.add_parser("fit", help="fit on measured records, report held-out error against the FLOPs baseline")
+    fit = sub.add_parser("fit", formatter_class=argparse.ArgumentDefaultsHelpFormatter, help="fit on measured records, report held-out error against the FLOPs baseline")
     fit.add_argument("--results", action="append", required=True, help="latency records (repeatable)")
     fit.add_argument("--device", default="local-cpu")
     fit.add_argument("--runtime", default="onnxruntime")
@@ -354,8 +369,9 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--curve", default="5,10,15,20,30,40", help="training-set sizes for the learning curve")
     fit.add_argument("--json", help="write the report here as JSON")
     fit.set_defaults(func=cmd_fit)
-    smp = sub.add_parser("sample", help="random per-layer sub-networks to measure, as a --subnets file")
-    smp.add_argument("--model", required=True, help="preset, checkpoint or Hugging Face directory (its shape only)")
+    smp = sub.add_parser("sample", formatter_class=argparse.ArgumentDefaultsHelpFormatter, help="random per-layer sub-networks to measure, as a --subnets file")
+    smp.add_argument("--model", required=True, help="preset, checkpoint, training output or Hugging Face directory "
+                     "(its shape only)")
     smp.add_argument("--n", type=int, default=48)
     smp.add_argument("--seed", type=int, default=0)
     smp.add_argument("--widths", default="1.0,0.75,0.5,0.25", help="per-layer head/FFN choices as fractions")

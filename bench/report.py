@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench import figures
+from dynabert.records import portable_path  # noqa: F401  (also imported from here by search_run and recipes)
 from bench.frame import (cited_accuracy, efficiency, joined, load_records, machine_detail, machine_id, measured_accuracy,
                          pareto_mask)
 
@@ -43,17 +44,6 @@ def portable_command(argv: list[str], root: Path | None = None) -> str:
         head, eq, tail = arg.rpartition("=") if arg.startswith("--") and "=" in arg else ("", "", arg)
         out.append(head + eq + portable_path(tail, root))
     return shlex.join(out)
-
-
-def portable_path(path: str | Path, root: Path | None = None) -> str:
-    """An absolute path under `root` (default the working directory) made relative to it, one under the user's home
-    shown as ~/...; anything else (relative paths, other absolute paths, non-paths) unchanged, as a string."""
-    text = str(path)
-    if not text.startswith("/"):
-        return text
-    p, root, home = Path(text).resolve(), (root or Path.cwd()).resolve(), Path.home().resolve()
-    return (p.relative_to(root).as_posix() if p.is_relative_to(root) else
-            "~/" + p.relative_to(home).as_posix() if p.is_relative_to(home) else text)
 
 
 def _fmt(v) -> str:

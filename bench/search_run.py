@@ -262,7 +262,7 @@ def add_search_parser(sub) -> None:
     """The `search` sub-command of python -m bench.pareto."""
     from dynabert.evaluate import add_task_flags
 
-    s = sub.add_parser("search", help="per-layer sub-networks under a budget: searched by predicted latency and "
+    s = sub.add_parser("search", formatter_class=argparse.ArgumentDefaultsHelpFormatter, help="per-layer sub-networks under a budget: searched by predicted latency and "
                                       "dev-subset accuracy, then measured; the answer is measured")
     add_task_flags(s)
     s.set_defaults(widths=",".join(map(str, DEFAULT_WIDTHS)))

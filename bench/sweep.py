@@ -17,7 +17,7 @@ from pathlib import Path
 
 from bench.artifacts import LoadedModel, artifact_for, load
 from bench.cells import (RUNTIMES, Cell, Ready, base_fields, export_fields, finish, machine_fields, model_grid,
-                         other_machine_diff, skip_reason)
+                         other_machine_diff, skip_reason, stamped)
 from bench.frame import print_summaries
 from devices.request import RunRequest, RunResult
 from dynabert import records
@@ -108,7 +108,6 @@ def prepare_pending(cfg: SweepConfig, targets: dict) -> list[tuple[Cell, Ready |
     one model in memory at a time, then the written files flushed: no export (torch threads, hundreds of MB
     written) runs beside a timed process. A model whose cells are all done is not built (bench.artifacts.load)."""
     from tqdm.auto import tqdm
-
     from bench.export_pool import export_cells
     from devices.local import cpu_info
 
@@ -176,14 +175,15 @@ def run_sweep(cfg: SweepConfig) -> list[records.Record]:
                     continue
                 rounds[i] = len(results[i])  # done (all rounds, or a failed process)
                 ready = finish(ready, results[i], other_machine_diff(ready.request, results[i][-1]))
-            records.append(cfg.results, ready)
+            records.append(cfg.results, stamped(ready))
             written.append(ready)
     bar.close()
     return written
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="python -m bench.sweep", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m bench.sweep", description=__doc__.splitlines()[0],
+                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     ap.add_argument("--model", action="append", default=[], help="preset, checkpoint or training output (repeatable)")
     ap.add_argument("--runtimes", default=",".join(RUNTIMES), help=f"comma-separated: {', '.join(RUNTIMES)}")
     ap.add_argument("--threads", default="1", help="comma-separated thread counts")

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import torch
 
+from dynabert import records
 from dynabert.metrics import METRICS
 from dynabert.tabular import read_rows
 
@@ -174,7 +175,7 @@ def read_split(path: Path, task: TaskSpec, labels: tuple[str, ...] | None, max_e
                          f"to skip them):\n  {shown}")
     for p in problems:
         print(f"warning: skipped {p}", file=sys.stderr)
-    return Split(path.stem, texts, values, str(path), problems)
+    return Split(path.stem, texts, values, records.portable_path(path), problems)  # no absolute path in records
 
 
 def custom_labels(path: Path, task: TaskSpec) -> tuple[str, ...]:

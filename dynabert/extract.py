@@ -10,6 +10,7 @@ from pathlib import Path
 
 import torch
 
+from dynabert import records
 from dynabert.model import DynaBert
 from dynabert.pruned import PrunedBertConfig, PrunedBertForSequenceClassification
 from dynabert.slicing import hf_embedding_weights, hf_layer_weights, slice_layer
@@ -77,7 +78,7 @@ def save_subnet(dyna: DynaBert, spec: AnySpec, out_dir: str | Path, source: str,
     sub.save_pretrained(out)
     if tokenizer is not None:
         tokenizer.save_pretrained(out)
-    facts = CardFacts(name=out.resolve().name, source=source, source_sha=source_sha, sha=weights_sha(sub),
+    facts = CardFacts(name=out.resolve().name, source=records.portable_path(source), source_sha=source_sha, sha=weights_sha(sub),
                       spec=spec, size=dyna.full_size, id2label=dict(sub.config.id2label), accuracy=accuracy,
                       store=None if results is None else str(results))
     model_card(facts).save(out / "README.md")

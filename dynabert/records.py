@@ -272,3 +272,14 @@ def provenance() -> dict:
         torch_version = None
     return {"git_sha": sha, "torch_version": torch_version, "cpu_model": cpu,
             "timestamp_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+
+
+def portable_path(path: str | Path, root: Path | None = None) -> str:
+    """An absolute path under `root` (default the working directory) made relative to it, one under the user's home
+    shown as ~/...; anything else (relative paths, other absolute paths, non-paths) unchanged, as a string."""
+    text = str(path)
+    if not text.startswith("/"):
+        return text
+    p, root, home = Path(text).resolve(), (root or Path.cwd()).resolve(), Path.home().resolve()
+    return (p.relative_to(root).as_posix() if p.is_relative_to(root) else
+            "~/" + p.relative_to(home).as_posix() if p.is_relative_to(home) else text)

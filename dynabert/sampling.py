@@ -68,6 +68,7 @@ def check_same_sampling(saved: dict, now: dict, was: str, fix: str) -> None:
     if saved != now:
         grid = (f"the same {len(now['grid'])}" if saved["grid"] == now["grid"] else
                 f"{len(now['grid'])} ({', '.join(now['grid'])})")
-        raise ValueError(f"{was} with --subnets-per-step {saved['subnets_per_step']} over "
-                         f"{len(saved['grid'])} sub-network(s) ({', '.join(saved['grid'])}); this command asks for "
-                         f"{now['subnets_per_step']} over {grid}. {fix}")
+        k = lambda s: ("all (the default)" if s["subnets_per_step"] >= len(s["grid"])  # noqa: E731
+                       else f"--subnets-per-step {s['subnets_per_step']}")
+        raise ValueError(f"{was} with {k(saved)} of {len(saved['grid'])} sub-network(s) per step "
+                         f"({', '.join(saved['grid'])}); this command asks for {k(now)} of {grid}. {fix}")

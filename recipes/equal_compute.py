@@ -232,6 +232,12 @@ def verdict(plan: dict, numbers: dict) -> str:
 def write_report(out: Path, cal: dict, plan: dict, summaries: dict[str, dict], command: str) -> Path:
     """OUT/equal-compute.md and OUT/equal-compute.json."""
     rows, numbers = result_table(plan, summaries)
+    ref = summaries[plan["reference"]]
+    ref_steps, ref_batch = plan["settings"][plan["reference"]]["steps"], ref["batch_size_per_process"]
+    choices = {s.get("checkpoint_choice", "last") for s in summaries.values()}
+    chosen = ("each run's weights at its last step (--checkpoint-choice last)" if choices == {"last"} else
+              "each run's checkpoint with the best summed dev metric (--checkpoint-choice best; optimistic)"
+              if choices == {"best"} else f"checkpoints chosen by --checkpoint-choice {'/'.join(sorted(choices))}")
     budget = ["| setting | sub-networks per step | measured s/step | steps | example passes | planned s | "
               "actual training s | training CPU s |", "|---|---|---|---|---|---|---|---|"]
     for name, e in plan["settings"].items():
@@ -241,13 +247,14 @@ def write_report(out: Path, cal: dict, plan: dict, summaries: dict[str, dict], c
                       f"{e['planned_seconds']:.0f} | {s['seconds_this_run']:.0f} | {s.get('train_cpu_seconds') or 0:.0f} |")
     lines = ["# Stage depth at equal compute: all sub-networks per step vs K (sandwich rule)", "",
              f"Budget: {plan['budget_seconds']:.0f} s of training steps, the cost of the {plan['reference']} setting "
-             f"going once over {plan['reference_examples']:,} examples. Each setting's seconds per step were measured "
+             f"going once over {plan['reference_examples']:,} examples ({ref_steps:,} steps of "
+             f"{ref_batch}: --examples rounded to whole batches). Each setting's seconds per step were measured "
              f"on the same real batches, settings interleaved, {cal['rounds']} rounds after a warm-up "
              f"({cal['threads']} torch thread(s), {cal['cpus']} CPUs, 1-min load {cal['load_avg_1min']:.1f}); "
              "each trained round(budget / its s per step) steps. 'actual training s' is the trainer's own wall time "
              "(evaluations and any pause of the process included), a check on the plan; 'training CPU s' its "
              "process CPU time in training steps (all threads; a paused process uses none).", "", *budget, "",
-             "Dev metric of every sub-network (the checkpoint each run chose; best per row in bold):", "", *rows, "",
+             f"Dev metric of every sub-network ({chosen}; best per row in bold):", "", *rows, "",
              "**Verdict:** " + verdict(plan, numbers), "", "Command (from the repository root):", "```", command, "```"]
     (out / "equal-compute.md").write_text("\n".join(lines) + "\n")
     (out / "equal-compute.json").write_text(json.dumps({"calibration": cal, "plan": plan, **numbers,
@@ -256,7 +263,8 @@ def write_report(out: Path, cal: dict, plan: dict, summaries: dict[str, dict], c
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m recipes.equal_compute", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m recipes.equal_compute", description=__doc__.splitlines()[0],
+                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     ap.add_argument("--from", dest="from_dir", required=True, help="a training output folder with a finished "
                     "stage width (FROM/width/best)")
     ap.add_argument("--settings", default="all,4,6", help="sub-networks per step: 'all' or K >= 2, comma-separated; "
@@ -264,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", required=True, help="where equal-compute.md/.json go")
     ap.add_argument("--runs", help="checkpoints of each setting (default FROM/equal-compute)")
     ap.add_argument("--task", default="sst2")
-    ap.add_argument("--data-dir", default="../shared/data/glue/SST-2")
+    ap.add_argument("--data-dir", default="../shared/data/glue/SST-2", help="the task's data folder (train.tsv, dev.tsv)")
     ap.add_argument("--examples", type=int, help="examples the first setting trains on (default: the whole train "
                     "set once)")
     ap.add_argument("--max-train-samples", type=int, help="train rows used (default all)")

@@ -52,9 +52,11 @@ def step(out: Path, until: str | None, name: str, cmd: list[str], done: Path | N
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m recipes.reference_run", description=__doc__.splitlines()[0])
-    ap.add_argument("--data-dir", default="../shared/data/glue/SST-2")
-    ap.add_argument("--out", default="reports/sst2-minilm")
+    ap = argparse.ArgumentParser(prog="python -m recipes.reference_run", description=__doc__.splitlines()[0],
+                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    ap.add_argument("--data-dir", default="../shared/data/glue/SST-2", help="GLUE SST-2 folder (train.tsv, dev.tsv)")
+    ap.add_argument("--out", default="reports/sst2-minilm", help="report folder (steps.json, records, README); a "
+                    "new one for a run of your own: the committed report belongs to its checkpoints")
     ap.add_argument("--runs", default="runs/sst2-minilm", help="checkpoints (large; not committed)")
     ap.add_argument("--width-samples", type=int, default=24000, help="stage-1 example passes: the first N train rows once, or N / |train| epochs when N is larger (e.g. 3 x "
                     "67349 for the paper's 3 epochs)")
@@ -75,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     check_flags(args)  # refused now, not hours later when the step that reads it starts
     out, runs = Path(args.out), Path(args.runs)
+    check_report_matches_runs(out, runs)
     out.mkdir(parents=True, exist_ok=True)
     try:
         train_steps(args, out, runs)
@@ -86,6 +89,25 @@ def main(argv: list[str] | None = None) -> int:
     from recipes.reference_summary import write
     print(f"done: {write(out, runs)} and {out}/index.md; step times in {out}/steps.json")
     return 0
+
+
+def check_report_matches_runs(out: Path, runs: Path) -> None:
+    """Refuse an --out whose steps.json says a training step finished while its checkpoint is not under --runs: a
+    committed report (another machine's run, e.g. in a fresh clone) would otherwise have its finished evaluation and
+    sweep steps skipped and its records mixed with this run's. SystemExit names the step, the folder and the fix."""
+    log_path = out / "steps.json"
+    try:
+        log = json.loads(log_path.read_text()) if log_path.is_file() else {}
+    except json.JSONDecodeError as err:
+        raise SystemExit(f"{log_path}: not JSON ({err}); move it away (the steps it lists then run again)") from None
+    for name, entry in log.items():
+        if " -m dynabert train " not in f" {entry.get('command', '') if isinstance(entry, dict) else ''} ":
+            continue
+        folder = runs / {"stage1-width": "width", "stage2-depth": "depth"}.get(name, name)
+        if not (folder / "summary.json").is_file():
+            raise SystemExit(f"{out} holds the report of a run whose step {name!r} finished, but {folder} has no "
+                             f"checkpoint (summary.json): it is another run's report (e.g. the committed one). "
+                             f"Give a new --out (e.g. --out reports/my-run) or the --runs folder it was made with")
 
 
 def check_flags(args: argparse.Namespace) -> None:

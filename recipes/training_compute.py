@@ -247,9 +247,10 @@ def compute_lines(acc: pd.DataFrame, dyn: pd.DataFrame, runs: Path, out: Path, c
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    ap = argparse.ArgumentParser(prog="python -m recipes.training_compute", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m recipes.training_compute", description=__doc__.splitlines()[0],
+                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
-    cal = sub.add_parser("calibrate", help="CPU seconds per step of each training folder, re-measured now (idle "
+    cal = sub.add_parser("calibrate", formatter_class=argparse.ArgumentDefaultsHelpFormatter, help="CPU seconds per step of each training folder, re-measured now (idle "
                          "machine), written to OUT/compute-calibration.json for the reference report")
     cal.add_argument("--out", default="reports/sst2-minilm", help="the reference run's --out (steps.json)")
     cal.add_argument("--runs", default="runs/sst2-minilm", help="the reference run's --runs")

@@ -129,6 +129,8 @@ def test_sweep_writes_records_and_resumes(tmp_path, cache, capsys):
     assert r.latency_ms_p50 > 0 and r.n_runs >= 3 and len(r.samples_ms) == r.n_runs and r.peak_rss_mb > 0
     assert r.flops == 2 * (2 * 16 * (4 * 64 * 64 + 2 * 64 * 128) + 64 * 64 + 64 * 2)
     assert r.git_sha is not None and r.cpu_model and r.runtime_version and r.export_max_abs_err < 1e-4
+    assert isinstance(r.env["load_avg_1min"], float)  # each record: the load when its cell finished
+    assert [x.timestamp_utc for x in recs] == sorted(x.timestamp_utc for x in recs)  # stamped when measured
     assert "median latency" in capsys.readouterr().out
     assert sweep_main(args) == 0  # all done: nothing measured again
     assert len(records.read(store)) == 4

@@ -86,3 +86,22 @@ def test_export_subnet_is_cached_by_canonical_id_and_conflicting_flags_are_refus
     assert "is an extracted sub-network already" in capsys.readouterr().err
     assert export_main(["--model", "tiny", "--subnet", "wnan-d1", *art]) == 2
     assert "not a sub-network id: 'wnan-d1'" in capsys.readouterr().err
+
+
+def test_export_and_predictor_sample_take_a_training_output(tmp_path, tiny_checkpoint, capsys):
+    """`--model OUT` (a training output, as README's per-layer commands pass it) resolves to OUT/depth/best, as
+    bench.sweep and dynabert evaluate resolve it."""
+    import shutil
+
+    from bench.predictor import main as predictor_main
+
+    out = tmp_path / "OUT"
+    shutil.copytree(tiny_checkpoint, out / "depth" / "best")
+    assert export_main(["--model", str(out), "--subnet", "w0.50-d1.00", "--formats", "onnx", "--seq-len", "16",
+                        "--output-dir", str(tmp_path / "art")]) == 0
+    assert "w0.50-d1.00" in capsys.readouterr().out
+    assert predictor_main(["sample", "--model", str(out), "--n", "3", "--out", str(tmp_path / "s.json")]) == 0
+    assert len(json.loads((tmp_path / "s.json").read_text())) == 3
+    (tmp_path / "empty").mkdir()
+    assert export_main(["--model", str(tmp_path / "empty"), "--formats", "onnx"]) == 2
+    assert "no model found at" in capsys.readouterr().err

@@ -100,8 +100,10 @@ def test_points_select_one_cell_and_read_grid_records():
     pts = predictor.points(recs, "local-cpu", "onnxruntime", 1, 128)
     assert {(p.subnet_id, p.value) for p in pts} == {(spec.subnet_id, 1.0), (grid.subnet_id, 5.0)}
     assert next(p for p in pts if p.value == 5.0).layers == ((6, 768),) * 6
-    with pytest.raises(ValueError, match="no measured latency_ms_p50 for device 'cuda'"):
+    with pytest.raises(ValueError, match="no measured latency_ms_p50 for device 'cuda'") as err:
         predictor.points(recs, "cuda", "onnxruntime", 1, 128)
+    assert ("they hold: device local-cpu, runtime onnxruntime, threads 1, seq 128: 2 sub-network(s); device "
+            "local-cpu, runtime onnxruntime, threads 2, seq 128: 1 sub-network(s); device qemu-arm") in str(err.value)
     two = recs + [record(random_spec(rng), 2.0, machine_fingerprint="other")]
     with pytest.raises(ValueError, match="latencies of 2 machines"):
         predictor.points(two, "local-cpu", "onnxruntime", 1, 128)

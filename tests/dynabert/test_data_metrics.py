@@ -113,3 +113,15 @@ def test_metrics_hand_computed():
     r = pearson_spearman([1.0, 2.0, 3.0, 4.0], [1.0, 3.0, 2.0, 4.0])
     assert r["spearman"] == pytest.approx(0.8)  # 1 - 6*2/(4*15)
     assert r["pearson"] == pytest.approx(0.8)
+
+
+def test_split_source_holds_no_absolute_path(tmp_path, monkeypatch):
+    """Records and reports name the data file; one given by an absolute path under the working directory is
+    written relative to it (committed reports hold no absolute paths of the machine that made them)."""
+    data = tmp_path / "glue" / "SST-2"
+    data.mkdir(parents=True)
+    for name in ("train.tsv", "dev.tsv"):
+        (data / name).write_text("sentence\tlabel\na fine film\t1\na dull one\t0\n")
+    monkeypatch.chdir(tmp_path)
+    _, splits = load_task(get_task("sst2"), data)
+    assert splits["dev"].source == "glue/SST-2/dev.tsv"

@@ -121,7 +121,7 @@ def test_sampled_depth_stage_resumes_bit_exact_after_kill(tmp_path, sst2_dir):
     assert state.exists() and not (cut / "depth" / "summary.json").exists(), "the kill came too late to test resume"
     other = subprocess.run(depth_args(sst2_dir, cut, "--subnets-per-step", "6"), env=env, cwd=ROOT,
                            capture_output=True, text=True)  # another K would leave a summary true of part of the steps
-    assert other.returncode == 2 and "was started with --subnets-per-step 4 over 12" in other.stderr, other.stderr
+    assert other.returncode == 2 and "was started with --subnets-per-step 4 of 12" in other.stderr, other.stderr
     seed = subprocess.run(depth_args(sst2_dir, cut, *k4, "--seed", "7"), env=env, cwd=ROOT, capture_output=True,
                           text=True)  # other batches and draws spliced onto the first steps
     assert seed.returncode == 2 and "was started with another schedule (seed 42 -> 7)" in seed.stderr, seed.stderr
@@ -188,18 +188,18 @@ def test_finished_stage_rerun_with_another_k_or_grid_is_refused(tmp_path, sst2_d
     summary = json.loads(summary_path.read_text())
     assert summary["sampling"]["subnets_per_step"] == 4 and len(summary["sampling"]["grid"]) == 12
     capsys.readouterr()
-    for extra, asks in ((["--subnets-per-step", "2"], "asks for 2 over the same 12."),
-                        ([], "asks for 12 over the same 12."),
-                        (["--subnets-per-step", "4", "--depths", "1.0,0.5"], "asks for 4 over 8")):
+    for extra, asks in ((["--subnets-per-step", "2"], "asks for --subnets-per-step 2 of the same 12."),
+                        ([], "asks for all (the default) of the same 12."),
+                        (["--subnets-per-step", "4", "--depths", "1.0,0.5"], "asks for --subnets-per-step 4 of 8")):
         assert depth(*extra) == 2
         err = capsys.readouterr().err
         assert f"stage depth in {out / 'depth'} is finished (summary.json): it was trained with --subnets-per-step " \
-               f"4 over 12 sub-network(s) (w1.00-d1.00, " in err and asks in err
+               f"4 of 12 sub-network(s) per step (w1.00-d1.00, " in err and asks in err
         assert "give another --output-dir; to use the finished stage, run with the --subnets-per-step" in err
     assert depth("--subnets-per-step", "4") == 0  # the same flags: skipped as done
     assert "stage depth: already finished" in capsys.readouterr().out
     del summary["sampling"]  # a summary written before `sampling` was saved: read from its config
     summary_path.write_text(json.dumps(summary))
     assert depth("--subnets-per-step", "3") == 2
-    assert "trained with --subnets-per-step 4 over 12" in capsys.readouterr().err
+    assert "trained with --subnets-per-step 4 of 12" in capsys.readouterr().err
     assert depth("--subnets-per-step", "4") == 0

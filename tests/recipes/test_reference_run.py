@@ -116,3 +116,20 @@ def test_a_failing_step_stops_the_run_and_only_a_sweep_may_exit_1(tmp_path, caps
     assert not (tmp_path / "o").exists()
     assert ref.fixed_folders(argparse.Namespace(fixed=["4/12,0.5"])) == [("0.3333333333333333", "0.5",
                                                                           "fixed-w0.33-d0.50")]
+
+
+def test_another_runs_report_is_refused_before_any_step(tmp_path, monkeypatch):
+    """A fresh clone's committed report (steps.json says the training finished; no checkpoints here) is never
+    resumed into: its evaluation and sweep steps would be skipped and its records mixed with this run's."""
+    rep = tmp_path / "rep"
+    rep.mkdir()
+    (rep / "steps.json").write_text(json.dumps({
+        "stage1-width": {"seconds": 1, "command": "python -m dynabert train --task sst2 --stage width"},
+        "evaluate-teacher": {"seconds": 1, "command": "python -m dynabert evaluate --task sst2"}}))
+    with pytest.raises(SystemExit, match=r"step 'stage1-width' finished, but .*width has no checkpoint.*new --out"):
+        dry_run(tmp_path, monkeypatch)
+    (rep / "steps.json").write_text("{")
+    with pytest.raises(SystemExit, match=r"steps.json: not JSON"):
+        dry_run(tmp_path, monkeypatch)
+    (rep / "steps.json").write_text(json.dumps({"teacher": {"seconds": 1, "command": "python -m dynabert train"}}))
+    assert "teacher" in dry_run(tmp_path, monkeypatch)  # the checkpoint is here: the same run resumes
