@@ -1,7 +1,7 @@
 """Command line: `python -m dynabert info | extract | train | evaluate`.
 
 Each sub-command parses its flags here and calls one function elsewhere; a ValueError becomes a one-line
-message and exit status 2, never a traceback. Must not import bench or devices.
+message and exit status 2, never a traceback; Ctrl-C one line and status 130. Must not import bench or devices.
 """
 
 from __future__ import annotations
@@ -51,16 +51,17 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def extract_spec(args: argparse.Namespace, size, source: str):
     """--subnet (an id or JSON, grid or per layer) or --width and --depth, checked against `size` (the model's
-    architecture, read before its weights) and resolved; ValueError naming the flag when neither, both, or a
+    architecture, read before its weights) and resolved; a per-layer --subnet that is a grid point comes back as
+    that grid point (subnet.canonical, as bench.export writes it). ValueError naming the flag when neither, both, or a
     value the model cannot take."""
     from dynabert.config import check_mults
-    from dynabert.subnet import parse_subnet
+    from dynabert.subnet import canonical, parse_subnet
 
     if args.subnet is not None:
         if args.width is not None or args.depth is not None:
             raise ValueError("give either --subnet or --width/--depth, not both")
-        try:
-            return parse_subnet(args.subnet).resolve(size)
+        try:  # a per-layer spec equal to a grid point is that grid point (its id, cache entry and card accuracy)
+            return canonical(parse_subnet(args.subnet).resolve(size), size)
         except ValueError as err:
             raise ValueError(f"--subnet {args.subnet}: {err}") from None
     if args.width is None or args.depth is None:
@@ -142,3 +143,6 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, TypeError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as err:  # Ctrl-C: one line (a stage says where it resumes), the shell's status 130
+        print(f"interrupted: {err}" if str(err) else "interrupted", file=sys.stderr)
+        return 130

@@ -84,6 +84,7 @@ class Progress:
     cpu_seconds: float = 0.0  # this rank's process CPU time (all threads) inside the training loop, summed over resumes
     sampling: dict | None = None  # {"subnets_per_step": K, "grid": [ids]} the stage was started with (a resume must match)
     schedule: dict | None = None  # seed, batch, processes, train rows, steps, lr, warm-up, decay, seq len (a resume must match)
+    flags: dict | None = None  # run_flags.trained_flags of the stage at its start (a resume must match)
 
     def state_dict(self) -> dict:
         return asdict(self)
@@ -171,8 +172,55 @@ def has_checkpoint(target: Path) -> bool:
 def load_checkpoint(accelerator, target: Path) -> None:
     """Accelerate's load_state: weights, optimizer, loss scaler, registered objects (scheduler, progress) and each
     rank's RNG states (CPU and CUDA); tensors are read onto the CPU first, so a state saved on a GPU resumes on a
-    CPU-only machine (and the other way round)."""
+    CPU-only machine (and the other way round). Every file is read first (check_checkpoint_files): Accelerate
+    would drop an unreadable RNG state silently and fail deep in torch on a damaged weights file. ValueError naming
+    the folder, the file and the fix for a checkpoint from an older version or a missing or damaged file."""
     if not (target / "random_states_0.pkl").is_file():
         raise ValueError(f"{target} is not an Accelerate checkpoint (no random_states_0.pkl); it was written by an "
                          f"older version: delete {target} to restart the stage")
+    rng = check_checkpoint_files(accelerator, target)
     accelerator.load_state(str(target), map_location="cpu")
+    if not torch.equal(torch.get_rng_state(), rng["torch_manual_seed"]):  # Accelerate only logs a failed RNG load
+        raise ValueError(f"checkpoint {target}: the RNG state of random_states_{accelerator.process_index}.pkl was "
+                         f"not restored (the resume would not continue the same random draws); delete {target} to "
+                         f"restart the stage from its beginning")
+
+
+def checkpoint_files(accelerator, target: Path) -> list[str]:
+    """The files load_state reads on this rank: model, optimizer, loss scaler, registered objects, own RNG state."""
+    model = "model.safetensors" if (target / "model.safetensors").is_file() else "pytorch_model.bin"
+    names = [model, "optimizer.bin", *(f"custom_checkpoint_{i}.pkl" for i in range(len(accelerator._custom_objects))),
+             f"random_states_{accelerator.process_index}.pkl"]
+    return names + (["scaler.pt"] if accelerator.scaler is not None else [])
+
+
+def check_checkpoint_files(accelerator, target: Path) -> dict:
+    """Read every file of `checkpoint_files` as load_state will (weights_only except Accelerate's own pickled
+    registered objects); returns this rank's RNG state. ValueError naming the checkpoint, the missing or damaged
+    file and the fix."""
+    fix = (f"delete {target} to restart the stage from its beginning, or restore the file from a copy of the "
+           f"checkpoint")
+    states = {name: read_checkpoint_file(target, name, fix) for name in checkpoint_files(accelerator, target)}
+    rng = states[f"random_states_{accelerator.process_index}.pkl"]
+    if not (isinstance(rng, dict) and {"random_state", "numpy_random_seed", "torch_manual_seed"} <= set(rng)):
+        raise ValueError(f"checkpoint {target} is damaged: random_states_{accelerator.process_index}.pkl holds no "
+                         f"RNG state (the resume would not continue the same random draws); {fix}")
+    return rng
+
+
+def read_checkpoint_file(target: Path, name: str, fix: str):
+    """One checkpoint file's content, read onto the CPU; ValueError naming it when missing or unreadable."""
+    from accelerate.utils import load
+    from safetensors.torch import load_file
+
+    path = target / name
+    if not path.is_file():
+        raise ValueError(f"checkpoint {target} is incomplete: {name} is missing; {fix}")
+    try:
+        if name.endswith(".safetensors"):
+            return load_file(path)
+        return load(path, map_location="cpu", weights_only=not name.startswith("custom_checkpoint"))
+    except Exception as err:  # torch, pickle and zipfile raise many kinds; each means an unreadable file
+        detail = str(err).splitlines()[0] if str(err) else "no detail"
+        raise ValueError(f"checkpoint {target} is damaged: {name} cannot be read ({type(err).__name__}: "
+                         f"{detail}); {fix}") from None

@@ -59,11 +59,28 @@ class Evaluation:
         return f"{self.split.name} ({self.split.source}, {len(self.features)} examples{extra})"
 
 
+STAGE_NOTES = {"width": "its sub-networks were distilled at full depth only (stage depth did not finish)",
+               "teacher": "it is the fine-tuned teacher: its sub-networks were never distilled (stages width and "
+                          "depth did not finish)"}
+
+
 def resolve_checkpoint(path: str) -> Path:
-    """A model directory from a training OUTPUT (latest finished stage), a stage folder or a model folder."""
+    """A model directory from a training OUTPUT (latest finished stage), a stage folder or a model folder.
+
+    A training OUTPUT prints to stderr which stage's model is used, and warns when that stage is width or teacher
+    (its sub-networks were not distilled at every width x depth). ValueError when none holds a config.json."""
     p = Path(path)
-    for candidate in (p, p / "best", *(p / s / "best" for s in ("final", "depth", "width", "teacher"))):
+    for candidate in (p, p / "best"):
         if (candidate / "config.json").is_file():
+            return candidate
+    for stage in ("final", "depth", "width", "teacher"):
+        candidate = p / stage / "best"
+        if (candidate / "config.json").is_file():
+            print(f"note: {path} is a training output; using {candidate} (stage {stage})", file=sys.stderr)
+            if stage in STAGE_NOTES:
+                print(f"warning: {candidate} is from stage {stage}: {STAGE_NOTES[stage]}; its accuracy at smaller "
+                      f"widths and depths is not DynaBERT's (finish stage depth, or pass {candidate} to use it "
+                      f"knowingly)", file=sys.stderr)
             return candidate
     raise ValueError(f"no model found at {path!r} (looked for config.json in it, in best/, and in "
                      f"final|depth|width|teacher/best/); train first or pass a model directory")

@@ -13,6 +13,7 @@ from pathlib import Path
 from dynabert import baselines
 from dynabert.config import DEFAULT_DEPTHS, DEFAULT_WIDTHS, SubnetSpec, check_grid, check_mults, default_grid
 from dynabert.presets import load_model, load_size
+from dynabert.run_flags import check_same_flags, trained_flags
 from dynabert.sampling import check_same_sampling, check_subnets_per_step
 
 STAGES = ("teacher", "width", "depth", "final")
@@ -221,15 +222,18 @@ def finished_sampling(summary: dict, cfg: TrainConfig, stage: str) -> dict | Non
 
 
 def check_finished_stage(cfg: TrainConfig, stage: str, out: Path) -> dict:
-    """The summary of a finished stage, when this command asks for the K and grid it was trained with; otherwise
-    ValueError naming the stage folder, both settings and the fix (a rerun would skip it as done, silently)."""
+    """The summary of a finished stage, when this command asks for the K, grid and training flags it was trained with
+    (run_flags.STAGE_FLAGS: the stage's own and its lineage's); otherwise ValueError naming the stage folder, each
+    changed setting (old -> new) and the fix (a rerun would skip it as done, silently)."""
     summary = json.loads((out / "summary.json").read_text())
     saved = finished_sampling(summary, cfg, stage)
     specs = stage_specs(cfg, stage)
     now = {"subnets_per_step": min(cfg.subnets_per_step or len(specs), len(specs)),
            "grid": [s.subnet_id for s in specs]}
+    was = f"stage {stage} in {out} is finished (summary.json): it was trained"
     if saved is not None:
-        check_same_sampling(saved, now, f"stage {stage} in {out} is finished (summary.json): it was trained",
-                            "To train with the new setting, give another --output-dir; to use the finished stage, "
-                            "run with the --subnets-per-step/--widths/--depths it was trained with")
+        check_same_sampling(saved, now, was, "To train with the new setting, give another --output-dir; to use the "
+                            "finished stage, run with the --subnets-per-step/--widths/--depths it was trained with")
+    check_same_flags(summary.get("config"), trained_flags(cfg, stage), was, "To train with the new flags, give "
+                     "another --output-dir; to use the finished stage, run with the flags it was trained with")
     return summary

@@ -24,8 +24,8 @@ from transformers import get_linear_schedule_with_warmup
 from dynabert import baselines
 from dynabert.augment import DEFAULT_N, N_PER_TASK, AugmentConfig, augmented_train
 from dynabert.data import Split, batch_order, collate, encode, get_task, load_hub, load_task, metric_for
-from dynabert.engine import (Progress, Trainable, has_checkpoint, load_checkpoint, make_accelerator, rank_rows,
-                             save_checkpoint, steps_per_epoch, train_step)
+from dynabert.engine import (CHECKPOINT_MARK, Progress, Trainable, has_checkpoint, load_checkpoint, make_accelerator,
+                             rank_rows, save_checkpoint, steps_per_epoch, train_step)
 from dynabert.evaluate import evaluate_specs
 from dynabert.labels import align_classifier, check_task_checkpoint
 from dynabert.limits import check_model_inputs, check_seq_len, input_limits
@@ -34,6 +34,7 @@ from dynabert.metrics import selection_score
 from dynabert.model import DynaBert
 from dynabert.presets import load_model, load_tokenizer
 from dynabert.rewire import importance, rewire_
+from dynabert.run_flags import check_same_flags, trained_flags
 from dynabert.sampling import check_same_sampling, expected_cost_share, subnets_for_step
 from dynabert.stages import (AUGMENTED_STAGES, STAGES, StagePlan, TrainConfig, check_grid_flags,  # noqa: F401
                              check_finished_stage, check_sampling, plan, stage_dir)
@@ -189,22 +190,35 @@ def setup_stage(cfg: TrainConfig, name: str, out: Path) -> Stage:
                   optimizer, scheduler, loss_settings(cfg, p), per_epoch, total, log)
     accelerator.register_for_checkpointing(scheduler, stage.progress)  # stepped by hand: see optimizer_step
     stage.progress.sampling = sampling_settings(cfg, p)
-    stage.progress.schedule = schedule = {"seed": cfg.seed, "batch_size": cfg.batch_size, "processes":
-                                          accelerator.num_processes, "train_examples": len(data.train),
-                                          "total_steps": total, "learning_rate": cfg.learning_rate,
-                                          "warmup_ratio": cfg.warmup_ratio, "weight_decay": cfg.weight_decay,
-                                          "max_seq_len": cfg.max_seq_len}
+    stage.progress.schedule = {"seed": cfg.seed, "batch_size": cfg.batch_size, "processes": accelerator.num_processes,
+                               "train_examples": len(data.train), "total_steps": total,
+                               "learning_rate": cfg.learning_rate, "warmup_ratio": cfg.warmup_ratio,
+                               "weight_decay": cfg.weight_decay, "max_seq_len": cfg.max_seq_len}
+    stage.progress.flags = trained_flags(cfg, name)  # every flag that decides what the stage trains
     if resuming:
-        load_checkpoint(accelerator, out / "checkpoint")  # a checkpoint from before `schedule` keeps this one
-        check_resume_sampling(stage.progress.sampling, sampling_settings(cfg, p), out / "checkpoint")
-        check_resume_schedule(stage.progress.schedule, schedule, out / "checkpoint")
-        log(f"resumed from {out / 'checkpoint'} at step {stage.progress.step} of {total}")
+        resume(cfg, stage)
     else:
         log(f"stage {name}: {len(p.specs)} sub-network(s), {k_line(cfg, p)}, {len(data.train)} train examples, "
             f"{total} steps "
             f"({cfg.epochs} epochs x {per_epoch} batches of {cfg.batch_size} x {accelerator.num_processes} "
             f"process(es)), teacher {p.teacher_from or 'none (gold labels)'}")
     return stage
+
+
+def resume(cfg: TrainConfig, s: Stage) -> None:
+    """Load OUT/checkpoint into the prepared stage, then refuse (ValueError naming each difference and the fix) a
+    resume with another K or grid, schedule or training flag than the stage was started with (a checkpoint
+    written before one of them was saved keeps this command's: not compared). A damaged checkpoint file:
+    engine.load_checkpoint's ValueError."""
+    checkpoint, now = s.out / "checkpoint", (dict(s.progress.sampling), dict(s.progress.schedule),
+                                             dict(s.progress.flags))
+    load_checkpoint(s.accelerator, checkpoint)
+    check_resume_sampling(s.progress.sampling, now[0], checkpoint)
+    check_resume_schedule(s.progress.schedule, now[1], checkpoint)
+    check_same_flags(s.progress.flags, now[2], f"{checkpoint} was started",
+                     f"Resume with the flags it was started with, train into another --output-dir, or delete "
+                     f"{checkpoint} to restart stage {s.name} from its beginning")
+    s.log(f"resumed from {checkpoint} at step {s.progress.step} of {s.total_steps}")
 
 
 def check_resume_schedule(saved: dict, now: dict, checkpoint: Path) -> None:
@@ -303,9 +317,37 @@ def run_stage(cfg: TrainConfig, stage: str) -> dict:
         print(f"stage {stage}: already finished ({out / 'summary.json'}); skipping")
         return summary
     s = setup_stage(cfg, stage, out)
-    p, world = s.progress, s.accelerator.num_processes
+    try:
+        seconds, seen = train_loop(cfg, s)
+        evaluate_and_choose(cfg, s, final=True)
+    except KeyboardInterrupt:
+        s.log.close()
+        raise StageInterrupted(interrupted_line(s)) from None
+    return finish_stage(cfg, s, seconds, seen)
+
+
+class StageInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a stage; its message says where it stopped and how it resumes (the CLI prints it, exit 130)."""
+
+
+def interrupted_line(s: Stage) -> str:
+    """'stage depth stopped at step 7; the last checkpoint (step 4, OUT/depth/checkpoint) resumes with the same
+    command', or that no checkpoint was written yet."""
+    checkpoint = s.out / "checkpoint"
+    if not has_checkpoint(checkpoint):
+        return (f"stage {s.name} stopped at step {s.progress.step} before its first checkpoint; the same command "
+                f"restarts it from its beginning")
+    step = json.loads((checkpoint / CHECKPOINT_MARK).read_text())["step"]
+    return (f"stage {s.name} stopped at step {s.progress.step}; the last checkpoint (step {step}, {checkpoint}) "
+            f"resumes with the same command")
+
+
+def train_loop(cfg: TrainConfig, s: Stage) -> tuple[float, int]:
+    """The optimizer steps from the current one to the last, with evaluations and checkpoints on their cadence;
+    returns (wall seconds, training rows seen) of this run."""
+    p = s.progress
     started, seen, clock = time.time(), 0, time.process_time()
-    bar = tqdm(total=s.total_steps, initial=p.step, desc=f"stage {stage}", disable=not s.accelerator.is_main_process)
+    bar = tqdm(total=s.total_steps, initial=p.step, desc=f"stage {s.name}", disable=not s.accelerator.is_main_process)
     s.model.train()
     while p.step < s.total_steps:
         epoch, offset = divmod(p.step, s.batches_per_epoch)
@@ -336,8 +378,7 @@ def run_stage(cfg: TrainConfig, stage: str) -> dict:
                 evaluate_and_checkpoint(cfg, s)
                 clock = time.process_time()
     bar.close()
-    evaluate_and_choose(cfg, s, final=True)
-    return finish_stage(cfg, s, time.time() - started, seen)
+    return time.time() - started, seen
 
 
 def finish_stage(cfg: TrainConfig, s: Stage, seconds: float, seen: int) -> dict:
