@@ -317,10 +317,13 @@ def run_stage(cfg: TrainConfig, stage: str) -> dict:
         print(f"stage {stage}: already finished ({out / 'summary.json'}); skipping")
         return summary
     s = setup_stage(cfg, stage, out)
+    bar = tqdm(total=s.total_steps, initial=s.progress.step, desc=f"stage {stage}",
+               disable=not s.accelerator.is_main_process)
     try:
-        seconds, seen = train_loop(cfg, s)
+        seconds, seen = train_loop(cfg, s, bar)
         evaluate_and_choose(cfg, s, final=True)
     except KeyboardInterrupt:
+        bar.close()  # the message starts a line of its own
         s.log.close()
         raise StageInterrupted(interrupted_line(s)) from None
     return finish_stage(cfg, s, seconds, seen)
@@ -342,12 +345,11 @@ def interrupted_line(s: Stage) -> str:
             f"resumes with the same command")
 
 
-def train_loop(cfg: TrainConfig, s: Stage) -> tuple[float, int]:
-    """The optimizer steps from the current one to the last, with evaluations and checkpoints on their cadence;
-    returns (wall seconds, training rows seen) of this run."""
+def train_loop(cfg: TrainConfig, s: Stage, bar: tqdm) -> tuple[float, int]:
+    """The optimizer steps from the current one to the last, with evaluations and checkpoints on their cadence,
+    shown on `bar` (closed at the end); returns (wall seconds, training rows seen) of this run."""
     p = s.progress
     started, seen, clock = time.time(), 0, time.process_time()
-    bar = tqdm(total=s.total_steps, initial=p.step, desc=f"stage {s.name}", disable=not s.accelerator.is_main_process)
     s.model.train()
     while p.step < s.total_steps:
         epoch, offset = divmod(p.step, s.batches_per_epoch)

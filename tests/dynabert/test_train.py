@@ -203,3 +203,106 @@ def test_finished_stage_rerun_with_another_k_or_grid_is_refused(tmp_path, sst2_d
     assert depth("--subnets-per-step", "3") == 2
     assert "trained with --subnets-per-step 4 of 12" in capsys.readouterr().err
     assert depth("--subnets-per-step", "4") == 0
+
+
+def interrupted_depth(sst2, out):
+    """A finished tiny stage depth made into one interrupted after step 1: its checkpoint (written at step 1 of 2 by
+    --save-every 1) kept, its summary.json removed. Returns the command (in-process argv) that resumes it."""
+    def depth(*extra):
+        return main(train_args(sst2, out, "depth", "--max-train-samples", "32", "--epochs", "1",
+                               "--max-eval-samples", "16", "--save-every", "1", *extra))
+
+    fake_width_stage(out)
+    assert depth() == 0
+    (out / "depth" / "summary.json").unlink()
+    assert json.loads((out / "depth" / "checkpoint" / CHECKPOINT_MARK).read_text())["step"] == 1
+    return depth
+
+
+def test_resume_with_other_training_flags_is_refused(tmp_path, sst2_dir, capsys):
+    """A resume with --bucket, --teacher-width, --depth-lambda1 or --max-grad-norm changed used to splice two
+    differently trained runs silently (the summary recording only the second flags)."""
+    out = tmp_path / "run"
+    depth = interrupted_depth(sst2_dir, out)
+    capsys.readouterr()
+    assert depth("--bucket", "--teacher-width", "matched", "--depth-lambda1", "5", "--max-grad-norm", "0.1") == 2
+    err = capsys.readouterr().err
+    assert f"{out / 'depth' / 'checkpoint'} was started with other flags (" in err
+    for change in ("--bucket: False -> True", "--teacher-width: full -> matched", "--depth-lambda1: 1.0 -> 5.0",
+                   "--max-grad-norm: 1.0 -> 0.1"):
+        assert change in err, err
+    assert f"delete {out / 'depth' / 'checkpoint'} to restart stage depth from its beginning" in err
+    assert depth("--eval-every", "3", "--logging-steps", "2") == 0  # cadence does not change what is trained
+    assert "resumed from" in (out / "depth" / "train.log").read_text()
+
+
+def test_finished_stage_rerun_with_other_training_flags_is_refused(tmp_path, sst2_dir, capsys):
+    """A finished stage rerun with another seed, epochs or data used to say 'already finished; skipping'."""
+    out = fake_width_stage(tmp_path / "run")
+    other_data = tmp_path / "other-sst2"
+    other_data.mkdir()
+    for name in ("train.tsv", "dev.tsv"):
+        (other_data / name).write_bytes((Path(sst2_dir) / name).read_bytes())
+
+    def depth(*extra):
+        return main(train_args(sst2_dir, out, "depth", "--max-train-samples", "16", "--epochs", "1",
+                               "--max-eval-samples", "16", *extra))
+
+    assert depth() == 0
+    capsys.readouterr()
+    for extra, change in ((["--seed", "7"], "--seed: 42 -> 7"), (["--epochs", "2"], "--epochs: 1.0 -> 2.0"),
+                          (["--data-dir", str(other_data)], f"--data-dir: {sst2_dir} -> {other_data}")):
+        assert main(train_args(sst2_dir, out, "depth", "--max-train-samples", "16", "--epochs", "1",
+                               "--max-eval-samples", "16", *extra)) == 2
+        err = capsys.readouterr().err
+        assert f"stage depth in {out / 'depth'} is finished (summary.json): it was trained with other flags " \
+               f"({change})" in err, err
+        assert "give another --output-dir; to use the finished stage, run with the flags it was trained with" in err
+    assert depth("--eval-every", "1", "--checkpoint-choice", "last") == 0  # not what is trained: skipped as done
+    assert "stage depth: already finished" in capsys.readouterr().out
+
+
+def test_damaged_checkpoint_file_is_named_with_the_fix(tmp_path, sst2_dir, capsys):
+    """A truncated RNG state used to be dropped silently by Accelerate (the resume continuing other random draws);
+    a truncated weights, optimizer or registered-object file failed deep in torch."""
+    import shutil
+
+    out = tmp_path / "run"
+    depth = interrupted_depth(sst2_dir, out)
+    checkpoint = out / "depth" / "checkpoint"
+    shutil.copytree(checkpoint, tmp_path / "copy")
+    capsys.readouterr()
+    for name in ("random_states_0.pkl", "pytorch_model.bin", "optimizer.bin", "custom_checkpoint_1.pkl"):
+        whole = (checkpoint / name).read_bytes()
+        (checkpoint / name).write_bytes(whole[:len(whole) // 2])
+        assert depth() == 2, name
+        err = capsys.readouterr().err
+        assert f"checkpoint {checkpoint} is damaged: {name} cannot be read" in err, err
+        assert f"delete {checkpoint} to restart the stage from its beginning, or restore the file" in err
+        assert "Traceback" not in err
+        (checkpoint / name).write_bytes(whole)
+    (checkpoint / "optimizer.bin").unlink()
+    assert depth() == 2 and f"checkpoint {checkpoint} is incomplete: optimizer.bin is missing" in \
+        capsys.readouterr().err
+    shutil.copy(tmp_path / "copy" / "optimizer.bin", checkpoint / "optimizer.bin")
+    assert depth() == 0 and "resumed from" in (out / "depth" / "train.log").read_text()
+
+
+def test_ctrl_c_prints_one_line_and_exits_130(tmp_path, sst2_dir):
+    """Ctrl-C used to end in a KeyboardInterrupt traceback; now one line says where the stage resumes."""
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "dynabert", *train_args(sst2_dir, out, "teacher", "--max-train-samples", "640",
+                                                         "--epochs", "3", "--eval-every", "5")]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TQDM_DISABLE": "1"}
+    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    state, deadline = out / "teacher" / "checkpoint" / CHECKPOINT_MARK, time.time() + 120
+    while not state.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    err = proc.communicate(timeout=120)[1]
+    assert not (out / "teacher" / "summary.json").exists(), "the interrupt came too late to test"
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    line = next((x for x in err.splitlines() if x.startswith("interrupted: ")), err)  # after the progress bar
+    assert re.fullmatch(rf"interrupted: stage teacher stopped at step \d+; the last checkpoint \(step \d+, "
+                        rf"{re.escape(str(out / 'teacher' / 'checkpoint'))}\) resumes with the same command", line), line
