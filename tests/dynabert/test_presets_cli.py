@@ -84,3 +84,37 @@ def test_extract_refuses_a_file_as_output_dir(tmp_path, capsys):
     assert main(["extract", "--checkpoint", "tiny", "--width", "0.5", "--depth", "1",
                  "--output-dir", str(tmp_path / "f.tsv")]) == 2
     assert "is a file" in capsys.readouterr().err and (tmp_path / "f.tsv").read_text() == "x\n"
+
+
+def test_extract_per_layer_spec_of_a_grid_point_is_that_grid_point(tmp_path, sst2_dir, capsys):
+    """--subnet h4.4-f128.128 (every layer whole, on tiny) is w1.00-d1.00: its id, and its accuracy on the card."""
+    from dynabert.presets import load_tokenizer
+
+    ckpt, store, out = tmp_path / "ckpt", tmp_path / "acc.jsonl", tmp_path / "sub"
+    load_model("tiny").save_pretrained(ckpt)
+    load_tokenizer("tiny").save_pretrained(ckpt)
+    assert main(["evaluate", "--checkpoint", str(ckpt), "--task", "sst2", "--data-dir", sst2_dir, "--widths", "1.0",
+                 "--depths", "1.0", "--results", str(store)]) == 0
+    capsys.readouterr()
+    assert main(["extract", "--checkpoint", str(ckpt), "--subnet", "h4.4-f128.128", "--output-dir", str(out),
+                 "--results", str(store)]) == 0
+    assert capsys.readouterr().out.startswith("w1.00-d1.00: 2 layers x 4 heads")
+    card = (out / "README.md").read_text()
+    assert "has no record of it" not in card and "w1.00-d1.00" in card
+
+
+def test_training_output_names_the_stage_used_and_warns_when_not_distilled(tmp_path, capsys):
+    """A training output used to resolve silently to its latest finished stage, the teacher included."""
+    from dynabert.evaluate import resolve_checkpoint
+
+    out = tmp_path / "OUT"
+    for stage in ("teacher", "width", "depth"):
+        (out / stage / "best").mkdir(parents=True)
+        (out / stage / "best" / "config.json").write_text("{}")
+        assert resolve_checkpoint(str(out)) == out / stage / "best"
+        err = capsys.readouterr().err
+        assert f"note: {out} is a training output; using {out / stage / 'best'} (stage {stage})" in err
+        assert ("warning:" in err) == (stage != "depth"), err
+        assert stage == "depth" or "not DynaBERT's (finish stage depth" in err
+    assert resolve_checkpoint(str(out / "depth")) == out / "depth" / "best"  # a stage folder: as named, no note
+    assert capsys.readouterr().err == ""
