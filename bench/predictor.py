@@ -308,7 +308,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
     specs = sample(size, args.n, args.seed, widths)
     write_subnets(args.out, specs, size)
     total = space_size(space_for(size, widths))
-    short = (f" (asked for {args.n}; the space of --widths {args.widths} on {plural(size.num_layers, 'layer')} holds only "
+    layers = plural(size.num_layers, "layer")
+    short = (f" (asked for {args.n}; the space of --widths {args.widths} on {layers} holds only "
              f"{total}: all of them)" if len(specs) < args.n and len(specs) == total else
              f" (asked for {args.n}; {len(specs)} distinct found in {100 * args.n} draws of {total})"
              if len(specs) < args.n else "")

@@ -315,7 +315,8 @@ def check_args(args: argparse.Namespace) -> list[int | None]:
     if args.examples is not None and args.examples < 1:
         raise SystemExit(f"--examples must be at least 1 (leave it out for the whole train set), got {args.examples}")
     if not Path(args.from_dir).is_dir():
-        raise SystemExit(f"--from {args.from_dir}: no such folder; give a training output folder (e.g. runs/sst2-minilm-e1)")
+        raise SystemExit(f"--from {args.from_dir}: no such folder; give a training output folder (e.g. "
+                         "runs/sst2-minilm-e1)")
     if not (Path(args.from_dir) / "width" / "summary.json").is_file():  # best/ exists mid-training too
         raise SystemExit(f"--from {args.from_dir}: no finished stage width ({args.from_dir}/width/summary.json); run "
                          "`python -m dynabert train --stage width` there first")

@@ -239,7 +239,8 @@ def group_lines(e: dict, note: str, figure: str) -> list[str]:
     noise = (f" The fresh processes of one cell disagreed: slowest / fastest process median {sp['median_ratio']:.2f}x "
              f"at the median cell, up to {sp['max_ratio']:.2f}x, over 1.2x in {sp['share_over_1_2']:.0%} of "
              f"{sp['cells']} cells." if sp else "")
-    curve = [f"| {r['n_train']} | {r['chosen']} | {r['mape']:.2%} | {r['within_10pct']:.0%} | {pred.fmt_rho(r['spearman'])} |"
+    curve = [f"| {r['n_train']} | {r['chosen']} | {r['mape']:.2%} | {r['within_10pct']:.0%} | "
+             f"{pred.fmt_rho(r['spearman'])} |"
              for r in e["learning_curve"]]
     lines = [f"## {e['device']} / {e['runtime']}, {e['threads']} thread(s), batch 1, seq {e['seq_len']}", "",
              f"{e['n_train'] + e['n_heldout']} sub-networks (random per-layer ones and grid points) measured on "

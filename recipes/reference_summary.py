@@ -85,10 +85,10 @@ def check_steps(path: Path) -> None:
         raise ValueError(f"{path.as_posix()} is not a step log (a JSON {type(steps).__name__}, not an object of "
                          f"steps); rerun {RUN} to rewrite it")
     for name, entry in steps.items():
-        for key, kind in (("seconds", (int, float)), ("command", str)):
+        for key, kind, what in (("seconds", (int, float), "a number"), ("command", str, "text")):
             if not isinstance(entry, dict) or not isinstance(entry.get(key), kind) or isinstance(entry.get(key), bool):
-                raise ValueError(f"{path.as_posix()}: step {name!r} has no {key} ({'a number' if key == 'seconds' else 'text'}); "
-                                 f"delete that entry and rerun {RUN}, which runs the step again and logs it")
+                raise ValueError(f"{path.as_posix()}: step {name!r} has no {key} ({what}); delete that entry and "
+                                 f"rerun {RUN}, which runs the step again and logs it")
 
 
 def check_summary(path: Path, step: str, runs: Path) -> None:

@@ -162,7 +162,8 @@ def test_calibrate_checks_every_folder_first_and_keeps_each_result_as_measured(t
     assert dyn([*base, "--stage", "teacher"]) == 0
     summary(runs / "depth", 10)  # a finished stage depth whose stage width is not under --runs
     summary(runs / "fixed-w0.50-d0.50", 10)
-    broken = [*base[:3], str(tmp_path / "no-data"), *base[4:], "--baseline", "fixed", "--width", "0.5", "--depth", "0.5"]
+    broken = [*base[:3], str(tmp_path / "no-data"), *base[4:], "--baseline", "fixed", "--width", "0.5", "--depth",
+              "0.5"]
     log = {"teacher": {"command": " ".join(["python", "-m", "dynabert", *base, "--stage", "teacher"])},
            "stage2-depth": {"command": " ".join(["python", "-m", "dynabert", *base, "--stage", "depth"])},
            "fixed-w0.50-d0.50": {"command": " ".join(["python", "-m", "dynabert", *broken])},
