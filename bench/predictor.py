@@ -190,12 +190,14 @@ def _counts(values: list[int], keys: list[int]) -> list[float]:
 
 
 def metrics(predicted: np.ndarray, measured: np.ndarray) -> dict:
-    """MAPE, shares within +-10% and +-5% (all fractions: 0.041 is 4.1%), Spearman rank correlation (scipy), n."""
+    """MAPE, shares within +-10% and +-5% (all fractions: 0.041 is 4.1%), Spearman rank correlation (scipy), n.
+    Spearman is None (undefined) with fewer than 3 points or when either side is constant (all values equal)."""
     from scipy.stats import spearmanr
 
     rel = np.abs(predicted - measured) / measured
     eps = 1e-12  # 2.2 vs 2.0 is within 10%, whatever the last bit of the division says
-    rho = float(spearmanr(predicted, measured).statistic) if len(measured) > 2 else float("nan")
+    ranked = len(measured) > 2 and np.ptp(predicted) > 0 and np.ptp(measured) > 0
+    rho = float(spearmanr(predicted, measured).statistic) if ranked else None
     return {"n": int(len(measured)), "mape": float(rel.mean()), "within_10pct": float((rel <= 0.10 + eps).mean()),
             "within_5pct": float((rel <= 0.05 + eps).mean()), "spearman": rho}
 
@@ -220,7 +222,8 @@ def cross_validated_mape(kind: str, pts: list[Point], folds: int = 5, seed: int 
 def choose(pts: list[Point], kinds: tuple[str, ...] = MODELS) -> tuple[Predictor, dict[str, float]]:
     """The model with the lowest cross-validated MAPE, fitted on all `pts`; and every model's CV MAPE."""
     if len(pts) < 4:
-        raise ValueError(f"{len(pts)} measured points; a predictor needs at least 4 (measure more sub-networks)")
+        raise ValueError(f"{plural(len(pts), 'measured point')}; a predictor needs at least 4 (measure more "
+                         "sub-networks)")
     cv = {k: cross_validated_mape(k, pts) for k in kinds}
     best = min(cv, key=cv.get)
     return Predictor(best).fit(pts), cv
@@ -232,6 +235,16 @@ def split(pts: list[Point], heldout_frac: float, seed: int = 0) -> tuple[list[Po
     random.Random(seed).shuffle(order)
     n_held = max(1, round(heldout_frac * len(pts)))
     return [pts[i] for i in order[n_held:]], [pts[i] for i in order[:n_held]]
+
+
+def split_to_fit(pts: list[Point], heldout_frac: float, seed: int = 0, fix: str = "") -> tuple[list, list]:
+    """split(), or ValueError counting the measured, held-out and training points when fewer than 4 are left to fit
+    (`fix`: a further way out, said after 'measure more sub-networks')."""
+    train, heldout = split(pts, heldout_frac, seed)
+    if len(train) < 4:
+        raise ValueError(f"{plural(len(pts), 'measured point')}: {len(heldout)} held out leaves {len(train)} to fit, "
+                         f"and a predictor needs at least 4 (measure more sub-networks{fix})")
+    return train, heldout
 
 
 def report(train: list[Point], heldout: list[Point], sizes: tuple[int, ...] = ()) -> dict:
@@ -250,19 +263,32 @@ def report(train: list[Point], heldout: list[Point], sizes: tuple[int, ...] = ()
 
 
 def sample(size, n: int, seed: int, widths: tuple[float, ...]) -> list:
-    """n distinct random per-layer sub-networks of the search space (bench.search.space_for), for measuring; fewer
-    when the space holds fewer (space_size). Raises ValueError for n < 1."""
-    from bench.search import random_spec, space_for
+    """n distinct random per-layer sub-networks of the search space (bench.search.space_for), for measuring; every
+    one of them, without drawing, when the space holds no more than n (space_size). Raises ValueError for n < 1."""
+    from bench.search import random_spec, space_for, space_size
 
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"--n must be a whole number >= 1 (sub-networks to draw), got {n!r}")
     space, rng, out = space_for(size, widths), random.Random(seed), {}
+    if n >= space_size(space):
+        return all_specs(space)
     for _ in range(100 * n):
         spec = random_spec(space, rng)
         out.setdefault(spec.subnet_id, spec)
         if len(out) == n:
             break
     return list(out.values())
+
+
+def all_specs(space) -> list:
+    """Every sub-network of a bench.search.Space (space_size of them), in a fixed order."""
+    from itertools import product
+
+    from dynabert.subnet import LayerwiseSpec
+
+    layers = product(space.layer_options(), repeat=space.num_layers)
+    return [LayerwiseSpec(tuple(h for h, _ in ls), tuple(f for _, f in ls)) for ls in layers
+            if sum(1 for h, _ in ls if h) >= space.min_layers]
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
@@ -282,7 +308,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
     specs = sample(size, args.n, args.seed, widths)
     write_subnets(args.out, specs, size)
     total = space_size(space_for(size, widths))
-    short = (f" (asked for {args.n}; the space of --widths {args.widths} on {size.num_layers} layers holds only "
+    layers = plural(size.num_layers, "layer")
+    short = (f" (asked for {args.n}; the space of --widths {args.widths} on {layers} holds only "
              f"{total}: all of them)" if len(specs) < args.n and len(specs) == total else
              f" (asked for {args.n}; {len(specs)} distinct found in {100 * args.n} draws of {total})"
              if len(specs) < args.n else "")
@@ -303,10 +330,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     if not 0 < args.heldout_frac < 1:  # also refuses nan
         raise ValueError(f"--heldout-frac must be a share between 0 and 1 (e.g. 0.3), got {args.heldout_frac}")
     sizes = parse_sizes(args.curve)
-    train, heldout = split(pts, args.heldout_frac, args.seed)
-    if len(train) < 4:
-        raise ValueError(f"{len(pts)} measured points: {len(heldout)} held out leaves {len(train)} to fit, and a "
-                         f"predictor needs at least 4 (measure more sub-networks, or lower --heldout-frac)")
+    train, heldout = split_to_fit(pts, args.heldout_frac, args.seed, ", or lower --heldout-frac")
     sizes, dropped = tuple(sorted({n for n in sizes if 4 <= n <= len(train)})), sorted({n for n in sizes
                                                                                     if not 4 <= n <= len(train)})
     if dropped:
@@ -322,13 +346,23 @@ def cmd_fit(args: argparse.Namespace) -> int:
           f"{len(heldout)} held-out configurations; chosen by cross-validated MAPE: {out['chosen']}")
     for kind, m in out["models"].items():
         print(f"  {kind:7s} held out: MAPE {m['mape']:.2%}, within 10% {m['within_10pct']:.0%}, within 5% "
-              f"{m['within_5pct']:.0%}, Spearman {m['spearman']:.3f}")
+              f"{m['within_5pct']:.0%}, Spearman {fmt_rho(m['spearman'])}")
     for row in out["learning_curve"]:
         print(f"  fitted on {row['n_train']:3d}: {row['chosen']}, held-out MAPE {row['mape']:.2%}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(out, f, indent=1)
     return 0
+
+
+def fmt_rho(rho: float | None) -> str:
+    """A Spearman correlation for text: '0.912', or 'n/a' when undefined (None: constant values or < 3 points)."""
+    return "n/a" if rho is None else f"{rho:.3f}"
+
+
+def plural(n: int, word: str) -> str:
+    """'1 layer', '2 layers': a count with its noun (English -s plural)."""
+    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def parse_sizes(text: str) -> tuple[int, ...]:

@@ -220,9 +220,22 @@ def check_search_flags(args: argparse.Namespace) -> None:
         raise ValueError(f"--min-time must be >= 0 seconds, got {args.min_time}")
 
 
+def check_out(path: str) -> None:
+    """Before any model loads: --out a folder, or a path where one can be made (records.check_out_dir, as the
+    report's --out), and its search.json / subnets.json not folders, so the finished search is never lost to a
+    refusal at the end. ValueError naming the path and the fix."""
+    out = records.check_out_dir(path, "--out")
+    for name in ("search.json", "subnets.json"):
+        if (out / name).is_dir():
+            raise ValueError(f"--out {path!r}: {(out / name).as_posix()!r} is a folder where the search writes its "
+                             f"{name}; remove it or choose another --out")
+    records.check_writable(out / "search.json", "--out")
+
+
 def cmd_search(args: argparse.Namespace) -> int:
     args.budgets = parse_budgets(args.max_latency_ms)
     check_search_flags(args)
+    check_out(args.out)
     check_results(args.results)
     summary = run(args)
     for row in summary["budgets"]:

@@ -122,6 +122,42 @@ def calibrate(args: argparse.Namespace, settings: list[int | None]) -> dict:
             "inputs": calibration_inputs(args)}
 
 
+def write_atomic(path: Path, text: str) -> None:
+    """`text` to `path` through a temporary file in the same folder: a kill mid-write leaves the old file whole."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def check_out_and_data(args: argparse.Namespace) -> None:
+    """Before anything loads: --out (and --runs) a folder or a path one can be made at, the report's files not
+    folders, and
+    --data-dir the task folder holding its train and dev files. SystemExit naming the flag and the fix."""
+    from dynabert.records import check_out_dir
+
+    try:
+        out = check_out_dir(args.out, "--out")
+        check_out_dir(args.runs or Path(args.from_dir) / "equal-compute", "--runs")
+    except ValueError as err:
+        raise SystemExit(str(err)) from None
+    for name in ("calibration.json", "equal-compute.md", "equal-compute.json"):
+        if (out / name).is_dir():
+            raise SystemExit(f"--out {args.out}: {(out / name).as_posix()} is a folder where the report writes its "
+                             f"{name}; remove it or choose another --out")
+    if not Path(args.data_dir).is_dir():
+        raise SystemExit(f"--data-dir {args.data_dir}: no such folder; give the task's data folder holding train.tsv "
+                         "and dev.tsv (e.g. ../shared/data/glue/SST-2)")
+    from dynabert.data import find_file, get_task, task_dir
+
+    try:
+        task = get_task(args.task)
+        folder = task_dir(args.data_dir, task)
+        for stem in ("train", task.dev_files[0]):
+            find_file(folder, stem)
+    except ValueError as err:
+        raise SystemExit(f"--task {args.task} / --data-dir {args.data_dir}: {err}") from None
+
+
 def calibration_inputs(args: argparse.Namespace) -> dict:
     """What a step's cost depends on: a kept calibration.json is reused only when these are unchanged."""
     return {"from": Path(args.from_dir).as_posix(), "task": args.task, "batch_size": args.batch_size,
@@ -134,7 +170,14 @@ def kept_calibration(path: Path, args: argparse.Namespace, settings: list[int | 
     """OUT/calibration.json when it was measured with the same inputs and covers every setting, else None."""
     if not path.exists():
         return None
-    cal = json.loads(path.read_text())
+    try:
+        cal = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        print(f"{path}: unreadable ({err}), e.g. cut short; calibrating again", file=sys.stderr)
+        return None
+    if not isinstance(cal, dict) or not isinstance(cal.get("seconds_per_step"), dict):
+        print(f"{path}: not a calibration (no seconds_per_step); calibrating again", file=sys.stderr)
+        return None
     same = cal.get("inputs") == calibration_inputs(args)
     covers = {label(k) for k in settings} <= set(cal.get("seconds_per_step", {}))
     if not same:
@@ -262,6 +305,27 @@ def write_report(out: Path, cal: dict, plan: dict, summaries: dict[str, dict], c
     return out / "equal-compute.md"
 
 
+def check_args(args: argparse.Namespace) -> list[int | None]:
+    """Every flag and input folder before anything loads or is written; returns the parsed --settings. SystemExit
+    naming the flag and the fix."""
+    if args.calibration_rounds < 1:
+        raise SystemExit(f"--calibration-rounds must be at least 1 (timed rounds after the warm-up), got "
+                         f"{args.calibration_rounds}")
+    settings = parse_settings(args.settings)
+    if args.examples is not None and args.examples < 1:
+        raise SystemExit(f"--examples must be at least 1 (leave it out for the whole train set), got {args.examples}")
+    if not Path(args.from_dir).is_dir():
+        raise SystemExit(f"--from {args.from_dir}: no such folder; give a training output folder (e.g. "
+                         "runs/sst2-minilm-e1)")
+    if not (Path(args.from_dir) / "width" / "summary.json").is_file():  # best/ exists mid-training too
+        raise SystemExit(f"--from {args.from_dir}: no finished stage width ({args.from_dir}/width/summary.json); run "
+                         "`python -m dynabert train --stage width` there first")
+    check_multipliers(args)  # the multipliers first: a bad width would otherwise read as a grid too small for K
+    check_settings_fit(settings, args.widths, args.depths)
+    check_out_and_data(args)  # config.json only so far: nothing loaded
+    return settings
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m recipes.equal_compute", description=__doc__.splitlines()[0],
                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -290,24 +354,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-bucket", dest="bucket", action="store_false")
     ap.add_argument("--calibration-rounds", type=int, default=4)
     args = ap.parse_args(argv)
-    if args.calibration_rounds < 1:
-        raise SystemExit(f"--calibration-rounds must be at least 1 (timed rounds after the warm-up), got "
-                         f"{args.calibration_rounds}")
-    settings = parse_settings(args.settings)
-    if args.examples is not None and args.examples < 1:
-        raise SystemExit(f"--examples must be at least 1 (leave it out for the whole train set), got {args.examples}")
-    if not Path(args.from_dir).is_dir():
-        raise SystemExit(f"--from {args.from_dir}: no such folder; give a training output folder (e.g. runs/sst2-minilm-e1)")
-    if not (Path(args.from_dir) / "width" / "summary.json").is_file():  # best/ exists mid-training too
-        raise SystemExit(f"--from {args.from_dir}: no finished stage width ({args.from_dir}/width/summary.json); run "
-                         "`python -m dynabert train --stage width` there first")
-    check_multipliers(args)  # the multipliers first: a bad width would otherwise read as a grid too small for K
-    check_settings_fit(settings, args.widths, args.depths)
+    settings = check_args(args)
     out, runs = Path(args.out), Path(args.runs or Path(args.from_dir) / "equal-compute")
     out.mkdir(parents=True, exist_ok=True)
     cal_path = out / "calibration.json"
     cal = kept_calibration(cal_path, args, settings) or calibrate(args, settings)
-    cal_path.write_text(json.dumps(cal, indent=1))
+    write_atomic(cal_path, json.dumps(cal, indent=1))
     from dynabert.engine import steps_per_epoch
 
     n_train = cal["train_examples"]
@@ -321,5 +373,17 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def cli(argv: list[str] | None = None) -> int:
+    """main() as a command: a refusal (SystemExit with a message) becomes `error: MESSAGE` on stderr and exit
+    status 2, as the other commands; argparse's own exits pass through."""
+    try:
+        return main(argv)
+    except SystemExit as exc:
+        if isinstance(exc.code, str):
+            print(f"error: {exc.code.removeprefix('error: ')}", file=sys.stderr)
+            return 2
+        raise
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli())

@@ -83,7 +83,7 @@ def group_summary(recs: list, key: tuple, seed: int, machine: str | None = None)
     device, runtime, threads, seq_len, params_total = key
     recs = [r for r in recs if machine is None or r.machine_fingerprint == machine]
     pts = pred.points(recs, device, runtime, threads, seq_len, params_total or None)
-    train, held = pred.split(pts, 0.3, seed)
+    train, held = pred.split_to_fit(pts, 0.3, seed)
     rep = pred.report(train, held, (5, 10, 15, 20, 25, 30, 40))
     chosen = rep["models"][rep["chosen"]]
     mine = [r for r in recs if (r.device, r.runtime, r.threads, r.seq_len, r.params_total or 0) == key
@@ -144,25 +144,75 @@ def figure_name(key: tuple, keys: list[tuple]) -> str:
     return name + ".png"
 
 
-SEARCH_KEYS = ("checkpoint", "checkpoint_sha", "split", "device", "runtime", "threads", "seq_len",
-               "machine_fingerprint", "search_examples", "budgets")
-BUDGET_KEYS = ("latency_budget_ms", "grid_best_accuracy", "searched_subnet", "searched_accuracy",
-               "searched_latency_measured_ms", "config", "candidates")
+NUM, TEXT, ANY = "a number", "text", "any value"  # the kinds of value a search.json field holds
+SEARCH_FIELDS = {"checkpoint": (TEXT, False), "checkpoint_sha": (TEXT, False), "split": (TEXT, False),
+                 "device": (TEXT, False), "runtime": (TEXT, False), "threads": (NUM, False), "seq_len": (NUM, False),
+                 "machine_fingerprint": (TEXT, True), "search_examples": (NUM, False)}
+GRID_FIELDS = {"subnet": (TEXT, False), "accuracy": (NUM, True), "measured_ms": (NUM, True)}
+BUDGET_FIELDS = {"latency_budget_ms": (NUM, False), "grid_best_subnet": (TEXT, True),
+                 "grid_best_accuracy": (NUM, True), "grid_best_latency_measured_ms": (NUM, True),
+                 "searched_subnet": (TEXT, True), "searched_accuracy": (NUM, True),
+                 "searched_latency_measured_ms": (NUM, True), "searched_latency_predicted_ms": (NUM, True),
+                 "config": (ANY, True)}
+CANDIDATE_FIELDS = {"subnet": (TEXT, False), "subset_accuracy": (NUM, True), "predicted_ms": (NUM, True),
+                    "accuracy": (NUM, True), "measured_ms": (NUM, True)}
+
+
+def field_problems(item, where: str, fields: dict) -> list[str]:
+    """What is wrong with one object of a search.json against `fields` ({key: (kind, null allowed)}): each missing
+    key or value of the wrong kind, named as WHERE.KEY (a number is finite and not a boolean)."""
+    import math
+
+    if not isinstance(item, dict):
+        return [f"{where} is {json.dumps(item)[:40]}, not an object"]
+    out = []
+    for key, (kind, nullable) in fields.items():
+        v = item.get(key)
+        if key not in item:
+            out.append(f"no {where}.{key}")
+        elif v is None and nullable or kind == ANY:
+            continue
+        elif kind == NUM and not (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)) \
+                or kind == TEXT and not isinstance(v, str):
+            out.append(f"{where}.{key} is {json.dumps(v)[:40]}, not {kind}{' or null' if nullable else ''}")
+    return out
+
+
+def search_problems(s) -> list[str]:
+    """Every missing key or mistyped value of a search.json: top level, each grid entry, each budget row and each
+    of its candidates (bench/search_run.py run() writes them)."""
+    if not isinstance(s, dict):
+        return [f"a JSON {type(s).__name__}, not a search.json object"]
+    out = field_problems(s, "search", SEARCH_FIELDS)
+    for key in ("grid", "budgets"):
+        if key in s and not isinstance(s[key], list) or key == "budgets" and key not in s:
+            out.append(f"search.{key} is not a list" if key in s else f"no search.{key}")
+    for i, g in enumerate(s.get("grid") or [] if isinstance(s.get("grid"), list) else []):
+        out += field_problems(g, f"grid[{i}]", GRID_FIELDS)
+    for i, b in enumerate(s["budgets"] if isinstance(s.get("budgets"), list) else []):
+        out += field_problems(b, f"budgets[{i}]", {**BUDGET_FIELDS, "candidates": (ANY, False)})
+        cands = b.get("candidates") if isinstance(b, dict) else None
+        if isinstance(b, dict) and "candidates" in b and not isinstance(cands, list):
+            out.append(f"budgets[{i}].candidates is not a list")
+        for j, c in enumerate(cands if isinstance(cands, list) else []):
+            out += field_problems(c, f"budgets[{i}].candidates[{j}]", CANDIDATE_FIELDS)
+    return out
 
 
 def load_search(path: str, entries: list[dict]) -> dict:
-    """A `bench.pareto search` search.json, checked before anything is written: its keys, and that its latency
-    (device, runtime, threads, seq, machine) is one of the fitted predictors'. ValueError naming the file."""
+    """A `bench.pareto search` search.json, checked before anything is written: every key and value type
+    (search_problems), and that its latency (device, runtime, threads, seq, machine) is one of the fitted
+    predictors'. ValueError naming the file, the item and the key."""
     try:
         s = json.loads(Path(path).read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ValueError(f"--search {path!r} cannot be read as a search.json ({err}); give the file `python -m "
                          "bench.pareto search` wrote") from None
-    missing = [k for k in SEARCH_KEYS if not isinstance(s, dict) or k not in s]
-    missing += [f"budgets[{i}].{k}" for i, b in enumerate(s.get("budgets") or [] if isinstance(s, dict) else [])
-                for k in BUDGET_KEYS if not isinstance(b, dict) or k not in b]
-    if missing:
-        raise ValueError(f"--search {path!r} is not a bench.pareto search result: no {', '.join(missing[:6])}")
+    problems = search_problems(s)
+    if problems:
+        more = f" (and {len(problems) - 6} more)" if len(problems) > 6 else ""
+        raise ValueError(f"--search {path!r} is not a bench.pareto search result: {'; '.join(problems[:6])}{more}; "
+                         "give the search.json that `python -m bench.pareto search` wrote, or mend those keys")
     where = (s["device"], s["runtime"], s["threads"], s["seq_len"], s["machine_fingerprint"])
     fitted = [(e["device"], e["runtime"], e["threads"], e["seq_len"], e["machine_fingerprint"]) for e in entries]
     if where not in fitted:
@@ -174,7 +224,7 @@ def load_search(path: str, entries: list[dict]) -> dict:
 
 def model_rows(models: dict, chosen: str | None = None) -> list[str]:
     return [f"| {k}{' (chosen)' if k == chosen else ''} | {m['mape']:.2%} | {m['within_10pct']:.0%} | "
-            f"{m['within_5pct']:.0%} | {m['spearman']:.3f} |" for k, m in models.items()]
+            f"{m['within_5pct']:.0%} | {pred.fmt_rho(m['spearman'])} |" for k, m in models.items()]
 
 
 HEAD = "| model | MAPE | within +-10% | within +-5% | Spearman |\n|---|---|---|---|---|"
@@ -189,7 +239,8 @@ def group_lines(e: dict, note: str, figure: str) -> list[str]:
     noise = (f" The fresh processes of one cell disagreed: slowest / fastest process median {sp['median_ratio']:.2f}x "
              f"at the median cell, up to {sp['max_ratio']:.2f}x, over 1.2x in {sp['share_over_1_2']:.0%} of "
              f"{sp['cells']} cells." if sp else "")
-    curve = [f"| {r['n_train']} | {r['chosen']} | {r['mape']:.2%} | {r['within_10pct']:.0%} | {r['spearman']:.3f} |"
+    curve = [f"| {r['n_train']} | {r['chosen']} | {r['mape']:.2%} | {r['within_10pct']:.0%} | "
+             f"{pred.fmt_rho(r['spearman'])} |"
              for r in e["learning_curve"]]
     lines = [f"## {e['device']} / {e['runtime']}, {e['threads']} thread(s), batch 1, seq {e['seq_len']}", "",
              f"{e['n_train'] + e['n_heldout']} sub-networks (random per-layer ones and grid points) measured on "

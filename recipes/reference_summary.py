@@ -35,13 +35,84 @@ def step_lines(steps: dict) -> list[str]:
     return lines + ["```"]
 
 
+def who(model_id: str) -> str:
+    """The training folder a record's model came from: RUNS/teacher/best -> 'teacher', RUNS/depth -> 'depth'."""
+    return Path(model_id).parent.name if Path(model_id).name == "best" else Path(model_id).name
+
+
+RUN = "python -m recipes.reference_run"
+STAGE_STEPS = {"teacher": "teacher", "width": "stage1-width", "depth": "stage2-depth",
+               "baseline-distilbert": "baseline-distilbert"}  # RUNS/<folder>/summary.json: the step that trains it
+
+
+def check_ready(out: Path, runs: Path) -> None:
+    """Everything the README is made from, before any of it is read for the README: OUT/steps.json (each step's
+    seconds and command), OUT/records.jsonl with the teacher's and DynaBERT's (1.0, 1.0) and (0.25, 0.5) accuracy,
+    each stage's RUNS/<stage>/summary.json. ValueError naming what is missing and the reference_run step that
+    makes it."""
+    if not out.is_dir():
+        raise ValueError(f"--out {out.as_posix()}: no such folder; give the report folder of a reference run "
+                         f"({RUN} --out {out.as_posix()} makes it)")
+    check_steps(out / "steps.json")
+    for folder, step in STAGE_STEPS.items():
+        check_summary(runs / folder / "summary.json", step, runs)
+    store = out / "records.jsonl"
+    if not store.is_file():
+        raise ValueError(f"{store.as_posix()} not found: the evaluate-* steps of {RUN} write it; run them (the run "
+                         "skips finished steps)")
+    acc = [r for r in records.read(store, warn=False) if r.kind == "accuracy" and r.status == "ok"
+           and r.runtime is None and r.metric_value is not None]
+    if not any(who(r.model_id) == "teacher" for r in acc):
+        raise ValueError(f"{store.as_posix()} holds no accuracy record of the teacher: step 'evaluate-teacher' of "
+                         f"{RUN} makes it; run it")
+    have = {r.subnet_id for r in acc if r.family == "dynabert"}
+    for sid in ("w1.00-d1.00", "w0.25-d0.50"):
+        if sid not in have:
+            raise ValueError(f"{store.as_posix()} holds no DynaBERT accuracy record of {sid}: step "
+                             f"'evaluate-dynabert' of {RUN} (the whole grid) makes it; run it")
+
+
+def check_steps(path: Path) -> None:
+    """OUT/steps.json: an object of steps, each with its seconds and command. ValueError naming the fix."""
+    if not path.is_file():
+        raise ValueError(f"{path.as_posix()} not found: {RUN} logs each step it runs there; run it (finished steps "
+                         "are skipped)")
+    try:
+        steps = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path.as_posix()} is not a step log ({err}); rerun {RUN} to rewrite it") from None
+    if not isinstance(steps, dict):
+        raise ValueError(f"{path.as_posix()} is not a step log (a JSON {type(steps).__name__}, not an object of "
+                         f"steps); rerun {RUN} to rewrite it")
+    for name, entry in steps.items():
+        for key, kind, what in (("seconds", (int, float), "a number"), ("command", str, "text")):
+            if not isinstance(entry, dict) or not isinstance(entry.get(key), kind) or isinstance(entry.get(key), bool):
+                raise ValueError(f"{path.as_posix()}: step {name!r} has no {key} ({what}); delete that entry and "
+                                 f"rerun {RUN}, which runs the step again and logs it")
+
+
+def check_summary(path: Path, step: str, runs: Path) -> None:
+    """A stage's summary.json: readable, with its config, steps and train_examples. ValueError naming the step."""
+    if not path.is_file():
+        raise ValueError(f"{path.as_posix()} not found: step {step!r} of {RUN} trains it (--runs {runs.as_posix()}); "
+                         "run it, or pass the --runs of that run")
+    try:
+        s = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        s = err
+    missing = [k for k in ("config", "steps", "train_examples") if not isinstance(s, dict) or k not in s]
+    if missing:
+        raise ValueError(f"{path.as_posix()} is not a finished stage's summary (no {', '.join(missing)}): step "
+                         f"{step!r} of {RUN} writes it when the stage finishes; run it again")
+
+
 def load(out: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, list[records.Record]]:
     """(torch-model accuracy, accuracy of the exported artifacts, latency, failed records) of the run's store."""
     recs = records.read(out / "records.jsonl", warn=False)
     acc = pd.DataFrame([r.to_dict() for r in recs if r.kind == "accuracy" and r.status == "ok"])
     lat = pd.DataFrame([r.to_dict() for r in recs if r.kind == "latency" and r.status == "ok"])
     acc["accuracy"] = 100 * acc.metric_value
-    acc["who"] = acc.model_id.map(lambda m: Path(m).parent.name if Path(m).name == "best" else Path(m).name)
+    acc["who"] = acc.model_id.map(who)
     own = acc.runtime.notna()
     return acc[~own], acc[own], lat, [r for r in recs if r.status != "ok"]
 
@@ -306,10 +377,16 @@ def write(out: Path, runs: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m recipes.reference_summary")
-    ap.add_argument("--out", default="reports/sst2-minilm")
-    ap.add_argument("--runs", default="runs/sst2-minilm")
+    ap = argparse.ArgumentParser(prog="python -m recipes.reference_summary", description=__doc__.splitlines()[0],
+                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    ap.add_argument("--out", default="reports/sst2-minilm", help="the reference run's report folder")
+    ap.add_argument("--runs", default="runs/sst2-minilm", help="the reference run's training folders")
     args = ap.parse_args(argv)
+    try:
+        check_ready(Path(args.out), Path(args.runs))
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     print(f"summary: {write(Path(args.out), Path(args.runs))}")
     return 0
 

@@ -97,38 +97,97 @@ def calibration_command(command: str, output_dir: str, steps: int) -> list[str]:
     return out
 
 
+STEP_NAMES = {"width": "stage1-width", "depth": "stage2-depth"}  # OUT/steps.json's name of a training folder
+
+
+def step_log(out: Path) -> dict:
+    """OUT/steps.json (recipes.reference_run's log of each step's command). ValueError naming the file and the fix."""
+    path = out / "steps.json"
+    if not path.is_file():
+        raise ValueError(f"{path} not found: --out must be the reference run's report folder (it logs each training "
+                         "step's command)")
+    try:
+        log = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path} is not the reference run's step log ({err}); rerun the reference run to rewrite "
+                         "it") from None
+    if not isinstance(log, dict):
+        raise ValueError(f"{path} is not the reference run's step log (a JSON {type(log).__name__}, not an object of "
+                         "steps); rerun the reference run to rewrite it")
+    return log
+
+
+def checked_commands(out: Path, runs: Path, folders: list[str], steps: int) -> dict[str, str]:
+    """{folder: its logged training command}, every folder checked before any is measured: its OUT/steps.json entry
+    with a `dynabert train` command, a finished run under --runs (summary.json: calibration prices its steps) and
+    the finished models it reads (RUNS/teacher/best, RUNS/width/best). ValueError naming the folder and the fix."""
+    log, commands = step_log(out), {}
+    for folder in folders:
+        step = STEP_NAMES.get(folder, folder)
+        entry = log.get(step)
+        if entry is None:
+            raise ValueError(f"{out / 'steps.json'} has no step {step!r}: train {folder} first (python -m "
+                             "recipes.reference_run logs each step it runs)")
+        if not isinstance(entry, dict) or not isinstance(entry.get("command"), str):
+            raise ValueError(f"{out / 'steps.json'}: step {step!r} has no \"command\" (the training command it ran), "
+                             f"so {folder} cannot be re-run; rerun that step with python -m recipes.reference_run "
+                             "(delete its entry and its folder first), which logs the command")
+        calibration_command(entry["command"], "scratch", steps)  # a `dynabert train` command, or ValueError
+        if not (runs / folder / "summary.json").is_file():
+            raise ValueError(f"{(runs / folder).as_posix()} has no finished run (summary.json) under --runs "
+                             f"{runs.as_posix()}: train {folder} first, or leave it out of --folders")
+        for need in NEEDS.get(folder, ("teacher",)):
+            if not (runs / need / "best" / "config.json").is_file():
+                raise ValueError(f"{folder} trains from stage {need!r}, which has no finished model at "
+                                 f"{(runs / need / 'best').as_posix()} (--runs {runs.as_posix()}); train {need} first")
+        commands[folder] = entry["command"]
+    return commands
+
+
+def calibrate_one(runs: Path, folder: str, command: str, steps: int) -> dict:
+    """One folder's CPU seconds per step: its command re-run for `steps` steps in a temporary OUTPUT whose teacher /
+    width are links to RUNS'. subprocess.CalledProcessError when the run fails."""
+    with tempfile.TemporaryDirectory() as tmp:
+        for need in NEEDS.get(folder, ("teacher",)):
+            os.symlink((runs / need).resolve(), Path(tmp) / need)
+        cmd = calibration_command(command, tmp, steps)
+        load = os.getloadavg()[0]
+        t0 = time.time()
+        subprocess.run(cmd, check=True, env={**os.environ, "HF_HUB_OFFLINE": "1"}, stdout=subprocess.DEVNULL)
+        summary = json.loads((Path(tmp) / folder / "summary.json").read_text())
+    return {"cpu_seconds_per_step": summary["train_cpu_seconds"] / summary["steps"], "steps": summary["steps"],
+            "load_avg_1min": load, "wall_seconds": time.time() - t0,
+            "when_utc": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(t0))}
+
+
 def calibrate(out: Path, runs: Path, folders: list[str], steps: int = 64) -> dict:
     """CPU seconds per optimizer step of each training folder's own command, measured now (run it on an idle
     machine: the long runs' own CPU time also counts the OpenMP spinning of threads that a shared machine
-    descheduled), `steps` steps each from the same first batches. Returns {folder: {"cpu_seconds_per_step",
-    "steps", "load_avg_1min"}}; each run's stage folder is made under a temporary OUTPUT whose teacher / width
-    are links to RUNS'."""
-    if not (out / "steps.json").is_file():
-        raise ValueError(f"{out / 'steps.json'} not found: --out must be the reference run's report folder (it logs "
-                         "each training step's command)")
-    try:
-        log = json.loads((out / "steps.json").read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ValueError(f"{out / 'steps.json'} is not the reference run's step log ({err}); rerun the reference run "
-                         "to rewrite it") from None
-    name = {"width": "stage1-width", "depth": "stage2-depth"}
-    result = {}
-    for folder in folders:
-        step_name = name.get(folder, folder)
-        if step_name not in log:
-            raise ValueError(f"{out / 'steps.json'} has no step {step_name!r}: train {folder} first")
-        with tempfile.TemporaryDirectory() as tmp:
-            for need in NEEDS.get(folder, ("teacher",)):
-                os.symlink((runs / need).resolve(), Path(tmp) / need)
-            cmd = calibration_command(log[step_name]["command"], tmp, steps)
-            load = os.getloadavg()[0]
-            t0 = time.time()
-            subprocess.run(cmd, check=True, env={**os.environ, "HF_HUB_OFFLINE": "1"}, stdout=subprocess.DEVNULL)
-            summary = json.loads((Path(tmp) / folder / "summary.json").read_text())
-        result[folder] = {"cpu_seconds_per_step": summary["train_cpu_seconds"] / summary["steps"],
-                          "steps": summary["steps"], "load_avg_1min": load, "wall_seconds": time.time() - t0}
-        print(f"{folder}: {result[folder]['cpu_seconds_per_step']:.3f} CPU s/step over {summary['steps']} steps")
+    descheduled), `steps` steps each from the same first batches. Every folder is checked first (checked_commands);
+    each result is written to OUT/compute-calibration.json as soon as it is measured (save_calibration: a later
+    failure loses nothing). Returns {folder: {"cpu_seconds_per_step", "steps", "load_avg_1min", "wall_seconds",
+    "when_utc"}}. ValueError (a folder not ready, named) or subprocess.CalledProcessError (a run failed)."""
+    commands, result = checked_commands(out, runs, folders, steps), {}
+    for folder, command in commands.items():
+        result[folder] = calibrate_one(runs, folder, command, steps)
+        save_calibration(out, folder, result[folder])
+        print(f"{folder}: {result[folder]['cpu_seconds_per_step']:.3f} CPU s/step over {result[folder]['steps']} steps")
     return result
+
+
+def save_calibration(out: Path, folder: str, entry: dict) -> Path:
+    """Add (or replace) one folder's calibration in OUT/compute-calibration.json, written atomically (a temporary
+    file, then renamed); the other folders' entries, of this or an earlier sitting, are kept."""
+    path = out / "compute-calibration.json"
+    data = load_calibration(out, warn=True) or {}
+    folders = {**data.get("folders", {}), folder: entry}
+    first = min(folders.values(), key=lambda e: e.get("when_utc", ""))
+    data = {"when_utc": first.get("when_utc", data.get("when_utc")), "cpus": os.cpu_count(),
+            "load_avg_1min": first["load_avg_1min"], "folders": folders}
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=1) + "\n")
+    os.replace(tmp, path)
+    return path
 
 
 def fit_per_pass(points: list[tuple[float, float]]) -> tuple[float, float]:
@@ -197,10 +256,35 @@ def figure(table: pd.DataFrame, dyn_hours: float, path: Path) -> Path:
     return path
 
 
-def load_calibration(out: Path) -> dict | None:
-    """OUT/compute-calibration.json (written by `python -m recipes.training_compute calibrate`), or None."""
+def load_calibration(out: Path, warn: bool = False) -> dict | None:
+    """OUT/compute-calibration.json (written by `python -m recipes.training_compute calibrate`), or None when it is
+    missing or unreadable (said on stderr when `warn`)."""
     path = out / "compute-calibration.json"
-    return json.loads(path.read_text()) if path.is_file() else None
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        data = err
+    if isinstance(data, dict) and isinstance(data.get("folders"), dict):
+        return data
+    if warn:
+        print(f"{path}: not a calibration ({data if isinstance(data, Exception) else 'no folders'}); starting it "
+              "afresh", file=sys.stderr)
+    return None
+
+
+def sitting_words(cal: dict) -> str:
+    """'64 steps from the same first batches, all in one sitting (WHEN, 1-min load average L at its start' of a
+    calibration, or the sittings named when folders were calibrated at different times (a rerun keeps the rest)."""
+    folders = cal["folders"].values()
+    steps = "/".join(map(str, sorted({f["steps"] for f in folders})))
+    whens = sorted({f.get("when_utc") or cal["when_utc"] for f in folders})
+    if len(whens) == 1:
+        return (f"{steps} steps from the same first batches, all in one sitting ({whens[0]}, 1-min load average "
+                f"{cal['load_avg_1min']:.2f} at its start")
+    return (f"{steps} steps from the same first batches, in {len(whens)} sittings ({', '.join(whens)}; each "
+            "folder's 1-min load average at its start is in compute-calibration.json")
 
 
 def compute_lines(acc: pd.DataFrame, dyn: pd.DataFrame, runs: Path, out: Path, cores: int) -> list[str]:
@@ -226,9 +310,7 @@ def compute_lines(acc: pd.DataFrame, dyn: pd.DataFrame, runs: Path, out: Path, c
     teacher = (f"{stages['teacher']['core_hours']:.2f} core-hours, {stages['teacher']['how']}"
                if stages["teacher"] else "not known")
     calibrated = ("`calibrated`: the folder's steps x its CPU seconds per optimizer step, measured by re-running its "
-                  f"own logged command for {next(iter(folders.values()))['steps']} steps from the same first "
-                  f"batches, all in one sitting ({cal['when_utc']}, 1-min load average "
-                  f"{cal['load_avg_1min']:.2f} at its start; periodic dev evaluations left out); "
+                  f"own logged command for {sitting_words(cal)}; periodic dev evaluations left out); "
                   if folders else "")
     return ["", "## Accuracy against training compute", "", f"![accuracy vs training compute]({png.relative_to(out)})",
             "", f"One DynaBERT run (stages width + depth): **{dyn_hours:.2f} CPU core-hours** for all "
@@ -264,13 +346,12 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError("--folders names no training folder (e.g. width,depth,fixed-w0.25-d0.50)")
         if args.steps < 1:
             raise ValueError(f"--steps must be at least 1 optimizer step per folder, got {args.steps}")
-        folders = calibrate(out, runs, names, args.steps)
+        calibrate(out, runs, names, args.steps)
     except (ValueError, subprocess.CalledProcessError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        kept = load_calibration(out)
+        print(f"error: {err}" + (f" ({out / 'compute-calibration.json'} keeps the calibrations measured: "
+                                 f"{', '.join(kept['folders'])})" if kept else ""), file=sys.stderr)
         return 2
-    data = {"when_utc": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpus": os.cpu_count(),
-            "load_avg_1min": next(iter(folders.values()))["load_avg_1min"], "folders": folders}
-    (out / "compute-calibration.json").write_text(json.dumps(data, indent=1) + "\n")
     print(f"-> {out / 'compute-calibration.json'}")
     return 0
 

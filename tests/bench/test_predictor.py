@@ -231,3 +231,32 @@ def test_curve_sizes_outside_the_training_points_are_named(tmp_path, capsys):
     assert "--curve: 0, 1000 left out (a curve point fits on 4 to the" in capsys.readouterr().out
     out = __import__("json").loads((tmp_path / "f.json").read_text())
     assert [row["n_train"] for row in out["learning_curve"]] == [5] and "machine_fingerprint" in out
+
+
+def test_sampling_more_than_the_space_holds_takes_all_of_it_without_drawing(tmp_path, monkeypatch, capsys):
+    """--n beyond the space (tiny: 2 layers x (16 + skip) choices = 288 sub-networks) gives every sub-network once,
+    at once (it used to make 100 x n draws), and says the space holds only that many."""
+    import bench.search
+    from bench.artifacts import model_size
+    from bench.search import space_for, space_size
+
+    draws = []
+    real = bench.search.random_spec
+    monkeypatch.setattr(bench.search, "random_spec", lambda space, rng: draws.append(1) or real(space, rng))
+    widths = (1.0, 0.75, 0.5, 0.25)
+    total = space_size(space_for(model_size("tiny"), widths))
+    specs = predictor.sample(model_size("tiny"), 2 * total, 0, widths)
+    assert len(specs) == total == 288 and len({s.subnet_id for s in specs}) == total and not draws
+    assert all(any(s.heads) for s in specs)  # at least one layer kept in each
+    assert len(predictor.sample(model_size("tiny"), 10, 0, widths)) == 10 and len(draws) >= 10  # fewer: drawn
+    assert predictor.main(["sample", "--model", "tiny", "--n", "100000", "--out", str(tmp_path / "s.json")]) == 0
+    assert "(asked for 100000; the space of --widths 1.0,0.75,0.5,0.25 on 2 layers holds only 288: all of them)" \
+        in capsys.readouterr().out
+
+
+def test_spearman_is_undefined_not_nan_when_latencies_are_all_equal(recwarn):
+    m = predictor.metrics(np.array([1.0, 2.0, 3.0]), np.array([5.0, 5.0, 5.0]))
+    assert m["spearman"] is None and predictor.fmt_rho(m["spearman"]) == "n/a" and not recwarn.list
+    assert predictor.metrics(np.array([1.0, 2.0]), np.array([1.0, 2.0]))["spearman"] is None  # < 3 points
+    assert predictor.metrics(np.array([1.0, 2.0, 3.0]), np.array([1.0, 3.0, 2.0]))["spearman"] == pytest.approx(0.5)
+    assert predictor.plural(1, "layer") == "1 layer" and predictor.plural(2, "measured point") == "2 measured points"

@@ -106,3 +106,20 @@ def test_search_flags_out_of_range_are_refused_before_anything_loads(flags, mess
             str(tmp_path / "no-data"), "--max-latency-ms", "5", "--results", str(store), "--out", str(tmp_path / "o")]
     assert pareto_main([*args, *flags]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_an_out_that_cannot_hold_the_results_is_refused_before_anything_loads(tmp_path, capsys):
+    """--out a file (or its search.json a folder) would lose the whole finished search at the end: refused first."""
+    store = tmp_path / "r.jsonl"
+    store.touch()
+    (tmp_path / "file").write_text("x")
+    (tmp_path / "o" / "search.json").mkdir(parents=True)
+    args = ["search", "--checkpoint", str(tmp_path / "no-checkpoint"), "--task", "sst2", "--data-dir",
+            str(tmp_path / "no-data"), "--max-latency-ms", "5", "--results", str(store)]
+    for out, message in ((tmp_path / "file", "is a file, not a folder; choose a folder path"),
+                         (tmp_path / "file" / "sub", "is a file, not a folder"),
+                         (tmp_path / "o", "is a folder where the search writes its search.json")):
+        assert pareto_main([*args, "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: --out ") and message in err and "checkpoint" not in err
+    assert (tmp_path / "file").read_text() == "x"

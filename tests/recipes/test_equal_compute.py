@@ -116,3 +116,57 @@ def test_equal_compute_end_to_end_on_tiny(tmp_path, monkeypatch):
         main([*argv, "--calibration-rounds", "3"])
     with pytest.raises(SystemExit, match="--calibration-rounds must be at least 1"):
         main([*argv, "--calibration-rounds", "0"])
+
+
+def finished_width(folder):
+    from dynabert.presets import load_model
+
+    load_model("tiny").save_pretrained(folder / "width" / "best")
+    (folder / "width" / "summary.json").write_text("{}")
+    return folder
+
+
+def test_an_out_file_or_a_missing_data_dir_is_refused_before_anything_loads(tmp_path, monkeypatch):
+    from recipes import equal_compute
+
+    src, data = finished_width(tmp_path / "run"), tiny_tsvs(tmp_path / "data")
+    monkeypatch.setattr(equal_compute, "calibrate", lambda *a: pytest.fail("calibrated before the inputs were checked"))
+    (tmp_path / "file").write_text("x")
+    base = ["--from", str(src), "--settings", "all,4", "--data-dir", str(data)]
+    with pytest.raises(SystemExit, match="--out .*file.* is a file, not a folder"):
+        main([*base, "--out", str(tmp_path / "file")])
+    with pytest.raises(SystemExit, match="--runs .*file.* is a file, not a folder"):
+        main([*base, "--out", str(tmp_path / "o"), "--runs", str(tmp_path / "file" / "runs")])
+    (tmp_path / "o" / "equal-compute.md").mkdir(parents=True)
+    with pytest.raises(SystemExit, match="equal-compute.md is a folder where the report writes"):
+        main([*base, "--out", str(tmp_path / "o")])
+    with pytest.raises(SystemExit, match="--data-dir /nope: no such folder; give the task's data folder"):
+        main([*base[:-2], "--data-dir", "/nope", "--out", str(tmp_path / "o2")])
+    (data / "dev.tsv").unlink()
+    with pytest.raises(SystemExit, match="no dev.tsv or dev.csv in"):
+        main([*base, "--out", str(tmp_path / "o2")])
+    assert not (tmp_path / "o2").exists() and not (src / "equal-compute").exists()
+
+
+def test_the_command_says_error_and_exits_2_without_a_traceback(tmp_path):
+    import subprocess
+    import sys
+
+    src, data = finished_width(tmp_path / "run"), tiny_tsvs(tmp_path / "data")
+    (tmp_path / "file").write_text("x")
+    done = subprocess.run([sys.executable, "-m", "recipes.equal_compute", "--from", str(src), "--data-dir", str(data),
+                           "--out", str(tmp_path / "file")], capture_output=True, text=True)
+    assert done.returncode == 2 and done.stderr.startswith("error: --out ") and "Traceback" not in done.stderr
+
+
+def test_a_truncated_calibration_is_measured_again_and_written_whole(tmp_path, capsys):
+    from recipes.equal_compute import kept_calibration, write_atomic
+
+    path = tmp_path / "calibration.json"
+    path.write_text('{"seconds_per_step": {"all": 1.')  # a kill mid-write, before writes were atomic
+    assert kept_calibration(path, None, [None]) is None
+    assert "unreadable" in capsys.readouterr().err
+    path.write_text("[]")
+    assert kept_calibration(path, None, [None]) is None
+    write_atomic(path, '{"a": 1}')
+    assert json.loads(path.read_text()) == {"a": 1} and [p.name for p in tmp_path.iterdir()] == ["calibration.json"]

@@ -6,6 +6,8 @@ import random
 import sys
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
 from recipes.predictor_report import main  # noqa: E402
@@ -125,3 +127,55 @@ def test_bad_inputs_are_named_before_anything_is_written(tmp_path, capsys):
     (tmp_path / "file").write_text("x")
     assert main([*base[:2], "--out", str(tmp_path / "file"), "--weights", "w"]) == 2
     assert "is a file, not a folder" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("mend, message", [
+    (lambda s: s["grid"][1].pop("accuracy"), "no grid[1].accuracy"),
+    (lambda s: s["budgets"][0]["candidates"][0].pop("accuracy"), "no budgets[0].candidates[0].accuracy"),
+    (lambda s: s["budgets"][0].update(latency_budget_ms="1"), 'budgets[0].latency_budget_ms is "1", not a number'),
+    (lambda s: s["budgets"][0].update(searched_accuracy="0.47"),
+     'budgets[0].searched_accuracy is "0.47", not a number or null'),
+    (lambda s: s["budgets"][0]["candidates"][0].update(measured_ms=True),
+     "budgets[0].candidates[0].measured_ms is true, not a number or null"),
+    (lambda s: s["budgets"][0].update(candidates={}), "budgets[0].candidates is not a list"),
+    (lambda s: s.update(grid=[3]), "grid[0] is 3, not an object"),
+    (lambda s: s.update(threads="1"), 'search.threads is "1", not a number'),
+])
+def test_every_item_of_the_search_file_is_checked_before_anything_is_written(tmp_path, capsys, mend, message):
+    """Each grid entry, budget row and candidate: its keys, and numbers (or null where the search writes null)."""
+    store = tmp_path / "r.jsonl"
+    for r in synthetic(table_law, n=40):
+        records.append(store, r)
+    s = json.loads(search_json(tmp_path / "s.json").read_text())
+    mend(s)
+    (tmp_path / "bad.json").write_text(json.dumps(s))
+    rep = tmp_path / "rep"
+    assert main(["--records", str(store), "--out", str(rep), "--weights", "w", "--search",
+                 str(tmp_path / "bad.json")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --search ") and message in err, err
+    assert not rep.exists()
+
+
+def test_too_few_points_are_counted_as_measured_and_a_constant_latency_has_no_spearman(tmp_path, capsys):
+    """2 measured points say '2 measured points' (not the 1 left to fit); all latencies equal: Spearman undefined
+    (null in summary.json, n/a in the README) and no scipy warning."""
+    import warnings
+    from dataclasses import replace
+
+    store = tmp_path / "r.jsonl"
+    for r in synthetic(linear_law, n=2):
+        records.append(store, r)
+    assert main(["--records", str(store), "--out", str(tmp_path / "two"), "--weights", "w"]) == 2
+    err = capsys.readouterr().err
+    assert "2 measured points: 1 held out leaves 1 to fit" in err and "1 measured points" not in err
+    flat = tmp_path / "flat.jsonl"
+    for r in synthetic(linear_law, n=40):
+        records.append(flat, replace(r, latency_ms_p50=5.0, env={}))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # scipy's ConstantInputWarning would fail here
+        assert main(["--records", str(flat), "--out", str(tmp_path / "flat"), "--weights", "w"]) == 0
+    (p,) = json.loads((tmp_path / "flat" / "summary.json").read_text())["predictor"]
+    assert p["spearman"] is None and all(m["spearman"] is None for m in p["models"].values())
+    text = (tmp_path / "flat" / "README.md").read_text()
+    assert "| n/a |" in text and "nan" not in text

@@ -23,7 +23,8 @@ def latency(model_id, spec, family, runtime, ms):
                   env={"logical_cpus": 4, "machine": "x86_64", "process_medians_ms": [ms] * 3})
 
 
-def test_readme_prose_comes_from_records_and_summaries(tmp_path):
+def reference_inputs(tmp_path):
+    """A finished reference run's report folder and training folders, synthetic: (out, runs, store, small)."""
     out, runs = tmp_path / "rep", tmp_path / "runs"
     store = out / "records.jsonl"
     for spec in default_grid():
@@ -46,6 +47,11 @@ def test_readme_prose_comes_from_records_and_summaries(tmp_path):
             "train_examples": n, "steps": n // 16, "config": config, "train_cpu_seconds": n * 0.72,
             "batch_size_per_process": 16, "subnets_per_step": 4 if stage == "depth" else 1,
             "subnets_in_grid": 12 if stage == "depth" else 1}))
+    return out, runs, store, small
+
+
+def test_readme_prose_comes_from_records_and_summaries(tmp_path):
+    out, runs, store, small = reference_inputs(tmp_path)
     from types import SimpleNamespace  # a per-layer row (search) and a re-evaluation are not extra grid sizes
 
     records.append(store, accuracy("runs/depth", SimpleNamespace(subnet_id="h3.3-f384.384", width_mult=0.25,
@@ -143,3 +149,40 @@ def test_throughput_section_reads_the_committed_benchmark_and_says_where_it_ran(
     when = bench["datetime"][:16].replace("T", " ")
     assert f"Measured {when} UTC on {bench['machine_info']['cpu']['count']}-CPU" in text and "{" not in text
     assert "Not measured: no missing.json" in "\n".join(throughput_lines(tmp_path / "missing.json"))
+
+
+def test_what_the_readme_needs_is_named_with_the_step_that_makes_it(tmp_path, capsys):
+    """Missing inputs are refused before the README is written, naming the file and the reference_run step."""
+    import shutil
+
+    from recipes.reference_summary import main
+
+    def refused(message, out="rep", runs="runs"):
+        assert main(["--out", str(tmp_path / out), "--runs", str(tmp_path / runs)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and message in err, err
+        assert not (tmp_path / "rep" / "README.md").exists()
+
+    refused("--out " + (tmp_path / "empty").as_posix() + ": no such folder", out="empty", runs="nope")
+    out, runs, store, small = reference_inputs(tmp_path)
+    lines = store.read_text().splitlines()
+    steps = (out / "steps.json").read_text()
+    (out / "steps.json").unlink()
+    refused("steps.json not found: python -m recipes.reference_run logs each step")
+    (out / "steps.json").write_text(json.dumps({"teacher": {"seconds": 60}}))
+    refused("steps.json: step 'teacher' has no command (text)")
+    (out / "steps.json").write_text(steps)
+    refused("nope/teacher/summary.json not found: step 'teacher' of python -m recipes.reference_run", runs="nope")
+    shutil.rmtree(runs / "baseline-distilbert")
+    refused("baseline-distilbert/summary.json not found: step 'baseline-distilbert' of python -m "
+            "recipes.reference_run")
+    (runs / "baseline-distilbert").mkdir()
+    (runs / "baseline-distilbert" / "summary.json").write_text((runs / "width" / "summary.json").read_text())
+    store.write_text("\n".join(line for line in lines if "runs/teacher" not in line or "accuracy" not in line) + "\n")
+    refused("holds no accuracy record of the teacher: step 'evaluate-teacher'")
+    store.write_text("\n".join(line for line in lines if '"w0.25-d0.50"' not in line) + "\n")
+    refused("holds no DynaBERT accuracy record of w0.25-d0.50: step 'evaluate-dynabert'")
+    store.unlink()
+    refused("records.jsonl not found: the evaluate-* steps of python -m recipes.reference_run write it")
+    store.write_text("\n".join(lines) + "\n")
+    assert main(["--out", str(out), "--runs", str(runs)]) == 0 and (out / "README.md").is_file()

@@ -146,3 +146,53 @@ def test_calibrate_bad_inputs_are_named(tmp_path, capsys):
     (tmp_path / "steps.json").write_text("{\n")
     assert main(base) == 2
     assert "steps.json is not the reference run's step log" in capsys.readouterr().err
+
+
+def test_calibrate_checks_every_folder_first_and_keeps_each_result_as_measured(tmp_path, sst2_dir, capsys):
+    """Every folder is checked before any is measured (its steps.json entry and command, its finished run, the
+    finished models it reads, named under --runs, never a scratch link), and each folder's result is written as
+    soon as it is measured, so a later folder's failed run loses nothing."""
+    from dynabert.cli import main as dyn
+    from recipes.training_compute import main
+
+    runs, out = tmp_path / "runs", tmp_path / "rep"
+    out.mkdir()
+    base = ["train", "--task", "sst2", "--data-dir", sst2_dir, "--model", "tiny", "--output-dir", str(runs),
+            "--max-train-samples", "32", "--max-eval-samples", "16", "--batch-size", "16", "--eval-every", "0"]
+    assert dyn([*base, "--stage", "teacher"]) == 0
+    summary(runs / "depth", 10)  # a finished stage depth whose stage width is not under --runs
+    summary(runs / "fixed-w0.50-d0.50", 10)
+    broken = [*base[:3], str(tmp_path / "no-data"), *base[4:], "--baseline", "fixed", "--width", "0.5", "--depth",
+              "0.5"]
+    log = {"teacher": {"command": " ".join(["python", "-m", "dynabert", *base, "--stage", "teacher"])},
+           "stage2-depth": {"command": " ".join(["python", "-m", "dynabert", *base, "--stage", "depth"])},
+           "fixed-w0.50-d0.50": {"command": " ".join(["python", "-m", "dynabert", *broken])},
+           "fixed-w0.25-d0.50": {"seconds": 3.0}}
+    (out / "steps.json").write_text(json.dumps(log))
+    cal = ["calibrate", "--out", str(out), "--runs", str(runs), "--steps", "2"]
+    cases = [("teacher,depth", f"depth trains from stage 'width', which has no finished model at "
+                               f"{(runs / 'width' / 'best').as_posix()} (--runs {runs.as_posix()})"),
+             ("teacher,fixed-w0.25-d0.50", "step 'fixed-w0.25-d0.50' has no \"command\""),
+             ("teacher,baseline-tinybert", "has no step 'baseline-tinybert': train baseline-tinybert first")]
+    for folders, message in cases:
+        assert main([*cal, "--folders", folders]) == 2
+        got = capsys.readouterr()
+        assert message in got.err and "/tmp" not in got.err.replace(str(tmp_path), "")
+        assert "CPU s/step" not in got.out and not (out / "compute-calibration.json").exists()  # nothing measured
+    assert main([*cal, "--folders", "teacher,fixed-w0.50-d0.50"]) == 2  # its run fails (no data) after teacher's
+    err = capsys.readouterr().err
+    assert "keeps the calibrations measured: teacher" in err
+    kept = json.loads((out / "compute-calibration.json").read_text())
+    assert list(kept["folders"]) == ["teacher"] and kept["folders"]["teacher"]["steps"] == 2
+    assert not list(out.glob(".*.tmp"))
+
+
+def test_calibrations_of_two_sittings_are_said_to_be_so():
+    from recipes.training_compute import sitting_words
+
+    one = {"when_utc": "2026-12-01 03:00 UTC", "load_avg_1min": 0.5,
+           "folders": {"width": {"steps": 64, "when_utc": "2026-12-01 03:00 UTC"}, "depth": {"steps": 64}}}
+    assert "64 steps from the same first batches, all in one sitting (2026-12-01 03:00 UTC, 1-min load average 0.50" \
+        in sitting_words(one)
+    one["folders"]["depth"]["when_utc"] = "2026-12-02 04:00 UTC"
+    assert "in 2 sittings (2026-12-01 03:00 UTC, 2026-12-02 04:00 UTC;" in sitting_words(one)
