@@ -332,3 +332,13 @@ def test_export_only_names_a_failed_export_and_exits_1(tmp_path, monkeypatch, ca
     out, err = capsys.readouterr()
     assert "0 pending cell(s) exported and checked, 1 failed" in out and "converter exploded" in err
     assert not store.exists()
+
+
+def test_onnx_int8_candidates_start_with_the_cpus_settings_then_leave_attention_fp32():
+    from bench.export import onnx_int8_candidates, onnx_int8_settings
+
+    vnni = ("avx2", "avx512f", "avx512_vnni")
+    got = onnx_int8_candidates(vnni)
+    assert got[0] == onnx_int8_settings(vnni) and got[1]["op_types_to_quantize"] == ["MatMul"]
+    assert got[2] == {**got[1], "reduce_range": True} and len(got) == 3
+    assert len(onnx_int8_candidates(("avx2", "fma"))) == 2  # reduce_range already on: the third is the second

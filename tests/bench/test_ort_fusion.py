@@ -146,3 +146,31 @@ def test_a_failed_fusion_ships_the_plain_export_and_says_so(tiny, tmp_path, monk
     assert summary["error"] == "ValueError: pattern not found" and summary["fused"] == {}
     assert (tmp_path / "a.onnx").read_bytes() == (tmp_path / "a.unfused.onnx").read_bytes()
     assert "a.onnx: onnxruntime's attention fusion failed (ValueError: pattern not found)" in capsys.readouterr().err
+
+
+def test_int8_that_fails_its_check_is_quantized_again_with_attention_left_fp32(tiny, tmp_path, monkeypatch):
+    """Accuracy-aware int8 (bench.export.onnx_int8_candidates): when the fastest settings' artifact fails the
+    numerics check, the next settings are tried, the first that passes is kept, and the record says which."""
+    import bench.export as export
+
+    real, seen = export._checked, []
+
+    def first_fails(model, fmt, path, seq_len):
+        verdict = real(model, fmt, path, seq_len)
+        if fmt == "onnx-int8":
+            seen.append(path.name)
+            if len(seen) == 1:
+                return {**verdict, "ok": False, "max_abs_err": 9.0}
+        return verdict
+
+    monkeypatch.setattr(export, "_checked", first_fails)
+    dyna, sha = tiny
+    spec = SPECS[1]
+    sub = extract(dyna, spec)
+    path, meta = ensure_artifact(sub, sha, spec.subnet_id, "onnx-int8", 16, tmp_path)
+    attempts = meta["graph_optimizations"]["quantization_attempts"]
+    assert [a["ok"] for a in attempts] == [False, True] and attempts[0]["max_abs_err"] == 9.0
+    assert meta["ok"] and meta["quantization"]["op_types_to_quantize"] == ["MatMul"]
+    assert "QAttention" not in meta["graph_optimizations"]["fused_after_quantization"]
+    assert len(attention_nodes(path)) == sub.config.num_hidden_layers  # the fused Attention kept, in fp32
+    assert not list(tmp_path.rglob("try*"))  # the trial files are gone
