@@ -143,8 +143,9 @@ def artifact_lines(acc: pd.DataFrame, art: pd.DataFrame) -> list[str]:
 
 
 def dev_split(acc: pd.DataFrame) -> tuple[str, int]:
-    """(dev file, number of examples) as the accuracy records name them ("dev (PATH, N examples)")."""
-    m = re.search(r"\((.*), (\d+) examples\)", str(acc.split.dropna().iloc[0])) if acc.split.notna().any() else None
+    """(dev file, number of examples) as the accuracy records name them ("dev (PATH, N examples)", an artifact's
+    "dev (PATH, N examples; onnxruntime artifact)")."""
+    m = re.search(r"\((.*?), (\d+) examples[;)]", str(acc.split.dropna().iloc[0])) if acc.split.notna().any() else None
     return (m.group(1), int(m.group(2))) if m else ("?", 0)
 
 

@@ -186,3 +186,14 @@ def test_what_the_readme_needs_is_named_with_the_step_that_makes_it(tmp_path, ca
     refused("records.jsonl not found: the evaluate-* steps of python -m recipes.reference_run write it")
     store.write_text("\n".join(lines) + "\n")
     assert main(["--out", str(out), "--runs", str(runs)]) == 0 and (out / "README.md").is_file()
+
+
+def test_dev_split_reads_the_artifact_records_label_too():
+    """The artifact-accuracy table says how many dev examples its artifacts ran (it said 0 for artifact records)."""
+    import pandas as pd
+
+    from recipes.reference_summary import dev_split
+
+    art = pd.DataFrame({"split": ["dev (../data/SST-2/dev.tsv, 872 examples; onnxruntime artifact)"]})
+    assert dev_split(art) == ("../data/SST-2/dev.tsv", 872)
+    assert dev_split(pd.DataFrame({"split": ["dev (d/dev.tsv, 12 examples)"]})) == ("d/dev.tsv", 12)
