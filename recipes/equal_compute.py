@@ -202,13 +202,21 @@ def budget_plan(cost: dict[str, float], settings: list[int | None], examples: in
             "settings": plan}
 
 
+def link_width(folder: Path, from_dir: Path) -> None:
+    """FOLDER/width -> FROM/width (the stage-width model every setting starts from). A link left dangling by a
+    moved or renamed run folder is pointed at FROM/width again."""
+    folder.mkdir(parents=True, exist_ok=True)
+    link = folder / "width"
+    if link.is_symlink() and not link.exists():
+        link.unlink()
+    if not link.exists():
+        link.symlink_to(from_dir.resolve() / "width", target_is_directory=True)
+
+
 def train_setting(args: argparse.Namespace, name: str, entry: dict, runs: Path) -> dict:
     """Stage depth of one setting in RUNS/<name> (its width/ links to FROM/width); skipped when finished."""
     folder = runs / name
-    folder.mkdir(parents=True, exist_ok=True)
-    link = folder / "width"
-    if not link.exists():
-        link.symlink_to(Path(args.from_dir).resolve() / "width", target_is_directory=True)
+    link_width(folder, Path(args.from_dir))
     cmd = [PY, "-m", "dynabert", "train", "--task", args.task, "--data-dir", args.data_dir, "--output-dir",
            str(folder), "--stage", "depth", "--widths", args.widths, "--depths", args.depths, "--batch-size",
            str(args.batch_size), "--max-seq-len", str(args.max_seq_len), "--learning-rate", args.learning_rate,

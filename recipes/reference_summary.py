@@ -72,6 +72,15 @@ def check_ready(out: Path, runs: Path) -> None:
                              f"'evaluate-dynabert' of {RUN} (the whole grid) makes it; run it")
 
 
+def run_notes(out: Path) -> list[str]:
+    """OUT/notes.md, written by hand beside the run (what was re-done after a step, and why), under its own heading;
+    nothing when absent. Regenerating the README keeps it."""
+    path = out / "notes.md"
+    if not path.is_file():
+        return []
+    return ["", "## Notes on this run (notes.md)", "", path.read_text().strip()]
+
+
 def check_steps(path: Path) -> None:
     """OUT/steps.json: an object of steps, each with its seconds and command. ValueError naming the fix."""
     if not path.is_file():
@@ -370,8 +379,8 @@ def write(out: Path, runs: Path) -> Path:
              "", "## Table 1 layout (dev accuracy %, rows width, columns depth)", "", table1.to_markdown(floatfmt=".1f"),
              "", f"Teacher (MiniLM-L6 fine-tuned): {teacher:.1f}%.", *artifact_lines(acc, art), "", "## Targets", "",
              *target_lines(acc, dyn, teacher), *latency_lines(cpu_lat, art, dyn.loc["w0.25-d0.50"].accuracy, failed),
-             *failed_lines(failed, art), *compute_lines(acc, dyn, runs, out, cores), *throughput_lines(), *equal_compute_lines(out),
-             "", "Full report (figures, per-cell tables, machine info): [index.md](index.md). Records: `records.jsonl`."]
+             *failed_lines(failed, art), *run_notes(out), *compute_lines(acc, dyn, runs, out, cores), *throughput_lines(),
+             *equal_compute_lines(out), "", "Full report (figures, per-cell tables, machine info): [index.md](index.md). Records: `records.jsonl`."]
     path = out / "README.md"
     path.write_text("\n".join(lines) + "\n")
     return path

@@ -170,3 +170,17 @@ def test_a_truncated_calibration_is_measured_again_and_written_whole(tmp_path, c
     assert kept_calibration(path, None, [None]) is None
     write_atomic(path, '{"a": 1}')
     assert json.loads(path.read_text()) == {"a": 1} and [p.name for p in tmp_path.iterdir()] == ["calibration.json"]
+
+
+def test_a_dangling_width_link_of_a_moved_run_is_pointed_again(tmp_path):
+    """A run folder renamed after the comparison leaves each setting's width/ link dangling; a rerun relinks it."""
+    from recipes.equal_compute import link_width
+
+    old, new = tmp_path / "old-run", tmp_path / "run"
+    (old / "width").mkdir(parents=True)
+    link_width(old / "equal-compute" / "all", old)
+    old.rename(new)
+    link = new / "equal-compute" / "all" / "width"
+    assert link.is_symlink() and not link.exists()  # dangling after the rename
+    link_width(new / "equal-compute" / "all", new)
+    assert link.resolve() == (new / "width").resolve()

@@ -197,3 +197,11 @@ def test_dev_split_reads_the_artifact_records_label_too():
     art = pd.DataFrame({"split": ["dev (../data/SST-2/dev.tsv, 872 examples; onnxruntime artifact)"]})
     assert dev_split(art) == ("../data/SST-2/dev.tsv", 872)
     assert dev_split(pd.DataFrame({"split": ["dev (d/dev.tsv, 12 examples)"]})) == ("d/dev.tsv", 12)
+
+
+def test_hand_notes_beside_the_run_are_kept_in_the_readme(tmp_path):
+    from recipes.reference_summary import run_notes
+
+    assert run_notes(tmp_path) == []
+    (tmp_path / "notes.md").write_text("int8 re-timed later.\n")
+    assert run_notes(tmp_path) == ["", "## Notes on this run (notes.md)", "", "int8 re-timed later."]
