@@ -84,7 +84,8 @@ def accuracy_figure(df: pd.DataFrame, task: str, title: str, with_latency: bool 
             ax.set_xlim(lo, hi)
     metric = df.metric.dropna().iloc[0] if "metric" in df and df.metric.notna().any() else "accuracy"
     axes[0].set_ylabel(f"{task} dev {metric} (%)")
-    fig.suptitle(title, y=1.02 if machines == [None] else 1.12)  # above the per-machine panel titles
+    extra = 0.08 * title.count("\n")  # each further title line sits higher, clear of the panel titles
+    fig.suptitle(title, y=(1.02 if machines == [None] else 1.12) + extra)  # above the per-machine panel titles
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.02), ncol=3, frameon=False)
     return fig
