@@ -295,7 +295,9 @@ def test_ctrl_c_prints_one_line_and_exits_130(tmp_path, sst2_dir):
                                                          "--epochs", "50", "--eval-every", "5")]  # 1,000 steps: the
     # SIGINT below always lands mid-run, however fast the machine (3 epochs once finished first on a CI machine)
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TQDM_DISABLE": "1"}
-    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # as a terminal's
+    # child: a background job (e.g. a CI runner's `&`) inherits SIGINT ignored, and Ctrl-C would then do nothing
     state, deadline = out / "teacher" / "checkpoint" / CHECKPOINT_MARK, time.time() + 120
     while not state.exists() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
