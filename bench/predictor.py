@@ -229,6 +229,48 @@ def choose(pts: list[Point], kinds: tuple[str, ...] = MODELS) -> tuple[Predictor
     return Predictor(best).fit(pts), cv
 
 
+@dataclass
+class Calibration:
+    """A fitted predictor moved to the machine's speed *now*: measured ~ scale * predicted + offset_ms.
+
+    A shared or thermally throttled machine runs the same graph at different speeds from one hour to the next (this
+    project's reference VM: the full MiniLM 23.7 ms one evening, 35.0 ms the next morning, small sub-networks less
+    slowed than large ones). Fitted by `recalibrate` on sub-networks measured in the same sitting as the answer;
+    mape_before / mape_after: the predictor's error on those points without and with the calibration (fractions).
+    """
+
+    scale: float = 1.0
+    offset_ms: float = 0.0
+    n: int = 0
+    mape_before: float | None = None
+    mape_after: float | None = None
+
+    def __call__(self, predicted: float) -> float:
+        return self.scale * predicted + self.offset_ms
+
+    def to_json(self) -> dict:
+        return {"scale": self.scale, "offset_ms": self.offset_ms, "n": self.n, "mape_before": self.mape_before,
+                "mape_after": self.mape_after}
+
+
+def recalibrate(predicted: list[float], measured: list[float]) -> Calibration:
+    """measured ~ scale * predicted + offset by least squares on relative error (as the predictors' own fits); with
+    fewer than 3 points, one predicted value, or a fit that is not increasing or predicts <= 0 on the points: the
+    median ratio measured / predicted alone (offset 0). ValueError on no points or non-positive values."""
+    p, m = np.asarray(predicted, dtype=float), np.asarray(measured, dtype=float)
+    if len(p) == 0 or len(p) != len(m) or not (np.all(p > 0) and np.all(m > 0)):
+        raise ValueError(f"recalibration needs pairs of positive predicted and measured values, got {len(p)} "
+                         f"predicted and {len(m)} measured")
+    scale, offset = float(np.median(m / p)), 0.0
+    if len(p) >= 3 and np.ptp(p) > 0:
+        a, b = _wls(np.column_stack([p, np.ones_like(p)]), m)
+        if a > 0 and np.all(a * p + b > 0):
+            scale, offset = float(a), float(b)
+    cal = Calibration(scale, offset, len(p))
+    cal.mape_before, cal.mape_after = metrics(p, m)["mape"], metrics(cal(p), m)["mape"]
+    return cal
+
+
 def split(pts: list[Point], heldout_frac: float, seed: int = 0) -> tuple[list[Point], list[Point]]:
     """(train, held out): a seeded random split of the points."""
     order = list(range(len(pts)))

@@ -3,11 +3,17 @@
 1. The latency predictor of (device, runtime, threads, seq len) is fitted on this machine's latency records of the
    same architecture (bench/predictor.py; measure random per-layer sub-networks first: `bench.predictor sample`,
    then `bench.sweep --subnets`). With --max-memory-mb, peak RSS is predicted from the parameter count the same way.
-2. For each latency budget, bench/search.py searches per-layer sub-networks by accuracy on a fixed dev subset
+2. Calibration (--calibrate, on by default): the grid is timed now and the predictor moved to the machine's speed of
+   this sitting (bench.predictor.recalibrate: measured ~ scale x predicted + offset). A shared VM's speed drifts by
+   tens of percent between days; a predictor fitted on another day's records otherwise misplaces every budget.
+3. For each latency budget, bench/search.py searches per-layer sub-networks by accuracy on a fixed dev subset
    (the dynamic model) among those predicted to fit (budget x (1 - margin)); the grid seeds the population.
-3. The best few, and the grid, are scored on the full dev set (accuracy records) and exported and measured for real
-   (bench.sweep, records in the first --results store). The answer per budget is the most accurate sub-network
-   whose *measured* latency (and peak RSS) fits, beside the best grid sub-network under the same budget.
+4. The best few, and the grid, are scored on the full dev set (accuracy records) and timed for real *in one sweep*
+   (bench.sweep, re-measured whatever the store holds: compared cells share a sitting; records appended to the first
+   --results store). The answer per budget is the most accurate sub-network whose *measured* latency (and peak RSS)
+   fits, beside the best grid sub-network of the same sweep under the same budget.
+5. Budgets where no candidate fits once measured are searched again (up to --rounds in all) with the predictor
+   recalibrated on everything that sweep timed, and re-timed with the grid in a new sweep.
 """
 
 from __future__ import annotations
@@ -83,19 +89,34 @@ def full_accuracy(ev, specs, store: Path, sha: str, args) -> dict[str, float]:
     return {s.subnet_id: have[s.subnet_id] for s in specs}
 
 
-def measure(ev, specs, store: Path, sha: str, args) -> dict[str, records.Record]:
-    """Latency records of `specs` on this machine (measured now unless the store has them), by subnet id."""
-    from bench.sweep import SweepConfig, machine_fields, run_sweep
+def measure_now(ev, specs, store: Path, sha: str, args, label: str) -> dict[str, records.Record]:
+    """Latency records of `specs` timed now, in one sweep of interleaved fresh processes, whatever the store already
+    holds: cells compared with each other, or used to calibrate, must share a sitting of the machine. Every record
+    is appended to `store` as it finishes (nothing timed is lost); returns this sweep's ok records by subnet id."""
+    import datetime
 
-    run_sweep(SweepConfig(models=[str(ev.model_dir)], results=str(store), runtimes=(args.runtime,),
-                          threads=(args.threads,), seq_len=args.seq_len, devices=(args.device,), task=ev.task_key,
-                          subnets=tuple(specs), min_time_s=args.min_time, processes=args.processes,
-                          cache=Path(args.cache_dir) if args.cache_dir else None))
-    here, ids = machine_fields()["machine_fingerprint"], {s.subnet_id for s in specs}
-    return {r.subnet_id: r for r in records.read(store) if r.kind == "latency" and r.status == "ok"
-            and r.subnet_id in ids and r.checkpoint_sha == sha and r.machine_fingerprint == here
-            and r.device == args.device
-            and r.runtime == args.runtime and r.threads == args.threads and r.seq_len == args.seq_len}
+    from bench.sweep import SweepConfig, run_sweep
+
+    print(f"{label}: timing {len(specs)} sub-network(s) now, in one sweep", file=sys.stderr)
+    since = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    fresh = run_sweep(SweepConfig(models=[str(ev.model_dir)], results=str(store), runtimes=(args.runtime,),
+                                  threads=(args.threads,), seq_len=args.seq_len, devices=(args.device,),
+                                  task=ev.task_key, subnets=tuple(specs), min_time_s=args.min_time,
+                                  processes=args.processes, done_since_utc=since,
+                                  cache=Path(args.cache_dir) if args.cache_dir else None))
+    ids = {s.subnet_id for s in specs}
+    return {r.subnet_id: r for r in fresh if r.kind == "latency" and r.status == "ok" and r.subnet_id in ids
+            and r.checkpoint_sha == sha and r.latency_ms_p50 is not None}
+
+
+def calibrated(latency_model, specs, measured: dict, size, args):
+    """bench.predictor.recalibrate of the predictor on the sub-networks in `measured` (timed this sitting)."""
+    pairs = [(predicted(latency_model, s, size, args.seq_len), measured[s.subnet_id].latency_ms_p50)
+             for s in specs if s.subnet_id in measured]
+    if not pairs:
+        raise ValueError(f"none of the {len(specs)} sub-networks could be timed on {args.device} / {args.runtime} "
+                         "for the calibration: see the sweep's failed records in the first --results store")
+    return pred.recalibrate(*zip(*pairs))
 
 
 def best_measured(ids, accuracy: dict, measured: dict, budget: float, max_mb: float | None) -> str | None:
@@ -112,26 +133,31 @@ def grid_specs(args: argparse.Namespace, size) -> list[SubnetSpec]:
     return check_grid(parse_mults(args.widths, "widths"), parse_mults(args.depths, "depths"), size, args.checkpoint)
 
 
-def search_budgets(ev, args, size, latency_model, memory_model) -> dict[float, list]:
-    """{budget: the top --final candidates (Scored) predicted to fit}, one search per budget, accuracy cached."""
-    acc = subset_accuracy(ev, args.search_examples, args.seed, args.batch_size)
+def search_budgets(budgets, args, size, latency, memory_model, accuracy) -> dict[float, list]:
+    """{budget: the top --final candidates (Scored) whose `latency(spec)` (ms, calibrated) fits}, one search per
+    budget; `accuracy(spec)` is the memoised dev-subset score."""
     cache: dict = {}
     space = space_for(size, parse_mults(args.widths, "widths"))
     grid = [layerwise(s, size) for s in grid_specs(args, size)]
     cfg = SearchConfig(strategy=args.strategy, population=args.population, generations=args.generations,
                        seed=args.seed)
     out = {}
-    for budget in args.budgets:
+    for budget in budgets:
         fits_memory = (lambda s: True) if memory_model is None else (
             lambda s: predicted(memory_model, s, size, args.seq_len) <= args.max_memory_mb * (1 - args.margin))
-        scorer = Scorer(acc, lambda s: predicted(latency_model, s, size, args.seq_len),
-                        budget * (1 - args.margin), fits_memory, cache)
+        scorer = Scorer(accuracy, latency, budget * (1 - args.margin), fits_memory, cache)
         out[budget] = search(space, scorer, cfg, start=grid)[:args.final]
         found = out[budget][0] if out[budget] else None
         print(f"budget {budget:g} ms: {len(cache)} candidates scored so far; best predicted to fit: "
               + (f"{found.spec.subnet_id} (subset accuracy {found.accuracy:.4f}, predicted {found.predicted:.2f} ms)"
                  if found else "none"), file=sys.stderr)
     return out
+
+
+def memoised(fn):
+    """fn(spec) cached by subnet id: a candidate's subset accuracy is scored once over every budget and round."""
+    seen: dict = {}
+    return lambda spec: seen[spec.subnet_id] if spec.subnet_id in seen else seen.setdefault(spec.subnet_id, fn(spec))
 
 
 def budget_rows(found: dict, grid_ids: list[str], acc: dict, measured: dict, size, args) -> list[dict]:
@@ -165,27 +191,54 @@ def run(args: argparse.Namespace) -> dict:
     machine = machine_fields()["machine_fingerprint"]
     recs = [r for path in args.results if Path(path).is_file() for r in records.read(path)]  # check_results: read
     latency_model, cv, n_points, memory_model = fitted_predictors(recs, args, size, machine)
-    found = search_budgets(ev, args, size, latency_model, memory_model)
-    grid = grid_specs(args, size)
-    depths = parse_mults(args.depths, "depths")
-    finals = {canonical(c.spec, size, depths).subnet_id: canonical(c.spec, size, depths)
-              for cs in found.values() for c in cs}
-    specs = grid + [s for i, s in finals.items() if i not in {g.subnet_id for g in grid}]
-    acc = full_accuracy(ev, specs, store, sha, args)
-    measured = measure(ev, specs, store, sha, args)
-    summary = {"checkpoint": portable_path(ev.model_dir), "checkpoint_sha": sha, "task": ev.task_key, "split": ev.split_label(),
-               "device": args.device, "runtime": args.runtime, "threads": args.threads, "seq_len": args.seq_len,
-               "machine_fingerprint": machine, "search_examples": min(args.search_examples, len(ev.features)), "margin": args.margin,
+    grid, depths = grid_specs(args, size), parse_mults(args.depths, "depths")
+    grid_ids = [g.subnet_id for g in grid]
+    accuracy = memoised(subset_accuracy(ev, args.search_examples, args.seed, args.batch_size))
+    cal, calibrations = pred.Calibration(), []
+    if args.calibrate:
+        cal = calibrated(latency_model, grid, measure_now(ev, grid, store, sha, args, "calibration"), size, args)
+        calibrations.append({"round": 0, "on": "grid", **cal.to_json()})
+        say_calibration(cal, "the grid")
+    found: dict[float, list] = {}
+    pending = list(args.budgets)
+    for rnd in range(1, args.rounds + 1):
+        found.update(search_budgets(pending, args, size, lambda s, c=cal: c(predicted(latency_model, s, size,
+                                                                                      args.seq_len)),
+                                    memory_model, accuracy))
+        finals = {canonical(c.spec, size, depths).subnet_id: canonical(c.spec, size, depths)
+                  for b in args.budgets for c in found[b]}
+        specs = grid + [s for i, s in finals.items() if i not in grid_ids]
+        acc = full_accuracy(ev, specs, store, sha, args)
+        measured = measure_now(ev, specs, store, sha, args, f"round {rnd}: the grid and every budget's candidates")
+        rows = budget_rows({b: found[b] for b in args.budgets}, grid_ids, acc, measured, size, args)
+        pending = [row["latency_budget_ms"] for row in rows if row["searched_subnet"] is None]
+        if not pending or rnd == args.rounds:
+            break
+        cal = calibrated(latency_model, specs, measured, size, args)
+        calibrations.append({"round": rnd, "on": "grid and candidates", **cal.to_json()})
+        say_calibration(cal, f"round {rnd}'s sweep, for the {len(pending)} budget(s) no candidate fitted")
+    stamps = sorted(r.timestamp_utc for r in measured.values() if r.timestamp_utc)
+    summary = {"checkpoint": portable_path(ev.model_dir), "checkpoint_sha": sha, "task": ev.task_key,
+               "split": ev.split_label(), "device": args.device, "runtime": args.runtime, "threads": args.threads,
+               "seq_len": args.seq_len, "machine_fingerprint": machine,
+               "search_examples": min(args.search_examples, len(ev.features)), "margin": args.margin,
                "predictor": {"kind": latency_model.kind, "n_train": n_points, "cv_mape": cv},
+               "calibration": calibrations, "rounds": rnd,
+               "measured_utc": [stamps[0], stamps[-1]] if stamps else None,
                "grid": [{"subnet": g.subnet_id, "accuracy": acc.get(g.subnet_id),
                          "measured_ms": measured[g.subnet_id].latency_ms_p50 if g.subnet_id in measured else None}
                         for g in grid],
-               "budgets": budget_rows(found, [g.subnet_id for g in grid], acc, measured, size, args)}
+               "budgets": rows}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "search.json").write_text(json.dumps(summary, indent=1) + "\n")
     (out / "subnets.json").write_text(json.dumps([layerwise(s, size).to_json() for s in finals.values()]) + "\n")
     return summary
+
+
+def say_calibration(cal, on: str) -> None:
+    print(f"calibration on {on}, timed now: measured = {cal.scale:.3f} x predicted {cal.offset_ms:+.2f} ms "
+          f"(the predictor's MAPE on them {cal.mape_before:.1%} -> {cal.mape_after:.1%})", file=sys.stderr)
 
 
 def check_results(paths: list[str]) -> None:
@@ -212,7 +265,7 @@ def check_search_flags(args: argparse.Namespace) -> None:
                          "my-pi)")
     if not 0 <= args.margin < 1:
         raise ValueError(f"--margin must be a share in [0, 1) (the predictor's error allowed for), got {args.margin}")
-    for flag, low in (("population", 1), ("generations", 0), ("final", 1), ("search_examples", 1), ("processes", 1),
+    for flag, low in (("population", 1), ("generations", 0), ("final", 1), ("rounds", 1), ("search_examples", 1), ("processes", 1),
                       ("batch_size", 1), ("threads", 1), ("seq_len", 1)):
         if getattr(args, flag) < low:
             raise ValueError(f"--{flag.replace('_', '-')} must be at least {low}, got {getattr(args, flag)}")
@@ -295,6 +348,10 @@ def add_search_parser(sub) -> None:
     s.add_argument("--search-examples", type=int, default=256, help="dev examples scored during the search")
     s.add_argument("--final", type=int, default=3, help="candidates per budget scored on full dev and measured")
     s.add_argument("--margin", type=float, default=0.05, help="search under budget x (1 - margin): predictor error")
+    s.add_argument("--calibrate", action=argparse.BooleanOptionalAction, default=True,
+                   help="time the grid first and move the predictor to the machine's speed now")
+    s.add_argument("--rounds", type=int, default=2, help="searches (and sweeps) at most: a budget no candidate fits "
+                   "once measured is searched again with the predictor recalibrated on that sweep")
     s.add_argument("--batch-size", type=int, default=64)
     s.add_argument("--min-time", type=float, default=2.0, help="seconds of timed runs per measured cell")
     s.add_argument("--processes", type=int, default=1)

@@ -50,6 +50,7 @@ class SweepConfig:
     subnets_source: str = "the sub-networks given"  # the --subnets file, named in messages
     export_workers: int = 1  # processes exporting at once before anything is timed (bench/export_pool.py)
     export_only: bool = False  # export and check every pending cell's artifact, measure nothing (fill the cache)
+    done_since_utc: str | None = None  # only cells measured after this UTC time count as done (a sitting's own)
 
     def __post_init__(self) -> None:
         unknown = [r for r in self.runtimes if r not in RUNTIMES]
@@ -111,7 +112,7 @@ def prepare_pending(cfg: SweepConfig, targets: dict) -> list[tuple[Cell, Ready |
     from bench.export_pool import export_cells
     from devices.local import cpu_info
 
-    done = records.done_keys(cfg.results)
+    done = records.done_keys(cfg.results, cfg.done_since_utc)
     prov, env = {**records.provenance(), **machine_fields()}, cpu_info()
     prov.pop("cpu_model")
     prov["cpu_model"] = env.pop("cpu_model")
@@ -175,8 +176,8 @@ def run_sweep(cfg: SweepConfig) -> list[records.Record]:
                     continue
                 rounds[i] = len(results[i])  # done (all rounds, or a failed process)
                 ready = finish(ready, results[i], other_machine_diff(ready.request, results[i][-1]))
-            records.append(cfg.results, stamped(ready))
-            written.append(ready)
+            written.append(stamped(ready))
+            records.append(cfg.results, written[-1])
     bar.close()
     return written
 

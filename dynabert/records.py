@@ -239,10 +239,15 @@ def read(path: str | Path, warn: bool = True) -> list[Record]:
     return out
 
 
-def done_keys(path: str | Path) -> set[tuple]:
-    """Keys of the finished (status ok) records, so a resumed sweep skips them."""
+def done_keys(path: str | Path, since_utc: str | None = None) -> set[tuple]:
+    """Keys of the finished (status ok) records, so a resumed sweep skips them; with `since_utc` (ISO 8601 UTC, as
+    timestamp_utc), only those stamped after it: a sitting that must time its cells together re-measures older
+    ones (and any stamped in its own first second)."""
     path = Path(path)
-    return {r.key for r in read(path, warn=False) if r.status == "ok"} if path.is_file() else set()
+    if not path.is_file():
+        return set()
+    return {r.key for r in read(path, warn=False) if r.status == "ok"
+            and (since_utc is None or (r.timestamp_utc or "") > since_utc)}
 
 
 def provenance() -> dict:

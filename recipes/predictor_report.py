@@ -154,6 +154,8 @@ BUDGET_FIELDS = {"latency_budget_ms": (NUM, False), "grid_best_subnet": (TEXT, T
                  "searched_subnet": (TEXT, True), "searched_accuracy": (NUM, True),
                  "searched_latency_measured_ms": (NUM, True), "searched_latency_predicted_ms": (NUM, True),
                  "config": (ANY, True)}
+CALIBRATION_FIELDS = {"round": (NUM, False), "scale": (NUM, False), "offset_ms": (NUM, False), "n": (NUM, False),
+                      "mape_before": (NUM, False), "mape_after": (NUM, False)}
 CANDIDATE_FIELDS = {"subnet": (TEXT, False), "subset_accuracy": (NUM, True), "predicted_ms": (NUM, True),
                     "accuracy": (NUM, True), "measured_ms": (NUM, True)}
 
@@ -189,6 +191,13 @@ def search_problems(s) -> list[str]:
             out.append(f"search.{key} is not a list" if key in s else f"no search.{key}")
     for i, g in enumerate(s.get("grid") or [] if isinstance(s.get("grid"), list) else []):
         out += field_problems(g, f"grid[{i}]", GRID_FIELDS)
+    if s.get("calibration") is not None and not isinstance(s["calibration"], list):
+        out.append("search.calibration is not a list")  # optional: a search.json from before calibration has none
+    for i, c in enumerate(s["calibration"] if isinstance(s.get("calibration"), list) else []):
+        out += field_problems(c, f"calibration[{i}]", CALIBRATION_FIELDS)
+    mu = s.get("measured_utc")
+    if mu is not None and not (isinstance(mu, list) and len(mu) == 2 and all(isinstance(t, str) for t in mu)):
+        out.append(f"search.measured_utc is {json.dumps(mu)[:40]}, not [first, last] UTC times or null")
     for i, b in enumerate(s["budgets"] if isinstance(s.get("budgets"), list) else []):
         out += field_problems(b, f"budgets[{i}]", {**BUDGET_FIELDS, "candidates": (ANY, False)})
         cands = b.get("candidates") if isinstance(b, dict) else None
@@ -274,8 +283,23 @@ def budget_lines(s: dict) -> list[str]:
             f"measured on {q['device']} / {q['runtime']}, {q['threads']} thread(s), seq {q['seq_len']} "
             f"[{q['machine_fingerprint']}]. Every budget tried:", "",
             "| budget (ms) | best grid | acc (%) | measured (ms) | searched | acc (%) | measured (ms) | gain (pt) |",
-            "|---|---|---|---|---|---|---|---|", *rows, "", "Dotted lines: the budgets. Searched front against the grid "
-            "front: [search-front.png](search-front.png).", ""]
+            "|---|---|---|---|---|---|---|---|", *rows, "", *timing_lines(q), "Dotted lines: the budgets. Searched "
+            "front against the grid front: [search-front.png](search-front.png).", ""]
+
+
+def timing_lines(q: dict) -> list[str]:
+    """When the table's latencies were timed, and how the predictor was moved to the machine's speed then (search.json
+    from before calibration existed has neither: nothing said)."""
+    out = []
+    if q.get("measured_utc"):
+        out.append(f"The grid and every searched candidate in the table were timed in one sweep, "
+                   f"{q['measured_utc'][0]} to {q['measured_utc'][1]} (round {q.get('rounds', 1)} of the search).")
+    for c in q.get("calibration") or []:
+        on = "the grid, timed just before the search" if c["round"] == 0 else f"round {c['round']}'s sweep"
+        out.append(f"Calibration on {on}: measured = {c['scale']:.3f} x predicted {c['offset_ms']:+.2f} ms "
+                   f"({c['n']} sub-networks; the predictor's MAPE on them {100 * c['mape_before']:.1f}% before, "
+                   f"{100 * c['mape_after']:.1f}% after).")
+    return [" ".join(out), ""] if out else []
 
 
 def front_figure(s: dict, path: Path) -> bool:

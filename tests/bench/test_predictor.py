@@ -260,3 +260,24 @@ def test_spearman_is_undefined_not_nan_when_latencies_are_all_equal(recwarn):
     assert predictor.metrics(np.array([1.0, 2.0]), np.array([1.0, 2.0]))["spearman"] is None  # < 3 points
     assert predictor.metrics(np.array([1.0, 2.0, 3.0]), np.array([1.0, 3.0, 2.0]))["spearman"] == pytest.approx(0.5)
     assert predictor.plural(1, "layer") == "1 layer" and predictor.plural(2, "measured point") == "2 measured points"
+
+
+def test_recalibration_recovers_a_known_speed_change():
+    """A machine 1.4x slower with 0.5 ms more fixed cost: the affine law is recovered exactly and the error gone."""
+    p = [2.0, 5.0, 9.0, 14.0, 30.0]
+    cal = predictor.recalibrate(p, [1.4 * x + 0.5 for x in p])
+    assert cal.scale == pytest.approx(1.4) and cal.offset_ms == pytest.approx(0.5) and cal.n == 5
+    assert cal.mape_after == pytest.approx(0, abs=1e-12)
+    assert cal.mape_before > 0.3
+    assert cal(10.0) == pytest.approx(14.5)
+
+
+def test_recalibration_falls_back_to_the_median_ratio():
+    two = predictor.recalibrate([2.0, 4.0], [3.0, 6.6])  # too few points for a line: median of 1.5 and 1.65
+    assert (two.scale, two.offset_ms) == (pytest.approx(1.575), 0.0)
+    falling = predictor.recalibrate([1.0, 2.0, 3.0], [3.0, 2.0, 1.5])  # a decreasing "law" is no calibration
+    assert (falling.scale, falling.offset_ms) == (pytest.approx(1.0), 0.0)
+    with pytest.raises(ValueError, match="positive predicted and measured"):
+        predictor.recalibrate([], [])
+    with pytest.raises(ValueError, match="positive predicted and measured"):
+        predictor.recalibrate([1.0, -2.0], [1.0, 2.0])

@@ -2,6 +2,7 @@
 records, search on a dev subset, final candidates scored on the full dev set and measured; the answer is measured."""
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -25,9 +26,18 @@ def test_search_answers_with_measured_sub_networks(tiny_checkpoint, sst2_dir, tm
             "--max-latency-ms", ",".join(map(str, budgets)), "--widths", "1.0,0.5", "--depths", "1.0",
             "--population", "6", "--generations", "2", "--search-examples", "64", "--final", "1",
             "--cache-dir", cache, "--out", str(tmp_path / "out"), *QUICK]
+    before = records.read(store)
     assert pareto_main(args) == 0
     summary = json.loads((tmp_path / "out" / "search.json").read_text())
     recs = records.read(store)
+    timed = [r for r in recs[len(before):] if r.kind == "latency"]
+    for grid_id in ("w1.00-d1.00", "w0.50-d1.00"):  # timed for the calibration, then again with the candidates
+        assert sum(r.subnet_id == grid_id for r in timed) == 1 + summary["rounds"]
+    cal = summary["calibration"][0]
+    assert cal["round"] == 0 and cal["n"] == 2 and cal["scale"] > 0
+    final = [r for r in timed if r.timestamp_utc >= summary["measured_utc"][0]]
+    assert {r.subnet_id for r in final} >= {"w1.00-d1.00", "w0.50-d1.00"} | {
+        row["searched_subnet"] for row in summary["budgets"] if row["searched_subnet"]}
     latency = {r.subnet_id: r for r in recs if r.kind == "latency" and r.checkpoint_sha == summary["checkpoint_sha"]}
     accuracy = {r.subnet_id: r.metric_value for r in recs if r.kind == "accuracy" and r.split == summary["split"]}
     assert summary["predictor"]["n_train"] == 4 and len(summary["budgets"]) == 2
@@ -46,6 +56,35 @@ def test_search_answers_with_measured_sub_networks(tiny_checkpoint, sst2_dir, tm
         i: (accuracy[i], latency[i].latency_ms_p50) for i in ("w1.00-d1.00", "w0.50-d1.00")}  # the figure's grid
     out = capsys.readouterr().out
     assert "<= " in out and "measured" in out
+
+
+def test_a_predictor_from_a_faster_day_is_recalibrated_and_the_budget_searched_again(tiny_checkpoint, sst2_dir,
+                                                                                       tmp_path, capsys):
+    """Records as if measured when the machine ran 5x faster, no up-front calibration, a budget half the fastest
+    sub-network's true latency: round 1's candidates are predicted to fit and measure over the budget; round 2
+    searches again with the predictor recalibrated on round 1's sweep (scale ~5) and finds that none is predicted to
+    fit. The answer is 'none fits', never an over-budget sub-network."""
+    store, cache = tmp_path / "r.jsonl", str(tmp_path / "cache")
+    assert predictor_main(["sample", "--model", str(tiny_checkpoint), "--n", "6", "--widths", "1.0,0.5",
+                           "--out", str(tmp_path / "sample.json")]) == 0
+    assert sweep_main(["--model", str(tiny_checkpoint), "--runtimes", "onnxruntime", "--subnets",
+                       str(tmp_path / "sample.json"), "--min-runs", "3", "--warmup", "1", "--cache-dir", cache,
+                       "--results", str(tmp_path / "true.jsonl"), *QUICK]) == 0
+    true = records.read(tmp_path / "true.jsonl")
+    for r in true:
+        records.append(store, replace(r, latency_ms_p50=r.latency_ms_p50 / 5))
+    budget = round(0.5 * min(r.latency_ms_p50 for r in true), 4)  # nothing fits; the records say 2.5x would
+    args = ["search", "--checkpoint", str(tiny_checkpoint), "--task", "sst2", "--data-dir", sst2_dir,
+            "--results", str(store), "--max-latency-ms", str(budget), "--widths", "1.0,0.5", "--depths", "1.0",
+            "--population", "6", "--generations", "2", "--search-examples", "64", "--final", "2", "--no-calibrate",
+            "--rounds", "2", "--cache-dir", cache, "--out", str(tmp_path / "out"), *QUICK]
+    assert pareto_main(args) == 0
+    summary = json.loads((tmp_path / "out" / "search.json").read_text())
+    assert summary["rounds"] == 2, summary["budgets"]
+    assert [c["round"] for c in summary["calibration"]] == [1] and summary["calibration"][0]["scale"] > 2.5
+    row = summary["budgets"][0]
+    assert row["searched_subnet"] is None and row["grid_best_subnet"] is None and row["candidates"] == []
+    assert "round 1's sweep" in capsys.readouterr().err
 
 
 def other_machine_store(path, size, n: int = 6):

@@ -56,6 +56,7 @@ def test_rerun_matches_the_records_written_before_the_target_interface(tmp_path)
         session = new["env"].pop("session_options", None)
         assert (session is not None) == (new["runtime"] == "onnxruntime"), k
         assert session is None or session["disabled_optimizers"] == SHIPPED, (k, session)
+        assert new["env"].pop("load_avg_1min") >= 0, k  # stamped as written, when the cell finished (newer field)
         assert set(new["env"]) == set(old["env"]), k
         assert {f: new["env"][f] for f in new["env"] if f not in ENV_MEASURED} == \
             {f: machine[f] for f in new["env"] if f not in ENV_MEASURED}
