@@ -276,14 +276,17 @@ def budget_lines(s: dict) -> list[str]:
         rows.append(f"| {b['latency_budget_ms']:g} | {b.get('grid_best_subnet') or 'none fits'} | "
                     f"{fmt(b.get('grid_best_accuracy'), 100, '.2f')} | {fmt(b.get('grid_best_latency_measured_ms'))} | "
                     f"{b.get('searched_subnet') or 'none fits'} | {fmt(b.get('searched_accuracy'), 100, '.2f')} | "
-                    f"{fmt(b.get('searched_latency_measured_ms'))} | {gain} |")
+                    f"{fmt(b.get('searched_latency_measured_ms'))} | {gain} | {b.get('answer_from') or 'n/a'} |")
     return ["## Search under a latency budget", "",
             f"Checkpoint `{q['checkpoint']}` (weights sha {q['checkpoint_sha']}), accuracy on {q['split']} (the search "
             f"scores candidates on {q['search_examples']} dev examples, the final pick on all of them); latency "
             f"measured on {q['device']} / {q['runtime']}, {q['threads']} thread(s), seq {q['seq_len']} "
             f"[{q['machine_fingerprint']}]. Every budget tried:", "",
-            "| budget (ms) | best grid | acc (%) | measured (ms) | searched | acc (%) | measured (ms) | gain (pt) |",
-            "|---|---|---|---|---|---|---|---|", *rows, "", *timing_lines(q), "Dotted lines: the budgets. Searched "
+            "| budget (ms) | best grid | acc (%) | measured (ms) | searched | acc (%) | measured (ms) | gain (pt) | "
+            "answer |", "|---|---|---|---|---|---|---|---|---|", *rows, "", "`searched`: the most accurate of the "
+            "search's candidates whose measured latency fits; `gain`: its accuracy minus the best grid point's under "
+            "the same budget (negative: a loss). `answer`: what the command answers, the more accurate of the two.", "",
+            *timing_lines(q), "Dotted lines: the budgets. Searched "
             "front against the grid front: [search-front.png](search-front.png).", ""]
 
 
@@ -327,7 +330,7 @@ def front_figure(s: dict, path: Path) -> bool:
                alpha=0.6, label="searched candidates (measured)")
     picks = [b for b in s["budgets"] if b["searched_subnet"]]
     ax.scatter([b["searched_latency_measured_ms"] for b in picks], [100 * b["searched_accuracy"] for b in picks],
-               marker="*", s=160, color="C3", zorder=3, label="searched answer per budget")
+               marker="*", s=160, color="C3", zorder=3, label="searched: best measured candidate per budget")
     for b in s["budgets"]:
         ax.axvline(b["latency_budget_ms"], color="grey", ls=":", lw=0.8)
     q = s["search"]

@@ -52,6 +52,11 @@ def test_search_answers_with_measured_sub_networks(tiny_checkpoint, sst2_dir, tm
         grid_fits = {i: accuracy[i] for i in ("w1.00-d1.00", "w0.50-d1.00")
                      if latency[i].latency_ms_p50 <= budget}
         assert row["grid_best_accuracy"] == (max(grid_fits.values()) if grid_fits else None)
+        both = [a for a in (row["searched_accuracy"], row["grid_best_accuracy"]) if a is not None]
+        assert row["answer_accuracy"] == (max(both) if both else None)  # never less accurate than the grid's best
+        if row["answer_subnet"]:
+            assert row["answer_subnet"] == row[f"{'searched' if row['answer_from'] == 'search' else 'grid_best'}_subnet"]
+            assert row["answer_latency_measured_ms"] == latency[row["answer_subnet"]].latency_ms_p50 <= budget
     assert {g["subnet"]: (g["accuracy"], g["measured_ms"]) for g in summary["grid"]} == {
         i: (accuracy[i], latency[i].latency_ms_p50) for i in ("w1.00-d1.00", "w0.50-d1.00")}  # the figure's grid
     out = capsys.readouterr().out
