@@ -168,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "search":
             from bench.search_run import cmd_search
 
+            args.argv = list(sys.argv[1:] if argv is None else argv)  # search.json says how it was made
             return cmd_search(args)
         if args.command == "select":
             mine = DEFAULT_OUT / "records.jsonl"

@@ -161,21 +161,25 @@ def memoised(fn):
 
 
 def budget_rows(found: dict, grid_ids: list[str], acc: dict, measured: dict, size, args) -> list[dict]:
-    """One summary row per budget, all from one sweep: the search's best measured fit among its candidates
-    (`searched_*`), the best measured grid fit (`grid_best_*`), and the answer a user takes (`answer_*`): the more
-    accurate of the two (the faster on a tie), `answer_from` saying which. The grid point is always timed and scored
-    beside the candidates, so the answer is never less accurate than the grid under the budget."""
+    """One summary row per budget, all from one sweep: the search's best measured fit among the candidates of
+    every budget (`searched_*`; a candidate found for 10 ms that measures 8 ms is as good an answer at 20 ms; each
+    row's `candidates` are its own search's), the best measured grid fit (`grid_best_*`), and the answer a user
+    takes (`answer_*`): the more accurate of the two (the faster on a tie), `answer_from` saying which. The grid is
+    always timed and scored beside the candidates, so the answer is never less accurate than the grid's best."""
+    depths = parse_mults(args.depths, "depths")
+    predicted_ms = {canonical(c.spec, size, depths).subnet_id: c.predicted for cs in found.values() for c in cs}
+    every = list(predicted_ms)
     rows = []
     for budget, cands in found.items():
-        ids = [canonical(c.spec, size, parse_mults(args.depths, "depths")).subnet_id for c in cands]
+        ids = [canonical(c.spec, size, depths).subnet_id for c in cands]
         best, grid, answer = (best_measured(i, acc, measured, budget, args.max_memory_mb)
-                              for i in (ids, grid_ids, ids + grid_ids))
+                              for i in (every, grid_ids, every + grid_ids))
         row = {"latency_budget_ms": budget, "grid_best_subnet": grid,
                "grid_best_accuracy": acc.get(grid) if grid else None,
                "grid_best_latency_measured_ms": measured[grid].latency_ms_p50 if grid else None,
                "searched_subnet": best, "searched_accuracy": acc.get(best) if best else None,
                "searched_latency_measured_ms": measured[best].latency_ms_p50 if best else None,
-               "searched_latency_predicted_ms": next((c.predicted for c, i in zip(cands, ids) if i == best), None),
+               "searched_latency_predicted_ms": predicted_ms.get(best),
                "config": measured[best].subnet if best else None,
                "answer_subnet": answer, "answer_accuracy": acc.get(answer) if answer else None,
                "answer_latency_measured_ms": measured[answer].latency_ms_p50 if answer else None,
@@ -189,7 +193,7 @@ def budget_rows(found: dict, grid_ids: list[str], acc: dict, measured: dict, siz
 
 def run(args: argparse.Namespace) -> dict:
     """The whole search (module docstring); returns the summary written to --out/search.json."""
-    from bench.report import portable_path
+    from bench.report import portable_command, portable_path
     from bench.sweep import machine_fields
     from dynabert.evaluate import prepare, weights_sha
 
@@ -230,6 +234,7 @@ def run(args: argparse.Namespace) -> dict:
                "seq_len": args.seq_len, "machine_fingerprint": machine,
                "search_examples": min(args.search_examples, len(ev.features)), "margin": args.margin,
                "predictor": {"kind": latency_model.kind, "n_train": n_points, "cv_mape": cv},
+               "command": portable_command(["python", "-m", "bench.pareto", *getattr(args, "argv", ["search"])]),
                "calibration": calibrations, "rounds": rnd,
                "measured_utc": [stamps[0], stamps[-1]] if stamps else None,
                "grid": [{"subnet": g.subnet_id, "accuracy": acc.get(g.subnet_id),

@@ -302,7 +302,10 @@ def timing_lines(q: dict) -> list[str]:
         out.append(f"Calibration on {on}: measured = {c['scale']:.3f} x predicted {c['offset_ms']:+.2f} ms "
                    f"({c['n']} sub-networks; the predictor's MAPE on them {100 * c['mape_before']:.1f}% before, "
                    f"{100 * c['mape_after']:.1f}% after).")
-    return [" ".join(out), ""] if out else []
+    out = [" ".join(out), ""] if out else []
+    if isinstance(q.get("command"), str):
+        out += ["The search, from the repository root:", "```bash", q["command"], "```", ""]
+    return out
 
 
 def front_figure(s: dict, path: Path) -> bool:

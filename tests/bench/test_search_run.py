@@ -33,6 +33,7 @@ def test_search_answers_with_measured_sub_networks(tiny_checkpoint, sst2_dir, tm
     timed = [r for r in recs[len(before):] if r.kind == "latency"]
     for grid_id in ("w1.00-d1.00", "w0.50-d1.00"):  # timed for the calibration, then again with the candidates
         assert sum(r.subnet_id == grid_id for r in timed) == 1 + summary["rounds"]
+    assert summary["command"].startswith("python -m bench.pareto search --checkpoint ")  # as run, pasteable
     cal = summary["calibration"][0]
     assert cal["round"] == 0 and cal["n"] == 2 and cal["scale"] > 0
     final = [r for r in timed if r.timestamp_utc >= summary["measured_utc"][0]]
@@ -52,6 +53,9 @@ def test_search_answers_with_measured_sub_networks(tiny_checkpoint, sst2_dir, tm
         grid_fits = {i: accuracy[i] for i in ("w1.00-d1.00", "w0.50-d1.00")
                      if latency[i].latency_ms_p50 <= budget}
         assert row["grid_best_accuracy"] == (max(grid_fits.values()) if grid_fits else None)
+        every = {c["subnet"] for b in summary["budgets"] for c in b["candidates"]}  # any budget's, all measured
+        fits = [accuracy[i] for i in every if latency[i].latency_ms_p50 <= budget]
+        assert row["searched_accuracy"] == (max(fits) if fits else None)
         both = [a for a in (row["searched_accuracy"], row["grid_best_accuracy"]) if a is not None]
         assert row["answer_accuracy"] == (max(both) if both else None)  # never less accurate than the grid's best
         if row["answer_subnet"]:
