@@ -365,7 +365,7 @@ def readme(s: dict, args, figures: dict) -> str:
         lines += group_lines(e, args.note, figures[key])
     for sk in s["skipped"]:
         lines += [f"Not fitted: {key_label(tuple(sk['group']))}: {sk['reason']}", ""]
-    lines += budget_lines(s)
+    lines += budget_lines(s) + (["**Reading the search table.** " + args.search_note, ""] if args.search_note else [])
     cmd = portable_command(["python", "-m", "recipes.predictor_report", *[a for r in args.records for a in
                             ("--records", r)], "--out", args.out, "--weights", args.weights,
                             *(["--search", args.search] if args.search else [])])
@@ -388,6 +388,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--commands", action="append", default=[], help="the commands that measured the records")
     ap.add_argument("--search", help="search.json written by `python -m bench.pareto search`: its budgets go into "
                     "summary.json and the README")
+    ap.add_argument("--search-note", help="how to read the search table (caveats, what changed), printed under it")
     ap.add_argument("--preliminary", action="store_true", help="label the report preliminary")
     args = ap.parse_args(argv)
     try:

@@ -64,6 +64,30 @@ def test_report_has_one_predictor_per_device_and_the_search_budgets(tmp_path):
         assert (rep / png).stat().st_size > 1000
 
 
+def test_the_search_section_says_when_it_was_timed_how_it_was_calibrated_and_the_command(tmp_path):
+    store = tmp_path / "r.jsonl"
+    for r in synthetic(table_law, n=40):
+        records.append(store, r)
+    s = json.loads(search_json(tmp_path / "search.json").read_text())
+    s["budgets"][0].update(answer_subnet="h6.6-f768.768", answer_accuracy=0.87, answer_latency_measured_ms=9.5,
+                           answer_from="search")
+    s.update(calibration=[{"round": 0, "on": "grid", "scale": 0.765, "offset_ms": 0.47, "n": 12, "mape_before": 0.189,
+                           "mape_after": 0.064}], rounds=1, measured_utc=["2026-12-01T07:05:30+00:00",
+                                                                         "2026-12-01T07:06:32+00:00"],
+             command="python -m bench.pareto search --checkpoint runs/x/depth --max-latency-ms 10")
+    (tmp_path / "search.json").write_text(json.dumps(s))
+    rep = tmp_path / "rep"
+    assert main(["--records", str(store), "--out", str(rep), "--weights", "w", "--search", str(tmp_path / "search.json"),
+                 "--search-note", "One dev example is 0.115 points."]) == 0
+    text = (rep / "README.md").read_text()
+    assert "| 10 | w0.50-d1.00 | 85.00 | 10.00 | h6.6-f768.768 | 87.00 | 9.50 | +2.00 | search |" in text
+    assert "timed in one sweep, 2026-12-01T07:05:30+00:00 to 2026-12-01T07:06:32+00:00 (round 1 of the search)" in text
+    assert ("Calibration on the grid, timed just before the search: measured = 0.765 x predicted +0.47 ms (12 "
+            "sub-networks; the predictor's MAPE on them 18.9% before, 6.4% after).") in text
+    assert "```bash\npython -m bench.pareto search --checkpoint runs/x/depth --max-latency-ms 10\n```" in text
+    assert "**Reading the search table.** One dev example is 0.115 points." in text
+
+
 def test_preliminary_report_is_labelled_and_has_no_budgets(tmp_path):
     store = tmp_path / "r.jsonl"
     for r in synthetic(table_law, n=40):
