@@ -169,7 +169,12 @@ def main(argv: list[str] | None = None) -> int:
             from bench.search_run import cmd_search
 
             args.argv = list(sys.argv[1:] if argv is None else argv)  # search.json says how it was made
-            return cmd_search(args)
+            try:
+                return cmd_search(args)
+            except KeyboardInterrupt:  # Ctrl-C: one line, the shell's status 130; every timed record is kept
+                print(f"\ninterrupted: the sub-networks timed so far are kept in {args.results[0]!r}; run the same "
+                      "command again to search again", file=sys.stderr)
+                return 130
         if args.command == "select":
             mine = DEFAULT_OUT / "records.jsonl"
             args.results = args.results or [str(mine if mine.is_file() else REFERENCE / "records.jsonl")]

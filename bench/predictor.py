@@ -85,6 +85,16 @@ def points(recs: list[records.Record], device: str, runtime: str, threads: int, 
               and r.flops_with_attention is not None}
     out = [Point(r.subnet_id, layers_of(r), float(r.flops_with_attention), float(r.params or 0),
                  float(getattr(r, value))) for r in latest.values()]
+    others = sorted({r.params_total for r in recs if r.kind == "latency" and r.status == "ok" and r.family == "dynabert"
+                     and r.device == device and r.runtime == runtime and r.threads == threads and r.seq_len == seq_len
+                     and r.params_total is not None and r.params_total != params_total})
+    if not out and params_total and others:
+        models = sorted({r.model_id for r in recs if r.kind == "latency" and r.params_total in others})
+        raise ValueError(f"the records of device {device!r}, runtime {runtime!r}, threads {threads}, seq {seq_len} "
+                         f"measure another architecture ({', '.join(f'{n:,}' for n in others)} params; model(s) "
+                         f"{', '.join(models)}), not this one ({params_total:,} params): latency depends on the "
+                         "architecture; measure sub-networks of this model first (python -m bench.predictor sample "
+                         "--model CK --out subnets.json, then python -m bench.sweep --model CK --subnets subnets.json)")
     if not out:
         raise ValueError(f"no measured {value} for device {device!r}, runtime {runtime!r}, threads {threads}, seq "
                          f"{seq_len}" + (f", architecture of {params_total:,} params" if params_total else "")
@@ -244,19 +254,22 @@ class Calibration:
     n: int = 0
     mape_before: float | None = None
     mape_after: float | None = None
+    floor_ratio: float = 0.0  # never predicts faster than the fastest measured/predicted ratio seen: > 0 for > 0
 
-    def __call__(self, predicted: float) -> float:
-        return self.scale * predicted + self.offset_ms
+    def __call__(self, predicted):
+        return np.maximum(self.scale * predicted + self.offset_ms, self.floor_ratio * predicted)
 
     def to_json(self) -> dict:
         return {"scale": self.scale, "offset_ms": self.offset_ms, "n": self.n, "mape_before": self.mape_before,
-                "mape_after": self.mape_after}
+                "mape_after": self.mape_after, "floor_ratio": self.floor_ratio}
 
 
 def recalibrate(predicted: list[float], measured: list[float]) -> Calibration:
     """measured ~ scale * predicted + offset by least squares on relative error (as the predictors' own fits); with
     fewer than 3 points, one predicted value, or a fit that is not increasing or predicts <= 0 on the points: the
-    median ratio measured / predicted alone (offset 0). ValueError on no points or non-positive values."""
+    median ratio measured / predicted alone (offset 0). A negative offset would predict <= 0 ms for sub-networks
+    smaller than any measured; so the calibrated value is floored at the smallest measured / predicted ratio of the
+    points (`floor_ratio`). ValueError on no points or non-positive values."""
     p, m = np.asarray(predicted, dtype=float), np.asarray(measured, dtype=float)
     if len(p) == 0 or len(p) != len(m) or not (np.all(p > 0) and np.all(m > 0)):
         raise ValueError(f"recalibration needs pairs of positive predicted and measured values, got {len(p)} "
@@ -266,7 +279,7 @@ def recalibrate(predicted: list[float], measured: list[float]) -> Calibration:
         a, b = _wls(np.column_stack([p, np.ones_like(p)]), m)
         if a > 0 and np.all(a * p + b > 0):
             scale, offset = float(a), float(b)
-    cal = Calibration(scale, offset, len(p))
+    cal = Calibration(scale, offset, len(p), floor_ratio=float(np.min(m / p)))
     cal.mape_before, cal.mape_after = metrics(p, m)["mape"], metrics(cal(p), m)["mape"]
     return cal
 

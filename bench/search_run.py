@@ -102,21 +102,38 @@ def measure_now(ev, specs, store: Path, sha: str, args, label: str) -> dict[str,
     fresh = run_sweep(SweepConfig(models=[str(ev.model_dir)], results=str(store), runtimes=(args.runtime,),
                                   threads=(args.threads,), seq_len=args.seq_len, devices=(args.device,),
                                   task=ev.task_key, subnets=tuple(specs), min_time_s=args.min_time,
+                                  depths=parse_mults(args.depths, "depths"),  # ids canonical as the search's
                                   processes=args.processes, done_since_utc=since,
                                   cache=Path(args.cache_dir) if args.cache_dir else None))
     ids = {s.subnet_id for s in specs}
-    return {r.subnet_id: r for r in fresh if r.kind == "latency" and r.status == "ok" and r.subnet_id in ids
-            and r.checkpoint_sha == sha and r.latency_ms_p50 is not None}
+    ok = {r.subnet_id: r for r in fresh if r.kind == "latency" and r.status == "ok" and r.subnet_id in ids
+          and r.checkpoint_sha == sha and r.latency_ms_p50 is not None}
+    if not ok:
+        errors = sorted({(r.error or r.status) for r in fresh if r.status != "ok"})
+        raise ValueError(f"{label}: none of the {len(specs)} sub-network(s) could be timed on {args.device} / "
+                         f"{args.runtime}" + (f" ({'; '.join(e[:200] for e in errors[:2])})" if errors else "")
+                         + f"; their failed records are in {str(store)!r}. Fix the device or runtime, then run again")
+    return ok
 
 
 def calibrated(latency_model, specs, measured: dict, size, args):
-    """bench.predictor.recalibrate of the predictor on the sub-networks in `measured` (timed this sitting)."""
-    pairs = [(predicted(latency_model, s, size, args.seq_len), measured[s.subnet_id].latency_ms_p50)
-             for s in specs if s.subnet_id in measured]
+    """bench.predictor.recalibrate of the predictor on the sub-networks in `measured` (timed this sitting); those it
+    predicts at <= 0 ms (a fit extrapolated below its measured sizes) are left out, named. ValueError when none is
+    left."""
+    pairs, bad = [], []
+    for s in specs:
+        if s.subnet_id in measured:
+            p = predicted(latency_model, s, size, args.seq_len)
+            (pairs if p > 0 else bad).append((p, measured[s.subnet_id].latency_ms_p50, s.subnet_id))
+    if bad:
+        print(f"warning: the fitted {latency_model.kind} predictor gives <= 0 ms for {', '.join(i for *_, i in bad)}: "
+              "left out of the calibration (measure sub-networks as small as these: bench.predictor sample)",
+              file=sys.stderr)
     if not pairs:
-        raise ValueError(f"none of the {len(specs)} sub-networks could be timed on {args.device} / {args.runtime} "
-                         "for the calibration: see the sweep's failed records in the first --results store")
-    return pred.recalibrate(*zip(*pairs))
+        raise ValueError(f"the fitted {latency_model.kind} predictor gives <= 0 ms for every timed sub-network: it "
+                         "cannot be calibrated; measure smaller sub-networks (python -m bench.predictor sample, then "
+                         "bench.sweep --subnets) and search again")
+    return pred.recalibrate([p for p, *_ in pairs], [m for _, m, _ in pairs])
 
 
 def best_measured(ids, accuracy: dict, measured: dict, budget: float, max_mb: float | None) -> str | None:
@@ -183,7 +200,7 @@ def budget_rows(found: dict, grid_ids: list[str], acc: dict, measured: dict, siz
                "config": measured[best].subnet if best else None,
                "answer_subnet": answer, "answer_accuracy": acc.get(answer) if answer else None,
                "answer_latency_measured_ms": measured[answer].latency_ms_p50 if answer else None,
-               "answer_from": None if answer is None else "search" if answer == best else "grid",
+               "answer_from": None if answer is None else "grid" if answer in grid_ids else "search",
                "candidates": [{"subnet": i, "subset_accuracy": c.accuracy, "predicted_ms": c.predicted,
                                "accuracy": acc.get(i), "measured_ms": measured[i].latency_ms_p50 if i in measured
                                else None} for c, i in zip(cands, ids)]}
@@ -212,12 +229,18 @@ def run(args: argparse.Namespace) -> dict:
         say_calibration(cal, "the grid")
     found: dict[float, list] = {}
     pending = list(args.budgets)
+    finals: dict = {}
     for rnd in range(1, args.rounds + 1):
         found.update(search_budgets(pending, args, size, lambda s, c=cal: c(predicted(latency_model, s, size,
                                                                                       args.seq_len)),
                                     memory_model, accuracy))
-        finals = {canonical(c.spec, size, depths).subnet_id: canonical(c.spec, size, depths)
-                  for b in args.budgets for c in found[b]}
+        before, finals = finals, {canonical(c.spec, size, depths).subnet_id: canonical(c.spec, size, depths)
+                                  for b in args.budgets for c in found[b]}
+        if rnd > 1 and finals.keys() <= before.keys():
+            print(f"round {rnd}: the search found no candidate not already timed; stopping (round {rnd - 1}'s sweep "
+                  "is the answer)", file=sys.stderr)
+            break
+        timed = rnd
         specs = grid + [s for i, s in finals.items() if i not in grid_ids]
         acc = full_accuracy(ev, specs, store, sha, args)
         measured = measure_now(ev, specs, store, sha, args, f"round {rnd}: the grid and every budget's candidates")
@@ -225,17 +248,21 @@ def run(args: argparse.Namespace) -> dict:
         pending = [row["latency_budget_ms"] for row in rows if row["searched_subnet"] is None]
         if not pending or rnd == args.rounds:
             break
-        cal = calibrated(latency_model, specs, measured, size, args)
+        try:
+            cal = calibrated(latency_model, specs, measured, size, args)
+        except ValueError as err:  # round rnd's finished table is still the answer
+            print(f"warning: no round {rnd + 1}: {err}", file=sys.stderr)
+            break
         calibrations.append({"round": rnd, "on": "grid and candidates", **cal.to_json()})
         say_calibration(cal, f"round {rnd}'s sweep, for the {len(pending)} budget(s) no candidate fitted")
     stamps = sorted(r.timestamp_utc for r in measured.values() if r.timestamp_utc)
     summary = {"checkpoint": portable_path(ev.model_dir), "checkpoint_sha": sha, "task": ev.task_key,
                "split": ev.split_label(), "device": args.device, "runtime": args.runtime, "threads": args.threads,
-               "seq_len": args.seq_len, "machine_fingerprint": machine,
+               "seq_len": args.seq_len, "machine_fingerprint": machine, "max_memory_mb": args.max_memory_mb,
                "search_examples": min(args.search_examples, len(ev.features)), "margin": args.margin,
                "predictor": {"kind": latency_model.kind, "n_train": n_points, "cv_mape": cv},
                "command": portable_command(["python", "-m", "bench.pareto", *getattr(args, "argv", ["search"])]),
-               "calibration": calibrations, "rounds": rnd,
+               "calibration": calibrations, "rounds": rnd, "timed_round": timed,
                "measured_utc": [stamps[0], stamps[-1]] if stamps else None,
                "grid": [{"subnet": g.subnet_id, "accuracy": acc.get(g.subnet_id),
                          "measured_ms": measured[g.subnet_id].latency_ms_p50 if g.subnet_id in measured else None}
@@ -249,13 +276,15 @@ def run(args: argparse.Namespace) -> dict:
 
 
 def say_calibration(cal, on: str) -> None:
-    print(f"calibration on {on}, timed now: measured = {cal.scale:.3f} x predicted {cal.offset_ms:+.2f} ms "
+    print(f"calibration on {on}, timed now: measured = {cal.scale:.4g} x predicted {cal.offset_ms:+.3g} ms "
           f"(the predictor's MAPE on them {cal.mape_before:.1%} -> {cal.mape_after:.1%})", file=sys.stderr)
 
 
 def check_results(paths: list[str]) -> None:
     """Before any model or data loads: the predictor's records must exist. Only the first --results (which receives
     the new records) may be missing, and then only beside others; ValueError names the file and the fix."""
+    if not Path(paths[0]).is_dir():
+        records.check_writable(paths[0], "--results")  # it receives every timed record: refused now, not at the end
     for i, path in enumerate(paths):
         if Path(path).is_file() or i == 0 and len(paths) > 1 and not Path(path).is_dir():
             continue  # a first store beside others is created with the new records
@@ -297,18 +326,29 @@ def check_out(path: str) -> None:
     records.check_writable(out / "search.json", "--out")
 
 
+def check_outputs_are_not_stores(out: str, results: list[str]) -> None:
+    """search.json / subnets.json in --out must not be a --results store or any records store (they are replaced
+    at the end): ValueError naming the file, before anything loads."""
+    for name in ("search.json", "subnets.json"):
+        records.check_not_a_store(Path(out) / name, f"--out {out!r}: its {name}", tuple(results))
+
+
 def cmd_search(args: argparse.Namespace) -> int:
     args.budgets = parse_budgets(args.max_latency_ms)
     check_search_flags(args)
     check_out(args.out)
     check_results(args.results)
+    check_outputs_are_not_stores(args.out, args.results)
     summary = run(args)
+    also = f" and peak RSS <= {args.max_memory_mb:g} MB" if args.max_memory_mb is not None else ""
     for row in summary["budgets"]:
         grid = (f"grid best {row['grid_best_subnet']} {row['grid_best_accuracy']:.4f} at "
-                f"{row['grid_best_latency_measured_ms']:.2f} ms" if row["grid_best_subnet"] else "no grid point fits")
+                f"{row['grid_best_latency_measured_ms']:#.4g} ms" if row["grid_best_subnet"] else
+                f"no grid point fits (measured{also})")
         found = (f"searched {row['searched_subnet']} {row['searched_accuracy']:.4f} at "
-                 f"{row['searched_latency_measured_ms']:.2f} ms measured" if row["searched_subnet"]
-                 else "no searched candidate fits when measured")
+                 f"{row['searched_latency_measured_ms']:#.4g} ms measured" if row["searched_subnet"]
+                 else f"no candidate was predicted to fit{also}" if not row["candidates"]
+                 else f"no searched candidate fits when measured{also}")
         if row["answer_subnet"]:
             found = f"answer {row['answer_subnet']} (from the {row['answer_from']}); {found}"
         print(f"<= {row['latency_budget_ms']:g} ms: {found}; {grid}")
@@ -318,8 +358,9 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def parse_budgets(text: str) -> list[float]:
+    """--max-latency-ms: comma-separated positive milliseconds, each once (a repeat is dropped), in the order given."""
     try:
-        budgets = [float(x) for x in text.split(",") if x.strip()]
+        budgets = list(dict.fromkeys(float(x) for x in text.split(",")))
     except ValueError:
         raise ValueError(f"--max-latency-ms must be comma-separated numbers of milliseconds, got {text!r}") from None
     if not budgets or not all(math.isfinite(b) and b > 0 for b in budgets):
@@ -352,23 +393,26 @@ def add_search_parser(sub) -> None:
     s.add_argument("--max-latency-ms", required=True, help="budget(s), comma-separated: one search per budget")
     s.add_argument("--max-memory-mb", type=positive_number, help="budget on the peak RSS increase over python + "
                    "numpy (MB; what a record's peak_rss_mb measures)")
-    s.add_argument("--device", default="local-cpu")
-    s.add_argument("--runtime", default="onnxruntime")
-    s.add_argument("--threads", type=int, default=1)
-    s.add_argument("--seq-len", type=int, default=128)
+    s.add_argument("--device", default="local-cpu", help="device profile that times the answer (python -m devices list)")
+    s.add_argument("--runtime", default="onnxruntime", help="runtime the latency is measured and predicted on")
+    s.add_argument("--threads", type=int, default=1, help="runtime threads")
+    s.add_argument("--seq-len", type=int, default=128, help="sequence length of the timed inputs and of the dev "
+                   "accuracy (encode truncates to it)")
     s.add_argument("--strategy", choices=("evolution", "random"), default="evolution")
-    s.add_argument("--population", type=int, default=20)
-    s.add_argument("--generations", type=int, default=10)
+    s.add_argument("--population", type=int, default=20, help="candidates per generation (evolution) or drawn per "
+                   "generation (random)")
+    s.add_argument("--generations", type=int, default=10, help="generations per budget")
     s.add_argument("--search-examples", type=int, default=512, help="dev examples scored during the search (a fixed seeded subset; fewer flatter the picks more)")
     s.add_argument("--final", type=int, default=3, help="candidates per budget scored on full dev and measured")
     s.add_argument("--margin", type=float, default=0.05, help="search under budget x (1 - margin): predictor error")
     s.add_argument("--calibrate", action=argparse.BooleanOptionalAction, default=True,
-                   help="time the grid first and move the predictor to the machine's speed now")
+                   help="time the grid first and move the predictor to the machine's speed now (rounds after "
+                        "the first always recalibrate on the previous round's sweep)")
     s.add_argument("--rounds", type=int, default=2, help="searches (and sweeps) at most: a budget no candidate fits "
                    "once measured is searched again with the predictor recalibrated on that sweep")
-    s.add_argument("--batch-size", type=int, default=64)
+    s.add_argument("--batch-size", type=int, default=64, help="batch size of the accuracy scoring")
     s.add_argument("--min-time", type=float, default=2.0, help="seconds of timed runs per measured cell")
-    s.add_argument("--processes", type=int, default=1)
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--processes", type=int, default=1, help="fresh processes per timed cell, interleaved")
+    s.add_argument("--seed", type=int, default=0, help="seed of the search and of the dev subset")
     s.add_argument("--cache-dir", help="artifact cache (default ~/.cache/dynabert-edge/artifacts)")
     s.add_argument("--out", default="search", help="folder for search.json and subnets.json")

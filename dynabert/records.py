@@ -221,14 +221,17 @@ def read(path: str | Path, warn: bool = True) -> list[Record]:
     """Every complete record of a store; partial or foreign lines are skipped with a warning naming the line."""
     path = check_readable(path)
     out = []
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, start=1):
+    with open(path, "rb") as f:  # decoded line by line: one corrupt byte costs its line, not the store
+        for n, raw in enumerate(f, start=1):
+            line = raw.decode("utf-8", errors="replace")
             if not line.strip():
                 continue
             if not out and line.strip() in ("[", "{"):
                 raise ValueError(f"{path} is a JSON document, not a records store (JSON Lines: one record object per "
                                  "line, as bench.sweep and dynabert evaluate write)")
             try:
+                if "\ufffd" in line and b"\xef\xbf\xbd" not in raw:
+                    raise ValueError("bytes that are not UTF-8 text")
                 d = json.loads(line)
                 if not isinstance(d, dict):
                     raise ValueError(f"a JSON {type(d).__name__}, not a record object")

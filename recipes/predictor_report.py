@@ -40,10 +40,13 @@ def error_figure(train, held, path: Path, title: str, unit: str = "ms") -> None:
         ax.scatter(measured, model.predict(held), marker=marker, label=f"{model.kind} ({role})")
     lo, hi = min(measured) * 0.8, max(measured) * 1.25
     ax.plot([lo, hi], [lo, hi], "k-", lw=0.8)
-    ax.fill_between([lo, hi], [lo * 0.9, hi * 0.9], [lo * 1.1, hi * 1.1], color="grey", alpha=0.2, label="+-10%")
+    ax.fill_between([lo, hi], [lo * 0.9, hi * 0.9], [lo * 1.1, hi * 1.1], color="grey", alpha=0.2, label="±10%")
     what = "median latency (ms)" if unit == "ms" else "guest instructions per inference"
-    ax.set(xscale="log", yscale="log", xlabel=f"measured {what}", ylabel="predicted", title=title, xlim=(lo, hi),
-           ylim=(lo, hi))
+    ax.set(xscale="log", yscale="log", xlabel=f"measured {what}", ylabel=f"predicted {what}", title=title,
+           xlim=(lo, hi), ylim=(lo, hi))
+    for axis in (ax.xaxis, ax.yaxis):  # plain decimals (0.03, 12), not 3x10^-2, on both the major and minor ticks
+        axis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:.4g}"))
+        axis.set_minor_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:.4g}" if str(f"{v:.4g}")[0] in "2468" else ""))
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -156,6 +159,11 @@ BUDGET_FIELDS = {"latency_budget_ms": (NUM, False), "grid_best_subnet": (TEXT, T
                  "config": (ANY, True)}
 CALIBRATION_FIELDS = {"round": (NUM, False), "scale": (NUM, False), "offset_ms": (NUM, False), "n": (NUM, False),
                       "mape_before": (NUM, False), "mape_after": (NUM, False)}
+ANSWER_FIELDS = {"answer_subnet": (TEXT, True), "answer_accuracy": (NUM, True),
+                 "answer_latency_measured_ms": (NUM, True)}  # optional: a search.json from before answers has none
+PAIRED = (("grid_best_subnet", ("grid_best_accuracy", "grid_best_latency_measured_ms")),
+          ("searched_subnet", ("searched_accuracy", "searched_latency_measured_ms")),
+          ("answer_subnet", ("answer_accuracy", "answer_latency_measured_ms", "answer_from")))
 CANDIDATE_FIELDS = {"subnet": (TEXT, False), "subset_accuracy": (NUM, True), "predicted_ms": (NUM, True),
                     "accuracy": (NUM, True), "measured_ms": (NUM, True)}
 
@@ -180,6 +188,42 @@ def field_problems(item, where: str, fields: dict) -> list[str]:
     return out
 
 
+def answer_problems(b, where: str) -> list[str]:
+    """A budget row's optional answer fields, and each pick named with its accuracy and latency (a row naming a
+    sub-network with a null accuracy cannot be drawn or compared)."""
+    if not isinstance(b, dict):
+        return []
+    out = field_problems(b, where, {k: v for k, v in ANSWER_FIELDS.items() if k in b})
+    if b.get("answer_from") not in (None, "search", "grid"):
+        out.append(f"{where}.answer_from is {json.dumps(b['answer_from'])[:40]}, not \"search\", \"grid\" or null")
+    for name, needs in PAIRED:
+        if b.get(name) is not None:
+            out += [f"{where}.{name} is set but {where}.{k} is null" for k in needs if b.get(k) is None]
+    return out
+
+
+def run_problems(s: dict) -> list[str]:
+    """The optional run fields: rounds a whole number >= 1; calibration entries in range; measured_utc two
+    non-empty, ordered UTC times; command one line of text (it is shown in a code block)."""
+    out = []
+    for key in ("rounds", "timed_round"):
+        r = s.get(key)
+        if key in s and not (isinstance(r, int) and not isinstance(r, bool) and r >= 1):
+            out.append(f"search.{key} is {json.dumps(r)[:40]}, not a whole number >= 1")
+    for i, c in enumerate(s["calibration"] if isinstance(s.get("calibration"), list) else []):
+        if isinstance(c, dict) and not field_problems(c, "c", CALIBRATION_FIELDS):
+            if not (c["scale"] > 0 and c["n"] >= 1 and c["round"] >= 0 and c["mape_before"] >= 0
+                    and c["mape_after"] >= 0 and float(c["n"]).is_integer() and float(c["round"]).is_integer()):
+                out.append(f"calibration[{i}] is out of range (scale > 0, whole n >= 1 and round >= 0, MAPEs >= 0)")
+    mu = s.get("measured_utc")
+    if isinstance(mu, list) and len(mu) == 2 and all(isinstance(t, str) for t in mu) and not (mu[0] and mu[0] <= mu[1]):
+        out.append(f"search.measured_utc is {json.dumps(mu)[:60]}, not [first, last] UTC times in order")
+    cmd = s.get("command")
+    if cmd is not None and not (isinstance(cmd, str) and "\n" not in cmd and "`" not in cmd):
+        out.append("search.command is not one line of text without backticks")
+    return out
+
+
 def search_problems(s) -> list[str]:
     """Every missing key or mistyped value of a search.json: top level, each grid entry, each budget row and each
     of its candidates (bench/search_run.py run() writes them)."""
@@ -198,8 +242,10 @@ def search_problems(s) -> list[str]:
     mu = s.get("measured_utc")
     if mu is not None and not (isinstance(mu, list) and len(mu) == 2 and all(isinstance(t, str) for t in mu)):
         out.append(f"search.measured_utc is {json.dumps(mu)[:40]}, not [first, last] UTC times or null")
+    out += run_problems(s)
     for i, b in enumerate(s["budgets"] if isinstance(s.get("budgets"), list) else []):
         out += field_problems(b, f"budgets[{i}]", {**BUDGET_FIELDS, "candidates": (ANY, False)})
+        out += answer_problems(b, f"budgets[{i}]")
         cands = b.get("candidates") if isinstance(b, dict) else None
         if isinstance(b, dict) and "candidates" in b and not isinstance(cands, list):
             out.append(f"budgets[{i}].candidates is not a list")
@@ -274,9 +320,9 @@ def budget_lines(s: dict) -> list[str]:
         gain = (f"{100 * (b['searched_accuracy'] - b['grid_best_accuracy']):+.2f}" if b.get("searched_accuracy")
                 is not None and b.get("grid_best_accuracy") is not None else "n/a")
         rows.append(f"| {b['latency_budget_ms']:g} | {b.get('grid_best_subnet') or 'none fits'} | "
-                    f"{fmt(b.get('grid_best_accuracy'), 100, '.2f')} | {fmt(b.get('grid_best_latency_measured_ms'))} | "
+                    f"{fmt(b.get('grid_best_accuracy'), 100, '.2f')} | {ms(b.get('grid_best_latency_measured_ms'))} | "
                     f"{b.get('searched_subnet') or 'none fits'} | {fmt(b.get('searched_accuracy'), 100, '.2f')} | "
-                    f"{fmt(b.get('searched_latency_measured_ms'))} | {gain} | {b.get('answer_from') or 'n/a'} |")
+                    f"{ms(b.get('searched_latency_measured_ms'))} | {gain} | {b.get('answer_from') or 'n/a'} |")
     return ["## Search under a latency budget", "",
             f"Checkpoint `{q['checkpoint']}` (weights sha {q['checkpoint_sha']}), accuracy on {q['split']} (the search "
             f"scores candidates on {q['search_examples']} dev examples, the final pick on all of them); latency "
@@ -286,8 +332,8 @@ def budget_lines(s: dict) -> list[str]:
             "answer |", "|---|---|---|---|---|---|---|---|---|", *rows, "", "`searched`: the most accurate of the "
             "search's candidates whose measured latency fits; `gain`: its accuracy minus the best grid point's under "
             "the same budget (negative: a loss). `answer`: what the command answers, the more accurate of the two.", "",
-            *timing_lines(q), "Dotted lines: the budgets. Searched "
-            "front against the grid front: [search-front.png](search-front.png).", ""]
+            *timing_lines(q), *(["Dotted lines: the budgets. Searched "
+            "front against the grid front: [search-front.png](search-front.png).", ""] if s.get("_front") else [])]
 
 
 def timing_lines(q: dict) -> list[str]:
@@ -296,15 +342,21 @@ def timing_lines(q: dict) -> list[str]:
     out = []
     if q.get("measured_utc"):
         out.append(f"The grid and every searched candidate in the table were timed in one sweep, "
-                   f"{q['measured_utc'][0]} to {q['measured_utc'][1]} (round {q.get('rounds', 1)} of the search).")
+                   f"{q['measured_utc'][0]} to {q['measured_utc'][1]} (round {q.get('timed_round', q.get('rounds', 1))} of "
+                   f"{q.get('rounds', 1)} search round(s)).")
     for c in q.get("calibration") or []:
         on = "the grid, timed just before the search" if c["round"] == 0 else f"round {c['round']}'s sweep"
         out.append(f"Calibration on {on}: measured = {c['scale']:.3f} x predicted {c['offset_ms']:+.2f} ms "
                    f"({c['n']} sub-networks; the predictor's MAPE on them {100 * c['mape_before']:.1f}% before, "
                    f"{100 * c['mape_after']:.1f}% after).")
     out = [" ".join(out), ""] if out else []
+    if isinstance(q.get("predictor"), dict) and q["predictor"].get("kind"):
+        out += [f"The search's own latency predictor: `{q['predictor']['kind']}`, fitted on all "
+                f"{q['predictor'].get('n_train', '?')} measured sub-networks (chosen by cross-validated MAPE; the tables "
+                "above fit on the training split only).", ""]
     if isinstance(q.get("command"), str):
-        out += ["The search, from the repository root:", "```bash", q["command"], "```", ""]
+        out += ["The search command, as run (paths relative to the folder it ran in):", "```bash", q["command"], "```",
+                ""]
     return out
 
 
@@ -331,15 +383,19 @@ def front_figure(s: dict, path: Path) -> bool:
     cands = [c for b in s["budgets"] for c in b["candidates"] if c["accuracy"] is not None and c["measured_ms"]]
     ax.scatter([c["measured_ms"] for c in cands], [100 * c["accuracy"] for c in cands], marker="x", color="C1",
                alpha=0.6, label="searched candidates (measured)")
-    picks = [b for b in s["budgets"] if b["searched_subnet"]]
+    picks = [b for b in s["budgets"] if b["searched_subnet"] and b["searched_accuracy"] is not None
+             and b["searched_latency_measured_ms"] is not None]
     ax.scatter([b["searched_latency_measured_ms"] for b in picks], [100 * b["searched_accuracy"] for b in picks],
                marker="*", s=160, color="C3", zorder=3, label="searched: best measured candidate per budget")
     for b in s["budgets"]:
         ax.axvline(b["latency_budget_ms"], color="grey", ls=":", lw=0.8)
+        ax.annotate(f"{b['latency_budget_ms']:g} ms", (b["latency_budget_ms"], 1), xycoords=("data", "axes fraction"),
+                    xytext=(2, -10), textcoords="offset points", fontsize=7, color="grey")
     q = s["search"]
+    ax.margins(y=0.08)
     ax.set(xlabel=f"measured p50 latency (ms), {q['device']} / {q['runtime']}, {q['threads']} thread(s), seq "
-                  f"{q['seq_len']} [{q['machine_fingerprint']}]", ylabel=f"dev accuracy (%), {q['split']}")
-    ax.legend(fontsize=8, loc="lower right")
+                  f"{q['seq_len']} [{q['machine_fingerprint']}]", ylabel=f"accuracy (%), {split_name(q['split'])}")
+    ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -348,6 +404,19 @@ def front_figure(s: dict, path: Path) -> bool:
 
 def fmt(v, scale: float = 1.0, spec: str = ".2f") -> str:
     return "n/a" if v is None else format(v * scale, spec)
+
+
+def ms(v) -> str:
+    """A latency in ms with 4 significant digits (9.998, not 10.00 beside a 10 ms budget; 0.02885, not 0.03)."""
+    return "n/a" if v is None else f"{v:#.4g}"
+
+
+def split_name(label: str) -> str:
+    """'dev (../data/SST-2/dev.tsv, 872 examples)' -> 'dev, 872 examples': an axis label holds no file path."""
+    import re
+
+    m = re.match(r"^(.*?) \((?:.*, )?(\d[\d,]* examples)\)$", label)
+    return f"{m.group(1)}, {m.group(2)}" if m else label
 
 
 def readme(s: dict, args, figures: dict) -> str:
@@ -408,7 +477,7 @@ def main(argv: list[str] | None = None) -> int:
         error_figure(train, held, out / name, f"held out: {device} {runtime} t{threads} seq {seq_len}\n"
                                               f"machine {e['machine_fingerprint']}", unit)
         figures[key] = name
-    front_figure(s, out / "search-front.png")
+    s["_front"] = front_figure(s, out / "search-front.png")
     (out / "README.md").write_text(readme(s, args, figures))
     print(f"-> {out / 'README.md'}")
     return 0

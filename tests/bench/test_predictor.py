@@ -281,3 +281,18 @@ def test_recalibration_falls_back_to_the_median_ratio():
         predictor.recalibrate([], [])
     with pytest.raises(ValueError, match="positive predicted and measured"):
         predictor.recalibrate([1.0, -2.0], [1.0, 2.0])
+
+
+def test_a_negative_calibrated_offset_never_predicts_zero_or_less():
+    """Small sub-networks slowed less than large ones give a negative offset: a sub-network smaller than any
+    calibrated one is floored at the smallest measured / predicted ratio seen, never <= 0 ms."""
+    cal = predictor.recalibrate([10.0, 20.0, 30.0], [2.0, 12.0, 22.0])
+    assert cal.offset_ms == pytest.approx(-8.0) and cal.floor_ratio == pytest.approx(0.2)
+    assert float(cal(5.0)) == pytest.approx(1.0) and float(cal(20.0)) == pytest.approx(12.0)
+
+
+def test_records_of_another_architecture_are_named_as_such():
+    recs = synthetic(table_law, n=6)
+    with pytest.raises(ValueError, match=r"measure another architecture \(.* params; model\(s\) .*\), not this one "
+                                         r"\(1,234 params\)"):
+        predictor.points(recs, "local-cpu", "onnxruntime", 1, 128, params_total=1234)

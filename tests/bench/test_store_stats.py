@@ -49,6 +49,19 @@ def test_half_written_line_is_skipped_and_mended(tmp_path, capsys):
     assert [r.subnet_id for r in records.read(store)] == ["w1.00-d1.00", "w0.75-d1.00"]
 
 
+def test_a_line_with_bytes_that_are_not_utf8_is_skipped_and_named(tmp_path, capsys):
+    """One corrupt byte used to make the whole store unreadable ('utf-8' codec can't decode byte 0xff), naming no
+    file; now only its line is skipped, named with the file and line number."""
+    store = tmp_path / "r.jsonl"
+    records.append(store, rec())
+    with open(store, "ab") as f:
+        f.write(b'{"kind": "latency", \xff\xfe}\n')
+    records.append(store, rec("w0.75-d1.00"))
+    assert [r.subnet_id for r in records.read(store)] == ["w1.00-d1.00", "w0.75-d1.00"]
+    assert "r.jsonl:2: skipped a line that is not a complete record (bytes that are not UTF-8 text)" in \
+        capsys.readouterr().err
+
+
 def test_unwritable_results_path(tmp_path):
     target = tmp_path / "ro"
     target.mkdir()

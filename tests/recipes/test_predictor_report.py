@@ -59,7 +59,7 @@ def test_report_has_one_predictor_per_device_and_the_search_budgets(tmp_path):
                       "config"} and b["searched_accuracy"] == 0.87
     text = (rep / "README.md").read_text()
     assert "PRELIMINARY" not in text and "`synthetic` weights" in text and "## qemu-arm / onnxruntime" in text
-    assert "| 10 | w0.50-d1.00 | 85.00 | 10.00 | h6.6-f768.768 | 87.00 | 9.50 | +2.00 |" in text
+    assert "| 10 | w0.50-d1.00 | 85.00 | 10.00 | h6.6-f768.768 | 87.00 | 9.500 | +2.00 |" in text
     for png in ("predictor-error.png", "predictor-error-qemu-arm.png", "search-front.png"):
         assert (rep / png).stat().st_size > 1000
 
@@ -72,7 +72,7 @@ def test_the_search_section_says_when_it_was_timed_how_it_was_calibrated_and_the
     s["budgets"][0].update(answer_subnet="h6.6-f768.768", answer_accuracy=0.87, answer_latency_measured_ms=9.5,
                            answer_from="search")
     s.update(calibration=[{"round": 0, "on": "grid", "scale": 0.765, "offset_ms": 0.47, "n": 12, "mape_before": 0.189,
-                           "mape_after": 0.064}], rounds=1, measured_utc=["2026-12-01T07:05:30+00:00",
+                           "mape_after": 0.064}], rounds=2, timed_round=1, measured_utc=["2026-12-01T07:05:30+00:00",
                                                                          "2026-12-01T07:06:32+00:00"],
              command="python -m bench.pareto search --checkpoint runs/x/depth --max-latency-ms 10")
     (tmp_path / "search.json").write_text(json.dumps(s))
@@ -80,8 +80,8 @@ def test_the_search_section_says_when_it_was_timed_how_it_was_calibrated_and_the
     assert main(["--records", str(store), "--out", str(rep), "--weights", "w", "--search", str(tmp_path / "search.json"),
                  "--search-note", "One dev example is 0.115 points."]) == 0
     text = (rep / "README.md").read_text()
-    assert "| 10 | w0.50-d1.00 | 85.00 | 10.00 | h6.6-f768.768 | 87.00 | 9.50 | +2.00 | search |" in text
-    assert "timed in one sweep, 2026-12-01T07:05:30+00:00 to 2026-12-01T07:06:32+00:00 (round 1 of the search)" in text
+    assert "| 10 | w0.50-d1.00 | 85.00 | 10.00 | h6.6-f768.768 | 87.00 | 9.500 | +2.00 | search |" in text
+    assert "timed in one sweep, 2026-12-01T07:05:30+00:00 to 2026-12-01T07:06:32+00:00 (round 1 of 2 search round(s))" in text
     assert ("Calibration on the grid, timed just before the search: measured = 0.765 x predicted +0.47 ms (12 "
             "sub-networks; the predictor's MAPE on them 18.9% before, 6.4% after).") in text
     assert "```bash\npython -m bench.pareto search --checkpoint runs/x/depth --max-latency-ms 10\n```" in text
@@ -164,6 +164,17 @@ def test_bad_inputs_are_named_before_anything_is_written(tmp_path, capsys):
     (lambda s: s["budgets"][0].update(candidates={}), "budgets[0].candidates is not a list"),
     (lambda s: s.update(grid=[3]), "grid[0] is 3, not an object"),
     (lambda s: s.update(threads="1"), 'search.threads is "1", not a number'),
+    (lambda s: s["budgets"][0].update(searched_accuracy=None),  # a named pick without its accuracy
+     "budgets[0].searched_subnet is set but budgets[0].searched_accuracy is null"),
+    (lambda s: s["budgets"][0].update(answer_from="banana"), 'budgets[0].answer_from is "banana", not "search"'),
+    (lambda s: s["budgets"][0].update(answer_subnet=123), "budgets[0].answer_subnet is 123, not text or null"),
+    (lambda s: s["budgets"][0].update(answer_subnet="w0.50-d1.00"),
+     "budgets[0].answer_subnet is set but budgets[0].answer_accuracy is null"),
+    (lambda s: s.update(rounds="two"), 'search.rounds is "two", not a whole number >= 1'),
+    (lambda s: s.update(calibration=[{"round": 1.5, "scale": -3, "offset_ms": 0, "n": 2, "mape_before": 0.1,
+                                      "mape_after": 0.1}]), "calibration[0] is out of range"),
+    (lambda s: s.update(measured_utc=["", ""]), "search.measured_utc is"),
+    (lambda s: s.update(command="python -m x\n```\n# injected"), "search.command is not one line of text"),
 ])
 def test_every_item_of_the_search_file_is_checked_before_anything_is_written(tmp_path, capsys, mend, message):
     """Each grid entry, budget row and candidate: its keys, and numbers (or null where the search writes null)."""
