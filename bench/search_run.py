@@ -208,9 +208,21 @@ def budget_rows(found: dict, grid_ids: list[str], acc: dict, measured: dict, siz
     return rows
 
 
+def run_fields(ev, args, sha: str, machine: str, measured: dict) -> dict:
+    """search.json's description of the run: checkpoint, task, where and how it was timed, when, and the command."""
+    from bench.report import portable_command, portable_path
+
+    stamps = sorted(r.timestamp_utc for r in measured.values() if r.timestamp_utc)
+    return {"checkpoint": portable_path(ev.model_dir), "checkpoint_sha": sha, "task": ev.task_key,
+            "split": ev.split_label(), "device": args.device, "runtime": args.runtime, "threads": args.threads,
+            "seq_len": args.seq_len, "machine_fingerprint": machine, "max_memory_mb": args.max_memory_mb,
+            "search_examples": min(args.search_examples, len(ev.features)), "margin": args.margin,
+            "command": portable_command(["python", "-m", "bench.pareto", *getattr(args, "argv", ["search"])]),
+            "measured_utc": [stamps[0], stamps[-1]] if stamps else None}
+
+
 def run(args: argparse.Namespace) -> dict:
     """The whole search (module docstring); returns the summary written to --out/search.json."""
-    from bench.report import portable_command, portable_path
     from bench.sweep import machine_fields
     from dynabert.evaluate import prepare, weights_sha
 
@@ -255,19 +267,11 @@ def run(args: argparse.Namespace) -> dict:
             break
         calibrations.append({"round": rnd, "on": "grid and candidates", **cal.to_json()})
         say_calibration(cal, f"round {rnd}'s sweep, for the {len(pending)} budget(s) no candidate fitted")
-    stamps = sorted(r.timestamp_utc for r in measured.values() if r.timestamp_utc)
-    summary = {"checkpoint": portable_path(ev.model_dir), "checkpoint_sha": sha, "task": ev.task_key,
-               "split": ev.split_label(), "device": args.device, "runtime": args.runtime, "threads": args.threads,
-               "seq_len": args.seq_len, "machine_fingerprint": machine, "max_memory_mb": args.max_memory_mb,
-               "search_examples": min(args.search_examples, len(ev.features)), "margin": args.margin,
-               "predictor": {"kind": latency_model.kind, "n_train": n_points, "cv_mape": cv},
-               "command": portable_command(["python", "-m", "bench.pareto", *getattr(args, "argv", ["search"])]),
-               "calibration": calibrations, "rounds": rnd, "timed_round": timed,
-               "measured_utc": [stamps[0], stamps[-1]] if stamps else None,
+    summary = {**run_fields(ev, args, sha, machine, measured), "predictor": {"kind": latency_model.kind,
+               "n_train": n_points, "cv_mape": cv}, "calibration": calibrations, "rounds": rnd, "timed_round": timed,
                "grid": [{"subnet": g.subnet_id, "accuracy": acc.get(g.subnet_id),
                          "measured_ms": measured[g.subnet_id].latency_ms_p50 if g.subnet_id in measured else None}
-                        for g in grid],
-               "budgets": rows}
+                        for g in grid], "budgets": rows}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "search.json").write_text(json.dumps(summary, indent=1) + "\n")

@@ -53,8 +53,7 @@ class SweepConfig:
     done_since_utc: str | None = None  # only cells measured after this UTC time count as done (a sitting's own)
 
     def __post_init__(self) -> None:
-        unknown = [r for r in self.runtimes if r not in RUNTIMES]
-        if unknown:
+        if unknown := [r for r in self.runtimes if r not in RUNTIMES]:
             raise ValueError(f"unknown runtime(s) {unknown}; choose from {', '.join(RUNTIMES)}")
         if self.processes < 1 or self.export_workers < 1:
             raise ValueError(f"processes and export workers must be >= 1, got {self.processes}, {self.export_workers}")
@@ -183,7 +182,7 @@ def run_sweep(cfg: SweepConfig) -> list[records.Record]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="python -m bench.sweep", description=__doc__.splitlines()[0],
+    ap = argparse.ArgumentParser(prog="python -m bench.sweep", description=" ".join(__doc__.split("\n\n")[0].split()),
                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     ap.add_argument("--model", action="append", default=[], help="preset, checkpoint or training output (repeatable)")
     ap.add_argument("--runtimes", default=",".join(RUNTIMES), help=f"comma-separated: {', '.join(RUNTIMES)}")
