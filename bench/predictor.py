@@ -60,7 +60,7 @@ def points(recs: list[records.Record], device: str, runtime: str, threads: int, 
            params_total: int | None = None, machine: str | None = None, value: str | None = None,
            here: str | None = None) -> list[Point]:
     """The measured points of one (device, runtime, threads, seq_len) [, architecture = params_total, machine],
-    one per sub-network (the latest record). ValueError naming the key when there are none, a distinct one
+    one per sub-network (the newest record by timestamp_utc; file order among equal or missing stamps). ValueError naming the key when there are none, a distinct one
     naming the machines found (and `here`, this machine's fingerprint) when only other machines measured it, and
     one naming the architectures (full-model params) when records of several models would be pooled."""
     cell = [r for r in recs if r.kind == "latency" and r.status == "ok" and r.family == "dynabert"
@@ -81,7 +81,8 @@ def points(recs: list[records.Record], device: str, runtime: str, threads: int, 
         raise ValueError(f"the records hold latencies of {len(machines)} machines ({', '.join(machines)}); a "
                          f"predictor is fitted on one machine's: pass --machine FINGERPRINT")
     value = value or value_field(sel)
-    latest = {r.subnet_id: r for r in sel if getattr(r, value) is not None and layers_of(r) is not None
+    newest_last = sorted(sel, key=lambda r: r.timestamp_utc or "")  # stable: file order among equal stamps
+    latest = {r.subnet_id: r for r in newest_last if getattr(r, value) is not None and layers_of(r) is not None
               and r.flops_with_attention is not None}
     out = [Point(r.subnet_id, layers_of(r), float(r.flops_with_attention), float(r.params or 0),
                  float(getattr(r, value))) for r in latest.values()]

@@ -201,6 +201,7 @@ def budget_rows(found: dict, grid_ids: list[str], acc: dict, measured: dict, siz
                "answer_subnet": answer, "answer_accuracy": acc.get(answer) if answer else None,
                "answer_latency_measured_ms": measured[answer].latency_ms_p50 if answer else None,
                "answer_from": None if answer is None else "grid" if answer in grid_ids else "search",
+               "answer_process_medians_ms": (measured[answer].env or {}).get("process_medians_ms") if answer else None,
                "candidates": [{"subnet": i, "subset_accuracy": c.accuracy, "predicted_ms": c.predicted,
                                "accuracy": acc.get(i), "measured_ms": measured[i].latency_ms_p50 if i in measured
                                else None} for c, i in zip(cands, ids)]}
@@ -212,13 +213,25 @@ def run_fields(ev, args, sha: str, machine: str, measured: dict) -> dict:
     """search.json's description of the run: checkpoint, task, where and how it was timed, when, and the command."""
     from bench.report import portable_command, portable_path
 
-    stamps = sorted(r.timestamp_utc for r in measured.values() if r.timestamp_utc)
     return {"checkpoint": portable_path(ev.model_dir), "checkpoint_sha": sha, "task": ev.task_key,
             "split": ev.split_label(), "device": args.device, "runtime": args.runtime, "threads": args.threads,
             "seq_len": args.seq_len, "machine_fingerprint": machine, "max_memory_mb": args.max_memory_mb,
             "search_examples": min(args.search_examples, len(ev.features)), "margin": args.margin,
             "command": portable_command(["python", "-m", "bench.pareto", *getattr(args, "argv", ["search"])]),
-            "measured_utc": [stamps[0], stamps[-1]] if stamps else None}
+            "measured_utc": window(measured), "processes": args.processes, "min_time_s": args.min_time,
+            "load_avg_1min": load_range(measured)}
+
+
+def window(measured: dict) -> list[str] | None:
+    """[first, last] timestamp_utc of a sweep's records (each stamped when its cell finished), or None."""
+    stamps = sorted(r.timestamp_utc for r in measured.values() if r.timestamp_utc)
+    return [stamps[0], stamps[-1]] if stamps else None
+
+
+def load_range(measured: dict) -> list[float] | None:
+    """[min, max] 1-min load average recorded as the sweep's cells finished, or None."""
+    loads = [r.env["load_avg_1min"] for r in measured.values() if (r.env or {}).get("load_avg_1min") is not None]
+    return [min(loads), max(loads)] if loads else None
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -236,8 +249,9 @@ def run(args: argparse.Namespace) -> dict:
     accuracy = memoised(subset_accuracy(ev, args.search_examples, args.seed, args.batch_size))
     cal, calibrations = pred.Calibration(), []
     if args.calibrate:
-        cal = calibrated(latency_model, grid, measure_now(ev, grid, store, sha, args, "calibration"), size, args)
-        calibrations.append({"round": 0, "on": "grid", **cal.to_json()})
+        timed_grid = measure_now(ev, grid, store, sha, args, "calibration")
+        cal = calibrated(latency_model, grid, timed_grid, size, args)
+        calibrations.append({"round": 0, "on": "grid", **cal.to_json(), "measured_utc": window(timed_grid)})
         say_calibration(cal, "the grid")
     found: dict[float, list] = {}
     pending = list(args.budgets)
@@ -265,7 +279,7 @@ def run(args: argparse.Namespace) -> dict:
         except ValueError as err:  # round rnd's finished table is still the answer
             print(f"warning: no round {rnd + 1}: {err}", file=sys.stderr)
             break
-        calibrations.append({"round": rnd, "on": "grid and candidates", **cal.to_json()})
+        calibrations.append({"round": rnd, "on": "grid and candidates", **cal.to_json(), "measured_utc": window(measured)})
         say_calibration(cal, f"round {rnd}'s sweep, for the {len(pending)} budget(s) no candidate fitted")
     summary = {**run_fields(ev, args, sha, machine, measured), "predictor": {"kind": latency_model.kind,
                "n_train": n_points, "cv_mape": cv}, "calibration": calibrations, "rounds": rnd, "timed_round": timed,

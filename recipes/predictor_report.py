@@ -324,16 +324,31 @@ def budget_lines(s: dict) -> list[str]:
                     f"{b.get('searched_subnet') or 'none fits'} | {fmt(b.get('searched_accuracy'), 100, '.2f')} | "
                     f"{ms(b.get('searched_latency_measured_ms'))} | {gain} | {b.get('answer_from') or 'n/a'} |")
     return ["## Search under a latency budget", "",
-            f"Checkpoint `{q['checkpoint']}` (weights sha {q['checkpoint_sha']}), accuracy on {q['split']} (the search "
-            f"scores candidates on {q['search_examples']} dev examples, the final pick on all of them); latency "
+            f"Checkpoint `{q['checkpoint']}` (weights sha {q['checkpoint_sha']}), accuracy on {q['split']} at seq "
+            f"{q['seq_len']} (the search scores candidates on {q['search_examples']} dev examples, the finals on all "
+            f"of them); latency, batch 1, "
             f"measured on {q['device']} / {q['runtime']}, {q['threads']} thread(s), seq {q['seq_len']} "
             f"[{q['machine_fingerprint']}]. Every budget tried:", "",
             "| budget (ms) | best grid | acc (%) | measured (ms) | searched | acc (%) | measured (ms) | gain (pt) | "
             "answer |", "|---|---|---|---|---|---|---|---|---|", *rows, "", "`searched`: the most accurate of the "
             "search's candidates whose measured latency fits; `gain`: its accuracy minus the best grid point's under "
-            "the same budget (negative: a loss). `answer`: what the command answers, the more accurate of the two.", "",
-            *timing_lines(q), *(["Dotted lines: the budgets. Searched "
+            "the same budget, from the unrounded accuracies (negative: a loss). `answer`: what the command answers, the more accurate of the two.", "",
+            *fragile_lines(s["budgets"]), *timing_lines(q), *(["Dotted lines: the budgets. Searched "
             "front against the grid front: [search-front.png](search-front.png).", ""] if s.get("_front") else [])]
+
+
+def fragile_lines(budgets: list[dict]) -> list[str]:
+    """A sentence per budget whose answer fits on its pooled median while some fresh-process medians do not."""
+    out = []
+    for b in budgets:
+        meds = b.get("answer_process_medians_ms")
+        if isinstance(meds, list) and all(isinstance(m, (int, float)) for m in meds) and meds:
+            over = sum(m > b["latency_budget_ms"] for m in meds)
+            if over:
+                out.append(f"At {b['latency_budget_ms']:g} ms the answer's fresh-process medians were "
+                           f"{', '.join(ms(m) for m in meds)} ms: {over} of {len(meds)} over the budget; the median of "
+                           "the pooled runs fits.")
+    return [" ".join(out), ""] if out else []
 
 
 def timing_lines(q: dict) -> list[str]:
@@ -344,8 +359,15 @@ def timing_lines(q: dict) -> list[str]:
         out.append(f"The grid and every searched candidate in the table were timed in one sweep, "
                    f"{q['measured_utc'][0]} to {q['measured_utc'][1]} (round {q.get('timed_round', q.get('rounds', 1))} of "
                    f"{q.get('rounds', 1)} search round(s)).")
+    if q.get("processes") is not None and q.get("min_time_s") is not None:
+        load = q.get("load_avg_1min")
+        out.append(f"Each cell: {q['processes']} fresh process(es), >= {q['min_time_s']:g} s of timed runs each after "
+                   "warm-ups, the median of the pooled runs" + (f"; 1-min load average {load[0]:.2f}-{load[1]:.2f} as "
+                                                                 "the cells finished" if load else "") + ".")
     for c in q.get("calibration") or []:
         on = "the grid, timed just before the search" if c["round"] == 0 else f"round {c['round']}'s sweep"
+        if isinstance(c.get("measured_utc"), list) and len(c["measured_utc"]) == 2:
+            on += f" ({c['measured_utc'][0]} to {c['measured_utc'][1]})"
         out.append(f"Calibration on {on}: measured = {c['scale']:.3f} x predicted {c['offset_ms']:+.2f} ms "
                    f"({c['n']} sub-networks; the predictor's MAPE on them {100 * c['mape_before']:.1f}% before, "
                    f"{100 * c['mape_after']:.1f}% after).")

@@ -296,3 +296,13 @@ def test_records_of_another_architecture_are_named_as_such():
     with pytest.raises(ValueError, match=r"measure another architecture \(.* params; model\(s\) .*\), not this one "
                                          r"\(1,234 params\)"):
         predictor.points(recs, "local-cpu", "onnxruntime", 1, 128, params_total=1234)
+
+
+def test_the_newest_record_of_a_sub_network_is_fitted_whatever_the_file_order():
+    """A re-timed sub-network appended before an older record (stores merged by hand, or a copy) used to be fitted
+    on whichever line came last; the newest by timestamp_utc is the one fitted."""
+    old, new = synthetic(table_law, n=5)[:1] * 2
+    old = replace(old, latency_ms_p50=9.0, timestamp_utc="2026-11-30T21:34:27+00:00")
+    new = replace(new, latency_ms_p50=7.0, timestamp_utc="2026-12-01T07:05:30+00:00")
+    (pt,) = predictor.points([new, old], "local-cpu", "onnxruntime", 1, 128)
+    assert pt.value == 7.0

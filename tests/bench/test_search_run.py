@@ -36,6 +36,8 @@ def test_search_answers_with_measured_sub_networks(tiny_checkpoint, sst2_dir, tm
     assert summary["command"].startswith("python -m bench.pareto search --checkpoint ")  # as run, pasteable
     cal = summary["calibration"][0]
     assert cal["round"] == 0 and cal["n"] == 2 and cal["scale"] > 0
+    assert cal["measured_utc"][1] <= summary["measured_utc"][0]  # the calibration sweep came first
+    assert summary["processes"] == 1 and summary["min_time_s"] == 0 and 0 <= summary["load_avg_1min"][0]
     final = [r for r in timed if r.timestamp_utc >= summary["measured_utc"][0]]
     assert {r.subnet_id for r in final} >= {"w1.00-d1.00", "w0.50-d1.00"} | {
         row["searched_subnet"] for row in summary["budgets"] if row["searched_subnet"]}

@@ -74,7 +74,10 @@ def test_the_search_section_says_when_it_was_timed_how_it_was_calibrated_and_the
     s.update(calibration=[{"round": 0, "on": "grid", "scale": 0.765, "offset_ms": 0.47, "n": 12, "mape_before": 0.189,
                            "mape_after": 0.064}], rounds=2, timed_round=1, measured_utc=["2026-12-01T07:05:30+00:00",
                                                                          "2026-12-01T07:06:32+00:00"],
-             command="python -m bench.pareto search --checkpoint runs/x/depth --max-latency-ms 10")
+             command="python -m bench.pareto search --checkpoint runs/x/depth --max-latency-ms 10", processes=3,
+             min_time_s=2.0, load_avg_1min=[0.97, 1.19])
+    s["calibration"][0]["measured_utc"] = ["2026-12-01T06:52:25+00:00", "2026-12-01T06:52:50+00:00"]
+    s["budgets"][0]["answer_process_medians_ms"] = [10.108, 10.012, 9.898]
     (tmp_path / "search.json").write_text(json.dumps(s))
     rep = tmp_path / "rep"
     assert main(["--records", str(store), "--out", str(rep), "--weights", "w", "--search", str(tmp_path / "search.json"),
@@ -82,10 +85,15 @@ def test_the_search_section_says_when_it_was_timed_how_it_was_calibrated_and_the
     text = (rep / "README.md").read_text()
     assert "| 10 | w0.50-d1.00 | 85.00 | 10.00 | h6.6-f768.768 | 87.00 | 9.500 | +2.00 | search |" in text
     assert "timed in one sweep, 2026-12-01T07:05:30+00:00 to 2026-12-01T07:06:32+00:00 (round 1 of 2 search round(s))" in text
-    assert ("Calibration on the grid, timed just before the search: measured = 0.765 x predicted +0.47 ms (12 "
+    assert ("Calibration on the grid, timed just before the search (2026-12-01T06:52:25+00:00 to "
+            "2026-12-01T06:52:50+00:00): measured = 0.765 x predicted +0.47 ms (12 "
             "sub-networks; the predictor's MAPE on them 18.9% before, 6.4% after).") in text
     assert "```bash\npython -m bench.pareto search --checkpoint runs/x/depth --max-latency-ms 10\n```" in text
     assert "**Reading the search table.** One dev example is 0.115 points." in text
+    assert ("Each cell: 3 fresh process(es), >= 2 s of timed runs each after warm-ups, the median of the pooled runs; "
+            "1-min load average 0.97-1.19 as the cells finished.") in text
+    assert ("At 10 ms the answer's fresh-process medians were 10.11, 10.01, 9.898 ms: 2 of 3 over the budget; the median "
+            "of the pooled runs fits.") in text
 
 
 def test_preliminary_report_is_labelled_and_has_no_budgets(tmp_path):
