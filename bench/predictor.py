@@ -60,12 +60,14 @@ def points(recs: list[records.Record], device: str, runtime: str, threads: int, 
            params_total: int | None = None, machine: str | None = None, value: str | None = None,
            here: str | None = None) -> list[Point]:
     """The measured points of one (device, runtime, threads, seq_len) [, architecture = params_total, machine],
-    one per sub-network (the newest record by timestamp_utc; file order among equal or missing stamps). ValueError naming the key when there are none, a distinct one
-    naming the machines found (and `here`, this machine's fingerprint) when only other machines measured it, and
-    one naming the architectures (full-model params) when records of several models would be pooled."""
-    cell = [r for r in recs if r.kind == "latency" and r.status == "ok" and r.family == "dynabert"
-            and r.device == device and r.runtime == runtime and r.threads == threads and r.seq_len == seq_len
-            and r.batch_size in (None, 1) and (params_total is None or r.params_total == params_total)]
+    one per sub-network (the newest record by timestamp_utc; file order among equal or missing stamps). ValueError
+    naming the key when there are none, a distinct one naming the machines found (and `here`, this machine's
+    fingerprint) when only other machines measured it, one naming the other architecture when only another model's
+    records match, and one naming the architectures (full-model params) when records of several would be pooled."""
+    key = [r for r in recs if r.kind == "latency" and r.status == "ok" and r.family == "dynabert"
+           and r.device == device and r.runtime == runtime and r.threads == threads and r.seq_len == seq_len
+           and r.batch_size in (None, 1)]
+    cell = [r for r in key if params_total is None or r.params_total == params_total]
     sel = [r for r in cell if machine is None or r.machine_fingerprint == machine]
     if cell and not sel:
         raise ValueError(other_machines_only(cell, machine, here, f"device {device!r}, runtime {runtime!r}, threads "
@@ -86,11 +88,9 @@ def points(recs: list[records.Record], device: str, runtime: str, threads: int, 
               and r.flops_with_attention is not None}
     out = [Point(r.subnet_id, layers_of(r), float(r.flops_with_attention), float(r.params or 0),
                  float(getattr(r, value))) for r in latest.values()]
-    others = sorted({r.params_total for r in recs if r.kind == "latency" and r.status == "ok" and r.family == "dynabert"
-                     and r.device == device and r.runtime == runtime and r.threads == threads and r.seq_len == seq_len
-                     and r.params_total is not None and r.params_total != params_total})
+    others = sorted({r.params_total for r in key if r.params_total not in (None, params_total)})
     if not out and params_total and others:
-        models = sorted({r.model_id for r in recs if r.kind == "latency" and r.params_total in others})
+        models = sorted({r.model_id for r in key if r.params_total in others})
         raise ValueError(f"the records of device {device!r}, runtime {runtime!r}, threads {threads}, seq {seq_len} "
                          f"measure another architecture ({', '.join(f'{n:,}' for n in others)} params; model(s) "
                          f"{', '.join(models)}), not this one ({params_total:,} params): latency depends on the "

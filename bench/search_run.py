@@ -260,8 +260,8 @@ def run(args: argparse.Namespace) -> dict:
         found.update(search_budgets(pending, args, size, lambda s, c=cal: c(predicted(latency_model, s, size,
                                                                                       args.seq_len)),
                                     memory_model, accuracy))
-        before, finals = finals, {canonical(c.spec, size, depths).subnet_id: canonical(c.spec, size, depths)
-                                  for b in args.budgets for c in found[b]}
+        before, finals = finals, {s.subnet_id: s for s in (canonical(c.spec, size, depths)
+                                                            for b in args.budgets for c in found[b])}
         if rnd > 1 and finals.keys() <= before.keys():
             print(f"round {rnd}: the search found no candidate not already timed; stopping (round {rnd - 1}'s sweep "
                   "is the answer)", file=sys.stderr)
@@ -279,7 +279,8 @@ def run(args: argparse.Namespace) -> dict:
         except ValueError as err:  # round rnd's finished table is still the answer
             print(f"warning: no round {rnd + 1}: {err}", file=sys.stderr)
             break
-        calibrations.append({"round": rnd, "on": "grid and candidates", **cal.to_json(), "measured_utc": window(measured)})
+        calibrations.append({"round": rnd, "on": "grid and candidates", **cal.to_json(),
+                             "measured_utc": window(measured)})
         say_calibration(cal, f"round {rnd}'s sweep, for the {len(pending)} budget(s) no candidate fitted")
     summary = {**run_fields(ev, args, sha, machine, measured), "predictor": {"kind": latency_model.kind,
                "n_train": n_points, "cv_mape": cv}, "calibration": calibrations, "rounds": rnd, "timed_round": timed,
@@ -324,8 +325,8 @@ def check_search_flags(args: argparse.Namespace) -> None:
                          "my-pi)")
     if not 0 <= args.margin < 1:
         raise ValueError(f"--margin must be a share in [0, 1) (the predictor's error allowed for), got {args.margin}")
-    for flag, low in (("population", 1), ("generations", 0), ("final", 1), ("rounds", 1), ("search_examples", 1), ("processes", 1),
-                      ("batch_size", 1), ("threads", 1), ("seq_len", 1)):
+    for flag, low in (("population", 1), ("generations", 0), ("final", 1), ("rounds", 1), ("search_examples", 1),
+                      ("processes", 1), ("batch_size", 1), ("threads", 1), ("seq_len", 1)):
         if getattr(args, flag) < low:
             raise ValueError(f"--{flag.replace('_', '-')} must be at least {low}, got {getattr(args, flag)}")
     if not args.min_time >= 0:
@@ -411,7 +412,8 @@ def add_search_parser(sub) -> None:
     s.add_argument("--max-latency-ms", required=True, help="budget(s), comma-separated: one search per budget")
     s.add_argument("--max-memory-mb", type=positive_number, help="budget on the peak RSS increase over python + "
                    "numpy (MB; what a record's peak_rss_mb measures)")
-    s.add_argument("--device", default="local-cpu", help="device profile that times the answer (python -m devices list)")
+    s.add_argument("--device", default="local-cpu", help="device profile that times the answer "
+                   "(python -m devices list)")
     s.add_argument("--runtime", default="onnxruntime", help="runtime the latency is measured and predicted on")
     s.add_argument("--threads", type=int, default=1, help="runtime threads")
     s.add_argument("--seq-len", type=int, default=128, help="sequence length of the timed inputs and of the dev "
@@ -420,7 +422,8 @@ def add_search_parser(sub) -> None:
     s.add_argument("--population", type=int, default=20, help="candidates per generation (evolution) or drawn per "
                    "generation (random)")
     s.add_argument("--generations", type=int, default=10, help="generations per budget")
-    s.add_argument("--search-examples", type=int, default=512, help="dev examples scored during the search (a fixed seeded subset; fewer flatter the picks more)")
+    s.add_argument("--search-examples", type=int, default=512, help="dev examples scored during the search (a "
+                   "fixed seeded subset; fewer flatter the picks more)")
     s.add_argument("--final", type=int, default=3, help="candidates per budget scored on full dev and measured")
     s.add_argument("--margin", type=float, default=0.05, help="search under budget x (1 - margin): predictor error")
     s.add_argument("--calibrate", action=argparse.BooleanOptionalAction, default=True,

@@ -223,14 +223,17 @@ def read(path: str | Path, warn: bool = True) -> list[Record]:
     out = []
     with open(path, "rb") as f:  # decoded line by line: one corrupt byte costs its line, not the store
         for n, raw in enumerate(f, start=1):
-            line = raw.decode("utf-8", errors="replace")
-            if not line.strip():
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                line = None  # skipped below, named
+            if line is not None and not line.strip():
                 continue
-            if not out and line.strip() in ("[", "{"):
+            if not out and line is not None and line.strip() in ("[", "{"):
                 raise ValueError(f"{path} is a JSON document, not a records store (JSON Lines: one record object per "
                                  "line, as bench.sweep and dynabert evaluate write)")
             try:
-                if "\ufffd" in line and b"\xef\xbf\xbd" not in raw:
+                if line is None:
                     raise ValueError("bytes that are not UTF-8 text")
                 d = json.loads(line)
                 if not isinstance(d, dict):

@@ -46,7 +46,8 @@ def error_figure(train, held, path: Path, title: str, unit: str = "ms") -> None:
            xlim=(lo, hi), ylim=(lo, hi))
     for axis in (ax.xaxis, ax.yaxis):  # plain decimals (0.03, 12), not 3x10^-2, on both the major and minor ticks
         axis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:.4g}"))
-        axis.set_minor_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:.4g}" if str(f"{v:.4g}")[0] in "2468" else ""))
+        axis.set_minor_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:.4g}" if f"{v:.4g}"[0] in "2468"
+                                                                 else ""))
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -203,9 +204,14 @@ def answer_problems(b, where: str) -> list[str]:
 
 
 def run_problems(s: dict) -> list[str]:
-    """The optional run fields: rounds a whole number >= 1; calibration entries in range; measured_utc two
-    non-empty, ordered UTC times; command one line of text (it is shown in a code block)."""
+    """The optional run fields (a search.json from before they existed has none): rounds a whole number >= 1;
+    calibration a list of entries with their keys, in range; measured_utc null or two non-empty, ordered UTC times;
+    command one line of text (it is shown in a code block)."""
     out = []
+    if s.get("calibration") is not None and not isinstance(s["calibration"], list):
+        out.append("search.calibration is not a list")
+    for i, c in enumerate(s["calibration"] if isinstance(s.get("calibration"), list) else []):
+        out += field_problems(c, f"calibration[{i}]", CALIBRATION_FIELDS)
     for key in ("rounds", "timed_round"):
         r = s.get(key)
         if key in s and not (isinstance(r, int) and not isinstance(r, bool) and r >= 1):
@@ -216,8 +222,9 @@ def run_problems(s: dict) -> list[str]:
                     and c["mape_after"] >= 0 and float(c["n"]).is_integer() and float(c["round"]).is_integer()):
                 out.append(f"calibration[{i}] is out of range (scale > 0, whole n >= 1 and round >= 0, MAPEs >= 0)")
     mu = s.get("measured_utc")
-    if isinstance(mu, list) and len(mu) == 2 and all(isinstance(t, str) for t in mu) and not (mu[0] and mu[0] <= mu[1]):
-        out.append(f"search.measured_utc is {json.dumps(mu)[:60]}, not [first, last] UTC times in order")
+    if mu is not None and not (isinstance(mu, list) and len(mu) == 2 and all(isinstance(t, str) for t in mu)
+                               and mu[0] and mu[0] <= mu[1]):
+        out.append(f"search.measured_utc is {json.dumps(mu)[:60]}, not [first, last] UTC times in order, or null")
     cmd = s.get("command")
     if cmd is not None and not (isinstance(cmd, str) and "\n" not in cmd and "`" not in cmd):
         out.append("search.command is not one line of text without backticks")
@@ -235,13 +242,6 @@ def search_problems(s) -> list[str]:
             out.append(f"search.{key} is not a list" if key in s else f"no search.{key}")
     for i, g in enumerate(s.get("grid") or [] if isinstance(s.get("grid"), list) else []):
         out += field_problems(g, f"grid[{i}]", GRID_FIELDS)
-    if s.get("calibration") is not None and not isinstance(s["calibration"], list):
-        out.append("search.calibration is not a list")  # optional: a search.json from before calibration has none
-    for i, c in enumerate(s["calibration"] if isinstance(s.get("calibration"), list) else []):
-        out += field_problems(c, f"calibration[{i}]", CALIBRATION_FIELDS)
-    mu = s.get("measured_utc")
-    if mu is not None and not (isinstance(mu, list) and len(mu) == 2 and all(isinstance(t, str) for t in mu)):
-        out.append(f"search.measured_utc is {json.dumps(mu)[:40]}, not [first, last] UTC times or null")
     out += run_problems(s)
     for i, b in enumerate(s["budgets"] if isinstance(s.get("budgets"), list) else []):
         out += field_problems(b, f"budgets[{i}]", {**BUDGET_FIELDS, "candidates": (ANY, False)})
@@ -332,7 +332,8 @@ def budget_lines(s: dict) -> list[str]:
             "| budget (ms) | best grid | acc (%) | measured (ms) | searched | acc (%) | measured (ms) | gain (pt) | "
             "answer |", "|---|---|---|---|---|---|---|---|---|", *rows, "", "`searched`: the most accurate of the "
             "search's candidates whose measured latency fits; `gain`: its accuracy minus the best grid point's under "
-            "the same budget, from the unrounded accuracies (negative: a loss). `answer`: what the command answers, the more accurate of the two.", "",
+            "the same budget, from the unrounded accuracies (negative: a loss). `answer`: what the command answers, "
+            "the more accurate of the two.", "",
             *fragile_lines(s["budgets"]), *timing_lines(q), *(["Dotted lines: the budgets. Searched "
             "front against the grid front: [search-front.png](search-front.png).", ""] if s.get("_front") else [])]
 
@@ -368,7 +369,7 @@ def timing_lines(q: dict) -> list[str]:
         on = "the grid, timed just before the search" if c["round"] == 0 else f"round {c['round']}'s sweep"
         if isinstance(c.get("measured_utc"), list) and len(c["measured_utc"]) == 2:
             on += f" ({c['measured_utc'][0]} to {c['measured_utc'][1]})"
-        out.append(f"Calibration on {on}: measured = {c['scale']:.3f} x predicted {c['offset_ms']:+.2f} ms "
+        out.append(f"Calibration on {on}: measured = {c['scale']:.3g} x predicted {c['offset_ms']:+.3g} ms "
                    f"({c['n']} sub-networks; the predictor's MAPE on them {100 * c['mape_before']:.1f}% before, "
                    f"{100 * c['mape_after']:.1f}% after).")
     out = [" ".join(out), ""] if out else []
@@ -430,7 +431,7 @@ def fmt(v, scale: float = 1.0, spec: str = ".2f") -> str:
 
 def ms(v) -> str:
     """A latency in ms with 4 significant digits (9.998, not 10.00 beside a 10 ms budget; 0.02885, not 0.03)."""
-    return "n/a" if v is None else f"{v:#.4g}"
+    return fmt(v, 1.0, "#.4g")
 
 
 def split_name(label: str) -> str:
