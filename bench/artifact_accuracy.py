@@ -30,8 +30,11 @@ def predict(run, features: list[dict], seq_len: int, static: bool) -> np.ndarray
     for f in features:
         ids = np.asarray(f["input_ids"][:seq_len], dtype=np.int64)
         n = len(ids) if not static else seq_len
-        feed = {"input_ids": np.zeros((1, n), np.int64), "attention_mask": np.zeros((1, n), np.int64),
-                "token_type_ids": np.zeros((1, n), np.int64)}
+        feed = {
+            "input_ids": np.zeros((1, n), np.int64),
+            "attention_mask": np.zeros((1, n), np.int64),
+            "token_type_ids": np.zeros((1, n), np.int64),
+        }
         feed["input_ids"][0, : len(ids)] = ids
         feed["attention_mask"][0, : len(ids)] = 1
         if "token_type_ids" in f:
@@ -43,22 +46,35 @@ def predict(run, features: list[dict], seq_len: int, static: bool) -> np.ndarray
 def main(argv: list[str] | None = None) -> int:
     from dynabert.evaluate import add_task_flags, prepare
 
-    ap = argparse.ArgumentParser(prog="python -m bench.artifact_accuracy", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(
+        prog="python -m bench.artifact_accuracy", description=__doc__.splitlines()[0]
+    )
     add_task_flags(ap)  # the same task flags as `dynabert evaluate`
-    ap.add_argument("--runtimes", default="onnxruntime-int8,litert-int8",
-                    help=f"comma-separated, of {', '.join(r for r in RUNTIMES if r != 'torch')}")
-    ap.add_argument("--seq-len", type=int, default=128, help="the artifacts' sequence length (as in the sweep)")
-    ap.add_argument("--family", default="dynabert", help="dynabert, baseline or fixed-control (as in evaluate)")
+    ap.add_argument(
+        "--runtimes",
+        default="onnxruntime-int8,litert-int8",
+        help=f"comma-separated, of {', '.join(r for r in RUNTIMES if r != 'torch')}",
+    )
+    ap.add_argument(
+        "--seq-len", type=int, default=128, help="the artifacts' sequence length (as in the sweep)"
+    )
+    ap.add_argument(
+        "--family", default="dynabert", help="dynabert, baseline or fixed-control (as in evaluate)"
+    )
     ap.add_argument("--max-eval-samples", type=int, default=None)
-    ap.add_argument("--results", required=True, help="results store to append the accuracy records to")
+    ap.add_argument(
+        "--results", required=True, help="results store to append the accuracy records to"
+    )
     ap.add_argument("--cache-dir", help="artifact cache (default ~/.cache/dynabert-edge/artifacts)")
     args = ap.parse_args(argv)
     try:
         runtimes = [r.strip() for r in args.runtimes.split(",") if r.strip()]
         bad = [r for r in runtimes if r not in RUNTIMES or r == "torch"]
         if bad:
-            raise ValueError(f"unknown or non-artifact runtime(s) {bad}; choose from "
-                             f"{', '.join(r for r in RUNTIMES if r != 'torch')}")
+            raise ValueError(
+                f"unknown or non-artifact runtime(s) {bad}; choose from "
+                f"{', '.join(r for r in RUNTIMES if r != 'torch')}"
+            )
         records.check_writable(args.results)  # before anything is exported or scored
         if args.cache_dir:
             records.check_out_dir(args.cache_dir, "--cache-dir")
@@ -87,26 +103,62 @@ def measure(ev, sha: str, spec, runtime: str, args: argparse.Namespace) -> None:
     c = cost(ev.dyna.full_size, spec, args.seq_len)
     fmt, runner_runtime, precision = RUNTIMES[runtime]
     split_label = ev.split_label(f"; {runtime} artifact")
-    ident = dict(kind="accuracy", subnet_id=spec.subnet_id, width_mult=c.width_mult, depth_mult=c.depth_mult, subnet=c.subnet,
-                 model_id=str(ev.model_dir), checkpoint_sha=sha, task=ev.task_key, split=split_label,
-                 runtime=runtime, seq_len=args.seq_len)
-    if records.Record(**ident).key in records.done_keys(args.results):  # a re-run skips what the store holds
+    ident = dict(
+        kind="accuracy",
+        subnet_id=spec.subnet_id,
+        width_mult=c.width_mult,
+        depth_mult=c.depth_mult,
+        subnet=c.subnet,
+        model_id=str(ev.model_dir),
+        checkpoint_sha=sha,
+        task=ev.task_key,
+        split=split_label,
+        runtime=runtime,
+        seq_len=args.seq_len,
+    )
+    if records.Record(**ident).key in records.done_keys(
+        args.results
+    ):  # a re-run skips what the store holds
         print(f"{spec.subnet_id} {runtime}: already in {args.results}; skipped")
         return
     cache = Path(args.cache_dir) if args.cache_dir else default_cache()
-    path, meta = ensure_artifact(lambda: extract(ev.dyna, spec), sha, spec.subnet_id, fmt, args.seq_len, cache)
+    path, meta = ensure_artifact(
+        lambda: extract(ev.dyna, spec), sha, spec.subnet_id, fmt, args.seq_len, cache
+    )
     run, version = load(runner_runtime, str(path), 1)
     logits = predict(run, ev.features, args.seq_len, static=fmt.startswith("tflite"))
     preds = (logits[:, 0] if ev.labels is None else logits.argmax(-1)).tolist()
     gold = [f["labels"] for f in ev.features]
     metrics, reason = METRICS[ev.task.metric](preds, gold), undefined(ev.task.metric, preds, gold)
-    check = "passed" if meta["ok"] else f"FAILED (max abs err {meta['max_abs_err']:.3g} > {meta['tolerance']:.3g})"
-    records.append(args.results, records.Record(
-        **ident, n_layers=c.n_layers, n_heads=c.n_heads, ffn_dim=c.ffn_dim, family=args.family,
-        format=fmt.split("-")[0], precision=precision, params=c.params_active, params_total=c.params_total,
-        flops=c.flops_dense, flops_with_attention=c.flops_with_attention, flops_source="analytic",
-        artifact_bytes=meta.get("bytes"), export_max_abs_err=meta.get("max_abs_err"), export_ok=meta["ok"],
-        runtime_version=version, accuracy_source="measured", **metric_fields(metrics, reason), **records.provenance()))
+    check = (
+        "passed"
+        if meta["ok"]
+        else f"FAILED (max abs err {meta['max_abs_err']:.3g} > {meta['tolerance']:.3g})"
+    )
+    records.append(
+        args.results,
+        records.Record(
+            **ident,
+            n_layers=c.n_layers,
+            n_heads=c.n_heads,
+            ffn_dim=c.ffn_dim,
+            family=args.family,
+            format=fmt.split("-")[0],
+            precision=precision,
+            params=c.params_active,
+            params_total=c.params_total,
+            flops=c.flops_dense,
+            flops_with_attention=c.flops_with_attention,
+            flops_source="analytic",
+            artifact_bytes=meta.get("bytes"),
+            export_max_abs_err=meta.get("max_abs_err"),
+            export_ok=meta["ok"],
+            runtime_version=version,
+            accuracy_source="measured",
+            **metric_fields(metrics, reason),
+            **records.provenance(),
+        ),
+    )
     print(f"{spec.subnet_id} {runtime}: {describe(metrics, reason)} (artifact logit check {check})")
 
 

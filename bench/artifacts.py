@@ -13,13 +13,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # bench.export imports this module and must work without dynabert (remote-code exports)
+if (
+    TYPE_CHECKING
+):  # bench.export imports this module and must work without dynabert (remote-code exports)
     from dynabert.subnet import AnySpec
 
 
 def default_cache() -> Path:
     """The artifact cache: $DYNABERT_CACHE/artifacts, default ~/.cache/dynabert-edge/artifacts."""
-    return Path(os.environ.get("DYNABERT_CACHE", Path.home() / ".cache" / "dynabert-edge")) / "artifacts"
+    return (
+        Path(os.environ.get("DYNABERT_CACHE", Path.home() / ".cache" / "dynabert-edge"))
+        / "artifacts"
+    )
 
 
 @dataclass
@@ -48,7 +53,11 @@ class LoadedModel:
         """The full model's BertSize (a preset's from its table, without building it)."""
         from dynabert.config import ARCHITECTURES
 
-        return ARCHITECTURES[self.name] if self._dyna is None and self.name in ARCHITECTURES else self.dyna.full_size
+        return (
+            ARCHITECTURES[self.name]
+            if self._dyna is None and self.name in ARCHITECTURES
+            else self.dyna.full_size
+        )
 
     def limits(self):
         """The model's InputLimits (a preset's from its table, without building it)."""
@@ -64,7 +73,9 @@ class LoadedModel:
         from dynabert.extract import extract
 
         if spec not in self.extracted:
-            self.extracted = {spec: extract(self.dyna, spec)}  # keep one: BERT-base copies are large
+            self.extracted = {
+                spec: extract(self.dyna, spec)
+            }  # keep one: BERT-base copies are large
         return self.extracted[spec]
 
 
@@ -90,8 +101,14 @@ def preset_key(name: str, seed: int = 0) -> dict:
     from dynabert.config import ARCHITECTURES
 
     code = Path(dynabert.__file__).with_name("presets.py").read_bytes()
-    return {"preset": name, "size": ARCHITECTURES[name].to_dict(), "num_labels": 2, "seed": seed,
-            "builder_sha256": hashlib.sha256(code).hexdigest(), **package_versions(("torch", "transformers"))}
+    return {
+        "preset": name,
+        "size": ARCHITECTURES[name].to_dict(),
+        "num_labels": 2,
+        "seed": seed,
+        "builder_sha256": hashlib.sha256(code).hexdigest(),
+        **package_versions(("torch", "transformers")),
+    }
 
 
 def preset_sha_file(cache: Path, name: str, key: dict) -> Path:
@@ -107,8 +124,10 @@ def _build(name: str):
 
     hf = load_model(name if name in PRESETS else str(resolve_checkpoint(name)))
     if hf.config.model_type == "dynabert-pruned":
-        raise ValueError(f"{name!r} is an extracted sub-network; sweep the checkpoint it came from "
-                         f"(or use python -m bench.export on it)")
+        raise ValueError(
+            f"{name!r} is an extracted sub-network; sweep the checkpoint it came from "
+            f"(or use python -m bench.export on it)"
+        )
     return DynaBert(hf)
 
 
@@ -120,8 +139,10 @@ def _build_matching(name: str, sha: str, cached: Path):
     dyna = _build(name)
     if (built := weights_sha(dyna.hf)) != sha:
         cached.unlink(missing_ok=True)
-        raise ValueError(f"preset {name!r} built here has weights {built}, not the cached {sha} "
-                         f"({cached}); the stale entry is removed: run the command again")
+        raise ValueError(
+            f"preset {name!r} built here has weights {built}, not the cached {sha} "
+            f"({cached}); the stale entry is removed: run the command again"
+        )
     return dyna
 
 
@@ -131,7 +152,11 @@ def load(name: str, cache: Path | None = None) -> LoadedModel:
     built when a cell needs it. Raises ValueError for an extracted sub-network."""
     from dynabert.config import ARCHITECTURES
 
-    stored = preset_sha_file(cache or default_cache(), name, preset_key(name)) if name in ARCHITECTURES else None
+    stored = (
+        preset_sha_file(cache or default_cache(), name, preset_key(name))
+        if name in ARCHITECTURES
+        else None
+    )
     if stored is not None and stored.is_file():
         try:
             sha = json.loads(stored.read_text())["sha"]
@@ -144,7 +169,9 @@ def load(name: str, cache: Path | None = None) -> LoadedModel:
     sha = weights_sha(dyna.hf)
     if stored is not None:
         stored.parent.mkdir(parents=True, exist_ok=True)
-        tmp = stored.with_name(f"{stored.name}.{os.getpid()}.tmp")  # export workers may write it at once
+        tmp = stored.with_name(
+            f"{stored.name}.{os.getpid()}.tmp"
+        )  # export workers may write it at once
         tmp.write_text(json.dumps({"sha": sha, "key": preset_key(name)}, indent=1))
         tmp.replace(stored)
     return LoadedModel(name, sha, lambda: _build(name), dyna)
@@ -165,7 +192,9 @@ def torch_artifact(model: LoadedModel, spec: AnySpec, cache: Path) -> tuple[Path
     return path, {"ok": True, "max_abs_err": 0.0, "bytes": size}
 
 
-def artifact_for(model: LoadedModel, spec: AnySpec, fmt: str, seq_len: int, cache: Path | None) -> tuple[Path, dict]:
+def artifact_for(
+    model: LoadedModel, spec: AnySpec, fmt: str, seq_len: int, cache: Path | None
+) -> tuple[Path, dict]:
     """A sub-network's checked artifact; the sub-network is only extracted when the artifact must be exported."""
     from bench.export import ensure_artifact
 

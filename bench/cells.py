@@ -19,15 +19,27 @@ from devices.request import RunRequest, RunResult
 from dynabert import records
 from dynabert.subnet import AnySpec
 
-RUNTIMES: dict[str, tuple[str, str, str]] = {  # name -> (artifact format, runner runtime, precision)
+RUNTIMES: dict[
+    str, tuple[str, str, str]
+] = {  # name -> (artifact format, runner runtime, precision)
     "torch": ("torch", "torch", "fp32"),
     "onnxruntime": ("onnx", "onnxruntime", "fp32"),
     "onnxruntime-int8": ("onnx-int8", "onnxruntime", "int8"),
     "litert": ("tflite", "litert", "fp32"),
     "litert-int8": ("tflite-int8", "litert", "int8"),
 }
-ENV_FROM_RUNNER = ("h2d_ms", "max_memory_allocated_mb", "gpu_memory_mb", "gpu_memory_source", "gpu", "gpu_index",
-                   "tf32", "cpu_affinity", "process_medians_ms", "session_options")
+ENV_FROM_RUNNER = (
+    "h2d_ms",
+    "max_memory_allocated_mb",
+    "gpu_memory_mb",
+    "gpu_memory_source",
+    "gpu",
+    "gpu_index",
+    "tf32",
+    "cpu_affinity",
+    "process_medians_ms",
+    "session_options",
+)
 
 
 @dataclass
@@ -40,8 +52,13 @@ class Cell:
     device: str = "local-cpu"
 
 
-def model_grid(model: str, widths: tuple[float, ...], depths: tuple[float, ...], subnets: tuple = (),
-               subnets_source: str = "the sub-networks given") -> list:
+def model_grid(
+    model: str,
+    widths: tuple[float, ...],
+    depths: tuple[float, ...],
+    subnets: tuple = (),
+    subnets_source: str = "the sub-networks given",
+) -> list:
     """The sub-networks measured on `model`: `subnets` (checked against its architecture, naming `subnets_source`
     and the item; each once by canonical id, a note counting the duplicates dropped) or the widths x depths grid
     (config.check_grid, naming --widths/--depths). Reads config.json only: refused before anything is built."""
@@ -54,11 +71,16 @@ def model_grid(model: str, widths: tuple[float, ...], depths: tuple[float, ...],
         grid, dropped = unique_specs(check_grid(widths, depths, size, model), size, depths)
         where = "--widths x --depths"
     else:
-        grid, dropped = unique_specs(check_subnets(list(subnets), size, subnets_source), size, depths)
+        grid, dropped = unique_specs(
+            check_subnets(list(subnets), size, subnets_source), size, depths
+        )
         where = subnets_source
     if dropped:
-        print(f"note: {model}: {len(dropped)} duplicate sub-network(s) in {where} dropped, measured once by "
-              f"canonical id: {'; '.join(dropped)}", file=sys.stderr)
+        print(
+            f"note: {model}: {len(dropped)} duplicate sub-network(s) in {where} dropped, measured once by "
+            f"canonical id: {'; '.join(dropped)}",
+            file=sys.stderr,
+        )
     return grid
 
 
@@ -76,22 +98,53 @@ def skip_reason(cell: Cell, target) -> str | None:
 
     listed = target.profile.get("runtimes", list(RUNTIMES))
     if cell.runtime not in listed:
-        return f"device {cell.device!r} lists runtimes {', '.join(listed)} (its profile's `runtimes`)"
+        return (
+            f"device {cell.device!r} lists runtimes {', '.join(listed)} (its profile's `runtimes`)"
+        )
     return available(RUNTIMES[cell.runtime][1])[1]
 
 
-def base_fields(cost, cell: Cell, model_name: str, sha: str, batch: int, seq_len: int, task: str | None,
-                prov: dict, env: dict) -> dict:
+def base_fields(
+    cost,
+    cell: Cell,
+    model_name: str,
+    sha: str,
+    batch: int,
+    seq_len: int,
+    task: str | None,
+    prov: dict,
+    env: dict,
+) -> dict:
     """The record fields known before anything runs (identity, artifact kind, where, FLOPs x batch, provenance)."""
     fmt, _, precision = RUNTIMES[cell.runtime]
-    return dict(kind="latency", subnet_id=cell.spec.subnet_id, width_mult=cost.width_mult,
-                depth_mult=cost.depth_mult, subnet=cost.subnet, model_id=model_name, checkpoint_sha=sha,
-                n_layers=cost.n_layers, n_heads=cost.n_heads, ffn_dim=cost.ffn_dim, task=task, family=cell.family,
-                format=fmt.split("-")[0],
-                precision=precision, device=cell.device, runtime=cell.runtime, threads=cell.threads,
-                batch_size=batch, seq_len=seq_len, params=cost.params_active, params_total=cost.params_total,
-                flops=cost.flops_dense * batch, flops_with_attention=cost.flops_with_attention * batch,
-                flops_source="analytic", env=env, **prov)
+    return dict(
+        kind="latency",
+        subnet_id=cell.spec.subnet_id,
+        width_mult=cost.width_mult,
+        depth_mult=cost.depth_mult,
+        subnet=cost.subnet,
+        model_id=model_name,
+        checkpoint_sha=sha,
+        n_layers=cost.n_layers,
+        n_heads=cost.n_heads,
+        ffn_dim=cost.ffn_dim,
+        task=task,
+        family=cell.family,
+        format=fmt.split("-")[0],
+        precision=precision,
+        device=cell.device,
+        runtime=cell.runtime,
+        threads=cell.threads,
+        batch_size=batch,
+        seq_len=seq_len,
+        params=cost.params_active,
+        params_total=cost.params_total,
+        flops=cost.flops_dense * batch,
+        flops_with_attention=cost.flops_with_attention * batch,
+        flops_source="analytic",
+        env=env,
+        **prov,
+    )
 
 
 def machine_fields() -> dict:
@@ -104,25 +157,55 @@ def machine_fields() -> dict:
 
 def export_fields(base: dict, meta: dict) -> dict | records.Record:
     """Base fields with the artifact's, or the cell's error record when the artifact failed its numerics check."""
-    base = {**base, "artifact_bytes": meta.get("bytes"), "export_max_abs_err": meta.get("max_abs_err"),
-            "export_ok": meta["ok"], "quantization": meta.get("quantization")}
+    base = {
+        **base,
+        "artifact_bytes": meta.get("bytes"),
+        "export_max_abs_err": meta.get("max_abs_err"),
+        "export_ok": meta["ok"],
+        "quantization": meta.get("quantization"),
+    }
     if not meta["ok"]:
-        return records.Record(**base, status="error", error=f"artifact failed its numerics check: max abs err "
-                              f"{meta.get('max_abs_err')} > tolerance {meta.get('tolerance')} {meta.get('error', '')}")
+        return records.Record(
+            **base,
+            status="error",
+            error=f"artifact failed its numerics check: max abs err "
+            f"{meta.get('max_abs_err')} > tolerance {meta.get('tolerance')} {meta.get('error', '')}",
+        )
     return base
 
 
 def pool(results: list[RunResult]) -> RunResult:
     """One result from several processes: timed runs pooled; each process's median kept for the spread."""
     first = results[0]
-    if len(results) == 1 or first.samples_ms is None or first.instructions_per_inference is not None:
+    if (
+        len(results) == 1
+        or first.samples_ms is None
+        or first.instructions_per_inference is not None
+    ):
         return first
-    median_of = lambda key: statistics.median(v) if (v := [getattr(r, key) for r in results  # noqa: E731
-                                                          if getattr(r, key) is not None]) else None
+    median_of = lambda key: (
+        statistics.median(v)
+        if (
+            v := [
+                getattr(r, key)
+                for r in results  # noqa: E731
+                if getattr(r, key) is not None
+            ]
+        )
+        else None
+    )
     rss = [r.peak_rss_increase_mb for r in results if r.peak_rss_increase_mb is not None]
-    return replace(first, samples_ms=[s for r in results for s in r.samples_ms], load_ms=median_of("load_ms"),
-                   first_inference_ms=median_of("first_inference_ms"), peak_rss_increase_mb=max(rss) if rss else None,
-                   extra={**first.extra, "process_medians_ms": [statistics.median(r.samples_ms) for r in results]})
+    return replace(
+        first,
+        samples_ms=[s for r in results for s in r.samples_ms],
+        load_ms=median_of("load_ms"),
+        first_inference_ms=median_of("first_inference_ms"),
+        peak_rss_increase_mb=max(rss) if rss else None,
+        extra={
+            **first.extra,
+            "process_medians_ms": [statistics.median(r.samples_ms) for r in results],
+        },
+    )
 
 
 def finish(ready: Ready, results: list[RunResult], x86_diff: float | None = None) -> records.Record:
@@ -133,14 +216,23 @@ def finish(ready: Ready, results: list[RunResult], x86_diff: float | None = None
         return records.Record(**base, status="skipped" if bad.refused else "error", error=bad.error)
     result = pool(results)
     shape = (base["batch_size"], base["seq_len"])
-    if result.batch is not None and (result.batch, result.seq_len) != shape:  # a target ran another shape
-        return records.Record(**base, status="error", error=f"the target ran batch {result.batch}, seq "
-                              f"{result.seq_len}; the cell is batch {shape[0]}, seq {shape[1]}")
+    if (
+        result.batch is not None and (result.batch, result.seq_len) != shape
+    ):  # a target ran another shape
+        return records.Record(
+            **base,
+            status="error",
+            error=f"the target ran batch {result.batch}, seq "
+            f"{result.seq_len}; the cell is batch {shape[0]}, seq {shape[1]}",
+        )
     fields, env_extra = result_fields(result)
     env = {**base["env"], **env_extra}
     if result.machine and result.machine != env.get("machine"):  # ran elsewhere (board, emulator)
-        fields["cpu_model"] = (f"emulated {result.machine} (qemu-user -cpu {env.get('cpu')}) on {base['cpu_model']}"
-                               if result.instructions_per_inference is not None else f"{result.machine} ({base['device']})")
+        fields["cpu_model"] = (
+            f"emulated {result.machine} (qemu-user -cpu {env.get('cpu')}) on {base['cpu_model']}"
+            if result.instructions_per_inference is not None
+            else f"{result.machine} ({base['device']})"
+        )
         if x86_diff is not None:
             env["arm_vs_x86_max_abs_diff"] = x86_diff
     return records.Record(**{**base, **fields, "env": env})
@@ -150,31 +242,61 @@ def result_fields(result: RunResult) -> tuple[dict, dict]:
     """(record fields, env extras) of a successful result."""
     from bench.stats import summarize
 
-    fields = {"runtime_version": result.runtime_version, "load_ms": result.load_ms,
-              "first_inference_ms": result.first_inference_ms, "n_warmup": result.n_warmup}
-    if result.instructions_per_inference is not None:  # emulated: exact count; wall time kept apart, not latency
+    fields = {
+        "runtime_version": result.runtime_version,
+        "load_ms": result.load_ms,
+        "first_inference_ms": result.first_inference_ms,
+        "n_warmup": result.n_warmup,
+    }
+    if (
+        result.instructions_per_inference is not None
+    ):  # emulated: exact count; wall time kept apart, not latency
         stats = summarize(result.samples_ms)
-        fields.update(instructions_per_inference=result.instructions_per_inference, load_ms=None,
-                      first_inference_ms=None)
-        return fields, {"emulated_wall_ms_p50": stats["latency_ms_p50"], "emulated_runs": stats["n_runs"],
-                        "arm_vs_x86_max_abs_diff": None, **result.extra.get("emulated", {})}
+        fields.update(
+            instructions_per_inference=result.instructions_per_inference,
+            load_ms=None,
+            first_inference_ms=None,
+        )
+        return fields, {
+            "emulated_wall_ms_p50": stats["latency_ms_p50"],
+            "emulated_runs": stats["n_runs"],
+            "arm_vs_x86_max_abs_diff": None,
+            **result.extra.get("emulated", {}),
+        }
     if result.samples_ms is not None:
         stats = summarize(result.samples_ms)
         stats.pop("latency_ms_min")
         fields.update(stats, samples_ms=result.samples_ms, peak_rss_mb=result.peak_rss_increase_mb)
         return fields, {k: result.extra[k] for k in ENV_FROM_RUNNER if k in result.extra}
     agg = result.aggregates or {}
-    fields.update({k: agg.get(k) for k in ("latency_ms_p50", "latency_ms_mean", "latency_ms_std", "n_runs",
-                                           "peak_rss_mb")})
-    return fields, {"p5_ms": agg.get("latency_ms_p5"), "p95_ms": agg.get("latency_ms_p95"),
-                    "source": result.extra.get("source")}
+    fields.update(
+        {
+            k: agg.get(k)
+            for k in (
+                "latency_ms_p50",
+                "latency_ms_mean",
+                "latency_ms_std",
+                "n_runs",
+                "peak_rss_mb",
+            )
+        }
+    )
+    return fields, {
+        "p5_ms": agg.get("latency_ms_p5"),
+        "p95_ms": agg.get("latency_ms_p95"),
+        "source": result.extra.get("source"),
+    }
 
 
 def other_machine_diff(request: RunRequest, result: RunResult) -> float | None:
     """Max abs difference between logits brought back from another architecture and this machine's, same artifact
     and inputs (None when the result ran here or brought nothing back)."""
-    if not result.ok or result.machine in (None, platform.machine()) or not request.save_output \
-            or not Path(request.save_output).is_file():
+    if (
+        not result.ok
+        or result.machine in (None, platform.machine())
+        or not request.save_output
+        or not Path(request.save_output).is_file()
+    ):
         return None
     import numpy as np
 
@@ -191,6 +313,6 @@ def stamped(rec: records.Record) -> records.Record:
     average then in env.load_avg_1min, so a claim of a quiet machine can be checked against each record."""
     import datetime
 
-    now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     load = {"load_avg_1min": round(os.getloadavg()[0], 2)} if hasattr(os, "getloadavg") else {}
     return replace(rec, timestamp_utc=now, env={**(rec.env or {}), **load})

@@ -26,10 +26,14 @@ def records_from_benchmark_json(path: str | Path) -> list[Record]:
     except (OSError, json.JSONDecodeError) as err:
         raise ValueError(f"{path}: not readable as JSON ({err})") from None
     if not is_benchmark_json(data):
-        raise ValueError(f"{path}: not a pytest-benchmark JSON file (no 'benchmarks'/'machine_info'); "
-                         f"write one with pytest bench/ --benchmark-json FILE")
+        raise ValueError(
+            f"{path}: not a pytest-benchmark JSON file (no 'benchmarks'/'machine_info'); "
+            f"write one with pytest bench/ --benchmark-json FILE"
+        )
     known = {f.name for f in fields(Record)}
-    cpu = data["machine_info"].get("cpu", {}).get("brand_raw") or data["machine_info"].get("processor")
+    cpu = data["machine_info"].get("cpu", {}).get("brand_raw") or data["machine_info"].get(
+        "processor"
+    )
     out = []
     for bench in data["benchmarks"]:
         info = bench.get("extra_info", {})
@@ -41,12 +45,17 @@ def records_from_benchmark_json(path: str | Path) -> list[Record]:
         values.setdefault("cpu_model", cpu)
         values.setdefault("timestamp_utc", data.get("datetime"))
         values.setdefault("git_sha", (data.get("commit_info") or {}).get("id"))
-        machine = data["machine_info"].get("machine_identity")  # devices.machine, written by bench/conftest.py
+        machine = data["machine_info"].get(
+            "machine_identity"
+        )  # devices.machine, written by bench/conftest.py
         if machine:
             values.setdefault("machine", machine)
             values.setdefault("machine_fingerprint", machine.get("fingerprint"))
-        values["env"] = {"source": f"pytest-benchmark {data.get('version')}: {bench['fullname']}",
-                         "measured_in": info.get("measured_in"), **data["machine_info"].get("cpu_state", {})}
+        values["env"] = {
+            "source": f"pytest-benchmark {data.get('version')}: {bench['fullname']}",
+            "measured_in": info.get("measured_in"),
+            **data["machine_info"].get("cpu_state", {}),
+        }
         if info.get("session_options"):  # onnxruntime: the graph optimizations it was timed with
             values["env"]["session_options"] = info["session_options"]
         out.append(Record(**values))

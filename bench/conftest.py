@@ -18,13 +18,23 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 def pytest_addoption(parser):
     group = parser.getgroup("dynabert-bench")
-    group.addoption("--bench-model", default=os.environ.get("BENCH_MODEL", "tiny"),
-                    help="preset or checkpoint whose sub-networks are measured (env BENCH_MODEL; default tiny)")
-    group.addoption("--bench-seq-len", type=int, default=int(os.environ.get("BENCH_SEQ_LEN", "0")) or None,
-                    help="sequence length (env BENCH_SEQ_LEN; default 32 for tiny, 128 otherwise)")
+    group.addoption(
+        "--bench-model",
+        default=os.environ.get("BENCH_MODEL", "tiny"),
+        help="preset or checkpoint whose sub-networks are measured (env BENCH_MODEL; default tiny)",
+    )
+    group.addoption(
+        "--bench-seq-len",
+        type=int,
+        default=int(os.environ.get("BENCH_SEQ_LEN", "0")) or None,
+        help="sequence length (env BENCH_SEQ_LEN; default 32 for tiny, 128 otherwise)",
+    )
     group.addoption("--bench-threads", type=int, default=int(os.environ.get("BENCH_THREADS", "1")))
-    group.addoption("--bench-baselines", default=os.environ.get("BENCH_BASELINES", ""),
-                    help="comma-separated baseline presets to measure too (env BENCH_BASELINES)")
+    group.addoption(
+        "--bench-baselines",
+        default=os.environ.get("BENCH_BASELINES", ""),
+        help="comma-separated baseline presets to measure too (env BENCH_BASELINES)",
+    )
 
 
 def pytest_generate_tests(metafunc):
@@ -33,9 +43,18 @@ def pytest_generate_tests(metafunc):
         from dynabert.config import SubnetSpec, default_grid
 
         opts = metafunc.config.option
-        cells = [(opts.bench_model, "dynabert", spec, rt) for spec in default_grid() for rt in RUNTIMES]
-        cells += [(b, "baseline", SubnetSpec(), rt) for b in opts.bench_baselines.split(",") if b for rt in RUNTIMES]
-        metafunc.parametrize("bench_cell", cells, ids=[f"{m}-{s.subnet_id}-{r}" for m, _, s, r in cells])
+        cells = [
+            (opts.bench_model, "dynabert", spec, rt) for spec in default_grid() for rt in RUNTIMES
+        ]
+        cells += [
+            (b, "baseline", SubnetSpec(), rt)
+            for b in opts.bench_baselines.split(",")
+            if b
+            for rt in RUNTIMES
+        ]
+        metafunc.parametrize(
+            "bench_cell", cells, ids=[f"{m}-{s.subnet_id}-{r}" for m, _, s, r in cells]
+        )
 
 
 @pytest.fixture(scope="session")
@@ -66,7 +85,15 @@ def pytest_benchmark_update_machine_info(config, machine_info):
     from devices.local import cpu_info
 
     versions = {}
-    for pkg in ("torch", "transformers", "onnxruntime", "onnx", "ai-edge-litert", "litert-torch", "numpy"):
+    for pkg in (
+        "torch",
+        "transformers",
+        "onnxruntime",
+        "onnx",
+        "ai-edge-litert",
+        "litert-torch",
+        "numpy",
+    ):
         try:
             versions[pkg] = version(pkg)
         except PackageNotFoundError:

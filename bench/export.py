@@ -52,10 +52,14 @@ class LogitsOnly(torch.nn.Module):
         self.model = model
 
     def forward(self, input_ids, attention_mask, token_type_ids):
-        return self.model(input_ids, attention_mask, token_type_ids).logits  # a SequenceClassifierOutput
+        return self.model(
+            input_ids, attention_mask, token_type_ids
+        ).logits  # a SequenceClassifierOutput
 
 
-def sample_inputs(batch: int, seq_len: int, vocab: int, seed: int = 0, dtype=torch.long) -> tuple[torch.Tensor, ...]:
+def sample_inputs(
+    batch: int, seq_len: int, vocab: int, seed: int = 0, dtype=torch.long
+) -> tuple[torch.Tensor, ...]:
     """Random ids from the model's vocabulary (the runner's range, devices.runner.token_id_range); row 1 (if any)
     half padded, so a baked-in mask would show up as an error. Token types 0, valid for every type vocabulary."""
     from devices.runner import token_id_range
@@ -64,8 +68,8 @@ def sample_inputs(batch: int, seq_len: int, vocab: int, seed: int = 0, dtype=tor
     ids = torch.randint(*token_id_range(vocab), (batch, seq_len), generator=g)
     mask = torch.ones_like(ids)
     if batch > 1:
-        mask[1, seq_len // 2:] = 0
-        ids[1, seq_len // 2:] = 0
+        mask[1, seq_len // 2 :] = 0
+        ids[1, seq_len // 2 :] = 0
     return ids.to(dtype), mask.to(dtype), torch.zeros_like(ids).to(dtype)
 
 
@@ -73,21 +77,41 @@ def export_onnx(model: torch.nn.Module, path: Path, seq_len: int) -> None:
     """Dynamo export, opset 18, dynamic batch and sequence axes, weights inside the file."""
     from torch.export import Dim
 
-    batch, seq = Dim("batch", min=1, max=64), Dim("seq", min=2, max=model.config.max_position_embeddings)
+    batch, seq = (
+        Dim("batch", min=1, max=64),
+        Dim("seq", min=2, max=model.config.max_position_embeddings),
+    )
     axes = {0: batch, 1: seq}
-    with warnings.catch_warnings():  # two messages of torch's own exporter internals, on every export; only these
-        warnings.filterwarnings("ignore", message=r"# The axis name: \w+ will not be used, since it shares the same "
-                                "shape constraints", category=UserWarning)
-        warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated",
-                                category=FutureWarning)
+    with (
+        warnings.catch_warnings()
+    ):  # two messages of torch's own exporter internals, on every export; only these
+        warnings.filterwarnings(
+            "ignore",
+            message=r"# The axis name: \w+ will not be used, since it shares the same "
+            "shape constraints",
+            category=UserWarning,
+        )
+        warnings.filterwarnings(
+            "ignore",
+            message=r"`isinstance\(treespec, LeafSpec\)` is deprecated",
+            category=FutureWarning,
+        )
         _export_onnx(model, path, seq_len, axes)
 
 
 def _export_onnx(model: torch.nn.Module, path: Path, seq_len: int, axes: dict) -> None:
-    torch.onnx.export(LogitsOnly(model).eval(), sample_inputs(2, seq_len, model.config.vocab_size), str(path),
-                      dynamo=True, opset_version=18, input_names=["input_ids", "attention_mask", "token_type_ids"],
-                      output_names=["logits"], external_data=False, verbose=False,
-                      dynamic_shapes={"input_ids": axes, "attention_mask": axes, "token_type_ids": axes})
+    torch.onnx.export(
+        LogitsOnly(model).eval(),
+        sample_inputs(2, seq_len, model.config.vocab_size),
+        str(path),
+        dynamo=True,
+        opset_version=18,
+        input_names=["input_ids", "attention_mask", "token_type_ids"],
+        output_names=["logits"],
+        external_data=False,
+        verbose=False,
+        dynamic_shapes={"input_ids": axes, "attention_mask": axes, "token_type_ids": axes},
+    )
 
 
 def unfused_path(artifact: Path) -> Path:
@@ -108,13 +132,17 @@ def export_onnx_fused(model: torch.nn.Module, path: Path, seq_len: int, unfused:
     export_onnx(model, unfused, seq_len)
     try:
         return ort_fusion.fuse(unfused, path)
-    except Exception as err:  # the unfused graph is a correct artifact; say why it was not fused, here and in it
+    except (
+        Exception
+    ) as err:  # the unfused graph is a correct artifact; say why it was not fused, here and in it
         import sys
 
         shutil.copyfile(unfused, path)
-        print(f"warning: {path.name}: onnxruntime's attention fusion failed ({type(err).__name__}: {err}); the "
-              f"artifact is the plain export (slower; its records say so in offline_optimizations.error)",
-              file=sys.stderr)
+        print(
+            f"warning: {path.name}: onnxruntime's attention fusion failed ({type(err).__name__}: {err}); the "
+            f"artifact is the plain export (slower; its records say so in offline_optimizations.error)",
+            file=sys.stderr,
+        )
         return {"recipe": ort_fusion.RECIPE, "error": f"{type(err).__name__}: {err}", "fused": {}}
 
 
@@ -151,8 +179,11 @@ def onnx_int8_candidates(isa: tuple[str, ...] | list[str]) -> list[dict]:
     3. MatMul only with reduce_range (7-bit weights), which passed one of those two.
     """
     first = onnx_int8_settings(isa)
-    out = [first, {**first, "op_types_to_quantize": ["MatMul"]},
-           {**first, "op_types_to_quantize": ["MatMul"], "reduce_range": True}]
+    out = [
+        first,
+        {**first, "op_types_to_quantize": ["MatMul"]},
+        {**first, "op_types_to_quantize": ["MatMul"], "reduce_range": True},
+    ]
     return [c for i, c in enumerate(out) if c not in out[:i]]
 
 
@@ -161,22 +192,32 @@ def quantize_onnx(src: Path, dst: Path, settings: dict) -> None:
 
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    class _NoPreprocessAdvice(logging.Filter):  # advice for static/CNN models, logged on every call; only it
+    class _NoPreprocessAdvice(
+        logging.Filter
+    ):  # advice for static/CNN models, logged on every call; only it
         def filter(self, record: logging.LogRecord) -> bool:
-            return not record.getMessage().startswith("Please consider to run pre-processing before quantization")
+            return not record.getMessage().startswith(
+                "Please consider to run pre-processing before quantization"
+            )
 
     drop = _NoPreprocessAdvice()
     logging.getLogger().addFilter(drop)
     try:
-        quantize_dynamic(str(src), str(dst), weight_type=getattr(QuantType, settings["weight_type"]),
-                         per_channel=settings["per_channel"], reduce_range=settings["reduce_range"],
-                         op_types_to_quantize=settings.get("op_types_to_quantize"))
+        quantize_dynamic(
+            str(src),
+            str(dst),
+            weight_type=getattr(QuantType, settings["weight_type"]),
+            per_channel=settings["per_channel"],
+            reduce_range=settings["reduce_range"],
+            op_types_to_quantize=settings.get("op_types_to_quantize"),
+        )
     finally:
         logging.getLogger().removeFilter(drop)
 
 
-def quantize_onnx_checked(model: torch.nn.Module, src: Path, dst: Path, seq_len: int,
-                          candidates: list[dict]) -> tuple[dict, list[dict]]:
+def quantize_onnx_checked(
+    model: torch.nn.Module, src: Path, dst: Path, seq_len: int, candidates: list[dict]
+) -> tuple[dict, list[dict]]:
     """Quantize `src` into `dst` with the first of `candidates` whose artifact passes check(); (the settings kept,
     every attempt as {settings, max_abs_err, ok}). When none passes, the attempt with the smallest error is kept
     (and its record says it failed, as before)."""
@@ -187,7 +228,9 @@ def quantize_onnx_checked(model: torch.nn.Module, src: Path, dst: Path, seq_len:
         session_settings.write(trial)  # checked as it will be opened (the shipped session)
         verdict = _checked(model, "onnx-int8", trial, seq_len)
         session_settings.sidecar(trial).unlink()
-        attempts.append({"settings": settings, "max_abs_err": verdict["max_abs_err"], "ok": verdict["ok"]})
+        attempts.append(
+            {"settings": settings, "max_abs_err": verdict["max_abs_err"], "ok": verdict["ok"]}
+        )
         err = verdict["max_abs_err"] if verdict["max_abs_err"] is not None else float("inf")
         if best is None or err < best[0]:
             if best is not None:
@@ -205,8 +248,10 @@ def export_tflite(model: torch.nn.Module, path: Path, seq_len: int, batch: int =
     """litert-torch conversion at a static (batch, seq_len) int32 signature (the cache holds batch 1)."""
     import litert_torch
 
-    edge = litert_torch.convert(LogitsOnly(model).eval(), sample_inputs(batch, seq_len, model.config.vocab_size,
-                                                                          dtype=torch.int32))
+    edge = litert_torch.convert(
+        LogitsOnly(model).eval(),
+        sample_inputs(batch, seq_len, model.config.vocab_size, dtype=torch.int32),
+    )
     edge.export(str(path))
 
 
@@ -226,22 +271,44 @@ def check(model: torch.nn.Module, fmt: str, path: Path, seq_len: int) -> dict:
     with torch.no_grad():
         ref = model(ids, mask, tt).logits.numpy()
     run, version = load("litert" if fmt.startswith("tflite") else "onnxruntime", str(path), 1)
-    rows = [slice(0, 2)] if fmt.startswith("onnx") else [slice(0, 1), slice(1, 2)]  # TFLite: static batch 1
-    got = np.concatenate([run({"input_ids": ids[r].numpy(), "attention_mask": mask[r].numpy(),
-                               "token_type_ids": tt[r].numpy()}) for r in rows])
+    rows = (
+        [slice(0, 2)] if fmt.startswith("onnx") else [slice(0, 1), slice(1, 2)]
+    )  # TFLite: static batch 1
+    got = np.concatenate(
+        [
+            run(
+                {
+                    "input_ids": ids[r].numpy(),
+                    "attention_mask": mask[r].numpy(),
+                    "token_type_ids": tt[r].numpy(),
+                }
+            )
+            for r in rows
+        ]
+    )
     err = float(np.abs(got - ref).max())
     tol = FP32_TOL if not fmt.endswith("int8") else INT8_REL_TOL * (1 + float(np.abs(ref).max()))
     if fmt == "onnx":  # the dynamic axes must work too: a shorter sequence, batch 1
         short = sample_inputs(1, max(2, seq_len // 2), model.config.vocab_size, seed=2)
         with torch.no_grad():
             ref_short = model(*short).logits.numpy()
-        got_short = run({k: v.numpy() for k, v in zip(("input_ids", "attention_mask", "token_type_ids"), short)})
+        got_short = run(
+            {k: v.numpy() for k, v in zip(("input_ids", "attention_mask", "token_type_ids"), short)}
+        )
         err = max(err, float(np.abs(got_short - ref_short).max()))
-    return {"max_abs_err": err, "tolerance": tol, "ok": bool(err <= tol), "runtime_version": version,
-            "argmax_agree": bool((got.argmax(-1) == ref.argmax(-1)).all())}
+    return {
+        "max_abs_err": err,
+        "tolerance": tol,
+        "ok": bool(err <= tol),
+        "runtime_version": version,
+        "argmax_agree": bool((got.argmax(-1) == ref.argmax(-1)).all()),
+    }
 
 
-EXPORTERS = {"onnx": ("torch", "onnx", "onnxscript", "onnxruntime"), "tflite": ("torch", "litert-torch")}
+EXPORTERS = {
+    "onnx": ("torch", "onnx", "onnxscript", "onnxruntime"),
+    "tflite": ("torch", "litert-torch"),
+}
 GRAPH = {"onnx": "onnxruntime.transformers BERT attention fusion (bench/ort_fusion.py), v2"}
 QUANTIZERS = {"onnx-int8": ("onnxruntime",), "tflite-int8": ("ai-edge-quantizer",)}
 CHECK_RUNTIMES = {"onnx": ("onnxruntime",), "tflite": ("ai-edge-litert",)}
@@ -263,8 +330,11 @@ def export_key(fmt: str, isa: tuple[str, ...] | list[str]) -> dict:
 def check_key(fmt: str, isa: tuple[str, ...] | list[str]) -> dict:
     """What decides the numerics check's verdict: checking runtime's version, tolerances, and for int8 the CPU's
     kernel-choosing ISA features (int8 kernels differ between, e.g., AVX2 and AVX-512 VNNI)."""
-    key = {"runtime": package_versions(CHECK_RUNTIMES[fmt.removesuffix("-int8")]), "fp32_tol": FP32_TOL,
-           "int8_rel_tol": INT8_REL_TOL}
+    key = {
+        "runtime": package_versions(CHECK_RUNTIMES[fmt.removesuffix("-int8")]),
+        "fp32_tol": FP32_TOL,
+        "int8_rel_tol": INT8_REL_TOL,
+    }
     if fmt.endswith("int8"):
         key["isa"] = list(isa)
     return key
@@ -276,7 +346,9 @@ def _short_hash(d: dict) -> str:
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:10]
 
 
-def artifact_path(cache: Path, sha: str, subnet_id: str, fmt: str, seq_len: int, key: dict | None = None) -> Path:
+def artifact_path(
+    cache: Path, sha: str, subnet_id: str, fmt: str, seq_len: int, key: dict | None = None
+) -> Path:
     """CACHE/<sha>/<subnet>/<fmt>-s<seq>-<hash of export_key>.<ext>."""
     from devices.machine import this_machine
 
@@ -285,8 +357,9 @@ def artifact_path(cache: Path, sha: str, subnet_id: str, fmt: str, seq_len: int,
     return cache / sha / subnet_id / f"{fmt}-s{seq_len}-{_short_hash(key)}{ext}"
 
 
-def ensure_artifact(model, sha: str, subnet_id: str, fmt: str, seq_len: int,
-                    cache: Path | None = None) -> tuple[Path, dict]:
+def ensure_artifact(
+    model, sha: str, subnet_id: str, fmt: str, seq_len: int, cache: Path | None = None
+) -> tuple[Path, dict]:
     """(path, metadata) of a checked artifact, exporting it (and its fp32 parent for int8) when not cached.
 
     `model` is the extracted module, or a function returning it (built only when an export is needed).
@@ -304,7 +377,9 @@ def ensure_artifact(model, sha: str, subnet_id: str, fmt: str, seq_len: int,
     current = not fmt.startswith("onnx") or session_settings.is_current(path)
     if meta is not None and meta.get("check_key") == ckey and current:
         return path, meta
-    model = (model() if callable(model) and not isinstance(model, torch.nn.Module) else model).eval()
+    model = (
+        model() if callable(model) and not isinstance(model, torch.nn.Module) else model
+    ).eval()
     if meta is None:  # not cached (or made by other exporters / settings): export
         path.parent.mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()
@@ -316,22 +391,44 @@ def ensure_artifact(model, sha: str, subnet_id: str, fmt: str, seq_len: int,
             export_tflite(model, tmp, seq_len)
         elif fmt == "onnx-int8":
             parent, parent_meta = ensure_artifact(model, sha, subnet_id, "onnx", seq_len, cache)
-            chosen, attempts = quantize_onnx_checked(model, parent, tmp, seq_len, ekey["quantization"]["try_in_order"])
-            graph = {**parent_meta.get("graph_optimizations", {}), "then": "quantize_dynamic " + json.dumps(chosen),
-                     "fused_after_quantization": _fused_counts(tmp), "quantization": chosen,
-                     "quantization_attempts": attempts}
+            chosen, attempts = quantize_onnx_checked(
+                model, parent, tmp, seq_len, ekey["quantization"]["try_in_order"]
+            )
+            graph = {
+                **parent_meta.get("graph_optimizations", {}),
+                "then": "quantize_dynamic " + json.dumps(chosen),
+                "fused_after_quantization": _fused_counts(tmp),
+                "quantization": chosen,
+                "quantization_attempts": attempts,
+            }
         else:
             parent, _ = ensure_artifact(model, sha, subnet_id, "tflite", seq_len, cache)
             quantize_tflite(parent, tmp)
         tmp.rename(path)
         meta = {"export_s": round(time.perf_counter() - t0, 2), "graph_optimizations": graph}
-    meta = {k: meta[k] for k in ("export_s", "graph_optimizations") if k in meta}  # the old verdict is dropped
-    shipped = (session_settings.write(path, session_settings.recommended(meta.get("graph_optimizations")))
-               if fmt.startswith("onnx") else None)  # checked as it will be opened
-    meta.update(_checked(model, fmt, path, seq_len), format=fmt, seq_len=seq_len, subnet_id=subnet_id,
-                checkpoint_sha=sha, bytes=path.stat().st_size, torch_version=torch.__version__, export_key=ekey,
-                check_key=ckey, quantization=(meta.get("graph_optimizations") or {}).get("quantization", ekey.get("quantization")),
-                session_settings=shipped)
+    meta = {
+        k: meta[k] for k in ("export_s", "graph_optimizations") if k in meta
+    }  # the old verdict is dropped
+    shipped = (
+        session_settings.write(path, session_settings.recommended(meta.get("graph_optimizations")))
+        if fmt.startswith("onnx")
+        else None
+    )  # checked as it will be opened
+    meta.update(
+        _checked(model, fmt, path, seq_len),
+        format=fmt,
+        seq_len=seq_len,
+        subnet_id=subnet_id,
+        checkpoint_sha=sha,
+        bytes=path.stat().st_size,
+        torch_version=torch.__version__,
+        export_key=ekey,
+        check_key=ckey,
+        quantization=(meta.get("graph_optimizations") or {}).get(
+            "quantization", ekey.get("quantization")
+        ),
+        session_settings=shipped,
+    )
     meta_path.write_text(json.dumps(meta, indent=1))
     return path, meta
 
@@ -349,7 +446,12 @@ def _checked(model: torch.nn.Module, fmt: str, path: Path, seq_len: int) -> dict
     try:
         return check(model, fmt, path, seq_len)
     except Exception as err:  # a corrupt or unrunnable artifact is a failed check, recorded as such
-        return {"max_abs_err": None, "tolerance": None, "ok": False, "error": f"{type(err).__name__}: {err}"}
+        return {
+            "max_abs_err": None,
+            "tolerance": None,
+            "ok": False,
+            "error": f"{type(err).__name__}: {err}",
+        }
 
 
 def source_subnet_id(config) -> str:
@@ -380,16 +482,28 @@ def main(argv: list[str] | None = None) -> int:
     from dynabert.presets import load_model
     from dynabert.subnet import canonical, parse_subnet
 
-    ap = argparse.ArgumentParser(prog="python -m bench.export", description="export and check one sub-network")
-    ap.add_argument("--model", required=True, help="an extracted sub-network directory, or a checkpoint or training "
-                    "output (as bench.sweep) with --width/--depth or --subnet")
+    ap = argparse.ArgumentParser(
+        prog="python -m bench.export", description="export and check one sub-network"
+    )
+    ap.add_argument(
+        "--model",
+        required=True,
+        help="an extracted sub-network directory, or a checkpoint or training "
+        "output (as bench.sweep) with --width/--depth or --subnet",
+    )
     ap.add_argument("--width", type=float, help="width multiplier (default 1.0)")
     ap.add_argument("--depth", type=float, help="depth multiplier (default 1.0)")
-    ap.add_argument("--subnet", help="instead of --width/--depth: a sub-network id ('w0.50-d0.75', or per layer "
-                                     "'h12.6.0.3-f1536.768.0.384') or its JSON {\"heads\": [...], \"ffn\": [...]}")
+    ap.add_argument(
+        "--subnet",
+        help="instead of --width/--depth: a sub-network id ('w0.50-d0.75', or per layer "
+        '\'h12.6.0.3-f1536.768.0.384\') or its JSON {"heads": [...], "ffn": [...]}',
+    )
     ap.add_argument("--formats", default=",".join(FORMATS))
     ap.add_argument("--seq-len", type=int, default=128)
-    ap.add_argument("--output-dir", help="artifact cache/output folder (default ~/.cache/dynabert-edge/artifacts)")
+    ap.add_argument(
+        "--output-dir",
+        help="artifact cache/output folder (default ~/.cache/dynabert-edge/artifacts)",
+    )
     args = ap.parse_args(argv)
     try:
         if args.subnet and (args.width is not None or args.depth is not None):
@@ -397,12 +511,18 @@ def main(argv: list[str] | None = None) -> int:
         model = load_model(model_dir(args.model))
         cut = args.subnet or args.width is not None or args.depth is not None
         if model.config.model_type == "dynabert-pruned" and cut:
-            raise ValueError(f"{args.model} is an extracted sub-network already: leave out --subnet/--width/--depth "
-                             "(or give the checkpoint it was extracted from)")
+            raise ValueError(
+                f"{args.model} is an extracted sub-network already: leave out --subnet/--width/--depth "
+                "(or give the checkpoint it was extracted from)"
+            )
         if model.config.model_type != "dynabert-pruned":
             dyna = DynaBert(model)
-            spec = canonical(parse_subnet(args.subnet) if args.subnet else
-                             SubnetSpec(args.width or 1.0, args.depth or 1.0), dyna.full_size)
+            spec = canonical(
+                parse_subnet(args.subnet)
+                if args.subnet
+                else SubnetSpec(args.width or 1.0, args.depth or 1.0),
+                dyna.full_size,
+            )
             sha, model = weights_sha(model), extract(dyna, spec)
             subnet = spec.subnet_id  # a grid point given per layer is cached under its grid id
         else:
@@ -412,8 +532,10 @@ def main(argv: list[str] | None = None) -> int:
         for fmt in args.formats.split(","):
             path, meta = ensure_artifact(model, sha, subnet, fmt.strip(), args.seq_len, cache)
             flag = "ok" if meta["ok"] else "FAILED CHECK"
-            print(f"{fmt}: {path} ({meta['bytes'] / 2**20:.1f} MiB), max abs err {meta['max_abs_err']} "
-                  f"(tolerance {meta['tolerance']}): {flag}")
+            print(
+                f"{fmt}: {path} ({meta['bytes'] / 2**20:.1f} MiB), max abs err {meta['max_abs_err']} "
+                f"(tolerance {meta['tolerance']}): {flag}"
+            )
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

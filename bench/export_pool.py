@@ -24,7 +24,9 @@ def deal(jobs: list[Job], workers: int, weight) -> list[tuple[str, list[tuple[Su
     (`weight(model, spec)`, e.g. FLOPs); a sub-network's formats stay together (int8 reuses its fp32 export)."""
     items = []
     for model in dict.fromkeys(m for m, _, _ in jobs):
-        specs = sorted(dict.fromkeys(s for m, s, _ in jobs if m == model), key=lambda s: -weight(model, s))
+        specs = sorted(
+            dict.fromkeys(s for m, s, _ in jobs if m == model), key=lambda s: -weight(model, s)
+        )
         bins: list[tuple[float, list]] = [(0.0, []) for _ in range(min(workers, len(specs)))]
         for spec in specs:
             i = min(range(len(bins)), key=lambda k: bins[k][0])
@@ -34,7 +36,9 @@ def deal(jobs: list[Job], workers: int, weight) -> list[tuple[str, list[tuple[Su
     return sorted(items, key=lambda it: -sum(weight(it[0], s) for s, _ in it[1]))
 
 
-def export_item(model_name: str, work: list[tuple[SubnetSpec, str]], seq_len: int, cache: Path | None) -> int:
+def export_item(
+    model_name: str, work: list[tuple[SubnetSpec, str]], seq_len: int, cache: Path | None
+) -> int:
     """Export one work item in this (worker) process; returns how many artifacts are ready. Errors are left for
     the sweep to meet and record."""
     import torch
@@ -64,9 +68,16 @@ def export_all(jobs: list[Job], seq_len: int, cache: Path | None, workers: int, 
         return
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=sum(len(work) for _, work in items), desc=f"export ({workers} workers)", unit="artifact")
+    bar = tqdm(
+        total=sum(len(work) for _, work in items),
+        desc=f"export ({workers} workers)",
+        unit="artifact",
+    )
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {pool.submit(export_item, model, work, seq_len, cache): len(work) for model, work in items}
+        futures = {
+            pool.submit(export_item, model, work, seq_len, cache): len(work)
+            for model, work in items
+        }
         for f in as_completed(futures):
             f.result()
             bar.update(futures[f])
@@ -80,4 +91,10 @@ def export_cells(cells: list, seq_len: int, cache: Path | None, workers: int) ->
 
     jobs = list(dict.fromkeys((c.model_id, c.spec, RUNTIMES[c.runtime][0]) for c, _ in cells))
     sizes = {c.model_id: m.full_size() for c, m in cells}
-    export_all(jobs, seq_len, cache, workers, lambda name, spec: cost(sizes[name], spec, seq_len).flops_with_attention)
+    export_all(
+        jobs,
+        seq_len,
+        cache,
+        workers,
+        lambda name, spec: cost(sizes[name], spec, seq_len).flops_with_attention,
+    )

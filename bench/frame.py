@@ -25,7 +25,9 @@ def load_records(paths: list[str | Path]) -> list[records.Record]:
         records.check_readable(path, "input")
         text = path.read_text().strip()
         if not text:
-            raise ValueError(f"input {str(path)!r} is empty: nothing to plot (run python -m bench.sweep first)")
+            raise ValueError(
+                f"input {str(path)!r} is empty: nothing to plot (run python -m bench.sweep first)"
+            )
         if text.startswith("{") and "\n" not in text or path.suffix == ".json":
             try:
                 data = json.loads(text)
@@ -36,8 +38,10 @@ def load_records(paths: list[str | Path]) -> list[records.Record]:
                 continue
         recs = records.read(path)
         if not recs:
-            raise ValueError(f"{str(path)!r} holds no results records (neither a results store written by "
-                             f"bench.sweep / dynabert evaluate nor a pytest-benchmark JSON)")
+            raise ValueError(
+                f"{str(path)!r} holds no results records (neither a results store written by "
+                f"bench.sweep / dynabert evaluate nor a pytest-benchmark JSON)"
+            )
         out += recs
     return out
 
@@ -60,16 +64,26 @@ def machine_detail(r: records.Record) -> str:
 
         m = from_dict(r.machine)
         runtimes = ", ".join(f"{k} {v}" for k, v in m.runtimes.items() if v)
-        return (f"{m.cpu_model} ({m.arch}); {m.cores_used} of {m.logical_cpus} CPUs usable; ISA "
-                f"{' '.join(m.isa) or 'none of the listed'}; {m.memory_gib} GiB; {m.os}; Python {m.python}; "
-                f"{runtimes}; fingerprint {m.fingerprint}")
+        return (
+            f"{m.cpu_model} ({m.arch}); {m.cores_used} of {m.logical_cpus} CPUs usable; ISA "
+            f"{' '.join(m.isa) or 'none of the listed'}; {m.memory_gib} GiB; {m.os}; Python {m.python}; "
+            f"{runtimes}; fingerprint {m.fingerprint}"
+        )
     env = r.env or {}
-    return (f"{r.cpu_model}; {env.get('logical_cpus', '?')} logical CPUs; torch {r.torch_version}; no fingerprint "
-            f"recorded (measured before machine identity was recorded: ISA features, memory and OS unknown)")
+    return (
+        f"{r.cpu_model}; {env.get('logical_cpus', '?')} logical CPUs; torch {r.torch_version}; no fingerprint "
+        f"recorded (measured before machine identity was recorded: ISA features, memory and OS unknown)"
+    )
 
 
 def _short_cpu(cpu: str | None) -> str:
-    cpu = (cpu or "unknown CPU").replace("(R)", "").replace("(TM)", "").replace(" CPU", "").replace(" Processor", "")
+    cpu = (
+        (cpu or "unknown CPU")
+        .replace("(R)", "")
+        .replace("(TM)", "")
+        .replace(" CPU", "")
+        .replace(" Processor", "")
+    )
     return " ".join(cpu.split())
 
 
@@ -88,16 +102,22 @@ def machine_labels(recs: list[records.Record], roles: dict[str, str]) -> dict[st
     return out
 
 
-def efficiency(recs: list[records.Record], checkpoint: str | None = None,
-               roles: dict[str, str] | None = None) -> pd.DataFrame:
+def efficiency(
+    recs: list[records.Record], checkpoint: str | None = None, roles: dict[str, str] | None = None
+) -> pd.DataFrame:
     """Latency records with status ok; refuses DynaBERT records of several checkpoints unless one is chosen.
     Columns machine_id and machine (a short label, see machine_labels; `roles` maps machine ids to role names)
     say which machine measured each row: rows of different machines are never pooled."""
     ok = [r for r in recs if r.kind == "latency" and r.status == "ok"]
     labels = machine_labels(ok, roles or {})
-    order = {"this machine": 0, "reference (committed)": 1}  # this machine's rows first, then the reference's
+    order = {
+        "this machine": 0,
+        "reference (committed)": 1,
+    }  # this machine's rows first, then the reference's
     ok = sorted(ok, key=lambda r: order.get((roles or {}).get(machine_id(r)), 2))
-    rows = [{**r.to_dict(), "machine_id": machine_id(r), "machine": labels[machine_id(r)]} for r in ok]
+    rows = [
+        {**r.to_dict(), "machine_id": machine_id(r), "machine": labels[machine_id(r)]} for r in ok
+    ]
     df = pd.DataFrame(rows)
     if df.empty:
         return df
@@ -106,20 +126,38 @@ def efficiency(recs: list[records.Record], checkpoint: str | None = None,
     if checkpoint:
         df = df[(df.family != "dynabert") | (df.checkpoint_sha.str.startswith(checkpoint))]
     elif len(shas) > 1:
-        counts = ", ".join(f"{s} ({(dyn.checkpoint_sha == s).sum()} records, {dyn[dyn.checkpoint_sha == s].model_id.iloc[0]})"
-                           for s in shas)
-        raise ValueError(f"the inputs mix DynaBERT records of {len(shas)} checkpoints: {counts}; "
-                         f"choose one with --checkpoint SHA or pass one checkpoint's results")
+        counts = ", ".join(
+            f"{s} ({(dyn.checkpoint_sha == s).sum()} records, {dyn[dyn.checkpoint_sha == s].model_id.iloc[0]})"
+            for s in shas
+        )
+        raise ValueError(
+            f"the inputs mix DynaBERT records of {len(shas)} checkpoints: {counts}; "
+            f"choose one with --checkpoint SHA or pass one checkpoint's results"
+        )
     df["latency_ms_p50"] = df.latency_ms_p50.astype(float)
     return df
 
 
 def measured_accuracy(recs: list[records.Record], task: str | None) -> pd.DataFrame:
-    rows = [{"family": r.family, "model_id": r.model_id, "checkpoint_sha": r.checkpoint_sha, "subnet_id": r.subnet_id,
-             "task": r.task, "accuracy": 100 * r.metric_value, "metric": r.metric_name,
-             "accuracy_source": f"measured, {r.split}", "measured": True, "label": run_label(r),
-             "params": r.params, "flops": r.flops, "accuracy_runtime": r.runtime}
-            for r in recs if r.kind == "accuracy" and r.status == "ok" and (task is None or r.task == task)]
+    rows = [
+        {
+            "family": r.family,
+            "model_id": r.model_id,
+            "checkpoint_sha": r.checkpoint_sha,
+            "subnet_id": r.subnet_id,
+            "task": r.task,
+            "accuracy": 100 * r.metric_value,
+            "metric": r.metric_name,
+            "accuracy_source": f"measured, {r.split}",
+            "measured": True,
+            "label": run_label(r),
+            "params": r.params,
+            "flops": r.flops,
+            "accuracy_runtime": r.runtime,
+        }
+        for r in recs
+        if r.kind == "accuracy" and r.status == "ok" and (task is None or r.task == task)
+    ]
     return pd.DataFrame(rows)
 
 
@@ -145,13 +183,35 @@ def joined(eff: pd.DataFrame, acc: pd.DataFrame) -> pd.DataFrame:
     """One row per (accuracy point, device, runtime): accuracy beside its measured efficiency."""
     if acc.empty or eff.empty:
         return pd.DataFrame()
-    eff_cols = ["model_id", "checkpoint_sha", "subnet_id", "device", "machine_id", "machine", "runtime", "threads",
-                "seq_len", "batch_size",
-                "params", "flops", "flops_with_attention", "latency_ms_p50", "latency_ms_p90", "peak_rss_mb",
-                "artifact_bytes", "precision", "width_mult", "depth_mult", "instructions_per_inference"]
+    eff_cols = [
+        "model_id",
+        "checkpoint_sha",
+        "subnet_id",
+        "device",
+        "machine_id",
+        "machine",
+        "runtime",
+        "threads",
+        "seq_len",
+        "batch_size",
+        "params",
+        "flops",
+        "flops_with_attention",
+        "latency_ms_p50",
+        "latency_ms_p90",
+        "peak_rss_mb",
+        "artifact_bytes",
+        "precision",
+        "width_mult",
+        "depth_mult",
+        "instructions_per_inference",
+    ]
     eff = eff[[c for c in eff_cols if c in eff.columns]]
     parts = []
-    for is_measured, keys in ((True, ["checkpoint_sha", "subnet_id"]), (False, ["model_id", "subnet_id"])):
+    for is_measured, keys in (
+        (True, ["checkpoint_sha", "subnet_id"]),
+        (False, ["model_id", "subnet_id"]),
+    ):
         part = acc[acc.measured == is_measured]
         if part.empty:
             continue
@@ -160,9 +220,13 @@ def joined(eff: pd.DataFrame, acc: pd.DataFrame) -> pd.DataFrame:
         own = part[part.accuracy_runtime.notna()]  # accuracy of the runtime's own artifact
         generic = part[part.accuracy_runtime.isna()].merge(side, on=keys)
         if not own.empty:
-            specific = own.merge(side, left_on=[*keys, "accuracy_runtime"], right_on=[*keys, "runtime"])
+            specific = own.merge(
+                side, left_on=[*keys, "accuracy_runtime"], right_on=[*keys, "runtime"]
+            )
             taken = set(zip(*(specific[k] for k in (*keys, "runtime"))))
-            generic = generic[[t not in taken for t in zip(*(generic[k] for k in (*keys, "runtime")))]]
+            generic = generic[
+                [t not in taken for t in zip(*(generic[k] for k in (*keys, "runtime")))]
+            ]
             parts.append(specific.assign(accuracy_from_artifact=True))
         parts.append(generic.assign(accuracy_from_artifact=False))
     out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()

@@ -48,7 +48,11 @@ def step_parts_ratio(model_dir: Path, precision: str) -> dict:
         g = torch.Generator().manual_seed(0)
         vocab = teacher.full_size.vocab_size
         ids = torch.randint(5, vocab, (BATCH, SEQ), generator=g).to(device)
-        batch = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": torch.zeros(BATCH).long().to(device)}
+        batch = {
+            "input_ids": ids,
+            "attention_mask": torch.ones_like(ids),
+            "labels": torch.zeros(BATCH).long().to(device),
+        }
         inputs = (ids, batch["attention_mask"], None)
         sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
 
@@ -70,15 +74,28 @@ def step_parts_ratio(model_dir: Path, precision: str) -> dict:
         def part(spec):
             def fwd_bwd():
                 with accelerator.no_sync(model), accelerator.autocast():
-                    loss = LOSSES["dynabert"](model(*inputs, spec=spec), t_out, batch, spec, settings)
+                    loss = LOSSES["dynabert"](
+                        model(*inputs, spec=spec), t_out, batch, spec, settings
+                    )
                 accelerator.backward(loss)
+
             return fwd_bwd
 
         parts_s = timed(teacher_forward, sync) + sum(timed(part(spec), sync) for spec in specs)
         parts_s += timed(optimizer_step, sync)
         step_s = timed(step, sync)
-        return {"status": "ok", "precision": precision, "batch": BATCH, "seq_len": SEQ, "n_subnetworks": len(specs),
-                "step_s": step_s, "parts_s": parts_s, "ratio_step_to_parts": step_s / parts_s,
-                "samples_per_s": BATCH / step_s, "rounds": ROUNDS, "timer": "perf_counter + cuda.synchronize"}
+        return {
+            "status": "ok",
+            "precision": precision,
+            "batch": BATCH,
+            "seq_len": SEQ,
+            "n_subnetworks": len(specs),
+            "step_s": step_s,
+            "parts_s": parts_s,
+            "ratio_step_to_parts": step_s / parts_s,
+            "samples_per_s": BATCH / step_s,
+            "rounds": ROUNDS,
+            "timer": "perf_counter + cuda.synchronize",
+        }
     except Exception as err:  # a failed measurement is a result, reported in the summary
         return {"status": "error", "precision": precision, "error": f"{type(err).__name__}: {err}"}

@@ -26,11 +26,20 @@ from pathlib import Path
 
 import numpy as np
 
-FUSED_OPS = ("Attention", "MultiHeadAttention", "BiasGelu", "Gelu", "FastGelu", "SkipLayerNormalization",
-             "EmbedLayerNormalization")
-RECIPE = ("onnxruntime.transformers.optimizer.optimize_model(model_type='bert', num_heads=0, hidden_size=0 "
-          "(per layer, read from the graph), opt_level=0, FusionOptions('bert') with enable_skip_layer_norm=False, "
-          "enable_embed_layer_norm=False, attention_mask_format=AttentionMask), after bench.ort_fusion.prepare")
+FUSED_OPS = (
+    "Attention",
+    "MultiHeadAttention",
+    "BiasGelu",
+    "Gelu",
+    "FastGelu",
+    "SkipLayerNormalization",
+    "EmbedLayerNormalization",
+)
+RECIPE = (
+    "onnxruntime.transformers.optimizer.optimize_model(model_type='bert', num_heads=0, hidden_size=0 "
+    "(per layer, read from the graph), opt_level=0, FusionOptions('bert') with enable_skip_layer_norm=False, "
+    "enable_embed_layer_norm=False, attention_mask_format=AttentionMask), after bench.ort_fusion.prepare"
+)
 
 
 def options():
@@ -40,7 +49,9 @@ def options():
 
     opt = FusionOptions("bert")
     opt.enable_skip_layer_norm = False
-    opt.enable_embed_layer_norm = False  # keeps the embedding Gathers (devices/inputs.py reads the vocabulary there)
+    opt.enable_embed_layer_norm = (
+        False  # keeps the embedding Gathers (devices/inputs.py reads the vocabulary there)
+    )
     opt.attention_mask_format = AttentionMaskFormat.AttentionMask
     return opt
 
@@ -62,9 +73,13 @@ def _split_unsqueezes(graph) -> int:
         graph.node.remove(node)
         for k, axis in enumerate(axes):
             name = f"{node.name}_axis{k}"
-            graph.initializer.append(numpy_helper.from_array(np.array([axis], np.int64), name + "_axes"))
+            graph.initializer.append(
+                numpy_helper.from_array(np.array([axis], np.int64), name + "_axes")
+            )
             out = node.output[0] if k == len(axes) - 1 else name + "_out"
-            graph.node.insert(at + k, helper.make_node("Unsqueeze", [prev, name + "_axes"], [out], name))
+            graph.node.insert(
+                at + k, helper.make_node("Unsqueeze", [prev, name + "_axes"], [out], name)
+            )
             prev = out
         done += 1
     return done
@@ -86,8 +101,13 @@ def _scales_to_div(graph) -> list[float]:
             continue
         c = numpy_helper.to_array(inits[node.input[1]])
         nxt = consumers.get(node.output[0], [])
-        if (producer[node.input[0]].op_type != "MatMul" or c.size != 1 or len(nxt) != 1 or nxt[0].op_type != "Add"
-                or not any(s.op_type == "Softmax" for s in consumers.get(nxt[0].output[0], []))):
+        if (
+            producer[node.input[0]].op_type != "MatMul"
+            or c.size != 1
+            or len(nxt) != 1
+            or nxt[0].op_type != "Add"
+            or not any(s.op_type == "Softmax" for s in consumers.get(nxt[0].output[0], []))
+        ):
             continue
         recip = numpy_helper.from_array((1.0 / c).astype(c.dtype), node.name + "_reciprocal")
         graph.initializer.append(recip)
@@ -99,7 +119,10 @@ def _scales_to_div(graph) -> list[float]:
 def prepare(model) -> dict:
     """Rewrite (in place) the two export shapes onnxruntime's BERT attention matcher does not take (module
     docstring). Returns {"split_unsqueeze": n, "scales": [c, ...]}."""
-    return {"split_unsqueeze": _split_unsqueezes(model.graph), "scales": _scales_to_div(model.graph)}
+    return {
+        "split_unsqueeze": _split_unsqueezes(model.graph),
+        "scales": _scales_to_div(model.graph),
+    }
 
 
 def _head_sizes(graph) -> list[int]:
@@ -111,8 +134,11 @@ def _head_sizes(graph) -> list[int]:
     sizes = []
     for node in (n for n in graph.node if n.op_type == "Attention"):
         attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
-        q_width = (list(attrs["qkv_hidden_sizes"])[0] if "qkv_hidden_sizes" in attrs
-                   else numpy_helper.to_array(inits[node.input[1]]).shape[1] // 3)
+        q_width = (
+            list(attrs["qkv_hidden_sizes"])[0]
+            if "qkv_hidden_sizes" in attrs
+            else numpy_helper.to_array(inits[node.input[1]]).shape[1] // 3
+        )
         sizes.append(q_width // int(attrs["num_heads"]))
     return sizes
 
@@ -139,24 +165,46 @@ def fuse(src: Path, dst: Path) -> dict:
     model = onnx.load(str(src))
     rewrites = prepare(model)
     drop = _PrunedWidthNotice()
-    loggers = [logging.getLogger(n) for n in ("fusion_attention", "onnxruntime.transformers.fusion_attention")]
+    loggers = [
+        logging.getLogger(n)
+        for n in ("fusion_attention", "onnxruntime.transformers.fusion_attention")
+    ]
     for lg in loggers:
         lg.addFilter(drop)
     try:
-        optimizer = optimize_model(model, model_type="bert", num_heads=0, hidden_size=0, opt_level=0,
-                                   optimization_options=options())
+        optimizer = optimize_model(
+            model,
+            model_type="bert",
+            num_heads=0,
+            hidden_size=0,
+            opt_level=0,
+            optimization_options=options(),
+        )
     finally:
         for lg in loggers:
             lg.removeFilter(drop)
     graph = optimizer.model.graph
     heads = _head_sizes(graph)
-    wrong = [(c, h) for h in set(heads) for c in rewrites["scales"]
-             if not np.isclose(c, 1 / np.sqrt(h), rtol=1e-6, atol=0)]
+    wrong = [
+        (c, h)
+        for h in set(heads)
+        for c in rewrites["scales"]
+        if not np.isclose(c, 1 / np.sqrt(h), rtol=1e-6, atol=0)
+    ]
     if wrong:
-        raise ValueError(f"{src}: attention score scale {wrong[0][0]} is not 1/sqrt(head size {wrong[0][1]}); "
-                         "the fused Attention node would scale differently; export without fusion")
+        raise ValueError(
+            f"{src}: attention score scale {wrong[0][0]} is not 1/sqrt(head size {wrong[0][1]}); "
+            "the fused Attention node would scale differently; export without fusion"
+        )
     types = [n.op_type for n in graph.node]
     optimizer.save_model_to_file(str(dst))
-    return {"recipe": RECIPE, "onnxruntime": onnxruntime.__version__, "prepare": {
-        "split_unsqueeze": rewrites["split_unsqueeze"], "scales_to_div": len(rewrites["scales"])},
-        "fused": {op: types.count(op) for op in FUSED_OPS if types.count(op)}, "head_sizes": sorted(set(heads))}
+    return {
+        "recipe": RECIPE,
+        "onnxruntime": onnxruntime.__version__,
+        "prepare": {
+            "split_unsqueeze": rewrites["split_unsqueeze"],
+            "scales_to_div": len(rewrites["scales"]),
+        },
+        "fused": {op: types.count(op) for op in FUSED_OPS if types.count(op)},
+        "head_sizes": sorted(set(heads)),
+    }

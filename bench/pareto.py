@@ -25,10 +25,14 @@ from bench.report import ReportSpec, build, portable_command, with_costs
 from dynabert import records
 from dynabert.subnet import is_grid_id
 
-REFERENCE = Path("reports/default")  # committed reference results (another machine); read, never written
+REFERENCE = Path(
+    "reports/default"
+)  # committed reference results (another machine); read, never written
 DEFAULT_OUT = Path("reports/this-machine")  # this machine's default run (gitignored)
 DEFAULT_BASELINES = ("tinybert-4l-312d", "tinybert-6l-768d", "distilbert-6l-768d")
-DEFAULT_PROCESSES = 3  # fresh processes per cell, interleaved: a noisy spell of a shared machine hits one of three
+DEFAULT_PROCESSES = (
+    3  # fresh processes per cell, interleaved: a noisy spell of a shared machine hits one of three
+)
 
 
 def default_run(out: Path, min_time_s: float) -> Path:
@@ -37,25 +41,54 @@ def default_run(out: Path, min_time_s: float) -> Path:
     from bench.sweep import SweepConfig, machine_fields, run_sweep
 
     if out.resolve() == REFERENCE.resolve():
-        raise ValueError(f"{REFERENCE} holds the committed reference results, which a run never overwrites; "
-                         f"choose another --out (default {DEFAULT_OUT})")
+        raise ValueError(
+            f"{REFERENCE} holds the committed reference results, which a run never overwrites; "
+            f"choose another --out (default {DEFAULT_OUT})"
+        )
     store, ref = out / "records.jsonl", REFERENCE / "records.jsonl"
-    workers = min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
-    cmd = (f"python -m bench.sweep --model bert-base --baselines {','.join(DEFAULT_BASELINES)} --runtimes onnxruntime "
-           f"--threads 1 --seq-len 128 --min-time {min_time_s:g} --processes {DEFAULT_PROCESSES} "
-           f"--export-workers {workers} --results {store.as_posix()}")
+    workers = min(
+        2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    )
+    cmd = (
+        f"python -m bench.sweep --model bert-base --baselines {','.join(DEFAULT_BASELINES)} --runtimes onnxruntime "
+        f"--threads 1 --seq-len 128 --min-time {min_time_s:g} --processes {DEFAULT_PROCESSES} "
+        f"--export-workers {workers} --results {store.as_posix()}"
+    )
     fingerprint = machine_fields()["machine_fingerprint"]
-    print(f"measuring on this machine [{fingerprint}] (cells it already measured are skipped): {cmd}")
-    run_sweep(SweepConfig(models=["bert-base"], baselines=DEFAULT_BASELINES, runtimes=("onnxruntime",), threads=(1,),
-                          seq_len=128, results=str(store), min_time_s=min_time_s, processes=DEFAULT_PROCESSES,
-                          export_workers=workers))
+    print(
+        f"measuring on this machine [{fingerprint}] (cells it already measured are skipped): {cmd}"
+    )
+    run_sweep(
+        SweepConfig(
+            models=["bert-base"],
+            baselines=DEFAULT_BASELINES,
+            runtimes=("onnxruntime",),
+            threads=(1,),
+            seq_len=128,
+            results=str(store),
+            min_time_s=min_time_s,
+            processes=DEFAULT_PROCESSES,
+            export_workers=workers,
+        )
+    )
     inputs = [str(ref), str(store)] if ref.is_file() else [str(store)]
-    return build(ReportSpec(inputs, out, ["sst2", "mnli-m"], title="DynaBERT (BERT-base) vs TinyBERT and "
-                            "DistilBERT, measured on this machine beside the reference machine: cited accuracy, "
-                            "measured efficiency", reference=[str(ref)] if ref.is_file() else [],
-                            this_machine=fingerprint,
-                            commands=["python -m bench.pareto", f"# which runs: {cmd}",
-                                      f"# and reports it beside the committed reference results: {ref.as_posix()}"]))
+    return build(
+        ReportSpec(
+            inputs,
+            out,
+            ["sst2", "mnli-m"],
+            title="DynaBERT (BERT-base) vs TinyBERT and "
+            "DistilBERT, measured on this machine beside the reference machine: cited accuracy, "
+            "measured efficiency",
+            reference=[str(ref)] if ref.is_file() else [],
+            this_machine=fingerprint,
+            commands=[
+                "python -m bench.pareto",
+                f"# which runs: {cmd}",
+                f"# and reports it beside the committed reference results: {ref.as_posix()}",
+            ],
+        )
+    )
 
 
 def is_reference(path: str) -> bool:
@@ -63,7 +96,9 @@ def is_reference(path: str) -> bool:
     return Path(path).resolve() == (REFERENCE / "records.jsonl").resolve()
 
 
-def candidates(inputs: list[str], device: str, runtime: str, task: str | None, checkpoint: str | None) -> pd.DataFrame:
+def candidates(
+    inputs: list[str], device: str, runtime: str, task: str | None, checkpoint: str | None
+) -> pd.DataFrame:
     """Every measured cell of (device, runtime) with its accuracy (measured first, else cited)."""
     from bench.sweep import machine_fields
 
@@ -73,29 +108,44 @@ def candidates(inputs: list[str], device: str, runtime: str, task: str | None, c
         raise ValueError("the inputs hold no latency records; run python -m bench.sweep first")
     eff = eff[(eff.device == device) & (eff.runtime == runtime)]
     if eff.empty:
-        raise ValueError(f"no latency records for device {device!r} with runtime {runtime!r} in the inputs")
+        raise ValueError(
+            f"no latency records for device {device!r} with runtime {runtime!r} in the inputs"
+        )
     here = machine_fields()["machine_fingerprint"]
-    if (eff.machine_id == here).any():  # latencies of one machine only: this one's where it has measured
+    if (
+        eff.machine_id == here
+    ).any():  # latencies of one machine only: this one's where it has measured
         eff = eff[eff.machine_id == here]
     elif eff.machine_id.nunique() > 1:
-        raise ValueError(f"the inputs hold latencies of {eff.machine_id.nunique()} other machines "
-                         f"({', '.join(sorted(set(eff.machine)))}) and none of this one [{here}]; pass one "
-                         f"machine's store, or measure here first (python -m bench.pareto)")
+        raise ValueError(
+            f"the inputs hold latencies of {eff.machine_id.nunique()} other machines "
+            f"({', '.join(sorted(set(eff.machine)))}) and none of this one [{here}]; pass one "
+            f"machine's store, or measure here first (python -m bench.pareto)"
+        )
     acc = measured_accuracy(recs, task)
     if acc.empty and task:
         acc = cited_accuracy(task)
     if acc.empty:
-        raise ValueError("no accuracy for these records: pass --task (cited) or add dynabert evaluate records")
+        raise ValueError(
+            "no accuracy for these records: pass --task (cited) or add dynabert evaluate records"
+        )
     df = joined(eff, with_costs(acc, int(eff.seq_len.iloc[0])))
     if df.empty or df.accuracy.isna().all():
-        raise ValueError(f"no accuracy matches the latency records of {device!r} / {runtime!r}: measure the same "
-                         f"checkpoint's accuracy (python -m dynabert evaluate --checkpoint CK ... --results FILE, "
-                         f"then --results FILE here), or pass --task for cited accuracy of a preset's architecture")
+        raise ValueError(
+            f"no accuracy matches the latency records of {device!r} / {runtime!r}: measure the same "
+            f"checkpoint's accuracy (python -m dynabert evaluate --checkpoint CK ... --results FILE, "
+            f"then --results FILE here), or pass --task for cited accuracy of a preset's architecture"
+        )
     return df
 
 
-def select(df: pd.DataFrame, max_latency_ms: float, max_memory_mb: float | None, min_accuracy: float | None,
-           stat: str = "latency_ms_p50") -> tuple[pd.Series | None, pd.DataFrame]:
+def select(
+    df: pd.DataFrame,
+    max_latency_ms: float,
+    max_memory_mb: float | None,
+    min_accuracy: float | None,
+    stat: str = "latency_ms_p50",
+) -> tuple[pd.Series | None, pd.DataFrame]:
     """(best row or None, rows that fit). Best = highest accuracy; ties -> lower latency, then fewer FLOPs."""
     fits = df[df[stat] <= max_latency_ms]
     if max_memory_mb is not None:
@@ -112,42 +162,75 @@ def cmd_select(args: argparse.Namespace) -> int:
     df = candidates(args.results, args.device, args.runtime, args.task, args.checkpoint)
     stat = f"latency_ms_{args.latency_stat}"
     best, fits = select(df, args.max_latency_ms, args.max_memory_mb, args.min_accuracy, stat)
-    budget = f"{args.latency_stat} latency <= {args.max_latency_ms} ms" + (
-        f", peak RSS <= {args.max_memory_mb} MB" if args.max_memory_mb is not None else "") + (
-        f", accuracy >= {args.min_accuracy}%" if args.min_accuracy is not None else "")
+    budget = (
+        f"{args.latency_stat} latency <= {args.max_latency_ms} ms"
+        + (f", peak RSS <= {args.max_memory_mb} MB" if args.max_memory_mb is not None else "")
+        + (f", accuracy >= {args.min_accuracy}%" if args.min_accuracy is not None else "")
+    )
     if best is None:
         closest = df.sort_values(stat).iloc[0]
-        print(f"no sub-network fits ({budget}) on {args.device} / {args.runtime}. Closest: {closest.label} "
-              f"{closest.subnet_id} at {closest[stat]:.2f} ms, {closest.peak_rss_mb:.0f} MB, "
-              f"{closest.accuracy:.1f}% ({closest.accuracy_source})")
+        print(
+            f"no sub-network fits ({budget}) on {args.device} / {args.runtime}. Closest: {closest.label} "
+            f"{closest.subnet_id} at {closest[stat]:.2f} ms, {closest.peak_rss_mb:.0f} MB, "
+            f"{closest.accuracy:.1f}% ({closest.accuracy_source})"
+        )
         return 1
     print(f"best under {budget} on {args.device} / {args.runtime} ({len(fits)} of {len(df)} fit):")
-    print(f"  {best.label} {best.subnet_id}: {best.accuracy:.1f}% ({best.accuracy_source}), median "
-          f"{best.latency_ms_p50:.2f} ms, p90 {best.latency_ms_p90:.2f} ms, {best.params / 1e6:.1f} M params, "
-          f"{best.flops / 1e9:.2f} GFLOPs, peak RSS +{best.peak_rss_mb:.0f} MB")
+    print(
+        f"  {best.label} {best.subnet_id}: {best.accuracy:.1f}% ({best.accuracy_source}), median "
+        f"{best.latency_ms_p50:.2f} ms, p90 {best.latency_ms_p90:.2f} ms, {best.params / 1e6:.1f} M params, "
+        f"{best.flops / 1e9:.2f} GFLOPs, peak RSS +{best.peak_rss_mb:.0f} MB"
+    )
     w, d = best.width_mult, best.depth_mult
     print("to extract and export it:")
-    which = f"--width {w:g} --depth {d:g}" if is_grid_id(best.subnet_id) else f"--subnet {best.subnet_id}"
-    print(f"  python -m dynabert extract --checkpoint {best.model_id} {which} --output-dir sub-{best.subnet_id}")
-    print(f"  python -m bench.export --model sub-{best.subnet_id} --formats onnx,onnx-int8,tflite,tflite-int8 "
-          f"--seq-len {int(best.seq_len)}")
+    which = (
+        f"--width {w:g} --depth {d:g}"
+        if is_grid_id(best.subnet_id)
+        else f"--subnet {best.subnet_id}"
+    )
+    print(
+        f"  python -m dynabert extract --checkpoint {best.model_id} {which} --output-dir sub-{best.subnet_id}"
+    )
+    print(
+        f"  python -m bench.export --model sub-{best.subnet_id} --formats onnx,onnx-int8,tflite,tflite-int8 "
+        f"--seq-len {int(best.seq_len)}"
+    )
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="python -m bench.pareto", description=__doc__.splitlines()[0],
-                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    ap.add_argument("--results", action="append", default=[], help="results store or pytest-benchmark JSON (repeatable)")
-    ap.add_argument("--task", action="append", default=[], help="task(s) to plot, e.g. sst2, mnli-m")
+    ap = argparse.ArgumentParser(
+        prog="python -m bench.pareto",
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    ap.add_argument(
+        "--results",
+        action="append",
+        default=[],
+        help="results store or pytest-benchmark JSON (repeatable)",
+    )
+    ap.add_argument(
+        "--task", action="append", default=[], help="task(s) to plot, e.g. sst2, mnli-m"
+    )
     ap.add_argument("--no-cited", action="store_true", help="leave out the cited accuracy table")
     ap.add_argument("--checkpoint", help="keep DynaBERT records of this checkpoint sha only")
-    ap.add_argument("--out", help="output folder (default reports/this-machine, or reports/<name of first input>)")
+    ap.add_argument(
+        "--out",
+        help="output folder (default reports/this-machine, or reports/<name of first input>)",
+    )
     ap.add_argument("--title", default="DynaBERT sub-networks: accuracy and efficiency")
-    ap.add_argument("--min-time", type=float, default=1.0, help="default run: seconds of timed runs per cell")
+    ap.add_argument(
+        "--min-time", type=float, default=1.0, help="default run: seconds of timed runs per cell"
+    )
     from bench.search_run import add_search_parser, positive_number
 
     sub = ap.add_subparsers(dest="command")
-    sel = sub.add_parser("select", formatter_class=argparse.ArgumentDefaultsHelpFormatter, help="best sub-network under a latency (and memory / accuracy) budget")
+    sel = sub.add_parser(
+        "select",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        help="best sub-network under a latency (and memory / accuracy) budget",
+    )
     sel.add_argument("--results", action="append", default=None)
     sel.add_argument("--device", default="local-cpu")
     sel.add_argument("--runtime", default="onnxruntime")
@@ -155,9 +238,13 @@ def build_parser() -> argparse.ArgumentParser:
     sel.add_argument("--max-memory-mb", type=positive_number)
     sel.add_argument("--min-accuracy", type=float, help="percent")
     sel.add_argument("--latency-stat", choices=("p50", "p90", "p99"), default="p50")
-    sel.add_argument("--task", default="sst2", help="task for accuracy (measured records first, else cited)")
+    sel.add_argument(
+        "--task", default="sst2", help="task for accuracy (measured records first, else cited)"
+    )
     sel.add_argument("--checkpoint")
-    add_search_parser(sub)  # issue 17: per-layer sub-networks searched under a budget, then measured
+    add_search_parser(
+        sub
+    )  # issue 17: per-layer sub-networks searched under a budget, then measured
     return ap
 
 
@@ -168,16 +255,25 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "search":
             from bench.search_run import cmd_search
 
-            args.argv = list(sys.argv[1:] if argv is None else argv)  # search.json says how it was made
+            args.argv = list(
+                sys.argv[1:] if argv is None else argv
+            )  # search.json says how it was made
             try:
                 return cmd_search(args)
-            except KeyboardInterrupt:  # Ctrl-C: one line, the shell's status 130; every timed record is kept
-                print(f"\ninterrupted: the sub-networks timed so far are kept in {args.results[0]!r}; run the same "
-                      "command again to search again", file=sys.stderr)
+            except (
+                KeyboardInterrupt
+            ):  # Ctrl-C: one line, the shell's status 130; every timed record is kept
+                print(
+                    f"\ninterrupted: the sub-networks timed so far are kept in {args.results[0]!r}; run the same "
+                    "command again to search again",
+                    file=sys.stderr,
+                )
                 return 130
         if args.command == "select":
             mine = DEFAULT_OUT / "records.jsonl"
-            args.results = args.results or [str(mine if mine.is_file() else REFERENCE / "records.jsonl")]
+            args.results = args.results or [
+                str(mine if mine.is_file() else REFERENCE / "records.jsonl")
+            ]
             return cmd_select(args)
         if args.out:
             records.check_out_dir(args.out, "--out")
@@ -187,11 +283,28 @@ def main(argv: list[str] | None = None) -> int:
             out = Path(args.out) if args.out else Path("reports") / Path(args.results[0]).stem
             from bench.sweep import machine_fields
 
-            index = build(ReportSpec(args.results, out, args.task or ["sst2"], not args.no_cited, args.checkpoint,
-                                     args.title, commands=[portable_command(["python", "-m", "bench.pareto",
-                                                                *(sys.argv[1:] if argv is None else argv)])],
-                                     this_machine=machine_fields()["machine_fingerprint"],
-                                     reference=[r for r in args.results if is_reference(r)]))
+            index = build(
+                ReportSpec(
+                    args.results,
+                    out,
+                    args.task or ["sst2"],
+                    not args.no_cited,
+                    args.checkpoint,
+                    args.title,
+                    commands=[
+                        portable_command(
+                            [
+                                "python",
+                                "-m",
+                                "bench.pareto",
+                                *(sys.argv[1:] if argv is None else argv),
+                            ]
+                        )
+                    ],
+                    this_machine=machine_fields()["machine_fingerprint"],
+                    reference=[r for r in args.results if is_reference(r)],
+                )
+            )
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -53,54 +53,108 @@ def layers_of(r: records.Record) -> tuple[tuple[int, int], ...] | None:
 
 def value_field(recs: list[records.Record]) -> str:
     """instructions_per_inference when the records count instructions (emulated ARM), else latency_ms_p50."""
-    return "instructions_per_inference" if any(r.instructions_per_inference for r in recs) else "latency_ms_p50"
+    return (
+        "instructions_per_inference"
+        if any(r.instructions_per_inference for r in recs)
+        else "latency_ms_p50"
+    )
 
 
-def points(recs: list[records.Record], device: str, runtime: str, threads: int, seq_len: int,
-           params_total: int | None = None, machine: str | None = None, value: str | None = None,
-           here: str | None = None) -> list[Point]:
+def points(
+    recs: list[records.Record],
+    device: str,
+    runtime: str,
+    threads: int,
+    seq_len: int,
+    params_total: int | None = None,
+    machine: str | None = None,
+    value: str | None = None,
+    here: str | None = None,
+) -> list[Point]:
     """The measured points of one (device, runtime, threads, seq_len) [, architecture = params_total, machine],
     one per sub-network (the newest record by timestamp_utc; file order among equal or missing stamps). ValueError
     naming the key when there are none, a distinct one naming the machines found (and `here`, this machine's
     fingerprint) when only other machines measured it, one naming the other architecture when only another model's
     records match, and one naming the architectures (full-model params) when records of several would be pooled."""
-    key = [r for r in recs if r.kind == "latency" and r.status == "ok" and r.family == "dynabert"
-           and r.device == device and r.runtime == runtime and r.threads == threads and r.seq_len == seq_len
-           and r.batch_size in (None, 1)]
+    key = [
+        r
+        for r in recs
+        if r.kind == "latency"
+        and r.status == "ok"
+        and r.family == "dynabert"
+        and r.device == device
+        and r.runtime == runtime
+        and r.threads == threads
+        and r.seq_len == seq_len
+        and r.batch_size in (None, 1)
+    ]
     cell = [r for r in key if params_total is None or r.params_total == params_total]
     sel = [r for r in cell if machine is None or r.machine_fingerprint == machine]
     if cell and not sel:
-        raise ValueError(other_machines_only(cell, machine, here, f"device {device!r}, runtime {runtime!r}, threads "
-                                                                  f"{threads}, seq {seq_len}"))
+        raise ValueError(
+            other_machines_only(
+                cell,
+                machine,
+                here,
+                f"device {device!r}, runtime {runtime!r}, threads {threads}, seq {seq_len}",
+            )
+        )
     archs = sorted({r.params_total for r in sel}, key=lambda n: n or 0)
     if len(archs) > 1:
-        names = ", ".join(f"{n or 0:,} ({', '.join(sorted({r.model_id for r in sel if r.params_total == n}))})"
-                          for n in archs)
-        raise ValueError(f"the records hold latencies of {len(archs)} architectures (full-model params, models: "
-                         f"{names}); a predictor is fitted on one: pass --params-total N")
+        names = ", ".join(
+            f"{n or 0:,} ({', '.join(sorted({r.model_id for r in sel if r.params_total == n}))})"
+            for n in archs
+        )
+        raise ValueError(
+            f"the records hold latencies of {len(archs)} architectures (full-model params, models: "
+            f"{names}); a predictor is fitted on one: pass --params-total N"
+        )
     machines = sorted({r.machine_fingerprint or "unknown" for r in sel})
     if len(machines) > 1:
-        raise ValueError(f"the records hold latencies of {len(machines)} machines ({', '.join(machines)}); a "
-                         f"predictor is fitted on one machine's: pass --machine FINGERPRINT")
+        raise ValueError(
+            f"the records hold latencies of {len(machines)} machines ({', '.join(machines)}); a "
+            f"predictor is fitted on one machine's: pass --machine FINGERPRINT"
+        )
     value = value or value_field(sel)
-    newest_last = sorted(sel, key=lambda r: r.timestamp_utc or "")  # stable: file order among equal stamps
-    latest = {r.subnet_id: r for r in newest_last if getattr(r, value) is not None and layers_of(r) is not None
-              and r.flops_with_attention is not None}
-    out = [Point(r.subnet_id, layers_of(r), float(r.flops_with_attention), float(r.params or 0),
-                 float(getattr(r, value))) for r in latest.values()]
+    newest_last = sorted(
+        sel, key=lambda r: r.timestamp_utc or ""
+    )  # stable: file order among equal stamps
+    latest = {
+        r.subnet_id: r
+        for r in newest_last
+        if getattr(r, value) is not None
+        and layers_of(r) is not None
+        and r.flops_with_attention is not None
+    }
+    out = [
+        Point(
+            r.subnet_id,
+            layers_of(r),
+            float(r.flops_with_attention),
+            float(r.params or 0),
+            float(getattr(r, value)),
+        )
+        for r in latest.values()
+    ]
     others = sorted({r.params_total for r in key if r.params_total not in (None, params_total)})
     if not out and params_total and others:
         models = sorted({r.model_id for r in key if r.params_total in others})
-        raise ValueError(f"the records of device {device!r}, runtime {runtime!r}, threads {threads}, seq {seq_len} "
-                         f"measure another architecture ({', '.join(f'{n:,}' for n in others)} params; model(s) "
-                         f"{', '.join(models)}), not this one ({params_total:,} params): latency depends on the "
-                         "architecture; measure sub-networks of this model first (python -m bench.predictor sample "
-                         "--model CK --out subnets.json, then python -m bench.sweep --model CK --subnets subnets.json)")
+        raise ValueError(
+            f"the records of device {device!r}, runtime {runtime!r}, threads {threads}, seq {seq_len} "
+            f"measure another architecture ({', '.join(f'{n:,}' for n in others)} params; model(s) "
+            f"{', '.join(models)}), not this one ({params_total:,} params): latency depends on the "
+            "architecture; measure sub-networks of this model first (python -m bench.predictor sample "
+            "--model CK --out subnets.json, then python -m bench.sweep --model CK --subnets subnets.json)"
+        )
     if not out:
-        raise ValueError(f"no measured {value} for device {device!r}, runtime {runtime!r}, threads {threads}, seq "
-                         f"{seq_len}" + (f", architecture of {params_total:,} params" if params_total else "")
-                         + " in the records" + measured_groups(recs)
-                         + "; measure sub-networks first (python -m bench.sweep --subnets FILE)")
+        raise ValueError(
+            f"no measured {value} for device {device!r}, runtime {runtime!r}, threads {threads}, seq "
+            f"{seq_len}"
+            + (f", architecture of {params_total:,} params" if params_total else "")
+            + " in the records"
+            + measured_groups(recs)
+            + "; measure sub-networks first (python -m bench.sweep --subnets FILE)"
+        )
     return sorted(out, key=lambda p: p.subnet_id)
 
 
@@ -113,28 +167,43 @@ def measured_groups(recs: list[records.Record]) -> str:
             groups.setdefault((r.device, r.runtime, r.threads, r.seq_len), set()).add(r.subnet_id)
     if not groups:
         return " (they hold no measured DynaBERT sub-network)"
-    return " (they hold: " + "; ".join(f"device {d}, runtime {rt}, threads {t}, seq {q}: {len(ids)} sub-network(s)"
-                                       for (d, rt, t, q), ids in sorted(groups.items(), key=str)) + ")"
+    return (
+        " (they hold: "
+        + "; ".join(
+            f"device {d}, runtime {rt}, threads {t}, seq {q}: {len(ids)} sub-network(s)"
+            for (d, rt, t, q), ids in sorted(groups.items(), key=str)
+        )
+        + ")"
+    )
 
 
 def machine_counts(recs: list[records.Record]) -> str:
     """'abc123 (12 records), def456 (3 records)': the measuring machines of some records."""
     counts: dict[str, int] = {}
     for r in recs:
-        counts[r.machine_fingerprint or "unknown"] = counts.get(r.machine_fingerprint or "unknown", 0) + 1
+        counts[r.machine_fingerprint or "unknown"] = (
+            counts.get(r.machine_fingerprint or "unknown", 0) + 1
+        )
     return ", ".join(f"{m} ({n} record{'s' * (n != 1)})" for m, n in sorted(counts.items()))
 
 
-def other_machines_only(cell: list[records.Record], machine: str | None, here: str | None, key: str) -> str:
+def other_machines_only(
+    cell: list[records.Record], machine: str | None, here: str | None, key: str
+) -> str:
     """The message when the records measure `key` only on machines other than the one asked for."""
-    asked = (f"this machine ({here})" if machine == here else
-             f"machine {machine}" + (f" (this machine is {here})" if here else ""))
+    asked = (
+        f"this machine ({here})"
+        if machine == here
+        else f"machine {machine}" + (f" (this machine is {here})" if here else "")
+    )
     other = "" if machine == here else " (bench.predictor fit: or --machine with one of those)"
-    return (f"the records hold latencies for {key} only from machine(s) {machine_counts(cell)}, none from {asked}; "
-            f"latency is a property of the machine, so a predictor is fitted on the one it predicts: measure "
-            f"sub-networks on {asked.split(' (')[0]} (python -m bench.predictor sample --model MODEL --out "
-            f"subnets.json, then python -m bench.sweep --model MODEL --subnets subnets.json --results FILE there)"
-            f"{other}")
+    return (
+        f"the records hold latencies for {key} only from machine(s) {machine_counts(cell)}, none from {asked}; "
+        f"latency is a property of the machine, so a predictor is fitted on the one it predicts: measure "
+        f"sub-networks on {asked.split(' (')[0]} (python -m bench.predictor sample --model MODEL --out "
+        f"subnets.json, then python -m bench.sweep --model MODEL --subnets subnets.json --results FILE there)"
+        f"{other}"
+    )
 
 
 def _wls(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -158,14 +227,28 @@ class Predictor:
         if self.kind == "flops":
             return np.array([[p.flops] for p in pts])
         if self.kind == "linear":
-            return np.array([[1.0, len(p.layers), sum(h for h, _ in p.layers), sum(f for _, f in p.layers)]
-                             for p in pts])
-        return np.array([[1.0, *_counts([h for h, _ in p.layers], self.heads_values),
-                          *_counts([f for _, f in p.layers], self.ffn_values)] for p in pts])
+            return np.array(
+                [
+                    [1.0, len(p.layers), sum(h for h, _ in p.layers), sum(f for _, f in p.layers)]
+                    for p in pts
+                ]
+            )
+        return np.array(
+            [
+                [
+                    1.0,
+                    *_counts([h for h, _ in p.layers], self.heads_values),
+                    *_counts([f for _, f in p.layers], self.ffn_values),
+                ]
+                for p in pts
+            ]
+        )
 
     def fit(self, pts: list[Point]) -> Predictor:
         if self.kind not in (*MODELS, "params"):
-            raise ValueError(f"unknown predictor {self.kind!r}; one of {', '.join(MODELS)} (or params, for memory)")
+            raise ValueError(
+                f"unknown predictor {self.kind!r}; one of {', '.join(MODELS)} (or params, for memory)"
+            )
         if self.kind == "lookup":
             self.heads_values = sorted({h for p in pts for h, _ in p.layers})
             self.ffn_values = sorted({f for p in pts for _, f in p.layers})
@@ -175,11 +258,18 @@ class Predictor:
     def predict(self, pts: list[Point]) -> np.ndarray:
         return self.features(pts) @ np.array(self.coef)
 
-    def predict_one(self, layers: tuple[tuple[int, int], ...], flops: float, params: float) -> float:
+    def predict_one(
+        self, layers: tuple[tuple[int, int], ...], flops: float, params: float
+    ) -> float:
         return float(self.predict([Point("", layers, flops, params, 1.0)])[0])
 
     def to_json(self) -> dict:
-        return {"kind": self.kind, "coef": self.coef, "heads_values": self.heads_values, "ffn_values": self.ffn_values}
+        return {
+            "kind": self.kind,
+            "coef": self.coef,
+            "heads_values": self.heads_values,
+            "ffn_values": self.ffn_values,
+        }
 
 
 def _counts(values: list[int], keys: list[int]) -> list[float]:
@@ -209,8 +299,13 @@ def metrics(predicted: np.ndarray, measured: np.ndarray) -> dict:
     eps = 1e-12  # 2.2 vs 2.0 is within 10%, whatever the last bit of the division says
     ranked = len(measured) > 2 and np.ptp(predicted) > 0 and np.ptp(measured) > 0
     rho = float(spearmanr(predicted, measured).statistic) if ranked else None
-    return {"n": int(len(measured)), "mape": float(rel.mean()), "within_10pct": float((rel <= 0.10 + eps).mean()),
-            "within_5pct": float((rel <= 0.05 + eps).mean()), "spearman": rho}
+    return {
+        "n": int(len(measured)),
+        "mape": float(rel.mean()),
+        "within_10pct": float((rel <= 0.10 + eps).mean()),
+        "within_5pct": float((rel <= 0.05 + eps).mean()),
+        "spearman": rho,
+    }
 
 
 def evaluate(model: Predictor, heldout: list[Point]) -> dict:
@@ -233,8 +328,10 @@ def cross_validated_mape(kind: str, pts: list[Point], folds: int = 5, seed: int 
 def choose(pts: list[Point], kinds: tuple[str, ...] = MODELS) -> tuple[Predictor, dict[str, float]]:
     """The model with the lowest cross-validated MAPE, fitted on all `pts`; and every model's CV MAPE."""
     if len(pts) < 4:
-        raise ValueError(f"{plural(len(pts), 'measured point')}; a predictor needs at least 4 (measure more "
-                         "sub-networks)")
+        raise ValueError(
+            f"{plural(len(pts), 'measured point')}; a predictor needs at least 4 (measure more "
+            "sub-networks)"
+        )
     cv = {k: cross_validated_mape(k, pts) for k in kinds}
     best = min(cv, key=cv.get)
     return Predictor(best).fit(pts), cv
@@ -255,14 +352,22 @@ class Calibration:
     n: int = 0
     mape_before: float | None = None
     mape_after: float | None = None
-    floor_ratio: float = 0.0  # never predicts faster than the fastest measured/predicted ratio seen: > 0 for > 0
+    floor_ratio: float = (
+        0.0  # never predicts faster than the fastest measured/predicted ratio seen: > 0 for > 0
+    )
 
     def __call__(self, predicted):
         return np.maximum(self.scale * predicted + self.offset_ms, self.floor_ratio * predicted)
 
     def to_json(self) -> dict:
-        return {"scale": self.scale, "offset_ms": self.offset_ms, "n": self.n, "mape_before": self.mape_before,
-                "mape_after": self.mape_after, "floor_ratio": self.floor_ratio}
+        return {
+            "scale": self.scale,
+            "offset_ms": self.offset_ms,
+            "n": self.n,
+            "mape_before": self.mape_before,
+            "mape_after": self.mape_after,
+            "floor_ratio": self.floor_ratio,
+        }
 
 
 def recalibrate(predicted: list[float], measured: list[float]) -> Calibration:
@@ -273,8 +378,10 @@ def recalibrate(predicted: list[float], measured: list[float]) -> Calibration:
     points (`floor_ratio`). ValueError on no points or non-positive values."""
     p, m = np.asarray(predicted, dtype=float), np.asarray(measured, dtype=float)
     if len(p) == 0 or len(p) != len(m) or not (np.all(p > 0) and np.all(m > 0)):
-        raise ValueError(f"recalibration needs pairs of positive predicted and measured values, got {len(p)} "
-                         f"predicted and {len(m)} measured")
+        raise ValueError(
+            f"recalibration needs pairs of positive predicted and measured values, got {len(p)} "
+            f"predicted and {len(m)} measured"
+        )
     scale, offset = float(np.median(m / p)), 0.0
     if len(p) >= 3 and np.ptp(p) > 0:
         a, b = _wls(np.column_stack([p, np.ones_like(p)]), m)
@@ -293,13 +400,17 @@ def split(pts: list[Point], heldout_frac: float, seed: int = 0) -> tuple[list[Po
     return [pts[i] for i in order[n_held:]], [pts[i] for i in order[:n_held]]
 
 
-def split_to_fit(pts: list[Point], heldout_frac: float, seed: int = 0, fix: str = "") -> tuple[list, list]:
+def split_to_fit(
+    pts: list[Point], heldout_frac: float, seed: int = 0, fix: str = ""
+) -> tuple[list, list]:
     """split(), or ValueError counting the measured, held-out and training points when fewer than 4 are left to fit
     (`fix`: a further way out, said after 'measure more sub-networks')."""
     train, heldout = split(pts, heldout_frac, seed)
     if len(train) < 4:
-        raise ValueError(f"{plural(len(pts), 'measured point')}: {len(heldout)} held out leaves {len(train)} to fit, "
-                         f"and a predictor needs at least 4 (measure more sub-networks{fix})")
+        raise ValueError(
+            f"{plural(len(pts), 'measured point')}: {len(heldout)} held out leaves {len(train)} to fit, "
+            f"and a predictor needs at least 4 (measure more sub-networks{fix})"
+        )
     return train, heldout
 
 
@@ -307,8 +418,14 @@ def report(train: list[Point], heldout: list[Point], sizes: tuple[int, ...] = ()
     """Every model's held-out metrics, the one `choose` picks, and (sizes) its held-out error when fitted on only
     the first n training points: how many measured points it needs."""
     chosen, cv = choose(train)
-    out = {"n_train": len(train), "n_heldout": len(heldout), "chosen": chosen.kind, "cv_mape": cv,
-           "models": {k: evaluate(Predictor(k).fit(train), heldout) for k in MODELS}, "predictor": chosen.to_json()}
+    out = {
+        "n_train": len(train),
+        "n_heldout": len(heldout),
+        "chosen": chosen.kind,
+        "cv_mape": cv,
+        "models": {k: evaluate(Predictor(k).fit(train), heldout) for k in MODELS},
+        "predictor": chosen.to_json(),
+    }
     curve = []
     for n in sizes:
         if 4 <= n <= len(train):
@@ -343,14 +460,17 @@ def all_specs(space) -> list:
     from dynabert.subnet import LayerwiseSpec
 
     layers = product(space.layer_options(), repeat=space.num_layers)
-    return [LayerwiseSpec(tuple(h for h, _ in ls), tuple(f for _, f in ls)) for ls in layers
-            if sum(1 for h, _ in ls if h) >= space.min_layers]
+    return [
+        LayerwiseSpec(tuple(h for h, _ in ls), tuple(f for _, f in ls))
+        for ls in layers
+        if sum(1 for h, _ in ls if h) >= space.min_layers
+    ]
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
+    from bench.artifacts import model_size
     from bench.search import space_for, space_size
     from dynabert.config import check_mults, parse_mults
-    from bench.artifacts import model_size
     from dynabert.subnet import write_subnets
 
     if args.n < 1:
@@ -359,18 +479,26 @@ def cmd_sample(args: argparse.Namespace) -> int:
     widths = parse_mults(args.widths, "widths")
     if len(set(widths)) != len(widths):
         raise ValueError(f"--widths {args.widths}: a width given twice; give each once")
-    size = model_size(args.model)  # a preset, a model directory or a training output, as bench.sweep takes
+    size = model_size(
+        args.model
+    )  # a preset, a model directory or a training output, as bench.sweep takes
     check_mults(widths, "width", size, args.model, "--widths")
     specs = sample(size, args.n, args.seed, widths)
     write_subnets(args.out, specs, size)
     total = space_size(space_for(size, widths))
     layers = plural(size.num_layers, "layer")
-    short = (f" (asked for {args.n}; the space of --widths {args.widths} on {layers} holds only "
-             f"{total}: all of them)" if len(specs) < args.n and len(specs) == total else
-             f" (asked for {args.n}; {len(specs)} distinct found in {100 * args.n} draws of {total})"
-             if len(specs) < args.n else "")
-    print(f"{len(specs)} random per-layer sub-networks of {args.model} -> {args.out}{short} "
-          f"(measure: python -m bench.sweep --model {args.model} --subnets {args.out} ...)")
+    short = (
+        f" (asked for {args.n}; the space of --widths {args.widths} on {layers} holds only "
+        f"{total}: all of them)"
+        if len(specs) < args.n and len(specs) == total
+        else f" (asked for {args.n}; {len(specs)} distinct found in {100 * args.n} draws of {total})"
+        if len(specs) < args.n
+        else ""
+    )
+    print(
+        f"{len(specs)} random per-layer sub-networks of {args.model} -> {args.out}{short} "
+        f"(measure: python -m bench.sweep --model {args.model} --subnets {args.out} ...)"
+    )
     return 0
 
 
@@ -381,28 +509,60 @@ def cmd_fit(args: argparse.Namespace) -> int:
         records.check_not_a_store(args.json, "--json", tuple(args.results))
     recs = [r for path in args.results for r in records.read(path)]
     here = machine_fields()["machine_fingerprint"]
-    pts = points(recs, args.device, args.runtime, args.threads, args.seq_len, args.params_total, args.machine, here=here)
+    pts = points(
+        recs,
+        args.device,
+        args.runtime,
+        args.threads,
+        args.seq_len,
+        args.params_total,
+        args.machine,
+        here=here,
+    )
     print(machine_line(recs, args, here))
     if not 0 < args.heldout_frac < 1:  # also refuses nan
-        raise ValueError(f"--heldout-frac must be a share between 0 and 1 (e.g. 0.3), got {args.heldout_frac}")
+        raise ValueError(
+            f"--heldout-frac must be a share between 0 and 1 (e.g. 0.3), got {args.heldout_frac}"
+        )
     sizes = parse_sizes(args.curve)
     train, heldout = split_to_fit(pts, args.heldout_frac, args.seed, ", or lower --heldout-frac")
-    sizes, dropped = tuple(sorted({n for n in sizes if 4 <= n <= len(train)})), sorted({n for n in sizes
-                                                                                    if not 4 <= n <= len(train)})
+    sizes, dropped = (
+        tuple(sorted({n for n in sizes if 4 <= n <= len(train)})),
+        sorted({n for n in sizes if not 4 <= n <= len(train)}),
+    )
     if dropped:
-        print(f"--curve: {', '.join(map(str, dropped))} left out (a curve point fits on 4 to the {len(train)} "
-              "training points)")
+        print(
+            f"--curve: {', '.join(map(str, dropped))} left out (a curve point fits on 4 to the {len(train)} "
+            "training points)"
+        )
     out = report(train, heldout, sizes)
-    fitted = [r for r in recs if r.kind == "latency" and r.device == args.device and r.runtime == args.runtime
-              and r.threads == args.threads and r.seq_len == args.seq_len]
-    out.update(device=args.device, runtime=args.runtime, threads=args.threads, seq_len=args.seq_len,
-               value=value_field(fitted), machine_fingerprint=args.machine or next(
-                   (r.machine_fingerprint for r in fitted if r.machine_fingerprint), None))
-    print(f"{args.device} / {args.runtime} / {args.threads} thread(s) / seq {args.seq_len}: {len(train)} training, "
-          f"{len(heldout)} held-out configurations; chosen by cross-validated MAPE: {out['chosen']}")
+    fitted = [
+        r
+        for r in recs
+        if r.kind == "latency"
+        and r.device == args.device
+        and r.runtime == args.runtime
+        and r.threads == args.threads
+        and r.seq_len == args.seq_len
+    ]
+    out.update(
+        device=args.device,
+        runtime=args.runtime,
+        threads=args.threads,
+        seq_len=args.seq_len,
+        value=value_field(fitted),
+        machine_fingerprint=args.machine
+        or next((r.machine_fingerprint for r in fitted if r.machine_fingerprint), None),
+    )
+    print(
+        f"{args.device} / {args.runtime} / {args.threads} thread(s) / seq {args.seq_len}: {len(train)} training, "
+        f"{len(heldout)} held-out configurations; chosen by cross-validated MAPE: {out['chosen']}"
+    )
     for kind, m in out["models"].items():
-        print(f"  {kind:7s} held out: MAPE {m['mape']:.2%}, within 10% {m['within_10pct']:.0%}, within 5% "
-              f"{m['within_5pct']:.0%}, Spearman {fmt_rho(m['spearman'])}")
+        print(
+            f"  {kind:7s} held out: MAPE {m['mape']:.2%}, within 10% {m['within_10pct']:.0%}, within 5% "
+            f"{m['within_5pct']:.0%}, Spearman {fmt_rho(m['spearman'])}"
+        )
     for row in out["learning_curve"]:
         print(f"  fitted on {row['n_train']:3d}: {row['chosen']}, held-out MAPE {row['mape']:.2%}")
     if args.json:
@@ -425,46 +585,88 @@ def parse_sizes(text: str) -> tuple[int, ...]:
     """--curve '5,10,20' -> (5, 10, 20); ValueError naming the flag otherwise."""
     parts = [p.strip() for p in text.split(",") if p.strip()]
     if not all(p.isdigit() for p in parts):
-        raise ValueError(f"--curve takes training-set sizes as whole numbers separated by commas (e.g. 5,10,20), "
-                         f"got {text!r}")
+        raise ValueError(
+            f"--curve takes training-set sizes as whole numbers separated by commas (e.g. 5,10,20), "
+            f"got {text!r}"
+        )
     return tuple(int(p) for p in parts)
 
 
 def machine_line(recs: list[records.Record], args: argparse.Namespace, here: str) -> str:
     """Which machine measured the fitted cell, and whether it is this one (a predictor describes its machine)."""
-    found = sorted({r.machine_fingerprint or "unknown" for r in recs if r.kind == "latency" and r.status == "ok"
-                    and r.device == args.device and r.runtime == args.runtime and r.threads == args.threads
-                    and r.seq_len == args.seq_len and args.machine in (None, r.machine_fingerprint)})
+    found = sorted(
+        {
+            r.machine_fingerprint or "unknown"
+            for r in recs
+            if r.kind == "latency"
+            and r.status == "ok"
+            and r.device == args.device
+            and r.runtime == args.runtime
+            and r.threads == args.threads
+            and r.seq_len == args.seq_len
+            and args.machine in (None, r.machine_fingerprint)
+        }
+    )
     if found == [here]:
         return f"measured on this machine ({here})"
-    return (f"measured on machine {', '.join(found)}, not this one ({here}): the predictor describes that machine; "
-            f"to predict this one, measure sub-networks here")
+    return (
+        f"measured on machine {', '.join(found)}, not this one ({here}): the predictor describes that machine; "
+        f"to predict this one, measure sub-networks here"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="python -m bench.predictor", description=__doc__.splitlines()[0],
-                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    ap = argparse.ArgumentParser(
+        prog="python -m bench.predictor",
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     sub = ap.add_subparsers(dest="command", required=True)
-    fit = sub.add_parser("fit", formatter_class=argparse.ArgumentDefaultsHelpFormatter, help="fit on measured records, report held-out error against the FLOPs baseline")
-    fit.add_argument("--results", action="append", required=True, help="latency records (repeatable)")
+    fit = sub.add_parser(
+        "fit",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        help="fit on measured records, report held-out error against the FLOPs baseline",
+    )
+    fit.add_argument(
+        "--results", action="append", required=True, help="latency records (repeatable)"
+    )
     fit.add_argument("--device", default="local-cpu")
     fit.add_argument("--runtime", default="onnxruntime")
     fit.add_argument("--threads", type=int, default=1)
     fit.add_argument("--seq-len", type=int, default=128)
-    fit.add_argument("--machine", help="machine fingerprint (records of several machines are never pooled)")
-    fit.add_argument("--params-total", type=int, help="the architecture, as its full model's parameter count "
-                     "(records of several models are never pooled)")
-    fit.add_argument("--heldout-frac", type=float, default=0.3, help="share of the points held out (default 0.3)")
+    fit.add_argument(
+        "--machine", help="machine fingerprint (records of several machines are never pooled)"
+    )
+    fit.add_argument(
+        "--params-total",
+        type=int,
+        help="the architecture, as its full model's parameter count "
+        "(records of several models are never pooled)",
+    )
+    fit.add_argument(
+        "--heldout-frac", type=float, default=0.3, help="share of the points held out (default 0.3)"
+    )
     fit.add_argument("--seed", type=int, default=0)
-    fit.add_argument("--curve", default="5,10,15,20,30,40", help="training-set sizes for the learning curve")
+    fit.add_argument(
+        "--curve", default="5,10,15,20,30,40", help="training-set sizes for the learning curve"
+    )
     fit.add_argument("--json", help="write the report here as JSON")
     fit.set_defaults(func=cmd_fit)
-    smp = sub.add_parser("sample", formatter_class=argparse.ArgumentDefaultsHelpFormatter, help="random per-layer sub-networks to measure, as a --subnets file")
-    smp.add_argument("--model", required=True, help="preset, checkpoint, training output or Hugging Face directory "
-                     "(its shape only)")
+    smp = sub.add_parser(
+        "sample",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        help="random per-layer sub-networks to measure, as a --subnets file",
+    )
+    smp.add_argument(
+        "--model",
+        required=True,
+        help="preset, checkpoint, training output or Hugging Face directory (its shape only)",
+    )
     smp.add_argument("--n", type=int, default=48)
     smp.add_argument("--seed", type=int, default=0)
-    smp.add_argument("--widths", default="1.0,0.75,0.5,0.25", help="per-layer head/FFN choices as fractions")
+    smp.add_argument(
+        "--widths", default="1.0,0.75,0.5,0.25", help="per-layer head/FFN choices as fractions"
+    )
     smp.add_argument("--out", required=True)
     smp.set_defaults(func=cmd_sample)
     return ap
@@ -478,8 +680,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except OSError as err:
-        print(f"error: cannot write {err.filename}: {err.strerror} (give --out / --json a writable path)",
-              file=sys.stderr)
+        print(
+            f"error: cannot write {err.filename}: {err.strerror} (give --out / --json a writable path)",
+            file=sys.stderr,
+        )
         return 2
 
 

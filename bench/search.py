@@ -13,8 +13,8 @@ the answer is the most accurate *measured* one that fits, never a prediction.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from dynabert.config import BertSize
 from dynabert.subnet import LayerwiseSpec
@@ -32,12 +32,16 @@ class Space:
 
     def __post_init__(self) -> None:
         if not self.heads or not self.ffn or min(self.heads) < 1 or min(self.ffn) < 1:
-            raise ValueError(f"a search space needs heads and FFN choices >= 1; got {self.heads}, {self.ffn}")
+            raise ValueError(
+                f"a search space needs heads and FFN choices >= 1; got {self.heads}, {self.ffn}"
+            )
         if not 1 <= self.min_layers <= self.num_layers:
             raise ValueError(f"min_layers must be in 1..{self.num_layers}, got {self.min_layers}")
 
     def layer_options(self) -> list[tuple[int, int]]:
-        return [(h, f) for h in self.heads for f in self.ffn] + ([(0, 0)] if self.allow_skip else [])
+        return [(h, f) for h in self.heads for f in self.ffn] + (
+            [(0, 0)] if self.allow_skip else []
+        )
 
     def valid(self, spec: LayerwiseSpec) -> bool:
         return sum(1 for h in spec.heads if h) >= self.min_layers
@@ -55,8 +59,12 @@ def space_size(space: Space) -> int:
     from math import comb
 
     kept_options = len(space.heads) * len(space.ffn)
-    return sum(comb(space.num_layers, k) * kept_options ** k * (1 if space.allow_skip else 0) ** (space.num_layers - k)
-               for k in range(space.min_layers, space.num_layers + 1))
+    return sum(
+        comb(space.num_layers, k)
+        * kept_options**k
+        * (1 if space.allow_skip else 0) ** (space.num_layers - k)
+        for k in range(space.min_layers, space.num_layers + 1)
+    )
 
 
 @dataclass
@@ -91,14 +99,18 @@ class Scorer:
 
     def score(self, spec: LayerwiseSpec) -> Scored:
         if spec.subnet_id not in self.cache:
-            self.cache[spec.subnet_id] = Scored(spec, float(self.accuracy(spec)), float(self.cost(spec)))
+            self.cache[spec.subnet_id] = Scored(
+                spec, float(self.accuracy(spec)), float(self.cost(spec))
+            )
         return self.cache[spec.subnet_id]
 
 
 def random_spec(space: Space, rng: random.Random) -> LayerwiseSpec:
     """A random candidate: the number of kept layers uniform in min_layers..L (so small and large sub-networks are
     both drawn, whatever the budget), which layers uniform, each kept layer's heads and FFN uniform."""
-    n_keep = rng.randint(space.min_layers, space.num_layers) if space.allow_skip else space.num_layers
+    n_keep = (
+        rng.randint(space.min_layers, space.num_layers) if space.allow_skip else space.num_layers
+    )
     kept = set(rng.sample(range(space.num_layers), n_keep))
     heads = tuple(rng.choice(space.heads) if i in kept else 0 for i in range(space.num_layers))
     ffn = tuple(rng.choice(space.ffn) if i in kept else 0 for i in range(space.num_layers))
@@ -111,7 +123,9 @@ def mutate(spec: LayerwiseSpec, space: Space, rng: random.Random, prob: float) -
     for i in range(space.num_layers):
         if rng.random() < prob:
             if space.allow_skip and rng.random() < 1 / (len(space.heads) + 1):
-                heads[i], ffn[i] = (0, 0) if heads[i] else (rng.choice(space.heads), rng.choice(space.ffn))
+                heads[i], ffn[i] = (
+                    (0, 0) if heads[i] else (rng.choice(space.heads), rng.choice(space.ffn))
+                )
             elif heads[i] and rng.random() < 0.5:
                 heads[i] = rng.choice(space.heads)
             elif heads[i]:
@@ -127,13 +141,22 @@ def crossover(a: LayerwiseSpec, b: LayerwiseSpec, rng: random.Random) -> Layerwi
     return LayerwiseSpec(heads, ffn) if any(heads) else a
 
 
-def feasible(make: Callable[[], LayerwiseSpec], scorer: Scorer, space: Space, tries: int = 200,
-             taken: set | None = None) -> LayerwiseSpec | None:
+def feasible(
+    make: Callable[[], LayerwiseSpec],
+    scorer: Scorer,
+    space: Space,
+    tries: int = 200,
+    taken: set | None = None,
+) -> LayerwiseSpec | None:
     """The first candidate from `make` that is valid, fits the budget and is not yet scored or in `taken`."""
     for _ in range(tries):
         spec = make()
-        if (space.valid(spec) and spec.subnet_id not in scorer.cache and spec.subnet_id not in (taken or ())
-                and scorer.fits(spec)):
+        if (
+            space.valid(spec)
+            and spec.subnet_id not in scorer.cache
+            and spec.subnet_id not in (taken or ())
+            and scorer.fits(spec)
+        ):
             return spec
     return None
 
@@ -144,17 +167,19 @@ def ranked(scorer: Scorer) -> list[Scored]:
     return sorted(fit, key=lambda s: (-s.accuracy, s.predicted, s.spec.subnet_id))
 
 
-def search(space: Space, scorer: Scorer, cfg: SearchConfig, start: list[LayerwiseSpec] = ()) -> list[Scored]:
+def search(
+    space: Space, scorer: Scorer, cfg: SearchConfig, start: list[LayerwiseSpec] = ()
+) -> list[Scored]:
     """Candidates that fit the budget, most accurate first. `start` (e.g. the grid points) seeds the population.
 
     Every generation scores up to `population` candidates not scored before: mutations and crossovers of the
     `parents` most accurate candidates so far (evolution), or fresh random ones (random)."""
     rng = random.Random(cfg.seed)
-    seeds = [s for s in start if space.valid(s) and scorer.fits(s)][:cfg.population]
+    seeds = [s for s in start if space.valid(s) and scorer.fits(s)][: cfg.population]
     for spec in seeds:
         scorer.score(spec)
     for generation in range(cfg.generations):
-        parents = [s.spec for s in ranked(scorer)[:cfg.parents]]
+        parents = [s.spec for s in ranked(scorer)[: cfg.parents]]
         taken: set = set()
         for n in range(cfg.population - (len(seeds) if generation == 0 else 0)):
             if cfg.strategy == "random" or not parents:

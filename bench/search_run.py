@@ -38,18 +38,36 @@ def fitted_predictors(recs, args, size, machine: str):
     from dynabert.flops import cost
 
     total = cost(size, SubnetSpec()).params_total
-    pts = pred.points(recs, args.device, args.runtime, args.threads, args.seq_len, total, machine, here=machine)
-    if pred.value_field([r for r in recs if r.device == args.device]) == "instructions_per_inference":
-        raise ValueError(f"the records of device {args.device!r} count emulated instructions, not time: a latency "
-                         "budget in ms cannot be checked on them; search on a timed device")
+    pts = pred.points(
+        recs, args.device, args.runtime, args.threads, args.seq_len, total, machine, here=machine
+    )
+    if (
+        pred.value_field([r for r in recs if r.device == args.device])
+        == "instructions_per_inference"
+    ):
+        raise ValueError(
+            f"the records of device {args.device!r} count emulated instructions, not time: a latency "
+            "budget in ms cannot be checked on them; search on a timed device"
+        )
     latency, cv = pred.choose(pts)
     memory = None
     if args.max_memory_mb is not None:
-        mem = pred.points(recs, args.device, args.runtime, args.threads, args.seq_len, total, machine, "peak_rss_mb",
-                          here=machine)
+        mem = pred.points(
+            recs,
+            args.device,
+            args.runtime,
+            args.threads,
+            args.seq_len,
+            total,
+            machine,
+            "peak_rss_mb",
+            here=machine,
+        )
         if len(mem) < 4:
-            raise ValueError(f"{len(mem)} sub-network(s) with a measured peak RSS increase; --max-memory-mb needs "
-                             f"at least 4 to fit its predictor (measure more: python -m bench.sweep --subnets FILE)")
+            raise ValueError(
+                f"{len(mem)} sub-network(s) with a measured peak RSS increase; --max-memory-mb needs "
+                f"at least 4 to fit its predictor (measure more: python -m bench.sweep --subnets FILE)"
+            )
         memory = pred.Predictor("params").fit(mem)
     return latency, cv, len(pts), memory
 
@@ -58,7 +76,9 @@ def predicted(model: pred.Predictor, spec, size, seq_len: int) -> float:
     from dynabert.flops import cost
 
     c = cost(size, spec, seq_len)
-    return model.predict_one(tuple(zip(c.layer_heads, c.layer_ffn)), c.flops_with_attention, c.params_active)
+    return model.predict_one(
+        tuple(zip(c.layer_heads, c.layer_ffn)), c.flops_with_attention, c.params_active
+    )
 
 
 def subset_accuracy(ev, n: int, seed: int, batch_size: int):
@@ -76,15 +96,26 @@ def full_accuracy(ev, specs, store: Path, sha: str, args) -> dict[str, float]:
     when there, else scored and appended."""
     from dynabert.evaluate import accuracy_record, score
 
-    have = {r.subnet_id: r.metric_value for r in (records.read(store) if store.is_file() else [])
-            if r.kind == "accuracy" and r.checkpoint_sha == sha and r.task == ev.task_key and r.runtime is None
-            and r.split == ev.split_label() and r.seq_len == args.seq_len and r.family == "dynabert"
-            and r.metric_value is not None}
+    have = {
+        r.subnet_id: r.metric_value
+        for r in (records.read(store) if store.is_file() else [])
+        if r.kind == "accuracy"
+        and r.checkpoint_sha == sha
+        and r.task == ev.task_key
+        and r.runtime is None
+        and r.split == ev.split_label()
+        and r.seq_len == args.seq_len
+        and r.family == "dynabert"
+        and r.metric_value is not None
+    }
     prov = records.provenance()
     for spec in specs:
         if spec.subnet_id not in have:
             metrics, reason = score(ev, spec, args.batch_size)
-            records.append(store, accuracy_record(ev, spec, metrics, reason, args.seq_len, "dynabert", sha, prov))
+            records.append(
+                store,
+                accuracy_record(ev, spec, metrics, reason, args.seq_len, "dynabert", sha, prov),
+            )
             have[spec.subnet_id] = next(iter(metrics.values())) if reason is None else None
     return {s.subnet_id: have[s.subnet_id] for s in specs}
 
@@ -98,21 +129,42 @@ def measure_now(ev, specs, store: Path, sha: str, args, label: str) -> dict[str,
     from bench.sweep import SweepConfig, run_sweep
 
     print(f"{label}: timing {len(specs)} sub-network(s) now, in one sweep", file=sys.stderr)
-    since = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-    fresh = run_sweep(SweepConfig(models=[str(ev.model_dir)], results=str(store), runtimes=(args.runtime,),
-                                  threads=(args.threads,), seq_len=args.seq_len, devices=(args.device,),
-                                  task=ev.task_key, subnets=tuple(specs), min_time_s=args.min_time,
-                                  depths=parse_mults(args.depths, "depths"),  # ids canonical as the search's
-                                  processes=args.processes, done_since_utc=since,
-                                  cache=Path(args.cache_dir) if args.cache_dir else None))
+    since = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+    fresh = run_sweep(
+        SweepConfig(
+            models=[str(ev.model_dir)],
+            results=str(store),
+            runtimes=(args.runtime,),
+            threads=(args.threads,),
+            seq_len=args.seq_len,
+            devices=(args.device,),
+            task=ev.task_key,
+            subnets=tuple(specs),
+            min_time_s=args.min_time,
+            depths=parse_mults(args.depths, "depths"),  # ids canonical as the search's
+            processes=args.processes,
+            done_since_utc=since,
+            cache=Path(args.cache_dir) if args.cache_dir else None,
+        )
+    )
     ids = {s.subnet_id for s in specs}
-    ok = {r.subnet_id: r for r in fresh if r.kind == "latency" and r.status == "ok" and r.subnet_id in ids
-          and r.checkpoint_sha == sha and r.latency_ms_p50 is not None}
+    ok = {
+        r.subnet_id: r
+        for r in fresh
+        if r.kind == "latency"
+        and r.status == "ok"
+        and r.subnet_id in ids
+        and r.checkpoint_sha == sha
+        and r.latency_ms_p50 is not None
+    }
     if not ok:
         errors = sorted({(r.error or r.status) for r in fresh if r.status != "ok"})
-        raise ValueError(f"{label}: none of the {len(specs)} sub-network(s) could be timed on {args.device} / "
-                         f"{args.runtime}" + (f" ({'; '.join(e[:200] for e in errors[:2])})" if errors else "")
-                         + f"; their failed records are in {str(store)!r}. Fix the device or runtime, then run again")
+        raise ValueError(
+            f"{label}: none of the {len(specs)} sub-network(s) could be timed on {args.device} / "
+            f"{args.runtime}"
+            + (f" ({'; '.join(e[:200] for e in errors[:2])})" if errors else "")
+            + f"; their failed records are in {str(store)!r}. Fix the device or runtime, then run again"
+        )
     return ok
 
 
@@ -126,28 +178,47 @@ def calibrated(latency_model, specs, measured: dict, size, args):
             p = predicted(latency_model, s, size, args.seq_len)
             (pairs if p > 0 else bad).append((p, measured[s.subnet_id].latency_ms_p50, s.subnet_id))
     if bad:
-        print(f"warning: the fitted {latency_model.kind} predictor gives <= 0 ms for {', '.join(i for *_, i in bad)}: "
-              "left out of the calibration (measure sub-networks as small as these: bench.predictor sample)",
-              file=sys.stderr)
+        print(
+            f"warning: the fitted {latency_model.kind} predictor gives <= 0 ms for {', '.join(i for *_, i in bad)}: "
+            "left out of the calibration (measure sub-networks as small as these: bench.predictor sample)",
+            file=sys.stderr,
+        )
     if not pairs:
-        raise ValueError(f"the fitted {latency_model.kind} predictor gives <= 0 ms for every timed sub-network: it "
-                         "cannot be calibrated; measure smaller sub-networks (python -m bench.predictor sample, then "
-                         "bench.sweep --subnets) and search again")
+        raise ValueError(
+            f"the fitted {latency_model.kind} predictor gives <= 0 ms for every timed sub-network: it "
+            "cannot be calibrated; measure smaller sub-networks (python -m bench.predictor sample, then "
+            "bench.sweep --subnets) and search again"
+        )
     return pred.recalibrate([p for p, *_ in pairs], [m for _, m, _ in pairs])
 
 
-def best_measured(ids, accuracy: dict, measured: dict, budget: float, max_mb: float | None) -> str | None:
+def best_measured(
+    ids, accuracy: dict, measured: dict, budget: float, max_mb: float | None
+) -> str | None:
     """The most accurate id whose measured median latency (and peak RSS increase) fits; None when none does. A
     sub-network whose memory was not measured never fits a memory budget."""
-    fits = [i for i in ids if i in measured and accuracy.get(i) is not None
-            and measured[i].latency_ms_p50 <= budget
-            and (max_mb is None or (measured[i].peak_rss_mb is not None and measured[i].peak_rss_mb <= max_mb))]
+    fits = [
+        i
+        for i in ids
+        if i in measured
+        and accuracy.get(i) is not None
+        and measured[i].latency_ms_p50 <= budget
+        and (
+            max_mb is None
+            or (measured[i].peak_rss_mb is not None and measured[i].peak_rss_mb <= max_mb)
+        )
+    ]
     return max(fits, key=lambda i: (accuracy[i], -measured[i].latency_ms_p50), default=None)
 
 
 def grid_specs(args: argparse.Namespace, size) -> list[SubnetSpec]:
     """The uniform grid of --widths x --depths: the search's seeds and the comparison it must beat."""
-    return check_grid(parse_mults(args.widths, "widths"), parse_mults(args.depths, "depths"), size, args.checkpoint)
+    return check_grid(
+        parse_mults(args.widths, "widths"),
+        parse_mults(args.depths, "depths"),
+        size,
+        args.checkpoint,
+    )
 
 
 def search_budgets(budgets, args, size, latency, memory_model, accuracy) -> dict[float, list]:
@@ -156,55 +227,97 @@ def search_budgets(budgets, args, size, latency, memory_model, accuracy) -> dict
     cache: dict = {}
     space = space_for(size, parse_mults(args.widths, "widths"))
     grid = [layerwise(s, size) for s in grid_specs(args, size)]
-    cfg = SearchConfig(strategy=args.strategy, population=args.population, generations=args.generations,
-                       seed=args.seed)
+    cfg = SearchConfig(
+        strategy=args.strategy,
+        population=args.population,
+        generations=args.generations,
+        seed=args.seed,
+    )
     out = {}
     for budget in budgets:
-        fits_memory = (lambda s: True) if memory_model is None else (
-            lambda s: predicted(memory_model, s, size, args.seq_len) <= args.max_memory_mb * (1 - args.margin))
+        fits_memory = (
+            (lambda s: True)
+            if memory_model is None
+            else (
+                lambda s: (
+                    predicted(memory_model, s, size, args.seq_len)
+                    <= args.max_memory_mb * (1 - args.margin)
+                )
+            )
+        )
         scorer = Scorer(accuracy, latency, budget * (1 - args.margin), fits_memory, cache)
-        out[budget] = search(space, scorer, cfg, start=grid)[:args.final]
+        out[budget] = search(space, scorer, cfg, start=grid)[: args.final]
         found = out[budget][0] if out[budget] else None
-        print(f"budget {budget:g} ms: {len(cache)} candidates scored so far; best predicted to fit: "
-              + (f"{found.spec.subnet_id} (subset accuracy {found.accuracy:.4f}, predicted {found.predicted:.2f} ms)"
-                 if found else "none"), file=sys.stderr)
+        print(
+            f"budget {budget:g} ms: {len(cache)} candidates scored so far; best predicted to fit: "
+            + (
+                f"{found.spec.subnet_id} (subset accuracy {found.accuracy:.4f}, predicted {found.predicted:.2f} ms)"
+                if found
+                else "none"
+            ),
+            file=sys.stderr,
+        )
     return out
 
 
 def memoised(fn):
     """fn(spec) cached by subnet id: a candidate's subset accuracy is scored once over every budget and round."""
     seen: dict = {}
-    return lambda spec: seen[spec.subnet_id] if spec.subnet_id in seen else seen.setdefault(spec.subnet_id, fn(spec))
+    return lambda spec: (
+        seen[spec.subnet_id]
+        if spec.subnet_id in seen
+        else seen.setdefault(spec.subnet_id, fn(spec))
+    )
 
 
-def budget_rows(found: dict, grid_ids: list[str], acc: dict, measured: dict, size, args) -> list[dict]:
+def budget_rows(
+    found: dict, grid_ids: list[str], acc: dict, measured: dict, size, args
+) -> list[dict]:
     """One summary row per budget, all from one sweep: the search's best measured fit among the candidates of
     every budget (`searched_*`; a candidate found for 10 ms that measures 8 ms is as good an answer at 20 ms; each
     row's `candidates` are its own search's), the best measured grid fit (`grid_best_*`), and the answer a user
     takes (`answer_*`): the more accurate of the two (the faster on a tie), `answer_from` saying which. The grid is
     always timed and scored beside the candidates, so the answer is never less accurate than the grid's best."""
     depths = parse_mults(args.depths, "depths")
-    predicted_ms = {canonical(c.spec, size, depths).subnet_id: c.predicted for cs in found.values() for c in cs}
+    predicted_ms = {
+        canonical(c.spec, size, depths).subnet_id: c.predicted for cs in found.values() for c in cs
+    }
     every = list(predicted_ms)
     rows = []
     for budget, cands in found.items():
         ids = [canonical(c.spec, size, depths).subnet_id for c in cands]
-        best, grid, answer = (best_measured(i, acc, measured, budget, args.max_memory_mb)
-                              for i in (every, grid_ids, every + grid_ids))
-        row = {"latency_budget_ms": budget, "grid_best_subnet": grid,
-               "grid_best_accuracy": acc.get(grid) if grid else None,
-               "grid_best_latency_measured_ms": measured[grid].latency_ms_p50 if grid else None,
-               "searched_subnet": best, "searched_accuracy": acc.get(best) if best else None,
-               "searched_latency_measured_ms": measured[best].latency_ms_p50 if best else None,
-               "searched_latency_predicted_ms": predicted_ms.get(best),
-               "config": measured[best].subnet if best else None,
-               "answer_subnet": answer, "answer_accuracy": acc.get(answer) if answer else None,
-               "answer_latency_measured_ms": measured[answer].latency_ms_p50 if answer else None,
-               "answer_from": None if answer is None else "grid" if answer in grid_ids else "search",
-               "answer_process_medians_ms": (measured[answer].env or {}).get("process_medians_ms") if answer else None,
-               "candidates": [{"subnet": i, "subset_accuracy": c.accuracy, "predicted_ms": c.predicted,
-                               "accuracy": acc.get(i), "measured_ms": measured[i].latency_ms_p50 if i in measured
-                               else None} for c, i in zip(cands, ids)]}
+        best, grid, answer = (
+            best_measured(i, acc, measured, budget, args.max_memory_mb)
+            for i in (every, grid_ids, every + grid_ids)
+        )
+        row = {
+            "latency_budget_ms": budget,
+            "grid_best_subnet": grid,
+            "grid_best_accuracy": acc.get(grid) if grid else None,
+            "grid_best_latency_measured_ms": measured[grid].latency_ms_p50 if grid else None,
+            "searched_subnet": best,
+            "searched_accuracy": acc.get(best) if best else None,
+            "searched_latency_measured_ms": measured[best].latency_ms_p50 if best else None,
+            "searched_latency_predicted_ms": predicted_ms.get(best),
+            "config": measured[best].subnet if best else None,
+            "answer_subnet": answer,
+            "answer_accuracy": acc.get(answer) if answer else None,
+            "answer_latency_measured_ms": measured[answer].latency_ms_p50 if answer else None,
+            "answer_from": None if answer is None else "grid" if answer in grid_ids else "search",
+            "answer_process_medians_ms": (measured[answer].env or {}).get("process_medians_ms")
+            if answer
+            else None,
+            "candidates": [
+                {
+                    "subnet": i,
+                    "subset_accuracy": c.accuracy,
+                    "predicted_ms": c.predicted,
+                    "accuracy": acc.get(i),
+                    "measured_ms": measured[i].latency_ms_p50 if i in measured else None,
+                }
+                for c, i in zip(cands, ids)
+            ],
+        }
         rows.append(row)
     return rows
 
@@ -213,13 +326,27 @@ def run_fields(ev, args, sha: str, machine: str, measured: dict) -> dict:
     """search.json's description of the run: checkpoint, task, where and how it was timed, when, and the command."""
     from bench.report import portable_command, portable_path
 
-    return {"checkpoint": portable_path(ev.model_dir), "checkpoint_sha": sha, "task": ev.task_key,
-            "split": ev.split_label(), "device": args.device, "runtime": args.runtime, "threads": args.threads,
-            "seq_len": args.seq_len, "machine_fingerprint": machine, "max_memory_mb": args.max_memory_mb,
-            "search_examples": min(args.search_examples, len(ev.features)), "margin": args.margin,
-            "command": portable_command(["python", "-m", "bench.pareto", *getattr(args, "argv", ["search"])]),
-            "measured_utc": window(measured), "processes": args.processes, "min_time_s": args.min_time,
-            "load_avg_1min": load_range(measured)}
+    return {
+        "checkpoint": portable_path(ev.model_dir),
+        "checkpoint_sha": sha,
+        "task": ev.task_key,
+        "split": ev.split_label(),
+        "device": args.device,
+        "runtime": args.runtime,
+        "threads": args.threads,
+        "seq_len": args.seq_len,
+        "machine_fingerprint": machine,
+        "max_memory_mb": args.max_memory_mb,
+        "search_examples": min(args.search_examples, len(ev.features)),
+        "margin": args.margin,
+        "command": portable_command(
+            ["python", "-m", "bench.pareto", *getattr(args, "argv", ["search"])]
+        ),
+        "measured_utc": window(measured),
+        "processes": args.processes,
+        "min_time_s": args.min_time,
+        "load_avg_1min": load_range(measured),
+    }
 
 
 def window(measured: dict) -> list[str] | None:
@@ -230,7 +357,11 @@ def window(measured: dict) -> list[str] | None:
 
 def load_range(measured: dict) -> list[float] | None:
     """[min, max] 1-min load average recorded as the sweep's cells finished, or None."""
-    loads = [r.env["load_avg_1min"] for r in measured.values() if (r.env or {}).get("load_avg_1min") is not None]
+    loads = [
+        r.env["load_avg_1min"]
+        for r in measured.values()
+        if (r.env or {}).get("load_avg_1min") is not None
+    ]
     return [min(loads), max(loads)] if loads else None
 
 
@@ -242,7 +373,9 @@ def run(args: argparse.Namespace) -> dict:
     ev = prepare(args, args.seq_len, "--seq-len")
     size, sha, store = ev.dyna.full_size, weights_sha(ev.dyna.hf), Path(args.results[0])
     machine = machine_fields()["machine_fingerprint"]
-    recs = [r for path in args.results if Path(path).is_file() for r in records.read(path)]  # check_results: read
+    recs = [
+        r for path in args.results if Path(path).is_file() for r in records.read(path)
+    ]  # check_results: read
     latency_model, cv, n_points, memory_model = fitted_predictors(recs, args, size, machine)
     grid, depths = grid_specs(args, size), parse_mults(args.depths, "depths")
     grid_ids = [g.subnet_id for g in grid]
@@ -251,25 +384,44 @@ def run(args: argparse.Namespace) -> dict:
     if args.calibrate:
         timed_grid = measure_now(ev, grid, store, sha, args, "calibration")
         cal = calibrated(latency_model, grid, timed_grid, size, args)
-        calibrations.append({"round": 0, "on": "grid", **cal.to_json(), "measured_utc": window(timed_grid)})
+        calibrations.append(
+            {"round": 0, "on": "grid", **cal.to_json(), "measured_utc": window(timed_grid)}
+        )
         say_calibration(cal, "the grid")
     found: dict[float, list] = {}
     pending = list(args.budgets)
     finals: dict = {}
     for rnd in range(1, args.rounds + 1):
-        found.update(search_budgets(pending, args, size, lambda s, c=cal: c(predicted(latency_model, s, size,
-                                                                                      args.seq_len)),
-                                    memory_model, accuracy))
-        before, finals = finals, {s.subnet_id: s for s in (canonical(c.spec, size, depths)
-                                                            for b in args.budgets for c in found[b])}
+        found.update(
+            search_budgets(
+                pending,
+                args,
+                size,
+                lambda s, c=cal: c(predicted(latency_model, s, size, args.seq_len)),
+                memory_model,
+                accuracy,
+            )
+        )
+        before, finals = (
+            finals,
+            {
+                s.subnet_id: s
+                for s in (canonical(c.spec, size, depths) for b in args.budgets for c in found[b])
+            },
+        )
         if rnd > 1 and finals.keys() <= before.keys():
-            print(f"round {rnd}: the search found no candidate not already timed; stopping (round {rnd - 1}'s sweep "
-                  "is the answer)", file=sys.stderr)
+            print(
+                f"round {rnd}: the search found no candidate not already timed; stopping (round {rnd - 1}'s sweep "
+                "is the answer)",
+                file=sys.stderr,
+            )
             break
         timed = rnd
         specs = grid + [s for i, s in finals.items() if i not in grid_ids]
         acc = full_accuracy(ev, specs, store, sha, args)
-        measured = measure_now(ev, specs, store, sha, args, f"round {rnd}: the grid and every budget's candidates")
+        measured = measure_now(
+            ev, specs, store, sha, args, f"round {rnd}: the grid and every budget's candidates"
+        )
         rows = budget_rows({b: found[b] for b in args.budgets}, grid_ids, acc, measured, size, args)
         pending = [row["latency_budget_ms"] for row in rows if row["searched_subnet"] is None]
         if not pending or rnd == args.rounds:
@@ -279,39 +431,69 @@ def run(args: argparse.Namespace) -> dict:
         except ValueError as err:  # round rnd's finished table is still the answer
             print(f"warning: no round {rnd + 1}: {err}", file=sys.stderr)
             break
-        calibrations.append({"round": rnd, "on": "grid and candidates", **cal.to_json(),
-                             "measured_utc": window(measured)})
-        say_calibration(cal, f"round {rnd}'s sweep, for the {len(pending)} budget(s) no candidate fitted")
-    summary = {**run_fields(ev, args, sha, machine, measured), "predictor": {"kind": latency_model.kind,
-               "n_train": n_points, "cv_mape": cv}, "calibration": calibrations, "rounds": rnd, "timed_round": timed,
-               "grid": [{"subnet": g.subnet_id, "accuracy": acc.get(g.subnet_id),
-                         "measured_ms": measured[g.subnet_id].latency_ms_p50 if g.subnet_id in measured else None}
-                        for g in grid], "budgets": rows}
+        calibrations.append(
+            {
+                "round": rnd,
+                "on": "grid and candidates",
+                **cal.to_json(),
+                "measured_utc": window(measured),
+            }
+        )
+        say_calibration(
+            cal, f"round {rnd}'s sweep, for the {len(pending)} budget(s) no candidate fitted"
+        )
+    summary = {
+        **run_fields(ev, args, sha, machine, measured),
+        "predictor": {"kind": latency_model.kind, "n_train": n_points, "cv_mape": cv},
+        "calibration": calibrations,
+        "rounds": rnd,
+        "timed_round": timed,
+        "grid": [
+            {
+                "subnet": g.subnet_id,
+                "accuracy": acc.get(g.subnet_id),
+                "measured_ms": measured[g.subnet_id].latency_ms_p50
+                if g.subnet_id in measured
+                else None,
+            }
+            for g in grid
+        ],
+        "budgets": rows,
+    }
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "search.json").write_text(json.dumps(summary, indent=1) + "\n")
-    (out / "subnets.json").write_text(json.dumps([layerwise(s, size).to_json() for s in finals.values()]) + "\n")
+    (out / "subnets.json").write_text(
+        json.dumps([layerwise(s, size).to_json() for s in finals.values()]) + "\n"
+    )
     return summary
 
 
 def say_calibration(cal, on: str) -> None:
-    print(f"calibration on {on}, timed now: measured = {cal.scale:.4g} x predicted {cal.offset_ms:+.3g} ms "
-          f"(the predictor's MAPE on them {cal.mape_before:.1%} -> {cal.mape_after:.1%})", file=sys.stderr)
+    print(
+        f"calibration on {on}, timed now: measured = {cal.scale:.4g} x predicted {cal.offset_ms:+.3g} ms "
+        f"(the predictor's MAPE on them {cal.mape_before:.1%} -> {cal.mape_after:.1%})",
+        file=sys.stderr,
+    )
 
 
 def check_results(paths: list[str]) -> None:
     """Before any model or data loads: the predictor's records must exist. Only the first --results (which receives
     the new records) may be missing, and then only beside others; ValueError names the file and the fix."""
     if not Path(paths[0]).is_dir():
-        records.check_writable(paths[0], "--results")  # it receives every timed record: refused now, not at the end
+        records.check_writable(
+            paths[0], "--results"
+        )  # it receives every timed record: refused now, not at the end
     for i, path in enumerate(paths):
         if Path(path).is_file() or i == 0 and len(paths) > 1 and not Path(path).is_dir():
             continue  # a first store beside others is created with the new records
         if Path(path).is_dir() or i > 0:
             records.check_readable(path, "--results")
-        raise ValueError(f"--results {path!r} does not exist: the search fits its latency predictor on measured "
-                         f"records of this machine; measure first (python -m bench.predictor sample --model CK --out "
-                         f"subnets.json, then python -m bench.sweep --model CK --subnets subnets.json --results {path})")
+        raise ValueError(
+            f"--results {path!r} does not exist: the search fits its latency predictor on measured "
+            f"records of this machine; measure first (python -m bench.predictor sample --model CK --out "
+            f"subnets.json, then python -m bench.sweep --model CK --subnets subnets.json --results {path})"
+        )
 
 
 def check_search_flags(args: argparse.Namespace) -> None:
@@ -320,15 +502,30 @@ def check_search_flags(args: argparse.Namespace) -> None:
     from devices import profiles
 
     if profiles.get(args.device).get("kind") == "qemu-arm":
-        raise ValueError(f"device {args.device!r} counts emulated instructions, not time: a latency budget in ms cannot "
-                         "be checked on it; search on a timed device (local-cpu, or a board's ssh/adb profile, e.g. "
-                         "my-pi)")
+        raise ValueError(
+            f"device {args.device!r} counts emulated instructions, not time: a latency budget in ms cannot "
+            "be checked on it; search on a timed device (local-cpu, or a board's ssh/adb profile, e.g. "
+            "my-pi)"
+        )
     if not 0 <= args.margin < 1:
-        raise ValueError(f"--margin must be a share in [0, 1) (the predictor's error allowed for), got {args.margin}")
-    for flag, low in (("population", 1), ("generations", 0), ("final", 1), ("rounds", 1), ("search_examples", 1),
-                      ("processes", 1), ("batch_size", 1), ("threads", 1), ("seq_len", 1)):
+        raise ValueError(
+            f"--margin must be a share in [0, 1) (the predictor's error allowed for), got {args.margin}"
+        )
+    for flag, low in (
+        ("population", 1),
+        ("generations", 0),
+        ("final", 1),
+        ("rounds", 1),
+        ("search_examples", 1),
+        ("processes", 1),
+        ("batch_size", 1),
+        ("threads", 1),
+        ("seq_len", 1),
+    ):
         if getattr(args, flag) < low:
-            raise ValueError(f"--{flag.replace('_', '-')} must be at least {low}, got {getattr(args, flag)}")
+            raise ValueError(
+                f"--{flag.replace('_', '-')} must be at least {low}, got {getattr(args, flag)}"
+            )
     if not args.min_time >= 0:
         raise ValueError(f"--min-time must be >= 0 seconds, got {args.min_time}")
 
@@ -340,8 +537,10 @@ def check_out(path: str) -> None:
     out = records.check_out_dir(path, "--out")
     for name in ("search.json", "subnets.json"):
         if (out / name).is_dir():
-            raise ValueError(f"--out {path!r}: {(out / name).as_posix()!r} is a folder where the search writes its "
-                             f"{name}; remove it or choose another --out")
+            raise ValueError(
+                f"--out {path!r}: {(out / name).as_posix()!r} is a folder where the search writes its "
+                f"{name}; remove it or choose another --out"
+            )
     records.check_writable(out / "search.json", "--out")
 
 
@@ -361,18 +560,27 @@ def cmd_search(args: argparse.Namespace) -> int:
     summary = run(args)
     also = f" and peak RSS <= {args.max_memory_mb:g} MB" if args.max_memory_mb is not None else ""
     for row in summary["budgets"]:
-        grid = (f"grid best {row['grid_best_subnet']} {row['grid_best_accuracy']:.4f} at "
-                f"{row['grid_best_latency_measured_ms']:#.4g} ms" if row["grid_best_subnet"] else
-                f"no grid point fits (measured{also})")
-        found = (f"searched {row['searched_subnet']} {row['searched_accuracy']:.4f} at "
-                 f"{row['searched_latency_measured_ms']:#.4g} ms measured" if row["searched_subnet"]
-                 else f"no candidate was predicted to fit{also}" if not row["candidates"]
-                 else f"no searched candidate fits when measured{also}")
+        grid = (
+            f"grid best {row['grid_best_subnet']} {row['grid_best_accuracy']:.4f} at "
+            f"{row['grid_best_latency_measured_ms']:#.4g} ms"
+            if row["grid_best_subnet"]
+            else f"no grid point fits (measured{also})"
+        )
+        found = (
+            f"searched {row['searched_subnet']} {row['searched_accuracy']:.4f} at "
+            f"{row['searched_latency_measured_ms']:#.4g} ms measured"
+            if row["searched_subnet"]
+            else f"no candidate was predicted to fit{also}"
+            if not row["candidates"]
+            else f"no searched candidate fits when measured{also}"
+        )
         if row["answer_subnet"]:
             found = f"answer {row['answer_subnet']} (from the {row['answer_from']}); {found}"
         print(f"<= {row['latency_budget_ms']:g} ms: {found}; {grid}")
-    print(f"-> {Path(args.out) / 'search.json'} (accuracy: {summary['split']}; latency: {args.device} / "
-          f"{args.runtime}, {args.threads} thread(s), seq {args.seq_len}, measured)")
+    print(
+        f"-> {Path(args.out) / 'search.json'} (accuracy: {summary['split']}; latency: {args.device} / "
+        f"{args.runtime}, {args.threads} thread(s), seq {args.seq_len}, measured)"
+    )
     return 0
 
 
@@ -381,7 +589,9 @@ def parse_budgets(text: str) -> list[float]:
     try:
         budgets = list(dict.fromkeys(float(x) for x in text.split(",")))
     except ValueError:
-        raise ValueError(f"--max-latency-ms must be comma-separated numbers of milliseconds, got {text!r}") from None
+        raise ValueError(
+            f"--max-latency-ms must be comma-separated numbers of milliseconds, got {text!r}"
+        ) from None
     if not budgets or not all(math.isfinite(b) and b > 0 for b in budgets):
         raise ValueError(f"--max-latency-ms must be positive, finite milliseconds, got {text!r}")
     return budgets
@@ -402,38 +612,90 @@ def add_search_parser(sub) -> None:
     """The `search` sub-command of python -m bench.pareto."""
     from dynabert.evaluate import add_task_flags
 
-    s = sub.add_parser("search", formatter_class=argparse.ArgumentDefaultsHelpFormatter, help="per-layer sub-networks under a budget: searched by predicted latency and "
-                                      "dev-subset accuracy, then measured; the answer is measured")
+    s = sub.add_parser(
+        "search",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        help="per-layer sub-networks under a budget: searched by predicted latency and "
+        "dev-subset accuracy, then measured; the answer is measured",
+    )
     add_task_flags(s)
     s.set_defaults(widths=",".join(map(str, DEFAULT_WIDTHS)))
-    s.add_argument("--results", action="append", required=True,
-                   help="latency records to fit the predictor (repeatable); the first also receives the new "
-                        "accuracy and latency records")
-    s.add_argument("--max-latency-ms", required=True, help="budget(s), comma-separated: one search per budget")
-    s.add_argument("--max-memory-mb", type=positive_number, help="budget on the peak RSS increase over python + "
-                   "numpy (MB; what a record's peak_rss_mb measures)")
-    s.add_argument("--device", default="local-cpu", help="device profile that times the answer "
-                   "(python -m devices list)")
-    s.add_argument("--runtime", default="onnxruntime", help="runtime the latency is measured and predicted on")
+    s.add_argument(
+        "--results",
+        action="append",
+        required=True,
+        help="latency records to fit the predictor (repeatable); the first also receives the new "
+        "accuracy and latency records",
+    )
+    s.add_argument(
+        "--max-latency-ms", required=True, help="budget(s), comma-separated: one search per budget"
+    )
+    s.add_argument(
+        "--max-memory-mb",
+        type=positive_number,
+        help="budget on the peak RSS increase over python + "
+        "numpy (MB; what a record's peak_rss_mb measures)",
+    )
+    s.add_argument(
+        "--device",
+        default="local-cpu",
+        help="device profile that times the answer (python -m devices list)",
+    )
+    s.add_argument(
+        "--runtime", default="onnxruntime", help="runtime the latency is measured and predicted on"
+    )
     s.add_argument("--threads", type=int, default=1, help="runtime threads")
-    s.add_argument("--seq-len", type=int, default=128, help="sequence length of the timed inputs and of the dev "
-                   "accuracy (encode truncates to it)")
+    s.add_argument(
+        "--seq-len",
+        type=int,
+        default=128,
+        help="sequence length of the timed inputs and of the dev accuracy (encode truncates to it)",
+    )
     s.add_argument("--strategy", choices=("evolution", "random"), default="evolution")
-    s.add_argument("--population", type=int, default=20, help="candidates per generation (evolution) or drawn per "
-                   "generation (random)")
+    s.add_argument(
+        "--population",
+        type=int,
+        default=20,
+        help="candidates per generation (evolution) or drawn per generation (random)",
+    )
     s.add_argument("--generations", type=int, default=10, help="generations per budget")
-    s.add_argument("--search-examples", type=int, default=512, help="dev examples scored during the search (a "
-                   "fixed seeded subset; fewer flatter the picks more)")
-    s.add_argument("--final", type=int, default=3, help="candidates per budget scored on full dev and measured")
-    s.add_argument("--margin", type=float, default=0.05, help="search under budget x (1 - margin): predictor error")
-    s.add_argument("--calibrate", action=argparse.BooleanOptionalAction, default=True,
-                   help="time the grid first and move the predictor to the machine's speed now (rounds after "
-                        "the first always recalibrate on the previous round's sweep)")
-    s.add_argument("--rounds", type=int, default=2, help="searches (and sweeps) at most: a budget no candidate fits "
-                   "once measured is searched again with the predictor recalibrated on that sweep")
+    s.add_argument(
+        "--search-examples",
+        type=int,
+        default=512,
+        help="dev examples scored during the search (a "
+        "fixed seeded subset; fewer flatter the picks more)",
+    )
+    s.add_argument(
+        "--final", type=int, default=3, help="candidates per budget scored on full dev and measured"
+    )
+    s.add_argument(
+        "--margin",
+        type=float,
+        default=0.05,
+        help="search under budget x (1 - margin): predictor error",
+    )
+    s.add_argument(
+        "--calibrate",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="time the grid first and move the predictor to the machine's speed now (rounds after "
+        "the first always recalibrate on the previous round's sweep)",
+    )
+    s.add_argument(
+        "--rounds",
+        type=int,
+        default=2,
+        help="searches (and sweeps) at most: a budget no candidate fits "
+        "once measured is searched again with the predictor recalibrated on that sweep",
+    )
     s.add_argument("--batch-size", type=int, default=64, help="batch size of the accuracy scoring")
-    s.add_argument("--min-time", type=float, default=2.0, help="seconds of timed runs per measured cell")
-    s.add_argument("--processes", type=int, default=1, help="fresh processes per timed cell, interleaved")
+    s.add_argument(
+        "--min-time", type=float, default=2.0, help="seconds of timed runs per measured cell"
+    )
+    s.add_argument(
+        "--processes", type=int, default=1, help="fresh processes per timed cell, interleaved"
+    )
     s.add_argument("--seed", type=int, default=0, help="seed of the search and of the dev subset")
     s.add_argument("--cache-dir", help="artifact cache (default ~/.cache/dynabert-edge/artifacts)")
     s.add_argument("--out", default="search", help="folder for search.json and subnets.json")

@@ -40,16 +40,27 @@ class SessionCell:
     def round_medians(self, runs_per_round: int) -> list[float]:
         """Median ms of each round (samples_ms holds `runs_per_round` runs per round, in round order)."""
         k = runs_per_round
-        return [statistics.median(self.samples_ms[i:i + k]) for i in range(0, len(self.samples_ms), k)]
+        return [
+            statistics.median(self.samples_ms[i : i + k]) for i in range(0, len(self.samples_ms), k)
+        ]
 
     @property
     def median_ms(self) -> float:
         return statistics.median(self.samples_ms)
 
 
-def fused_op_counts(path: Path, mode: str, ops: tuple[str, ...] = ("SkipLayerNormalization", "LayerNormalization",
-                                                                      "Attention", "MultiHeadAttention", "QAttention",
-                                                                      "BiasGelu")) -> dict:
+def fused_op_counts(
+    path: Path,
+    mode: str,
+    ops: tuple[str, ...] = (
+        "SkipLayerNormalization",
+        "LayerNormalization",
+        "Attention",
+        "MultiHeadAttention",
+        "QAttention",
+        "BiasGelu",
+    ),
+) -> dict:
     """How many nodes of each of `ops` the graph has after onnxruntime's optimizer, as the session `mode` opens
     it (the optimized graph is written to a temporary file and counted)."""
     import tempfile
@@ -61,18 +72,31 @@ def fused_op_counts(path: Path, mode: str, ops: tuple[str, ...] = ("SkipLayerNor
 
     settings = session_settings(str(path), mode)
     opts = ort.SessionOptions()
-    opts.graph_optimization_level = getattr(ort.GraphOptimizationLevel, settings["graph_optimization_level"])
+    opts.graph_optimization_level = getattr(
+        ort.GraphOptimizationLevel, settings["graph_optimization_level"]
+    )
     with tempfile.TemporaryDirectory() as tmp:
         opts.optimized_model_filepath = str(Path(tmp) / "optimized.onnx")
-        kw = {"disabled_optimizers": settings["disabled_optimizers"]} if settings["disabled_optimizers"] else {}
+        kw = (
+            {"disabled_optimizers": settings["disabled_optimizers"]}
+            if settings["disabled_optimizers"]
+            else {}
+        )
         ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"], **kw)
         graph = onnx.load(opts.optimized_model_filepath, load_external_data=False).graph
     types = [n.op_type for n in graph.node]
     return {op: types.count(op) for op in ops}
 
 
-def measure_interleaved(cells: list[SessionCell], seq_len: int, threads: int = 1, rounds: int = 15,
-                        runs_per_round: int = 5, warmup: int = 5, pin: bool = True) -> dict[Path, float]:
+def measure_interleaved(
+    cells: list[SessionCell],
+    seq_len: int,
+    threads: int = 1,
+    rounds: int = 15,
+    runs_per_round: int = 5,
+    warmup: int = 5,
+    pin: bool = True,
+) -> dict[Path, float]:
     """Time every cell interleaved (see the module docstring), filling `samples_ms` and `session_options`.
 
     Returns, per artifact opened in both modes, the max-abs difference between the logits of its two sessions.
@@ -97,7 +121,9 @@ def measure_interleaved(cells: list[SessionCell], seq_len: int, threads: int = 1
         runs.append((run, inputs))
     for r in range(rounds):
         for i in range(len(cells)):
-            k = (i + r) % len(cells)  # rotated: no cell always runs first or right after the same neighbour
+            k = (i + r) % len(
+                cells
+            )  # rotated: no cell always runs first or right after the same neighbour
             run, inputs = runs[k]
             for _ in range(runs_per_round):
                 t0 = time.perf_counter()
@@ -117,6 +143,8 @@ def plain_export(path: Path, fmt: str, meta: dict, fp32: Path) -> Path:
     if fmt == "onnx-int8" and not plain.is_file():
         quantize_onnx(unfused_path(fp32), plain, meta["quantization"])
     if not plain.is_file():
-        raise FileNotFoundError(f"{plain}: the plain export is missing; delete {path} and export again")
+        raise FileNotFoundError(
+            f"{plain}: the plain export is missing; delete {path} and export again"
+        )
     session_settings.write(plain)
     return plain

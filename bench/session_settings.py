@@ -20,8 +20,10 @@ from pathlib import Path
 
 from devices.runner import SESSION_SUFFIX
 
-WHY_SKIP_LN = ("onnxruntime's fused SkipLayerNormalization CPU kernel (fp32) is several times slower than the "
-               "Add + LayerNormalization it replaces; docs/ort-skiplayernorm.md")
+WHY_SKIP_LN = (
+    "onnxruntime's fused SkipLayerNormalization CPU kernel (fp32) is several times slower than the "
+    "Add + LayerNormalization it replaces; docs/ort-skiplayernorm.md"
+)
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,9 @@ def recommended(offline: dict | None = None) -> SessionSettings:
     graph optimizations already in the file."""
     import onnxruntime
 
-    return SessionSettings(chosen_with={"onnxruntime": onnxruntime.__version__}, offline_optimizations=offline or {})
+    return SessionSettings(
+        chosen_with={"onnxruntime": onnxruntime.__version__}, offline_optimizations=offline or {}
+    )
 
 
 def sidecar(artifact: Path) -> Path:
@@ -70,8 +74,12 @@ def is_current(artifact: Path) -> bool:
         data = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError):
         return False
-    if not isinstance(data, dict):  # damaged (e.g. `[]`): not current, so the export writes it again
+    if not isinstance(
+        data, dict
+    ):  # damaged (e.g. `[]`): not current, so the export writes it again
         return False
     want = recommended().to_json()
-    return all(data.get(k) == want[k] for k in ("graph_optimization_level", "disabled_optimizers",
-                                                 "execution_provider"))
+    return all(
+        data.get(k) == want[k]
+        for k in ("graph_optimization_level", "disabled_optimizers", "execution_provider")
+    )

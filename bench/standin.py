@@ -12,12 +12,31 @@ from pathlib import Path
 
 GOOD = ("good", "great", "fine", "lovely", "fun", "superb")
 BAD = ("bad", "dull", "awful", "boring", "weak", "poor")
-FILLER = ("the", "film", "was", "quite", "a", "story", "with", "acting", "and", "plot", "very", "its", "cast")
+FILLER = (
+    "the",
+    "film",
+    "was",
+    "quite",
+    "a",
+    "story",
+    "with",
+    "acting",
+    "and",
+    "plot",
+    "very",
+    "its",
+    "cast",
+)
 WORDS = (*GOOD, *BAD, *FILLER)  # every word the stand-in uses (for a word-level tokenizer)
 
 
-def write_sst2_standin(folder: str | Path, rows: dict[str, int], filler_words: int = 5, label_words: int = 3,
-                       seed: int = 0) -> Path:
+def write_sst2_standin(
+    folder: str | Path,
+    rows: dict[str, int],
+    filler_words: int = 5,
+    label_words: int = 3,
+    seed: int = 0,
+) -> Path:
     """Write `rows` ({"train.tsv": 2048, "dev.tsv": 256}: file name -> examples) into `folder` (created); returns
     it. Deterministic for a seed."""
     rng, folder = random.Random(seed), Path(folder)
@@ -26,7 +45,9 @@ def write_sst2_standin(folder: str | Path, rows: dict[str, int], filler_words: i
         lines = ["sentence\tlabel"]
         for _ in range(n):
             label = rng.randint(0, 1)
-            words = rng.sample(FILLER, filler_words) + [rng.choice(GOOD if label else BAD) for _ in range(label_words)]
+            words = rng.sample(FILLER, filler_words) + [
+                rng.choice(GOOD if label else BAD) for _ in range(label_words)
+            ]
             rng.shuffle(words)
             lines.append(" ".join(words) + f"\t{label}")
         (folder / name).write_text("\n".join(lines) + "\n")

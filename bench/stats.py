@@ -17,9 +17,16 @@ def summarize(samples_ms: list[float]) -> dict[str, float]:
     mean = float(x.mean())
     std = float(x.std(ddof=1)) if len(x) > 1 else 0.0
     p50, p90, p99 = (float(v) for v in np.percentile(x, [50, 90, 99]))
-    return {"latency_ms_p50": p50, "latency_ms_p90": p90, "latency_ms_p99": p99, "latency_ms_mean": mean,
-            "latency_ms_std": std, "latency_cv": std / mean if mean else 0.0, "latency_ms_min": float(x.min()),
-            "n_runs": int(len(x))}
+    return {
+        "latency_ms_p50": p50,
+        "latency_ms_p90": p90,
+        "latency_ms_p99": p99,
+        "latency_ms_mean": mean,
+        "latency_ms_std": std,
+        "latency_cv": std / mean if mean else 0.0,
+        "latency_ms_min": float(x.min()),
+        "n_runs": int(len(x)),
+    }
 
 
 def sgemm_peak_gflops(threads: int = 1, n: int = 2048, seconds: float = 2.0) -> float:

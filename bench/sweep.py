@@ -16,8 +16,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.artifacts import LoadedModel, artifact_for, load
-from bench.cells import (RUNTIMES, Cell, Ready, base_fields, export_fields, finish, machine_fields, model_grid,
-                         other_machine_diff, skip_reason, stamped)
+from bench.cells import (
+    RUNTIMES,
+    Cell,
+    Ready,
+    base_fields,
+    export_fields,
+    finish,
+    machine_fields,
+    model_grid,
+    other_machine_diff,
+    skip_reason,
+    stamped,
+)
 from bench.frame import print_summaries
 from devices.request import RunRequest, RunResult
 from dynabert import records
@@ -45,21 +56,33 @@ class SweepConfig:
     cache: Path | None = None
     devices: tuple[str, ...] = ("local-cpu",)
     task: str | None = None
-    processes: int = 1  # fresh processes per cell, interleaved across cells (emulated targets: always 1)
+    processes: int = (
+        1  # fresh processes per cell, interleaved across cells (emulated targets: always 1)
+    )
     subnets: tuple = ()  # sub-networks to measure instead of the widths x depths grid (grid points or per-layer)
     subnets_source: str = "the sub-networks given"  # the --subnets file, named in messages
-    export_workers: int = 1  # processes exporting at once before anything is timed (bench/export_pool.py)
-    export_only: bool = False  # export and check every pending cell's artifact, measure nothing (fill the cache)
-    done_since_utc: str | None = None  # only cells measured after this UTC time count as done (a sitting's own)
+    export_workers: int = (
+        1  # processes exporting at once before anything is timed (bench/export_pool.py)
+    )
+    export_only: bool = (
+        False  # export and check every pending cell's artifact, measure nothing (fill the cache)
+    )
+    done_since_utc: str | None = (
+        None  # only cells measured after this UTC time count as done (a sitting's own)
+    )
 
     def __post_init__(self) -> None:
         if unknown := [r for r in self.runtimes if r not in RUNTIMES]:
             raise ValueError(f"unknown runtime(s) {unknown}; choose from {', '.join(RUNTIMES)}")
         if self.processes < 1 or self.export_workers < 1:
-            raise ValueError(f"processes and export workers must be >= 1, got {self.processes}, {self.export_workers}")
+            raise ValueError(
+                f"processes and export workers must be >= 1, got {self.processes}, {self.export_workers}"
+            )
         if self.seq_len < 2 or self.batch < 1 or any(t < 1 for t in self.threads):
-            raise ValueError(f"seq_len >= 2, batch >= 1 and threads >= 1 required; got {self.seq_len}, "
-                             f"{self.batch}, {self.threads}")
+            raise ValueError(
+                f"seq_len >= 2, batch >= 1 and threads >= 1 required; got {self.seq_len}, "
+                f"{self.batch}, {self.threads}"
+            )
 
 
 def prepare_cell(cfg: SweepConfig, model: LoadedModel, cell: Cell, target, prov: dict, env: dict):
@@ -69,8 +92,17 @@ def prepare_cell(cfg: SweepConfig, model: LoadedModel, cell: Cell, target, prov:
     from dynabert.flops import cost
 
     fmt, runner_runtime, precision = RUNTIMES[cell.runtime]
-    base = base_fields(cost(model.full_size(), cell.spec, cfg.seq_len), cell, model.name, model.sha, cfg.batch,
-                       cfg.seq_len, cfg.task, prov, env)
+    base = base_fields(
+        cost(model.full_size(), cell.spec, cfg.seq_len),
+        cell,
+        model.name,
+        model.sha,
+        cfg.batch,
+        cfg.seq_len,
+        cfg.task,
+        prov,
+        env,
+    )
     why = skip_reason(cell, target)
     if why:
         return records.Record(**base, status="skipped", error=why)
@@ -78,13 +110,29 @@ def prepare_cell(cfg: SweepConfig, model: LoadedModel, cell: Cell, target, prov:
         path, meta = artifact_for(model, cell.spec, fmt, cfg.seq_len, cfg.cache)
         inputs = read_input_spec(path)
     except Exception as err:  # an export failure is a failed cell, recorded
-        return records.Record(**base, status="error", error=f"export failed: {type(err).__name__}: {err}")
+        return records.Record(
+            **base, status="error", error=f"export failed: {type(err).__name__}: {err}"
+        )
     base = export_fields(base, meta)
     if isinstance(base, records.Record):
         return base
-    return Ready(base, target.plan(RunRequest(
-        artifact=path, runtime=runner_runtime, inputs=inputs, precision=precision, threads=cell.threads,
-        batch=cfg.batch, seq_len=cfg.seq_len, warmup=cfg.warmup, min_runs=cfg.min_runs, min_time_s=cfg.min_time_s)))
+    return Ready(
+        base,
+        target.plan(
+            RunRequest(
+                artifact=path,
+                runtime=runner_runtime,
+                inputs=inputs,
+                precision=precision,
+                threads=cell.threads,
+                batch=cfg.batch,
+                seq_len=cfg.seq_len,
+                warmup=cfg.warmup,
+                min_runs=cfg.min_runs,
+                min_time_s=cfg.min_time_s,
+            )
+        ),
+    )
 
 
 def run_on_device(target, request: RunRequest) -> RunResult:
@@ -93,13 +141,25 @@ def run_on_device(target, request: RunRequest) -> RunResult:
 
 
 def plan_cells(cfg: SweepConfig) -> list[Cell]:
-    grids = {m: model_grid(m, cfg.widths, cfg.depths, cfg.subnets, cfg.subnets_source) for m in cfg.models}
+    grids = {
+        m: model_grid(m, cfg.widths, cfg.depths, cfg.subnets, cfg.subnets_source)
+        for m in cfg.models
+    }
     cells = []
     for device in cfg.devices:
-        cells += [Cell(m, "dynabert", s, r, t, device) for m in cfg.models for s in grids[m] for r in cfg.runtimes
-                  for t in cfg.threads]
-        cells += [Cell(b, "baseline", SubnetSpec(), r, t, device) for b in cfg.baselines for r in cfg.runtimes
-                  for t in cfg.threads]
+        cells += [
+            Cell(m, "dynabert", s, r, t, device)
+            for m in cfg.models
+            for s in grids[m]
+            for r in cfg.runtimes
+            for t in cfg.threads
+        ]
+        cells += [
+            Cell(b, "baseline", SubnetSpec(), r, t, device)
+            for b in cfg.baselines
+            for r in cfg.runtimes
+            for t in cfg.threads
+        ]
     return cells
 
 
@@ -108,6 +168,7 @@ def prepare_pending(cfg: SweepConfig, targets: dict) -> list[tuple[Cell, Ready |
     one model in memory at a time, then the written files flushed: no export (torch threads, hundreds of MB
     written) runs beside a timed process. A model whose cells are all done is not built (bench.artifacts.load)."""
     from tqdm.auto import tqdm
+
     from bench.export_pool import export_cells
     from devices.local import cpu_info
 
@@ -117,18 +178,41 @@ def prepare_pending(cfg: SweepConfig, targets: dict) -> list[tuple[Cell, Ready |
     prov["cpu_model"] = env.pop("cpu_model")
     loaded: dict[str, LoadedModel] = {}
     todo = []
-    for cell in plan_cells(cfg):  # every model's sub-networks checked (bench.cells.model_grid) before any is built
+    for cell in plan_cells(
+        cfg
+    ):  # every model's sub-networks checked (bench.cells.model_grid) before any is built
         if cell.model_id not in loaded:
             for previous in loaded.values():
                 previous.release()
-            loaded = {cell.model_id: load(cell.model_id, cfg.cache)}  # a cached preset's hash: nothing built
+            loaded = {
+                cell.model_id: load(cell.model_id, cfg.cache)
+            }  # a cached preset's hash: nothing built
         model = loaded[cell.model_id]
-        if records.cell_key("latency", model.name, model.sha, cell.spec.subnet_id, cfg.task, None, cell.device,
-                            cell.runtime, cell.threads, cfg.batch, cfg.seq_len, prov["machine_fingerprint"]) not in done:
+        if (
+            records.cell_key(
+                "latency",
+                model.name,
+                model.sha,
+                cell.spec.subnet_id,
+                cfg.task,
+                None,
+                cell.device,
+                cell.runtime,
+                cell.threads,
+                cfg.batch,
+                cfg.seq_len,
+                prov["machine_fingerprint"],
+            )
+            not in done
+        ):
             check_seq_len(model.limits(), cfg.seq_len, "--seq-len", cell.model_id)
             todo.append((cell, model))
-    export_cells([(c, m) for c, m in todo if not skip_reason(c, targets[c.device])], cfg.seq_len, cfg.cache,
-                 cfg.export_workers)
+    export_cells(
+        [(c, m) for c, m in todo if not skip_reason(c, targets[c.device])],
+        cfg.seq_len,
+        cfg.cache,
+        cfg.export_workers,
+    )
     pending = []
     for i, (cell, model) in enumerate(tqdm(todo, desc="export", unit="cell", disable=not todo)):
         if i and todo[i - 1][1] is not model:
@@ -155,9 +239,14 @@ def run_sweep(cfg: SweepConfig) -> list[records.Record]:
     pending = prepare_pending(cfg, targets)
     if cfg.export_only:  # returns the cells whose export or numerics check failed (not written: a timing run retries)
         failed = [r for _, r in pending if isinstance(r, records.Record)]
-        print(f"--export-only: {len(pending) - len(failed)} pending cell(s) exported and checked, {len(failed)} failed")
+        print(
+            f"--export-only: {len(pending) - len(failed)} pending cell(s) exported and checked, {len(failed)} failed"
+        )
         return failed
-    rounds = [1 if isinstance(r, records.Record) or r.request.count_runs else cfg.processes for _, r in pending]
+    rounds = [
+        1 if isinstance(r, records.Record) or r.request.count_runs else cfg.processes
+        for _, r in pending
+    ]
     results: list[list[RunResult]] = [[] for _ in pending]
     written = []
     if not pending:
@@ -169,7 +258,9 @@ def run_sweep(cfg: SweepConfig) -> list[records.Record]:
                 continue
             bar.update(1)
             if isinstance(ready, Ready):
-                bar.set_postfix_str(f"{cell.model_id} {cell.spec.subnet_id} {cell.runtime} t{cell.threads}")
+                bar.set_postfix_str(
+                    f"{cell.model_id} {cell.spec.subnet_id} {cell.runtime} t{cell.threads}"
+                )
                 results[i].append(run_on_device(targets[cell.device], ready.request))
                 if results[i][-1].ok and len(results[i]) < rounds[i]:
                     continue
@@ -182,30 +273,66 @@ def run_sweep(cfg: SweepConfig) -> list[records.Record]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="python -m bench.sweep", description=" ".join(__doc__.split("\n\n")[0].split()),
-                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    ap.add_argument("--model", action="append", default=[], help="preset, checkpoint or training output (repeatable)")
-    ap.add_argument("--runtimes", default=",".join(RUNTIMES), help=f"comma-separated: {', '.join(RUNTIMES)}")
+    ap = argparse.ArgumentParser(
+        prog="python -m bench.sweep",
+        description=" ".join(__doc__.split("\n\n")[0].split()),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    ap.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        help="preset, checkpoint or training output (repeatable)",
+    )
+    ap.add_argument(
+        "--runtimes", default=",".join(RUNTIMES), help=f"comma-separated: {', '.join(RUNTIMES)}"
+    )
     ap.add_argument("--threads", default="1", help="comma-separated thread counts")
     ap.add_argument("--seq-len", type=int, default=128)
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--widths", default=",".join(map(str, DEFAULT_WIDTHS)))
     ap.add_argument("--depths", default=",".join(map(str, DEFAULT_DEPTHS)))
-    ap.add_argument("--subnets", help="JSON file: a list of sub-network ids or per-layer {heads, ffn} objects, "
-                                      "measured instead of --widths x --depths (python -m bench.pareto search writes one)")
-    ap.add_argument("--baselines", nargs="?", const=",".join(BASELINES), default="",
-                    help=f"also measure baseline presets (default set: {', '.join(BASELINES)})")
-    ap.add_argument("--devices", default="local-cpu",
-                    help="comma-separated device profiles (python -m devices list): local-cpu, qemu-arm, cuda, ...")
+    ap.add_argument(
+        "--subnets",
+        help="JSON file: a list of sub-network ids or per-layer {heads, ffn} objects, "
+        "measured instead of --widths x --depths (python -m bench.pareto search writes one)",
+    )
+    ap.add_argument(
+        "--baselines",
+        nargs="?",
+        const=",".join(BASELINES),
+        default="",
+        help=f"also measure baseline presets (default set: {', '.join(BASELINES)})",
+    )
+    ap.add_argument(
+        "--devices",
+        default="local-cpu",
+        help="comma-separated device profiles (python -m devices list): local-cpu, qemu-arm, cuda, ...",
+    )
     ap.add_argument("--warmup", type=int, default=10)
     ap.add_argument("--min-runs", type=int, default=30)
-    ap.add_argument("--min-time", type=float, default=2.0, help="seconds of timed runs per cell, at least")
-    ap.add_argument("--processes", type=int, default=1,
-                    help="fresh processes per cell, interleaved across cells; their timed runs are pooled and "
-                         "each process's median is kept (env.process_medians_ms)")
-    ap.add_argument("--export-workers", type=int, default=1, help="processes exporting at once, before any timing")
-    ap.add_argument("--export-only", action="store_true", help="export every pending cell's artifact into the "
-                    "cache and stop: the slow, noisy part done now, the timing later in a quiet window")
+    ap.add_argument(
+        "--min-time", type=float, default=2.0, help="seconds of timed runs per cell, at least"
+    )
+    ap.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="fresh processes per cell, interleaved across cells; their timed runs are pooled and "
+        "each process's median is kept (env.process_medians_ms)",
+    )
+    ap.add_argument(
+        "--export-workers",
+        type=int,
+        default=1,
+        help="processes exporting at once, before any timing",
+    )
+    ap.add_argument(
+        "--export-only",
+        action="store_true",
+        help="export every pending cell's artifact into the "
+        "cache and stop: the slow, noisy part done now, the timing later in a quiet window",
+    )
     ap.add_argument("--cache-dir", help="artifact cache (default ~/.cache/dynabert-edge/artifacts)")
     ap.add_argument("--task", help="task name to put in the records (for joining with accuracy)")
     ap.add_argument("--results", required=True, help="results store (JSON lines), appended to")
@@ -216,18 +343,32 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         from devices import profiles
+
         devices = tuple(d.strip() for d in args.devices.split(",") if d.strip())
         for d in devices:
             profiles.get(d)  # a clear error naming an unknown device before anything runs
         cfg = SweepConfig(
-            models=args.model, results=args.results, runtimes=tuple(r.strip() for r in args.runtimes.split(",")),
-            threads=tuple(int(t) for t in args.threads.split(",")), seq_len=args.seq_len, batch=args.batch,
-            widths=parse_mults(args.widths, "widths"), depths=parse_mults(args.depths, "depths"),
-            baselines=tuple(b for b in args.baselines.split(",") if b), warmup=args.warmup,
-            min_runs=args.min_runs, min_time_s=args.min_time, processes=args.processes,
-            export_workers=args.export_workers, export_only=args.export_only,
-            cache=records.check_out_dir(args.cache_dir, "--cache-dir") if args.cache_dir else None, task=args.task,
-            devices=devices, subnets=tuple(read_subnets(args.subnets)) if args.subnets else (), subnets_source=args.subnets)
+            models=args.model,
+            results=args.results,
+            runtimes=tuple(r.strip() for r in args.runtimes.split(",")),
+            threads=tuple(int(t) for t in args.threads.split(",")),
+            seq_len=args.seq_len,
+            batch=args.batch,
+            widths=parse_mults(args.widths, "widths"),
+            depths=parse_mults(args.depths, "depths"),
+            baselines=tuple(b for b in args.baselines.split(",") if b),
+            warmup=args.warmup,
+            min_runs=args.min_runs,
+            min_time_s=args.min_time,
+            processes=args.processes,
+            export_workers=args.export_workers,
+            export_only=args.export_only,
+            cache=records.check_out_dir(args.cache_dir, "--cache-dir") if args.cache_dir else None,
+            task=args.task,
+            devices=devices,
+            subnets=tuple(read_subnets(args.subnets)) if args.subnets else (),
+            subnets_source=args.subnets,
+        )
         if not cfg.models and not cfg.baselines:
             raise ValueError("nothing to measure: give --model and/or --baselines")
         t0 = time.time()
@@ -235,11 +376,19 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    failed = [r for r in written if r.status != "ok"]  # with --export-only: the failed exports (not written)
+    failed = [
+        r for r in written if r.status != "ok"
+    ]  # with --export-only: the failed exports (not written)
     if not cfg.export_only:
-        print_summaries(cfg.results, cfg.seq_len, f"batch {cfg.batch}, seq {cfg.seq_len}, threads {args.threads}, "
-                                                  f"{','.join(cfg.devices)}")
-        print(f"\n{len(written)} new records ({len(failed)} failed) in {time.time() - t0:.0f} s -> {cfg.results}")
+        print_summaries(
+            cfg.results,
+            cfg.seq_len,
+            f"batch {cfg.batch}, seq {cfg.seq_len}, threads {args.threads}, "
+            f"{','.join(cfg.devices)}",
+        )
+        print(
+            f"\n{len(written)} new records ({len(failed)} failed) in {time.time() - t0:.0f} s -> {cfg.results}"
+        )
     for r in failed:
         print(f"  {r.status}: {r.model_id} {r.subnet_id} {r.runtime}: {r.error}", file=sys.stderr)
     return 1 if failed else 0

@@ -11,10 +11,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bench.export import ensure_artifact
-from bench.stats import summarize
 from bench.artifacts import torch_artifact
 from bench.cells import RUNTIMES
+from bench.export import ensure_artifact
+from bench.stats import summarize
 from devices.inputs import read_input_spec
 from devices.local import available
 from devices.runner import load, make_inputs
@@ -31,15 +31,20 @@ def test_latency(benchmark, bench_cell, bench_settings, loaded_models, tmp_path_
     seq, threads = bench_settings["seq_len"], bench_settings["threads"]
     model = loaded_models(model_name)
     if fmt == "torch":
-        path, meta = torch_artifact(model, spec, tmp_path_factory.getbasetemp().parent / "torch-artifacts")
+        path, meta = torch_artifact(
+            model, spec, tmp_path_factory.getbasetemp().parent / "torch-artifacts"
+        )
     else:
         path, meta = ensure_artifact(model.sub(spec), model.sha, spec.subnet_id, fmt, seq)
     assert meta["ok"], f"{fmt} artifact failed its numerics check: {meta}"
     if runner_runtime == "torch":
         import torch
+
         previous = torch.get_num_threads()
     extras: dict = {}
-    run, version = load(runner_runtime, str(path), threads, extras=extras)  # onnxruntime: the shipped session
+    run, version = load(
+        runner_runtime, str(path), threads, extras=extras
+    )  # onnxruntime: the shipped session
     shape = read_input_spec(path)  # the model's own vocabulary and type vocabulary
     inputs = make_inputs(1, seq, shape.vocab_size, shape.type_vocab_size)
     try:
@@ -48,20 +53,41 @@ def test_latency(benchmark, bench_cell, bench_settings, loaded_models, tmp_path_
         if runner_runtime == "torch":
             torch.set_num_threads(previous)
     assert np.isfinite(out).all()
-    if benchmark.disabled:  # --benchmark-disable (or the plugin disabled itself): one run, a smoke test, no stats
+    if (
+        benchmark.disabled
+    ):  # --benchmark-disable (or the plugin disabled itself): one run, a smoke test, no stats
         return
     c = cost(model.dyna.full_size, spec, seq)
     stats = summarize([t * 1e3 for t in benchmark.stats.stats.data])
     benchmark.group = f"{model_name} seq{seq} t{threads}"
     benchmark.extra_info.update(
-        kind="latency", model_id=model_name, checkpoint_sha=model.sha, subnet_id=spec.subnet_id,
-        width_mult=spec.width_mult, depth_mult=spec.depth_mult, n_layers=c.n_layers, n_heads=c.n_heads,
-        ffn_dim=c.ffn_dim, family=family,
-        format=fmt.split("-")[0], precision=precision, artifact_bytes=meta["bytes"],
-        export_max_abs_err=meta["max_abs_err"], export_ok=meta["ok"], device="local-cpu", runtime=runtime,
-        threads=threads, batch_size=1, seq_len=seq, params=c.params_active, params_total=c.params_total,
-        flops=c.flops_dense, flops_with_attention=c.flops_with_attention, flops_source="analytic",
-        runtime_version=version, session_options=extras.get("session_options"),
+        kind="latency",
+        model_id=model_name,
+        checkpoint_sha=model.sha,
+        subnet_id=spec.subnet_id,
+        width_mult=spec.width_mult,
+        depth_mult=spec.depth_mult,
+        n_layers=c.n_layers,
+        n_heads=c.n_heads,
+        ffn_dim=c.ffn_dim,
+        family=family,
+        format=fmt.split("-")[0],
+        precision=precision,
+        artifact_bytes=meta["bytes"],
+        export_max_abs_err=meta["max_abs_err"],
+        export_ok=meta["ok"],
+        device="local-cpu",
+        runtime=runtime,
+        threads=threads,
+        batch_size=1,
+        seq_len=seq,
+        params=c.params_active,
+        params_total=c.params_total,
+        flops=c.flops_dense,
+        flops_with_attention=c.flops_with_attention,
+        flops_source="analytic",
+        runtime_version=version,
+        session_options=extras.get("session_options"),
         measured_in="pytest process (pytest-benchmark pedantic, 5 warm-up, 20 rounds)",
-        **stats)
-
+        **stats,
+    )

@@ -20,11 +20,15 @@ from devices.runner import load, make_inputs
 from dynabert.config import default_grid
 from dynabert.flops import cost
 
-CELLS = [(spec, fmt, v) for spec in default_grid() for fmt in ("onnx", "onnx-int8") for v in VARIANTS]
+CELLS = [
+    (spec, fmt, v) for spec in default_grid() for fmt in ("onnx", "onnx-int8") for v in VARIANTS
+]
 
 
 @pytest.mark.bench
-@pytest.mark.parametrize("spec,fmt,variant", CELLS, ids=[f"{s.subnet_id}-{f}-{v}" for s, f, v in CELLS])
+@pytest.mark.parametrize(
+    "spec,fmt,variant", CELLS, ids=[f"{s.subnet_id}-{f}-{v}" for s, f, v in CELLS]
+)
 def test_ort_session(benchmark, request, spec, fmt, variant, bench_settings, loaded_models):
     seq, threads = bench_settings["seq_len"], bench_settings["threads"]
     model = loaded_models(request.config.option.bench_model)  # --bench-model / BENCH_MODEL
@@ -33,18 +37,31 @@ def test_ort_session(benchmark, request, spec, fmt, variant, bench_settings, loa
     assert meta["ok"], f"{fmt} artifact failed its numerics check: {meta}"
     timed = path if variant.startswith("fused") else plain_export(path, fmt, meta, fp32)
     extras: dict = {}
-    run, version = load("onnxruntime", str(timed), threads, extras=extras, session=VARIANTS[variant])
+    run, version = load(
+        "onnxruntime", str(timed), threads, extras=extras, session=VARIANTS[variant]
+    )
     shape = read_input_spec(timed)
     inputs = make_inputs(1, seq, shape.vocab_size, shape.type_vocab_size)
     out = benchmark.pedantic(run, args=(inputs,), rounds=20, warmup_rounds=5, iterations=1)
     assert np.isfinite(out).all()
     opts = extras["session_options"]
-    assert opts["disabled_optimizers"] == ([] if variant == "export-default" else ["SkipLayerNormFusion"])
+    assert opts["disabled_optimizers"] == (
+        [] if variant == "export-default" else ["SkipLayerNormFusion"]
+    )
     assert bool(opts.get("offline_optimizations")) == variant.startswith("fused")
     c = cost(model.dyna.full_size, spec, seq)
     benchmark.group = f"{model.name} {spec.subnet_id} {fmt} seq{seq} t{threads}"
     benchmark.extra_info.update(  # no subnet_id: a comparison, not a results-store record (bench/collect.py)
-        model_id=model.name, checkpoint_sha=model.sha, subnet=spec.subnet_id, format=fmt, variant=variant,
-        session_options=opts, runtime_version=version, seq_len=seq, threads=threads, batch_size=1,
+        model_id=model.name,
+        checkpoint_sha=model.sha,
+        subnet=spec.subnet_id,
+        format=fmt,
+        variant=variant,
+        session_options=opts,
+        runtime_version=version,
+        seq_len=seq,
+        threads=threads,
+        batch_size=1,
         flops_with_attention=c.flops_with_attention,
-        measured_in="pytest process (pytest-benchmark pedantic, 5 warm-up, 20 rounds)")
+        measured_in="pytest process (pytest-benchmark pedantic, 5 warm-up, 20 rounds)",
+    )

@@ -24,11 +24,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "list":
             for name, prof in sorted(profiles.load_all().items()):
                 where = prof.get("host") or prof.get("serial") or ""
-                print(f"{name:12s} {prof['kind']:10s} {prof.get('arch', ''):8s} threads {prof['threads']} "
-                      f"runtimes {','.join(prof.get('runtimes', []))} {where}  ({prof['path']})")
+                print(
+                    f"{name:12s} {prof['kind']:10s} {prof.get('arch', ''):8s} threads {prof['threads']} "
+                    f"runtimes {','.join(prof.get('runtimes', []))} {where}  ({prof['path']})"
+                )
             return 0
         if args.command == "setup":
             from devices.qemu_arm import setup
+
             print(f"qemu-arm ready in {setup()}")
             return 0
         prof = profiles.get(args.name)
@@ -36,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
             if prof["kind"] != "ssh":
                 raise ValueError(f"prepare is for ssh devices; {args.name} is {prof['kind']}")
             from devices.ssh import prepare
+
             prepare(prof)
         ok, line = target_for(prof).check()
         print(f"{args.name}: {'ok' if ok else 'NOT READY'}: {line}")

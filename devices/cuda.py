@@ -20,7 +20,7 @@ GPU_RUNTIMES = {("torch", "fp32"): "torch-cuda", ("onnxruntime", "fp32"): "onnxr
 NO_GPU_RUNTIME = {
     "litert": "LiteRT has no CUDA runtime (its GPU delegate is for mobile OpenCL/OpenGL)",
     "onnxruntime": "onnxruntime's CUDA execution provider has no int8 MatMulInteger kernel for these graphs "
-                   "(the int8 nodes would run on the CPU)",
+    "(the int8 nodes would run on the CPU)",
     "torch": "the torch runtime times fp32 models only",
 }
 
@@ -30,7 +30,10 @@ def gpu_runtime(runtime: str, precision: str) -> tuple[str | None, str]:
     if (runtime, precision) in GPU_RUNTIMES:
         return GPU_RUNTIMES[runtime, precision], ""
     why = NO_GPU_RUNTIME.get(runtime, f"no GPU runtime is known for {runtime!r}")
-    return None, f"{runtime} {precision} is not run on the GPU: {why}; never run on the CPU under a GPU label"
+    return (
+        None,
+        f"{runtime} {precision} is not run on the GPU: {why}; never run on the CPU under a GPU label",
+    )
 
 
 def status(profile: dict | None = None) -> tuple[bool, str]:
@@ -40,11 +43,16 @@ def status(profile: dict | None = None) -> tuple[bool, str]:
     import torch
 
     if not torch.cuda.is_available():
-        what = "a CPU-only build" if torch.version.cuda is None else "no CUDA device or driver visible"
+        what = (
+            "a CPU-only build" if torch.version.cuda is None else "no CUDA device or driver visible"
+        )
         return False, f"torch {torch.__version__} cannot use a GPU ({what}): {TORCH_GPU_INSTALL}"
     index = (profile or {}).get("gpu_index", 0)
     if index >= torch.cuda.device_count():
-        return False, f"gpu_index {index} does not exist: {torch.cuda.device_count()} GPU(s) visible"
+        return (
+            False,
+            f"gpu_index {index} does not exist: {torch.cuda.device_count()} GPU(s) visible",
+        )
     name = torch.cuda.get_device_name(index)
     return True, f"GPU {index}: {name}; onnxruntime CUDA EP: {ort_cuda_line()}"
 

@@ -35,7 +35,9 @@ def read_input_spec(path: str | Path) -> InputSpec:
     elif path.suffix == ".tflite":
         spec = tflite_spec(path)
     else:
-        raise ValueError(f"artifact {path}: unknown format (expected a model directory, .onnx or .tflite)")
+        raise ValueError(
+            f"artifact {path}: unknown format (expected a model directory, .onnx or .tflite)"
+        )
     cache.write_text(json.dumps({"stamp": stamp, "spec": spec.__dict__}))
     return spec
 
@@ -59,10 +61,14 @@ def torch_spec(path: Path) -> InputSpec:
     try:
         config = json.loads(config_path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ValueError(f"{config_path}: not JSON ({err}); save the model again (save_pretrained)") from None
+        raise ValueError(
+            f"{config_path}: not JSON ({err}); save the model again (save_pretrained)"
+        ) from None
     if not isinstance(config, dict):
-        raise ValueError(f"{config_path}: holds a JSON {type(config).__name__}, not a model config object; save the "
-                         f"model again (save_pretrained)")
+        raise ValueError(
+            f"{config_path}: holds a JSON {type(config).__name__}, not a model config object; save the "
+            f"model again (save_pretrained)"
+        )
     vocab = config.get("vocab_size")
     if not vocab:
         raise ValueError(f"{config_path} has no vocab_size")
@@ -80,7 +86,9 @@ def onnx_spec(path: Path) -> InputSpec:
     if missing:
         raise ValueError(f"{path}: no graph input(s) {missing}; inputs are {sorted(inputs)}")
 
-    def table_rows(name: str) -> int | None:  # an initializer, possibly behind DequantizeLinear/Cast
+    def table_rows(
+        name: str,
+    ) -> int | None:  # an initializer, possibly behind DequantizeLinear/Cast
         for _ in range(WALK):
             if name in dims:
                 return dims[name][0] if len(dims[name]) == 2 else None
@@ -103,10 +111,20 @@ def onnx_spec(path: Path) -> InputSpec:
         if node.op_type == "Gather" and (role := source_input(node.input[1])) in ROLES:
             rows.setdefault(role, table_rows(node.input[0]))
     if not rows.get("input_ids"):
-        raise ValueError(f"{path}: no embedding lookup of input_ids found; cannot tell the vocabulary size")
+        raise ValueError(
+            f"{path}: no embedding lookup of input_ids found; cannot tell the vocabulary size"
+        )
     shape = [d.dim_value or None for d in inputs["input_ids"].type.tensor_type.shape.dim]
-    dtype = onnx.helper.tensor_dtype_to_np_dtype(inputs["input_ids"].type.tensor_type.elem_type).name
-    return InputSpec(ROLES, dtype, rows["input_ids"], rows.get("token_type_ids") or 1, *(shape + [None, None])[:2])
+    dtype = onnx.helper.tensor_dtype_to_np_dtype(
+        inputs["input_ids"].type.tensor_type.elem_type
+    ).name
+    return InputSpec(
+        ROLES,
+        dtype,
+        rows["input_ids"],
+        rows.get("token_type_ids") or 1,
+        *(shape + [None, None])[:2],
+    )
 
 
 def tflite_spec(path: Path) -> InputSpec:
@@ -136,13 +154,24 @@ def tflite_spec(path: Path) -> InputSpec:
     rows = {}
     for op in ops:
         if op["op_name"] in ("EMBEDDING_LOOKUP", "GATHER"):
-            ids, table = (op["inputs"][0], op["inputs"][1]) if op["op_name"] == "EMBEDDING_LOOKUP" \
+            ids, table = (
+                (op["inputs"][0], op["inputs"][1])
+                if op["op_name"] == "EMBEDDING_LOOKUP"
                 else (op["inputs"][1], op["inputs"][0])
+            )
             if (role := source_role(ids)) and len(tensors[table]["shape"]) == 2:
                 rows.setdefault(role, int(tensors[table]["shape"][0]))
     if not rows.get("input_ids"):
-        raise ValueError(f"{path}: no embedding lookup of the ids input found; cannot tell the vocabulary size")
+        raise ValueError(
+            f"{path}: no embedding lookup of the ids input found; cannot tell the vocabulary size"
+        )
     names = tuple(tensors[details[n]["index"]]["name"] for n in order)
     batch, seq = (int(v) for v in details[order[0]]["shape"])
-    return InputSpec(names, details[order[0]]["dtype"].__name__, rows["input_ids"], rows.get("token_type_ids") or 1,
-                     batch, seq)
+    return InputSpec(
+        names,
+        details[order[0]]["dtype"].__name__,
+        rows["input_ids"],
+        rows.get("token_type_ids") or 1,
+        batch,
+        seq,
+    )

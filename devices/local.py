@@ -32,8 +32,13 @@ def available(runtime: str) -> tuple[bool, str]:
 
 def cpu_info() -> dict:
     """CPU model, core count, governor and turbo state where readable (None where not)."""
-    info = {"cpu_model": platform.processor() or None, "logical_cpus": os.cpu_count(), "machine": platform.machine(),
-            "governor": None, "turbo": None}
+    info = {
+        "cpu_model": platform.processor() or None,
+        "logical_cpus": os.cpu_count(),
+        "machine": platform.machine(),
+        "governor": None,
+        "turbo": None,
+    }
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -59,16 +64,25 @@ def pinned_cpus(threads: int) -> list[int]:
     return rule(threads)
 
 
-def run_runner(request: RunRequest, runtime: str | None = None, extra_args: tuple[str, ...] = ()) -> RunResult:
+def run_runner(
+    request: RunRequest, runtime: str | None = None, extra_args: tuple[str, ...] = ()
+) -> RunResult:
     """The runner in a fresh Python process here (its own thread pool and allocator); `runtime` and `extra_args`
     let a target run it its own way (e.g. `torch-cuda --gpu-index 1`)."""
     cmd = [sys.executable, str(RUNNER), *request.runner_args(runtime), *extra_args]
     if request.save_output:
         cmd += ["--save-output", request.save_output]
-    env = {**os.environ, "OMP_NUM_THREADS": str(request.threads), "PYTHONPATH": os.pathsep.join(
-        [str(RUNNER.parent.parent), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": str(request.threads),
+        "PYTHONPATH": os.pathsep.join(
+            [str(RUNNER.parent.parent), os.environ.get("PYTHONPATH", "")]
+        ).rstrip(os.pathsep),
+    }
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=request.timeout_s, env=env)
+        proc = subprocess.run(
+            cmd, capture_output=True, text=True, timeout=request.timeout_s, env=env
+        )
     except subprocess.TimeoutExpired:
         return RunResult.failed(f"runner timed out after {request.timeout_s:.0f} s")
     return from_runner_output(proc.stdout, proc.stderr, proc.returncode)

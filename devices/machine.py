@@ -19,11 +19,29 @@ from dataclasses import asdict, dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-X86_FEATURES = ("avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx_vnni", "avx512_bf16",
-                "avx512_fp16", "amx_tile", "amx_int8", "amx_bf16")
+X86_FEATURES = (
+    "avx2",
+    "fma",
+    "avx512f",
+    "avx512bw",
+    "avx512vl",
+    "avx512_vnni",
+    "avx_vnni",
+    "avx512_bf16",
+    "avx512_fp16",
+    "amx_tile",
+    "amx_int8",
+    "amx_bf16",
+)
 ARM_FEATURES = ("asimd", "asimddp", "i8mm", "sve", "sve2", "bf16", "fphp", "asimdhp")
 RUNTIME_PACKAGES = ("torch", "onnxruntime", "ai-edge-litert", "numpy")
-INT8_DOT_FEATURES = ("avx512_vnni", "avx_vnni", "amx_int8", "asimddp", "i8mm")  # int8 dot-product instructions
+INT8_DOT_FEATURES = (
+    "avx512_vnni",
+    "avx_vnni",
+    "amx_int8",
+    "asimddp",
+    "i8mm",
+)  # int8 dot-product instructions
 
 
 @dataclass(frozen=True)
@@ -49,7 +67,9 @@ class Machine:
     @property
     def label(self) -> str:
         """Short human label for legends and table columns: CPU, cores, int8-dot-product features, fingerprint."""
-        cpu = (self.cpu_model or self.arch).replace("(R)", "").replace("(TM)", "").replace(" CPU", "")
+        cpu = (
+            (self.cpu_model or self.arch).replace("(R)", "").replace("(TM)", "").replace(" CPU", "")
+        )
         dots = [f for f in self.isa if f in INT8_DOT_FEATURES]
         return f"{' '.join(cpu.split())}, {self.cores_used} cores, {'+'.join(dots) or 'no int8-dot ISA'} [{self.fingerprint}]"
 
@@ -74,9 +94,14 @@ def _cpuinfo() -> tuple[str | None, set[str]]:
             model = value.strip()
         elif key in ("flags", "Features") and not flags:
             flags = set(value.split())
-    if model is None and "CPU implementer" in text:  # ARM Linux: no model name; implementer + part identify it
-        ids = {k.strip(): v.strip() for k, _, v in (l.partition(":") for l in text.splitlines()) if k.strip()
-               in ("CPU implementer", "CPU part")}
+    if (
+        model is None and "CPU implementer" in text
+    ):  # ARM Linux: no model name; implementer + part identify it
+        ids = {
+            k.strip(): v.strip()
+            for k, _, v in (l.partition(":") for l in text.splitlines())
+            if k.strip() in ("CPU implementer", "CPU part")
+        }
         model = f"ARM implementer {ids.get('CPU implementer')} part {ids.get('CPU part')}"
     return model or platform.processor() or None, flags
 
@@ -109,13 +134,28 @@ def this_machine(cores_used: int | None = None) -> Machine:
     """The identity of the machine this process runs on. `cores_used` defaults to this process's affinity."""
     model, flags = _cpuinfo()
     arch = platform.machine()
-    known = ARM_FEATURES if arch.lower() in ("aarch64", "arm64") or arch.startswith("arm") else X86_FEATURES
+    known = (
+        ARM_FEATURES
+        if arch.lower() in ("aarch64", "arm64") or arch.startswith("arm")
+        else X86_FEATURES
+    )
     if cores_used is None:
-        cores_used = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    fields = dict(cpu_model=model, arch=arch, cores_used=cores_used, logical_cpus=os.cpu_count(),
-                  isa=[f for f in known if f in flags], memory_gib=_memory_gib(),
-                  os=f"{platform.system()} {platform.release().split('-')[0]}", python=platform.python_version(),
-                  runtimes=package_versions(RUNTIME_PACKAGES))
+        cores_used = (
+            len(os.sched_getaffinity(0))
+            if hasattr(os, "sched_getaffinity")
+            else (os.cpu_count() or 1)
+        )
+    fields = dict(
+        cpu_model=model,
+        arch=arch,
+        cores_used=cores_used,
+        logical_cpus=os.cpu_count(),
+        isa=[f for f in known if f in flags],
+        memory_gib=_memory_gib(),
+        os=f"{platform.system()} {platform.release().split('-')[0]}",
+        python=platform.python_version(),
+        runtimes=package_versions(RUNTIME_PACKAGES),
+    )
     return Machine(**{**fields, "isa": tuple(fields["isa"])}, fingerprint=fingerprint(fields))
 
 

@@ -12,7 +12,11 @@ import json
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-ROLES = ("input_ids", "attention_mask", "token_type_ids")  # the signature every exported artifact has
+ROLES = (
+    "input_ids",
+    "attention_mask",
+    "token_type_ids",
+)  # the signature every exported artifact has
 
 
 @dataclass(frozen=True)
@@ -33,15 +37,22 @@ class InputSpec:
 
     def __post_init__(self) -> None:
         if self.vocab_size < 2 or self.type_vocab_size < 1:
-            raise ValueError(f"vocab_size >= 2 and type_vocab_size >= 1 required; got {self.vocab_size}, "
-                             f"{self.type_vocab_size}")
+            raise ValueError(
+                f"vocab_size >= 2 and type_vocab_size >= 1 required; got {self.vocab_size}, "
+                f"{self.type_vocab_size}"
+            )
 
     def shape_refusal(self, batch: int, seq_len: int) -> str | None:
         """Why (batch, seq_len) cannot run on this artifact, or None."""
-        for axis, want, have in (("batch", batch, self.batch), ("sequence length", seq_len, self.seq_len)):
+        for axis, want, have in (
+            ("batch", batch, self.batch),
+            ("sequence length", seq_len, self.seq_len),
+        ):
             if have is not None and want != have:
-                return (f"the artifact's inputs have a static {axis} of {have}; {axis} {want} was asked "
-                        f"(export one with that {axis}, or ask for {have})")
+                return (
+                    f"the artifact's inputs have a static {axis} of {have}; {axis} {want} was asked "
+                    f"(export one with that {axis}, or ask for {have})"
+                )
         return None
 
 
@@ -79,17 +90,38 @@ class RunRequest:
         if self.session not in ("artifact", "default"):
             raise ValueError(f"session must be 'artifact' or 'default', got {self.session!r}")
         if self.batch < 1 or self.seq_len < 2 or self.threads < 1:
-            raise ValueError(f"batch >= 1, seq_len >= 2 and threads >= 1 required; got {self.batch}, "
-                             f"{self.seq_len}, {self.threads}")
+            raise ValueError(
+                f"batch >= 1, seq_len >= 2 and threads >= 1 required; got {self.batch}, "
+                f"{self.seq_len}, {self.threads}"
+            )
 
     def runner_args(self, runtime: str | None = None, artifact: str | None = None) -> list[str]:
         """The runner's command-line arguments for this request (the runtime and artifact path may be the
         target's own, e.g. `torch-cuda` or a path on a board)."""
-        args = ["--artifact", artifact or str(self.artifact), "--runtime", runtime or self.runtime,
-                "--threads", str(self.threads), "--batch", str(self.batch), "--seq-len", str(self.seq_len),
-                "--vocab-size", str(self.inputs.vocab_size), "--type-vocab-size", str(self.inputs.type_vocab_size),
-                "--warmup", str(self.warmup), "--min-runs", str(self.min_runs), "--min-time", str(self.min_time_s),
-                "--max-time", str(self.max_time_s)]
+        args = [
+            "--artifact",
+            artifact or str(self.artifact),
+            "--runtime",
+            runtime or self.runtime,
+            "--threads",
+            str(self.threads),
+            "--batch",
+            str(self.batch),
+            "--seq-len",
+            str(self.seq_len),
+            "--vocab-size",
+            str(self.inputs.vocab_size),
+            "--type-vocab-size",
+            str(self.inputs.type_vocab_size),
+            "--warmup",
+            str(self.warmup),
+            "--min-runs",
+            str(self.min_runs),
+            "--min-time",
+            str(self.min_time_s),
+            "--max-time",
+            str(self.max_time_s),
+        ]
         if self.session != "artifact":
             args += ["--session", self.session]
         if self.pin:
@@ -119,8 +151,12 @@ class RunResult:
     peak_rss_increase_mb: float | None = None
     instructions_per_inference: int | None = None
     instructions_per_run: list[int] | None = None
-    aggregates: dict | None = None  # a tool's own statistics where it keeps no raw samples (benchmark_model)
-    extra: dict = field(default_factory=dict)  # goes to the record's env: affinity, GPU memory, emulation, ...
+    aggregates: dict | None = (
+        None  # a tool's own statistics where it keeps no raw samples (benchmark_model)
+    )
+    extra: dict = field(
+        default_factory=dict
+    )  # goes to the record's env: affinity, GPU memory, emulation, ...
 
     @classmethod
     def failed(cls, error: str) -> RunResult:
@@ -131,25 +167,53 @@ class RunResult:
         return cls(ok=False, error=why, refused=True)
 
 
-RUNNER_EXTRA = ("session_options", "cpu_affinity", "h2d_ms", "max_memory_allocated_mb", "gpu_memory_mb",
-                "gpu_memory_source", "gpu", "gpu_index", "tf32", "count_runs")
+RUNNER_EXTRA = (
+    "session_options",
+    "cpu_affinity",
+    "h2d_ms",
+    "max_memory_allocated_mb",
+    "gpu_memory_mb",
+    "gpu_memory_source",
+    "gpu",
+    "gpu_index",
+    "tf32",
+    "count_runs",
+)
 
 
-def from_runner_output(stdout: str, stderr: str = "", returncode: int | None = None, where: str = "runner") \
-        -> RunResult:
+def from_runner_output(
+    stdout: str, stderr: str = "", returncode: int | None = None, where: str = "runner"
+) -> RunResult:
     """The runner's last JSON line as a RunResult (the only place it is parsed); a missing line is a failure that
     quotes the end of stderr."""
     lines = [line for line in stdout.splitlines() if line.startswith("{")]
     if not lines:
-        return RunResult.failed(f"{where} exited {returncode} without a result: {stderr.strip()[-500:]}")
+        return RunResult.failed(
+            f"{where} exited {returncode} without a result: {stderr.strip()[-500:]}"
+        )
     out = json.loads(lines[-1])
     if not out.get("ok"):
         return RunResult.failed(out.get("error") or f"{where} failed without a message")
     own = {f.name for f in fields(RunResult)}
-    result = RunResult(ok=True, **{k: out[k] for k in ("runtime_version", "machine", "batch", "seq_len",
-                                                       "output_shape", "samples_ms", "load_ms",
-                                                       "first_inference_ms", "n_warmup", "peak_rss_increase_mb")
-                                   if k in out and k in own})
+    result = RunResult(
+        ok=True,
+        **{
+            k: out[k]
+            for k in (
+                "runtime_version",
+                "machine",
+                "batch",
+                "seq_len",
+                "output_shape",
+                "samples_ms",
+                "load_ms",
+                "first_inference_ms",
+                "n_warmup",
+                "peak_rss_increase_mb",
+            )
+            if k in out and k in own
+        },
+    )
     result.extra = {k: out[k] for k in RUNNER_EXTRA if k in out}
     return result
 

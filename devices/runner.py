@@ -50,7 +50,11 @@ def peak_rss_mb() -> float:
                     return int(line.split()[1]) / 1024
     except OSError:
         pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / (1024 if sys.platform == "darwin" else 1)
+    return (
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        / 1024
+        / (1024 if sys.platform == "darwin" else 1)
+    )
 
 
 def token_id_range(vocab_size: int) -> tuple[int, int]:
@@ -61,7 +65,9 @@ def token_id_range(vocab_size: int) -> tuple[int, int]:
     return min(1000, vocab_size // 2), min(vocab_size, 29000)
 
 
-def make_inputs(batch: int, seq_len: int, vocab_size: int, type_vocab_size: int, seed: int = 0) -> dict:
+def make_inputs(
+    batch: int, seq_len: int, vocab_size: int, type_vocab_size: int, seed: int = 0
+) -> dict:
     """Deterministic (batch, seq_len) int64 inputs: ids from the model's vocabulary ([CLS] = 101 first where the
     vocabulary has it), token types from its type vocabulary, a full attention mask."""
     rng = np.random.default_rng(seed)
@@ -82,30 +88,56 @@ def gpu_process_memory_mb(index: int) -> tuple[float | None, str]:
 
         pynvml.nvmlInit()
         handle = pynvml.nvmlDeviceGetHandleByIndex(index)
-        used = [p.usedGpuMemory for p in pynvml.nvmlDeviceGetComputeRunningProcesses(handle) if p.pid == pid]
+        used = [
+            p.usedGpuMemory
+            for p in pynvml.nvmlDeviceGetComputeRunningProcesses(handle)
+            if p.pid == pid
+        ]
         return (used[0] / 2**20 if used and used[0] is not None else None), "NVML, this process"
     except ImportError:
         pass
-    except Exception as err:  # NVML present but unusable (e.g. in a container): say so in the record
+    except (
+        Exception
+    ) as err:  # NVML present but unusable (e.g. in a container): say so in the record
         return None, f"NVML failed: {type(err).__name__}: {err}"
     if shutil.which("nvidia-smi") is None:
         return None, "neither pynvml (pip install nvidia-ml-py) nor nvidia-smi found"
-    out = subprocess.run(["nvidia-smi", "-i", str(index), "--query-compute-apps=pid,used_memory",
-                          "--format=csv,noheader,nounits"], capture_output=True, text=True).stdout
-    used = [float(line.split(",")[1]) for line in out.splitlines() if line.split(",")[0].strip() == str(pid)]
+    out = subprocess.run(
+        [
+            "nvidia-smi",
+            "-i",
+            str(index),
+            "--query-compute-apps=pid,used_memory",
+            "--format=csv,noheader,nounits",
+        ],
+        capture_output=True,
+        text=True,
+    ).stdout
+    used = [
+        float(line.split(",")[1])
+        for line in out.splitlines()
+        if line.split(",")[0].strip() == str(pid)
+    ]
     return (used[0] if used else None), "nvidia-smi, this process"
 
 
 SESSION_SUFFIX = ".session.json"
 SESSION_MODES = ("artifact", "default")
-OPT_LEVELS = ("ORT_DISABLE_ALL", "ORT_ENABLE_BASIC", "ORT_ENABLE_EXTENDED", "ORT_ENABLE_LAYOUT", "ORT_ENABLE_ALL")
+OPT_LEVELS = (
+    "ORT_DISABLE_ALL",
+    "ORT_ENABLE_BASIC",
+    "ORT_ENABLE_EXTENDED",
+    "ORT_ENABLE_LAYOUT",
+    "ORT_ENABLE_ALL",
+)
 
 
 # Graph optimizer names onnxruntime's `disabled_optimizers` takes (it ignores a name it does not know, silently):
 # the transformers its CPU session reports at log level 0 ("Applying graph transformer NAME"), the rewrite rules
 # and transformers named in its library, onnxruntime 1.32. A sidecar naming another one is refused (a typo would
 # otherwise leave the optimizer on without a word); a name a later onnxruntime adds belongs in this list.
-ORT_OPTIMIZERS = frozenset("""
+ORT_OPTIMIZERS = frozenset(
+    """
 AttentionFusion Avx2WeightS8ToU8Transformer BiasDropoutFusion BiasGeluFusion BiasSkipLayerNormFusion BiasSoftmaxFusion
 CastChainElimination CastElimination CastFloat16Transformer CommonSubexpressionElimination ConstantFolding
 ConstantSharing ConvActivationFusion ConvAddActivationFusion ConvAddFusion ConvBNFusion ConvMulFusion
@@ -122,7 +154,8 @@ PreShapeNodeElimination QDQFinalCleanupTransformer QDQPropagationTransformer QDQ
 QDQSelectorActionTransformer QuickGeluFusion RemoveDuplicateCastTransformer ReshapeFusion SimplifiedLayerNormFusion
 SkipLayerNormFusion SliceConcatToSpaceToDepthFusion SwiGluFusion TransposeOptimizer
 TransposeOptimizer_CPUExecutionProvider UnsqueezeElimination WeightBiasQuantization WhereDummyDq
-""".split())
+""".split()
+)
 
 
 def config_object(file: str | os.PathLike) -> dict:
@@ -131,9 +164,13 @@ def config_object(file: str | os.PathLike) -> dict:
         with open(file) as f:
             data = json.load(f)
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ValueError(f"{file}: not JSON ({err}); save the model again (save_pretrained)") from None
+        raise ValueError(
+            f"{file}: not JSON ({err}); save the model again (save_pretrained)"
+        ) from None
     if not isinstance(data, dict):
-        raise ValueError(f"{file}: holds a JSON {type(data).__name__}, not a model config; save the model again")
+        raise ValueError(
+            f"{file}: holds a JSON {type(data).__name__}, not a model config; save the model again"
+        )
     return data
 
 
@@ -143,29 +180,47 @@ def check_sidecar(sidecar: str, data: object) -> dict:
     execution provider onnxruntime does not know (onnxruntime.get_all_providers())."""
     fix = "fix or delete the file (bench.export writes it again)"
     if not isinstance(data, dict):
-        raise ValueError(f"{sidecar}: holds a JSON {type(data).__name__}, not an object of onnxruntime session "
-                         f"settings (graph_optimization_level, disabled_optimizers, execution_provider); {fix}")
+        raise ValueError(
+            f"{sidecar}: holds a JSON {type(data).__name__}, not an object of onnxruntime session "
+            f"settings (graph_optimization_level, disabled_optimizers, execution_provider); {fix}"
+        )
     missing = [k for k in ("graph_optimization_level", "disabled_optimizers") if k not in data]
     if missing:
-        raise ValueError(f"{sidecar}: has no {' or '.join(missing)} (a shipped sidecar names both, so a missing "
-                         f"one would silently change the session timed); {fix}")
+        raise ValueError(
+            f"{sidecar}: has no {' or '.join(missing)} (a shipped sidecar names both, so a missing "
+            f"one would silently change the session timed); {fix}"
+        )
     level, disabled = data["graph_optimization_level"], data["disabled_optimizers"]
-    if level not in OPT_LEVELS or not isinstance(disabled, list) or not all(isinstance(d, str) for d in disabled):
-        raise ValueError(f"{sidecar}: graph_optimization_level must be one of {', '.join(OPT_LEVELS)} and "
-                         f"disabled_optimizers a list of optimizer names; {fix}")
+    if (
+        level not in OPT_LEVELS
+        or not isinstance(disabled, list)
+        or not all(isinstance(d, str) for d in disabled)
+    ):
+        raise ValueError(
+            f"{sidecar}: graph_optimization_level must be one of {', '.join(OPT_LEVELS)} and "
+            f"disabled_optimizers a list of optimizer names; {fix}"
+        )
     unknown = [d for d in disabled if d not in ORT_OPTIMIZERS]
     if unknown:
-        raise ValueError(f"{sidecar}: disabled_optimizers names {', '.join(map(repr, unknown))}, not a graph "
-                         f"optimizer of onnxruntime (which would ignore it silently); known names include "
-                         f"SkipLayerNormFusion, AttentionFusion, EmbedLayerNormFusion, GeluFusionL1; {fix}")
+        raise ValueError(
+            f"{sidecar}: disabled_optimizers names {', '.join(map(repr, unknown))}, not a graph "
+            f"optimizer of onnxruntime (which would ignore it silently); known names include "
+            f"SkipLayerNormFusion, AttentionFusion, EmbedLayerNormFusion, GeluFusionL1; {fix}"
+        )
     provider = data.get("execution_provider", "CPUExecutionProvider")
     os.environ["ORT_DISABLE_TELEMETRY"] = "1"  # before onnxruntime initialises (see ort_session)
     import onnxruntime
 
     if provider not in onnxruntime.get_all_providers():
-        raise ValueError(f"{sidecar}: execution_provider {provider!r} is not an onnxruntime execution provider "
-                         f"(e.g. CPUExecutionProvider, CUDAExecutionProvider); {fix}")
-    return {"graph_optimization_level": level, "disabled_optimizers": list(disabled), "execution_provider": provider}
+        raise ValueError(
+            f"{sidecar}: execution_provider {provider!r} is not an onnxruntime execution provider "
+            f"(e.g. CPUExecutionProvider, CUDAExecutionProvider); {fix}"
+        )
+    return {
+        "graph_optimization_level": level,
+        "disabled_optimizers": list(disabled),
+        "execution_provider": provider,
+    }
 
 
 def session_settings_path(path: str) -> str:
@@ -182,35 +237,55 @@ def session_settings(path: str, mode: str = "artifact", cuda: bool = False) -> d
     source}, plus in either mode the sidecar's `offline_optimizations` (the fusions already in the file).
     Raises ValueError naming the sidecar and the fix when it is malformed or `mode` is unknown.
     """
-    default = {"graph_optimization_level": "ORT_ENABLE_ALL", "disabled_optimizers": [],
-               "source": "onnxruntime default"}
+    default = {
+        "graph_optimization_level": "ORT_ENABLE_ALL",
+        "disabled_optimizers": [],
+        "source": "onnxruntime default",
+    }
     if mode not in SESSION_MODES:
         raise ValueError(f"unknown session settings {mode!r}; one of {', '.join(SESSION_MODES)}")
     sidecar = session_settings_path(path)
     if os.path.isdir(sidecar):
-        raise ValueError(f"{sidecar}: is a directory, not the artifact's session-settings file; remove it "
-                         f"(bench.export writes the file again)")
+        raise ValueError(
+            f"{sidecar}: is a directory, not the artifact's session-settings file; remove it "
+            f"(bench.export writes the file again)"
+        )
     if not os.path.isfile(sidecar):
         if mode != "default":
-            print(f"warning: no {os.path.basename(sidecar)} beside {path}: timing onnxruntime's default session, "
-                  f"not the shipped one (export the artifact again with python -m bench.export)", file=sys.stderr)
-        return default if mode == "default" else {**default, "source": "onnxruntime default (no sidecar)"}
+            print(
+                f"warning: no {os.path.basename(sidecar)} beside {path}: timing onnxruntime's default session, "
+                f"not the shipped one (export the artifact again with python -m bench.export)",
+                file=sys.stderr,
+            )
+        return (
+            default
+            if mode == "default"
+            else {**default, "source": "onnxruntime default (no sidecar)"}
+        )
     try:
         with open(sidecar) as f:
             data = json.load(f)
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ValueError(f"{sidecar}: not JSON ({err}); fix or delete the file") from None
     checked = check_sidecar(sidecar, data)
-    if data.get("offline_optimizations"):  # what the file itself went through before any session (its graph)
+    if data.get(
+        "offline_optimizations"
+    ):  # what the file itself went through before any session (its graph)
         default["offline_optimizations"] = data["offline_optimizations"]
     if mode == "default":
         return default
-    level, disabled, provider = (checked[k] for k in ("graph_optimization_level", "disabled_optimizers",
-                                                      "execution_provider"))
+    level, disabled, provider = (
+        checked[k]
+        for k in ("graph_optimization_level", "disabled_optimizers", "execution_provider")
+    )
     if (provider == "CUDAExecutionProvider") != cuda:
         return {**default, "source": f"onnxruntime default (the sidecar is for {provider})"}
-    return {**default, "graph_optimization_level": level, "disabled_optimizers": list(disabled),
-            "source": f"sidecar {os.path.basename(sidecar)}"}
+    return {
+        **default,
+        "graph_optimization_level": level,
+        "disabled_optimizers": list(disabled),
+        "source": f"sidecar {os.path.basename(sidecar)}",
+    }
 
 
 def ort_session(path: str, threads: int, cuda: bool, gpu_index: int, settings: dict | None = None):
@@ -233,36 +308,63 @@ def ort_session(path: str, threads: int, cuda: bool, gpu_index: int, settings: d
     opts.inter_op_num_threads = 1
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     settings = settings or session_settings(path, cuda=cuda)
-    opts.graph_optimization_level = getattr(ort.GraphOptimizationLevel, settings["graph_optimization_level"])
-    disabled = {"disabled_optimizers": settings["disabled_optimizers"]} if settings["disabled_optimizers"] else {}
+    opts.graph_optimization_level = getattr(
+        ort.GraphOptimizationLevel, settings["graph_optimization_level"]
+    )
+    disabled = (
+        {"disabled_optimizers": settings["disabled_optimizers"]}
+        if settings["disabled_optimizers"]
+        else {}
+    )
     if not cuda:
         return ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"], **disabled)
     if hasattr(ort, "preload_dlls"):  # onnxruntime >= 1.21: CUDA/cuDNN from the nvidia-* pip wheels
         ort.preload_dlls()
     if "CUDAExecutionProvider" not in ort.get_available_providers():
-        raise RuntimeError(f"onnxruntime {ort.__version__} has no CUDA execution provider (a CPU-only build): "
-                           f"{ORT_GPU_INSTALL}")
+        raise RuntimeError(
+            f"onnxruntime {ort.__version__} has no CUDA execution provider (a CPU-only build): "
+            f"{ORT_GPU_INSTALL}"
+        )
     cuda_opts = {"device_id": str(gpu_index), "use_tf32": "0"}
-    session = ort.InferenceSession(path, opts, providers=[("CUDAExecutionProvider", cuda_opts), "CPUExecutionProvider"],
-                                   **disabled)
+    session = ort.InferenceSession(
+        path,
+        opts,
+        providers=[("CUDAExecutionProvider", cuda_opts), "CPUExecutionProvider"],
+        **disabled,
+    )
     if session.get_providers()[0] != "CUDAExecutionProvider":
-        raise RuntimeError(f"onnxruntime could not start its CUDA execution provider on GPU {gpu_index} "
-                           f"(providers: {session.get_providers()}); check the CUDA/cuDNN libraries: {ORT_GPU_INSTALL}")
+        raise RuntimeError(
+            f"onnxruntime could not start its CUDA execution provider on GPU {gpu_index} "
+            f"(providers: {session.get_providers()}); check the CUDA/cuDNN libraries: {ORT_GPU_INSTALL}"
+        )
     return session
 
 
-def load_onnxruntime(path: str, threads: int, cuda: bool = False, gpu_index: int = 0, extras: dict | None = None,
-                     mode: str = "artifact"):
+def load_onnxruntime(
+    path: str,
+    threads: int,
+    cuda: bool = False,
+    gpu_index: int = 0,
+    extras: dict | None = None,
+    mode: str = "artifact",
+):
     """(run, version); `extras["session_options"]` says which graph optimizations and threads the session has."""
     settings = session_settings(path, mode, cuda)
-    session = ort_session(path, threads, cuda, gpu_index, settings)  # first: it switches telemetry off before the import
+    session = ort_session(
+        path, threads, cuda, gpu_index, settings
+    )  # first: it switches telemetry off before the import
     import onnxruntime as ort
 
     extras = {} if extras is None else extras
-    extras["session_options"] = {**settings, "intra_op_num_threads": threads, "inter_op_num_threads": 1,
-                                 "execution_mode": "ORT_SEQUENTIAL"}
+    extras["session_options"] = {
+        **settings,
+        "intra_op_num_threads": threads,
+        "inter_op_num_threads": 1,
+        "execution_mode": "ORT_SEQUENTIAL",
+    }
     names = [i.name for i in session.get_inputs()]
     if not cuda:
+
         def run(inputs: dict) -> np.ndarray:
             return session.run(None, {n: inputs[n] for n in names})[0]
 
@@ -278,7 +380,9 @@ def load_onnxruntime(path: str, threads: int, cuda: bool = False, gpu_index: int
             t0 = time.perf_counter()
             binding = session.io_binding()
             for n in names:
-                binding.bind_ortvalue_input(n, ort.OrtValue.ortvalue_from_numpy(inputs[n], "cuda", gpu_index))
+                binding.bind_ortvalue_input(
+                    n, ort.OrtValue.ortvalue_from_numpy(inputs[n], "cuda", gpu_index)
+                )
             binding.bind_output(session.get_outputs()[0].name, "cuda", gpu_index)
             binding.synchronize_inputs()
             extras["h2d_ms"] = (time.perf_counter() - t0) * 1e3
@@ -302,12 +406,14 @@ def gpu_memory(index: int) -> dict:
 
 def load_litert(path: str, threads: int):
     try:
-        from ai_edge_litert.interpreter import Interpreter
         import ai_edge_litert
+        from ai_edge_litert.interpreter import Interpreter
+
         version = f"ai-edge-litert {getattr(ai_edge_litert, '__version__', '?')}"
     except ImportError:
-        from tflite_runtime.interpreter import Interpreter  # fallback on devices without LiteRT
         import tflite_runtime
+        from tflite_runtime.interpreter import Interpreter  # fallback on devices without LiteRT
+
         version = f"tflite-runtime {tflite_runtime.__version__}"
     interp = Interpreter(model_path=path, num_threads=threads)
     runner = interp.get_signature_runner()
@@ -329,22 +435,35 @@ def torch_device(cuda: bool, gpu_index: int, extras: dict | None):
     if not cuda:
         return torch.device("cpu")
     if not torch.cuda.is_available():
-        what = "a CPU-only build" if torch.version.cuda is None else "no CUDA device or driver visible"
-        raise RuntimeError(f"torch {torch.__version__} cannot use a GPU ({what}): {TORCH_GPU_INSTALL}")
+        what = (
+            "a CPU-only build" if torch.version.cuda is None else "no CUDA device or driver visible"
+        )
+        raise RuntimeError(
+            f"torch {torch.__version__} cannot use a GPU ({what}): {TORCH_GPU_INSTALL}"
+        )
     if gpu_index >= torch.cuda.device_count():
-        raise RuntimeError(f"gpu_index {gpu_index} does not exist: {torch.cuda.device_count()} GPU(s) visible")
-    torch.backends.cuda.matmul.allow_tf32 = False  # fp32 means fp32 (torch's default; set, not assumed)
+        raise RuntimeError(
+            f"gpu_index {gpu_index} does not exist: {torch.cuda.device_count()} GPU(s) visible"
+        )
+    torch.backends.cuda.matmul.allow_tf32 = (
+        False  # fp32 means fp32 (torch's default; set, not assumed)
+    )
     torch.backends.cudnn.allow_tf32 = False
     torch.cuda.set_device(gpu_index)
     torch.cuda.reset_peak_memory_stats(gpu_index)
     if extras is not None:
         extras.update(tf32=False, gpu_index=gpu_index)
-        extras["memory"] = lambda: {**gpu_memory(gpu_index), "gpu": torch.cuda.get_device_name(gpu_index),
-                                    "max_memory_allocated_mb": torch.cuda.max_memory_allocated(gpu_index) / 2**20}
+        extras["memory"] = lambda: {
+            **gpu_memory(gpu_index),
+            "gpu": torch.cuda.get_device_name(gpu_index),
+            "max_memory_allocated_mb": torch.cuda.max_memory_allocated(gpu_index) / 2**20,
+        }
     return torch.device("cuda", gpu_index)
 
 
-def load_torch(path: str, threads: int, cuda: bool = False, gpu_index: int = 0, extras: dict | None = None):
+def load_torch(
+    path: str, threads: int, cuda: bool = False, gpu_index: int = 0, extras: dict | None = None
+):
     from pathlib import Path
 
     import torch
@@ -352,28 +471,41 @@ def load_torch(path: str, threads: int, cuda: bool = False, gpu_index: int = 0, 
 
     torch.set_num_threads(threads)
     device = torch_device(cuda, gpu_index, extras)
-    config = config_object(Path(path) / "config.json") if (Path(path) / "config.json").is_file() else {}
+    config = (
+        config_object(Path(path) / "config.json") if (Path(path) / "config.json").is_file() else {}
+    )
     if config.get("model_type") == "dynabert-pruned" and "auto_map" not in config:
-        raise ValueError(f"{path} holds an extracted sub-network saved without its modeling code (an older "
-                         f"extraction); extract it again (python -m dynabert extract), or delete it from the "
-                         f"sweep's artifact cache so the sweep saves it again")
+        raise ValueError(
+            f"{path} holds an extracted sub-network saved without its modeling code (an older "
+            f"extraction); extract it again (python -m dynabert extract), or delete it from the "
+            f"sweep's artifact cache so the sweep saves it again"
+        )
     # an extracted sub-network directory carries its own modeling code (config auto_map); run that code
-    model = AutoModelForSequenceClassification.from_pretrained(path, trust_remote_code=True).eval().to(device)
+    model = (
+        AutoModelForSequenceClassification.from_pretrained(path, trust_remote_code=True)
+        .eval()
+        .to(device)
+    )
     cached: dict = {}
     extras = {} if extras is None else extras
 
     def run(inputs: dict) -> np.ndarray:
         with torch.inference_mode():
             key = id(inputs)
-            if key not in cached:  # host->device copy once per input set, timed apart (extras["h2d_ms"])
+            if (
+                key not in cached
+            ):  # host->device copy once per input set, timed apart (extras["h2d_ms"])
                 t0 = time.perf_counter()
                 cached[key] = {k: torch.from_numpy(v).to(device) for k, v in inputs.items()}
                 if cuda:
                     torch.cuda.synchronize()
                 extras["h2d_ms"] = (time.perf_counter() - t0) * 1e3
             t = cached[key]
-            out = model(input_ids=t["input_ids"], attention_mask=t["attention_mask"],
-                        token_type_ids=t["token_type_ids"]).logits
+            out = model(
+                input_ids=t["input_ids"],
+                attention_mask=t["attention_mask"],
+                token_type_ids=t["token_type_ids"],
+            ).logits
             if cuda:
                 torch.cuda.synchronize()
             return out.cpu().numpy()
@@ -381,15 +513,23 @@ def load_torch(path: str, threads: int, cuda: bool = False, gpu_index: int = 0, 
     return run, f"torch {torch.__version__}"
 
 
-def load(runtime: str, path: str, threads: int, gpu_index: int = 0, extras: dict | None = None,
-         session: str = "artifact"):
+def load(
+    runtime: str,
+    path: str,
+    threads: int,
+    gpu_index: int = 0,
+    extras: dict | None = None,
+    session: str = "artifact",
+):
     """(run(inputs) -> logits, version string); `extras` (optional) collects what the runtime reports beside the
     timings (session_options, h2d_ms, tf32, a `memory` callable for GPU memory). `session` (onnxruntime): "artifact"
     opens the file with the settings shipped beside it (session_settings), "default" with onnxruntime's own."""
     if runtime == "onnxruntime":
         return load_onnxruntime(path, threads, extras=extras, mode=session)
     if runtime == "onnxruntime-cuda":
-        return load_onnxruntime(path, threads, cuda=True, gpu_index=gpu_index, extras=extras, mode=session)
+        return load_onnxruntime(
+            path, threads, cuda=True, gpu_index=gpu_index, extras=extras, mode=session
+        )
     if runtime == "litert":
         return load_litert(path, threads)
     if runtime == "torch":
@@ -399,8 +539,15 @@ def load(runtime: str, path: str, threads: int, gpu_index: int = 0, extras: dict
     raise ValueError(f"unknown runtime {runtime!r}; one of {RUNTIMES}")
 
 
-def measure(run, inputs: dict, warmup: int, min_runs: int, min_time_s: float, max_runs: int,
-            max_time_s: float) -> tuple[float, list[float]]:
+def measure(
+    run,
+    inputs: dict,
+    warmup: int,
+    min_runs: int,
+    min_time_s: float,
+    max_runs: int,
+    max_time_s: float,
+) -> tuple[float, list[float]]:
     """(first-inference ms, per-run ms after warm-up)."""
     t0 = time.perf_counter()
     run(inputs)
@@ -413,7 +560,12 @@ def measure(run, inputs: dict, warmup: int, min_runs: int, min_time_s: float, ma
         run(inputs)
         samples.append((time.perf_counter() - t0) * 1e3)
         elapsed = time.perf_counter() - start
-        if len(samples) >= max_runs or elapsed >= max_time_s or len(samples) >= min_runs and elapsed >= min_time_s:
+        if (
+            len(samples) >= max_runs
+            or elapsed >= max_time_s
+            or len(samples) >= min_runs
+            and elapsed >= min_time_s
+        ):
             return first_ms, samples
 
 
@@ -439,8 +591,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description="time one model artifact; prints one JSON line")
     ap.add_argument("--artifact", required=True)
     ap.add_argument("--runtime", required=True, choices=RUNTIMES)
-    ap.add_argument("--vocab-size", type=int, required=True, help="rows of the model's word embedding table")
-    ap.add_argument("--type-vocab-size", type=int, required=True, help="rows of its token-type table (1: none)")
+    ap.add_argument(
+        "--vocab-size", type=int, required=True, help="rows of the model's word embedding table"
+    )
+    ap.add_argument(
+        "--type-vocab-size", type=int, required=True, help="rows of its token-type table (1: none)"
+    )
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--seq-len", type=int, default=128)
@@ -450,24 +606,41 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--max-runs", type=int, default=100000)
     ap.add_argument("--max-time", type=float, default=60.0)
     ap.add_argument("--save-output", help="write the logits of the timed input to this .npy file")
-    ap.add_argument("--session", choices=SESSION_MODES, default="artifact",
-                    help="onnxruntime: the settings shipped beside the artifact (<artifact>.session.json) or "
-                         "onnxruntime's default session")
-    ap.add_argument("--pin", action="store_true", help="pin this process to its last THREADS allowed CPUs")
+    ap.add_argument(
+        "--session",
+        choices=SESSION_MODES,
+        default="artifact",
+        help="onnxruntime: the settings shipped beside the artifact (<artifact>.session.json) or "
+        "onnxruntime's default session",
+    )
+    ap.add_argument(
+        "--pin", action="store_true", help="pin this process to its last THREADS allowed CPUs"
+    )
     ap.add_argument("--gpu-index", type=int, default=0, help="CUDA runtimes: which GPU")
-    ap.add_argument("--count-runs", type=int, default=0,
-                    help="emulated targets: bracket this many extra runs with instruction-count markers")
+    ap.add_argument(
+        "--count-runs",
+        type=int,
+        default=0,
+        help="emulated targets: bracket this many extra runs with instruction-count markers",
+    )
     return ap.parse_args(argv)
 
 
 LOOKUP_ERRORS = (  # (runtime's message pattern with the bad index and the table's last row, which runtime)
-    (r"indices element out of data bounds, idx=(-?\d+) must be within the inclusive range \[-?\d+,(-?\d+)\]",
-     "onnxruntime Gather"),
-    (r"Embedding Lookup: index out of bounds\. Got (-?\d+), and bounds are \[0, (-?\d+)\]", "LiteRT EMBEDDING_LOOKUP"),
+    (
+        r"indices element out of data bounds, idx=(-?\d+) must be within the inclusive range \[-?\d+,(-?\d+)\]",
+        "onnxruntime Gather",
+    ),
+    (
+        r"Embedding Lookup: index out of bounds\. Got (-?\d+), and bounds are \[0, (-?\d+)\]",
+        "LiteRT EMBEDDING_LOOKUP",
+    ),
 )
 
 
-def lookup_error(err: Exception, artifact: str, vocab_size: int, type_vocab_size: int) -> str | None:
+def lookup_error(
+    err: Exception, artifact: str, vocab_size: int, type_vocab_size: int
+) -> str | None:
     """A clear message for an embedding lookup that read past the model's table (an input-size flag larger than
     the model's table), naming the flag(s) whose values reach that index; None for any other error."""
     import re
@@ -487,26 +660,37 @@ def lookup_error(err: Exception, artifact: str, vocab_size: int, type_vocab_size
         flags.append(f"--type-vocab-size {type_vocab_size}")
     if idx is None or low <= idx < high:
         flags.append(f"--vocab-size {vocab_size}")
-    table = f"index {idx} is past the model's table of {rows} rows" if idx is not None else "an index is past a table"
-    return (f"an embedding lookup failed ({where}: {table}): {' or '.join(flags) or 'an input size'} is larger than "
-            f"the model's own; pass the artifact's sizes (python -c \"from devices.inputs import read_input_spec; "
-            f"print(read_input_spec({artifact!r}))\" prints them; 1 for a model without token types)")
+    table = (
+        f"index {idx} is past the model's table of {rows} rows"
+        if idx is not None
+        else "an index is past a table"
+    )
+    return (
+        f"an embedding lookup failed ({where}: {table}): {' or '.join(flags) or 'an input size'} is larger than "
+        f"the model's own; pass the artifact's sizes (python -c \"from devices.inputs import read_input_spec; "
+        f'print(read_input_spec({artifact!r}))" prints them; 1 for a model without token types)'
+    )
 
 
 def run_cell(args: argparse.Namespace, result: dict) -> None:
     """Load, time and (optionally) count one artifact, filling `result`."""
     if args.pin and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, set(pinned_cpus(args.threads)))
-    result["cpu_affinity"] = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    result["cpu_affinity"] = (
+        sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    )
     inputs = make_inputs(args.batch, args.seq_len, args.vocab_size, args.type_vocab_size)
     extras: dict = {}
     baseline = rss_mb()
     t0 = time.perf_counter()
-    run, version = load(args.runtime, args.artifact, args.threads, args.gpu_index, extras, args.session)
+    run, version = load(
+        args.runtime, args.artifact, args.threads, args.gpu_index, extras, args.session
+    )
     result["load_ms"] = (time.perf_counter() - t0) * 1e3
     try:
-        first_ms, samples = measure(run, inputs, args.warmup, args.min_runs, args.min_time, args.max_runs,
-                                    args.max_time)
+        first_ms, samples = measure(
+            run, inputs, args.warmup, args.min_runs, args.min_time, args.max_runs, args.max_time
+        )
     except Exception as err:
         if (why := lookup_error(err, args.artifact, args.vocab_size, args.type_vocab_size)) is None:
             raise
@@ -521,16 +705,31 @@ def run_cell(args: argparse.Namespace, result: dict) -> None:
     if args.save_output:
         np.save(args.save_output, out)
     memory = extras.pop("memory", None)
-    result.update(ok=True, runtime_version=version, first_inference_ms=first_ms, samples_ms=samples,
-                  output_shape=list(np.shape(out)), n_warmup=args.warmup, rss_baseline_mb=baseline,
-                  peak_rss_mb=peak_rss_mb(), peak_rss_increase_mb=peak_rss_mb() - baseline, **extras,
-                  **(memory() if memory else {}))
+    result.update(
+        ok=True,
+        runtime_version=version,
+        first_inference_ms=first_ms,
+        samples_ms=samples,
+        output_shape=list(np.shape(out)),
+        n_warmup=args.warmup,
+        rss_baseline_mb=baseline,
+        peak_rss_mb=peak_rss_mb(),
+        peak_rss_increase_mb=peak_rss_mb() - baseline,
+        **extras,
+        **(memory() if memory else {}),
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    result = {"runtime": args.runtime, "threads": args.threads, "batch": args.batch, "seq_len": args.seq_len,
-              "machine": platform.machine(), "python": platform.python_version()}
+    result = {
+        "runtime": args.runtime,
+        "threads": args.threads,
+        "batch": args.batch,
+        "seq_len": args.seq_len,
+        "machine": platform.machine(),
+        "python": platform.python_version(),
+    }
     try:
         run_cell(args, result)
     except Exception as err:  # reported as a failed cell, never swallowed

@@ -27,15 +27,30 @@ class Unreachable(RuntimeError):
 
 
 def _base(profile: dict) -> list[str]:
-    opts = ["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=accept-new", "-o", "ConnectTimeout=10",
-            "-o", f"UserKnownHostsFile={Path(profile.get('known_hosts', '~/.ssh/known_hosts')).expanduser()}"]
+    opts = [
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "StrictHostKeyChecking=accept-new",
+        "-o",
+        "ConnectTimeout=10",
+        "-o",
+        f"UserKnownHostsFile={Path(profile.get('known_hosts', '~/.ssh/known_hosts')).expanduser()}",
+    ]
     if profile.get("key"):
         opts += ["-i", str(Path(profile["key"]).expanduser())]
     return opts
 
 
-def ssh(profile: dict, command: str, timeout_s: float = 600, retries: int = 3, backoff_s: float = 2.0,
-        check: bool = True, stdin_path: Path | None = None) -> str:
+def ssh(
+    profile: dict,
+    command: str,
+    timeout_s: float = 600,
+    retries: int = 3,
+    backoff_s: float = 2.0,
+    check: bool = True,
+    stdin_path: Path | None = None,
+) -> str:
     """Run `command` on the host; retries dropped connections, raises Unreachable naming host and fix."""
     target = f"{profile['user']}@{profile['host']}" if profile.get("user") else profile["host"]
     cmd = ["ssh", *_base(profile), "-p", str(profile.get("port", 22)), target, command]
@@ -47,20 +62,27 @@ def ssh(profile: dict, command: str, timeout_s: float = 600, retries: int = 3, b
             else:
                 with open(stdin_path, "rb") as f:
                     proc = subprocess.run(cmd, stdin=f, capture_output=True, timeout=timeout_s)
-                proc.stdout, proc.stderr = proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace")
+                proc.stdout, proc.stderr = (
+                    proc.stdout.decode(errors="replace"),
+                    proc.stderr.decode(errors="replace"),
+                )
         except subprocess.TimeoutExpired:
             last = f"timed out after {timeout_s:.0f} s"
         else:
             if proc.returncode != CONNECTION_FAILED:
                 if proc.returncode and check:
-                    raise RuntimeError(f"{profile['name']}: `{command[:80]}` failed ({proc.returncode}): "
-                                       f"{proc.stderr.strip()[-500:]}")
+                    raise RuntimeError(
+                        f"{profile['name']}: `{command[:80]}` failed ({proc.returncode}): "
+                        f"{proc.stderr.strip()[-500:]}"
+                    )
                 return proc.stdout
             last = proc.stderr.strip()
         if attempt < retries:
             time.sleep(backoff_s * (attempt + 1))
-    raise Unreachable(f"device {profile['name']!r} ({target}:{profile.get('port', 22)}) is unreachable: {last}. "
-                      f"Check host/port/user/key in devices/profiles/{profile['name']}.toml and that sshd runs there")
+    raise Unreachable(
+        f"device {profile['name']!r} ({target}:{profile.get('port', 22)}) is unreachable: {last}. "
+        f"Check host/port/user/key in devices/profiles/{profile['name']}.toml and that sshd runs there"
+    )
 
 
 def workdir(profile: dict) -> str:
@@ -73,8 +95,11 @@ def push(profile: dict, local: Path) -> str:
     remote = f"{workdir(profile)}/blobs/{digest}{local.suffix}"
     if ssh(profile, f"test -f {remote} && echo yes || echo no").strip() != "yes":
         # streamed through ssh itself (no scp/sftp subsystem needed), renamed only when complete
-        ssh(profile, f"mkdir -p {workdir(profile)}/blobs && cat > {remote}.part && mv {remote}.part {remote}",
-            stdin_path=local)
+        ssh(
+            profile,
+            f"mkdir -p {workdir(profile)}/blobs && cat > {remote}.part && mv {remote}.part {remote}",
+            stdin_path=local,
+        )
     return remote
 
 
@@ -85,9 +110,11 @@ def python(profile: dict) -> str:
 
 def check(profile: dict) -> dict:
     """Reachability, architecture and which runtimes import there."""
-    probe = ("import platform, importlib.util as u, json; print(json.dumps({'arch': platform.machine(), "
-             "'runtimes': [r for r, m in (('onnxruntime', 'onnxruntime'), ('litert', 'ai_edge_litert'), "
-             "('litert', 'tflite_runtime')) if u.find_spec(m)], 'numpy': bool(u.find_spec('numpy'))}))")
+    probe = (
+        "import platform, importlib.util as u, json; print(json.dumps({'arch': platform.machine(), "
+        "'runtimes': [r for r, m in (('onnxruntime', 'onnxruntime'), ('litert', 'ai_edge_litert'), "
+        "('litert', 'tflite_runtime')) if u.find_spec(m)], 'numpy': bool(u.find_spec('numpy'))}))"
+    )
     out = ssh(profile, f"{python(profile)} -c {shlex.quote(probe)}")
     return json.loads(out.strip().splitlines()[-1])
 
@@ -95,8 +122,12 @@ def check(profile: dict) -> dict:
 def prepare(profile: dict) -> str:
     """Install numpy, onnxruntime and ai-edge-litert into WORKDIR/site on the device (pip, its own arch)."""
     site = f"{workdir(profile)}/site"
-    return ssh(profile, f"{profile.get('python', 'python3')} -m pip install -q --target {site} numpy onnxruntime "
-                        f"ai-edge-litert", timeout_s=1800)
+    return ssh(
+        profile,
+        f"{profile.get('python', 'python3')} -m pip install -q --target {site} numpy onnxruntime "
+        f"ai-edge-litert",
+        timeout_s=1800,
+    )
 
 
 class Ssh:
@@ -113,9 +144,14 @@ class Ssh:
         except (Unreachable, RuntimeError) as err:
             return False, str(err)
         if not info["runtimes"]:
-            return False, (f"reachable ({info['arch']}) but no runtime imports there; run python -m devices "
-                           f"prepare {self.profile['name']} to install them into its workdir")
-        return True, f"reachable, {info['arch']}, runtimes: {', '.join(sorted(set(info['runtimes'])))}"
+            return False, (
+                f"reachable ({info['arch']}) but no runtime imports there; run python -m devices "
+                f"prepare {self.profile['name']} to install them into its workdir"
+            )
+        return (
+            True,
+            f"reachable, {info['arch']}, runtimes: {', '.join(sorted(set(info['runtimes'])))}",
+        )
 
     def plan(self, request: RunRequest) -> RunRequest:
         return request
@@ -123,21 +159,31 @@ class Ssh:
     def run(self, request: RunRequest) -> RunResult:
         """The runner's result from the device; an unreachable device is a failed result naming it."""
         why = refusal(request, saving=False) or (
-            None if request.runtime in ("onnxruntime", "litert") else
-            f"the {request.runtime} runtime is local only (it loads the model with this project's code)")
+            None
+            if request.runtime in ("onnxruntime", "litert")
+            else f"the {request.runtime} runtime is local only (it loads the model with this project's code)"
+        )
         if why:
             return RunResult.refuse(f"{self.profile['name']}: {why}")
         try:
             runner = push(self.profile, RUNNER)
             remote = push(self.profile, Path(request.artifact))
             sidecar = Path(str(request.artifact) + SESSION_SUFFIX)
-            if sidecar.is_file():  # the session settings travel with the artifact, under the name the runner reads
+            if (
+                sidecar.is_file()
+            ):  # the session settings travel with the artifact, under the name the runner reads
                 ssh(self.profile, f"cat > {remote}{SESSION_SUFFIX}", stdin_path=sidecar)
             else:
                 ssh(self.profile, f"rm -f {remote}{SESSION_SUFFIX}")
-            args = " ".join(request.runner_args(artifact=remote))  # unquoted: a workdir may start with ~
-            out = ssh(self.profile, f"{python(self.profile)} {runner} {args}", timeout_s=request.timeout_s,
-                      check=False)
+            args = " ".join(
+                request.runner_args(artifact=remote)
+            )  # unquoted: a workdir may start with ~
+            out = ssh(
+                self.profile,
+                f"{python(self.profile)} {runner} {args}",
+                timeout_s=request.timeout_s,
+                check=False,
+            )
         except (Unreachable, RuntimeError) as err:
             return RunResult.failed(str(err))
         return from_runner_output(out, where=f"{self.profile['name']} runner")

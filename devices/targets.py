@@ -29,12 +29,20 @@ class Target(Protocol):
     def run(self, request: RunRequest) -> RunResult: ...
 
 
-TARGETS: dict[str, type] = {"local-cpu": LocalCpu, "cuda": Cuda, "qemu-arm": QemuArm, "ssh": Ssh, "adb": Adb}
+TARGETS: dict[str, type] = {
+    "local-cpu": LocalCpu,
+    "cuda": Cuda,
+    "qemu-arm": QemuArm,
+    "ssh": Ssh,
+    "adb": Adb,
+}
 
 
 def target_for(profile: dict) -> Target:
     """The target of a device profile (devices/profiles.py); ValueError naming an unknown kind."""
     kind = profile.get("kind")
     if kind not in TARGETS:
-        raise ValueError(f"device {profile.get('name')!r}: kind {kind!r} is not one of {', '.join(TARGETS)}")
+        raise ValueError(
+            f"device {profile.get('name')!r}: kind {kind!r} is not one of {', '.join(TARGETS)}"
+        )
     return TARGETS[kind](profile)

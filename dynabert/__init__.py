@@ -13,11 +13,25 @@ from dynabert import quiet
 quiet.install()  # before transformers imports torchao: drops two known, harmless import-time messages
 
 _EXPORTS = {  # public name -> the module that defines it
-    "DEFAULT_DEPTHS": "config", "DEFAULT_WIDTHS": "config", "BertSize": "config", "SubnetSpec": "config",
-    "default_grid": "config", "extract": "extract", "SubnetCost": "flops", "cost": "flops", "DynaBert": "model",
-    "DynaOutput": "model", "bert_size": "model", "PRESETS": "presets", "load_model": "presets",
-    "load_tokenizer": "presets", "PrunedBertConfig": "pruned", "PrunedBertForSequenceClassification": "pruned",
-    "LayerwiseSpec": "subnet", "layer_plan": "subnet", "parse_subnet": "subnet",
+    "DEFAULT_DEPTHS": "config",
+    "DEFAULT_WIDTHS": "config",
+    "BertSize": "config",
+    "SubnetSpec": "config",
+    "default_grid": "config",
+    "extract": "extract",
+    "SubnetCost": "flops",
+    "cost": "flops",
+    "DynaBert": "model",
+    "DynaOutput": "model",
+    "bert_size": "model",
+    "PRESETS": "presets",
+    "load_model": "presets",
+    "load_tokenizer": "presets",
+    "PrunedBertConfig": "pruned",
+    "PrunedBertForSequenceClassification": "pruned",
+    "LayerwiseSpec": "subnet",
+    "layer_plan": "subnet",
+    "parse_subnet": "subnet",
 }
 __all__ = list(_EXPORTS)
 

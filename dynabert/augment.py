@@ -28,10 +28,20 @@ import torch
 from dynabert.data import Split, TaskSpec, read_split
 
 # TinyBERT's N per task (spec 4); other tasks and custom data use DEFAULT_N
-N_PER_TASK = {"cola": 30, "mrpc": 30, "rte": 30, "stsb": 30, "sst2": 20, "qnli": 20, "mnli": 10, "qqp": 10}
+N_PER_TASK = {
+    "cola": 30,
+    "mrpc": 30,
+    "rte": 30,
+    "stsb": 30,
+    "sst2": 20,
+    "qnli": 20,
+    "mnli": 10,
+    "qqp": 10,
+}
 DEFAULT_N = 20
 # NLTK's English stop-word list, which TinyBERT's script uses
-STOP_WORDS = frozenset("""
+STOP_WORDS = frozenset(
+    """
 i me my myself we our ours ourselves you you're you've you'll you'd your yours yourself yourselves he him his himself
 she she's her hers herself it it's its itself they them their theirs themselves what which who whom this that that'll
 these those am is are was were be been being have has had having do does did doing a an the and but if or because as
@@ -40,7 +50,8 @@ out on off over under again further then once here there when where why how all 
 some such no nor not only own same so than too very s t can will just don don't should should've now d ll m o re ve y
 ain aren aren't couldn couldn't didn didn't doesn doesn't hadn hadn't hasn hasn't haven haven't isn isn't ma mightn
 mightn't mustn mustn't needn needn't shan shan't shouldn shouldn't wasn wasn't weren weren't won won't wouldn wouldn't
-""".split())
+""".split()
+)
 
 
 @dataclass(frozen=True)
@@ -56,7 +67,9 @@ class AugmentConfig:
 
     def __post_init__(self) -> None:
         if self.n < 1 or self.top_k < 1 or not 0 < self.replace_prob <= 1:
-            raise ValueError(f"augmentation needs n >= 1, top_k >= 1 and 0 < replace_prob <= 1, got {self}")
+            raise ValueError(
+                f"augmentation needs n >= 1, top_k >= 1 and 0 < replace_prob <= 1, got {self}"
+            )
 
 
 def load_mlm(name: str):
@@ -67,23 +80,31 @@ def load_mlm(name: str):
 
     path = str(minilm_dir()) if name == MINILM else name
     if Path(path).exists() and not (Path(path) / "config.json").is_file():
-        raise ValueError(f"--augment-model {name!r}: no config.json there; pass a masked-LM checkpoint directory "
-                         f"such as a local copy of bert-base-uncased")
+        raise ValueError(
+            f"--augment-model {name!r}: no config.json there; pass a masked-LM checkpoint directory "
+            f"such as a local copy of bert-base-uncased"
+        )
     try:
         model, info = AutoModelForMaskedLM.from_pretrained(path, output_loading_info=True)
         tokenizer = AutoTokenizer.from_pretrained(path)
     except (OSError, ValueError) as err:
-        raise ValueError(f"--augment-model {name!r} cannot be loaded as a masked-language model "
-                         f"({type(err).__name__}: {str(err).splitlines()[0]}); pass a local directory of a BERT-style "
-                         f"MLM checkpoint (e.g. bert-base-uncased)") from None
+        raise ValueError(
+            f"--augment-model {name!r} cannot be loaded as a masked-language model "
+            f"({type(err).__name__}: {str(err).splitlines()[0]}); pass a local directory of a BERT-style "
+            f"MLM checkpoint (e.g. bert-base-uncased)"
+        ) from None
     if info.get("missing_keys"):
-        raise ValueError(f"--augment-model {name!r} has no trained masked-LM head (missing "
-                         f"{sorted(info['missing_keys'])[:3]}...); it would propose random words. Pass a checkpoint "
-                         f"saved with its MLM head, such as bert-base-uncased")
+        raise ValueError(
+            f"--augment-model {name!r} has no trained masked-LM head (missing "
+            f"{sorted(info['missing_keys'])[:3]}...); it would propose random words. Pass a checkpoint "
+            f"saved with its MLM head, such as bert-base-uncased"
+        )
     return tokenizer, model.eval()
 
 
-def load_glove(path: str, vocab_size: int = 100_000) -> tuple[np.ndarray, dict[str, int], list[str]]:
+def load_glove(
+    path: str, vocab_size: int = 100_000
+) -> tuple[np.ndarray, dict[str, int], list[str]]:
     """Unit-normalised vectors of the first `vocab_size` words of a GloVe text file."""
     words, vectors = [], []
     with open(path, encoding="utf-8") as f:
@@ -96,7 +117,9 @@ def load_glove(path: str, vocab_size: int = 100_000) -> tuple[np.ndarray, dict[s
             if len(words) == vocab_size:
                 break
     if not words or len({len(v) for v in vectors}) != 1:
-        raise ValueError(f"{path}: not a GloVe text file (one word and its vector per line, all of one length)")
+        raise ValueError(
+            f"{path}: not a GloVe text file (one word and its vector per line, all of one length)"
+        )
     matrix = np.stack(vectors)
     matrix /= np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
     return matrix, {w: i for i, w in enumerate(words)}, words
@@ -155,12 +178,22 @@ class Augmenter:
                 if pos >= self.max_len - 1:
                     out[t][i] = [word]
                     continue
-                masked = flat[:pos - 1] + [tok.mask_token] + flat[pos:]
-                tokens = [tok.cls_token, *masked, tok.sep_token, *flat, tok.sep_token][: self.max_len]
+                masked = flat[: pos - 1] + [tok.mask_token] + flat[pos:]
+                tokens = [tok.cls_token, *masked, tok.sep_token, *flat, tok.sep_token][
+                    : self.max_len
+                ]
                 first = min(len(masked) + 2, len(tokens))
-                queries.append((t, i, tok.convert_tokens_to_ids(tokens), [0] * first + [1] * (len(tokens) - first), pos))
+                queries.append(
+                    (
+                        t,
+                        i,
+                        tok.convert_tokens_to_ids(tokens),
+                        [0] * first + [1] * (len(tokens) - first),
+                        pos,
+                    )
+                )
         for b in range(0, len(queries), self.batch_size):
-            chunk = queries[b: b + self.batch_size]
+            chunk = queries[b : b + self.batch_size]
             width = max(len(q[2]) for q in chunk)
             ids = torch.full((len(chunk), width), tok.pad_token_id or 0)
             types = torch.zeros_like(ids)
@@ -171,14 +204,22 @@ class Augmenter:
                 mask[r, : len(q_ids)] = 1
             kwargs = {"token_type_ids": types} if "token_type_ids" in tok.model_input_names else {}
             logits = self.mlm(input_ids=ids, attention_mask=mask, **kwargs).logits
-            rows = logits[torch.arange(len(chunk)), torch.tensor([q[4] for q in chunk])]  # [n, vocab]
+            rows = logits[
+                torch.arange(len(chunk)), torch.tensor([q[4] for q in chunk])
+            ]  # [n, vocab]
             top = torch.topk(rows, self.cfg.top_k, dim=-1).indices.tolist()
             for (t, i, *_), ids_ in zip(chunk, top):
-                words = [w for w in tok.convert_ids_to_tokens(ids_) if not w.startswith("##") and w not in self.special]
+                words = [
+                    w
+                    for w in tok.convert_ids_to_tokens(ids_)
+                    if not w.startswith("##") and w not in self.special
+                ]
                 out[t][i] = words or [texts[t][i]]
         return out
 
-    def variants(self, original: str, words: list[str], cands: dict[int, list[str]], rng: random.Random) -> list[str]:
+    def variants(
+        self, original: str, words: list[str], cands: dict[int, list[str]], rng: random.Random
+    ) -> list[str]:
         """The original first, then the distinct results of N tries."""
         found = [original]
         for _ in range(self.cfg.n):
@@ -205,14 +246,24 @@ def _clean(text: str) -> str:
     return " ".join(text.replace("\t", " ").split())
 
 
-def augment_file(split: Split, task: TaskSpec, labels: tuple[str, ...] | None, cfg: AugmentConfig, out_dir: Path,
-                 chunk: int = 32, limit: int | None = None) -> Path:
+def augment_file(
+    split: Split,
+    task: TaskSpec,
+    labels: tuple[str, ...] | None,
+    cfg: AugmentConfig,
+    out_dir: Path,
+    chunk: int = 32,
+    limit: int | None = None,
+) -> Path:
     """The augmented TSV of `split` (text_a[, text_b], label), made once and resumed after a kill."""
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / f"{task.name}-train-aug-{cache_key(split, cfg)}.tsv"
     if target.is_file():
         return target
-    partial, progress_file = target.with_suffix(".tsv.partial"), target.with_suffix(".progress.json")
+    partial, progress_file = (
+        target.with_suffix(".tsv.partial"),
+        target.with_suffix(".progress.json"),
+    )
     columns = [f"text_{c}" for c in "ab"[: len(task.text_columns)]]
     done = 0
     if partial.is_file() and progress_file.is_file():
@@ -254,18 +305,30 @@ def augment_file(split: Split, task: TaskSpec, labels: tuple[str, ...] | None, c
     bar.close()
     partial.replace(target)
     progress_file.unlink(missing_ok=True)
-    (target.with_suffix(".json")).write_text(json.dumps({**asdict(cfg), "source": split.source,
-                                                         "examples": n}, indent=1))
+    (target.with_suffix(".json")).write_text(
+        json.dumps({**asdict(cfg), "source": split.source, "examples": n}, indent=1)
+    )
     return target
 
 
-def augmented_train(split: Split, task: TaskSpec, labels: tuple[str, ...] | None, cfg: AugmentConfig,
-                    out_dir: Path) -> Split:
+def augmented_train(
+    split: Split, task: TaskSpec, labels: tuple[str, ...] | None, cfg: AugmentConfig, out_dir: Path
+) -> Split:
     """The training split DynaBERT's --data_aug trains on: the original rows, then the augmented file's rows
     (which hold the originals again, as in the official setup)."""
     path = augment_file(split, task, labels, cfg, out_dir)
-    file_task = TaskSpec(task.name, tuple(f"text_{c}" for c in "ab"[: len(task.text_columns)]), "label", labels,
-                         task.metric)
+    file_task = TaskSpec(
+        task.name,
+        tuple(f"text_{c}" for c in "ab"[: len(task.text_columns)]),
+        "label",
+        labels,
+        task.metric,
+    )
     extra = read_split(path, file_task, labels)
-    print(f"augmented training data: {len(split)} original + {len(extra)} rows from {path}", file=sys.stderr)
-    return Split("train", split.texts + extra.texts, split.labels + extra.labels, f"{split.source} + {path}")
+    print(
+        f"augmented training data: {len(split)} original + {len(extra)} rows from {path}",
+        file=sys.stderr,
+    )
+    return Split(
+        "train", split.texts + extra.texts, split.labels + extra.labels, f"{split.source} + {path}"
+    )

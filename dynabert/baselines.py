@@ -41,7 +41,9 @@ def layer_subset(teacher: nn.Module, layer_ids: list[int]) -> nn.Module:
         if m is None:
             state[key] = value
         elif int(m.group(2)) in new_index:
-            state[key.replace(m.group(0), f"{m.group(1)}.layer.{new_index[int(m.group(2))]}.")] = value
+            state[key.replace(m.group(0), f"{m.group(1)}.layer.{new_index[int(m.group(2))]}.")] = (
+                value
+            )
     student.load_state_dict(state, strict=True)
     return student.eval()
 
@@ -71,32 +73,50 @@ class TinyBertProjection(nn.Module):
         return self.proj(h)
 
 
-def tinybert_intermediate_loss(student_out, teacher_out, projection: TinyBertProjection) -> tuple[torch.Tensor, torch.Tensor]:
+def tinybert_intermediate_loss(
+    student_out, teacher_out, projection: TinyBertProjection
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(embedding + hidden MSE through W_h, attention-map MSE) with the uniform layer map."""
     ls, lt = len(student_out.hidden_states) - 1, len(teacher_out.hidden_states) - 1
     if student_out.attentions[0].shape[1] != teacher_out.attentions[0].shape[1]:
-        raise ValueError(f"TinyBERT attention loss needs equal head counts (student "
-                         f"{student_out.attentions[0].shape[1]}, teacher {teacher_out.attentions[0].shape[1]})")
-    hidden = sum(F.mse_loss(projection(student_out.hidden_states[i]), teacher_out.hidden_states[round(i * lt / ls)])
-                 for i in range(ls + 1))
-    attention = sum(F.mse_loss(student_out.attentions[m], teacher_out.attentions[round((m + 1) * lt / ls) - 1])
-                    for m in range(ls))
+        raise ValueError(
+            f"TinyBERT attention loss needs equal head counts (student "
+            f"{student_out.attentions[0].shape[1]}, teacher {teacher_out.attentions[0].shape[1]})"
+        )
+    hidden = sum(
+        F.mse_loss(
+            projection(student_out.hidden_states[i]), teacher_out.hidden_states[round(i * lt / ls)]
+        )
+        for i in range(ls + 1)
+    )
+    attention = sum(
+        F.mse_loss(student_out.attentions[m], teacher_out.attentions[round((m + 1) * lt / ls) - 1])
+        for m in range(ls)
+    )
     return hidden, attention
 
 
-def prediction_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+def prediction_loss(
+    student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float = 1.0
+) -> torch.Tensor:
     """Classification: T^2 * soft-CE at temperature T. Regression ([B, 1]): MSE to the teacher's score (no T)."""
     if student_logits.shape[-1] == 1:
         return F.mse_loss(student_logits, teacher_logits)
-    return soft_cross_entropy(student_logits / temperature, teacher_logits / temperature) * temperature ** 2
+    return (
+        soft_cross_entropy(student_logits / temperature, teacher_logits / temperature)
+        * temperature**2
+    )
 
 
-def distilbert_loss(student_out, teacher_out, temperature: float, cosine_weight: float,
-                    attention_mask: torch.Tensor) -> torch.Tensor:
+def distilbert_loss(
+    student_out, teacher_out, temperature: float, cosine_weight: float, attention_mask: torch.Tensor
+) -> torch.Tensor:
     """prediction_loss at temperature T, + cosine_weight * mean(1 - cos) of last hidden states over real tokens."""
     loss = prediction_loss(student_out.logits, teacher_out.logits, temperature)
     if cosine_weight:
-        cos = F.cosine_similarity(student_out.hidden_states[-1], teacher_out.hidden_states[-1], dim=-1)  # [B, S]
+        cos = F.cosine_similarity(
+            student_out.hidden_states[-1], teacher_out.hidden_states[-1], dim=-1
+        )  # [B, S]
         mask = attention_mask.to(cos.dtype)
         loss = loss + cosine_weight * ((1 - cos) * mask).sum() / mask.sum()
     return loss

@@ -15,27 +15,44 @@ from dynabert.config import DEFAULT_DEPTHS, DEFAULT_WIDTHS, SubnetSpec, check_gr
 from dynabert.train_cli import add_train_commands
 
 
-def info_rows(model: str, seq_len: int, widths: tuple[float, ...], depths: tuple[float, ...]) -> list[dict]:
+def info_rows(
+    model: str, seq_len: int, widths: tuple[float, ...], depths: tuple[float, ...]
+) -> list[dict]:
     from dynabert.flops import cost
-    from dynabert.presets import load_size
-
     from dynabert.limits import check_seq_len, limits_of
+    from dynabert.presets import load_size
 
     size = load_size(model)
     check_seq_len(limits_of(model), seq_len, "--seq-len", model)
     rows = []
     for spec in check_grid(widths, depths, size, model):
         c = cost(size, spec, seq_len)
-        rows.append({"subnet_id": c.subnet_id, "width": c.width_mult, "depth": c.depth_mult, "heads": c.n_heads,
-                     "ffn": c.ffn_dim, "layers": c.n_layers, "layer_ids": list(c.layer_ids),
-                     "params_total_M": c.params_total / 1e6, "params_active_M": c.params_active / 1e6,
-                     "gflops_dense": c.flops_dense / 1e9, "gflops_with_attention": c.flops_with_attention / 1e9,
-                     "seq_len": seq_len})
+        rows.append(
+            {
+                "subnet_id": c.subnet_id,
+                "width": c.width_mult,
+                "depth": c.depth_mult,
+                "heads": c.n_heads,
+                "ffn": c.ffn_dim,
+                "layers": c.n_layers,
+                "layer_ids": list(c.layer_ids),
+                "params_total_M": c.params_total / 1e6,
+                "params_active_M": c.params_active / 1e6,
+                "gflops_dense": c.flops_dense / 1e9,
+                "gflops_with_attention": c.flops_with_attention / 1e9,
+                "seq_len": seq_len,
+            }
+        )
     return rows
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    rows = info_rows(args.model, args.seq_len, parse_mults(args.widths, "widths"), parse_mults(args.depths, "depths"))
+    rows = info_rows(
+        args.model,
+        args.seq_len,
+        parse_mults(args.widths, "widths"),
+        parse_mults(args.depths, "depths"),
+    )
     if args.json:
         print(json.dumps(rows, indent=1))
         return 0
@@ -43,8 +60,10 @@ def cmd_info(args: argparse.Namespace) -> int:
 
     table = pd.DataFrame(rows).drop(columns=["seq_len"])
     table["layer_ids"] = table["layer_ids"].map(lambda ids: ",".join(map(str, ids)))
-    print(f"{args.model}: sub-networks at batch 1, seq {args.seq_len}; FLOPs = 2 x MACs "
-          f"(dense = Linear layers; with_attention adds QK^T and AV); params in millions")
+    print(
+        f"{args.model}: sub-networks at batch 1, seq {args.seq_len}; FLOPs = 2 x MACs "
+        f"(dense = Linear layers; with_attention adds QK^T and AV); params in millions"
+    )
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     return 0
 
@@ -65,29 +84,40 @@ def extract_spec(args: argparse.Namespace, size, source: str):
         except ValueError as err:
             raise ValueError(f"--subnet {args.subnet}: {err}") from None
     if args.width is None or args.depth is None:
-        raise ValueError("give --width and --depth (a grid point), or --subnet (an id or per-layer JSON)")
+        raise ValueError(
+            "give --width and --depth (a grid point), or --subnet (an id or per-layer JSON)"
+        )
     for value, flag in ((args.width, "--width"), (args.depth, "--depth")):
         if not 0.0 < value <= 1.0:
-            raise ValueError(f"{flag} {value:g} is not in (0, 1]: a multiplier is the share of the full model kept")
+            raise ValueError(
+                f"{flag} {value:g} is not in (0, 1]: a multiplier is the share of the full model kept"
+            )
     check_mults((args.width,), "width", size, source, "--width")
     check_mults((args.depth,), "depth", size, source, "--depth")
     return SubnetSpec(args.width, args.depth).resolve(size)  # 0.333333 of 12 heads -> exactly 4/12
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
+    from dynabert.evaluate import resolve_checkpoint
     from dynabert.extract import save_subnet
     from dynabert.model import DynaBert
     from dynabert.presets import load_model, load_size, load_tokenizer
 
-    from dynabert.evaluate import resolve_checkpoint
-
     # a training OUTPUT folder means its latest finished stage's best model, as in evaluate and the sweep;
     # presets and hub ids go to load_model as given
-    checkpoint = str(resolve_checkpoint(args.checkpoint)) if Path(args.checkpoint).is_dir() else args.checkpoint
-    spec = extract_spec(args, load_size(checkpoint), checkpoint)  # from config.json, before the weights load
+    checkpoint = (
+        str(resolve_checkpoint(args.checkpoint))
+        if Path(args.checkpoint).is_dir()
+        else args.checkpoint
+    )
+    spec = extract_spec(
+        args, load_size(checkpoint), checkpoint
+    )  # from config.json, before the weights load
     dyna = DynaBert(load_model(checkpoint))
     results = args.results
-    if results is None and (Path(checkpoint) / "accuracy.jsonl").is_file():  # `evaluate`'s default store
+    if (
+        results is None and (Path(checkpoint) / "accuracy.jsonl").is_file()
+    ):  # `evaluate`'s default store
         results = Path(checkpoint) / "accuracy.jsonl"
     try:
         tokenizer = load_tokenizer(checkpoint)
@@ -96,13 +126,20 @@ def cmd_extract(args: argparse.Namespace) -> int:
         print(f"note: no tokenizer saved with the sub-network ({err})", file=sys.stderr)
     out = Path(args.output_dir)
     if out.exists() and not out.is_dir():
-        raise ValueError(f"--output-dir {out} is a file; the sub-network is saved as a directory: choose a new path")
+        raise ValueError(
+            f"--output-dir {out} is a file; the sub-network is saved as a directory: choose a new path"
+        )
     sub = save_subnet(dyna, spec, out, checkpoint, tokenizer, results)
     shapes = sub.config.layer_shapes()
-    heads, ffn = ("/".join(str(v[i]) for v in shapes) if len(set(shapes)) > 1 else str(shapes[0][i]) for i in (0, 1))
-    print(f"{spec.subnet_id}: {sub.config.num_hidden_layers} layers x {heads} heads, "
-          f"FFN {ffn}, {sum(p.numel() for p in sub.parameters()) / 1e6:.2f} M params "
-          f"-> {out} (model card: {out / 'README.md'}; load with trust_remote_code=True)")
+    heads, ffn = (
+        "/".join(str(v[i]) for v in shapes) if len(set(shapes)) > 1 else str(shapes[0][i])
+        for i in (0, 1)
+    )
+    print(
+        f"{spec.subnet_id}: {sub.config.num_hidden_layers} layers x {heads} heads, "
+        f"FFN {ffn}, {sum(p.numel() for p in sub.parameters()) / 1e6:.2f} M params "
+        f"-> {out} (model card: {out / 'README.md'}; load with trust_remote_code=True)"
+    )
     return 0
 
 
@@ -110,26 +147,52 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m dynabert", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
-    info = sub.add_parser("info", help="table of every sub-network: heads, FFN, layers, params, FLOPs")
-    info.add_argument("--model", required=True, help="preset, local Hugging Face directory or hub id")
-    info.add_argument("--seq-len", type=int, default=128, help="tokens per sequence for FLOPs (default 128)")
-    info.add_argument("--widths", default=",".join(map(str, DEFAULT_WIDTHS)), help="width multipliers")
-    info.add_argument("--depths", default=",".join(map(str, DEFAULT_DEPTHS)), help="depth multipliers")
+    info = sub.add_parser(
+        "info", help="table of every sub-network: heads, FFN, layers, params, FLOPs"
+    )
+    info.add_argument(
+        "--model", required=True, help="preset, local Hugging Face directory or hub id"
+    )
+    info.add_argument(
+        "--seq-len", type=int, default=128, help="tokens per sequence for FLOPs (default 128)"
+    )
+    info.add_argument(
+        "--widths", default=",".join(map(str, DEFAULT_WIDTHS)), help="width multipliers"
+    )
+    info.add_argument(
+        "--depths", default=",".join(map(str, DEFAULT_DEPTHS)), help="depth multipliers"
+    )
     info.add_argument("--json", action="store_true", help="print JSON instead of a table")
     info.set_defaults(func=cmd_info)
 
     ext = sub.add_parser("extract", help="save one sub-network as a standalone dense model")
-    ext.add_argument("--checkpoint", required=True, help="trained DynaBERT directory (or any BERT/RoBERTa/DistilBERT classifier)")
-    ext.add_argument("--width", type=float, help="width multiplier in (0, 1]: k/heads, as printed "
-                                                                "(0.33, 0.3333 and 0.333333 all mean 4 of 12 heads)")
+    ext.add_argument(
+        "--checkpoint",
+        required=True,
+        help="trained DynaBERT directory (or any BERT/RoBERTa/DistilBERT classifier)",
+    )
+    ext.add_argument(
+        "--width",
+        type=float,
+        help="width multiplier in (0, 1]: k/heads, as printed "
+        "(0.33, 0.3333 and 0.333333 all mean 4 of 12 heads)",
+    )
     ext.add_argument("--depth", type=float, help="depth multiplier in (0, 1]")
-    ext.add_argument("--subnet", help="instead of --width/--depth: a sub-network id ('w0.50-d0.75', or per layer "
-                                      "'h12.6.0.3-f1536.768.0.384': heads, then FFN neurons, per source layer, "
-                                      "0 = skipped) or its JSON {\"heads\": [...], \"ffn\": [...]}")
-    ext.add_argument("--output-dir", required=True, help="where save_pretrained writes the sub-network")
-    ext.add_argument("--results", default=None,
-                     help="results store whose accuracy records go on the model card (default: "
-                          "CHECKPOINT/accuracy.jsonl when it exists)")
+    ext.add_argument(
+        "--subnet",
+        help="instead of --width/--depth: a sub-network id ('w0.50-d0.75', or per layer "
+        "'h12.6.0.3-f1536.768.0.384': heads, then FFN neurons, per source layer, "
+        '0 = skipped) or its JSON {"heads": [...], "ffn": [...]}',
+    )
+    ext.add_argument(
+        "--output-dir", required=True, help="where save_pretrained writes the sub-network"
+    )
+    ext.add_argument(
+        "--results",
+        default=None,
+        help="results store whose accuracy records go on the model card (default: "
+        "CHECKPOINT/accuracy.jsonl when it exists)",
+    )
     ext.set_defaults(func=cmd_extract)
 
     add_train_commands(sub)
@@ -143,6 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, TypeError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt as err:  # Ctrl-C: one line (a stage says where it resumes), the shell's status 130
+    except (
+        KeyboardInterrupt
+    ) as err:  # Ctrl-C: one line (a stage says where it resumes), the shell's status 130
         print(f"interrupted: {err}" if str(err) else "interrupted", file=sys.stderr)
         return 130

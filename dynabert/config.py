@@ -33,10 +33,14 @@ class BertSize:
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
-            if f.type == "int" and (not isinstance(value, int) or value < (0 if f.name == "type_vocab_size" else 1)):
+            if f.type == "int" and (
+                not isinstance(value, int) or value < (0 if f.name == "type_vocab_size" else 1)
+            ):
                 raise ValueError(f"BertSize.{f.name} must be a positive int, got {value!r}")
         if self.head_type not in HEAD_TYPES:
-            raise ValueError(f"BertSize.head_type must be one of {HEAD_TYPES}, got {self.head_type!r}")
+            raise ValueError(
+                f"BertSize.head_type must be one of {HEAD_TYPES}, got {self.head_type!r}"
+            )
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -53,12 +57,16 @@ class BertSize:
 # naming one or reading its shape imports no torch.
 ARCHITECTURES: dict[str, BertSize] = {
     "bert-base": BertSize(),
-    "tinybert-4l-312d": BertSize(hidden_size=312, num_layers=4, num_heads=12, head_size=26, ffn_size=1200),
+    "tinybert-4l-312d": BertSize(
+        hidden_size=312, num_layers=4, num_heads=12, head_size=26, ffn_size=1200
+    ),
     "tinybert-6l-768d": BertSize(num_layers=6),
     # DistilBERT itself (DistilBertForSequenceClassification): 6 x 768, 12 heads, FFN 3072, no token-type
     # embeddings, a ReLU pre-classifier
     "distilbert-6l-768d": BertSize(num_layers=6, type_vocab_size=0, head_type="distilbert-head"),
-    "tiny": BertSize(hidden_size=64, num_layers=2, num_heads=4, head_size=16, ffn_size=128, max_positions=512),
+    "tiny": BertSize(
+        hidden_size=64, num_layers=2, num_heads=4, head_size=16, ffn_size=128, max_positions=512
+    ),
 }
 
 
@@ -91,7 +99,9 @@ class SubnetSpec:
             assert w[0] == "w" and d[0] == "d"
             return cls(float(w[1:]), float(d[1:]))
         except (ValueError, TypeError, AssertionError, IndexError):  # TypeError: 'wnan-d1'
-            raise ValueError(f"not a sub-network id: {subnet_id!r} (expected e.g. 'w0.75-d0.50')") from None
+            raise ValueError(
+                f"not a sub-network id: {subnet_id!r} (expected e.g. 'w0.75-d0.50')"
+            ) from None
 
     def heads_kept(self, num_heads: int) -> int:
         """k heads for a width k/heads (official code: round(heads * m_w)); refused if zero or between two k.
@@ -105,11 +115,15 @@ class SubnetSpec:
             kept = 0
         if kept is None:
             valid = ", ".join(f"{k / num_heads:.4g}" for k in range(1, num_heads + 1))
-            raise ValueError(f"width_mult {self.width_mult} gives {num_heads * self.width_mult:.4g} of {num_heads} "
-                             f"heads, not a whole number; a width must be k/{num_heads}: one of {valid}")
+            raise ValueError(
+                f"width_mult {self.width_mult} gives {num_heads * self.width_mult:.4g} of {num_heads} "
+                f"heads, not a whole number; a width must be k/{num_heads}: one of {valid}"
+            )
         if kept < 1:
-            raise ValueError(f"width_mult {self.width_mult} keeps 0 of {num_heads} heads; "
-                             f"the smallest width for this model is {1 / num_heads:.4g}")
+            raise ValueError(
+                f"width_mult {self.width_mult} keeps 0 of {num_heads} heads; "
+                f"the smallest width for this model is {1 / num_heads:.4g}"
+            )
         return kept
 
     def resolve(self, size: BertSize) -> SubnetSpec:
@@ -125,8 +139,10 @@ class SubnetSpec:
         """Layers kept (0-indexed): D = round(L*m_d), i-th kept = floor(i/m_d) (spec 1.2, official code)."""
         depth = round(num_layers * self.depth_mult)
         if depth < 1:
-            raise ValueError(f"depth_mult {self.depth_mult} keeps 0 of {num_layers} layers; "
-                             f"the smallest depth for this model is {1 / num_layers:.4g}")
+            raise ValueError(
+                f"depth_mult {self.depth_mult} keeps 0 of {num_layers} layers; "
+                f"the smallest depth for this model is {1 / num_layers:.4g}"
+            )
         ids = tuple(math.floor(i / self.depth_mult + 1e-9) for i in range(depth))
         assert ids[-1] < num_layers and len(set(ids)) == depth, ids
         return ids
@@ -164,13 +180,14 @@ def whole_heads(width: float, num_heads: int) -> int | None:
     places = _decimals(width)
     if places < 2:
         return None
-    half = 0.5 * 10.0 ** -places + 1e-12
+    half = 0.5 * 10.0**-places + 1e-12
     hits = [k for k in range(0, num_heads + 1) if abs(k / num_heads - width) <= half]
     return hits[0] if len(hits) == 1 else None
 
 
-def default_grid(widths: tuple[float, ...] = DEFAULT_WIDTHS,
-                 depths: tuple[float, ...] = DEFAULT_DEPTHS) -> list[SubnetSpec]:
+def default_grid(
+    widths: tuple[float, ...] = DEFAULT_WIDTHS, depths: tuple[float, ...] = DEFAULT_DEPTHS
+) -> list[SubnetSpec]:
     """Every (width, depth) pair, depth outer and width inner, largest first (the official training order)."""
     return [SubnetSpec(w, d) for d in depths for w in widths]
 
@@ -181,14 +198,17 @@ def parse_mults(text: str, name: str) -> tuple[float, ...]:
     try:
         values = tuple(float(Fraction(x.strip())) for x in text.split(",") if x.strip())
     except (ValueError, ZeroDivisionError):
-        raise ValueError(f"--{name} must be comma-separated numbers (or fractions k/n) in (0, 1], "
-                         f"got {text!r}") from None
+        raise ValueError(
+            f"--{name} must be comma-separated numbers (or fractions k/n) in (0, 1], got {text!r}"
+        ) from None
     if not values:
         raise ValueError(f"--{name} is empty: give comma-separated numbers in (0, 1], e.g. 1.0,0.5")
     bad = [v for v in values if not 0.0 < v <= 1.0]
     if bad:
-        raise ValueError(f"--{name} {text!r}: {bad[0]:g} is not in (0, 1]; a multiplier is the share of the full "
-                         f"model kept, e.g. 1.0,0.75,0.5")
+        raise ValueError(
+            f"--{name} {text!r}: {bad[0]:g} is not in (0, 1]; a multiplier is the share of the full "
+            f"model kept, e.g. 1.0,0.75,0.5"
+        )
     return values
 
 
@@ -197,7 +217,9 @@ def valid_mults(n: int) -> str:
     return ", ".join(f"{k / n:.4g}" for k in range(1, n + 1))
 
 
-def check_mults(values: tuple[float, ...], kind: str, size: BertSize, source: str, flag: str) -> None:
+def check_mults(
+    values: tuple[float, ...], kind: str, size: BertSize, source: str, flag: str
+) -> None:
     """Raise ValueError naming `flag`, the model and its valid multipliers unless every value cuts a sub-network of
     `size`: a width (kind "width") k/heads of its heads (SubnetSpec.heads_kept), a depth at least one layer
     (SubnetSpec.layer_ids: round(layers x depth) >= 1). The one check every --widths/--depths flag goes through,
@@ -208,28 +230,45 @@ def check_mults(values: tuple[float, ...], kind: str, size: BertSize, source: st
             SubnetSpec(v, 1.0).heads_kept(n) if kind == "width" else SubnetSpec(1.0, v).layer_ids(n)
         except (TypeError, ValueError):
             if kind == "width":
-                raise ValueError(f"{flag} {v:g}: {source} has {n} heads per layer, and {v:g} x {n} = {v * n:.4g} "
-                                 f"heads is not a whole number >= 1; give widths k/{n}: {valid_mults(n)}") from None
-            raise ValueError(f"{flag} {v:g}: {source} has {n} layers, and {v:g} x {n} = {v * n:.4g} rounds to 0 "
-                             f"layers kept; give depths that keep at least one layer, e.g. k/{n}: "
-                             f"{valid_mults(n)}") from None
+                raise ValueError(
+                    f"{flag} {v:g}: {source} has {n} heads per layer, and {v:g} x {n} = {v * n:.4g} "
+                    f"heads is not a whole number >= 1; give widths k/{n}: {valid_mults(n)}"
+                ) from None
+            raise ValueError(
+                f"{flag} {v:g}: {source} has {n} layers, and {v:g} x {n} = {v * n:.4g} rounds to 0 "
+                f"layers kept; give depths that keep at least one layer, e.g. k/{n}: "
+                f"{valid_mults(n)}"
+            ) from None
 
 
-def check_grid(widths: tuple[float, ...], depths: tuple[float, ...], size: BertSize, source: str,
-               flags: tuple[str, str] = ("--widths", "--depths")) -> list[SubnetSpec]:
+def check_grid(
+    widths: tuple[float, ...],
+    depths: tuple[float, ...],
+    size: BertSize,
+    source: str,
+    flags: tuple[str, str] = ("--widths", "--depths"),
+) -> list[SubnetSpec]:
     """The widths x depths grid (default_grid order), every multiplier checked against `size` (check_mults) and
     every width written exactly as k/heads. Raises ValueError naming the flag, the model and the valid values, and
     naming two multipliers that give the same heads, or a depth given twice."""
     check_mults(widths, "width", size, source, flags[0])
     check_mults(depths, "depth", size, source, flags[1])
     grid = [s.resolve(size) for s in default_grid(widths, depths)]
-    keys = ((flags[0], widths, lambda v: f"{SubnetSpec(v).heads_kept(size.num_heads)} heads"),
-            (flags[1], depths, lambda v: f"depth {v:g}"))
-    for flag, values, kept in keys:  # two multipliers of one sub-network: the sandwich draw would fail at step 0
+    keys = (
+        (flags[0], widths, lambda v: f"{SubnetSpec(v).heads_kept(size.num_heads)} heads"),
+        (flags[1], depths, lambda v: f"depth {v:g}"),
+    )
+    for (
+        flag,
+        values,
+        kept,
+    ) in keys:  # two multipliers of one sub-network: the sandwich draw would fail at step 0
         seen: dict[str, float] = {}
         for v in values:
             if kept(v) in seen:
-                raise ValueError(f"{flag} {','.join(f'{x:g}' for x in values)}: {seen[kept(v)]:g} and {v:g} give the "
-                                 f"same sub-networks of {source} ({kept(v)}); give each multiplier once")
+                raise ValueError(
+                    f"{flag} {','.join(f'{x:g}' for x in values)}: {seen[kept(v)]:g} and {v:g} give the "
+                    f"same sub-networks of {source} ({kept(v)}); give each multiplier once"
+                )
             seen[kept(v)] = v
     return grid

@@ -45,29 +45,98 @@ class TaskSpec:
 
 
 GLUE_TASKS: dict[str, TaskSpec] = {
-    "cola": TaskSpec("cola", (3,), 1, ("0", "1"), "mcc", header=False, hub_name="cola",
-                     label_names=(("unacceptable",), ("acceptable",))),
-    "sst2": TaskSpec("sst2", ("sentence",), "label", ("0", "1"), "accuracy", hub_name="sst2",
-                     label_names=(("negative",), ("positive",))),
-    "mrpc": TaskSpec("mrpc", ("#1 String", "#2 String"), "Quality", ("0", "1"), "acc_f1", hub_name="mrpc",
-                     label_names=(("not_equivalent",), ("equivalent",))),
-    "stsb": TaskSpec("stsb", ("sentence1", "sentence2"), "score", None, "pearson_spearman", hub_name="stsb"),
-    "qqp": TaskSpec("qqp", ("question1", "question2"), "is_duplicate", ("0", "1"), "acc_f1", hub_name="qqp",
-                    label_names=(("not_duplicate",), ("duplicate",))),
-    "mnli": TaskSpec("mnli", ("sentence1", "sentence2"), "gold_label", ("contradiction", "entailment", "neutral"),
-                     "accuracy", dev_files=("dev_matched", "dev_mismatched"), hub_name="mnli",
-                     split_keys=(("dev_matched", "mnli-m"), ("dev_mismatched", "mnli-mm"))),
-    "qnli": TaskSpec("qnli", ("question", "sentence"), "label", ("entailment", "not_entailment"), "accuracy",
-                     hub_name="qnli"),
-    "rte": TaskSpec("rte", ("sentence1", "sentence2"), "label", ("entailment", "not_entailment"), "accuracy",
-                    hub_name="rte"),
-    "wnli": TaskSpec("wnli", ("sentence1", "sentence2"), "label", ("0", "1"), "accuracy", hub_name="wnli",
-                     label_names=(("not_entailment",), ("entailment",))),
+    "cola": TaskSpec(
+        "cola",
+        (3,),
+        1,
+        ("0", "1"),
+        "mcc",
+        header=False,
+        hub_name="cola",
+        label_names=(("unacceptable",), ("acceptable",)),
+    ),
+    "sst2": TaskSpec(
+        "sst2",
+        ("sentence",),
+        "label",
+        ("0", "1"),
+        "accuracy",
+        hub_name="sst2",
+        label_names=(("negative",), ("positive",)),
+    ),
+    "mrpc": TaskSpec(
+        "mrpc",
+        ("#1 String", "#2 String"),
+        "Quality",
+        ("0", "1"),
+        "acc_f1",
+        hub_name="mrpc",
+        label_names=(("not_equivalent",), ("equivalent",)),
+    ),
+    "stsb": TaskSpec(
+        "stsb", ("sentence1", "sentence2"), "score", None, "pearson_spearman", hub_name="stsb"
+    ),
+    "qqp": TaskSpec(
+        "qqp",
+        ("question1", "question2"),
+        "is_duplicate",
+        ("0", "1"),
+        "acc_f1",
+        hub_name="qqp",
+        label_names=(("not_duplicate",), ("duplicate",)),
+    ),
+    "mnli": TaskSpec(
+        "mnli",
+        ("sentence1", "sentence2"),
+        "gold_label",
+        ("contradiction", "entailment", "neutral"),
+        "accuracy",
+        dev_files=("dev_matched", "dev_mismatched"),
+        hub_name="mnli",
+        split_keys=(("dev_matched", "mnli-m"), ("dev_mismatched", "mnli-mm")),
+    ),
+    "qnli": TaskSpec(
+        "qnli",
+        ("question", "sentence"),
+        "label",
+        ("entailment", "not_entailment"),
+        "accuracy",
+        hub_name="qnli",
+    ),
+    "rte": TaskSpec(
+        "rte",
+        ("sentence1", "sentence2"),
+        "label",
+        ("entailment", "not_entailment"),
+        "accuracy",
+        hub_name="rte",
+    ),
+    "wnli": TaskSpec(
+        "wnli",
+        ("sentence1", "sentence2"),
+        "label",
+        ("0", "1"),
+        "accuracy",
+        hub_name="wnli",
+        label_names=(("not_entailment",), ("entailment",)),
+    ),
 }
-GLUE_DIRS = {"cola": "CoLA", "sst2": "SST-2", "mrpc": "MRPC", "stsb": "STS-B", "qqp": "QQP", "mnli": "MNLI",
-             "qnli": "QNLI", "rte": "RTE", "wnli": "WNLI"}
+GLUE_DIRS = {
+    "cola": "CoLA",
+    "sst2": "SST-2",
+    "mrpc": "MRPC",
+    "stsb": "STS-B",
+    "qqp": "QQP",
+    "mnli": "MNLI",
+    "qnli": "QNLI",
+    "rte": "RTE",
+    "wnli": "WNLI",
+}
 TASK_ALIASES = {"sst-2": "sst2", "sts-b": "stsb", "mnli-m": "mnli", "mnli-mm": "mnli"}
-ALIAS_SPLITS = {"mnli-m": "dev_matched", "mnli-mm": "dev_mismatched"}  # a task key names its dev split
+ALIAS_SPLITS = {
+    "mnli-m": "dev_matched",
+    "mnli-mm": "dev_mismatched",
+}  # a task key names its dev split
 
 
 @dataclass
@@ -84,7 +153,9 @@ class Split:
         return len(self.labels)
 
 
-def get_task(name: str, text_columns: str | None = None, label_column: str | None = None) -> TaskSpec:
+def get_task(
+    name: str, text_columns: str | None = None, label_column: str | None = None
+) -> TaskSpec:
     """A GLUE task by name, or `custom` with named columns (labels are read from the training file later)."""
     key = TASK_ALIASES.get(name.lower(), name.lower())
     if key == "custom":
@@ -109,15 +180,19 @@ def find_file(data_dir: Path, stem: str) -> Path:
     for ext in (".tsv", ".csv"):
         if (data_dir / f"{stem}{ext}").is_file():
             return data_dir / f"{stem}{ext}"
-    raise ValueError(f"no {stem}.tsv or {stem}.csv in {str(data_dir)!r}: --data-dir must be the task folder "
-                     f"(e.g. glue_data/SST-2) holding the GLUE files")
+    raise ValueError(
+        f"no {stem}.tsv or {stem}.csv in {str(data_dir)!r}: --data-dir must be the task folder "
+        f"(e.g. glue_data/SST-2) holding the GLUE files"
+    )
 
 
 def task_dir(data_dir: str | Path, task: TaskSpec) -> Path:
     root = Path(data_dir)
     if root.is_file():
-        raise ValueError(f"--data-dir {str(root)!r} is a file; pass the task folder holding it (e.g. glue_data/SST-2 "
-                         f"with train.tsv and dev.tsv), {str(root.parent)!r} here")
+        raise ValueError(
+            f"--data-dir {str(root)!r} is a file; pass the task folder holding it (e.g. glue_data/SST-2 "
+            f"with train.tsv and dev.tsv), {str(root.parent)!r} here"
+        )
     if not root.is_dir():
         raise ValueError(f"data directory {str(root)!r} does not exist")
     sub = root / GLUE_DIRS.get(task.name, "")
@@ -140,26 +215,36 @@ def _label_value(raw: str, labels: tuple[str, ...] | None) -> int | float | str:
         except ValueError:
             return f"label {raw!r} is not a number"
         return value if math.isfinite(value) else f"label {raw!r} is not a finite number"
-    return labels.index(raw) if raw in labels else f"unknown label {raw!r} (labels: {', '.join(labels)})"
+    return (
+        labels.index(raw)
+        if raw in labels
+        else f"unknown label {raw!r} (labels: {', '.join(labels)})"
+    )
 
 
-def read_split(path: Path, task: TaskSpec, labels: tuple[str, ...] | None, max_errors: int = 0) -> Split:
+def read_split(
+    path: Path, task: TaskSpec, labels: tuple[str, ...] | None, max_errors: int = 0
+) -> Split:
     """Read one file; regression when `labels` is None. Raises past `max_errors` malformed rows.
 
     Problems name the line an editor shows (dynabert.tabular), e.g. 'dev.tsv:7: 3 columns, expected 4'.
     """
     rows = read_rows(path)
     if not rows:
-        raise ValueError(f"{path} is empty (no header row, no examples): fill it, or point --data-dir at the folder "
-                         f"with the task's files")
+        raise ValueError(
+            f"{path} is empty (no header row, no examples): fill it, or point --data-dir at the folder "
+            f"with the task's files"
+        )
     header = [c.strip() for c in rows[0][1]] if task.header else None
     text_idx = [_column(header, c, path) for c in task.text_columns]
     label_idx = _column(header, task.label_column, path)
     width = len(header) if header else None
     texts, values, problems = [], [], []
-    for line, row in rows[1 if task.header else 0:]:
+    for line, row in rows[1 if task.header else 0 :]:
         if width is not None and len(row) != width or len(row) <= max(text_idx + [label_idx]):
-            problems.append(f"{path}:{line}: {len(row)} columns, expected {width or max(text_idx + [label_idx]) + 1}")
+            problems.append(
+                f"{path}:{line}: {len(row)} columns, expected {width or max(text_idx + [label_idx]) + 1}"
+            )
             continue
         text = tuple(row[i].strip() for i in text_idx)
         value = _label_value(row[label_idx].strip(), labels)
@@ -171,11 +256,15 @@ def read_split(path: Path, task: TaskSpec, labels: tuple[str, ...] | None, max_e
         values.append(value)
     if len(problems) > max_errors:
         shown = "\n  ".join(problems[:5])
-        raise ValueError(f"{len(problems)} malformed rows in {path} (allowed: {max_errors}; raise --max-errors "
-                         f"to skip them):\n  {shown}")
+        raise ValueError(
+            f"{len(problems)} malformed rows in {path} (allowed: {max_errors}; raise --max-errors "
+            f"to skip them):\n  {shown}"
+        )
     for p in problems:
         print(f"warning: skipped {p}", file=sys.stderr)
-    return Split(path.stem, texts, values, records.portable_path(path), problems)  # no absolute path in records
+    return Split(
+        path.stem, texts, values, records.portable_path(path), problems
+    )  # no absolute path in records
 
 
 def custom_labels(path: Path, task: TaskSpec) -> tuple[str, ...]:
@@ -186,11 +275,15 @@ def custom_labels(path: Path, task: TaskSpec) -> tuple[str, ...]:
     idx = _column([c.strip() for c in rows[0][1]], task.label_column, path)
     found = sorted({r[idx].strip() for _, r in rows[1:] if len(r) > idx and r[idx].strip()})
     if len(found) < 2:
-        raise ValueError(f"{path}: column {task.label_column!r} has {len(found)} distinct labels; need at least 2")
+        raise ValueError(
+            f"{path}: column {task.label_column!r} has {len(found)} distinct labels; need at least 2"
+        )
     return tuple(found)
 
 
-def load_task(task: TaskSpec, data_dir: str | Path, max_errors: int = 0) -> tuple[tuple[str, ...] | None, dict[str, Split]]:
+def load_task(
+    task: TaskSpec, data_dir: str | Path, max_errors: int = 0
+) -> tuple[tuple[str, ...] | None, dict[str, Split]]:
     """(labels, {"train": Split, "dev": Split, ...}) from a folder of TSV/CSV files (training: every split)."""
     folder = task_dir(data_dir, task)
     train_path = find_file(folder, "train")
@@ -201,8 +294,13 @@ def load_task(task: TaskSpec, data_dir: str | Path, max_errors: int = 0) -> tupl
     return labels, splits
 
 
-def load_split(task: TaskSpec, data_dir: str | Path, split: str, labels: tuple[str, ...] | None,
-               max_errors: int = 0) -> Split:
+def load_split(
+    task: TaskSpec,
+    data_dir: str | Path,
+    split: str,
+    labels: tuple[str, ...] | None,
+    max_errors: int = 0,
+) -> Split:
     """Only the file that is scored (evaluation): `labels` come from the task or the checkpoint, never train.tsv."""
     return read_split(find_file(task_dir(data_dir, task), split), task, labels, max_errors)
 
@@ -216,19 +314,31 @@ def load_hub(task: TaskSpec) -> tuple[tuple[str, ...] | None, dict[str, Split]]:
     try:
         import datasets
     except ImportError:
-        raise ValueError("--data-dir hub needs the `datasets` package (pip install datasets) and a network") from None
+        raise ValueError(
+            "--data-dir hub needs the `datasets` package (pip install datasets) and a network"
+        ) from None
     if task.hub_name is None:
         raise ValueError(f"task {task.name!r} is not on the hub; pass --data-dir")
     ds = datasets.load_dataset("nyu-mll/glue", task.hub_name)
-    hub_splits = {"train": "train", "dev": "validation", "dev_matched": "validation_matched",
-                  "dev_mismatched": "validation_mismatched"}
+    hub_splits = {
+        "train": "train",
+        "dev": "validation",
+        "dev_matched": "validation_matched",
+        "dev_mismatched": "validation_mismatched",
+    }
     cols = [c for c in ds["train"].column_names if c not in ("label", "idx")]
     out = {}
     for name in ("train", *task.dev_files):
         part = ds[hub_splits[name]]
         names = getattr(part.features["label"], "names", None)
-        values = list(part["label"]) if task.labels is None else hub_label_ids(part["label"], names, task)
-        out[name] = Split(name, list(zip(*(part[c] for c in cols))), values, f"hub:nyu-mll/glue/{task.hub_name}")
+        values = (
+            list(part["label"])
+            if task.labels is None
+            else hub_label_ids(part["label"], names, task)
+        )
+        out[name] = Split(
+            name, list(zip(*(part[c] for c in cols))), values, f"hub:nyu-mll/glue/{task.hub_name}"
+        )
     return task.labels, out
 
 
@@ -237,8 +347,10 @@ def hub_label_ids(ids: list[int], names: list[str] | None, task: TaskSpec) -> li
     from dynabert.labels import order_by_name
 
     if names is None:
-        raise ValueError(f"the hub's {task.name} labels carry no names, so they cannot be matched to the task's "
-                         f"labels {task.labels}")
+        raise ValueError(
+            f"the hub's {task.name} labels carry no names, so they cannot be matched to the task's "
+            f"labels {task.labels}"
+        )
     to_task = order_by_name(names, task, f"hub:nyu-mll/glue/{task.hub_name}")
     return [to_task[i] for i in ids]
 
@@ -252,7 +364,9 @@ def encode(split: Split, tokenizer, max_seq_len: int, limit: int | None = None) 
     return [{**{k: enc[k][i] for k in keys}, "labels": split.labels[i]} for i in range(n)]
 
 
-def batch_order(lengths: list[int], batch_size: int, seed: int, epoch: int, bucket: bool) -> list[list[int]]:
+def batch_order(
+    lengths: list[int], batch_size: int, seed: int, epoch: int, bucket: bool
+) -> list[list[int]]:
     """Batches of example indices for one epoch: shuffled by (seed, epoch), optionally length-bucketed.
 
     A pure function of its arguments, so a resumed run sees exactly the batches it had not yet seen.
@@ -260,10 +374,16 @@ def batch_order(lengths: list[int], batch_size: int, seed: int, epoch: int, buck
     rng = random.Random(seed * 1_000_003 + epoch)
     order = list(range(len(lengths)))
     rng.shuffle(order)
-    if bucket:  # sort within windows of 50 batches by length, then shuffle the batches (less padding)
+    if (
+        bucket
+    ):  # sort within windows of 50 batches by length, then shuffle the batches (less padding)
         window = batch_size * 50
-        order = [i for s in range(0, len(order), window) for i in sorted(order[s:s + window], key=lengths.__getitem__)]
-    batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+        order = [
+            i
+            for s in range(0, len(order), window)
+            for i in sorted(order[s : s + window], key=lengths.__getitem__)
+        ]
+    batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
     if bucket:
         rng.shuffle(batches)
     return batches
@@ -276,7 +396,9 @@ def collate(features: list[dict], pad_token_id: int, regression: bool) -> dict[s
     for key, pad in (("input_ids", pad_token_id), ("attention_mask", 0), ("token_type_ids", 0)):
         if key in features[0]:
             out[key] = torch.tensor([f[key] + [pad] * (longest - len(f[key])) for f in features])
-    out["labels"] = torch.tensor([f["labels"] for f in features], dtype=torch.float if regression else torch.long)
+    out["labels"] = torch.tensor(
+        [f["labels"] for f in features], dtype=torch.float if regression else torch.long
+    )
     return out
 
 

@@ -24,7 +24,9 @@ from dynabert.config import SubnetSpec
 from dynabert.losses import LOSSES, LossSettings
 from dynabert.model import DynaBert
 
-CHECKPOINT_MARK = "progress.json"  # written last into a checkpoint: its presence means the state is complete
+CHECKPOINT_MARK = (
+    "progress.json"  # written last into a checkpoint: its presence means the state is complete
+)
 
 
 def make_accelerator(mixed_precision: str) -> Accelerator:
@@ -35,17 +37,28 @@ def make_accelerator(mixed_precision: str) -> Accelerator:
     through mpirun; it sets MASTER_ADDR but starts one process, which is refused here with the command that works.
     """
     cpu = not torch.cuda.is_available()
-    if (os.environ.get("ACCELERATE_USE_CPU", "").lower() in ("1", "true") and "MASTER_ADDR" in os.environ
-            and "WORLD_SIZE" not in os.environ and "PMI_SIZE" not in os.environ):
-        raise ValueError("accelerate launch --cpu --num_processes N starts one process unless given "
-                         "--mpirun_hostfile; on one machine run `accelerate launch --multi_gpu --num_processes N "
-                         "-m dynabert train ...` or `torchrun --nproc_per_node N -m dynabert train ...` "
-                         "(both use gloo without a GPU)")
+    if (
+        os.environ.get("ACCELERATE_USE_CPU", "").lower() in ("1", "true")
+        and "MASTER_ADDR" in os.environ
+        and "WORLD_SIZE" not in os.environ
+        and "PMI_SIZE" not in os.environ
+    ):
+        raise ValueError(
+            "accelerate launch --cpu --num_processes N starts one process unless given "
+            "--mpirun_hostfile; on one machine run `accelerate launch --multi_gpu --num_processes N "
+            "-m dynabert train ...` or `torchrun --nproc_per_node N -m dynabert train ...` "
+            "(both use gloo without a GPU)"
+        )
     if mixed_precision == "fp16" and cpu:
-        raise ValueError("--mixed-precision fp16 needs a CUDA GPU (torch.cuda.is_available() is False); "
-                         "use bf16 or no on CPU")
-    return Accelerator(cpu=cpu, mixed_precision=mixed_precision,
-                       kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)])
+        raise ValueError(
+            "--mixed-precision fp16 needs a CUDA GPU (torch.cuda.is_available() is False); "
+            "use bf16 or no on CPU"
+        )
+    return Accelerator(
+        cpu=cpu,
+        mixed_precision=mixed_precision,
+        kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
+    )
 
 
 class Trainable(nn.Module):
@@ -57,18 +70,34 @@ class Trainable(nn.Module):
         self.student = student
         self.projection = projection
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor | None,
-                spec: SubnetSpec, output_attentions: bool = False, project: bool = False):
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        token_type_ids: torch.Tensor | None,
+        spec: SubnetSpec,
+        output_attentions: bool = False,
+        project: bool = False,
+    ):
         """The student's DynaOutput at `spec`.
 
         project (TinyBERT phase 1): hidden states mapped by the projection ([B, S, H_s] -> [B, S, H_t]) and the
         logits detached: that phase trains no head, and DDP must not wait for gradients of weights that reach an
         output but not the loss.
         """
-        out = self.student(input_ids, attention_mask, token_type_ids, spec=spec, output_attentions=output_attentions)
+        out = self.student(
+            input_ids,
+            attention_mask,
+            token_type_ids,
+            spec=spec,
+            output_attentions=output_attentions,
+        )
         if project and self.projection is not None:
-            out = replace(out, logits=out.logits.detach(),
-                          hidden_states=tuple(self.projection(h) for h in out.hidden_states))
+            out = replace(
+                out,
+                logits=out.logits.detach(),
+                hidden_states=tuple(self.projection(h) for h in out.hidden_states),
+            )
         return out
 
 
@@ -76,15 +105,23 @@ class Trainable(nn.Module):
 class Progress:
     """The loop's own state, saved with the checkpoint (Accelerate's register_for_checkpointing)."""
 
-    step: int = 0  # optimizer steps taken (skipped fp16 overflow steps included: the batch was consumed)
+    step: int = (
+        0  # optimizer steps taken (skipped fp16 overflow steps included: the batch was consumed)
+    )
     skipped_steps: int = 0  # fp16 steps the loss scaler skipped (the schedule did not advance)
     best_score: float = -math.inf
     best_step: int | None = None
     history: list = field(default_factory=list)
     cpu_seconds: float = 0.0  # this rank's process CPU time (all threads) inside the training loop, summed over resumes
-    sampling: dict | None = None  # {"subnets_per_step": K, "grid": [ids]} the stage was started with (a resume must match)
-    schedule: dict | None = None  # seed, batch, processes, train rows, steps, lr, warm-up, decay, seq len (a resume must match)
-    flags: dict | None = None  # run_flags.trained_flags of the stage at its start (a resume must match)
+    sampling: dict | None = (
+        None  # {"subnets_per_step": K, "grid": [ids]} the stage was started with (a resume must match)
+    )
+    schedule: dict | None = (
+        None  # seed, batch, processes, train rows, steps, lr, warm-up, decay, seq len (a resume must match)
+    )
+    flags: dict | None = (
+        None  # run_flags.trained_flags of the stage at its start (a resume must match)
+    )
 
     def state_dict(self) -> dict:
         return asdict(self)
@@ -100,8 +137,10 @@ def steps_per_epoch(n_train: int, batch_size: int, world: int) -> int:
     full, rest = divmod(n_train, global_batch)
     steps = full + (1 if rest >= world else 0)
     if steps == 0:
-        raise ValueError(f"{n_train} training examples are fewer than one batch ({batch_size} per process x "
-                         f"{world} processes); lower --batch-size or use more data")
+        raise ValueError(
+            f"{n_train} training examples are fewer than one batch ({batch_size} per process x "
+            f"{world} processes); lower --batch-size or use more data"
+        )
     return steps
 
 
@@ -110,16 +149,28 @@ def rank_rows(batch: dict[str, torch.Tensor], rank: int, world: int) -> dict[str
     return {k: torch.tensor_split(v, world)[rank] for k, v in batch.items()}
 
 
-def teacher_output(teacher: DynaBert, inputs: tuple, width: float, attentions: bool, cache: dict, accelerator):
+def teacher_output(
+    teacher: DynaBert, inputs: tuple, width: float, attentions: bool, cache: dict, accelerator
+):
     """The frozen teacher at `width` (1.0: full), computed once per batch and width, under the same autocast."""
     if width not in cache:
         with torch.no_grad(), accelerator.autocast():
-            cache[width] = teacher(*inputs, spec=SubnetSpec(width, 1.0), output_attentions=attentions)
+            cache[width] = teacher(
+                *inputs, spec=SubnetSpec(width, 1.0), output_attentions=attentions
+            )
     return cache[width]
 
 
-def train_step(model: nn.Module, teacher: DynaBert | None, specs: list[SubnetSpec], kind: str,
-               settings: LossSettings, batch: dict, accelerator, matched_teacher: bool = False) -> float:
+def train_step(
+    model: nn.Module,
+    teacher: DynaBert | None,
+    specs: list[SubnetSpec],
+    kind: str,
+    settings: LossSettings,
+    batch: dict,
+    accelerator,
+    matched_teacher: bool = False,
+) -> float:
     """One optimizer step's forward/backward over every sub-network; returns the summed loss.
 
     Gradients accumulate over the sub-networks; under DDP only the last backward all-reduces (the others run in
@@ -131,13 +182,19 @@ def train_step(model: nn.Module, teacher: DynaBert | None, specs: list[SubnetSpe
     for i, spec in enumerate(specs):
         t_out = None
         if teacher is not None:
-            width = spec.width_mult if matched_teacher else 1.0  # official code: the full-width teacher
+            width = (
+                spec.width_mult if matched_teacher else 1.0
+            )  # official code: the full-width teacher
             t_out = teacher_output(teacher, inputs, width, attentions, cache, accelerator)
         sync = i == len(specs) - 1
         with contextlib.nullcontext() if sync else accelerator.no_sync(model):
             with accelerator.autocast():
-                out = model(*inputs, spec=spec, output_attentions=attentions,
-                            project=attentions and settings.tinybert_phase1)
+                out = model(
+                    *inputs,
+                    spec=spec,
+                    output_attentions=attentions,
+                    project=attentions and settings.tinybert_phase1,
+                )
                 loss = loss_fn(out, t_out, batch, spec, settings)
             accelerator.backward(loss)
         total += loss.detach().float()
@@ -176,21 +233,31 @@ def load_checkpoint(accelerator, target: Path) -> None:
     would drop an unreadable RNG state silently and fail deep in torch on a damaged weights file. ValueError naming
     the folder, the file and the fix for a checkpoint from an older version or a missing or damaged file."""
     if not (target / "random_states_0.pkl").is_file():
-        raise ValueError(f"{target} is not an Accelerate checkpoint (no random_states_0.pkl); it was written by an "
-                         f"older version: delete {target} to restart the stage")
+        raise ValueError(
+            f"{target} is not an Accelerate checkpoint (no random_states_0.pkl); it was written by an "
+            f"older version: delete {target} to restart the stage"
+        )
     rng = check_checkpoint_files(accelerator, target)
     accelerator.load_state(str(target), map_location="cpu")
-    if not torch.equal(torch.get_rng_state(), rng["torch_manual_seed"]):  # Accelerate only logs a failed RNG load
-        raise ValueError(f"checkpoint {target}: the RNG state of random_states_{accelerator.process_index}.pkl was "
-                         f"not restored (the resume would not continue the same random draws); delete {target} to "
-                         f"restart the stage from its beginning")
+    if not torch.equal(
+        torch.get_rng_state(), rng["torch_manual_seed"]
+    ):  # Accelerate only logs a failed RNG load
+        raise ValueError(
+            f"checkpoint {target}: the RNG state of random_states_{accelerator.process_index}.pkl was "
+            f"not restored (the resume would not continue the same random draws); delete {target} to "
+            f"restart the stage from its beginning"
+        )
 
 
 def checkpoint_files(accelerator, target: Path) -> list[str]:
     """The files load_state reads on this rank: model, optimizer, loss scaler, registered objects, own RNG state."""
     model = "model.safetensors" if (target / "model.safetensors").is_file() else "pytorch_model.bin"
-    names = [model, "optimizer.bin", *(f"custom_checkpoint_{i}.pkl" for i in range(len(accelerator._custom_objects))),
-             f"random_states_{accelerator.process_index}.pkl"]
+    names = [
+        model,
+        "optimizer.bin",
+        *(f"custom_checkpoint_{i}.pkl" for i in range(len(accelerator._custom_objects))),
+        f"random_states_{accelerator.process_index}.pkl",
+    ]
     return names + (["scaler.pt"] if accelerator.scaler is not None else [])
 
 
@@ -198,13 +265,23 @@ def check_checkpoint_files(accelerator, target: Path) -> dict:
     """Read every file of `checkpoint_files` as load_state will (weights_only except Accelerate's own pickled
     registered objects); returns this rank's RNG state. ValueError naming the checkpoint, the missing or damaged
     file and the fix."""
-    fix = (f"delete {target} to restart the stage from its beginning, or restore the file from a copy of the "
-           f"checkpoint")
-    states = {name: read_checkpoint_file(target, name, fix) for name in checkpoint_files(accelerator, target)}
+    fix = (
+        f"delete {target} to restart the stage from its beginning, or restore the file from a copy of the "
+        f"checkpoint"
+    )
+    states = {
+        name: read_checkpoint_file(target, name, fix)
+        for name in checkpoint_files(accelerator, target)
+    }
     rng = states[f"random_states_{accelerator.process_index}.pkl"]
-    if not (isinstance(rng, dict) and {"random_state", "numpy_random_seed", "torch_manual_seed"} <= set(rng)):
-        raise ValueError(f"checkpoint {target} is damaged: random_states_{accelerator.process_index}.pkl holds no "
-                         f"RNG state (the resume would not continue the same random draws); {fix}")
+    if not (
+        isinstance(rng, dict)
+        and {"random_state", "numpy_random_seed", "torch_manual_seed"} <= set(rng)
+    ):
+        raise ValueError(
+            f"checkpoint {target} is damaged: random_states_{accelerator.process_index}.pkl holds no "
+            f"RNG state (the resume would not continue the same random draws); {fix}"
+        )
     return rng
 
 
@@ -220,7 +297,11 @@ def read_checkpoint_file(target: Path, name: str, fix: str):
         if name.endswith(".safetensors"):
             return load_file(path)
         return load(path, map_location="cpu", weights_only=not name.startswith("custom_checkpoint"))
-    except Exception as err:  # torch, pickle and zipfile raise many kinds; each means an unreadable file
+    except (
+        Exception
+    ) as err:  # torch, pickle and zipfile raise many kinds; each means an unreadable file
         detail = str(err).splitlines()[0] if str(err) else "no detail"
-        raise ValueError(f"checkpoint {target} is damaged: {name} cannot be read ({type(err).__name__}: "
-                         f"{detail}); {fix}") from None
+        raise ValueError(
+            f"checkpoint {target} is damaged: {name} cannot be read ({type(err).__name__}: "
+            f"{detail}); {fix}"
+        ) from None

@@ -18,27 +18,59 @@ from pathlib import Path
 import torch
 
 from dynabert.config import DEFAULT_DEPTHS, DEFAULT_WIDTHS, SubnetSpec, check_grid, parse_mults
-from dynabert.data import Split, TaskSpec, collate, default_split, encode, find_file, get_task, load_split, task_dir
+from dynabert.data import (
+    Split,
+    TaskSpec,
+    collate,
+    default_split,
+    encode,
+    get_task,
+    load_split,
+    task_dir,
+)
 from dynabert.model import DynaBert
 
-TASK_HELP = "GLUE task (cola, sst2, mrpc, stsb, qqp, mnli, mnli-m, mnli-mm, qnli, rte, wnli) or custom"
+TASK_HELP = (
+    "GLUE task (cola, sst2, mrpc, stsb, qqp, mnli, mnli-m, mnli-mm, qnli, rte, wnli) or custom"
+)
 
 
 def add_task_flags(parser: argparse.ArgumentParser) -> None:
     """The flags that say what an evaluation scores; `dynabert evaluate` and `bench.artifact_accuracy` share them."""
-    parser.add_argument("--checkpoint", required=True, help="training OUTPUT folder, a stage folder, or a model directory")
+    parser.add_argument(
+        "--checkpoint",
+        required=True,
+        help="training OUTPUT folder, a stage folder, or a model directory",
+    )
     parser.add_argument("--task", required=True, help=TASK_HELP)
-    parser.add_argument("--data-dir", required=True, help="folder with the task's dev TSV (or CSV) file; only the "
-                                                          "scored split is read")
-    parser.add_argument("--text-columns", help="custom task: one or two text column names, comma-separated")
+    parser.add_argument(
+        "--data-dir",
+        required=True,
+        help="folder with the task's dev TSV (or CSV) file; only the scored split is read",
+    )
+    parser.add_argument(
+        "--text-columns", help="custom task: one or two text column names, comma-separated"
+    )
     parser.add_argument("--label-column", help="custom task: the label column name")
-    parser.add_argument("--split", default=None, help="file stem to score (default: the task's first dev set; "
-                                                      "mnli-mm: dev_mismatched)")
-    parser.add_argument("--max-errors", type=int, default=0, help="malformed rows to skip (reported) before failing")
-    parser.add_argument("--widths", default=",".join(map(str, DEFAULT_WIDTHS)), help="width multipliers (or k/n)")
-    parser.add_argument("--depths", default=",".join(map(str, DEFAULT_DEPTHS)), help="depth multipliers")
-    parser.add_argument("--subnets", help="JSON file of sub-network ids or per-layer {heads, ffn} objects, scored "
-                                          "instead of --widths x --depths")
+    parser.add_argument(
+        "--split",
+        default=None,
+        help="file stem to score (default: the task's first dev set; mnli-mm: dev_mismatched)",
+    )
+    parser.add_argument(
+        "--max-errors", type=int, default=0, help="malformed rows to skip (reported) before failing"
+    )
+    parser.add_argument(
+        "--widths", default=",".join(map(str, DEFAULT_WIDTHS)), help="width multipliers (or k/n)"
+    )
+    parser.add_argument(
+        "--depths", default=",".join(map(str, DEFAULT_DEPTHS)), help="depth multipliers"
+    )
+    parser.add_argument(
+        "--subnets",
+        help="JSON file of sub-network ids or per-layer {heads, ffn} objects, scored "
+        "instead of --widths x --depths",
+    )
 
 
 @dataclass
@@ -59,9 +91,11 @@ class Evaluation:
         return f"{self.split.name} ({self.split.source}, {len(self.features)} examples{extra})"
 
 
-STAGE_NOTES = {"width": "its sub-networks were distilled at full depth only (stage depth did not finish)",
-               "teacher": "it is the fine-tuned teacher: its sub-networks were never distilled (stages width and "
-                          "depth did not finish)"}
+STAGE_NOTES = {
+    "width": "its sub-networks were distilled at full depth only (stage depth did not finish)",
+    "teacher": "it is the fine-tuned teacher: its sub-networks were never distilled (stages width and "
+    "depth did not finish)",
+}
 
 
 def resolve_checkpoint(path: str) -> Path:
@@ -76,14 +110,22 @@ def resolve_checkpoint(path: str) -> Path:
     for stage in ("final", "depth", "width", "teacher"):
         candidate = p / stage / "best"
         if (candidate / "config.json").is_file():
-            print(f"note: {path} is a training output; using {candidate} (stage {stage})", file=sys.stderr)
+            print(
+                f"note: {path} is a training output; using {candidate} (stage {stage})",
+                file=sys.stderr,
+            )
             if stage in STAGE_NOTES:
-                print(f"warning: {candidate} is from stage {stage}: {STAGE_NOTES[stage]}; its accuracy at smaller "
-                      f"widths and depths is not DynaBERT's (finish stage depth, or pass {candidate} to use it "
-                      f"knowingly)", file=sys.stderr)
+                print(
+                    f"warning: {candidate} is from stage {stage}: {STAGE_NOTES[stage]}; its accuracy at smaller "
+                    f"widths and depths is not DynaBERT's (finish stage depth, or pass {candidate} to use it "
+                    f"knowingly)",
+                    file=sys.stderr,
+                )
             return candidate
-    raise ValueError(f"no model found at {path!r} (looked for config.json in it, in best/, and in "
-                     f"final|depth|width|teacher/best/); train first or pass a model directory")
+    raise ValueError(
+        f"no model found at {path!r} (looked for config.json in it, in best/, and in "
+        f"final|depth|width|teacher/best/); train first or pass a model directory"
+    )
 
 
 def requested_specs(args: argparse.Namespace, size, source: str) -> list:
@@ -93,16 +135,26 @@ def requested_specs(args: argparse.Namespace, size, source: str) -> list:
     if getattr(args, "subnets", None):
         from dynabert.subnet import check_subnets, read_subnets, unique_specs
 
-        specs, dropped = unique_specs(check_subnets(read_subnets(args.subnets), size, args.subnets), size,
-                                      parse_mults(args.depths, "depths"))
+        specs, dropped = unique_specs(
+            check_subnets(read_subnets(args.subnets), size, args.subnets),
+            size,
+            parse_mults(args.depths, "depths"),
+        )
         if dropped:
-            print(f"note: {len(dropped)} duplicate sub-network(s) in {args.subnets} dropped (one canonical id each): "
-                  f"{'; '.join(dropped)}", file=sys.stderr)
+            print(
+                f"note: {len(dropped)} duplicate sub-network(s) in {args.subnets} dropped (one canonical id each): "
+                f"{'; '.join(dropped)}",
+                file=sys.stderr,
+            )
         return specs
-    return check_grid(parse_mults(args.widths, "widths"), parse_mults(args.depths, "depths"), size, source)
+    return check_grid(
+        parse_mults(args.widths, "widths"), parse_mults(args.depths, "depths"), size, source
+    )
 
 
-def prepare(args: argparse.Namespace, seq_len: int, seq_flag: str, limit: int | None = None) -> Evaluation:
+def prepare(
+    args: argparse.Namespace, seq_len: int, seq_flag: str, limit: int | None = None
+) -> Evaluation:
     """Everything `add_task_flags` names, checked in order: model limits and labels (config.json only), then the
     one scored file, then weights and tokens. ValueError names the bad value and the fix."""
     from transformers import AutoConfig
@@ -113,7 +165,9 @@ def prepare(args: argparse.Namespace, seq_len: int, seq_flag: str, limit: int | 
     from dynabert.presets import check_model_dir, load_model, load_tokenizer
 
     model_dir = resolve_checkpoint(args.checkpoint)
-    check_model_dir(model_dir)  # an unsupported model refused from config.json, before transformers reads it
+    check_model_dir(
+        model_dir
+    )  # an unsupported model refused from config.json, before transformers reads it
     source = str(model_dir)
     task = get_task(args.task, args.text_columns, args.label_column)
     split = args.split or default_split(args.task, task)
@@ -122,7 +176,9 @@ def prepare(args: argparse.Namespace, seq_len: int, seq_flag: str, limit: int | 
     check_seq_len(limits, seq_len, seq_flag, source)
     specs = requested_specs(args, size, source)
     folder = task_dir(args.data_dir, task)
-    train_file = next((folder / f"train{e}" for e in (".tsv", ".csv") if (folder / f"train{e}").is_file()), None)
+    train_file = next(
+        (folder / f"train{e}" for e in (".tsv", ".csv") if (folder / f"train{e}").is_file()), None
+    )
     labels = eval_labels(task, config, train_file)
     checkpoint_order(config, task, labels, source)  # refuse before reading data or weights
     data = load_split(task, args.data_dir, split, labels, args.max_errors)
@@ -133,16 +189,30 @@ def prepare(args: argparse.Namespace, seq_len: int, seq_flag: str, limit: int | 
     check_tokenizer(tokenizer, limits, source)
     features = encode(data, tokenizer, seq_len, limit)
     check_features(features, limits, source)
-    return Evaluation(model_dir, task, data, task.key(split), labels, DynaBert(hf), features,
-                      tokenizer.pad_token_id or 0, specs)
+    return Evaluation(
+        model_dir,
+        task,
+        data,
+        task.key(split),
+        labels,
+        DynaBert(hf),
+        features,
+        tokenizer.pad_token_id or 0,
+        specs,
+    )
 
 
 def metric_fields(metrics: dict[str, float], reason: str | None) -> dict:
     """Record fields of one scored sub-network: an undefined metric is an error record with its reason, never a number."""
     name = next(iter(metrics))
     if reason is not None:
-        return {"metric_name": name, "metric_value": None, "metrics": None, "status": "error",
-                "error": f"{'/'.join(metrics)} undefined: {reason}"}
+        return {
+            "metric_name": name,
+            "metric_value": None,
+            "metrics": None,
+            "status": "error",
+            "error": f"{'/'.join(metrics)} undefined: {reason}",
+        }
     return {"metric_name": name, "metric_value": metrics[name], "metrics": metrics}
 
 
@@ -163,20 +233,32 @@ def weights_sha(model: torch.nn.Module) -> str:
 
 
 @torch.no_grad()
-def predict(dyna: DynaBert, features: list[dict], spec: SubnetSpec, batch_size: int, pad_token_id: int,
-            regression: bool) -> list:
+def predict(
+    dyna: DynaBert,
+    features: list[dict],
+    spec: SubnetSpec,
+    batch_size: int,
+    pad_token_id: int,
+    regression: bool,
+) -> list:
     """Predictions (class index, or the score for regression) of one sub-network, in example order."""
     was_training = dyna.training
     dyna.eval()
     device = next(dyna.parameters()).device
-    order = sorted(range(len(features)), key=lambda i: len(features[i]["input_ids"]))  # less padding
+    order = sorted(
+        range(len(features)), key=lambda i: len(features[i]["input_ids"])
+    )  # less padding
     out = [None] * len(features)
     for s in range(0, len(order), batch_size):
-        idx = order[s:s + batch_size]
+        idx = order[s : s + batch_size]
         batch = collate([features[i] for i in idx], pad_token_id, regression)
         tt = batch.get("token_type_ids")
-        logits = dyna(batch["input_ids"].to(device), batch["attention_mask"].to(device),
-                      None if tt is None else tt.to(device), spec=spec).logits
+        logits = dyna(
+            batch["input_ids"].to(device),
+            batch["attention_mask"].to(device),
+            None if tt is None else tt.to(device),
+            spec=spec,
+        ).logits
         values = logits.squeeze(-1).tolist() if regression else logits.argmax(-1).tolist()
         for i, v in zip(idx, values):
             out[i] = v
@@ -184,12 +266,23 @@ def predict(dyna: DynaBert, features: list[dict], spec: SubnetSpec, batch_size: 
     return out
 
 
-def evaluate_specs(dyna: DynaBert, features: list[dict], specs: list[SubnetSpec], metric, batch_size: int,
-                   pad_token_id: int, regression: bool) -> dict[str, dict[str, float]]:
+def evaluate_specs(
+    dyna: DynaBert,
+    features: list[dict],
+    specs: list[SubnetSpec],
+    metric,
+    batch_size: int,
+    pad_token_id: int,
+    regression: bool,
+) -> dict[str, dict[str, float]]:
     """{subnet_id: metrics dict} for every spec."""
     labels = [f["labels"] for f in features]
-    return {spec.subnet_id: metric(predict(dyna, features, spec, batch_size, pad_token_id, regression), labels)
-            for spec in specs}
+    return {
+        spec.subnet_id: metric(
+            predict(dyna, features, spec, batch_size, pad_token_id, regression), labels
+        )
+        for spec in specs
+    }
 
 
 def score(ev: Evaluation, spec: SubnetSpec, batch_size: int) -> tuple[dict[str, float], str | None]:
@@ -201,20 +294,46 @@ def score(ev: Evaluation, spec: SubnetSpec, batch_size: int) -> tuple[dict[str, 
     return METRICS[ev.task.metric](preds, gold), undefined(ev.task.metric, preds, gold)
 
 
-def accuracy_record(ev: Evaluation, spec, metrics: dict[str, float], reason: str | None, seq_len: int, family: str,
-                    sha: str, prov: dict, split: str | None = None):
+def accuracy_record(
+    ev: Evaluation,
+    spec,
+    metrics: dict[str, float],
+    reason: str | None,
+    seq_len: int,
+    family: str,
+    sha: str,
+    prov: dict,
+    split: str | None = None,
+):
     """The accuracy record of one scored sub-network (a grid point or a per-layer spec) of `ev`'s checkpoint."""
     from dynabert import records
     from dynabert.flops import cost
 
     c = cost(ev.dyna.full_size, spec, seq_len)
     return records.Record(
-        kind="accuracy", subnet_id=spec.subnet_id, width_mult=c.width_mult, depth_mult=c.depth_mult, subnet=c.subnet,
-        model_id=str(ev.model_dir), checkpoint_sha=sha, n_layers=c.n_layers, n_heads=c.n_heads, ffn_dim=c.ffn_dim,
-        task=ev.task_key, family=family, params=c.params_active, params_total=c.params_total,
-        flops=c.flops_dense, flops_with_attention=c.flops_with_attention, flops_source="analytic",
-        seq_len=seq_len, split=split or ev.split_label(), accuracy_source="measured",
-        **metric_fields(metrics, reason), **prov)
+        kind="accuracy",
+        subnet_id=spec.subnet_id,
+        width_mult=c.width_mult,
+        depth_mult=c.depth_mult,
+        subnet=c.subnet,
+        model_id=str(ev.model_dir),
+        checkpoint_sha=sha,
+        n_layers=c.n_layers,
+        n_heads=c.n_heads,
+        ffn_dim=c.ffn_dim,
+        task=ev.task_key,
+        family=family,
+        params=c.params_active,
+        params_total=c.params_total,
+        flops=c.flops_dense,
+        flops_with_attention=c.flops_with_attention,
+        flops_source="analytic",
+        seq_len=seq_len,
+        split=split or ev.split_label(),
+        accuracy_source="measured",
+        **metric_fields(metrics, reason),
+        **prov,
+    )
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
@@ -231,7 +350,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
     records.check_writable(store)
     for spec in ev.specs:
         metrics, reason = score(ev, spec, args.batch_size)
-        records.append(store, accuracy_record(ev, spec, metrics, reason, args.max_seq_len, args.family, sha, prov))
+        records.append(
+            store,
+            accuracy_record(ev, spec, metrics, reason, args.max_seq_len, args.family, sha, prov),
+        )
         print(f"{spec.subnet_id}: {describe(metrics, reason)}")
     print(f"{len(ev.specs)} records ({ev.task_key}) -> {store}", file=sys.stderr)
     return 0

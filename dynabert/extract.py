@@ -25,19 +25,36 @@ def pruned_config(dyna: DynaBert, spec: AnySpec) -> PrunedBertConfig:
     per_layer = isinstance(spec, LayerwiseSpec)
     width, depth = summary_mults(plan, size) if per_layer else (spec.width_mult, spec.depth_mult)
     return PrunedBertConfig(
-        vocab_size=size.vocab_size, hidden_size=size.hidden_size, num_hidden_layers=len(plan),
-        num_attention_heads=max(c.heads for c in plan), attention_head_size=size.head_size,
-        intermediate_size=max(c.ffn for c in plan), max_position_embeddings=size.max_positions,
-        type_vocab_size=size.type_vocab_size, layer_norm_eps=dyna.eps, hidden_act=dyna.act_name,
-        hidden_dropout_prob=dyna.hidden_dropout_p, attention_probs_dropout_prob=dyna.attn_dropout_p,
-        classifier_dropout=dyna.classifier_dropout_p, problem_type=hf.problem_type, position_mode=dyna.position_mode,
-        head_type=size.head_type, pad_token_id=dyna.pad_token_id,
-        num_labels=size.num_labels, id2label=hf.id2label, label2id=hf.label2id,
-        source_width_mult=width, source_depth_mult=depth, source_layer_ids=[c.layer for c in plan],
-        source_num_heads=size.num_heads, source_num_layers=size.num_layers, source_intermediate_size=size.ffn_size,
+        vocab_size=size.vocab_size,
+        hidden_size=size.hidden_size,
+        num_hidden_layers=len(plan),
+        num_attention_heads=max(c.heads for c in plan),
+        attention_head_size=size.head_size,
+        intermediate_size=max(c.ffn for c in plan),
+        max_position_embeddings=size.max_positions,
+        type_vocab_size=size.type_vocab_size,
+        layer_norm_eps=dyna.eps,
+        hidden_act=dyna.act_name,
+        hidden_dropout_prob=dyna.hidden_dropout_p,
+        attention_probs_dropout_prob=dyna.attn_dropout_p,
+        classifier_dropout=dyna.classifier_dropout_p,
+        problem_type=hf.problem_type,
+        position_mode=dyna.position_mode,
+        head_type=size.head_type,
+        pad_token_id=dyna.pad_token_id,
+        num_labels=size.num_labels,
+        id2label=hf.id2label,
+        label2id=hf.label2id,
+        source_width_mult=width,
+        source_depth_mult=depth,
+        source_layer_ids=[c.layer for c in plan],
+        source_num_heads=size.num_heads,
+        source_num_layers=size.num_layers,
+        source_intermediate_size=size.ffn_size,
         layer_heads=[c.heads for c in plan] if per_layer else None,
         layer_intermediate_sizes=[c.ffn for c in plan] if per_layer else None,
-        source_subnet=layerwise(spec, size).to_json() if per_layer else None)
+        source_subnet=layerwise(spec, size).to_json() if per_layer else None,
+    )
 
 
 @torch.no_grad()
@@ -50,7 +67,9 @@ def extract(dyna: DynaBert, spec: AnySpec) -> PrunedBertForSequenceClassificatio
         if src is not None:  # DistilBERT: no token-type embeddings on either side
             dst.copy_(src)
     for dst_layer, (i, n_heads, ffn) in zip(sub.layers, layer_plan(spec, dyna.full_size)):
-        kept = slice_layer(hf_layer_weights(dyna.layers[i]), n_heads, config.attention_head_size, ffn)
+        kept = slice_layer(
+            hf_layer_weights(dyna.layers[i]), n_heads, config.attention_head_size, ffn
+        )
         for dst, src in zip(dst_layer.weights(), kept):
             dst.copy_(src)
     head = (sub.head_dense.weight, sub.head_dense.bias, sub.head_out.weight, sub.head_out.bias)
@@ -59,8 +78,14 @@ def extract(dyna: DynaBert, spec: AnySpec) -> PrunedBertForSequenceClassificatio
     return sub.eval()
 
 
-def save_subnet(dyna: DynaBert, spec: AnySpec, out_dir: str | Path, source: str, tokenizer=None,
-                results: str | Path | None = None) -> PrunedBertForSequenceClassification:
+def save_subnet(
+    dyna: DynaBert,
+    spec: AnySpec,
+    out_dir: str | Path,
+    source: str,
+    tokenizer=None,
+    results: str | Path | None = None,
+) -> PrunedBertForSequenceClassification:
     """Extract `spec` and save it where any transformers user can load it; returns the extracted model.
 
     out_dir gets: model.safetensors + config.json (with `auto_map`) and the model's code (pruned.py,
@@ -78,8 +103,16 @@ def save_subnet(dyna: DynaBert, spec: AnySpec, out_dir: str | Path, source: str,
     sub.save_pretrained(out)
     if tokenizer is not None:
         tokenizer.save_pretrained(out)
-    facts = CardFacts(name=out.resolve().name, source=records.portable_path(source), source_sha=source_sha, sha=weights_sha(sub),
-                      spec=spec, size=dyna.full_size, id2label=dict(sub.config.id2label), accuracy=accuracy,
-                      store=None if results is None else str(results))
+    facts = CardFacts(
+        name=out.resolve().name,
+        source=records.portable_path(source),
+        source_sha=source_sha,
+        sha=weights_sha(sub),
+        spec=spec,
+        size=dyna.full_size,
+        id2label=dict(sub.config.id2label),
+        accuracy=accuracy,
+        store=None if results is None else str(results),
+    )
     model_card(facts).save(out / "README.md")
     return sub

@@ -27,12 +27,16 @@ def norm(name: object) -> str:
 
 
 def _describe(labels: tuple[str, ...] | None, task_name: str) -> str:
-    return f"task {task_name} is a regression (1 output)" if labels is None else \
-        f"task {task_name} has {len(labels)} labels ({', '.join(labels)})"
+    return (
+        f"task {task_name} is a regression (1 output)"
+        if labels is None
+        else f"task {task_name} has {len(labels)} labels ({', '.join(labels)})"
+    )
 
 
-def order_by_name(names: list[str], task: TaskSpec, source: str,
-                  labels: tuple[str, ...] | None = None) -> list[int]:
+def order_by_name(
+    names: list[str], task: TaskSpec, source: str, labels: tuple[str, ...] | None = None
+) -> list[int]:
     """For each of `source`'s label names, in its order, the index of the task label it names.
 
     labels: the task's labels (default task.labels; a custom task's come from its training file).
@@ -40,43 +44,57 @@ def order_by_name(names: list[str], task: TaskSpec, source: str,
     """
     labels = task.labels if labels is None else labels
     if labels is None or len(names) != len(labels):
-        raise ValueError(f"{source} has {len(names)} labels ({', '.join(map(str, names))}) but "
-                         f"{_describe(labels, task.name)}; use a checkpoint trained for this task")
+        raise ValueError(
+            f"{source} has {len(names)} labels ({', '.join(map(str, names))}) but "
+            f"{_describe(labels, task.name)}; use a checkpoint trained for this task"
+        )
     aliases = task.label_names if len(task.label_names) == len(labels) else ((),) * len(labels)
     known = [{norm(label), *map(norm, other)} for label, other in zip(labels, aliases)]
     out = []
     for name in names:
         hits = [j for j, words in enumerate(known) if norm(name) in words]
         if len(hits) != 1:
-            raise ValueError(f"{source}: label {name!r} is none of task {task.name}'s labels "
-                             f"({'; '.join('/'.join(sorted(w)) for w in known)}), so its outputs cannot be matched "
-                             f"by name; use a checkpoint trained for this task")
+            raise ValueError(
+                f"{source}: label {name!r} is none of task {task.name}'s labels "
+                f"({'; '.join('/'.join(sorted(w)) for w in known)}), so its outputs cannot be matched "
+                f"by name; use a checkpoint trained for this task"
+            )
         out.append(hits[0])
     if sorted(out) != list(range(len(labels))):
         raise ValueError(f"{source}: labels {names} name the same task label twice")
     return out
 
 
-def checkpoint_order(config, task: TaskSpec, labels: tuple[str, ...] | None, source: str) -> list[int] | None:
+def checkpoint_order(
+    config, task: TaskSpec, labels: tuple[str, ...] | None, source: str
+) -> list[int] | None:
     """Task index of each checkpoint output (None: generic names, taken in order). Raises on a mismatch."""
     if labels is None:
         if config.num_labels != 1:
-            raise ValueError(f"{source} has {config.num_labels} labels but {_describe(None, task.name)}; use a "
-                             f"checkpoint trained for this regression task")
+            raise ValueError(
+                f"{source} has {config.num_labels} labels but {_describe(None, task.name)}; use a "
+                f"checkpoint trained for this regression task"
+            )
         return None
     names = [config.id2label[i] for i in range(config.num_labels)] if config.id2label else []
     if config.num_labels != len(labels):
-        raise ValueError(f"{source} has {config.num_labels} labels ({', '.join(map(str, names))}) but "
-                         f"{_describe(labels, task.name)}; use a checkpoint trained for this task, or fine-tune "
-                         f"this one first (dynabert train --stage teacher --model CHECKPOINT gives it a fresh "
-                         f"{len(labels)}-label classifier)")
-    generic = all((m := GENERIC.fullmatch(norm(n))) and int(m.group(1)) == i for i, n in enumerate(names))
+        raise ValueError(
+            f"{source} has {config.num_labels} labels ({', '.join(map(str, names))}) but "
+            f"{_describe(labels, task.name)}; use a checkpoint trained for this task, or fine-tune "
+            f"this one first (dynabert train --stage teacher --model CHECKPOINT gives it a fresh "
+            f"{len(labels)}-label classifier)"
+        )
+    generic = all(
+        (m := GENERIC.fullmatch(norm(n))) and int(m.group(1)) == i for i, n in enumerate(names)
+    )
     if generic:
         return None
     return order_by_name(names, task, source, labels)
 
 
-def check_checkpoint(path: str | None, task: TaskSpec, labels: tuple[str, ...] | None, role: str) -> None:
+def check_checkpoint(
+    path: str | None, task: TaskSpec, labels: tuple[str, ...] | None, role: str
+) -> None:
     """Refuse, before any weights load, a model directory whose labels do not fit the task (reads config.json)."""
     if path is None or not (Path(path) / "config.json").is_file():
         return  # presets have no trained labels; hub ids are checked when loaded
@@ -84,12 +102,20 @@ def check_checkpoint(path: str | None, task: TaskSpec, labels: tuple[str, ...] |
 
     from dynabert.presets import check_model_dir
 
-    check_model_dir(Path(path))  # an unsupported model type refused before transformers parses its config
+    check_model_dir(
+        Path(path)
+    )  # an unsupported model type refused before transformers parses its config
     checkpoint_order(AutoConfig.from_pretrained(path), task, labels, f"{role} {path}")
 
 
-def check_task_checkpoint(path: str | None, task_name: str, text_columns: str | None, label_column: str | None,
-                          data_dir: str, role: str) -> None:
+def check_task_checkpoint(
+    path: str | None,
+    task_name: str,
+    text_columns: str | None,
+    label_column: str | None,
+    data_dir: str,
+    role: str,
+) -> None:
     """check_checkpoint for a task given by its flags (a custom task's labels read from its training file)."""
     from dynabert.data import custom_labels, find_file, get_task, task_dir
 
@@ -102,8 +128,14 @@ def check_task_checkpoint(path: str | None, task_name: str, text_columns: str | 
     check_checkpoint(path, task, labels, role)
 
 
-def align_classifier(hf, task: TaskSpec, labels: tuple[str, ...] | None, source: str, note_generic: bool = False,
-                     strict: bool = True):
+def align_classifier(
+    hf,
+    task: TaskSpec,
+    labels: tuple[str, ...] | None,
+    source: str,
+    note_generic: bool = False,
+    strict: bool = True,
+):
     """Permute `hf`'s output rows into the task's label order and name them as the task does; returns hf.
 
     Raises ValueError (label counts / names) before anything changes. Generic names (LABEL_i): the order is kept,
@@ -119,23 +151,33 @@ def align_classifier(hf, task: TaskSpec, labels: tuple[str, ...] | None, source:
         if strict or labels is None or hf.config.num_labels != len(labels):
             raise
         names = ", ".join(str(hf.config.id2label[i]) for i in range(hf.config.num_labels))
-        print(f"note: {source} names its outputs {names}, not as task {task.name} does; fine-tuning starts from its "
-              f"classifier with the outputs taken in order as {', '.join(labels)}", file=sys.stderr)
+        print(
+            f"note: {source} names its outputs {names}, not as task {task.name} does; fine-tuning starts from its "
+            f"classifier with the outputs taken in order as {', '.join(labels)}",
+            file=sys.stderr,
+        )
         order = None
     if labels is None:
         return hf
     names = [hf.config.id2label[i] for i in range(hf.config.num_labels)]
     if order is None and note_generic:
-        print(f"note: {source} names its outputs only generically ({', '.join(names)}); taken in order as "
-              f"{', '.join(labels)}", file=sys.stderr)
+        print(
+            f"note: {source} names its outputs only generically ({', '.join(names)}); taken in order as "
+            f"{', '.join(labels)}",
+            file=sys.stderr,
+        )
     if order is not None and order != list(range(len(order))):
         out = getattr(hf.classifier, "out_proj", hf.classifier)  # RoBERTa head: dense -> out_proj
-        inverse = [order.index(j) for j in range(len(order))]  # task label j <- checkpoint output inverse[j]
+        inverse = [
+            order.index(j) for j in range(len(order))
+        ]  # task label j <- checkpoint output inverse[j]
         with torch.no_grad():
             out.weight.copy_(out.weight[inverse].clone())
             out.bias.copy_(out.bias[inverse].clone())
-        print(f"note: {source} orders its outputs {', '.join(names)}; mapped by name to {', '.join(labels)}",
-              file=sys.stderr)
+        print(
+            f"note: {source} orders its outputs {', '.join(names)}; mapped by name to {', '.join(labels)}",
+            file=sys.stderr,
+        )
     hf.config.id2label = dict(enumerate(labels))
     hf.config.label2id = {label: i for i, label in enumerate(labels)}
     return hf
@@ -146,13 +188,17 @@ def eval_labels(task: TaskSpec, config, train_file: Path | None) -> tuple[str, .
     (what training saved), else the training file's labels when it is there."""
     if task.name != "custom":
         return task.labels
-    names = tuple(str(config.id2label[i]) for i in range(config.num_labels)) if config.id2label else ()
+    names = (
+        tuple(str(config.id2label[i]) for i in range(config.num_labels)) if config.id2label else ()
+    )
     if names and not any(GENERIC.fullmatch(norm(n)) for n in names):
         return names
     if train_file is not None and train_file.is_file():
         from dynabert.data import custom_labels
 
         return custom_labels(train_file, task)
-    raise ValueError(f"the checkpoint names its {config.num_labels} outputs only generically ({', '.join(names)}) and "
-                     f"there is no training file to read the custom task's labels from; put train.tsv beside the "
-                     f"dev file or evaluate a checkpoint trained by `dynabert train --task custom`")
+    raise ValueError(
+        f"the checkpoint names its {config.num_labels} outputs only generically ({', '.join(names)}) and "
+        f"there is no training file to read the custom task's labels from; put train.tsv beside the "
+        f"dev file or evaluate a checkpoint trained by `dynabert train --task custom`"
+    )

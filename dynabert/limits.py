@@ -10,7 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-ROBERTA_LIKE = ("roberta", "xlm-roberta", "camembert")  # positions start after padding_idx (HF RobertaEmbeddings)
+ROBERTA_LIKE = (
+    "roberta",
+    "xlm-roberta",
+    "camembert",
+)  # positions start after padding_idx (HF RobertaEmbeddings)
 
 
 @dataclass(frozen=True)
@@ -18,7 +22,9 @@ class InputLimits:
     """What a model's embeddings accept: token ids < vocab_size, token types < type_vocab_size, max_seq_len tokens."""
 
     vocab_size: int
-    type_vocab_size: int  # 0: the model has no token-type embeddings (DistilBERT); feed none, or zeros
+    type_vocab_size: (
+        int  # 0: the model has no token-type embeddings (DistilBERT); feed none, or zeros
+    )
     max_seq_len: int  # usable positions: max_position_embeddings, less padding_idx + 1 for RoBERTa
 
 
@@ -26,29 +32,41 @@ def input_limits(config) -> InputLimits:
     """InputLimits of a Hugging Face (or extracted sub-network) config."""
     positions = getattr(config, "max_position_embeddings", None)
     if positions is None:
-        raise ValueError(f"config of model type {getattr(config, 'model_type', '?')!r} has no max_position_embeddings")
+        raise ValueError(
+            f"config of model type {getattr(config, 'model_type', '?')!r} has no max_position_embeddings"
+        )
     if getattr(config, "model_type", "") in ROBERTA_LIKE:
         positions -= (getattr(config, "pad_token_id", None) or 0) + 1
-    types = 0 if getattr(config, "model_type", "") == "distilbert" else getattr(config, "type_vocab_size", 0) or 0
+    types = (
+        0
+        if getattr(config, "model_type", "") == "distilbert"
+        else getattr(config, "type_vocab_size", 0) or 0
+    )
     return InputLimits(int(config.vocab_size), int(types), int(positions))
 
 
 def check_seq_len(limits: InputLimits, seq_len: int, flag: str, source: str) -> None:
     """Refuse a sequence length the model has no position embeddings for (or one below 2: [CLS] and [SEP])."""
     if not isinstance(seq_len, int) or seq_len < 2:
-        raise ValueError(f"{flag} must be an integer of at least 2 ([CLS] and [SEP]), got {seq_len!r}")
+        raise ValueError(
+            f"{flag} must be an integer of at least 2 ([CLS] and [SEP]), got {seq_len!r}"
+        )
     if seq_len > limits.max_seq_len:
-        raise ValueError(f"{flag} {seq_len} is longer than {source} accepts: it has {limits.max_seq_len} position "
-                         f"embeddings (max_position_embeddings in its config); use {flag} {limits.max_seq_len} or less")
+        raise ValueError(
+            f"{flag} {seq_len} is longer than {source} accepts: it has {limits.max_seq_len} position "
+            f"embeddings (max_position_embeddings in its config); use {flag} {limits.max_seq_len} or less"
+        )
 
 
 def check_tokenizer(tokenizer, limits: InputLimits, source: str) -> None:
     """Refuse a tokenizer whose vocabulary is larger than the model's embedding table (ids it emits would not exist)."""
     n = len(tokenizer)
     if n > limits.vocab_size:
-        raise ValueError(f"the tokenizer of {source} has {n} tokens but the model's vocabulary holds {limits.vocab_size} "
-                         f"(vocab_size in its config): ids >= {limits.vocab_size} would index past its embeddings; "
-                         f"save the tokenizer the model was trained with beside it")
+        raise ValueError(
+            f"the tokenizer of {source} has {n} tokens but the model's vocabulary holds {limits.vocab_size} "
+            f"(vocab_size in its config): ids >= {limits.vocab_size} would index past its embeddings; "
+            f"save the tokenizer the model was trained with beside it"
+        )
 
 
 def check_features(features: list[dict], limits: InputLimits, source: str) -> None:
@@ -56,13 +74,19 @@ def check_features(features: list[dict], limits: InputLimits, source: str) -> No
     for i, f in enumerate(features):
         ids, types = f["input_ids"], f.get("token_type_ids") or [0]
         if len(ids) > limits.max_seq_len:
-            raise ValueError(f"example {i} has {len(ids)} tokens; {source} has {limits.max_seq_len} positions")
+            raise ValueError(
+                f"example {i} has {len(ids)} tokens; {source} has {limits.max_seq_len} positions"
+            )
         if max(ids) >= limits.vocab_size or min(ids) < 0:
-            raise ValueError(f"example {i} holds token id {max(ids)}; {source}'s vocabulary has {limits.vocab_size} "
-                             f"ids (0..{limits.vocab_size - 1}): the tokenizer does not belong to this model")
+            raise ValueError(
+                f"example {i} holds token id {max(ids)}; {source}'s vocabulary has {limits.vocab_size} "
+                f"ids (0..{limits.vocab_size - 1}): the tokenizer does not belong to this model"
+            )
         if max(types) >= max(1, limits.type_vocab_size):
-            raise ValueError(f"example {i} holds token type {max(types)}; {source} has {limits.type_vocab_size} token "
-                             f"type(s): its tokenizer should not emit sentence-pair types for it")
+            raise ValueError(
+                f"example {i} holds token type {max(types)}; {source} has {limits.type_vocab_size} token "
+                f"type(s): its tokenizer should not emit sentence-pair types for it"
+            )
 
 
 def limits_of(name: str) -> InputLimits:
@@ -70,7 +94,9 @@ def limits_of(name: str) -> InputLimits:
     from dynabert.presets import load_size
 
     size = load_size(name)
-    offset = 2 if size.head_type == "roberta-head" else 0  # RoBERTa: padding_idx 1, positions from 2
+    offset = (
+        2 if size.head_type == "roberta-head" else 0
+    )  # RoBERTa: padding_idx 1, positions from 2
     return InputLimits(size.vocab_size, size.type_vocab_size, size.max_positions - offset)
 
 

@@ -27,7 +27,9 @@ class LossSettings:
 
     lambda_pred: float = 1.0  # dynabert: weight of the logits loss (spec 3.3)
     lambda_hidden: float = 0.0  # dynabert: weight of the embedding + hidden-state MSE
-    regression_pred_loss: bool = False  # dynabert, single-output head: MSE on logits (official code: none)
+    regression_pred_loss: bool = (
+        False  # dynabert, single-output head: MSE on logits (official code: none)
+    )
     temperature: float = 2.0  # distilbert: soft-label temperature
     cosine_weight: float = 0.0  # distilbert: weight of the last-hidden-state cosine loss
     tinybert_phase1: bool = True  # tinybert: intermediate layers (True) or predictions (False)
@@ -36,8 +38,16 @@ class LossSettings:
 def dynabert_loss(out, teacher_out, batch: dict, spec: SubnetSpec, s: LossSettings) -> torch.Tensor:
     """lambda1 * l_pred + lambda2 * (l_emb + l_hidn), the student's layers mapped to the teacher's (spec 1.3)."""
     ids = spec.teacher_hidden_ids(len(teacher_out.hidden_states) - 1)
-    return distill_loss(out.logits, out.hidden_states, teacher_out.logits, teacher_out.hidden_states, ids,
-                        s.lambda_pred, s.lambda_hidden, s.regression_pred_loss)
+    return distill_loss(
+        out.logits,
+        out.hidden_states,
+        teacher_out.logits,
+        teacher_out.hidden_states,
+        ids,
+        s.lambda_pred,
+        s.lambda_hidden,
+        s.regression_pred_loss,
+    )
 
 
 def gold_loss(out, teacher_out, batch: dict, spec: SubnetSpec, s: LossSettings) -> torch.Tensor:
@@ -45,17 +55,28 @@ def gold_loss(out, teacher_out, batch: dict, spec: SubnetSpec, s: LossSettings) 
     return task_loss(out.logits, batch["labels"])
 
 
-def distilbert_loss(out, teacher_out, batch: dict, spec: SubnetSpec, s: LossSettings) -> torch.Tensor:
+def distilbert_loss(
+    out, teacher_out, batch: dict, spec: SubnetSpec, s: LossSettings
+) -> torch.Tensor:
     """T^2 * soft cross-entropy at temperature T (+ the optional cosine loss on last hidden states)."""
-    return baselines.distilbert_loss(out, teacher_out, s.temperature, s.cosine_weight, batch["attention_mask"])
+    return baselines.distilbert_loss(
+        out, teacher_out, s.temperature, s.cosine_weight, batch["attention_mask"]
+    )
 
 
 def tinybert_loss(out, teacher_out, batch: dict, spec: SubnetSpec, s: LossSettings) -> torch.Tensor:
     """Phase 1: hidden (already projected) + attention MSE; phase 2: soft cross-entropy on logits."""
     if not s.tinybert_phase1:
-        return baselines.prediction_loss(out.logits, teacher_out.logits)  # MSE for a regression head
+        return baselines.prediction_loss(
+            out.logits, teacher_out.logits
+        )  # MSE for a regression head
     hidden, attention = baselines.tinybert_intermediate_loss(out, teacher_out, nn.Identity())
     return hidden + attention
 
 
-LOSSES = {"dynabert": dynabert_loss, "gold": gold_loss, "distilbert": distilbert_loss, "tinybert": tinybert_loss}
+LOSSES = {
+    "dynabert": dynabert_loss,
+    "gold": gold_loss,
+    "distilbert": distilbert_loss,
+    "tinybert": tinybert_loss,
+}

@@ -18,7 +18,11 @@ def accuracy(preds, labels) -> dict[str, float]:
 def acc_f1(preds, labels) -> dict[str, float]:
     """Accuracy, and F1 of class 1 (MRPC, QQP)."""
     p, y = np.asarray(preds), np.asarray(labels)
-    tp, fp, fn = np.sum((p == 1) & (y == 1)), np.sum((p == 1) & (y == 0)), np.sum((p == 0) & (y == 1))
+    tp, fp, fn = (
+        np.sum((p == 1) & (y == 1)),
+        np.sum((p == 1) & (y == 0)),
+        np.sum((p == 0) & (y == 1)),
+    )
     f1 = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
     return {"accuracy": float(np.mean(p == y)), "f1": float(f1)}
 
@@ -37,7 +41,10 @@ def pearson_spearman(preds, labels) -> dict[str, float]:
     if correlation_undefined(preds, labels):
         return {"pearson": math.nan, "spearman": math.nan}
     p, y = pd.Series(preds, dtype=float), pd.Series(labels, dtype=float)
-    return {"pearson": float(p.corr(y, method="pearson")), "spearman": float(p.corr(y, method="spearman"))}
+    return {
+        "pearson": float(p.corr(y, method="pearson")),
+        "spearman": float(p.corr(y, method="spearman")),
+    }
 
 
 def correlation_undefined(preds, labels) -> str | None:

@@ -37,13 +37,20 @@ class CardFacts:
     store: str | None = None  # the results store they came from (as given)
 
 
-def accuracy_records(store: str | Path, source_sha: str, subnet_id: str) -> tuple[records.Record, ...]:
+def accuracy_records(
+    store: str | Path, source_sha: str, subnet_id: str
+) -> tuple[records.Record, ...]:
     """The finished accuracy records of `subnet_id` cut from the checkpoint `source_sha`; the latest per
     (task, split, runtime, metric). Raises ValueError when the store does not exist."""
     latest: dict[tuple, records.Record] = {}
     for r in records.read(store):
-        if (r.kind == "accuracy" and r.status == "ok" and r.checkpoint_sha == source_sha
-                and r.subnet_id == subnet_id and r.metric_value is not None):
+        if (
+            r.kind == "accuracy"
+            and r.status == "ok"
+            and r.checkpoint_sha == source_sha
+            and r.subnet_id == subnet_id
+            and r.metric_value is not None
+        ):
             latest[(r.task, r.split, r.runtime, r.metric_name)] = r
     return tuple(latest.values())
 
@@ -56,19 +63,33 @@ def _split_name(split: str | None) -> str | None:
 def card_data(facts: CardFacts) -> ModelCardData:
     """Hub metadata: a base_model only for a hub id (a local path or preset is not one)."""
     base = facts.source if HUB_ID.match(facts.source) and not Path(facts.source).exists() else None
-    results = [EvalResult(task_type="text-classification", dataset_type=r.task or "unknown",
-                          dataset_name=r.task or "unknown", dataset_split=_split_name(r.split),
-                          metric_type=r.metric_name, metric_value=r.metric_value)
-               for r in facts.accuracy]
-    return ModelCardData(library_name="transformers", pipeline_tag="text-classification", base_model=base,
-                         tags=["dynabert", "pruned", "text-classification", "custom_code"],
-                         model_name=facts.name, eval_results=results or None)
+    results = [
+        EvalResult(
+            task_type="text-classification",
+            dataset_type=r.task or "unknown",
+            dataset_name=r.task or "unknown",
+            dataset_split=_split_name(r.split),
+            metric_type=r.metric_name,
+            metric_value=r.metric_value,
+        )
+        for r in facts.accuracy
+    ]
+    return ModelCardData(
+        library_name="transformers",
+        pipeline_tag="text-classification",
+        base_model=base,
+        tags=["dynabert", "pruned", "text-classification", "custom_code"],
+        model_name=facts.name,
+        eval_results=results or None,
+    )
 
 
 def _source_rows(facts: CardFacts, c: SubnetCost) -> list[str]:
     size = facts.size
     full = cost(facts.size, SubnetSpec(), CARD_SEQ_LEN)
-    labels = ", ".join(f"{k}: {v}" for k, v in sorted(facts.id2label.items(), key=lambda kv: int(kv[0])))
+    labels = ", ".join(
+        f"{k}: {v}" for k, v in sorted(facts.id2label.items(), key=lambda kv: int(kv[0]))
+    )
     return [
         f"| source checkpoint | `{facts.source}` |",
         f"| source weights hash | `{facts.source_sha}` (first 12 hex digits of SHA-256 over the state dict) |",
@@ -103,39 +124,69 @@ def _per_layer(value: int | None, values: tuple[int, ...]) -> str:
 
 def _accuracy_section(facts: CardFacts) -> list[str]:
     if not facts.accuracy:
-        where = f"the results store `{facts.store}` has no record of it" if facts.store else "no results store given"
-        return [f"Not measured for this sub-network ({where}). `python -m dynabert evaluate --checkpoint CK` "
-                f"measures every width/depth and `extract --results STORE` puts it here."]
-    rows = ["| task | split | metric | value | measured through | when |", "|---|---|---|---|---|---|"]
-    rows += [f"| {r.task} | {r.split} | {r.metric_name} | {r.metric_value:.4f} | {r.runtime or 'torch'} "
-             f"| {r.timestamp_utc or '?'} |" for r in facts.accuracy]
-    return rows + ["", f"From the results store `{facts.store}` (records of checkpoint `{facts.source_sha}`, "
-                       f"sub-network `{facts.spec.subnet_id}`). Rows measured through torch ran the dynamic model "
-                       f"at this sub-network (`python -m dynabert evaluate`), whose logits this model "
-                       f"reproduces (tested to 1e-5); other rows ran the exported artifact in that runtime "
-                       f"(`python -m bench.artifact_accuracy`)."]
+        where = (
+            f"the results store `{facts.store}` has no record of it"
+            if facts.store
+            else "no results store given"
+        )
+        return [
+            f"Not measured for this sub-network ({where}). `python -m dynabert evaluate --checkpoint CK` "
+            f"measures every width/depth and `extract --results STORE` puts it here."
+        ]
+    rows = [
+        "| task | split | metric | value | measured through | when |",
+        "|---|---|---|---|---|---|",
+    ]
+    rows += [
+        f"| {r.task} | {r.split} | {r.metric_name} | {r.metric_value:.4f} | {r.runtime or 'torch'} "
+        f"| {r.timestamp_utc or '?'} |"
+        for r in facts.accuracy
+    ]
+    return rows + [
+        "",
+        f"From the results store `{facts.store}` (records of checkpoint `{facts.source_sha}`, "
+        f"sub-network `{facts.spec.subnet_id}`). Rows measured through torch ran the dynamic model "
+        f"at this sub-network (`python -m dynabert evaluate`), whose logits this model "
+        f"reproduces (tested to 1e-5); other rows ran the exported artifact in that runtime "
+        f"(`python -m bench.artifact_accuracy`).",
+    ]
 
 
 def model_card(facts: CardFacts) -> ModelCard:
     """The card: metadata header, then the source/cost table, the accuracy and how to load it."""
     c = cost(facts.size, facts.spec, CARD_SEQ_LEN)
     body = [
-        f"# {facts.name}", "",
+        f"# {facts.name}",
+        "",
         f"A dense sub-network of `{facts.source}` {_where(c)}, extracted by `python -m dynabert extract` (DynaBERT, Hou et al., NeurIPS 2020): "
-        f"the kept heads, FFN neurons and layers are copied, nothing is retrained.", "",
-        "| | |", "|---|---|", *_source_rows(facts, c), "",
+        f"the kept heads, FFN neurons and layers are copied, nothing is retrained.",
+        "",
+        "| | |",
+        "|---|---|",
+        *_source_rows(facts, c),
+        "",
         "Parameters and FLOPs are analytic (FLOPs = 2 x multiply-accumulates of the Linear layers, plus QK^T "
-        "and AV for \"with attention\"; embeddings, LayerNorm, softmax and GELU not counted).", "",
-        "## Accuracy", "", *_accuracy_section(facts), "",
-        "## Use", "",
+        'and AV for "with attention"; embeddings, LayerNorm, softmax and GELU not counted).',
+        "",
+        "## Accuracy",
+        "",
+        *_accuracy_section(facts),
+        "",
+        "## Use",
+        "",
         "The architecture keeps the source's head size with fewer heads, which no built-in transformers class "
         "has, so its code ships beside the weights: `pruned.py`, `pruned_config.py` and `layers.py` are the "
         "dynabert project's own modules, copied unchanged, needing only torch and transformers. Loading it "
-        "(model or tokenizer) therefore takes `trust_remote_code=True`:", "",
-        "```python", "from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline", "",
-        f"classifier = pipeline(\"text-classification\", model=\"{facts.name}\", trust_remote_code=True)",
-        "classifier(\"a sentence\")",
-        f"model = AutoModelForSequenceClassification.from_pretrained(\"{facts.name}\", trust_remote_code=True)",
-        f"tokenizer = AutoTokenizer.from_pretrained(\"{facts.name}\", trust_remote_code=True)", "```", "",
+        "(model or tokenizer) therefore takes `trust_remote_code=True`:",
+        "",
+        "```python",
+        "from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline",
+        "",
+        f'classifier = pipeline("text-classification", model="{facts.name}", trust_remote_code=True)',
+        'classifier("a sentence")',
+        f'model = AutoModelForSequenceClassification.from_pretrained("{facts.name}", trust_remote_code=True)',
+        f'tokenizer = AutoTokenizer.from_pretrained("{facts.name}", trust_remote_code=True)',
+        "```",
+        "",
     ]
     return ModelCard(f"---\n{card_data(facts).to_yaml()}\n---\n\n" + "\n".join(body))

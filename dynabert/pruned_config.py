@@ -21,17 +21,35 @@ class PrunedBertConfig(PretrainedConfig):
 
     model_type = "dynabert-pruned"
 
-    def __init__(self, vocab_size: int = 30522, hidden_size: int = 768, num_hidden_layers: int = 12,
-                 num_attention_heads: int = 12, attention_head_size: int = 64, intermediate_size: int = 3072,
-                 max_position_embeddings: int = 512, type_vocab_size: int = 2, layer_norm_eps: float = 1e-12,
-                 hidden_act: str = "gelu", hidden_dropout_prob: float = 0.1,
-                 attention_probs_dropout_prob: float = 0.1, classifier_dropout: float | None = None,
-                 position_mode: str = "absolute", head_type: str = "bert-pooler", pad_token_id: int = 0,
-                 source_width_mult: float = 1.0, source_depth_mult: float = 1.0,
-                 source_layer_ids: list[int] | None = None, source_num_heads: int | None = None,
-                 source_num_layers: int | None = None, source_intermediate_size: int | None = None,
-                 layer_heads: list[int] | None = None, layer_intermediate_sizes: list[int] | None = None,
-                 source_subnet: dict | None = None, **kwargs):
+    def __init__(
+        self,
+        vocab_size: int = 30522,
+        hidden_size: int = 768,
+        num_hidden_layers: int = 12,
+        num_attention_heads: int = 12,
+        attention_head_size: int = 64,
+        intermediate_size: int = 3072,
+        max_position_embeddings: int = 512,
+        type_vocab_size: int = 2,
+        layer_norm_eps: float = 1e-12,
+        hidden_act: str = "gelu",
+        hidden_dropout_prob: float = 0.1,
+        attention_probs_dropout_prob: float = 0.1,
+        classifier_dropout: float | None = None,
+        position_mode: str = "absolute",
+        head_type: str = "bert-pooler",
+        pad_token_id: int = 0,
+        source_width_mult: float = 1.0,
+        source_depth_mult: float = 1.0,
+        source_layer_ids: list[int] | None = None,
+        source_num_heads: int | None = None,
+        source_num_layers: int | None = None,
+        source_intermediate_size: int | None = None,
+        layer_heads: list[int] | None = None,
+        layer_intermediate_sizes: list[int] | None = None,
+        source_subnet: dict | None = None,
+        **kwargs,
+    ):
         super().__init__(pad_token_id=pad_token_id, **kwargs)
         self.vocab_size = vocab_size
         self.hidden_size = hidden_size
@@ -50,16 +68,24 @@ class PrunedBertConfig(PretrainedConfig):
         self.head_type = head_type
         self.source_width_mult = source_width_mult
         self.source_depth_mult = source_depth_mult
-        self.source_layer_ids = list(source_layer_ids) if source_layer_ids is not None else list(range(num_hidden_layers))
+        self.source_layer_ids = (
+            list(source_layer_ids)
+            if source_layer_ids is not None
+            else list(range(num_hidden_layers))
+        )
         self.source_num_heads = source_num_heads
         self.source_num_layers = source_num_layers
         self.source_intermediate_size = source_intermediate_size
-        for name, values in (("layer_heads", layer_heads), ("layer_intermediate_sizes", layer_intermediate_sizes)):
+        for name, values in (
+            ("layer_heads", layer_heads),
+            ("layer_intermediate_sizes", layer_intermediate_sizes),
+        ):
             if values is not None and len(values) != num_hidden_layers:
                 raise ValueError(f"{name} has {len(values)} values for {num_hidden_layers} layers")
         self.layer_heads = None if layer_heads is None else [int(v) for v in layer_heads]
-        self.layer_intermediate_sizes = None if layer_intermediate_sizes is None else [int(v) for v in
-                                                                                       layer_intermediate_sizes]
+        self.layer_intermediate_sizes = (
+            None if layer_intermediate_sizes is None else [int(v) for v in layer_intermediate_sizes]
+        )
         self.source_subnet = source_subnet
 
     def layer_shapes(self) -> list[tuple[int, int]]:

@@ -37,20 +37,30 @@ def _torch_has_cuda() -> bool:
 
 
 def _torchao_cuda_so(msg: str) -> bool:
-    return (msg.startswith("Failed to load ") and "/torchao/_C" in msg and ".so" in msg
-            and not _torch_has_cuda())
+    return (
+        msg.startswith("Failed to load ")
+        and "/torchao/_C" in msg
+        and ".so" in msg
+        and not _torch_has_cuda()
+    )
 
 
 def _pytree_enum_deprecation(msg: str) -> bool:
-    return "is an Enum subclass and is now natively supported by torch.compile" in msg and "register_constant" in msg
+    return (
+        "is an Enum subclass and is now natively supported by torch.compile" in msg
+        and "register_constant" in msg
+    )
 
 
 def _no_torchvision(msg: str) -> bool:
     return msg.startswith("torchvision is not installed. Skipping torchvision::")
 
 
-FILTERS = {"torchao": _torchao_cuda_so, "torch.utils._pytree": _pytree_enum_deprecation,
-           "torch.onnx._internal.exporter._registration": _no_torchvision}
+FILTERS = {
+    "torchao": _torchao_cuda_so,
+    "torch.utils._pytree": _pytree_enum_deprecation,
+    "torch.onnx._internal.exporter._registration": _no_torchvision,
+}
 
 
 def install() -> None:

@@ -41,10 +41,14 @@ class Record:
     artifact_bytes: int | None = None
     export_max_abs_err: float | None = None
     export_ok: bool | None = None
-    quantization: dict | None = None  # int8 settings the artifact was made with (e.g. per_channel, reduce_range)
+    quantization: dict | None = (
+        None  # int8 settings the artifact was made with (e.g. per_channel, reduce_range)
+    )
     # where
     device: str | None = None
-    runtime: str | None = None  # "torch" | "onnxruntime" | "onnxruntime-int8" | "litert" | "litert-int8" | ...
+    runtime: str | None = (
+        None  # "torch" | "onnxruntime" | "onnxruntime-int8" | "litert" | "litert-int8" | ...
+    )
     threads: int | None = None
     batch_size: int | None = None
     seq_len: int | None = None
@@ -78,8 +82,12 @@ class Record:
     runtime_version: str | None = None
     cpu_model: str | None = None
     timestamp_utc: str | None = None
-    machine_fingerprint: str | None = None  # 12 hex digits of the measuring machine's identity (devices.machine)
-    machine: dict | None = None  # that identity: CPU, cores used, ISA features, memory, OS, runtime versions
+    machine_fingerprint: str | None = (
+        None  # 12 hex digits of the measuring machine's identity (devices.machine)
+    )
+    machine: dict | None = (
+        None  # that identity: CPU, cores used, ISA features, memory, OS, runtime versions
+    )
     env: dict = field(default_factory=dict)
     # outcome
     status: str = "ok"  # "ok" | "error" | "skipped"
@@ -92,7 +100,11 @@ class Record:
             value = getattr(self, name)
             if value is None:
                 continue
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not math.isfinite(value)
+            ):
                 raise ValueError(f"{name} must be a finite number, got {value!r}")
             if value < low:
                 raise ValueError(f"{name} must be {'> 0' if low > 0 else '>= 0'}, got {value!r}")
@@ -111,25 +123,73 @@ class Record:
     @property
     def key(self) -> tuple:
         """What makes two records measurements of the same cell (for resume and de-duplication)."""
-        return cell_key(self.kind, self.model_id, self.checkpoint_sha, self.subnet_id, self.task, self.split,
-                        self.device, self.runtime, self.threads, self.batch_size, self.seq_len,
-                        self.machine_fingerprint)
+        return cell_key(
+            self.kind,
+            self.model_id,
+            self.checkpoint_sha,
+            self.subnet_id,
+            self.task,
+            self.split,
+            self.device,
+            self.runtime,
+            self.threads,
+            self.batch_size,
+            self.seq_len,
+            self.machine_fingerprint,
+        )
 
 
 TINY = 1e-300  # "> 0": the lower bound of a time or count that cannot be zero
-MEASURED_RANGES = {"latency_ms_p50": TINY, "latency_ms_p90": TINY, "latency_ms_p99": TINY, "latency_ms_mean": TINY,
-                   "latency_ms_std": 0, "first_inference_ms": 0, "load_ms": 0, "instructions_per_inference": 1,
-                   "flops": 0, "flops_with_attention": 0, "params": 0, "params_total": 0, "artifact_bytes": 0,
-                   "threads": 1, "seq_len": 1, "batch_size": 1}
+MEASURED_RANGES = {
+    "latency_ms_p50": TINY,
+    "latency_ms_p90": TINY,
+    "latency_ms_p99": TINY,
+    "latency_ms_mean": TINY,
+    "latency_ms_std": 0,
+    "first_inference_ms": 0,
+    "load_ms": 0,
+    "instructions_per_inference": 1,
+    "flops": 0,
+    "flops_with_attention": 0,
+    "params": 0,
+    "params_total": 0,
+    "artifact_bytes": 0,
+    "threads": 1,
+    "seq_len": 1,
+    "batch_size": 1,
+}
 
 
-def cell_key(kind: str, model_id: str, checkpoint_sha: str, subnet_id: str, task: str | None, split: str | None,
-             device: str | None, runtime: str | None, threads: int | None, batch_size: int | None,
-             seq_len: int | None, machine_fingerprint: str | None) -> tuple:
+def cell_key(
+    kind: str,
+    model_id: str,
+    checkpoint_sha: str,
+    subnet_id: str,
+    task: str | None,
+    split: str | None,
+    device: str | None,
+    runtime: str | None,
+    threads: int | None,
+    batch_size: int | None,
+    seq_len: int | None,
+    machine_fingerprint: str | None,
+) -> tuple:
     """The identity of one measured cell. The machine's fingerprint is part of it, so a store holding another
     machine's records (or records from before fingerprints existed: None) never makes a cell count as done here."""
-    return (kind, model_id, checkpoint_sha, subnet_id, task, split, device, runtime, threads, batch_size, seq_len,
-            machine_fingerprint)
+    return (
+        kind,
+        model_id,
+        checkpoint_sha,
+        subnet_id,
+        task,
+        split,
+        device,
+        runtime,
+        threads,
+        batch_size,
+        seq_len,
+        machine_fingerprint,
+    )
 
 
 def append(path: str | Path, record: Record) -> None:
@@ -148,16 +208,20 @@ def append(path: str | Path, record: Record) -> None:
             f.flush()
             os.fsync(f.fileno())
     except OSError as err:
-        raise ValueError(f"cannot append to the results file {str(path)!r}: {err.strerror}; "
-                         f"choose a writable path with --results") from None
+        raise ValueError(
+            f"cannot append to the results file {str(path)!r}: {err.strerror}; "
+            f"choose a writable path with --results"
+        ) from None
 
 
 def check_readable(path: str | Path, what: str = "results file") -> Path:
     """`path` as a Path, or ValueError with the true reason it cannot be read: a directory, or missing."""
     path = Path(path)
     if path.is_dir():
-        raise ValueError(f"{what} {str(path)!r} is a directory, not a file; pass the store inside it "
-                         f"(e.g. {(path / 'records.jsonl').as_posix()})")
+        raise ValueError(
+            f"{what} {str(path)!r} is a directory, not a file; pass the store inside it "
+            f"(e.g. {(path / 'records.jsonl').as_posix()})"
+        )
     if not path.is_file():
         raise ValueError(f"{what} {str(path)!r} does not exist")
     return path
@@ -172,10 +236,14 @@ def check_writable(path: str | Path, flag: str = "--results") -> None:
 
     path = Path(path)
     if path.is_dir():
-        raise ValueError(f"{flag} {str(path)!r} is a directory; give a file, e.g. {(path / 'records.jsonl').as_posix()}")
+        raise ValueError(
+            f"{flag} {str(path)!r} is a directory; give a file, e.g. {(path / 'records.jsonl').as_posix()}"
+        )
     above = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
     if above is not None:
-        raise ValueError(f"{flag} {str(path)!r}: {str(above)!r} is a file, not a folder; choose another path")
+        raise ValueError(
+            f"{flag} {str(path)!r}: {str(above)!r} is a file, not a folder; choose another path"
+        )
     try:
         if path.exists():
             with open(path, "ab"):
@@ -185,7 +253,9 @@ def check_writable(path: str | Path, flag: str = "--results") -> None:
             with tempfile.TemporaryFile(dir=folder):
                 pass
     except OSError as err:
-        raise ValueError(f"{flag} {str(path)!r} cannot be written ({err.strerror}); choose a writable path") from None
+        raise ValueError(
+            f"{flag} {str(path)!r} cannot be written ({err.strerror}); choose a writable path"
+        ) from None
 
 
 def check_not_a_store(path: str | Path, flag: str, inputs: tuple = ()) -> None:
@@ -193,8 +263,10 @@ def check_not_a_store(path: str | Path, flag: str, inputs: tuple = ()) -> None:
     an existing file whose first line is a record. ValueError naming the flag and the file."""
     path = Path(path)
     if any(path.resolve() == Path(i).resolve() for i in inputs):
-        raise ValueError(f"{flag} {str(path)!r} is also an input store: writing it would replace its records; "
-                         "give another file")
+        raise ValueError(
+            f"{flag} {str(path)!r} is also an input store: writing it would replace its records; "
+            "give another file"
+        )
     if path.is_file():
         with open(path, encoding="utf-8", errors="replace") as f:
             first = f.readline()
@@ -203,8 +275,10 @@ def check_not_a_store(path: str | Path, flag: str, inputs: tuple = ()) -> None:
             Record.from_dict(d)
         except (json.JSONDecodeError, TypeError, ValueError, AttributeError):
             return
-        raise ValueError(f"{flag} {str(path)!r} is a records store: writing it would replace its measurements; "
-                         "give another file")
+        raise ValueError(
+            f"{flag} {str(path)!r} is a records store: writing it would replace its measurements; "
+            "give another file"
+        )
 
 
 def check_out_dir(path: str | Path, flag: str) -> Path:
@@ -213,7 +287,9 @@ def check_out_dir(path: str | Path, flag: str) -> Path:
     path = Path(path)
     for p in (path, *path.parents):
         if p.exists() and not p.is_dir():
-            raise ValueError(f"{flag} {str(path)!r}: {str(p)!r} is a file, not a folder; choose a folder path")
+            raise ValueError(
+                f"{flag} {str(path)!r}: {str(p)!r} is a file, not a folder; choose a folder path"
+            )
     return path
 
 
@@ -221,7 +297,9 @@ def read(path: str | Path, warn: bool = True) -> list[Record]:
     """Every complete record of a store; partial or foreign lines are skipped with a warning naming the line."""
     path = check_readable(path)
     out = []
-    with open(path, "rb") as f:  # decoded line by line: one corrupt byte costs its line, not the store
+    with open(
+        path, "rb"
+    ) as f:  # decoded line by line: one corrupt byte costs its line, not the store
         for n, raw in enumerate(f, start=1):
             try:
                 line = raw.decode("utf-8")
@@ -230,8 +308,10 @@ def read(path: str | Path, warn: bool = True) -> list[Record]:
             if line is not None and not line.strip():
                 continue
             if not out and line is not None and line.strip() in ("[", "{"):
-                raise ValueError(f"{path} is a JSON document, not a records store (JSON Lines: one record object per "
-                                 "line, as bench.sweep and dynabert evaluate write)")
+                raise ValueError(
+                    f"{path} is a JSON document, not a records store (JSON Lines: one record object per "
+                    "line, as bench.sweep and dynabert evaluate write)"
+                )
             try:
                 if line is None:
                     raise ValueError("bytes that are not UTF-8 text")
@@ -241,7 +321,10 @@ def read(path: str | Path, warn: bool = True) -> list[Record]:
                 out.append(Record.from_dict(d))
             except (json.JSONDecodeError, TypeError, ValueError) as err:
                 if warn:
-                    print(f"warning: {path}:{n}: skipped a line that is not a complete record ({err})", file=sys.stderr)
+                    print(
+                        f"warning: {path}:{n}: skipped a line that is not a complete record ({err})",
+                        file=sys.stderr,
+                    )
     return out
 
 
@@ -252,8 +335,11 @@ def done_keys(path: str | Path, since_utc: str | None = None) -> set[tuple]:
     path = Path(path)
     if not path.is_file():
         return set()
-    return {r.key for r in read(path, warn=False) if r.status == "ok"
-            and (since_utc is None or (r.timestamp_utc or "") > since_utc)}
+    return {
+        r.key
+        for r in read(path, warn=False)
+        if r.status == "ok" and (since_utc is None or (r.timestamp_utc or "") > since_utc)
+    }
 
 
 def provenance() -> dict:
@@ -263,8 +349,16 @@ def provenance() -> dict:
     import subprocess
 
     try:
-        sha = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True, timeout=5,
-                             cwd=Path(__file__).resolve().parent).stdout.strip() or None
+        sha = (
+            subprocess.run(
+                ["git", "rev-parse", "--short=12", "HEAD"],
+                capture_output=True,
+                text=True,
+                timeout=5,
+                cwd=Path(__file__).resolve().parent,
+            ).stdout.strip()
+            or None
+        )
     except (OSError, subprocess.SubprocessError):
         sha = None
     cpu = platform.processor() or None
@@ -278,11 +372,17 @@ def provenance() -> dict:
     try:
         from importlib.metadata import version
 
-        torch_version = version("torch")  # package metadata: importing torch just for this costs seconds
+        torch_version = version(
+            "torch"
+        )  # package metadata: importing torch just for this costs seconds
     except ImportError:
         torch_version = None
-    return {"git_sha": sha, "torch_version": torch_version, "cpu_model": cpu,
-            "timestamp_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+    return {
+        "git_sha": sha,
+        "torch_version": torch_version,
+        "cpu_model": cpu,
+        "timestamp_utc": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+    }
 
 
 def portable_path(path: str | Path, root: Path | None = None) -> str:
@@ -292,5 +392,10 @@ def portable_path(path: str | Path, root: Path | None = None) -> str:
     if not text.startswith("/"):
         return text
     p, root, home = Path(text).resolve(), (root or Path.cwd()).resolve(), Path.home().resolve()
-    return (p.relative_to(root).as_posix() if p.is_relative_to(root) else
-            "~/" + p.relative_to(home).as_posix() if p.is_relative_to(home) else text)
+    return (
+        p.relative_to(root).as_posix()
+        if p.is_relative_to(root)
+        else "~/" + p.relative_to(home).as_posix()
+        if p.is_relative_to(home)
+        else text
+    )

@@ -9,7 +9,7 @@ Must not import bench or devices.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import torch
 import torch.nn.functional as F
@@ -40,7 +40,9 @@ def _ffn_scores(dyna: DynaBert) -> torch.Tensor:
     return torch.stack(rows).detach()
 
 
-def importance(dyna: DynaBert, batches: Iterable[dict], rule: str = "paper") -> tuple[torch.Tensor, torch.Tensor]:
+def importance(
+    dyna: DynaBert, batches: Iterable[dict], rule: str = "paper"
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Head scores [L, heads] and FFN-neuron scores [L, ffn] of the full model on labelled batches.
 
     Each batch is a dict with input_ids, attention_mask, (token_type_ids,) labels. Runs in eval mode (no
@@ -52,14 +54,21 @@ def importance(dyna: DynaBert, batches: Iterable[dict], rule: str = "paper") -> 
     was_training = dyna.training
     dyna.eval()
     dyna.zero_grad(set_to_none=True)
-    head_mask = torch.ones(size.num_layers, size.num_heads, requires_grad=True, device=dyna.hf.device)
+    head_mask = torch.ones(
+        size.num_layers, size.num_heads, requires_grad=True, device=dyna.hf.device
+    )
     head_scores = torch.zeros(size.num_layers, size.num_heads, device=head_mask.device)
     ffn_scores = torch.zeros(size.num_layers, size.ffn_size, device=head_mask.device)
     n_batches = 0
     with torch.enable_grad():
         for batch in batches:
-            out = dyna(batch["input_ids"], batch["attention_mask"], batch.get("token_type_ids"),
-                       head_mask=head_mask, spec=SubnetSpec())
+            out = dyna(
+                batch["input_ids"],
+                batch["attention_mask"],
+                batch.get("token_type_ids"),
+                head_mask=head_mask,
+                spec=SubnetSpec(),
+            )
             task_loss(out.logits, batch["labels"]).backward()
             n_batches += 1
             if rule == "code":
@@ -75,7 +84,9 @@ def importance(dyna: DynaBert, batches: Iterable[dict], rule: str = "paper") -> 
 
 
 @torch.no_grad()
-def rewire_(dyna: DynaBert, head_scores: torch.Tensor, ffn_scores: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def rewire_(
+    dyna: DynaBert, head_scores: torch.Tensor, ffn_scores: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Permute every layer in place so heads and neurons are in descending importance (spec 2.2).
 
     Returns the orders applied ([L, heads], [L, ffn]): row l lists old indices in their new positions.
@@ -83,14 +94,21 @@ def rewire_(dyna: DynaBert, head_scores: torch.Tensor, ffn_scores: torch.Tensor)
     FFN-up rows and FFN-down columns; LayerNorms, embeddings and the head are untouched.
     """
     size = dyna.full_size
-    if head_scores.shape != (size.num_layers, size.num_heads) or ffn_scores.shape != (size.num_layers, size.ffn_size):
-        raise ValueError(f"scores of shape {tuple(head_scores.shape)} / {tuple(ffn_scores.shape)} do not fit a model "
-                         f"with {size.num_layers} layers, {size.num_heads} heads, {size.ffn_size} FFN neurons")
+    if head_scores.shape != (size.num_layers, size.num_heads) or ffn_scores.shape != (
+        size.num_layers,
+        size.ffn_size,
+    ):
+        raise ValueError(
+            f"scores of shape {tuple(head_scores.shape)} / {tuple(ffn_scores.shape)} do not fit a model "
+            f"with {size.num_layers} layers, {size.num_heads} heads, {size.ffn_size} FFN neurons"
+        )
     head_orders = torch.argsort(head_scores, dim=1, descending=True, stable=True)
     ffn_orders = torch.argsort(ffn_scores, dim=1, descending=True, stable=True)
     hd = size.head_size
     for layer, head_order, ffn_order in zip(dyna.layers, head_orders, ffn_orders):
-        rows = (head_order[:, None] * hd + torch.arange(hd, device=head_order.device)).reshape(-1)  # [nh] -> [nh*hd]
+        rows = (head_order[:, None] * hd + torch.arange(hd, device=head_order.device)).reshape(
+            -1
+        )  # [nh] -> [nh*hd]
         m = hf_layer_modules(layer)
         for lin in (m.query, m.key, m.value):
             lin.weight.copy_(lin.weight[rows])

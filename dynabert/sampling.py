@@ -27,14 +27,20 @@ def check_subnets_per_step(k: int | None, n_specs: int, stage: str) -> None:
     if k is None:
         return
     if isinstance(k, bool) or not isinstance(k, int) or k < 2:
-        raise ValueError(f"{FLAG} must be an integer >= 2 (the sandwich rule trains the largest and the smallest "
-                         f"sub-network every step), got {k!r}; leave it out to train all sub-networks (the paper)")
+        raise ValueError(
+            f"{FLAG} must be an integer >= 2 (the sandwich rule trains the largest and the smallest "
+            f"sub-network every step), got {k!r}; leave it out to train all sub-networks (the paper)"
+        )
     if k > n_specs:
-        raise ValueError(f"{FLAG} {k} exceeds the {n_specs} sub-network(s) of stage {stage}; give at most "
-                         f"{n_specs} (or leave it out for all), or change --widths/--depths")
+        raise ValueError(
+            f"{FLAG} {k} exceeds the {n_specs} sub-network(s) of stage {stage}; give at most "
+            f"{n_specs} (or leave it out for all), or change --widths/--depths"
+        )
 
 
-def subnets_for_step(specs: list[SubnetSpec], k: int | None, seed: int, step: int) -> list[SubnetSpec]:
+def subnets_for_step(
+    specs: list[SubnetSpec], k: int | None, seed: int, step: int
+) -> list[SubnetSpec]:
     """The sub-networks trained at global optimizer step `step` (0-based), in the grid's own order.
 
     k None or k >= len(specs): `specs` itself (every sub-network, the paper's loop). Otherwise the largest, the
@@ -47,7 +53,11 @@ def subnets_for_step(specs: list[SubnetSpec], k: int | None, seed: int, step: in
     big, small = largest_and_smallest(specs)
     rest = [i for i, s in enumerate(specs) if s not in (big, small)]
     rng = np.random.default_rng([seed % 2**63, step])  # SeedSequence takes non-negative ints only
-    chosen = {specs.index(big), specs.index(small), *(rest[j] for j in rng.choice(len(rest), k - 2, replace=False))}
+    chosen = {
+        specs.index(big),
+        specs.index(small),
+        *(rest[j] for j in rng.choice(len(rest), k - 2, replace=False)),
+    }
     return [specs[i] for i in sorted(chosen)]
 
 
@@ -66,9 +76,17 @@ def expected_cost_share(specs: list[SubnetSpec], k: int | None) -> float:
 def check_same_sampling(saved: dict, now: dict, was: str, fix: str) -> None:
     """ValueError saying what `was` trained with (K over its grid), what this command asks for, and `fix`."""
     if saved != now:
-        grid = (f"the same {len(now['grid'])}" if saved["grid"] == now["grid"] else
-                f"{len(now['grid'])} ({', '.join(now['grid'])})")
-        k = lambda s: ("all (the default)" if s["subnets_per_step"] >= len(s["grid"])  # noqa: E731
-                       else f"--subnets-per-step {s['subnets_per_step']}")
-        raise ValueError(f"{was} with {k(saved)} of {len(saved['grid'])} sub-network(s) per step "
-                         f"({', '.join(saved['grid'])}); this command asks for {k(now)} of {grid}. {fix}")
+        grid = (
+            f"the same {len(now['grid'])}"
+            if saved["grid"] == now["grid"]
+            else f"{len(now['grid'])} ({', '.join(now['grid'])})"
+        )
+        k = lambda s: (
+            "all (the default)"
+            if s["subnets_per_step"] >= len(s["grid"])  # noqa: E731
+            else f"--subnets-per-step {s['subnets_per_step']}"
+        )
+        raise ValueError(
+            f"{was} with {k(saved)} of {len(saved['grid'])} sub-network(s) per step "
+            f"({', '.join(saved['grid'])}); this command asks for {k(now)} of {grid}. {fix}"
+        )

@@ -29,35 +29,71 @@ class LayerModules(NamedTuple):
 
 def hf_encoder_layers(backbone: nn.Module) -> nn.ModuleList:
     """The layer list of a BertModel / RobertaModel (encoder.layer) or DistilBertModel (transformer.layer)."""
-    return backbone.transformer.layer if hasattr(backbone, "transformer") else backbone.encoder.layer
+    return (
+        backbone.transformer.layer if hasattr(backbone, "transformer") else backbone.encoder.layer
+    )
 
 
 def hf_layer_modules(layer: nn.Module) -> LayerModules:
     """BertLayer / RobertaLayer, or DistilBERT's TransformerBlock (q_lin.., sa_layer_norm, ffn.lin1/lin2)."""
     if hasattr(layer, "sa_layer_norm"):
         att, ffn = layer.attention, layer.ffn
-        return LayerModules(att.q_lin, att.k_lin, att.v_lin, att.out_lin, layer.sa_layer_norm, ffn.lin1, ffn.lin2,
-                            layer.output_layer_norm)
+        return LayerModules(
+            att.q_lin,
+            att.k_lin,
+            att.v_lin,
+            att.out_lin,
+            layer.sa_layer_norm,
+            ffn.lin1,
+            ffn.lin2,
+            layer.output_layer_norm,
+        )
     att = layer.attention
-    return LayerModules(att.self.query, att.self.key, att.self.value, att.output.dense, att.output.LayerNorm,
-                        layer.intermediate.dense, layer.output.dense, layer.output.LayerNorm)
+    return LayerModules(
+        att.self.query,
+        att.self.key,
+        att.self.value,
+        att.output.dense,
+        att.output.LayerNorm,
+        layer.intermediate.dense,
+        layer.output.dense,
+        layer.output.LayerNorm,
+    )
 
 
 def hf_layer_weights(layer: nn.Module) -> LayerWeights:
     """The tensors of a Hugging Face encoder layer, in LayerWeights order."""
     m = hf_layer_modules(layer)
     return LayerWeights(
-        m.query.weight, m.query.bias, m.key.weight, m.key.bias, m.value.weight, m.value.bias,
-        m.attn_out.weight, m.attn_out.bias, m.attn_ln.weight, m.attn_ln.bias,
-        m.ffn_up.weight, m.ffn_up.bias, m.ffn_down.weight, m.ffn_down.bias, m.ffn_ln.weight, m.ffn_ln.bias)
+        m.query.weight,
+        m.query.bias,
+        m.key.weight,
+        m.key.bias,
+        m.value.weight,
+        m.value.bias,
+        m.attn_out.weight,
+        m.attn_out.bias,
+        m.attn_ln.weight,
+        m.attn_ln.bias,
+        m.ffn_up.weight,
+        m.ffn_up.bias,
+        m.ffn_down.weight,
+        m.ffn_down.bias,
+        m.ffn_ln.weight,
+        m.ffn_ln.bias,
+    )
 
 
 def hf_embedding_weights(embeddings: nn.Module) -> EmbeddingWeights:
     """Embedding tensors; token_type is None for DistilBERT, which has no token-type embeddings."""
     token_type = getattr(embeddings, "token_type_embeddings", None)
-    return EmbeddingWeights(embeddings.word_embeddings.weight, embeddings.position_embeddings.weight,
-                            None if token_type is None else token_type.weight, embeddings.LayerNorm.weight,
-                            embeddings.LayerNorm.bias)
+    return EmbeddingWeights(
+        embeddings.word_embeddings.weight,
+        embeddings.position_embeddings.weight,
+        None if token_type is None else token_type.weight,
+        embeddings.LayerNorm.weight,
+        embeddings.LayerNorm.bias,
+    )
 
 
 def slice_layer(w: LayerWeights, n_heads: int, head_size: int, ffn: int) -> LayerWeights:
@@ -68,10 +104,14 @@ def slice_layer(w: LayerWeights, n_heads: int, head_size: int, ffn: int) -> Laye
     """
     a = n_heads * head_size
     return w._replace(
-        q_w=w.q_w[:a], q_b=w.q_b[:a],  # [nh_full*hd, H] -> [nh*hd, H]
-        k_w=w.k_w[:a], k_b=w.k_b[:a],
-        v_w=w.v_w[:a], v_b=w.v_b[:a],
+        q_w=w.q_w[:a],
+        q_b=w.q_b[:a],  # [nh_full*hd, H] -> [nh*hd, H]
+        k_w=w.k_w[:a],
+        k_b=w.k_b[:a],
+        v_w=w.v_w[:a],
+        v_b=w.v_b[:a],
         attn_out_w=w.attn_out_w[:, :a],  # [H, nh_full*hd] -> [H, nh*hd]
-        ffn_up_w=w.ffn_up_w[:ffn], ffn_up_b=w.ffn_up_b[:ffn],  # [F_full, H] -> [F, H]
+        ffn_up_w=w.ffn_up_w[:ffn],
+        ffn_up_b=w.ffn_up_b[:ffn],  # [F_full, H] -> [F, H]
         ffn_down_w=w.ffn_down_w[:, :ffn],  # [H, F_full] -> [H, F]
     )

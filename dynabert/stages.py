@@ -11,13 +11,24 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from dynabert import baselines
-from dynabert.config import DEFAULT_DEPTHS, DEFAULT_WIDTHS, SubnetSpec, check_grid, check_mults, default_grid
+from dynabert.config import (
+    DEFAULT_DEPTHS,
+    DEFAULT_WIDTHS,
+    SubnetSpec,
+    check_grid,
+    check_mults,
+    default_grid,
+)
 from dynabert.presets import load_model, load_size
 from dynabert.run_flags import check_same_flags, trained_flags
 from dynabert.sampling import check_same_sampling, check_subnets_per_step
 
 STAGES = ("teacher", "width", "depth", "final")
-AUGMENTED_STAGES = ("width", "depth", "baseline")  # the distillation stages (spec 4); teacher and final: gold data
+AUGMENTED_STAGES = (
+    "width",
+    "depth",
+    "baseline",
+)  # the distillation stages (spec 4); teacher and final: gold data
 
 
 @dataclass
@@ -49,49 +60,89 @@ class TrainConfig:
     depth_lambda2: float = 1.0
     teacher_width: str = "full"  # "full" (official code) | "matched" (paper) in stage depth
     importance_rule: str = "code"  # "code" (official) | "paper"
-    regression_pred_loss: bool = False  # STS-B: the official code has no prediction loss in stages width/depth
+    regression_pred_loss: bool = (
+        False  # STS-B: the official code has no prediction loss in stages width/depth
+    )
     checkpoint_choice: str = "best"  # "best" summed dev metric (official) | "last"
     eval_every: int = 50  # optimizer steps between dev evaluations (0: at epoch ends only)
-    save_every: int = 0  # optimizer steps between checkpoints without a dev evaluation (0: at evaluations only)
+    save_every: int = (
+        0  # optimizer steps between checkpoints without a dev evaluation (0: at evaluations only)
+    )
     eval_batch_size: int = 128
     bucket: bool = False  # length bucketing
     max_errors: int = 0  # malformed rows skipped (and reported) before failing
     mixed_precision: str = "no"  # "no" | "bf16" (CPU or GPU) | "fp16" (GPU, loss-scaled)
     logging_steps: int = 10
-    subnets_per_step: int | None = None  # K sub-networks per step, sandwich rule (None: all, the paper); width/depth/final
-    baseline: str | None = None  # "distilbert" | "tinybert" | "fixed": a same-teacher baseline instead of a stage
+    subnets_per_step: int | None = (
+        None  # K sub-networks per step, sandwich rule (None: all, the paper); width/depth/final
+    )
+    baseline: str | None = (
+        None  # "distilbert" | "tinybert" | "fixed": a same-teacher baseline instead of a stage
+    )
     student_layers: int | None = None  # tinybert: student depth (default half the teacher's)
-    student_model: str | None = None  # distilbert/tinybert: a pretrained student (local dir / hub id) to distil into
+    student_model: str | None = (
+        None  # distilbert/tinybert: a pretrained student (local dir / hub id) to distil into
+    )
     width: float | None = None  # fixed: the one width to train
     depth: float | None = None  # fixed: the one depth to train
     temperature: float = 2.0  # distilbert: soft-label temperature
     cosine_loss_weight: float = 0.0  # distilbert: weight of the last-hidden-state cosine loss
-    tinybert_phase1_fraction: float = 0.5  # tinybert: share of steps for intermediate-layer distillation
-    augment_model: str | None = None  # masked-LM checkpoint: TinyBERT augmentation for the distillation stages
+    tinybert_phase1_fraction: float = (
+        0.5  # tinybert: share of steps for intermediate-layer distillation
+    )
+    augment_model: str | None = (
+        None  # masked-LM checkpoint: TinyBERT augmentation for the distillation stages
+    )
     augment_n: int | None = None  # tries per text (default: TinyBERT's per-task N, 20 otherwise)
     augment_prob: float = 0.4  # chance of replacing each candidate word in a try
     augment_top_k: int = 15  # candidates per word
     augment_glove: str | None = None  # GloVe text file: candidates for words of several WordPieces
 
     def __post_init__(self) -> None:
-        choices = {"teacher_width": ("full", "matched"), "importance_rule": ("code", "paper"),
-                   "checkpoint_choice": ("best", "last"), "mixed_precision": ("no", "fp16", "bf16")}
+        choices = {
+            "teacher_width": ("full", "matched"),
+            "importance_rule": ("code", "paper"),
+            "checkpoint_choice": ("best", "last"),
+            "mixed_precision": ("no", "fp16", "bf16"),
+        }
         choices["baseline"] = (None, *baselines.BASELINES)
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
-        for name in ("learning_rate", "batch_size", "epochs", "max_seq_len", "logging_steps", "eval_batch_size"):
+        for name in (
+            "learning_rate",
+            "batch_size",
+            "epochs",
+            "max_seq_len",
+            "logging_steps",
+            "eval_batch_size",
+        ):
             if not getattr(self, name) > 0:
-                raise ValueError(f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)!r}")
-        for name in ("eval_every", "save_every", "max_errors", "warmup_ratio", "weight_decay", "max_grad_norm"):
+                raise ValueError(
+                    f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)!r}"
+                )
+        for name in (
+            "eval_every",
+            "save_every",
+            "max_errors",
+            "warmup_ratio",
+            "weight_decay",
+            "max_grad_norm",
+        ):
             if not getattr(self, name) >= 0:  # also refuses nan
-                raise ValueError(f"--{name.replace('_', '-')} must be >= 0 (0: off), got {getattr(self, name)!r}")
+                raise ValueError(
+                    f"--{name.replace('_', '-')} must be >= 0 (0: off), got {getattr(self, name)!r}"
+                )
         for name in ("max_train_samples", "max_eval_samples"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
-                raise ValueError(f"--{name.replace('_', '-')} must be at least 1 (leave it out for all rows), got "
-                                 f"{getattr(self, name)}")
+                raise ValueError(
+                    f"--{name.replace('_', '-')} must be at least 1 (leave it out for all rows), got "
+                    f"{getattr(self, name)}"
+                )
         if self.baseline == "fixed" and (self.width is None or self.depth is None):
-            raise ValueError("--baseline fixed needs --width and --depth (the one sub-network to train alone)")
+            raise ValueError(
+                "--baseline fixed needs --width and --depth (the one sub-network to train alone)"
+            )
         if self.subnets_per_step is not None:
             check_subnets_per_step(self.subnets_per_step, self.subnets_per_step, "any")
         for w in self.widths:
@@ -108,8 +159,12 @@ class StagePlan:
     lambda_pred: float = 1.0
     lambda_hidden: float = 0.0
     rewire: bool = False
-    kind: str = "dynabert"  # loss, a key of losses.LOSSES: "dynabert" | "gold" | "distilbert" | "tinybert"
-    build_student: object = None  # teacher HF model -> student HF model (baselines), None: start_from as is
+    kind: str = (
+        "dynabert"  # loss, a key of losses.LOSSES: "dynabert" | "gold" | "distilbert" | "tinybert"
+    )
+    build_student: object = (
+        None  # teacher HF model -> student HF model (baselines), None: start_from as is
+    )
 
 
 def grid_size(cfg: TrainConfig, stage: str) -> int:
@@ -134,7 +189,9 @@ def check_grid_flags(cfg: TrainConfig, stages: tuple[str, ...]) -> None:
     fixed = stages == ("baseline",) and cfg.baseline == "fixed"
     if not fixed and not any(s in ("width", "depth", "final") for s in stages):
         return
-    source = plan(cfg, stages[0]).start_from  # the teacher's (or earlier stage's) architecture: the grid's source
+    source = plan(
+        cfg, stages[0]
+    ).start_from  # the teacher's (or earlier stage's) architecture: the grid's source
     size = load_size(source)
     if fixed:
         check_mults((cfg.width,), "width", size, source, "--width")
@@ -145,8 +202,11 @@ def check_grid_flags(cfg: TrainConfig, stages: tuple[str, ...]) -> None:
 
 def stage_dir(cfg: TrainConfig, stage: str) -> Path:
     if stage == "baseline":
-        name = (f"fixed-{SubnetSpec(cfg.width, cfg.depth).subnet_id}" if cfg.baseline == "fixed"
-                else f"baseline-{cfg.baseline}")
+        name = (
+            f"fixed-{SubnetSpec(cfg.width, cfg.depth).subnet_id}"
+            if cfg.baseline == "fixed"
+            else f"baseline-{cfg.baseline}"
+        )
         return Path(cfg.output_dir) / name
     return Path(cfg.output_dir) / stage
 
@@ -154,7 +214,9 @@ def stage_dir(cfg: TrainConfig, stage: str) -> Path:
 def finished_model(cfg: TrainConfig, stage: str) -> str:
     path = stage_dir(cfg, stage) / "best"
     if not (path / "config.json").is_file():
-        raise ValueError(f"stage {stage!r} has no finished model at {path}; run --stage {stage} first")
+        raise ValueError(
+            f"stage {stage!r} has no finished model at {path}; run --stage {stage} first"
+        )
     return str(path)
 
 
@@ -192,20 +254,33 @@ def baseline_plan(cfg: TrainConfig) -> StagePlan:
     """The plan of a same-teacher baseline: same task, data, teacher and epochs as the DynaBERT run."""
     teacher = cfg.teacher or finished_model(cfg, "teacher")
     if cfg.baseline == "fixed":
-        return StagePlan([SubnetSpec(cfg.width, cfg.depth)], teacher, teacher, cfg.depth_lambda1, cfg.depth_lambda2,
-                         rewire=True)
+        return StagePlan(
+            [SubnetSpec(cfg.width, cfg.depth)],
+            teacher,
+            teacher,
+            cfg.depth_lambda1,
+            cfg.depth_lambda2,
+            rewire=True,
+        )
     if cfg.student_model:
         student_from = cfg.student_model
 
         def build(_teacher_hf):
             return load_model(student_from, num_labels=_teacher_hf.config.num_labels, seed=cfg.seed)
     elif cfg.baseline == "distilbert":
+
         def build(teacher_hf):
-            return baselines.layer_subset(teacher_hf, baselines.distilbert_layers(teacher_hf.config.num_hidden_layers))
+            return baselines.layer_subset(
+                teacher_hf, baselines.distilbert_layers(teacher_hf.config.num_hidden_layers)
+            )
     else:
+
         def build(teacher_hf):
             n = teacher_hf.config.num_hidden_layers
-            return baselines.layer_subset(teacher_hf, baselines.tinybert_layers(n, cfg.student_layers or max(1, n // 2)))
+            return baselines.layer_subset(
+                teacher_hf, baselines.tinybert_layers(n, cfg.student_layers or max(1, n // 2))
+            )
+
     return StagePlan([SubnetSpec()], teacher, teacher, kind=cfg.baseline, build_student=build)
 
 
@@ -217,8 +292,15 @@ def finished_sampling(summary: dict, cfg: TrainConfig, stage: str) -> dict | Non
     then = summary.get("config")
     if not isinstance(then, dict) or "subnets_per_step" not in summary:
         return None
-    old = replace(cfg, widths=tuple(then.get("widths", cfg.widths)), depths=tuple(then.get("depths", cfg.depths)))
-    return {"subnets_per_step": summary["subnets_per_step"], "grid": [s.subnet_id for s in stage_specs(old, stage)]}
+    old = replace(
+        cfg,
+        widths=tuple(then.get("widths", cfg.widths)),
+        depths=tuple(then.get("depths", cfg.depths)),
+    )
+    return {
+        "subnets_per_step": summary["subnets_per_step"],
+        "grid": [s.subnet_id for s in stage_specs(old, stage)],
+    }
 
 
 def check_finished_stage(cfg: TrainConfig, stage: str, out: Path) -> dict:
@@ -228,12 +310,24 @@ def check_finished_stage(cfg: TrainConfig, stage: str, out: Path) -> dict:
     summary = json.loads((out / "summary.json").read_text())
     saved = finished_sampling(summary, cfg, stage)
     specs = stage_specs(cfg, stage)
-    now = {"subnets_per_step": min(cfg.subnets_per_step or len(specs), len(specs)),
-           "grid": [s.subnet_id for s in specs]}
+    now = {
+        "subnets_per_step": min(cfg.subnets_per_step or len(specs), len(specs)),
+        "grid": [s.subnet_id for s in specs],
+    }
     was = f"stage {stage} in {out} is finished (summary.json): it was trained"
     if saved is not None:
-        check_same_sampling(saved, now, was, "To train with the new setting, give another --output-dir; to use the "
-                            "finished stage, run with the --subnets-per-step/--widths/--depths it was trained with")
-    check_same_flags(summary.get("config"), trained_flags(cfg, stage), was, "To train with the new flags, give "
-                     "another --output-dir; to use the finished stage, run with the flags it was trained with")
+        check_same_sampling(
+            saved,
+            now,
+            was,
+            "To train with the new setting, give another --output-dir; to use the "
+            "finished stage, run with the --subnets-per-step/--widths/--depths it was trained with",
+        )
+    check_same_flags(
+        summary.get("config"),
+        trained_flags(cfg, stage),
+        was,
+        "To train with the new flags, give "
+        "another --output-dir; to use the finished stage, run with the flags it was trained with",
+    )
     return summary

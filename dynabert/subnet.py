@@ -48,18 +48,26 @@ class LayerwiseSpec:
         object.__setattr__(self, "ffn", ffn)
         name = _raw_id(heads, ffn)
         if len(heads) != len(ffn) or not heads:
-            raise ValueError(f"sub-network {name}: {len(heads)} heads values and {len(ffn)} FFN values; give one of "
-                             f"each per layer of the source model (0 and 0 to skip a layer)")
+            raise ValueError(
+                f"sub-network {name}: {len(heads)} heads values and {len(ffn)} FFN values; give one of "
+                f"each per layer of the source model (0 and 0 to skip a layer)"
+            )
         for i, (h, f) in enumerate(zip(heads, ffn)):
             for what, v in (("heads", h), ("FFN", f)):
                 if not isinstance(v, int) or isinstance(v, bool) or v < 0:
-                    raise ValueError(f"sub-network {name}, layer {i}: {what} {v!r} is not a whole number >= 0; "
-                                     f"give a count of {'heads' if what == 'heads' else 'FFN neurons'} kept")
+                    raise ValueError(
+                        f"sub-network {name}, layer {i}: {what} {v!r} is not a whole number >= 0; "
+                        f"give a count of {'heads' if what == 'heads' else 'FFN neurons'} kept"
+                    )
             if (h == 0) != (f == 0):
-                raise ValueError(f"sub-network {name}, layer {i}: {h} heads and {f} FFN neurons; a layer is kept "
-                                 f"(heads and FFN both >= 1) or skipped (both 0): give both or neither")
+                raise ValueError(
+                    f"sub-network {name}, layer {i}: {h} heads and {f} FFN neurons; a layer is kept "
+                    f"(heads and FFN both >= 1) or skipped (both 0): give both or neither"
+                )
         if not any(heads):
-            raise ValueError(f"sub-network {name} skips every layer (all heads 0); keep at least one layer")
+            raise ValueError(
+                f"sub-network {name} skips every layer (all heads 0); keep at least one layer"
+            )
 
     @property
     def subnet_id(self) -> str:
@@ -69,8 +77,10 @@ class LayerwiseSpec:
     @classmethod
     def parse(cls, subnet_id: str) -> LayerwiseSpec:
         """A spec from its id; ValueError naming the id, the layer and the rule (the values' rules: __post_init__)."""
-        form = ("write it as 'h<heads per layer>-f<FFN neurons per layer>', dot-separated, 0 and 0 for a skipped "
-                "layer (e.g. 'h12.6.0.3-f1536.768.0.384')")
+        form = (
+            "write it as 'h<heads per layer>-f<FFN neurons per layer>', dot-separated, 0 and 0 for a skipped "
+            "layer (e.g. 'h12.6.0.3-f1536.768.0.384')"
+        )
         parts = subnet_id.split("-")
         if len(parts) != 2 or parts[0][:1] != "h" or parts[1][:1] != "f":
             raise ValueError(f"not a per-layer sub-network id: {subnet_id!r}; {form}")
@@ -79,8 +89,10 @@ class LayerwiseSpec:
             row = part[1:].split(".")
             for i, x in enumerate(row):
                 if not (x.isascii() and x.isdigit()):
-                    raise ValueError(f"per-layer sub-network id {subnet_id!r}, layer {i}: {what} {x!r} is not a "
-                                     f"whole number >= 0; {form}")
+                    raise ValueError(
+                        f"per-layer sub-network id {subnet_id!r}, layer {i}: {what} {x!r} is not a "
+                        f"whole number >= 0; {form}"
+                    )
             values.append(tuple(int(x) for x in row))
         return cls(*values)
 
@@ -89,14 +101,16 @@ class LayerwiseSpec:
 
     @classmethod
     def from_json(cls, d: dict) -> LayerwiseSpec:
-        form = ('a per-layer sub-network in JSON is {"heads": [...], "ffn": [...]}: one whole number per layer of '
-                'the source model each, 0 and 0 for a skipped layer')
+        form = (
+            'a per-layer sub-network in JSON is {"heads": [...], "ffn": [...]}: one whole number per layer of '
+            "the source model each, 0 and 0 for a skipped layer"
+        )
         if not isinstance(d, dict) or set(d) != {"heads", "ffn"}:
             keys = f"keys {sorted(d)}" if isinstance(d, dict) else f"a {type(d).__name__}"
             raise ValueError(f"{form}; got {keys}: {json.dumps(d)[:200]}")
         for key in ("heads", "ffn"):
             if not isinstance(d[key], list):
-                raise ValueError(f"{form}; got \"{key}\": {json.dumps(d[key])[:100]} (not a list)")
+                raise ValueError(f'{form}; got "{key}": {json.dumps(d[key])[:100]} (not a list)')
         return cls(tuple(d["heads"]), tuple(d["ffn"]))
 
     def layer_ids(self, num_layers: int) -> tuple[int, ...]:
@@ -105,17 +119,21 @@ class LayerwiseSpec:
 
     def _check_layers(self, num_layers: int) -> None:
         if len(self.heads) != num_layers:
-            raise ValueError(f"sub-network {self.subnet_id} gives {len(self.heads)} layers; the model has "
-                             f"{num_layers}: give one heads/FFN value per layer (0 to skip it)")
+            raise ValueError(
+                f"sub-network {self.subnet_id} gives {len(self.heads)} layers; the model has "
+                f"{num_layers}: give one heads/FFN value per layer (0 to skip it)"
+            )
 
     def check(self, size: BertSize) -> None:
         """Raise ValueError naming the id, the layer and the model's sizes if this spec cannot be cut from `size`."""
         self._check_layers(size.num_layers)
         for i, (h, f) in enumerate(zip(self.heads, self.ffn)):
             if h > size.num_heads or f > size.ffn_size:
-                raise ValueError(f"sub-network {self.subnet_id}, layer {i}: {h} heads and {f} FFN neurons; the "
-                                 f"model has {size.num_heads} heads and {size.ffn_size} neurons per layer: give at "
-                                 f"most {size.num_heads} heads and {size.ffn_size} neurons")
+                raise ValueError(
+                    f"sub-network {self.subnet_id}, layer {i}: {h} heads and {f} FFN neurons; the "
+                    f"model has {size.num_heads} heads and {size.ffn_size} neurons per layer: give at "
+                    f"most {size.num_heads} heads and {size.ffn_size} neurons"
+                )
 
     def resolve(self, size: BertSize) -> LayerwiseSpec:
         self.check(size)
@@ -134,8 +152,10 @@ def _raw_id(heads: tuple, ffn: tuple) -> str:
 
 def _as_tuple(values, what: str) -> tuple:
     if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
-        raise ValueError(f"a per-layer sub-network's {what} must be a list with one whole number per layer, "
-                         f"got {values!r}")
+        raise ValueError(
+            f"a per-layer sub-network's {what} must be a list with one whole number per layer, "
+            f"got {values!r}"
+        )
     return tuple(values)
 
 
@@ -143,7 +163,9 @@ def layer_plan(spec: AnySpec, size: BertSize) -> LayerPlan:
     """(source layer, heads, FFN) of every kept layer, in order; checks `spec` against `size` (ValueError)."""
     spec.check(size)
     if isinstance(spec, LayerwiseSpec):
-        return tuple(LayerChoice(i, h, f) for i, (h, f) in enumerate(zip(spec.heads, spec.ffn)) if h)
+        return tuple(
+            LayerChoice(i, h, f) for i, (h, f) in enumerate(zip(spec.heads, spec.ffn)) if h
+        )
     heads, ffn = spec.heads_kept(size.num_heads), spec.ffn_kept(size.num_heads, size.ffn_size)
     return tuple(LayerChoice(i, heads, ffn) for i in spec.layer_ids(size.num_layers))
 
@@ -198,9 +220,11 @@ def parse_subnet(text: str) -> AnySpec:
         return LayerwiseSpec.parse(text)
     if text.startswith("w"):
         return SubnetSpec.parse(text)
-    raise ValueError(f"not a sub-network id: {text!r}; give a grid point 'w<width>-d<depth>' (e.g. 'w0.75-d0.50'), "
-                     f"a per-layer id 'h<heads per layer>-f<FFN per layer>' (e.g. 'h4.0.2-f96.0.48') or its JSON "
-                     f"{{\"heads\": [...], \"ffn\": [...]}}")
+    raise ValueError(
+        f"not a sub-network id: {text!r}; give a grid point 'w<width>-d<depth>' (e.g. 'w0.75-d0.50'), "
+        f"a per-layer id 'h<heads per layer>-f<FFN per layer>' (e.g. 'h4.0.2-f96.0.48') or its JSON "
+        f'{{"heads": [...], "ffn": [...]}}'
+    )
 
 
 def is_grid_id(subnet_id: object) -> bool:
@@ -222,18 +246,28 @@ def read_subnets(path: str | Path) -> list[AnySpec]:
     try:
         items = json.loads(path.read_text(encoding="utf-8"))
     except OSError as err:
-        raise ValueError(f"cannot read the sub-networks file {str(path)!r}: {err.strerror}; give a readable "
-                         f"file holding {form}") from None
+        raise ValueError(
+            f"cannot read the sub-networks file {str(path)!r}: {err.strerror}; give a readable "
+            f"file holding {form}"
+        ) from None
     except UnicodeDecodeError:
-        raise ValueError(f"the sub-networks file {str(path)!r} is not text (not UTF-8); it must hold {form}") from None
+        raise ValueError(
+            f"the sub-networks file {str(path)!r} is not text (not UTF-8); it must hold {form}"
+        ) from None
     except json.JSONDecodeError as err:
-        raise ValueError(f"the sub-networks file {str(path)!r} is not JSON ({err}); it must hold {form}") from None
+        raise ValueError(
+            f"the sub-networks file {str(path)!r} is not JSON ({err}); it must hold {form}"
+        ) from None
     if not isinstance(items, list):
-        raise ValueError(f"the sub-networks file {str(path)!r} holds a JSON {_json_kind(items)}, not a list; it "
-                         f"must hold {form}")
+        raise ValueError(
+            f"the sub-networks file {str(path)!r} holds a JSON {_json_kind(items)}, not a list; it "
+            f"must hold {form}"
+        )
     if not items:
-        raise ValueError(f"the sub-networks file {str(path)!r} holds an empty list: nothing to do; list at least "
-                         f"one sub-network ({form})")
+        raise ValueError(
+            f"the sub-networks file {str(path)!r} holds an empty list: nothing to do; list at least "
+            f"one sub-network ({form})"
+        )
     out = []
     for n, item in enumerate(items):
         try:
@@ -242,8 +276,10 @@ def read_subnets(path: str | Path) -> list[AnySpec]:
             elif isinstance(item, str):
                 out.append(parse_subnet(item))
             else:
-                raise ValueError(f"{json.dumps(item)[:100]} is a JSON {_json_kind(item)}; an item is an id "
-                                 f"string or a {{\"heads\": [...], \"ffn\": [...]}} object")
+                raise ValueError(
+                    f"{json.dumps(item)[:100]} is a JSON {_json_kind(item)}; an item is an id "
+                    f'string or a {{"heads": [...], "ffn": [...]}} object'
+                )
         except (ValueError, TypeError) as err:
             raise ValueError(f"{path}: item {n}: {err}") from None
     return out
@@ -251,7 +287,14 @@ def read_subnets(path: str | Path) -> list[AnySpec]:
 
 def _json_kind(value) -> str:
     """JSON's own name of a parsed value's type (object, array, number, ...), for messages."""
-    names = {dict: "object", list: "array", str: "string", bool: "boolean", int: "number", float: "number"}
+    names = {
+        dict: "object",
+        list: "array",
+        str: "string",
+        bool: "boolean",
+        int: "number",
+        float: "number",
+    }
     return names.get(type(value), "null")
 
 
@@ -267,8 +310,9 @@ def check_subnets(specs: list[AnySpec], size: BertSize, where: str) -> list[AnyS
     return out
 
 
-def unique_specs(specs: list[AnySpec], size: BertSize,
-                 depths: tuple[float, ...] = DEFAULT_DEPTHS) -> tuple[list[AnySpec], list[str]]:
+def unique_specs(
+    specs: list[AnySpec], size: BertSize, depths: tuple[float, ...] = DEFAULT_DEPTHS
+) -> tuple[list[AnySpec], list[str]]:
     """(specs in their canonical form (`canonical` over the run's `depths`), each once in first-seen order; one line
     per dropped duplicate saying which item it repeats): a grid point and its per-layer form, or one id twice, are
     one sub-network."""
@@ -287,5 +331,8 @@ def unique_specs(specs: list[AnySpec], size: BertSize,
 
 def write_subnets(path: str | Path, specs: list[AnySpec], size: BertSize) -> None:
     """The JSON file read_subnets reads: grid points as ids, per-layer specs as objects."""
-    items = [s.subnet_id if isinstance(s, SubnetSpec) else s.to_json() for s in (canonical(x, size) for x in specs)]
+    items = [
+        s.subnet_id if isinstance(s, SubnetSpec) else s.to_json()
+        for s in (canonical(x, size) for x in specs)
+    ]
     Path(path).write_text("[\n" + ",\n".join(json.dumps(i) for i in items) + "\n]\n")

@@ -17,8 +17,13 @@ import io
 import sys
 from pathlib import Path
 
-BOMS = ((codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"), (codecs.BOM_UTF8, "utf-8"),
-        (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))  # UTF-32 LE first: it starts like UTF-16 LE
+BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)  # UTF-32 LE first: it starts like UTF-16 LE
 
 
 def decode(path: Path) -> str:
@@ -30,13 +35,17 @@ def decode(path: Path) -> str:
     for bom, encoding in BOMS:
         if data.startswith(bom):
             try:
-                return data[len(bom):].decode(encoding)
+                return data[len(bom) :].decode(encoding)
             except UnicodeDecodeError as err:
-                raise ValueError(f"{path}: starts with a {encoding} byte-order mark but is not valid {encoding} "
-                                 f"(byte {err.start + len(bom)}); re-save it as UTF-8") from None
+                raise ValueError(
+                    f"{path}: starts with a {encoding} byte-order mark but is not valid {encoding} "
+                    f"(byte {err.start + len(bom)}); re-save it as UTF-8"
+                ) from None
     if b"\x00" in data:
-        raise ValueError(f"{path}: holds NUL bytes, so it is not a text file in UTF-8 or Windows-1252 (UTF-16 without "
-                         f"a byte-order mark?); re-save it as UTF-8")
+        raise ValueError(
+            f"{path}: holds NUL bytes, so it is not a text file in UTF-8 or Windows-1252 (UTF-16 without "
+            f"a byte-order mark?); re-save it as UTF-8"
+        )
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as err:
@@ -45,8 +54,11 @@ def decode(path: Path) -> str:
             text = data.decode("cp1252")
         except UnicodeDecodeError:
             text = data.decode("latin-1")
-        print(f"warning: {path}:{line}: not UTF-8 (byte 0x{data[err.start]:02x}); read the file as Windows-1252. "
-              f"Re-save it as UTF-8 if that is wrong", file=sys.stderr)
+        print(
+            f"warning: {path}:{line}: not UTF-8 (byte 0x{data[err.start]:02x}); read the file as Windows-1252. "
+            f"Re-save it as UTF-8 if that is wrong",
+            file=sys.stderr,
+        )
         return text
 
 
@@ -54,8 +66,11 @@ def read_rows(path: Path) -> list[tuple[int, list[str]]]:
     """(editor line number where the row starts, fields) of every non-blank row; tab-separated unless .csv."""
     text = decode(path)
     is_csv = path.suffix.lower() == ".csv"
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter="," if is_csv else "\t",
-                        quoting=csv.QUOTE_MINIMAL if is_csv else csv.QUOTE_NONE)
+    reader = csv.reader(
+        io.StringIO(text, newline=""),
+        delimiter="," if is_csv else "\t",
+        quoting=csv.QUOTE_MINIMAL if is_csv else csv.QUOTE_NONE,
+    )
     rows, next_line = [], 1
     try:
         for fields in reader:
@@ -65,4 +80,3 @@ def read_rows(path: Path) -> list[tuple[int, list[str]]]:
     except csv.Error as err:
         raise ValueError(f"{path}:{next_line}: {err} (fix the quoting of that row)") from None
     return rows
-

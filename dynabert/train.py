@@ -23,9 +23,28 @@ from transformers import get_linear_schedule_with_warmup
 
 from dynabert import baselines
 from dynabert.augment import DEFAULT_N, N_PER_TASK, AugmentConfig, augmented_train
-from dynabert.data import Split, batch_order, collate, encode, get_task, load_hub, load_task, metric_for
-from dynabert.engine import (CHECKPOINT_MARK, Progress, Trainable, has_checkpoint, load_checkpoint, make_accelerator,
-                             rank_rows, save_checkpoint, steps_per_epoch, train_step)
+from dynabert.data import (
+    Split,
+    batch_order,
+    collate,
+    encode,
+    get_task,
+    load_hub,
+    load_task,
+    metric_for,
+)
+from dynabert.engine import (
+    CHECKPOINT_MARK,
+    Progress,
+    Trainable,
+    has_checkpoint,
+    load_checkpoint,
+    make_accelerator,
+    rank_rows,
+    save_checkpoint,
+    steps_per_epoch,
+    train_step,
+)
 from dynabert.evaluate import evaluate_specs
 from dynabert.labels import align_classifier, check_task_checkpoint
 from dynabert.limits import check_model_inputs, check_seq_len, input_limits
@@ -36,15 +55,28 @@ from dynabert.presets import load_model, load_tokenizer
 from dynabert.rewire import importance, rewire_
 from dynabert.run_flags import check_same_flags, trained_flags
 from dynabert.sampling import check_same_sampling, expected_cost_share, subnets_for_step
-from dynabert.stages import (AUGMENTED_STAGES, STAGES, StagePlan, TrainConfig, check_grid_flags,  # noqa: F401
-                             check_finished_stage, check_sampling, plan, stage_dir)
+from dynabert.stages import (
+    AUGMENTED_STAGES,
+    StagePlan,
+    TrainConfig,
+    check_finished_stage,
+    check_grid_flags,  # noqa: F401
+    check_sampling,
+    plan,
+    stage_dir,
+)
+
 
 class Data:
     """Tokenized train and dev features of a task, plus its labels and metric."""
 
     def __init__(self, cfg: TrainConfig, tokenizer, augment: bool = False):
         self.task = get_task(cfg.task, cfg.text_columns, cfg.label_column)
-        labels, splits = load_hub(self.task) if cfg.data_dir == "hub" else load_task(self.task, cfg.data_dir, cfg.max_errors)
+        labels, splits = (
+            load_hub(self.task)
+            if cfg.data_dir == "hub"
+            else load_task(self.task, cfg.data_dir, cfg.max_errors)
+        )
         self.labels, self.regression = labels, labels is None
         self.num_labels = 1 if labels is None else len(labels)
         self.metric = metric_for(self.task)
@@ -52,12 +84,28 @@ class Data:
         if augment:  # the cap applies to the original rows, before they are multiplied
             base = splits["train"]
             if train_cap is not None:
-                base = Split(base.name, base.texts[:train_cap], base.labels[:train_cap], base.source, base.skipped)
-            splits["train"], train_cap = augmented_train(base, self.task, labels, augment_config(cfg, self.task),
-                                                         Path(cfg.output_dir) / "augmented"), None
+                base = Split(
+                    base.name,
+                    base.texts[:train_cap],
+                    base.labels[:train_cap],
+                    base.source,
+                    base.skipped,
+                )
+            splits["train"], train_cap = (
+                augmented_train(
+                    base,
+                    self.task,
+                    labels,
+                    augment_config(cfg, self.task),
+                    Path(cfg.output_dir) / "augmented",
+                ),
+                None,
+            )
         self.train = encode(splits["train"], tokenizer, cfg.max_seq_len, train_cap)
-        self.dev = {name: encode(splits[name], tokenizer, cfg.max_seq_len, cfg.max_eval_samples)
-                    for name in self.task.dev_files}
+        self.dev = {
+            name: encode(splits[name], tokenizer, cfg.max_seq_len, cfg.max_eval_samples)
+            for name in self.task.dev_files
+        }
         self.pad_token_id = tokenizer.pad_token_id or 0
         self.sources = {name: s.source for name, s in splits.items()}
         self.skipped = {name: len(s.skipped) for name, s in splits.items()}
@@ -67,8 +115,14 @@ class Data:
 
 
 def augment_config(cfg: TrainConfig, task) -> AugmentConfig:
-    return AugmentConfig(cfg.augment_model, cfg.augment_n or N_PER_TASK.get(task.name, DEFAULT_N), cfg.augment_prob,
-                         cfg.augment_top_k, cfg.augment_glove, cfg.seed)
+    return AugmentConfig(
+        cfg.augment_model,
+        cfg.augment_n or N_PER_TASK.get(task.name, DEFAULT_N),
+        cfg.augment_prob,
+        cfg.augment_top_k,
+        cfg.augment_glove,
+        cfg.seed,
+    )
 
 
 def save_atomic(model, tokenizer, target: Path) -> None:
@@ -128,14 +182,23 @@ def build_student(cfg: TrainConfig, p: StagePlan, data: Data) -> DynaBert:
     hf = load_model(p.start_from, num_labels=data.num_labels, seed=cfg.seed)
     if p.build_student is not None:
         hf = p.build_student(hf)
-    check_seq_len(input_limits(hf.config), cfg.max_seq_len, "--max-seq-len", cfg.student_model or p.start_from)
-    return DynaBert(align_classifier(hf, data.task, data.labels, p.start_from, strict=p.teacher_from is not None))
+    check_seq_len(
+        input_limits(hf.config), cfg.max_seq_len, "--max-seq-len", cfg.student_model or p.start_from
+    )
+    return DynaBert(
+        align_classifier(
+            hf, data.task, data.labels, p.start_from, strict=p.teacher_from is not None
+        )
+    )
 
 
 def rewire_student(cfg: TrainConfig, student: DynaBert, data: Data, device, log: StageLog) -> None:
     """Sort heads and neurons by importance on the first dev set (spec 2), batch size 8 as the official code."""
     dev0 = data.dev[data.task.dev_files[0]]
-    batches = [{k: v.to(device) for k, v in data.batch(dev0[i:i + 8]).items()} for i in range(0, len(dev0), 8)]
+    batches = [
+        {k: v.to(device) for k, v in data.batch(dev0[i : i + 8]).items()}
+        for i in range(0, len(dev0), 8)
+    ]
     student.to(device)
     heads, ffn = importance(student, batches, cfg.importance_rule)
     rewire_(student, heads, ffn)
@@ -146,14 +209,24 @@ def make_optimizer(cfg: TrainConfig, model: torch.nn.Module) -> torch.optim.Opti
     """AdamW, no weight decay on biases and LayerNorm weights (official code)."""
     no_decay = ("bias", "LayerNorm.weight")
     named = list(model.named_parameters())
-    groups = [{"params": [t for n, t in named if not any(k in n for k in no_decay)], "weight_decay": cfg.weight_decay},
-              {"params": [t for n, t in named if any(k in n for k in no_decay)], "weight_decay": 0.0}]
+    groups = [
+        {
+            "params": [t for n, t in named if not any(k in n for k in no_decay)],
+            "weight_decay": cfg.weight_decay,
+        },
+        {"params": [t for n, t in named if any(k in n for k in no_decay)], "weight_decay": 0.0},
+    ]
     return torch.optim.AdamW(groups, lr=cfg.learning_rate, eps=1e-8)
 
 
 def loss_settings(cfg: TrainConfig, p: StagePlan) -> LossSettings:
-    return LossSettings(p.lambda_pred, p.lambda_hidden, cfg.regression_pred_loss, cfg.temperature,
-                        cfg.cosine_loss_weight)
+    return LossSettings(
+        p.lambda_pred,
+        p.lambda_hidden,
+        cfg.regression_pred_loss,
+        cfg.temperature,
+        cfg.cosine_loss_weight,
+    )
 
 
 def setup_stage(cfg: TrainConfig, name: str, out: Path) -> Stage:
@@ -161,47 +234,90 @@ def setup_stage(cfg: TrainConfig, name: str, out: Path) -> Stage:
     exists. The random weights and rewiring of rank 0 reach every rank through DDP's broadcast at wrapping."""
     p = plan(cfg, name)
     accelerator = make_accelerator(cfg.mixed_precision)
-    set_seed(cfg.seed, device_specific=True)  # dropout differs between ranks; load_state restores it on resume
+    set_seed(
+        cfg.seed, device_specific=True
+    )  # dropout differs between ranks; load_state restores it on resume
     tokenizer = load_tokenizer(p.start_from)
-    check_model_inputs(p.start_from, tokenizer, cfg.max_seq_len, "--max-seq-len")  # a model's own limits, up front
-    check_task_checkpoint(p.teacher_from, cfg.task, cfg.text_columns, cfg.label_column, cfg.data_dir, "--teacher")
+    check_model_inputs(
+        p.start_from, tokenizer, cfg.max_seq_len, "--max-seq-len"
+    )  # a model's own limits, up front
+    check_task_checkpoint(
+        p.teacher_from, cfg.task, cfg.text_columns, cfg.label_column, cfg.data_dir, "--teacher"
+    )
     with accelerator.main_process_first():  # augmentation writes its file once
-        data = Data(cfg, tokenizer, augment=cfg.augment_model is not None and name in AUGMENTED_STAGES)
+        data = Data(
+            cfg, tokenizer, augment=cfg.augment_model is not None and name in AUGMENTED_STAGES
+        )
     out.mkdir(parents=True, exist_ok=True)
     log = StageLog(out / "train.log", accelerator.is_main_process)
     resuming = has_checkpoint(out / "checkpoint")
     student = build_student(cfg, p, data)
-    teacher = DynaBert(align_classifier(load_model(p.teacher_from), data.task, data.labels, p.teacher_from)
-                       ).to(accelerator.device).eval() if p.teacher_from else None
+    teacher = (
+        DynaBert(
+            align_classifier(load_model(p.teacher_from), data.task, data.labels, p.teacher_from)
+        )
+        .to(accelerator.device)
+        .eval()
+        if p.teacher_from
+        else None
+    )
     if teacher is not None:
         teacher.requires_grad_(False)
     if p.rewire and not resuming and accelerator.is_main_process:
         rewire_student(cfg, student, data, accelerator.device, log)
     projection = None
     if p.kind == "tinybert":
-        projection = baselines.TinyBertProjection(student.full_size.hidden_size, teacher.full_size.hidden_size)
+        projection = baselines.TinyBertProjection(
+            student.full_size.hidden_size, teacher.full_size.hidden_size
+        )
     model = Trainable(student, projection)
     optimizer = make_optimizer(cfg, model)
     per_epoch = steps_per_epoch(len(data.train), cfg.batch_size, accelerator.num_processes)
     total = max(1, math.ceil(per_epoch * cfg.epochs))
     scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total), total)
     model, optimizer = accelerator.prepare(model, optimizer)
-    stage = Stage(name, out, p, data, tokenizer, accelerator, model, accelerator.unwrap_model(model), teacher,
-                  optimizer, scheduler, loss_settings(cfg, p), per_epoch, total, log)
-    accelerator.register_for_checkpointing(scheduler, stage.progress)  # stepped by hand: see optimizer_step
+    stage = Stage(
+        name,
+        out,
+        p,
+        data,
+        tokenizer,
+        accelerator,
+        model,
+        accelerator.unwrap_model(model),
+        teacher,
+        optimizer,
+        scheduler,
+        loss_settings(cfg, p),
+        per_epoch,
+        total,
+        log,
+    )
+    accelerator.register_for_checkpointing(
+        scheduler, stage.progress
+    )  # stepped by hand: see optimizer_step
     stage.progress.sampling = sampling_settings(cfg, p)
-    stage.progress.schedule = {"seed": cfg.seed, "batch_size": cfg.batch_size, "processes": accelerator.num_processes,
-                               "train_examples": len(data.train), "total_steps": total,
-                               "learning_rate": cfg.learning_rate, "warmup_ratio": cfg.warmup_ratio,
-                               "weight_decay": cfg.weight_decay, "max_seq_len": cfg.max_seq_len}
+    stage.progress.schedule = {
+        "seed": cfg.seed,
+        "batch_size": cfg.batch_size,
+        "processes": accelerator.num_processes,
+        "train_examples": len(data.train),
+        "total_steps": total,
+        "learning_rate": cfg.learning_rate,
+        "warmup_ratio": cfg.warmup_ratio,
+        "weight_decay": cfg.weight_decay,
+        "max_seq_len": cfg.max_seq_len,
+    }
     stage.progress.flags = trained_flags(cfg, name)  # every flag that decides what the stage trains
     if resuming:
         resume(cfg, stage)
     else:
-        log(f"stage {name}: {len(p.specs)} sub-network(s), {k_line(cfg, p)}, {len(data.train)} train examples, "
+        log(
+            f"stage {name}: {len(p.specs)} sub-network(s), {k_line(cfg, p)}, {len(data.train)} train examples, "
             f"{total} steps "
             f"({cfg.epochs} epochs x {per_epoch} batches of {cfg.batch_size} x {accelerator.num_processes} "
-            f"process(es)), teacher {p.teacher_from or 'none (gold labels)'}")
+            f"process(es)), teacher {p.teacher_from or 'none (gold labels)'}"
+        )
     return stage
 
 
@@ -210,14 +326,20 @@ def resume(cfg: TrainConfig, s: Stage) -> None:
     resume with another K or grid, schedule or training flag than the stage was started with (a checkpoint
     written before one of them was saved keeps this command's: not compared). A damaged checkpoint file:
     engine.load_checkpoint's ValueError."""
-    checkpoint, now = s.out / "checkpoint", (dict(s.progress.sampling), dict(s.progress.schedule),
-                                             dict(s.progress.flags))
+    checkpoint, now = (
+        s.out / "checkpoint",
+        (dict(s.progress.sampling), dict(s.progress.schedule), dict(s.progress.flags)),
+    )
     load_checkpoint(s.accelerator, checkpoint)
     check_resume_sampling(s.progress.sampling, now[0], checkpoint)
     check_resume_schedule(s.progress.schedule, now[1], checkpoint)
-    check_same_flags(s.progress.flags, now[2], f"{checkpoint} was started",
-                     f"Resume with the flags it was started with, train into another --output-dir, or delete "
-                     f"{checkpoint} to restart stage {s.name} from its beginning")
+    check_same_flags(
+        s.progress.flags,
+        now[2],
+        f"{checkpoint} was started",
+        f"Resume with the flags it was started with, train into another --output-dir, or delete "
+        f"{checkpoint} to restart stage {s.name} from its beginning",
+    )
     s.log(f"resumed from {checkpoint} at step {s.progress.step} of {s.total_steps}")
 
 
@@ -228,10 +350,12 @@ def check_resume_schedule(saved: dict, now: dict, checkpoint: Path) -> None:
     compared.)"""
     diff = [f"{k} {saved[k]} -> {now[k]}" for k in now if k in saved and saved[k] != now[k]]
     if diff:
-        raise ValueError(f"{checkpoint} was started with another schedule ({'; '.join(diff)}); resume with the run's "
-                         f"own flags (--seed, --batch-size, --epochs, --max-train-samples, --learning-rate, "
-                         f"--warmup-ratio, --weight-decay, --max-seq-len) and process count, or train into another "
-                         f"--output-dir")
+        raise ValueError(
+            f"{checkpoint} was started with another schedule ({'; '.join(diff)}); resume with the run's "
+            f"own flags (--seed, --batch-size, --epochs, --max-train-samples, --learning-rate, "
+            f"--warmup-ratio, --weight-decay, --max-seq-len) and process count, or train into another "
+            f"--output-dir"
+        )
 
 
 def sampling_settings(cfg: TrainConfig, p: StagePlan) -> dict:
@@ -244,8 +368,13 @@ def check_resume_sampling(saved: dict, now: dict, checkpoint: Path) -> None:
     """A resume must train as the run it continues: another K or grid would leave a summary that describes only
     part of the steps. Raises ValueError naming both and the fix. (Checkpoints from before this was saved carry
     none and resume as before.)"""
-    check_same_sampling(saved, now, f"{checkpoint} was started", "Resume with the run's own "
-                        "--subnets-per-step/--widths/--depths, or train into another --output-dir")
+    check_same_sampling(
+        saved,
+        now,
+        f"{checkpoint} was started",
+        "Resume with the run's own "
+        "--subnets-per-step/--widths/--depths, or train into another --output-dir",
+    )
 
 
 def k_used(cfg: TrainConfig, p: StagePlan) -> int:
@@ -257,15 +386,19 @@ def k_line(cfg: TrainConfig, p: StagePlan) -> str:
     k = k_used(cfg, p)
     if k == len(p.specs):
         return "all trained every step"
-    return (f"{k} trained per step (sandwich rule: largest, smallest and {k - 2} drawn per step; expected "
-            f"width x depth cost {expected_cost_share(p.specs, k):.2f} of all)")
+    return (
+        f"{k} trained per step (sandwich rule: largest, smallest and {k - 2} drawn per step; expected "
+        f"width x depth cost {expected_cost_share(p.specs, k):.2f} of all)"
+    )
 
 
 def epoch_batches(cfg: TrainConfig, s: Stage, epoch: int) -> list[list[int]]:
     """The epoch's global batches (example indices), the same on every rank: a pure function of (seed, epoch)."""
     lengths = [len(f["input_ids"]) for f in s.data.train]
     world = s.accelerator.num_processes
-    return batch_order(lengths, cfg.batch_size * world, cfg.seed, epoch, cfg.bucket)[:s.batches_per_epoch]
+    return batch_order(lengths, cfg.batch_size * world, cfg.seed, epoch, cfg.bucket)[
+        : s.batches_per_epoch
+    ]
 
 
 def my_batch(s: Stage, idx: list[int]) -> dict[str, torch.Tensor]:
@@ -291,14 +424,29 @@ def evaluate_and_choose(cfg: TrainConfig, s: Stage, final: bool) -> None:
     """Dev metrics of every sub-network on the main process only (the others wait); saves OUT/best when chosen."""
     if s.accelerator.is_main_process:
         student, data, p = s.core.student, s.data, s.progress
-        results = {name: evaluate_specs(student, feats, s.plan.specs, data.metric, cfg.eval_batch_size,
-                                        data.pad_token_id, data.regression) for name, feats in data.dev.items()}
+        results = {
+            name: evaluate_specs(
+                student,
+                feats,
+                s.plan.specs,
+                data.metric,
+                cfg.eval_batch_size,
+                data.pad_token_id,
+                data.regression,
+            )
+            for name, feats in data.dev.items()
+        }
         first = data.task.dev_files[0]
         score = selection_score(results[first])  # an undefined (NaN) correlation counts 0
         p.history.append({"step": p.step, "score": score, "dev": results})
         summary = ", ".join(f"{k}={next(iter(v.values())):.4f}" for k, v in results[first].items())
         s.log(f"step {p.step}: dev {summary} (sum {score:.4f})")
-        if cfg.checkpoint_choice == "best" and score > p.best_score or cfg.checkpoint_choice == "last" and final:
+        if (
+            cfg.checkpoint_choice == "best"
+            and score > p.best_score
+            or cfg.checkpoint_choice == "last"
+            and final
+        ):
             p.best_score, p.best_step = score, p.step
             save_atomic(student.hf, s.tokenizer, s.out / "best")
     s.accelerator.wait_for_everyone()
@@ -313,12 +461,18 @@ def run_stage(cfg: TrainConfig, stage: str) -> dict:
     """Train one stage to completion (resuming if a checkpoint exists); returns its summary."""
     out = stage_dir(cfg, stage)
     if (out / "summary.json").is_file():
-        summary = check_finished_stage(cfg, stage, out)  # another K or grid than it was trained with: refused
+        summary = check_finished_stage(
+            cfg, stage, out
+        )  # another K or grid than it was trained with: refused
         print(f"stage {stage}: already finished ({out / 'summary.json'}); skipping")
         return summary
     s = setup_stage(cfg, stage, out)
-    bar = tqdm(total=s.total_steps, initial=s.progress.step, desc=f"stage {stage}",
-               disable=not s.accelerator.is_main_process)
+    bar = tqdm(
+        total=s.total_steps,
+        initial=s.progress.step,
+        desc=f"stage {stage}",
+        disable=not s.accelerator.is_main_process,
+    )
     try:
         seconds, seen = train_loop(cfg, s, bar)
         evaluate_and_choose(cfg, s, final=True)
@@ -338,11 +492,15 @@ def interrupted_line(s: Stage) -> str:
     command', or that no checkpoint was written yet."""
     checkpoint = s.out / "checkpoint"
     if not has_checkpoint(checkpoint):
-        return (f"stage {s.name} stopped at step {s.progress.step} before its first checkpoint; the same command "
-                f"restarts it from its beginning")
+        return (
+            f"stage {s.name} stopped at step {s.progress.step} before its first checkpoint; the same command "
+            f"restarts it from its beginning"
+        )
     step = json.loads((checkpoint / CHECKPOINT_MARK).read_text())["step"]
-    return (f"stage {s.name} stopped at step {s.progress.step}; the last checkpoint (step {step}, {checkpoint}) "
-            f"resumes with the same command")
+    return (
+        f"stage {s.name} stopped at step {s.progress.step}; the last checkpoint (step {step}, {checkpoint}) "
+        f"resumes with the same command"
+    )
 
 
 def train_loop(cfg: TrainConfig, s: Stage, bar: tqdm) -> tuple[float, int]:
@@ -354,22 +512,40 @@ def train_loop(cfg: TrainConfig, s: Stage, bar: tqdm) -> tuple[float, int]:
     while p.step < s.total_steps:
         epoch, offset = divmod(p.step, s.batches_per_epoch)
         for idx in epoch_batches(cfg, s, epoch)[offset:]:
-            settings = replace(s.settings, tinybert_phase1=p.step < cfg.tinybert_phase1_fraction * s.total_steps)
+            settings = replace(
+                s.settings, tinybert_phase1=p.step < cfg.tinybert_phase1_fraction * s.total_steps
+            )
             specs = subnets_for_step(s.plan.specs, cfg.subnets_per_step, cfg.seed, p.step)
-            loss = train_step(s.model, s.teacher, specs, s.plan.kind, settings, my_batch(s, idx),
-                              s.accelerator, matched_teacher=cfg.teacher_width == "matched")
+            loss = train_step(
+                s.model,
+                s.teacher,
+                specs,
+                s.plan.kind,
+                settings,
+                my_batch(s, idx),
+                s.accelerator,
+                matched_teacher=cfg.teacher_width == "matched",
+            )
             optimizer_step(cfg, s)
-            p.step, p.cpu_seconds, clock = p.step + 1, p.cpu_seconds + time.process_time() - clock, time.process_time()
+            p.step, p.cpu_seconds, clock = (
+                p.step + 1,
+                p.cpu_seconds + time.process_time() - clock,
+                time.process_time(),
+            )
             seen += len(idx)
             rate = seen / (time.time() - started)
             bar.update(1)
             bar.set_postfix(loss=f"{loss:.4f}", samples_per_s=f"{rate:.1f}")
             if p.step % cfg.logging_steps == 0:
-                s.log(f"step {p.step}: loss {loss:.4f} (sum over {len(specs)} of {len(s.plan.specs)} sub-networks, "
-                      f"rank 0's rows), lr {s.scheduler.get_last_lr()[0]:.3g}, {rate:.1f} samples/s")
+                s.log(
+                    f"step {p.step}: loss {loss:.4f} (sum over {len(specs)} of {len(s.plan.specs)} sub-networks, "
+                    f"rank 0's rows), lr {s.scheduler.get_last_lr()[0]:.3g}, {rate:.1f} samples/s"
+                )
             if cfg.eval_every and p.step % cfg.eval_every == 0 and p.step < s.total_steps:
                 evaluate_and_checkpoint(cfg, s)
-                clock = time.process_time()  # train_cpu_seconds counts training steps, not evaluations
+                clock = (
+                    time.process_time()
+                )  # train_cpu_seconds counts training steps, not evaluations
             elif cfg.save_every and p.step % cfg.save_every == 0 and p.step < s.total_steps:
                 save_checkpoint(s.accelerator, s.out / "checkpoint", p)
                 clock = time.process_time()
@@ -387,21 +563,34 @@ def finish_stage(cfg: TrainConfig, s: Stage, seconds: float, seen: int) -> dict:
     """summary.json (main process); every rank returns it."""
     p = s.progress
     if s.accelerator.is_main_process:
-        summary = {"stage": s.name, "steps": p.step, "best_step": p.best_step,
-                   "checkpoint_choice": cfg.checkpoint_choice, "best_score": p.best_score,
-                   "chosen_model": str(s.out / "best"), "final_dev": p.history[-1]["dev"],
-                   "best_dev": next(h["dev"] for h in p.history if h["step"] == p.best_step),
-                   "train_examples": len(s.data.train), "data": s.data.sources, "skipped_rows": s.data.skipped,
-                   "processes": s.accelerator.num_processes, "batch_size_per_process": cfg.batch_size,
-                   "fp16_skipped_steps": p.skipped_steps, "subnets_per_step": k_used(cfg, s.plan),
-                   "subnets_in_grid": len(s.plan.specs), "sampling": sampling_settings(cfg, s.plan),
-                   "train_cpu_seconds": round(p.cpu_seconds, 3),
-                   "seconds_this_run": round(seconds, 1),
-                   "samples_per_s_this_run": round(seen / seconds, 2) if seconds > 0 else None,
-                   "config": asdict(cfg)}
+        summary = {
+            "stage": s.name,
+            "steps": p.step,
+            "best_step": p.best_step,
+            "checkpoint_choice": cfg.checkpoint_choice,
+            "best_score": p.best_score,
+            "chosen_model": str(s.out / "best"),
+            "final_dev": p.history[-1]["dev"],
+            "best_dev": next(h["dev"] for h in p.history if h["step"] == p.best_step),
+            "train_examples": len(s.data.train),
+            "data": s.data.sources,
+            "skipped_rows": s.data.skipped,
+            "processes": s.accelerator.num_processes,
+            "batch_size_per_process": cfg.batch_size,
+            "fp16_skipped_steps": p.skipped_steps,
+            "subnets_per_step": k_used(cfg, s.plan),
+            "subnets_in_grid": len(s.plan.specs),
+            "sampling": sampling_settings(cfg, s.plan),
+            "train_cpu_seconds": round(p.cpu_seconds, 3),
+            "seconds_this_run": round(seconds, 1),
+            "samples_per_s_this_run": round(seen / seconds, 2) if seconds > 0 else None,
+            "config": asdict(cfg),
+        }
         if cfg.checkpoint_choice == "best":
-            summary["warning"] = ("the checkpoint was chosen on the same dev set that reports its accuracy "
-                                  "(as the official code does); these dev numbers are optimistic")
+            summary["warning"] = (
+                "the checkpoint was chosen on the same dev set that reports its accuracy "
+                "(as the official code does); these dev numbers are optimistic"
+            )
             s.log("warning: " + summary["warning"])
         (s.out / "summary.json").write_text(json.dumps(summary, indent=1))
     s.log.close()

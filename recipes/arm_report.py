@@ -17,13 +17,19 @@ from dynabert import records
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m recipes.arm_report", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(
+        prog="python -m recipes.arm_report", description=__doc__.splitlines()[0]
+    )
     ap.add_argument("--results", required=True)
     ap.add_argument("--out", required=True)
-    ap.add_argument("--command", default="", help="the sweep command that made the records, for the README")
+    ap.add_argument(
+        "--command", default="", help="the sweep command that made the records, for the README"
+    )
     args = ap.parse_args(argv)
     out = Path(args.out)
-    recs = [r for r in records.read(args.results) if r.instructions_per_inference and r.status == "ok"]
+    recs = [
+        r for r in records.read(args.results) if r.instructions_per_inference and r.status == "ok"
+    ]
     if not recs:
         print("error: no emulated-ARM records with instruction counts", file=sys.stderr)
         return 2
@@ -31,32 +37,52 @@ def main(argv: list[str] | None = None) -> int:
     df["cell"] = df.model_id.where(df.family == "baseline", df.subnet_id)
     df["ginsn"] = df.instructions_per_inference / 1e9
     table = df.pivot_table(index="cell", columns="runtime", values="ginsn", sort=False)
-    table.insert(0, "GFLOPs (+attention)", df.drop_duplicates("cell").set_index("cell").flops_with_attention / 1e9)
+    table.insert(
+        0,
+        "GFLOPs (+attention)",
+        df.drop_duplicates("cell").set_index("cell").flops_with_attention / 1e9,
+    )
     df["diff"] = df.env.map(lambda e: e.get("arm_vs_x86_max_abs_diff"))
     diffs = df.groupby("runtime")["diff"].max()
-    corr = df.groupby("runtime").apply(lambda g: g.instructions_per_inference.corr(g.flops_with_attention),
-                                       include_groups=False)
-    fig = figures.instructions_figure(df, f"emulated aarch64 ({recs[0].env.get('cpu')}), seq {recs[0].seq_len}: "
-                                          "exact instructions, not time")
+    corr = df.groupby("runtime").apply(
+        lambda g: g.instructions_per_inference.corr(g.flops_with_attention), include_groups=False
+    )
+    fig = figures.instructions_figure(
+        df,
+        f"emulated aarch64 ({recs[0].env.get('cpu')}), seq {recs[0].seq_len}: "
+        "exact instructions, not time",
+    )
     figures.save(fig, out / "instructions_vs_flops")
     first = recs[0]
-    lines = [f"# Emulated aarch64: guest instructions per inference (seq {first.seq_len}, batch {first.batch_size}, "
-             f"{first.threads} thread(s))", "",
-             f"Counted exactly by a qemu TCG plugin between markers around each inference (minimum of "
-             f"{EMULATED['count_runs']} bracketed runs after {first.n_warmup} warm-ups; two processes give the same "
-             "per-run counts, as tests/devices/test_qemu_arm.py checks on the tiny model; onnxruntime's telemetry is "
-             "switched off in the runner, since it adds clock-dependent work to runs). This is a "
-             "cost figure, **not ARM latency**: emulated wall times are in the records (`env.emulated_wall_ms_p50`) "
-             "and mean nothing about a real ARM core.", "",
-             f"Runtimes: real aarch64 wheels ({', '.join(sorted({r.runtime_version for r in recs}))}); target: "
-             f"{first.cpu_model}.", "",
-             "![instructions vs FLOPs](instructions_vs_flops.png)", "",
-             "## Giga-instructions per inference", "", table.to_markdown(floatfmt=".4g"), "",
-             "Correlation of instruction count with FLOPs per runtime: "
-             + ", ".join(f"{k} {v:.3f}" for k, v in corr.items()) + ".", "",
-             "aarch64 vs x86 logits (same artifact, same inputs), max abs diff per runtime: "
-             + ", ".join(f"{k} {v:.1e}" for k, v in diffs.items())
-             + " (int8 kernels differ between the aarch64 and x86 builds; fp32 agrees to float rounding).", ""]
+    lines = [
+        f"# Emulated aarch64: guest instructions per inference (seq {first.seq_len}, batch {first.batch_size}, "
+        f"{first.threads} thread(s))",
+        "",
+        f"Counted exactly by a qemu TCG plugin between markers around each inference (minimum of "
+        f"{EMULATED['count_runs']} bracketed runs after {first.n_warmup} warm-ups; two processes give the same "
+        "per-run counts, as tests/devices/test_qemu_arm.py checks on the tiny model; onnxruntime's telemetry is "
+        "switched off in the runner, since it adds clock-dependent work to runs). This is a "
+        "cost figure, **not ARM latency**: emulated wall times are in the records (`env.emulated_wall_ms_p50`) "
+        "and mean nothing about a real ARM core.",
+        "",
+        f"Runtimes: real aarch64 wheels ({', '.join(sorted({r.runtime_version for r in recs}))}); target: "
+        f"{first.cpu_model}.",
+        "",
+        "![instructions vs FLOPs](instructions_vs_flops.png)",
+        "",
+        "## Giga-instructions per inference",
+        "",
+        table.to_markdown(floatfmt=".4g"),
+        "",
+        "Correlation of instruction count with FLOPs per runtime: "
+        + ", ".join(f"{k} {v:.3f}" for k, v in corr.items())
+        + ".",
+        "",
+        "aarch64 vs x86 logits (same artifact, same inputs), max abs diff per runtime: "
+        + ", ".join(f"{k} {v:.1e}" for k, v in diffs.items())
+        + " (int8 kernels differ between the aarch64 and x86 builds; fp32 agrees to float rounding).",
+        "",
+    ]
     if args.command:
         lines += ["Command:", "```", args.command, "```", ""]
     (out / "README.md").write_text("\n".join(lines))

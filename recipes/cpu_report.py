@@ -15,9 +15,8 @@ import json
 import subprocess
 import sys
 import time
-from pathlib import Path
-
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 
@@ -41,9 +40,29 @@ class Settings:
 
 def sweep(s: Settings, store: Path) -> float:
     """Run one sweep as its own process (as a user would); returns its wall time in seconds."""
-    cmd = [sys.executable, "-m", "bench.sweep", "--model", s.model, "--runtimes", ",".join(RUNTIMES), "--threads",
-           str(s.threads), "--seq-len", str(s.seq_len), "--min-time", f"{s.min_time_s:g}", "--min-runs",
-           str(s.min_runs), "--warmup", str(s.warmup), "--processes", str(s.processes), "--results", str(store)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "bench.sweep",
+        "--model",
+        s.model,
+        "--runtimes",
+        ",".join(RUNTIMES),
+        "--threads",
+        str(s.threads),
+        "--seq-len",
+        str(s.seq_len),
+        "--min-time",
+        f"{s.min_time_s:g}",
+        "--min-runs",
+        str(s.min_runs),
+        "--warmup",
+        str(s.warmup),
+        "--processes",
+        str(s.processes),
+        "--results",
+        str(store),
+    ]
     t0 = time.time()
     subprocess.run(cmd, check=False)
     return time.time() - t0
@@ -54,8 +73,10 @@ def sgemm_peak(threads: int) -> float:
     from devices.local import pinned_cpus
 
     cpus = set(pinned_cpus(threads))
-    code = (f"import os; os.sched_setaffinity(0, {cpus!r}); from bench.stats import sgemm_peak_gflops; "
-            f"print(sgemm_peak_gflops({threads}))")
+    code = (
+        f"import os; os.sched_setaffinity(0, {cpus!r}); from bench.stats import sgemm_peak_gflops; "
+        f"print(sgemm_peak_gflops({threads}))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return float(out.stdout.strip().splitlines()[-1])
 
@@ -73,13 +94,38 @@ def sgemm_method() -> str:
 def analyse(run1: Path, run2: Path, peak_gflops: float) -> dict[str, pd.DataFrame]:
     a = pd.DataFrame([r.to_dict() for r in records.read(run1) if r.status == "ok"])
     b = pd.DataFrame([r.to_dict() for r in records.read(run2) if r.status == "ok"])
-    cols = ["subnet_id", "runtime", "flops", "flops_with_attention", "params", "latency_ms_p50", "latency_ms_p90",
-            "peak_rss_mb", "artifact_bytes", "export_max_abs_err", "latency_cv"]
-    m = a[cols].merge(b[["subnet_id", "runtime", "latency_ms_p50"]], on=["subnet_id", "runtime"], suffixes=("", "_run2"))
-    m["spread_pct"] = 100 * (m.latency_ms_p50_run2 - m.latency_ms_p50).abs() / m[["latency_ms_p50", "latency_ms_p50_run2"]].min(axis=1)
+    cols = [
+        "subnet_id",
+        "runtime",
+        "flops",
+        "flops_with_attention",
+        "params",
+        "latency_ms_p50",
+        "latency_ms_p90",
+        "peak_rss_mb",
+        "artifact_bytes",
+        "export_max_abs_err",
+        "latency_cv",
+    ]
+    m = a[cols].merge(
+        b[["subnet_id", "runtime", "latency_ms_p50"]],
+        on=["subnet_id", "runtime"],
+        suffixes=("", "_run2"),
+    )
+    m["spread_pct"] = (
+        100
+        * (m.latency_ms_p50_run2 - m.latency_ms_p50).abs()
+        / m[["latency_ms_p50", "latency_ms_p50_run2"]].min(axis=1)
+    )
     full = m[m.subnet_id == "w1.00-d1.00"].set_index("runtime")
-    eff = pd.DataFrame({"median ms": full.latency_ms_p50,
-                        "GFLOP/s (dense+attention)": full.flops_with_attention / 1e9 / (full.latency_ms_p50 / 1e3)})
+    eff = pd.DataFrame(
+        {
+            "median ms": full.latency_ms_p50,
+            "GFLOP/s (dense+attention)": full.flops_with_attention
+            / 1e9
+            / (full.latency_ms_p50 / 1e3),
+        }
+    )
     eff["fraction of sgemm peak"] = eff["GFLOP/s (dense+attention)"] / peak_gflops
     m["flops_ratio"] = m.flops_with_attention / m.runtime.map(full.flops_with_attention)
     m["speedup"] = m.runtime.map(full.latency_ms_p50) / m.latency_ms_p50
@@ -98,9 +144,11 @@ def drift_line(m: pd.DataFrame) -> str:
     ratio = m.latency_ms_p50_run2 / m.latency_ms_p50
     common = ratio.median()
     rel = 100 * (ratio / common - 1).abs()
-    return (f"Run 2 / run 1 median ratio {common:.3f} ({int((ratio < 1).sum())} of {len(m)} cells faster in run 2): "
-            f"the machine's speed as a whole changed between the sweeps. Relative to that common factor, "
-            f"{int((rel <= 3).sum())} of {len(m)} cells agree within 3% (median {rel.median():.1f}%, max {rel.max():.1f}%).")
+    return (
+        f"Run 2 / run 1 median ratio {common:.3f} ({int((ratio < 1).sum())} of {len(m)} cells faster in run 2): "
+        f"the machine's speed as a whole changed between the sweeps. Relative to that common factor, "
+        f"{int((rel <= 3).sum())} of {len(m)} cells agree within 3% (median {rel.median():.1f}%, max {rel.max():.1f}%)."
+    )
 
 
 def throughput_lines(out: Path) -> list[str]:
@@ -108,18 +156,25 @@ def throughput_lines(out: Path) -> list[str]:
     lines = []
     for path in sorted(out.glob("train_throughput_*.json")):
         rows = [b["extra_info"] for b in json.loads(path.read_text())["benchmarks"]]
-        lines += ["## Training throughput (one stage-1 and one stage-2 optimizer step)", "",
-                  f"`BENCH_MODEL={rows[0]['model_id']} pytest bench/test_train_throughput.py --benchmark-json {path}` "
-                  f"(pytest-benchmark, 5 rounds after 1 warm-up; batch {rows[0]['batch_size']}, seq {rows[0]['seq_len']}, "
-                  f"{rows[0]['threads']} thread(s)). Ratio = one whole step / (one teacher forward + each sub-network's "
-                  "forward and backward alone + the optimizer step alone), medians; 1.0 = no work beyond the parts "
-                  "(target <= 1.10). The teacher runs once per step.", "",
-                  "| stage | sub-networks | samples/s | step (s) | teacher forward (s) | sub-network passes (s) | "
-                  "optimizer (s) | ratio |", "|---|---|---|---|---|---|---|---|"]
+        lines += [
+            "## Training throughput (one stage-1 and one stage-2 optimizer step)",
+            "",
+            f"`BENCH_MODEL={rows[0]['model_id']} pytest bench/test_train_throughput.py --benchmark-json {path}` "
+            f"(pytest-benchmark, 5 rounds after 1 warm-up; batch {rows[0]['batch_size']}, seq {rows[0]['seq_len']}, "
+            f"{rows[0]['threads']} thread(s)). Ratio = one whole step / (one teacher forward + each sub-network's "
+            "forward and backward alone + the optimizer step alone), medians; 1.0 = no work beyond the parts "
+            "(target <= 1.10). The teacher runs once per step.",
+            "",
+            "| stage | sub-networks | samples/s | step (s) | teacher forward (s) | sub-network passes (s) | "
+            "optimizer (s) | ratio |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
         for e in rows:
-            lines.append(f"| {e['stage']} | {e['n_subnetworks']} | {e['samples_per_s']:.2f} | {e['step_s']:.2f} | "
-                         f"{e['teacher_forward_s']:.2f} | {sum(e['subnet_fwd_bwd_s'].values()):.2f} | "
-                         f"{e['optimizer_step_s']:.2f} | {e['ratio_step_to_parts']:.2f} |")
+            lines.append(
+                f"| {e['stage']} | {e['n_subnetworks']} | {e['samples_per_s']:.2f} | {e['step_s']:.2f} | "
+                f"{e['teacher_forward_s']:.2f} | {sum(e['subnet_fwd_bwd_s'].values()):.2f} | "
+                f"{e['optimizer_step_s']:.2f} | {e['ratio_step_to_parts']:.2f} |"
+            )
         lines.append("")
     return lines
 
@@ -133,17 +188,28 @@ def method_lines(s: Settings, out: Path, first: records.Record, affinity: object
         f"{s.min_runs} runs and {s.min_time_s:g} s are reached; latency = median (p50) of the pooled per-run wall "
         "times. Memory = the largest peak RSS increase of those processes over python+numpy (runtime import, model "
         f"load, inference). FLOPs = 2 x MACs with attention products, batch {first.batch_size}. "
-        "Two complete sweeps (run 1, run 2) from the same cached artifacts.", "",
-        "Command (resumable):", "```", f"python -m recipes.cpu_report --model {s.model} --out {out} --seq-len "
-        f"{s.seq_len} --threads {s.threads} --min-time {s.min_time_s:g} --processes {s.processes}", "```", ""]
+        "Two complete sweeps (run 1, run 2) from the same cached artifacts.",
+        "",
+        "Command (resumable):",
+        "```",
+        f"python -m recipes.cpu_report --model {s.model} --out {out} --seq-len "
+        f"{s.seq_len} --threads {s.threads} --min-time {s.min_time_s:g} --processes {s.processes}",
+        "```",
+        "",
+    ]
 
 
-def write(out: Path, s: Settings, tables: dict, peak: float, walls: dict, first: records.Record) -> Path:
+def write(
+    out: Path, s: Settings, tables: dict, peak: float, walls: dict, first: records.Record
+) -> Path:
     m, eff = tables["cells"], tables["efficiency"]
     lat = m.pivot_table(index="subnet_id", columns="runtime", values="latency_ms_p50", sort=False)
     p90 = m.pivot_table(index="subnet_id", columns="runtime", values="latency_ms_p90", sort=False)
     mem = m.pivot_table(index="subnet_id", columns="runtime", values="peak_rss_mb", sort=False)
-    size = m.pivot_table(index="subnet_id", columns="runtime", values="artifact_bytes", sort=False) / 2**20
+    size = (
+        m.pivot_table(index="subnet_id", columns="runtime", values="artifact_bytes", sort=False)
+        / 2**20
+    )
     fid = m.pivot_table(index="subnet_id", columns="runtime", values="fidelity", sort=False)
     ratio = m.drop_duplicates("subnet_id").set_index("subnet_id").flops_ratio
     fid.insert(0, "FLOPs ratio", ratio)
@@ -151,54 +217,120 @@ def write(out: Path, s: Settings, tables: dict, peak: float, walls: dict, first:
     m.to_csv(out / "cells.csv", index=False)
     eligible = m[m.flops_ratio >= 0.25]
     lines = [
-        f"# {s.model}: {m.subnet_id.nunique()} sub-networks x {m.runtime.nunique()} runtimes on the local CPU", "",
+        f"# {s.model}: {m.subnet_id.nunique()} sub-networks x {m.runtime.nunique()} runtimes on the local CPU",
+        "",
         *method_lines(s, out, first, first.env.get("cpu_affinity")),
-        "## Median latency (ms), run 1", "", lat.to_markdown(floatfmt=".2f"), "",
-        "## p90 latency (ms), run 1", "", p90.to_markdown(floatfmt=".2f"), "",
-        "## Peak RSS increase (MB), run 1", "", (mem.to_markdown(floatfmt=".0f") if mem.notna().any().any() else
-        "Withdrawn: these sweeps read ru_maxrss, which Linux carries across fork + exec, so every cell reported the "
-        "sweep process's own size. The runner now reads VmHWM (reset by exec); memory has to be re-measured."), "",
-        "## Artifact size (MiB)", "", size.to_markdown(floatfmt=".1f"), "",
+        "## Median latency (ms), run 1",
+        "",
+        lat.to_markdown(floatfmt=".2f"),
+        "",
+        "## p90 latency (ms), run 1",
+        "",
+        p90.to_markdown(floatfmt=".2f"),
+        "",
+        "## Peak RSS increase (MB), run 1",
+        "",
+        (
+            mem.to_markdown(floatfmt=".0f")
+            if mem.notna().any().any()
+            else "Withdrawn: these sweeps read ru_maxrss, which Linux carries across fork + exec, so every cell reported the "
+            "sweep process's own size. The runner now reads VmHWM (reset by exec); memory has to be re-measured."
+        ),
+        "",
+        "## Artifact size (MiB)",
+        "",
+        size.to_markdown(floatfmt=".1f"),
+        "",
         f"## Efficiency: full model GFLOP/s vs this CPU's {s.threads}-thread sgemm peak ({peak:.1f} GFLOP/s, "
-        f"{sgemm_method()})", "", eff.to_markdown(floatfmt=".3g"),
-        "", "Target: >= 0.60 for onnxruntime fp32. int8 runtimes execute int8 products, so their fraction of the "
-        "fp32 peak can exceed 1.", "",
-        "## Fidelity: speed-up over the full model / FLOPs ratio (1.0 = latency scales exactly with FLOPs)", "",
-        fid.to_markdown(floatfmt=".2f"), "",
+        f"{sgemm_method()})",
+        "",
+        eff.to_markdown(floatfmt=".3g"),
+        "",
+        "Target: >= 0.60 for onnxruntime fp32. int8 runtimes execute int8 products, so their fraction of the "
+        "fp32 peak can exceed 1.",
+        "",
+        "## Fidelity: speed-up over the full model / FLOPs ratio (1.0 = latency scales exactly with FLOPs)",
+        "",
+        fid.to_markdown(floatfmt=".2f"),
+        "",
         f"Target: >= 0.8 for every sub-network at or above 25% of the full FLOPs. Met in "
         f"{int((eligible.fidelity >= 0.8).sum())} of {len(eligible)} such cells; below: "
-        + (", ".join(f"{r.subnet_id}/{r.runtime} {r.fidelity:.2f}" for r in eligible[eligible.fidelity < 0.8].itertuples())
-           or "none") + ".", "",
-        "## Stability: |run 2 - run 1| / min, % (medians)", "", spread.to_markdown(floatfmt=".1f"), "",
+        + (
+            ", ".join(
+                f"{r.subnet_id}/{r.runtime} {r.fidelity:.2f}"
+                for r in eligible[eligible.fidelity < 0.8].itertuples()
+            )
+            or "none"
+        )
+        + ".",
+        "",
+        "## Stability: |run 2 - run 1| / min, % (medians)",
+        "",
+        spread.to_markdown(floatfmt=".1f"),
+        "",
         f"Target: within 3%. {int((m.spread_pct <= 3).sum())} of {len(m)} cells within 3%; median spread "
-        f"{m.spread_pct.median():.1f}%, max {m.spread_pct.max():.1f}%.", "", drift_line(m), "",
-        "## Harness cost", "", *[f"- {k}: {v / 60:.1f} min wall" for k, v in walls.items()],
+        f"{m.spread_pct.median():.1f}%, max {m.spread_pct.max():.1f}%.",
+        "",
+        drift_line(m),
+        "",
+        "## Harness cost",
+        "",
+        *[f"- {k}: {v / 60:.1f} min wall" for k, v in walls.items()],
         f"- target: <= 10 minutes for a sweep on this {first.env.get('logical_cpus')}-CPU machine (run 1 includes every "
-        "export; run 2 reuses them)", "",
-        *throughput_lines(out)]
-    earlier = [d for d in sorted(out.iterdir()) if d.is_dir() and (d / "run1.jsonl").is_file() and (d / "run2.jsonl").is_file()]
+        "export; run 2 reuses them)",
+        "",
+        *throughput_lines(out),
+    ]
+    earlier = [
+        d
+        for d in sorted(out.iterdir())
+        if d.is_dir() and (d / "run1.jsonl").is_file() and (d / "run2.jsonl").is_file()
+    ]
     if earlier:
-        lines += ["## Earlier pairs of sweeps (same model, kept with their own README)", "",
-                  *[f"- `{d.name}/`: {spread_stats(d / 'run1.jsonl', d / 'run2.jsonl')}" for d in earlier], ""]
-    lines += ["Raw records: `run1.jsonl`, `run2.jsonl` (every per-run sample is kept); joined table: `cells.csv`."]
+        lines += [
+            "## Earlier pairs of sweeps (same model, kept with their own README)",
+            "",
+            *[
+                f"- `{d.name}/`: {spread_stats(d / 'run1.jsonl', d / 'run2.jsonl')}"
+                for d in earlier
+            ],
+            "",
+        ]
+    lines += [
+        "Raw records: `run1.jsonl`, `run2.jsonl` (every per-run sample is kept); joined table: `cells.csv`."
+    ]
     path = out / "README.md"
     path.write_text("\n".join(lines) + "\n")
     return path
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m recipes.cpu_report", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(
+        prog="python -m recipes.cpu_report", description=__doc__.splitlines()[0]
+    )
     ap.add_argument("--model", default="minilm-l6")
     ap.add_argument("--out", default="reports/minilm-cpu")
     ap.add_argument("--seq-len", type=int, default=128)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--min-time", type=float, default=2.0)
-    ap.add_argument("--processes", type=int, default=1,
-                    help="fresh processes per cell, interleaved across cells (3 triples the sweep's time)")
+    ap.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="fresh processes per cell, interleaved across cells (3 triples the sweep's time)",
+    )
     ap.add_argument("--min-runs", type=int, default=SweepConfig.min_runs)
     ap.add_argument("--warmup", type=int, default=SweepConfig.warmup)
     args = ap.parse_args(argv)
-    s = Settings(args.model, args.seq_len, args.threads, args.min_time, args.min_runs, args.warmup, args.processes)
+    s = Settings(
+        args.model,
+        args.seq_len,
+        args.threads,
+        args.min_time,
+        args.min_runs,
+        args.warmup,
+        args.processes,
+    )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     timing_path = out / "timing.json"

@@ -42,7 +42,9 @@ def parse_settings(text: str) -> list[int | None]:
         elif part.isdigit() and int(part) >= 2:
             out.append(int(part))
         else:
-            raise SystemExit(f"--settings: {part!r} is neither 'all' nor an integer >= 2 (e.g. all,4,6)")
+            raise SystemExit(
+                f"--settings: {part!r} is neither 'all' nor an integer >= 2 (e.g. all,4,6)"
+            )
     if len(set(out)) != len(out):
         raise SystemExit(f"--settings {text!r} names a setting twice")
     return out
@@ -62,8 +64,10 @@ def check_settings_fit(settings: list[int | None], widths: str, depths: str) -> 
         raise SystemExit(f"error: {err}") from None
     too_big = [k for k in settings if k is not None and k > n]
     if too_big:
-        raise SystemExit(f"--settings {','.join(map(str, too_big))}: more sub-networks per step than the {n} of the "
-                         f"stage-depth grid (--widths x --depths); give at most {n}, or 'all'")
+        raise SystemExit(
+            f"--settings {','.join(map(str, too_big))}: more sub-networks per step than the {n} of the "
+            f"stage-depth grid (--widths x --depths); give at most {n}, or 'all'"
+        )
 
 
 def check_multipliers(args: argparse.Namespace) -> None:
@@ -74,7 +78,12 @@ def check_multipliers(args: argparse.Namespace) -> None:
 
     start = str(Path(args.from_dir) / "width" / "best")
     try:
-        check_grid(parse_mults(args.widths, "widths"), parse_mults(args.depths, "depths"), load_size(start), start)
+        check_grid(
+            parse_mults(args.widths, "widths"),
+            parse_mults(args.depths, "depths"),
+            load_size(start),
+            start,
+        )
     except ValueError as err:
         raise SystemExit(f"error: {err}") from None
 
@@ -94,8 +103,14 @@ def calibrate(args: argparse.Namespace, settings: list[int | None]) -> dict:
 
     start = str(Path(args.from_dir) / "width" / "best")
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = TrainConfig(task=args.task, data_dir=args.data_dir, output_dir=tmp, max_seq_len=args.max_seq_len,
-                          max_train_samples=args.max_train_samples, max_eval_samples=1)
+        cfg = TrainConfig(
+            task=args.task,
+            data_dir=args.data_dir,
+            output_dir=tmp,
+            max_seq_len=args.max_seq_len,
+            max_train_samples=args.max_train_samples,
+            max_eval_samples=1,
+        )
         data = Data(cfg, load_tokenizer(start))
     grid = default_grid(parse_mults(args.widths, "widths"), parse_mults(args.depths, "depths"))
     teacher = DynaBert(load_model(start)).eval().requires_grad_(False)
@@ -106,20 +121,35 @@ def calibrate(args: argparse.Namespace, settings: list[int | None]) -> dict:
     lengths = [len(f["input_ids"]) for f in data.train]
     batches = batch_order(lengths, args.batch_size, 42, 0, args.bucket)
     times = {label(k): [] for k in settings}
-    for r, idx in enumerate(batches[:args.calibration_rounds + 1]):
+    for r, idx in enumerate(batches[: args.calibration_rounds + 1]):
         batch = data.batch([data.train[i] for i in idx])
         for k in settings:
             t0 = time.perf_counter()
-            train_step(model, teacher, subnets_for_step(grid, k, 42, r), "dynabert", settings_loss, batch, accelerator)
+            train_step(
+                model,
+                teacher,
+                subnets_for_step(grid, k, 42, r),
+                "dynabert",
+                settings_loss,
+                batch,
+                accelerator,
+            )
             torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
             if r > 0:  # round 0 warms up
                 times[label(k)].append(time.perf_counter() - t0)
-    return {"seconds_per_step": {s: statistics.mean(t) for s, t in times.items()}, "seconds_each": times,
-            "rounds": args.calibration_rounds, "batch_size": args.batch_size, "threads": torch.get_num_threads(),
-            "cpus": os.cpu_count(), "load_avg_1min": os.getloadavg()[0], "train_examples": len(data.train),
-            "inputs": calibration_inputs(args)}
+    return {
+        "seconds_per_step": {s: statistics.mean(t) for s, t in times.items()},
+        "seconds_each": times,
+        "rounds": args.calibration_rounds,
+        "batch_size": args.batch_size,
+        "threads": torch.get_num_threads(),
+        "cpus": os.cpu_count(),
+        "load_avg_1min": os.getloadavg()[0],
+        "train_examples": len(data.train),
+        "inputs": calibration_inputs(args),
+    }
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -142,11 +172,15 @@ def check_out_and_data(args: argparse.Namespace) -> None:
         raise SystemExit(str(err)) from None
     for name in ("calibration.json", "equal-compute.md", "equal-compute.json"):
         if (out / name).is_dir():
-            raise SystemExit(f"--out {args.out}: {(out / name).as_posix()} is a folder where the report writes its "
-                             f"{name}; remove it or choose another --out")
+            raise SystemExit(
+                f"--out {args.out}: {(out / name).as_posix()} is a folder where the report writes its "
+                f"{name}; remove it or choose another --out"
+            )
     if not Path(args.data_dir).is_dir():
-        raise SystemExit(f"--data-dir {args.data_dir}: no such folder; give the task's data folder holding train.tsv "
-                         "and dev.tsv (e.g. ../shared/data/glue/SST-2)")
+        raise SystemExit(
+            f"--data-dir {args.data_dir}: no such folder; give the task's data folder holding train.tsv "
+            "and dev.tsv (e.g. ../shared/data/glue/SST-2)"
+        )
     from dynabert.data import find_file, get_task, task_dir
 
     try:
@@ -160,13 +194,22 @@ def check_out_and_data(args: argparse.Namespace) -> None:
 
 def calibration_inputs(args: argparse.Namespace) -> dict:
     """What a step's cost depends on: a kept calibration.json is reused only when these are unchanged."""
-    return {"from": Path(args.from_dir).as_posix(), "task": args.task, "batch_size": args.batch_size,
-            "widths": args.widths, "depths": args.depths, "max_seq_len": args.max_seq_len,
-            "max_train_samples": args.max_train_samples, "bucket": args.bucket,
-            "calibration_rounds": args.calibration_rounds}
+    return {
+        "from": Path(args.from_dir).as_posix(),
+        "task": args.task,
+        "batch_size": args.batch_size,
+        "widths": args.widths,
+        "depths": args.depths,
+        "max_seq_len": args.max_seq_len,
+        "max_train_samples": args.max_train_samples,
+        "bucket": args.bucket,
+        "calibration_rounds": args.calibration_rounds,
+    }
 
 
-def kept_calibration(path: Path, args: argparse.Namespace, settings: list[int | None]) -> dict | None:
+def kept_calibration(
+    path: Path, args: argparse.Namespace, settings: list[int | None]
+) -> dict | None:
     """OUT/calibration.json when it was measured with the same inputs and covers every setting, else None."""
     if not path.exists():
         return None
@@ -176,17 +219,27 @@ def kept_calibration(path: Path, args: argparse.Namespace, settings: list[int | 
         print(f"{path}: unreadable ({err}), e.g. cut short; calibrating again", file=sys.stderr)
         return None
     if not isinstance(cal, dict) or not isinstance(cal.get("seconds_per_step"), dict):
-        print(f"{path}: not a calibration (no seconds_per_step); calibrating again", file=sys.stderr)
+        print(
+            f"{path}: not a calibration (no seconds_per_step); calibrating again", file=sys.stderr
+        )
         return None
     same = cal.get("inputs") == calibration_inputs(args)
     covers = {label(k) for k in settings} <= set(cal.get("seconds_per_step", {}))
     if not same:
-        print(f"{path}: measured with other inputs ({cal.get('inputs')}); calibrating again", file=sys.stderr)
+        print(
+            f"{path}: measured with other inputs ({cal.get('inputs')}); calibrating again",
+            file=sys.stderr,
+        )
     return cal if same and covers else None
 
 
-def budget_plan(cost: dict[str, float], settings: list[int | None], examples: int, batch_size: int,
-                per_epoch: int) -> dict:
+def budget_plan(
+    cost: dict[str, float],
+    settings: list[int | None],
+    examples: int,
+    batch_size: int,
+    per_epoch: int,
+) -> dict:
     """Steps and epochs of each setting: the first setting's steps over `examples` examples set the budget B
     (seconds) = steps x its seconds per step; each setting gets round(B / its seconds per step) steps, at least 1."""
     first = label(settings[0])
@@ -196,10 +249,19 @@ def budget_plan(cost: dict[str, float], settings: list[int | None], examples: in
     for k in settings:
         steps = max(1, round(budget / cost[label(k)]))
         # a hair under steps / per_epoch: the trainer's ceil(per_epoch x epochs) then gives exactly `steps`
-        plan[label(k)] = {"subnets_per_step": k, "steps": steps, "epochs": (steps - 1e-6) / per_epoch,
-                          "seconds_per_step": cost[label(k)], "planned_seconds": steps * cost[label(k)]}
-    return {"budget_seconds": budget, "reference": first, "reference_examples": base_steps * batch_size,
-            "settings": plan}
+        plan[label(k)] = {
+            "subnets_per_step": k,
+            "steps": steps,
+            "epochs": (steps - 1e-6) / per_epoch,
+            "seconds_per_step": cost[label(k)],
+            "planned_seconds": steps * cost[label(k)],
+        }
+    return {
+        "budget_seconds": budget,
+        "reference": first,
+        "reference_examples": base_steps * batch_size,
+        "settings": plan,
+    }
 
 
 def link_width(folder: Path, from_dir: Path) -> None:
@@ -217,22 +279,58 @@ def train_setting(args: argparse.Namespace, name: str, entry: dict, runs: Path) 
     """Stage depth of one setting in RUNS/<name> (its width/ links to FROM/width); skipped when finished."""
     folder = runs / name
     link_width(folder, Path(args.from_dir))
-    cmd = [PY, "-m", "dynabert", "train", "--task", args.task, "--data-dir", args.data_dir, "--output-dir",
-           str(folder), "--stage", "depth", "--widths", args.widths, "--depths", args.depths, "--batch-size",
-           str(args.batch_size), "--max-seq-len", str(args.max_seq_len), "--learning-rate", args.learning_rate,
-           "--epochs", repr(entry["epochs"]), "--checkpoint-choice", args.checkpoint_choice, "--eval-every",
-           str(args.eval_every), "--save-every", str(args.save_every), "--logging-steps", "50", *(["--bucket"] if args.bucket else []),
-           *(["--max-train-samples", str(args.max_train_samples)] if args.max_train_samples else []),
-           *(["--max-eval-samples", str(args.max_eval_samples)] if args.max_eval_samples else []),
-           *(["--subnets-per-step", str(entry["subnets_per_step"])] if entry["subnets_per_step"] else [])]
+    cmd = [
+        PY,
+        "-m",
+        "dynabert",
+        "train",
+        "--task",
+        args.task,
+        "--data-dir",
+        args.data_dir,
+        "--output-dir",
+        str(folder),
+        "--stage",
+        "depth",
+        "--widths",
+        args.widths,
+        "--depths",
+        args.depths,
+        "--batch-size",
+        str(args.batch_size),
+        "--max-seq-len",
+        str(args.max_seq_len),
+        "--learning-rate",
+        args.learning_rate,
+        "--epochs",
+        repr(entry["epochs"]),
+        "--checkpoint-choice",
+        args.checkpoint_choice,
+        "--eval-every",
+        str(args.eval_every),
+        "--save-every",
+        str(args.save_every),
+        "--logging-steps",
+        "50",
+        *(["--bucket"] if args.bucket else []),
+        *(["--max-train-samples", str(args.max_train_samples)] if args.max_train_samples else []),
+        *(["--max-eval-samples", str(args.max_eval_samples)] if args.max_eval_samples else []),
+        *(
+            ["--subnets-per-step", str(entry["subnets_per_step"])]
+            if entry["subnets_per_step"]
+            else []
+        ),
+    ]
     summary = folder / "depth" / "summary.json"
     if summary.is_file():
         check_finished_setting(summary, name, entry)
     else:
         print(f"[{name}] {' '.join(cmd)}", flush=True)
         if subprocess.run(cmd, env={**os.environ, "HF_HUB_OFFLINE": "1"}).returncode != 0:
-            raise SystemExit(f"[{name}] training failed (its message is above); fix it and run the same command "
-                             f"again: finished settings are kept")
+            raise SystemExit(
+                f"[{name}] training failed (its message is above); fix it and run the same command "
+                f"again: finished settings are kept"
+            )
     return json.loads(summary.read_text())
 
 
@@ -242,9 +340,11 @@ def check_finished_setting(path: Path, name: str, entry: dict) -> None:
     done = json.loads(path.read_text())
     got = (done.get("steps"), done.get("config", {}).get("subnets_per_step"))
     if got != (entry["steps"], entry["subnets_per_step"]):
-        raise SystemExit(f"[{name}] {path.parent.parent} finished {got[0]} steps with --subnets-per-step {got[1]}, "
-                         f"but this plan gives it {entry['steps']} steps with {entry['subnets_per_step']}: delete "
-                         f"{path.parent.parent} to retrain it under this plan, or give the flags it was planned with")
+        raise SystemExit(
+            f"[{name}] {path.parent.parent} finished {got[0]} steps with --subnets-per-step {got[1]}, "
+            f"but this plan gives it {entry['steps']} steps with {entry['subnets_per_step']}: delete "
+            f"{path.parent.parent} to retrain it under this plan, or give the flags it was planned with"
+        )
 
 
 def result_table(plan: dict, summaries: dict[str, dict]) -> tuple[list[str], dict]:
@@ -254,10 +354,16 @@ def result_table(plan: dict, summaries: dict[str, dict]) -> tuple[list[str], dic
     subnets = list(dev[names[0]])
     metric = next(iter(dev[names[0]][subnets[0]]))
     value = {n: {sid: 100 * dev[n][sid][metric] for sid in subnets} for n in names}
-    lines = [f"| sub-network ({metric}, dev %) | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+    lines = [
+        f"| sub-network ({metric}, dev %) | " + " | ".join(names) + " |",
+        "|---" * (len(names) + 1) + "|",
+    ]
     for sid in subnets:
         best = max(value[n][sid] for n in names)
-        cells = [f"**{value[n][sid]:.2f}**" if value[n][sid] == best else f"{value[n][sid]:.2f}" for n in names]
+        cells = [
+            f"**{value[n][sid]:.2f}**" if value[n][sid] == best else f"{value[n][sid]:.2f}"
+            for n in names
+        ]
         lines.append(f"| {sid} | " + " | ".join(cells) + " |")
     mean = {n: statistics.mean(value[n].values()) for n in names}
     lines.append("| mean of all | " + " | ".join(f"{mean[n]:.2f}" for n in names) + " |")
@@ -273,43 +379,74 @@ def verdict(plan: dict, numbers: dict) -> str:
             continue
         wins = sum(dev[name][s] >= dev[ref][s] for s in dev[ref])
         word = "wins" if mean[name] > mean[ref] else "loses" if mean[name] < mean[ref] else "ties"
-        parts.append(f"{name} {word} against {ref} at equal compute: mean {mean[name]:.2f} vs {mean[ref]:.2f} "
-                     f"({mean[name] - mean[ref]:+.2f} points), at least as good on {wins} of {len(dev[ref])} "
-                     "sub-networks")
+        parts.append(
+            f"{name} {word} against {ref} at equal compute: mean {mean[name]:.2f} vs {mean[ref]:.2f} "
+            f"({mean[name] - mean[ref]:+.2f} points), at least as good on {wins} of {len(dev[ref])} "
+            "sub-networks"
+        )
     best = max(mean, key=mean.get)
     return "; ".join(parts) + f". Highest mean over the grid: {best}."
 
 
-def write_report(out: Path, cal: dict, plan: dict, summaries: dict[str, dict], command: str) -> Path:
+def write_report(
+    out: Path, cal: dict, plan: dict, summaries: dict[str, dict], command: str
+) -> Path:
     """OUT/equal-compute.md and OUT/equal-compute.json."""
     rows, numbers = result_table(plan, summaries)
     ref = summaries[plan["reference"]]
-    ref_steps, ref_batch = plan["settings"][plan["reference"]]["steps"], ref["batch_size_per_process"]
+    ref_steps, ref_batch = (
+        plan["settings"][plan["reference"]]["steps"],
+        ref["batch_size_per_process"],
+    )
     choices = {s.get("checkpoint_choice", "last") for s in summaries.values()}
-    chosen = ("each run's weights at its last step (--checkpoint-choice last)" if choices == {"last"} else
-              "each run's checkpoint with the best summed dev metric (--checkpoint-choice best; optimistic)"
-              if choices == {"best"} else f"checkpoints chosen by --checkpoint-choice {'/'.join(sorted(choices))}")
-    budget = ["| setting | sub-networks per step | measured s/step | steps | example passes | planned s | "
-              "actual training s | training CPU s |", "|---|---|---|---|---|---|---|---|"]
+    chosen = (
+        "each run's weights at its last step (--checkpoint-choice last)"
+        if choices == {"last"}
+        else "each run's checkpoint with the best summed dev metric (--checkpoint-choice best; optimistic)"
+        if choices == {"best"}
+        else f"checkpoints chosen by --checkpoint-choice {'/'.join(sorted(choices))}"
+    )
+    budget = [
+        "| setting | sub-networks per step | measured s/step | steps | example passes | planned s | "
+        "actual training s | training CPU s |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for name, e in plan["settings"].items():
         s = summaries[name]
-        budget.append(f"| {name} | {e['subnets_per_step'] or s['subnets_in_grid']} of {s['subnets_in_grid']} | "
-                      f"{e['seconds_per_step']:.3f} | {s['steps']} | {s['steps'] * s['batch_size_per_process']:,} | "
-                      f"{e['planned_seconds']:.0f} | {s['seconds_this_run']:.0f} | {s.get('train_cpu_seconds') or 0:.0f} |")
-    lines = ["# Stage depth at equal compute: all sub-networks per step vs K (sandwich rule)", "",
-             f"Budget: {plan['budget_seconds']:.0f} s of training steps, the cost of the {plan['reference']} setting "
-             f"going once over {plan['reference_examples']:,} examples ({ref_steps:,} steps of "
-             f"{ref_batch}: --examples rounded to whole batches). Each setting's seconds per step were measured "
-             f"on the same real batches, settings interleaved, {cal['rounds']} rounds after a warm-up "
-             f"({cal['threads']} torch thread(s), {cal['cpus']} CPUs, 1-min load {cal['load_avg_1min']:.1f}); "
-             "each trained round(budget / its s per step) steps. 'actual training s' is the trainer's own wall time "
-             "(evaluations and any pause of the process included), a check on the plan; 'training CPU s' its "
-             "process CPU time in training steps (all threads; a paused process uses none).", "", *budget, "",
-             f"Dev metric of every sub-network ({chosen}; best per row in bold):", "", *rows, "",
-             "**Verdict:** " + verdict(plan, numbers), "", "Command (from the repository root):", "```", command, "```"]
+        budget.append(
+            f"| {name} | {e['subnets_per_step'] or s['subnets_in_grid']} of {s['subnets_in_grid']} | "
+            f"{e['seconds_per_step']:.3f} | {s['steps']} | {s['steps'] * s['batch_size_per_process']:,} | "
+            f"{e['planned_seconds']:.0f} | {s['seconds_this_run']:.0f} | {s.get('train_cpu_seconds') or 0:.0f} |"
+        )
+    lines = [
+        "# Stage depth at equal compute: all sub-networks per step vs K (sandwich rule)",
+        "",
+        f"Budget: {plan['budget_seconds']:.0f} s of training steps, the cost of the {plan['reference']} setting "
+        f"going once over {plan['reference_examples']:,} examples ({ref_steps:,} steps of "
+        f"{ref_batch}: --examples rounded to whole batches). Each setting's seconds per step were measured "
+        f"on the same real batches, settings interleaved, {cal['rounds']} rounds after a warm-up "
+        f"({cal['threads']} torch thread(s), {cal['cpus']} CPUs, 1-min load {cal['load_avg_1min']:.1f}); "
+        "each trained round(budget / its s per step) steps. 'actual training s' is the trainer's own wall time "
+        "(evaluations and any pause of the process included), a check on the plan; 'training CPU s' its "
+        "process CPU time in training steps (all threads; a paused process uses none).",
+        "",
+        *budget,
+        "",
+        f"Dev metric of every sub-network ({chosen}; best per row in bold):",
+        "",
+        *rows,
+        "",
+        "**Verdict:** " + verdict(plan, numbers),
+        "",
+        "Command (from the repository root):",
+        "```",
+        command,
+        "```",
+    ]
     (out / "equal-compute.md").write_text("\n".join(lines) + "\n")
-    (out / "equal-compute.json").write_text(json.dumps({"calibration": cal, "plan": plan, **numbers,
-                                                        "command": command}, indent=1))
+    (out / "equal-compute.json").write_text(
+        json.dumps({"calibration": cal, "plan": plan, **numbers, "command": command}, indent=1)
+    )
     return out / "equal-compute.md"
 
 
@@ -317,36 +454,65 @@ def check_args(args: argparse.Namespace) -> list[int | None]:
     """Every flag and input folder before anything loads or is written; returns the parsed --settings. SystemExit
     naming the flag and the fix."""
     if args.calibration_rounds < 1:
-        raise SystemExit(f"--calibration-rounds must be at least 1 (timed rounds after the warm-up), got "
-                         f"{args.calibration_rounds}")
+        raise SystemExit(
+            f"--calibration-rounds must be at least 1 (timed rounds after the warm-up), got "
+            f"{args.calibration_rounds}"
+        )
     settings = parse_settings(args.settings)
     if args.examples is not None and args.examples < 1:
-        raise SystemExit(f"--examples must be at least 1 (leave it out for the whole train set), got {args.examples}")
+        raise SystemExit(
+            f"--examples must be at least 1 (leave it out for the whole train set), got {args.examples}"
+        )
     if not Path(args.from_dir).is_dir():
-        raise SystemExit(f"--from {args.from_dir}: no such folder; give a training output folder (e.g. "
-                         "runs/sst2-minilm-e1)")
-    if not (Path(args.from_dir) / "width" / "summary.json").is_file():  # best/ exists mid-training too
-        raise SystemExit(f"--from {args.from_dir}: no finished stage width ({args.from_dir}/width/summary.json); run "
-                         "`python -m dynabert train --stage width` there first")
-    check_multipliers(args)  # the multipliers first: a bad width would otherwise read as a grid too small for K
+        raise SystemExit(
+            f"--from {args.from_dir}: no such folder; give a training output folder (e.g. "
+            "runs/sst2-minilm-e1)"
+        )
+    if not (
+        Path(args.from_dir) / "width" / "summary.json"
+    ).is_file():  # best/ exists mid-training too
+        raise SystemExit(
+            f"--from {args.from_dir}: no finished stage width ({args.from_dir}/width/summary.json); run "
+            "`python -m dynabert train --stage width` there first"
+        )
+    check_multipliers(
+        args
+    )  # the multipliers first: a bad width would otherwise read as a grid too small for K
     check_settings_fit(settings, args.widths, args.depths)
     check_out_and_data(args)  # config.json only so far: nothing loaded
     return settings
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m recipes.equal_compute", description=__doc__.splitlines()[0],
-                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    ap.add_argument("--from", dest="from_dir", required=True, help="a training output folder with a finished "
-                    "stage width (FROM/width/best)")
-    ap.add_argument("--settings", default="all,4,6", help="sub-networks per step: 'all' or K >= 2, comma-separated; "
-                    "the first sets the budget")
+    ap = argparse.ArgumentParser(
+        prog="python -m recipes.equal_compute",
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    ap.add_argument(
+        "--from",
+        dest="from_dir",
+        required=True,
+        help="a training output folder with a finished stage width (FROM/width/best)",
+    )
+    ap.add_argument(
+        "--settings",
+        default="all,4,6",
+        help="sub-networks per step: 'all' or K >= 2, comma-separated; the first sets the budget",
+    )
     ap.add_argument("--out", required=True, help="where equal-compute.md/.json go")
     ap.add_argument("--runs", help="checkpoints of each setting (default FROM/equal-compute)")
     ap.add_argument("--task", default="sst2")
-    ap.add_argument("--data-dir", default="../shared/data/glue/SST-2", help="the task's data folder (train.tsv, dev.tsv)")
-    ap.add_argument("--examples", type=int, help="examples the first setting trains on (default: the whole train "
-                    "set once)")
+    ap.add_argument(
+        "--data-dir",
+        default="../shared/data/glue/SST-2",
+        help="the task's data folder (train.tsv, dev.tsv)",
+    )
+    ap.add_argument(
+        "--examples",
+        type=int,
+        help="examples the first setting trains on (default: the whole train set once)",
+    )
     ap.add_argument("--max-train-samples", type=int, help="train rows used (default all)")
     ap.add_argument("--max-eval-samples", type=int)
     ap.add_argument("--widths", default="1.0,0.75,0.5,0.25")
@@ -354,11 +520,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--max-seq-len", type=int, default=128)
     ap.add_argument("--learning-rate", default="1e-4", help="as the reference run's stage depth")
-    ap.add_argument("--checkpoint-choice", default="last", choices=("last", "best"),
-                    help="last: no dev-set selection, so the comparison is not tilted by how often each evaluates")
+    ap.add_argument(
+        "--checkpoint-choice",
+        default="last",
+        choices=("last", "best"),
+        help="last: no dev-set selection, so the comparison is not tilted by how often each evaluates",
+    )
     ap.add_argument("--eval-every", type=int, default=0)
-    ap.add_argument("--save-every", type=int, default=250, help="steps between resumable checkpoints (a killed "
-                    "setting resumes from the last one)")
+    ap.add_argument(
+        "--save-every",
+        type=int,
+        default=250,
+        help="steps between resumable checkpoints (a killed setting resumes from the last one)",
+    )
     ap.add_argument("--no-bucket", dest="bucket", action="store_false")
     ap.add_argument("--calibration-rounds", type=int, default=4)
     args = ap.parse_args(argv)
@@ -371,8 +545,13 @@ def main(argv: list[str] | None = None) -> int:
     from dynabert.engine import steps_per_epoch
 
     n_train = cal["train_examples"]
-    plan = budget_plan(cal["seconds_per_step"], settings, args.examples or n_train, args.batch_size,
-                       steps_per_epoch(n_train, args.batch_size, 1))
+    plan = budget_plan(
+        cal["seconds_per_step"],
+        settings,
+        args.examples or n_train,
+        args.batch_size,
+        steps_per_epoch(n_train, args.batch_size, 1),
+    )
     summaries = {name: train_setting(args, name, e, runs) for name, e in plan["settings"].items()}
     from bench.report import portable_command
 

@@ -25,7 +25,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.session_compare import VARIANTS, SessionCell, fused_op_counts, measure_interleaved, plain_export
+from bench.session_compare import (
+    VARIANTS,
+    SessionCell,
+    fused_op_counts,
+    measure_interleaved,
+    plain_export,
+)
 
 FULL = "w1.00-d1.00"
 
@@ -45,7 +51,9 @@ class Settings:
 
     @property
     def name(self) -> str:
-        return ("ort-session-full" if self.full_only else "ort-session") + (f"-{self.tag}" if self.tag else "")
+        return ("ort-session-full" if self.full_only else "ort-session") + (
+            f"-{self.tag}" if self.tag else ""
+        )
 
 
 def build_cells(s: Settings) -> tuple[list[SessionCell], dict, object]:
@@ -65,8 +73,12 @@ def build_cells(s: Settings) -> tuple[list[SessionCell], dict, object]:
                 raise RuntimeError(f"{spec.subnet_id} {fmt} failed its numerics check: {meta}")
             metas[(spec.subnet_id, fmt)] = meta
             plain = plain_export(path, fmt, meta, fp32)
-            cells += [SessionCell(f"{spec.subnet_id}|{fmt}|{v}", path if v.startswith("fused") else plain, mode)
-                      for v, mode in VARIANTS.items()]
+            cells += [
+                SessionCell(
+                    f"{spec.subnet_id}|{fmt}|{v}", path if v.startswith("fused") else plain, mode
+                )
+                for v, mode in VARIANTS.items()
+            ]
     return cells, metas, model
 
 
@@ -79,17 +91,30 @@ def hf_reference_cell(model, s: Settings, out_dir: Path) -> SessionCell:
     hf = model.dyna.hf.eval()
     path = out_dir / f"hf-{model.sha}-s{s.seq_len}.onnx"
     if not path.is_file():
+
         class Logits(torch.nn.Module):
             def __init__(self, m):
                 super().__init__()
                 self.m = m
 
             def forward(self, input_ids, attention_mask, token_type_ids):
-                return self.m(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).logits
+                return self.m(
+                    input_ids=input_ids,
+                    attention_mask=attention_mask,
+                    token_type_ids=token_type_ids,
+                ).logits
 
-        torch.onnx.export(Logits(hf), sample_inputs(1, s.seq_len, hf.config.vocab_size), str(path), dynamo=True,
-                          opset_version=18, input_names=["input_ids", "attention_mask", "token_type_ids"],
-                          output_names=["logits"], external_data=False, verbose=False)
+        torch.onnx.export(
+            Logits(hf),
+            sample_inputs(1, s.seq_len, hf.config.vocab_size),
+            str(path),
+            dynamo=True,
+            opset_version=18,
+            input_names=["input_ids", "attention_mask", "token_type_ids"],
+            output_names=["logits"],
+            external_data=False,
+            verbose=False,
+        )
     return SessionCell(f"{FULL}|transformers-export", path, "default")
 
 
@@ -110,15 +135,27 @@ def table(cells: list[SessionCell], model, s: Settings) -> pd.DataFrame:
         w, d = (float(x[1:]) for x in subnet.split("-"))
         ms = {k: c.median_ms for k, c in v.items()}
         ref = v["export-default"].output
-        out.append({"subnet_id": subnet, "format": fmt,
-                    "flops_ratio": cost(model.dyna.full_size, SubnetSpec(w, d), s.seq_len).flops_with_attention
-                    / full_flops, "export_default_ms": ms["export-default"],
-                    "export_noskipln_ms": ms["export-noskipln"], "fused_shipped_ms": ms["fused-shipped"],
-                    "speedup_vs_default": ms["export-default"] / ms["fused-shipped"],
-                    "speedup_vs_noskipln": ms["export-noskipln"] / ms["fused-shipped"],
-                    "max_logit_diff": max(float(np.abs(c.output - ref).max()) for c in v.values())})
+        out.append(
+            {
+                "subnet_id": subnet,
+                "format": fmt,
+                "flops_ratio": cost(
+                    model.dyna.full_size, SubnetSpec(w, d), s.seq_len
+                ).flops_with_attention
+                / full_flops,
+                "export_default_ms": ms["export-default"],
+                "export_noskipln_ms": ms["export-noskipln"],
+                "fused_shipped_ms": ms["fused-shipped"],
+                "speedup_vs_default": ms["export-default"] / ms["fused-shipped"],
+                "speedup_vs_noskipln": ms["export-noskipln"] / ms["fused-shipped"],
+                "max_logit_diff": max(float(np.abs(c.output - ref).max()) for c in v.values()),
+            }
+        )
     t = pd.DataFrame(out)
-    for name, col in (("export_default", "export_default_ms"), ("fused_shipped", "fused_shipped_ms")):
+    for name, col in (
+        ("export_default", "export_default_ms"),
+        ("fused_shipped", "fused_shipped_ms"),
+    ):
         full = t[t.subnet_id == FULL].set_index("format")[col]
         t[f"fidelity_{name}"] = t.format.map(full) / t[col] * t.flops_ratio
     return t
@@ -133,11 +170,17 @@ def hf_ratio(cells: list[SessionCell], ref: SessionCell, s: Settings) -> dict:
         subnet, fmt, variant = c.label.split("|")
         if subnet == FULL and fmt == "onnx":
             r = np.array(c.round_medians(s.runs_per_round)) / hf
-            out[variant] = {"ms": c.median_ms, "ratio_of_medians": c.median_ms / ref.median_ms,
-                            "round_ratio_median": float(np.median(r)), "round_ratio_p25": float(np.percentile(r, 25)),
-                            "round_ratio_p75": float(np.percentile(r, 75)), "round_ratio_min": float(r.min()),
-                            "round_ratio_max": float(r.max()), "rounds": len(r),
-                            "rounds_faster": int((r < 1).sum())}
+            out[variant] = {
+                "ms": c.median_ms,
+                "ratio_of_medians": c.median_ms / ref.median_ms,
+                "round_ratio_median": float(np.median(r)),
+                "round_ratio_p25": float(np.percentile(r, 25)),
+                "round_ratio_p75": float(np.percentile(r, 75)),
+                "round_ratio_min": float(r.min()),
+                "round_ratio_max": float(r.max()),
+                "rounds": len(r),
+                "rounds_faster": int((r < 1).sum()),
+            }
     return out
 
 
@@ -146,58 +189,95 @@ def write(out: Path, s: Settings, t: pd.DataFrame, cells: list[SessionCell], ext
 
     out.mkdir(parents=True, exist_ok=True)
     t.to_csv(out / f"{s.name}.csv", index=False, float_format="%.4g")
-    cell_rows = [{"label": c.label, "artifact": c.path.name, "session": c.mode, "session_options": c.session_options,
-                  "median_ms": c.median_ms, "n_runs": len(c.samples_ms)} for c in cells]
-    meta = {"settings": asdict(s), "cpu": cpu_info(), "python": platform.python_version(), **extra,
-            "cells": cell_rows}
+    cell_rows = [
+        {
+            "label": c.label,
+            "artifact": c.path.name,
+            "session": c.mode,
+            "session_options": c.session_options,
+            "median_ms": c.median_ms,
+            "n_runs": len(c.samples_ms),
+        }
+        for c in cells
+    ]
+    meta = {
+        "settings": asdict(s),
+        "cpu": cpu_info(),
+        "python": platform.python_version(),
+        **extra,
+        "cells": cell_rows,
+    }
     (out / f"{s.name}.json").write_text(json.dumps(meta, indent=1, default=str))
     md = out / f"{s.name}.md"
-    md.write_text("\n".join(header_lines(s, meta) + (table_lines(t) if not s.full_only else [])
-                            + hf_lines(meta) + command_lines(s)) + "\n")
+    md.write_text(
+        "\n".join(
+            header_lines(s, meta)
+            + (table_lines(t) if not s.full_only else [])
+            + hf_lines(meta)
+            + command_lines(s)
+        )
+        + "\n"
+    )
     return md
 
 
 def header_lines(s: Settings, meta: dict) -> list[str]:
-    return [f"# {s.model}: the shipped ONNX artifacts vs onnxruntime's default session on the plain export", "",
-            f"Measured on `{meta['cpu'].get('cpu_model')}`, {meta['onnxruntime']}, {s.threads} thread(s), batch 1, "
-            f"seq {s.seq_len}, one process pinned to its last {s.threads} CPU(s); every session loaded first, then "
-            f"{s.rounds} rounds each running every session {s.runs_per_round} times in a rotated order "
-            f"({s.warmup} warm-up runs each before); latency = median of a cell's {s.rounds * s.runs_per_round} runs. "
-            f"Load average (1 min) before / after the run: {meta['load'][0]:.2f} / {meta['load'][1]:.2f} on "
-            f"{meta['cpu'].get('logical_cpus', '?')} CPUs (other jobs ran beside it: absolute figures are noisy; the "
-            "variants of one sub-network saw the same conditions, interleaved, so their ratios are the figures to read).",
-            "", "Variants: *export, default* = the plain dynamo export, `onnxruntime.InferenceSession(path)` "
-            "(ORT_ENABLE_ALL, nothing disabled): what a user got before issue 18; *export, no SkipLN* = the same file, "
-            "`disabled_optimizers=[\"SkipLayerNormFusion\"]` (docs/ort-skiplayernorm.md); *fused, shipped* = the "
-            "artifact as shipped: the export after onnxruntime's offline BERT attention fusion "
-            f"({meta['recipe']}), int8 quantized after it, opened with its sidecar "
-            "(`onnxruntime.InferenceSession(path, disabled_optimizers=[\"SkipLayerNormFusion\"])`). All with "
-            f"intra_op_num_threads={s.threads}, sequential.", "",
-            f"Graph after onnxruntime's session optimizer (full model): export, default {meta['ops']['export-default']}; "
-            f"fused, shipped {meta['ops']['fused-shipped']}. Export check vs torch (fused, shipped): fp32 max "
-            f"{meta['max_err'].get('onnx', float('nan')):.2g} (tolerance 1e-4)" + (
-                f", int8 max {meta['max_err']['onnx-int8']:.2g} (bound 0.05 x (1 + max|logit|))"
-                if "onnx-int8" in meta["max_err"] else "") + ".", ""]
+    return [
+        f"# {s.model}: the shipped ONNX artifacts vs onnxruntime's default session on the plain export",
+        "",
+        f"Measured on `{meta['cpu'].get('cpu_model')}`, {meta['onnxruntime']}, {s.threads} thread(s), batch 1, "
+        f"seq {s.seq_len}, one process pinned to its last {s.threads} CPU(s); every session loaded first, then "
+        f"{s.rounds} rounds each running every session {s.runs_per_round} times in a rotated order "
+        f"({s.warmup} warm-up runs each before); latency = median of a cell's {s.rounds * s.runs_per_round} runs. "
+        f"Load average (1 min) before / after the run: {meta['load'][0]:.2f} / {meta['load'][1]:.2f} on "
+        f"{meta['cpu'].get('logical_cpus', '?')} CPUs (other jobs ran beside it: absolute figures are noisy; the "
+        "variants of one sub-network saw the same conditions, interleaved, so their ratios are the figures to read).",
+        "",
+        "Variants: *export, default* = the plain dynamo export, `onnxruntime.InferenceSession(path)` "
+        "(ORT_ENABLE_ALL, nothing disabled): what a user got before issue 18; *export, no SkipLN* = the same file, "
+        '`disabled_optimizers=["SkipLayerNormFusion"]` (docs/ort-skiplayernorm.md); *fused, shipped* = the '
+        "artifact as shipped: the export after onnxruntime's offline BERT attention fusion "
+        f"({meta['recipe']}), int8 quantized after it, opened with its sidecar "
+        '(`onnxruntime.InferenceSession(path, disabled_optimizers=["SkipLayerNormFusion"])`). All with '
+        f"intra_op_num_threads={s.threads}, sequential.",
+        "",
+        f"Graph after onnxruntime's session optimizer (full model): export, default {meta['ops']['export-default']}; "
+        f"fused, shipped {meta['ops']['fused-shipped']}. Export check vs torch (fused, shipped): fp32 max "
+        f"{meta['max_err'].get('onnx', float('nan')):.2g} (tolerance 1e-4)"
+        + (
+            f", int8 max {meta['max_err']['onnx-int8']:.2g} (bound 0.05 x (1 + max|logit|))"
+            if "onnx-int8" in meta["max_err"]
+            else ""
+        )
+        + ".",
+        "",
+    ]
 
 
 def table_lines(t: pd.DataFrame) -> list[str]:
     eligible = t[(t.format == "onnx") & (t.flops_ratio >= 0.25)]
     smallest = t[t.format == "onnx"].sort_values("flops_ratio").iloc[0]
     eligible8 = t[(t.format == "onnx-int8") & (t.flops_ratio >= 0.25)]
-    return ["Fidelity = (full model's median / sub-network's median, same variant and format) x FLOPs ratio "
-            "(FLOPs with attention); 1.0 = latency scales exactly with FLOPs. max_logit_diff: largest difference "
-            "between the variants' logits on the timed input.", "", t.to_markdown(index=False, floatfmt=".3f"), "",
-            f"fp32, fused & shipped: {int((eligible.fidelity_fused_shipped >= 0.9).sum())} of {len(eligible)} "
-            f"sub-networks with >= 25% of the full model's FLOPs reach fidelity >= 0.90 (plain export, default "
-            f"session: {int((eligible.fidelity_export_default >= 0.9).sum())}); the smallest ({smallest.subnet_id}, "
-            f"FLOPs ratio {smallest.flops_ratio:.3f}) reaches {smallest.fidelity_fused_shipped:.2f} (plain export, "
-            f"default: {smallest.fidelity_export_default:.2f}). Speed-up of the shipped artifact over the plain "
-            f"export's default session: fp32 {t[t.format == 'onnx'].speedup_vs_default.min():.2f}-"
-            f"{t[t.format == 'onnx'].speedup_vs_default.max():.2f}x, int8 {eligible8.speedup_vs_default.min():.2f}-"
-            f"{t[t.format == 'onnx-int8'].speedup_vs_default.max():.2f}x (int8 minimum over sub-networks >= 25% "
-            f"FLOPs; all: {t[t.format == 'onnx-int8'].speedup_vs_default.min():.2f}x); over the export with "
-            f"SkipLN disabled (attention fusion alone): fp32 median {t[t.format == 'onnx'].speedup_vs_noskipln.median():.2f}x, "
-            f"int8 median {t[t.format == 'onnx-int8'].speedup_vs_noskipln.median():.2f}x.", ""]
+    return [
+        "Fidelity = (full model's median / sub-network's median, same variant and format) x FLOPs ratio "
+        "(FLOPs with attention); 1.0 = latency scales exactly with FLOPs. max_logit_diff: largest difference "
+        "between the variants' logits on the timed input.",
+        "",
+        t.to_markdown(index=False, floatfmt=".3f"),
+        "",
+        f"fp32, fused & shipped: {int((eligible.fidelity_fused_shipped >= 0.9).sum())} of {len(eligible)} "
+        f"sub-networks with >= 25% of the full model's FLOPs reach fidelity >= 0.90 (plain export, default "
+        f"session: {int((eligible.fidelity_export_default >= 0.9).sum())}); the smallest ({smallest.subnet_id}, "
+        f"FLOPs ratio {smallest.flops_ratio:.3f}) reaches {smallest.fidelity_fused_shipped:.2f} (plain export, "
+        f"default: {smallest.fidelity_export_default:.2f}). Speed-up of the shipped artifact over the plain "
+        f"export's default session: fp32 {t[t.format == 'onnx'].speedup_vs_default.min():.2f}-"
+        f"{t[t.format == 'onnx'].speedup_vs_default.max():.2f}x, int8 {eligible8.speedup_vs_default.min():.2f}-"
+        f"{t[t.format == 'onnx-int8'].speedup_vs_default.max():.2f}x (int8 minimum over sub-networks >= 25% "
+        f"FLOPs; all: {t[t.format == 'onnx-int8'].speedup_vs_default.min():.2f}x); over the export with "
+        f"SkipLN disabled (attention fusion alone): fp32 median {t[t.format == 'onnx'].speedup_vs_noskipln.median():.2f}x, "
+        f"int8 median {t[t.format == 'onnx-int8'].speedup_vs_noskipln.median():.2f}x.",
+        "",
+    ]
 
 
 def hf_lines(meta: dict) -> list[str]:
@@ -207,22 +287,36 @@ def hf_lines(meta: dict) -> list[str]:
     for v in ("fused-shipped", "export-noskipln", "export-default"):
         r = hf.get(v)
         if r:
-            lines.append(f"- {v}: {r['ms']:.2f} ms; per-round ratio median {r['round_ratio_median']:.3f} (25-75%: "
-                         f"{r['round_ratio_p25']:.3f}-{r['round_ratio_p75']:.3f}, range {r['round_ratio_min']:.3f}-"
-                         f"{r['round_ratio_max']:.3f}; faster in {r['rounds_faster']} of {r['rounds']} rounds); "
-                         f"ratio of the overall medians {r['ratio_of_medians']:.3f}")
-    return ["Full model (fp32) vs transformers' own model class exported by torch.onnx (dynamo, opset 18) in "
-            f"onnxruntime's default session, same interleaved run: {hf['hf_reference_ms']:.2f} ms. Ratio = this "
-            "project's / transformers' (< 1: this project's is faster), per round from the round's medians:",
-            *lines, ""]
+            lines.append(
+                f"- {v}: {r['ms']:.2f} ms; per-round ratio median {r['round_ratio_median']:.3f} (25-75%: "
+                f"{r['round_ratio_p25']:.3f}-{r['round_ratio_p75']:.3f}, range {r['round_ratio_min']:.3f}-"
+                f"{r['round_ratio_max']:.3f}; faster in {r['rounds_faster']} of {r['rounds']} rounds); "
+                f"ratio of the overall medians {r['ratio_of_medians']:.3f}"
+            )
+    return [
+        "Full model (fp32) vs transformers' own model class exported by torch.onnx (dynamo, opset 18) in "
+        f"onnxruntime's default session, same interleaved run: {hf['hf_reference_ms']:.2f} ms. Ratio = this "
+        "project's / transformers' (< 1: this project's is faster), per round from the round's medians:",
+        *lines,
+        "",
+    ]
 
 
 def command_lines(s: Settings) -> list[str]:
-    cmd = (f"python -m recipes.ort_session_report --model {s.model} --seq-len {s.seq_len} --threads {s.threads} "
-           f"--rounds {s.rounds} --runs-per-round {s.runs_per_round}" + (" --hf-reference" if s.hf_reference else "")
-           + (" --full-only" if s.full_only else "") + (f" --tag {s.tag}" if s.tag else ""))
-    return ["Command (run in a quiet window):", "```", cmd + " --out reports/minilm-cpu", "```",
-            f"Per-cell session options and medians: {s.name}.json; the table: {s.name}.csv."]
+    cmd = (
+        f"python -m recipes.ort_session_report --model {s.model} --seq-len {s.seq_len} --threads {s.threads} "
+        f"--rounds {s.rounds} --runs-per-round {s.runs_per_round}"
+        + (" --hf-reference" if s.hf_reference else "")
+        + (" --full-only" if s.full_only else "")
+        + (f" --tag {s.tag}" if s.tag else "")
+    )
+    return [
+        "Command (run in a quiet window):",
+        "```",
+        cmd + " --out reports/minilm-cpu",
+        "```",
+        f"Per-cell session options and medians: {s.name}.json; the table: {s.name}.csv.",
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -232,28 +326,51 @@ def main(argv: list[str] | None = None) -> int:
 
     from bench.ort_fusion import RECIPE
 
-    ap = argparse.ArgumentParser(prog="python -m recipes.ort_session_report", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(
+        prog="python -m recipes.ort_session_report", description=__doc__.splitlines()[0]
+    )
     ap.add_argument("--model", default="minilm-l6")
     ap.add_argument("--seq-len", type=int, default=128)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--rounds", type=int, default=30)
     ap.add_argument("--runs-per-round", type=int, default=3)
     ap.add_argument("--hf-reference", action="store_true")
-    ap.add_argument("--full-only", action="store_true", help="the full model (fp32) only, against transformers' export")
-    ap.add_argument("--tag", default="", help="suffix of the output files' name (a second run: --tag run2)")
+    ap.add_argument(
+        "--full-only",
+        action="store_true",
+        help="the full model (fp32) only, against transformers' export",
+    )
+    ap.add_argument(
+        "--tag", default="", help="suffix of the output files' name (a second run: --tag run2)"
+    )
     ap.add_argument("--out", default="reports/minilm-cpu")
     a = ap.parse_args(argv)
-    s = Settings(a.model, a.seq_len, a.threads, rounds=a.rounds, runs_per_round=a.runs_per_round,
-                 hf_reference=a.hf_reference or a.full_only, full_only=a.full_only,
-                 formats=("onnx",) if a.full_only else Settings.formats, tag=a.tag)
+    s = Settings(
+        a.model,
+        a.seq_len,
+        a.threads,
+        rounds=a.rounds,
+        runs_per_round=a.runs_per_round,
+        hf_reference=a.hf_reference or a.full_only,
+        full_only=a.full_only,
+        formats=("onnx",) if a.full_only else Settings.formats,
+        tag=a.tag,
+    )
     cells, metas, model = build_cells(s)
     ref = hf_reference_cell(model, s, Path(cells[0].path).parent.parent) if s.hf_reference else None
     full = {c.label.split("|")[2]: c.path for c in cells if c.label.startswith(f"{FULL}|onnx|")}
-    extra = {"onnxruntime": f"onnxruntime {onnxruntime.__version__}", "recipe": RECIPE,
-             "ops": {v: fused_op_counts(full[v], m) for v, m in VARIANTS.items()},
-             "max_err": {f: max(m["max_abs_err"] for (_, g), m in metas.items() if g == f) for f in s.formats}}
+    extra = {
+        "onnxruntime": f"onnxruntime {onnxruntime.__version__}",
+        "recipe": RECIPE,
+        "ops": {v: fused_op_counts(full[v], m) for v, m in VARIANTS.items()},
+        "max_err": {
+            f: max(m["max_abs_err"] for (_, g), m in metas.items() if g == f) for f in s.formats
+        },
+    }
     load0 = os.getloadavg()[0]
-    measure_interleaved(cells + ([ref] if ref else []), s.seq_len, s.threads, s.rounds, s.runs_per_round, s.warmup)
+    measure_interleaved(
+        cells + ([ref] if ref else []), s.seq_len, s.threads, s.rounds, s.runs_per_round, s.warmup
+    )
     extra["load"] = (load0, os.getloadavg()[0])
     if ref:
         extra["hf"] = hf_ratio(cells, ref, s)

@@ -24,8 +24,14 @@ class Until(Exception):
     """Raised after the step named by --until has run (or was found done)."""
 
 
-def step(out: Path, until: str | None, name: str, cmd: list[str], done: Path | None = None,
-         partial_ok: bool = False) -> None:
+def step(
+    out: Path,
+    until: str | None,
+    name: str,
+    cmd: list[str],
+    done: Path | None = None,
+    partial_ok: bool = False,
+) -> None:
     """Run `cmd` unless `done` exists; log its wall time (and the command) to OUT/steps.json; raise Until after the
     step named `until`. Any non-zero exit stops the run (SystemExit naming the step), except exit 1 of a sweep
     (`partial_ok`: some cells failed, and their failures are records too)."""
@@ -40,40 +46,88 @@ def step(out: Path, until: str | None, name: str, cmd: list[str], done: Path | N
     t0 = time.time()
     proc = subprocess.run(cmd, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     if proc.returncode not in ((0, 1) if partial_ok else (0,)):
-        raise SystemExit(f"step {name} failed with exit {proc.returncode} (its message is above); fix it and run the "
-                         f"same command again: finished steps are kept")
+        raise SystemExit(
+            f"step {name} failed with exit {proc.returncode} (its message is above); fix it and run the "
+            f"same command again: finished steps are kept"
+        )
     from bench.report import portable_command
 
-    log[name] = {"seconds": round(time.time() - t0, 1), "command": portable_command(cmd), "exit": proc.returncode,
-                 "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    log[name] = {
+        "seconds": round(time.time() - t0, 1),
+        "command": portable_command(cmd),
+        "exit": proc.returncode,
+        "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
     log_path.write_text(json.dumps(log, indent=1))
     if name == until:
         raise Until(name)
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m recipes.reference_run", description=__doc__.splitlines()[0],
-                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    ap.add_argument("--data-dir", default="../shared/data/glue/SST-2", help="GLUE SST-2 folder (train.tsv, dev.tsv)")
-    ap.add_argument("--out", default="reports/sst2-minilm", help="report folder (steps.json, records, README); a "
-                    "new one for a run of your own: the committed report belongs to its checkpoints")
+    ap = argparse.ArgumentParser(
+        prog="python -m recipes.reference_run",
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    ap.add_argument(
+        "--data-dir",
+        default="../shared/data/glue/SST-2",
+        help="GLUE SST-2 folder (train.tsv, dev.tsv)",
+    )
+    ap.add_argument(
+        "--out",
+        default="reports/sst2-minilm",
+        help="report folder (steps.json, records, README); a "
+        "new one for a run of your own: the committed report belongs to its checkpoints",
+    )
     ap.add_argument("--runs", default="runs/sst2-minilm", help="checkpoints (large; not committed)")
-    ap.add_argument("--width-samples", type=int, default=24000, help="stage-1 example passes: the first N train rows once, or N / |train| epochs when N is larger (e.g. 3 x "
-                    "67349 for the paper's 3 epochs)")
-    ap.add_argument("--depth-samples", type=int, default=16000, help="stage-2 example passes, as --width-samples")
-    ap.add_argument("--depth-lr", default="1e-4", help="learning rate of stage 2 and of the baselines (stage 1 keeps "
-                    "the paper's 2e-5); 2e-5 over a few thousand examples leaves the small sub-networks far behind")
-    ap.add_argument("--subnets-per-step", type=int, metavar="K", help="stage 2 (depth): K sub-networks per step by "
-                    "the sandwich rule (default all 12, the paper)")
-    ap.add_argument("--width-subnets-per-step", type=int, metavar="K", help="stage 1 (width): K of the 4 widths per "
-                    "step (default all)")
-    ap.add_argument("--fixed", nargs="+", default=["0.25,0.5", "0.5,0.5"], metavar="W,D",
-                    help="width,depth of each fixed-size control (one sub-network trained alone)")
+    ap.add_argument(
+        "--width-samples",
+        type=int,
+        default=24000,
+        help="stage-1 example passes: the first N train rows once, or N / |train| epochs when N is larger (e.g. 3 x "
+        "67349 for the paper's 3 epochs)",
+    )
+    ap.add_argument(
+        "--depth-samples",
+        type=int,
+        default=16000,
+        help="stage-2 example passes, as --width-samples",
+    )
+    ap.add_argument(
+        "--depth-lr",
+        default="1e-4",
+        help="learning rate of stage 2 and of the baselines (stage 1 keeps "
+        "the paper's 2e-5); 2e-5 over a few thousand examples leaves the small sub-networks far behind",
+    )
+    ap.add_argument(
+        "--subnets-per-step",
+        type=int,
+        metavar="K",
+        help="stage 2 (depth): K sub-networks per step by "
+        "the sandwich rule (default all 12, the paper)",
+    )
+    ap.add_argument(
+        "--width-subnets-per-step",
+        type=int,
+        metavar="K",
+        help="stage 1 (width): K of the 4 widths per step (default all)",
+    )
+    ap.add_argument(
+        "--fixed",
+        nargs="+",
+        default=["0.25,0.5", "0.5,0.5"],
+        metavar="W,D",
+        help="width,depth of each fixed-size control (one sub-network trained alone)",
+    )
     ap.add_argument("--arm-seq-len", type=int, default=32)
-    ap.add_argument("--until", choices=("teacher", "stage1-width", "baselines", "stage2-depth"),
-                    help="stop after this training step: run the steps that do not depend on a later choice now "
-                    "(e.g. baselines before choosing --subnets-per-step; 'baselines' = all of them), the rest later with the "
-                    "same --out/--runs")
+    ap.add_argument(
+        "--until",
+        choices=("teacher", "stage1-width", "baselines", "stage2-depth"),
+        help="stop after this training step: run the steps that do not depend on a later choice now "
+        "(e.g. baselines before choosing --subnets-per-step; 'baselines' = all of them), the rest later with the "
+        "same --out/--runs",
+    )
     args = ap.parse_args(argv)
     check_flags(args)  # refused now, not hours later when the step that reads it starts
     out, runs = Path(args.out), Path(args.runs)
@@ -87,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"stopped after {stop} (--until); run the same command without --until to go on")
         return 0
     from recipes.reference_summary import write
+
     print(f"done: {write(out, runs)} and {out}/index.md; step times in {out}/steps.json")
     return 0
 
@@ -99,15 +154,22 @@ def check_report_matches_runs(out: Path, runs: Path) -> None:
     try:
         log = json.loads(log_path.read_text()) if log_path.is_file() else {}
     except json.JSONDecodeError as err:
-        raise SystemExit(f"{log_path}: not JSON ({err}); move it away (the steps it lists then run again)") from None
+        raise SystemExit(
+            f"{log_path}: not JSON ({err}); move it away (the steps it lists then run again)"
+        ) from None
     for name, entry in log.items():
-        if " -m dynabert train " not in f" {entry.get('command', '') if isinstance(entry, dict) else ''} ":
+        if (
+            " -m dynabert train "
+            not in f" {entry.get('command', '') if isinstance(entry, dict) else ''} "
+        ):
             continue
         folder = runs / {"stage1-width": "width", "stage2-depth": "depth"}.get(name, name)
         if not (folder / "summary.json").is_file():
-            raise SystemExit(f"{out} holds the report of a run whose step {name!r} finished, but {folder} has no "
-                             f"checkpoint (summary.json): it is another run's report (e.g. the committed one). "
-                             f"Give a new --out (e.g. --out reports/my-run) or the --runs folder it was made with")
+            raise SystemExit(
+                f"{out} holds the report of a run whose step {name!r} finished, but {folder} has no "
+                f"checkpoint (summary.json): it is another run's report (e.g. the committed one). "
+                f"Give a new --out (e.g. --out reports/my-run) or the --runs folder it was made with"
+            )
 
 
 def check_flags(args: argparse.Namespace) -> None:
@@ -121,15 +183,29 @@ def check_flags(args: argparse.Namespace) -> None:
     try:
         for flag in ("width_samples", "depth_samples"):
             if getattr(args, flag) < 1:
-                raise ValueError(f"--{flag.replace('_', '-')} must be at least 1 example pass, got {getattr(args, flag)}")
-        for k, n, stage in ((args.subnets_per_step, len(DEFAULT_WIDTHS) * len(DEFAULT_DEPTHS), "depth"),
-                            (args.width_subnets_per_step, len(DEFAULT_WIDTHS), "width")):
+                raise ValueError(
+                    f"--{flag.replace('_', '-')} must be at least 1 example pass, got {getattr(args, flag)}"
+                )
+        for k, n, stage in (
+            (args.subnets_per_step, len(DEFAULT_WIDTHS) * len(DEFAULT_DEPTHS), "depth"),
+            (args.width_subnets_per_step, len(DEFAULT_WIDTHS), "width"),
+        ):
             if k is not None:
                 check_subnets_per_step(k, n, stage)
-        pairs = [check_grid(parse_mults(w, "fixed width"), parse_mults(d, "fixed depth"), size, "minilm-l6",
-                            ("--fixed (width)", "--fixed (depth)"))[0] for w, d, _ in fixed_folders(args)]
+        pairs = [
+            check_grid(
+                parse_mults(w, "fixed width"),
+                parse_mults(d, "fixed depth"),
+                size,
+                "minilm-l6",
+                ("--fixed (width)", "--fixed (depth)"),
+            )[0]
+            for w, d, _ in fixed_folders(args)
+        ]
         if len({p.subnet_id for p in pairs}) != len(pairs):
-            raise ValueError(f"--fixed {' '.join(args.fixed)} names one sub-network twice; give each control once")
+            raise ValueError(
+                f"--fixed {' '.join(args.fixed)} names one sub-network twice; give each control once"
+            )
     except ValueError as err:
         raise SystemExit(f"error: {err}") from None
 
@@ -141,12 +217,18 @@ def fixed_folders(args: argparse.Namespace) -> list[tuple[str, str, str]]:
     out = []
     for pair in args.fixed:
         if pair.count(",") != 1:
-            raise SystemExit(f"--fixed {pair!r}: give each control as WIDTH,DEPTH multipliers, e.g. --fixed "
-                             "0.25,0.5 0.5,0.5")
+            raise SystemExit(
+                f"--fixed {pair!r}: give each control as WIDTH,DEPTH multipliers, e.g. --fixed "
+                "0.25,0.5 0.5,0.5"
+            )
         try:
-            w, d = (str(parse_mults(x, "fixed")[0]) for x in pair.split(","))  # 4/12 -> 0.333..., as the trainer takes
+            w, d = (
+                str(parse_mults(x, "fixed")[0]) for x in pair.split(",")
+            )  # 4/12 -> 0.333..., as the trainer takes
         except ValueError as err:
-            raise SystemExit(f"error: {err} (in --fixed {pair!r}: WIDTH,DEPTH multipliers, e.g. 0.25,0.5)") from None
+            raise SystemExit(
+                f"error: {err} (in --fixed {pair!r}: WIDTH,DEPTH multipliers, e.g. 0.25,0.5)"
+            ) from None
         out.append((w, d, f"fixed-w{float(w):.2f}-d{float(d):.2f}"))
     return out
 
@@ -178,81 +260,308 @@ def check_finished_budget(folder: Path, budget: list[str]) -> None:
     want = dict(zip(budget[::2], budget[1::2]))
     got_epochs, got_rows = cfg.get("epochs"), cfg.get("max_train_samples")
     want_rows = int(want["--max-train-samples"]) if "--max-train-samples" in want else None
-    if got_epochs is None or abs(float(got_epochs) - float(want["--epochs"])) > 1e-6 or got_rows != want_rows:
-        raise SystemExit(f"{folder} was trained with --epochs {got_epochs} --max-train-samples {got_rows}, but "
-                         f"--width-samples + --depth-samples now give {' '.join(budget)}: give the flags it was "
-                         f"trained with, or delete {folder} to retrain it")
+    if (
+        got_epochs is None
+        or abs(float(got_epochs) - float(want["--epochs"])) > 1e-6
+        or got_rows != want_rows
+    ):
+        raise SystemExit(
+            f"{folder} was trained with --epochs {got_epochs} --max-train-samples {got_rows}, but "
+            f"--width-samples + --depth-samples now give {' '.join(budget)}: give the flags it was "
+            f"trained with, or delete {folder} to retrain it"
+        )
 
 
 def train_steps(args: argparse.Namespace, out: Path, runs: Path) -> None:
     """Teacher, stage 1, the same-budget baselines, stage 2 (step names and folders fixed: a run resumes)."""
-    common = ["--task", "sst2", "--data-dir", args.data_dir, "--output-dir", str(runs), "--bucket",
-              "--eval-every", "250", "--logging-steps", "50"]
+    common = [
+        "--task",
+        "sst2",
+        "--data-dir",
+        args.data_dir,
+        "--output-dir",
+        str(runs),
+        "--bucket",
+        "--eval-every",
+        "250",
+        "--logging-steps",
+        "50",
+    ]
     train = [PY, "-m", "dynabert", "train", *common]
-    step(out, args.until, "teacher", [*train, "--model", "minilm-l6", "--stage", "teacher", "--epochs", "1",
-                          "--learning-rate", "5e-5"], runs / "teacher" / "summary.json")
-    k_width = ["--subnets-per-step", str(args.width_subnets_per_step)] if args.width_subnets_per_step else []
-    step(out, args.until, "stage1-width", [*train, "--stage", "width", *passes_flags(args.width_samples, runs),
-                                           *k_width], runs / "width" / "summary.json")
+    step(
+        out,
+        args.until,
+        "teacher",
+        [
+            *train,
+            "--model",
+            "minilm-l6",
+            "--stage",
+            "teacher",
+            "--epochs",
+            "1",
+            "--learning-rate",
+            "5e-5",
+        ],
+        runs / "teacher" / "summary.json",
+    )
+    k_width = (
+        ["--subnets-per-step", str(args.width_subnets_per_step)]
+        if args.width_subnets_per_step
+        else []
+    )
+    step(
+        out,
+        args.until,
+        "stage1-width",
+        [*train, "--stage", "width", *passes_flags(args.width_samples, runs), *k_width],
+        runs / "width" / "summary.json",
+    )
     budget = baseline_budget(args, runs)
-    jobs = [("baseline-distilbert", ["--baseline", "distilbert"]), ("baseline-tinybert", ["--baseline", "tinybert"])]
-    jobs += [(folder, ["--baseline", "fixed", "--width", w, "--depth", d]) for w, d, folder in fixed_folders(args)]
+    jobs = [
+        ("baseline-distilbert", ["--baseline", "distilbert"]),
+        ("baseline-tinybert", ["--baseline", "tinybert"]),
+    ]
+    jobs += [
+        (folder, ["--baseline", "fixed", "--width", w, "--depth", d])
+        for w, d, folder in fixed_folders(args)
+    ]
     for folder, extra in jobs:
         check_finished_budget(runs / folder, budget)
-        step(out, args.until, folder, [*train, *extra, *budget, "--learning-rate", args.depth_lr],
-             runs / folder / "summary.json")
+        step(
+            out,
+            args.until,
+            folder,
+            [*train, *extra, *budget, "--learning-rate", args.depth_lr],
+            runs / folder / "summary.json",
+        )
     if args.until == "baselines":
         raise Until("baselines")
     k_depth = ["--subnets-per-step", str(args.subnets_per_step)] if args.subnets_per_step else []
-    step(out, args.until, "stage2-depth", [*train, "--stage", "depth", *passes_flags(args.depth_samples, runs),
-                                           "--learning-rate", args.depth_lr, *k_depth],
-         runs / "depth" / "summary.json")
+    step(
+        out,
+        args.until,
+        "stage2-depth",
+        [
+            *train,
+            "--stage",
+            "depth",
+            *passes_flags(args.depth_samples, runs),
+            "--learning-rate",
+            args.depth_lr,
+            *k_depth,
+        ],
+        runs / "depth" / "summary.json",
+    )
 
 
 def evaluate_steps(args: argparse.Namespace, out: Path, runs: Path) -> None:
     """Dev accuracy of every sub-network, the teacher, the baselines and the fixed-size controls."""
     store = out / "records.jsonl"
-    ev = [PY, "-m", "dynabert", "evaluate", "--task", "sst2", "--data-dir", args.data_dir, "--results", str(store)]
-    step(out, args.until, "evaluate-dynabert", [*ev, "--checkpoint", str(runs / "depth")], out / ".evaluated-dynabert")
+    ev = [
+        PY,
+        "-m",
+        "dynabert",
+        "evaluate",
+        "--task",
+        "sst2",
+        "--data-dir",
+        args.data_dir,
+        "--results",
+        str(store),
+    ]
+    step(
+        out,
+        args.until,
+        "evaluate-dynabert",
+        [*ev, "--checkpoint", str(runs / "depth")],
+        out / ".evaluated-dynabert",
+    )
     (out / ".evaluated-dynabert").touch()
-    step(out, args.until, "evaluate-teacher", [*ev, "--checkpoint", str(runs / "teacher"), "--widths", "1.0", "--depths", "1.0",
-                                   "--family", "baseline"], out / ".evaluated-teacher")
+    step(
+        out,
+        args.until,
+        "evaluate-teacher",
+        [
+            *ev,
+            "--checkpoint",
+            str(runs / "teacher"),
+            "--widths",
+            "1.0",
+            "--depths",
+            "1.0",
+            "--family",
+            "baseline",
+        ],
+        out / ".evaluated-teacher",
+    )
     (out / ".evaluated-teacher").touch()
     for folder in ("baseline-distilbert", "baseline-tinybert"):
-        step(out, args.until, f"evaluate-{folder}", [*ev, "--checkpoint", str(runs / folder), "--widths", "1.0", "--depths",
-                                         "1.0", "--family", "baseline"], out / f".evaluated-{folder}")
+        step(
+            out,
+            args.until,
+            f"evaluate-{folder}",
+            [
+                *ev,
+                "--checkpoint",
+                str(runs / folder),
+                "--widths",
+                "1.0",
+                "--depths",
+                "1.0",
+                "--family",
+                "baseline",
+            ],
+            out / f".evaluated-{folder}",
+        )
         (out / f".evaluated-{folder}").touch()
     for w, d, fixed in fixed_folders(args):
-        step(out, args.until, f"evaluate-{fixed}", [*ev, "--checkpoint", str(runs / fixed), "--widths", w, "--depths",
-                                                   d, "--family", "fixed-control"], out / f".evaluated-{fixed}")
+        step(
+            out,
+            args.until,
+            f"evaluate-{fixed}",
+            [
+                *ev,
+                "--checkpoint",
+                str(runs / fixed),
+                "--widths",
+                w,
+                "--depths",
+                d,
+                "--family",
+                "fixed-control",
+            ],
+            out / f".evaluated-{fixed}",
+        )
         (out / f".evaluated-{fixed}").touch()
 
 
 def measure_steps(args: argparse.Namespace, out: Path, runs: Path) -> None:
     """CPU sweep, emulated-ARM counts, the artifacts' own accuracy, and the Pareto report."""
     store = out / "records.jsonl"
-    sweep = [PY, "-m", "bench.sweep", "--runtimes", "torch,onnxruntime,onnxruntime-int8,litert,litert-int8",
-             "--threads", "1", "--seq-len", "128", "--task", "sst2", "--processes", "3", "--results", str(store)]
-    step(out, args.until, "cpu-sweep", [*sweep, "--model", str(runs / "depth"), "--baselines",
-                            f"{runs / 'teacher'},{runs / 'baseline-distilbert'},{runs / 'baseline-tinybert'}"],
-         out / ".swept-cpu", partial_ok=True)
+    sweep = [
+        PY,
+        "-m",
+        "bench.sweep",
+        "--runtimes",
+        "torch,onnxruntime,onnxruntime-int8,litert,litert-int8",
+        "--threads",
+        "1",
+        "--seq-len",
+        "128",
+        "--task",
+        "sst2",
+        "--processes",
+        "3",
+        "--results",
+        str(store),
+    ]
+    step(
+        out,
+        args.until,
+        "cpu-sweep",
+        [
+            *sweep,
+            "--model",
+            str(runs / "depth"),
+            "--baselines",
+            f"{runs / 'teacher'},{runs / 'baseline-distilbert'},{runs / 'baseline-tinybert'}",
+        ],
+        out / ".swept-cpu",
+        partial_ok=True,
+    )
     (out / ".swept-cpu").touch()
-    step(out, args.until, "arm-instructions", [PY, "-m", "bench.sweep", "--devices", "qemu-arm", "--runtimes",
-                                   "onnxruntime,litert", "--threads", "1", "--seq-len", str(args.arm_seq_len),
-                                   "--task", "sst2", "--results", str(store), "--model", str(runs / "depth")],
-         out / ".swept-arm", partial_ok=True)
+    step(
+        out,
+        args.until,
+        "arm-instructions",
+        [
+            PY,
+            "-m",
+            "bench.sweep",
+            "--devices",
+            "qemu-arm",
+            "--runtimes",
+            "onnxruntime,litert",
+            "--threads",
+            "1",
+            "--seq-len",
+            str(args.arm_seq_len),
+            "--task",
+            "sst2",
+            "--results",
+            str(store),
+            "--model",
+            str(runs / "depth"),
+        ],
+        out / ".swept-arm",
+        partial_ok=True,
+    )
     (out / ".swept-arm").touch()
-    arts = [PY, "-m", "bench.artifact_accuracy", "--task", "sst2", "--data-dir", args.data_dir, "--runtimes",
-            "onnxruntime,onnxruntime-int8,litert,litert-int8", "--results", str(store)]
-    step(out, args.until, "artifact-accuracy", [*arts, "--checkpoint", str(runs / "depth")], out / ".artifact-accuracy")
-    others = [("teacher", "baseline", ("1.0", "1.0")), ("baseline-distilbert", "baseline", ("1.0", "1.0")),
-              ("baseline-tinybert", "baseline", ("1.0", "1.0"))]
-    for folder, family, wd in others + [(f, "fixed-control", (w, d)) for w, d, f in fixed_folders(args)]:
-        step(out, args.until, f"artifact-accuracy-{folder}", [*arts, "--checkpoint", str(runs / folder), "--widths", wd[0],
-                                                  "--depths", wd[1], "--family", family], out / ".artifact-accuracy")
+    arts = [
+        PY,
+        "-m",
+        "bench.artifact_accuracy",
+        "--task",
+        "sst2",
+        "--data-dir",
+        args.data_dir,
+        "--runtimes",
+        "onnxruntime,onnxruntime-int8,litert,litert-int8",
+        "--results",
+        str(store),
+    ]
+    step(
+        out,
+        args.until,
+        "artifact-accuracy",
+        [*arts, "--checkpoint", str(runs / "depth")],
+        out / ".artifact-accuracy",
+    )
+    others = [
+        ("teacher", "baseline", ("1.0", "1.0")),
+        ("baseline-distilbert", "baseline", ("1.0", "1.0")),
+        ("baseline-tinybert", "baseline", ("1.0", "1.0")),
+    ]
+    for folder, family, wd in others + [
+        (f, "fixed-control", (w, d)) for w, d, f in fixed_folders(args)
+    ]:
+        step(
+            out,
+            args.until,
+            f"artifact-accuracy-{folder}",
+            [
+                *arts,
+                "--checkpoint",
+                str(runs / folder),
+                "--widths",
+                wd[0],
+                "--depths",
+                wd[1],
+                "--family",
+                family,
+            ],
+            out / ".artifact-accuracy",
+        )
     (out / ".artifact-accuracy").touch()
-    step(out, args.until, "pareto-report", [PY, "-m", "bench.pareto", "--results", str(store), "--task", "sst2", "--out", str(out),
-                                "--title", f"DynaBERT on SST-2 from MiniLM-L6 (reference run, {os.cpu_count()}-CPU machine)"])
+    step(
+        out,
+        args.until,
+        "pareto-report",
+        [
+            PY,
+            "-m",
+            "bench.pareto",
+            "--results",
+            str(store),
+            "--task",
+            "sst2",
+            "--out",
+            str(out),
+            "--title",
+            f"DynaBERT on SST-2 from MiniLM-L6 (reference run, {os.cpu_count()}-CPU machine)",
+        ],
+    )
 
 
 if __name__ == "__main__":

@@ -46,7 +46,9 @@ def train_log_seconds(log: Path) -> float | None:
     return sum((b - a).total_seconds() for a, b in sessions)
 
 
-def folder_cost(runs: Path, folder: str, cores: int, calibration: dict | None = None) -> dict | None:
+def folder_cost(
+    runs: Path, folder: str, cores: int, calibration: dict | None = None
+) -> dict | None:
     """{"core_hours", "how", "passes", "logged_core_hours", "logged_how"} of one training folder, or None when it
     has no summary.json. core_hours: its steps x the calibrated CPU seconds per step when `calibration` has the
     folder ("calibrated"), else what its run logged: the trainer's `train_cpu_seconds` ("CPU time") or, without
@@ -63,14 +65,26 @@ def folder_cost(runs: Path, folder: str, cores: int, calibration: dict | None = 
         if wall is None:
             return None
         logged, how = wall * cores / 3600, "wall x cores"
-    cost = {"core_hours": logged, "how": how, "passes": passes, "logged_core_hours": logged, "logged_how": how}
+    cost = {
+        "core_hours": logged,
+        "how": how,
+        "passes": passes,
+        "logged_core_hours": logged,
+        "logged_how": how,
+    }
     if calibration and folder in calibration:
-        cal = calibration[folder]["cpu_seconds_per_step"] * s["steps"] * s.get("processes", 1) / 3600
+        cal = (
+            calibration[folder]["cpu_seconds_per_step"] * s["steps"] * s.get("processes", 1) / 3600
+        )
         cost.update(core_hours=cal, how="calibrated")
     return cost
 
 
-NEEDS = {"teacher": (), "width": ("teacher",), "depth": ("teacher", "width")}  # folders a stage reads from OUTPUT
+NEEDS = {
+    "teacher": (),
+    "width": ("teacher",),
+    "depth": ("teacher", "width"),
+}  # folders a stage reads from OUTPUT
 
 
 def calibration_command(command: str, output_dir: str, steps: int) -> list[str]:
@@ -81,9 +95,15 @@ def calibration_command(command: str, output_dir: str, steps: int) -> list[str]:
     if argv[:4] != ["python", "-m", "dynabert", "train"]:
         raise ValueError(f"not a `python -m dynabert train` command: {command!r}")
     out, skip = [sys.executable, "-m", "dynabert", "train"], False
-    batch_size = int(argv[argv.index("--batch-size") + 1]) if "--batch-size" in argv else 32  # the trainer's default
-    replaced = {"--output-dir": output_dir, "--max-train-samples": str(steps * batch_size), "--epochs": "1",
-                "--eval-every": "0"}
+    batch_size = (
+        int(argv[argv.index("--batch-size") + 1]) if "--batch-size" in argv else 32
+    )  # the trainer's default
+    replaced = {
+        "--output-dir": output_dir,
+        "--max-train-samples": str(steps * batch_size),
+        "--epochs": "1",
+        "--eval-every": "0",
+    }
     for a in argv[4:]:
         if skip:
             skip = False
@@ -97,23 +117,32 @@ def calibration_command(command: str, output_dir: str, steps: int) -> list[str]:
     return out
 
 
-STEP_NAMES = {"width": "stage1-width", "depth": "stage2-depth"}  # OUT/steps.json's name of a training folder
+STEP_NAMES = {
+    "width": "stage1-width",
+    "depth": "stage2-depth",
+}  # OUT/steps.json's name of a training folder
 
 
 def step_log(out: Path) -> dict:
     """OUT/steps.json (recipes.reference_run's log of each step's command). ValueError naming the file and the fix."""
     path = out / "steps.json"
     if not path.is_file():
-        raise ValueError(f"{path} not found: --out must be the reference run's report folder (it logs each training "
-                         "step's command)")
+        raise ValueError(
+            f"{path} not found: --out must be the reference run's report folder (it logs each training "
+            "step's command)"
+        )
     try:
         log = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ValueError(f"{path} is not the reference run's step log ({err}); rerun the reference run to rewrite "
-                         "it") from None
+        raise ValueError(
+            f"{path} is not the reference run's step log ({err}); rerun the reference run to rewrite "
+            "it"
+        ) from None
     if not isinstance(log, dict):
-        raise ValueError(f"{path} is not the reference run's step log (a JSON {type(log).__name__}, not an object of "
-                         "steps); rerun the reference run to rewrite it")
+        raise ValueError(
+            f"{path} is not the reference run's step log (a JSON {type(log).__name__}, not an object of "
+            "steps); rerun the reference run to rewrite it"
+        )
     return log
 
 
@@ -126,20 +155,30 @@ def checked_commands(out: Path, runs: Path, folders: list[str], steps: int) -> d
         step = STEP_NAMES.get(folder, folder)
         entry = log.get(step)
         if entry is None:
-            raise ValueError(f"{out / 'steps.json'} has no step {step!r}: train {folder} first (python -m "
-                             "recipes.reference_run logs each step it runs)")
+            raise ValueError(
+                f"{out / 'steps.json'} has no step {step!r}: train {folder} first (python -m "
+                "recipes.reference_run logs each step it runs)"
+            )
         if not isinstance(entry, dict) or not isinstance(entry.get("command"), str):
-            raise ValueError(f"{out / 'steps.json'}: step {step!r} has no \"command\" (the training command it ran), "
-                             f"so {folder} cannot be re-run; rerun that step with python -m recipes.reference_run "
-                             "(delete its entry and its folder first), which logs the command")
-        calibration_command(entry["command"], "scratch", steps)  # a `dynabert train` command, or ValueError
+            raise ValueError(
+                f'{out / "steps.json"}: step {step!r} has no "command" (the training command it ran), '
+                f"so {folder} cannot be re-run; rerun that step with python -m recipes.reference_run "
+                "(delete its entry and its folder first), which logs the command"
+            )
+        calibration_command(
+            entry["command"], "scratch", steps
+        )  # a `dynabert train` command, or ValueError
         if not (runs / folder / "summary.json").is_file():
-            raise ValueError(f"{(runs / folder).as_posix()} has no finished run (summary.json) under --runs "
-                             f"{runs.as_posix()}: train {folder} first, or leave it out of --folders")
+            raise ValueError(
+                f"{(runs / folder).as_posix()} has no finished run (summary.json) under --runs "
+                f"{runs.as_posix()}: train {folder} first, or leave it out of --folders"
+            )
         for need in NEEDS.get(folder, ("teacher",)):
             if not (runs / need / "best" / "config.json").is_file():
-                raise ValueError(f"{folder} trains from stage {need!r}, which has no finished model at "
-                                 f"{(runs / need / 'best').as_posix()} (--runs {runs.as_posix()}); train {need} first")
+                raise ValueError(
+                    f"{folder} trains from stage {need!r}, which has no finished model at "
+                    f"{(runs / need / 'best').as_posix()} (--runs {runs.as_posix()}); train {need} first"
+                )
         commands[folder] = entry["command"]
     return commands
 
@@ -153,11 +192,17 @@ def calibrate_one(runs: Path, folder: str, command: str, steps: int) -> dict:
         cmd = calibration_command(command, tmp, steps)
         load = os.getloadavg()[0]
         t0 = time.time()
-        subprocess.run(cmd, check=True, env={**os.environ, "HF_HUB_OFFLINE": "1"}, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            cmd, check=True, env={**os.environ, "HF_HUB_OFFLINE": "1"}, stdout=subprocess.DEVNULL
+        )
         summary = json.loads((Path(tmp) / folder / "summary.json").read_text())
-    return {"cpu_seconds_per_step": summary["train_cpu_seconds"] / summary["steps"], "steps": summary["steps"],
-            "load_avg_1min": load, "wall_seconds": time.time() - t0,
-            "when_utc": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(t0))}
+    return {
+        "cpu_seconds_per_step": summary["train_cpu_seconds"] / summary["steps"],
+        "steps": summary["steps"],
+        "load_avg_1min": load,
+        "wall_seconds": time.time() - t0,
+        "when_utc": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(t0)),
+    }
 
 
 def calibrate(out: Path, runs: Path, folders: list[str], steps: int = 64) -> dict:
@@ -171,7 +216,9 @@ def calibrate(out: Path, runs: Path, folders: list[str], steps: int = 64) -> dic
     for folder, command in commands.items():
         result[folder] = calibrate_one(runs, folder, command, steps)
         save_calibration(out, folder, result[folder])
-        print(f"{folder}: {result[folder]['cpu_seconds_per_step']:.3f} CPU s/step over {result[folder]['steps']} steps")
+        print(
+            f"{folder}: {result[folder]['cpu_seconds_per_step']:.3f} CPU s/step over {result[folder]['steps']} steps"
+        )
     return result
 
 
@@ -182,8 +229,12 @@ def save_calibration(out: Path, folder: str, entry: dict) -> Path:
     data = load_calibration(out, warn=True) or {}
     folders = {**data.get("folders", {}), folder: entry}
     first = min(folders.values(), key=lambda e: e.get("when_utc", ""))
-    data = {"when_utc": first.get("when_utc", data.get("when_utc")), "cpus": os.cpu_count(),
-            "load_avg_1min": first["load_avg_1min"], "folders": folders}
+    data = {
+        "when_utc": first.get("when_utc", data.get("when_utc")),
+        "cpus": os.cpu_count(),
+        "load_avg_1min": first["load_avg_1min"],
+        "folders": folders,
+    }
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(data, indent=1) + "\n")
     os.replace(tmp, path)
@@ -201,8 +252,9 @@ def fit_per_pass(points: list[tuple[float, float]]) -> tuple[float, float]:
     return 0.0, float(np.mean(y / x))
 
 
-def control_costs(dyn: pd.DataFrame, acc: pd.DataFrame, runs: Path, cores: int,
-                  calibration: dict | None = None) -> pd.DataFrame:
+def control_costs(
+    dyn: pd.DataFrame, acc: pd.DataFrame, runs: Path, cores: int, calibration: dict | None = None
+) -> pd.DataFrame:
     """One row per DynaBERT sub-network size: FLOPs, DynaBERT accuracy, the control's accuracy (NaN when not
     trained), its core-hours and whether they were measured or extrapolated."""
     rows, measured = [], {}
@@ -211,18 +263,30 @@ def control_costs(dyn: pd.DataFrame, acc: pd.DataFrame, runs: Path, cores: int,
         if cost is not None:
             measured[sid] = (r.flops, cost)
     if not measured:
-        raise ValueError(f"no fixed-size control with a summary.json under {runs} (folders fixed-w*-d*): nothing "
-                         "to measure the one-by-one cost from")
+        raise ValueError(
+            f"no fixed-size control with a summary.json under {runs} (folders fixed-w*-d*): nothing "
+            "to measure the one-by-one cost from"
+        )
     a, b = fit_per_pass([(f, c["core_hours"] / c["passes"]) for f, c in measured.values()])
     passes = float(np.mean([c["passes"] for _, c in measured.values()]))
-    ctrl = acc[acc.family == "fixed-control"].drop_duplicates("subnet_id", keep="last").set_index("subnet_id")
+    ctrl = (
+        acc[acc.family == "fixed-control"]
+        .drop_duplicates("subnet_id", keep="last")
+        .set_index("subnet_id")
+    )
     for sid, r in dyn.iterrows():
         hit = measured.get(sid)
-        rows.append({"subnet_id": sid, "flops": r.flops, "dynabert": r.accuracy,
-                     "control": ctrl.accuracy.get(sid, np.nan),
-                     "core_hours": hit[1]["core_hours"] if hit else (a + b * r.flops) * passes,
-                     "how": hit[1]["how"] if hit else "extrapolated",
-                     "logged_core_hours": hit[1]["logged_core_hours"] if hit else np.nan})
+        rows.append(
+            {
+                "subnet_id": sid,
+                "flops": r.flops,
+                "dynabert": r.accuracy,
+                "control": ctrl.accuracy.get(sid, np.nan),
+                "core_hours": hit[1]["core_hours"] if hit else (a + b * r.flops) * passes,
+                "how": hit[1]["how"] if hit else "extrapolated",
+                "logged_core_hours": hit[1]["logged_core_hours"] if hit else np.nan,
+            }
+        )
     return pd.DataFrame(rows).set_index("subnet_id")
 
 
@@ -236,15 +300,33 @@ def figure(table: pd.DataFrame, dyn_hours: float, path: Path) -> Path:
 
     total = table.core_hours.sum()
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    ax.scatter([dyn_hours] * len(table), table.dynabert, label="DynaBERT: 12 sub-networks from one run", zorder=3)
+    ax.scatter(
+        [dyn_hours] * len(table),
+        table.dynabert,
+        label="DynaBERT: 12 sub-networks from one run",
+        zorder=3,
+    )
     ctrl = table[table.control.notna()]
-    ax.scatter(ctrl.core_hours, ctrl.control, marker="s", label="fixed-size control (trained, measured)", zorder=3)
+    ax.scatter(
+        ctrl.core_hours,
+        ctrl.control,
+        marker="s",
+        label="fixed-size control (trained, measured)",
+        zorder=3,
+    )
     for sid, r in ctrl.iterrows():
-        ax.annotate(sid, (r.core_hours, r.control), fontsize=7, xytext=(4, 2), textcoords="offset points")
+        ax.annotate(
+            sid, (r.core_hours, r.control), fontsize=7, xytext=(4, 2), textcoords="offset points"
+        )
     n_meas = int((table.how != "extrapolated").sum())
     ax.axvline(dyn_hours, color="C0", lw=1)
-    ax.axvline(total, color="C1", ls="--", lw=1,
-               label=f"12 sizes one by one: {n_meas} measured + {len(table) - n_meas} extrapolated")
+    ax.axvline(
+        total,
+        color="C1",
+        ls="--",
+        lw=1,
+        label=f"12 sizes one by one: {n_meas} measured + {len(table) - n_meas} extrapolated",
+    )
     ax.set_xlabel("training compute (CPU core-hours; teacher left out of both)")
     ax.set_ylabel("dev accuracy (%)")
     ax.set_xlim(0, total * 1.1)
@@ -269,8 +351,11 @@ def load_calibration(out: Path, warn: bool = False) -> dict | None:
     if isinstance(data, dict) and isinstance(data.get("folders"), dict):
         return data
     if warn:
-        print(f"{path}: not a calibration ({data if isinstance(data, Exception) else 'no folders'}); starting it "
-              "afresh", file=sys.stderr)
+        print(
+            f"{path}: not a calibration ({data if isinstance(data, Exception) else 'no folders'}); starting it "
+            "afresh",
+            file=sys.stderr,
+        )
     return None
 
 
@@ -281,21 +366,32 @@ def sitting_words(cal: dict) -> str:
     steps = "/".join(map(str, sorted({f["steps"] for f in folders})))
     whens = sorted({f.get("when_utc") or cal["when_utc"] for f in folders})
     if len(whens) == 1:
-        return (f"{steps} steps from the same first batches, all in one sitting ({whens[0]}, 1-min load average "
-                f"{cal['load_avg_1min']:.2f} at its start")
-    return (f"{steps} steps from the same first batches, in {len(whens)} sittings ({', '.join(whens)}; each "
-            "folder's 1-min load average at its start is in compute-calibration.json")
+        return (
+            f"{steps} steps from the same first batches, all in one sitting ({whens[0]}, 1-min load average "
+            f"{cal['load_avg_1min']:.2f} at its start"
+        )
+    return (
+        f"{steps} steps from the same first batches, in {len(whens)} sittings ({', '.join(whens)}; each "
+        "folder's 1-min load average at its start is in compute-calibration.json"
+    )
 
 
-def compute_lines(acc: pd.DataFrame, dyn: pd.DataFrame, runs: Path, out: Path, cores: int) -> list[str]:
+def compute_lines(
+    acc: pd.DataFrame, dyn: pd.DataFrame, runs: Path, out: Path, cores: int
+) -> list[str]:
     """The README section: figure, per-size table, totals and how each number was obtained ([] when the stages or
     controls lack what is needed, with the reason)."""
     cal = load_calibration(out)
     folders = (cal or {}).get("folders")
     stages = {s: folder_cost(runs, s, cores, folders) for s in ("teacher", "width", "depth")}
     if stages["width"] is None or stages["depth"] is None:
-        return ["", "## Accuracy against training compute", "", "Not drawn: stages width/depth have no cost record "
-                "yet (summary.json with train_cpu_seconds, or train.log)."]
+        return [
+            "",
+            "## Accuracy against training compute",
+            "",
+            "Not drawn: stages width/depth have no cost record "
+            "yet (summary.json with train_cpu_seconds, or train.log).",
+        ]
     try:
         table = control_costs(dyn, acc, runs, cores, folders)
     except ValueError as err:
@@ -303,38 +399,61 @@ def compute_lines(acc: pd.DataFrame, dyn: pd.DataFrame, runs: Path, out: Path, c
     dyn_hours = stages["width"]["core_hours"] + stages["depth"]["core_hours"]
     dyn_logged = stages["width"]["logged_core_hours"] + stages["depth"]["logged_core_hours"]
     png = figure(table, dyn_hours, out / "figures" / "accuracy_vs_training_compute.png")
-    shown = table.assign(GFLOPs=table.flops / 1e9, control=table.control.map(
-        lambda v: "not trained" if np.isnan(v) else f"{v:.2f}"))[
-        ["GFLOPs", "dynabert", "control", "core_hours", "how", "logged_core_hours"]]
+    shown = table.assign(
+        GFLOPs=table.flops / 1e9,
+        control=table.control.map(lambda v: "not trained" if np.isnan(v) else f"{v:.2f}"),
+    )[["GFLOPs", "dynabert", "control", "core_hours", "how", "logged_core_hours"]]
     how = ", ".join(f"{s} {c['how']}" for s, c in stages.items() if c)
-    teacher = (f"{stages['teacher']['core_hours']:.2f} core-hours, {stages['teacher']['how']}"
-               if stages["teacher"] else "not known")
-    calibrated = ("`calibrated`: the folder's steps x its CPU seconds per optimizer step, measured by re-running its "
-                  f"own logged command for {sitting_words(cal)}; periodic dev evaluations left out); "
-                  if folders else "")
-    return ["", "## Accuracy against training compute", "", f"![accuracy vs training compute]({png.relative_to(out)})",
-            "", f"One DynaBERT run (stages width + depth): **{dyn_hours:.2f} CPU core-hours** for all "
-            f"{len(table)} sub-networks (logged by the runs themselves: {dyn_logged:.2f}). The same {len(table)} sizes "
-            f"trained one by one as fixed-size controls: **{table.core_hours.sum():.2f} core-hours** "
-            f"({table.core_hours.sum() / dyn_hours:.1f}x), of which "
-            f"{table[table.how != 'extrapolated'].core_hours.sum():.2f} measured on the controls trained here and the "
-            "rest extrapolated from their cost per example pass, scaled by FLOPs (a + b x FLOPs). Teacher "
-            f"fine-tuning ({teacher}) is needed by both and left out. How each was measured: {how} ({calibrated}"
-            "`CPU time`: the trainer's own process CPU time over the whole run, which on a shared machine also counts "
-            f"threads spinning while descheduled; `wall x cores`: train.log wall time x {cores} cores, pauses "
-            "included: an upper bound). `logged_core_hours`: what the run itself logged.", "",
-            shown.to_markdown(floatfmt=".2f")]
+    teacher = (
+        f"{stages['teacher']['core_hours']:.2f} core-hours, {stages['teacher']['how']}"
+        if stages["teacher"]
+        else "not known"
+    )
+    calibrated = (
+        "`calibrated`: the folder's steps x its CPU seconds per optimizer step, measured by re-running its "
+        f"own logged command for {sitting_words(cal)}; periodic dev evaluations left out); "
+        if folders
+        else ""
+    )
+    return [
+        "",
+        "## Accuracy against training compute",
+        "",
+        f"![accuracy vs training compute]({png.relative_to(out)})",
+        "",
+        f"One DynaBERT run (stages width + depth): **{dyn_hours:.2f} CPU core-hours** for all "
+        f"{len(table)} sub-networks (logged by the runs themselves: {dyn_logged:.2f}). The same {len(table)} sizes "
+        f"trained one by one as fixed-size controls: **{table.core_hours.sum():.2f} core-hours** "
+        f"({table.core_hours.sum() / dyn_hours:.1f}x), of which "
+        f"{table[table.how != 'extrapolated'].core_hours.sum():.2f} measured on the controls trained here and the "
+        "rest extrapolated from their cost per example pass, scaled by FLOPs (a + b x FLOPs). Teacher "
+        f"fine-tuning ({teacher}) is needed by both and left out. How each was measured: {how} ({calibrated}"
+        "`CPU time`: the trainer's own process CPU time over the whole run, which on a shared machine also counts "
+        f"threads spinning while descheduled; `wall x cores`: train.log wall time x {cores} cores, pauses "
+        "included: an upper bound). `logged_core_hours`: what the run itself logged.",
+        "",
+        shown.to_markdown(floatfmt=".2f"),
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    ap = argparse.ArgumentParser(prog="python -m recipes.training_compute", description=__doc__.splitlines()[0],
-                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    ap = argparse.ArgumentParser(
+        prog="python -m recipes.training_compute",
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     sub = ap.add_subparsers(dest="cmd", required=True)
-    cal = sub.add_parser("calibrate", formatter_class=argparse.ArgumentDefaultsHelpFormatter, help="CPU seconds per step of each training folder, re-measured now (idle "
-                         "machine), written to OUT/compute-calibration.json for the reference report")
-    cal.add_argument("--out", default="reports/sst2-minilm", help="the reference run's --out (steps.json)")
+    cal = sub.add_parser(
+        "calibrate",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        help="CPU seconds per step of each training folder, re-measured now (idle "
+        "machine), written to OUT/compute-calibration.json for the reference report",
+    )
+    cal.add_argument(
+        "--out", default="reports/sst2-minilm", help="the reference run's --out (steps.json)"
+    )
     cal.add_argument("--runs", default="runs/sst2-minilm", help="the reference run's --runs")
     cal.add_argument("--steps", type=int, default=64)
     cal.add_argument("--folders", default="width,depth,fixed-w0.25-d0.50,fixed-w0.50-d0.50")
@@ -343,14 +462,26 @@ def main(argv: list[str] | None = None) -> int:
     names = [f.strip() for f in args.folders.split(",") if f.strip()]
     try:
         if not names:
-            raise ValueError("--folders names no training folder (e.g. width,depth,fixed-w0.25-d0.50)")
+            raise ValueError(
+                "--folders names no training folder (e.g. width,depth,fixed-w0.25-d0.50)"
+            )
         if args.steps < 1:
-            raise ValueError(f"--steps must be at least 1 optimizer step per folder, got {args.steps}")
+            raise ValueError(
+                f"--steps must be at least 1 optimizer step per folder, got {args.steps}"
+            )
         calibrate(out, runs, names, args.steps)
     except (ValueError, subprocess.CalledProcessError) as err:
         kept = load_calibration(out)
-        print(f"error: {err}" + (f" ({out / 'compute-calibration.json'} keeps the calibrations measured: "
-                                 f"{', '.join(kept['folders'])})" if kept else ""), file=sys.stderr)
+        print(
+            f"error: {err}"
+            + (
+                f" ({out / 'compute-calibration.json'} keeps the calibrations measured: "
+                f"{', '.join(kept['folders'])})"
+                if kept
+                else ""
+            ),
+            file=sys.stderr,
+        )
         return 2
     print(f"-> {out / 'compute-calibration.json'}")
     return 0

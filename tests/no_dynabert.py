@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-BLOCKER = '''
+BLOCKER = """
 import sys, importlib.abc
 
 class _NoDynabert(importlib.abc.MetaPathFinder):
@@ -30,14 +30,16 @@ except ModuleNotFoundError:
     pass
 else:
     raise SystemExit("the dynabert blocker failed: dynabert is importable")
-'''
+"""
 
-EPILOGUE = '''
+EPILOGUE = """
 assert not [m for m in sys.modules if m == "dynabert" or m.startswith("dynabert.")], "dynabert got imported"
-'''
+"""
 
 
-def run_without_dynabert(script: str, workdir: Path, timeout_s: float = 300.0, extra_path: str | None = None) -> dict:
+def run_without_dynabert(
+    script: str, workdir: Path, timeout_s: float = 300.0, extra_path: str | None = None
+) -> dict:
     """Run `script` (which must `print(json.dumps(...))` as its last line) with dynabert blocked; its JSON.
 
     extra_path: one folder put on sys.path (e.g. the repo root, for bench/devices code that must work without
@@ -48,11 +50,23 @@ def run_without_dynabert(script: str, workdir: Path, timeout_s: float = 300.0, e
     source = BLOCKER + path_line + script + EPILOGUE
     (workdir / "isolated_script.py").write_text(source)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    env.update(HF_HUB_OFFLINE="1", HF_MODULES_CACHE=str(workdir / "hf_modules"), TOKENIZERS_PARALLELISM="false")
-    proc = subprocess.run([sys.executable, "-I", str(workdir / "isolated_script.py")], cwd=workdir, env=env,
-                          stdin=subprocess.DEVNULL,
-                          capture_output=True, text=True, timeout=timeout_s)
-    assert proc.returncode == 0, f"isolated process failed ({proc.returncode}):\n{proc.stderr[-4000:]}"
+    env.update(
+        HF_HUB_OFFLINE="1",
+        HF_MODULES_CACHE=str(workdir / "hf_modules"),
+        TOKENIZERS_PARALLELISM="false",
+    )
+    proc = subprocess.run(
+        [sys.executable, "-I", str(workdir / "isolated_script.py")],
+        cwd=workdir,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+    )
+    assert proc.returncode == 0, (
+        f"isolated process failed ({proc.returncode}):\n{proc.stderr[-4000:]}"
+    )
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
     assert lines, f"isolated process printed no JSON:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
     return json.loads(lines[-1])

@@ -6,18 +6,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from no_dynabert import run_without_dynabert
 
 from bench.export import ensure_artifact, sample_inputs
 from devices.runner import load
 from dynabert import DynaBert, SubnetSpec, extract, load_model
 from dynabert.evaluate import weights_sha
-from no_dynabert import run_without_dynabert
 
 ROOT = Path(__file__).resolve().parents[2]
 SEQ = 16
 SPEC = SubnetSpec(0.5, 0.5)
 
-ISOLATED = '''
+ISOLATED = """
 import json
 from transformers import AutoModelForSequenceClassification
 from bench.export import check, export_onnx, export_tflite
@@ -29,7 +29,7 @@ for fmt, export in (("onnx", export_onnx), ("tflite", export_tflite)):
     export(model, path, SEQ)
     out[fmt] = {"path": path, "check": check(model, fmt, path, SEQ)}
 print(json.dumps(out))
-'''
+"""
 
 
 def logits_of(path, fmt: str, vocab: int) -> np.ndarray:
@@ -37,8 +37,12 @@ def logits_of(path, fmt: str, vocab: int) -> np.ndarray:
     run, _ = load("litert" if fmt == "tflite" else "onnxruntime", str(path), 1)
     ids, mask, tt = (t.numpy() for t in sample_inputs(2, SEQ, vocab, seed=1))
     rows = [slice(0, 2)] if fmt == "onnx" else [slice(0, 1), slice(1, 2)]
-    return np.concatenate([run({"input_ids": ids[r], "attention_mask": mask[r], "token_type_ids": tt[r]})
-                           for r in rows])
+    return np.concatenate(
+        [
+            run({"input_ids": ids[r], "attention_mask": mask[r], "token_type_ids": tt[r]})
+            for r in rows
+        ]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +61,14 @@ def test_export_of_remote_loaded_subnet_matches_todays_path(remote_exports, fmt)
     hf, sub, root, result = remote_exports
     assert result["class"].startswith("transformers_modules.")  # exported from the copied code
     meta = result[fmt]["check"]
-    assert meta["ok"] and meta["max_abs_err"] <= 1e-4, meta  # the artifact against the remote model in torch
-    today, today_meta = ensure_artifact(sub, weights_sha(hf), SPEC.subnet_id, fmt, SEQ, root / "cache")
+    assert meta["ok"] and meta["max_abs_err"] <= 1e-4, (
+        meta
+    )  # the artifact against the remote model in torch
+    today, today_meta = ensure_artifact(
+        sub, weights_sha(hf), SPEC.subnet_id, fmt, SEQ, root / "cache"
+    )
     assert today_meta["ok"], today_meta
     remote = logits_of(result[fmt]["path"], fmt, sub.config.vocab_size)
-    np.testing.assert_allclose(remote, logits_of(today, fmt, sub.config.vocab_size), atol=1e-5, rtol=0)
+    np.testing.assert_allclose(
+        remote, logits_of(today, fmt, sub.config.vocab_size), atol=1e-5, rtol=0
+    )

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from bench.export import ensure_artifact
-from bench.sweep import SweepConfig, main as sweep_main, run_sweep
+from bench.sweep import SweepConfig, run_sweep
+from bench.sweep import main as sweep_main
 from devices.inputs import read_input_spec
 from devices.local import LocalCpu, available
 from devices.request import RunRequest, RunResult
@@ -26,8 +27,16 @@ ROOT = Path(__file__).resolve().parents[2]
 def run_fresh(path, runtime, seq_len, inputs=None, **kw):
     """One local fresh-process run of `path` (quick settings); `inputs` defaults to the artifact's own spec."""
     inputs = inputs or read_input_spec(path)
-    request = RunRequest(artifact=path, runtime=runtime, inputs=inputs, seq_len=seq_len, warmup=1, min_runs=2,
-                         min_time_s=0.0, **kw)
+    request = RunRequest(
+        artifact=path,
+        runtime=runtime,
+        inputs=inputs,
+        seq_len=seq_len,
+        warmup=1,
+        min_runs=2,
+        min_time_s=0.0,
+        **kw,
+    )
     return LocalCpu({"name": "local-cpu"}).run(request)
 
 
@@ -51,7 +60,9 @@ def test_export_numerics(tiny, cache, fmt, wd):
     assert meta["ok"] and meta["argmax_agree"], meta
     assert meta["max_abs_err"] <= (1e-4 if not fmt.endswith("int8") else meta["tolerance"])
     assert path.stat().st_size == meta["bytes"]
-    again, _ = ensure_artifact(extract(dyna, spec), sha, spec.subnet_id, fmt, 16, cache)  # cached: same file
+    again, _ = ensure_artifact(
+        extract(dyna, spec), sha, spec.subnet_id, fmt, 16, cache
+    )  # cached: same file
     assert again == path and again.stat().st_mtime == path.stat().st_mtime
 
 
@@ -65,7 +76,9 @@ def test_distilbert_layout_exports_and_runs(cache, fmt, tmp_path):
     sub = extract(DynaBert(hf), SubnetSpec(0.5, 0.5))
     path, meta = ensure_artifact(sub, weights_sha(hf), "w0.50-d0.50", fmt, 16, cache)
     assert meta["ok"] and meta["max_abs_err"] <= 1e-4, meta
-    out = run_fresh(path, "onnxruntime" if fmt == "onnx" else "litert", 16, save_output=str(tmp_path / "y.npy"))
+    out = run_fresh(
+        path, "onnxruntime" if fmt == "onnx" else "litert", 16, save_output=str(tmp_path / "y.npy")
+    )
     assert out.ok, out
     assert read_input_spec(path).type_vocab_size == 1  # no token-type table: types drawn as 0
 
@@ -77,7 +90,9 @@ def test_corrupted_artifact_is_a_clear_error(tiny, cache, tmp_path):
     bad.write_bytes(path.read_bytes()[: path.stat().st_size // 3])
     good = read_input_spec(path)
     out = run_fresh(bad, "onnxruntime", 16, inputs=good)
-    assert not out.ok and ("INVALID" in out.error or "protobuf" in out.error.lower() or "Load" in out.error)
+    assert not out.ok and (
+        "INVALID" in out.error or "protobuf" in out.error.lower() or "Load" in out.error
+    )
     bad_tfl = tmp_path / "bad.tflite"
     bad_tfl.write_bytes(b"\0" * 1000)
     out = run_fresh(bad_tfl, "litert", 16, inputs=good)
@@ -88,7 +103,9 @@ def test_runner_runs_onnxruntime_without_telemetry(tiny, cache, tmp_path, monkey
     """onnxruntime >= 1.29 starts a telemetry uploader and an on-disk event cache under HOME unless told not to;
     the runner must measure inference alone, so a fresh HOME stays free of that cache."""
     dyna, sha = tiny
-    path, _ = ensure_artifact(extract(dyna, SubnetSpec(0.25, 0.5)), sha, "w0.25-d0.50", "onnx", 16, cache)
+    path, _ = ensure_artifact(
+        extract(dyna, SubnetSpec(0.25, 0.5)), sha, "w0.25-d0.50", "onnx", 16, cache
+    )
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.delenv("ORT_DISABLE_TELEMETRY", raising=False)
     out = run_fresh(path, "onnxruntime", 16)
@@ -111,26 +128,69 @@ def test_missing_runtime_package_in_runner(tmp_path):
         (shim / name).mkdir()
         (shim / name / "__init__.py").write_text(f"raise ImportError('No module named {name}')\n")
     env = {**os.environ, "PYTHONPATH": str(shim)}
-    proc = subprocess.run([sys.executable, str(ROOT / "devices" / "runner.py"), "--artifact", "x.tflite",
-                           "--runtime", "litert", "--vocab-size", "100", "--type-vocab-size", "2"], capture_output=True, text=True, env=env)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "devices" / "runner.py"),
+            "--artifact",
+            "x.tflite",
+            "--runtime",
+            "litert",
+            "--vocab-size",
+            "100",
+            "--type-vocab-size",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     result = json.loads(proc.stdout)
     assert not result["ok"] and "tflite_runtime" in result["error"]
 
 
 def test_sweep_writes_records_and_resumes(tmp_path, cache, capsys):
     store = tmp_path / "r.jsonl"
-    args = ["--model", "tiny", "--runtimes", "onnxruntime,litert", "--widths", "1.0,0.5", "--depths", "1.0",
-            "--seq-len", "16", "--min-time", "0", "--min-runs", "3", "--warmup", "1", "--cache-dir", str(cache),
-            "--results", str(store)]
+    args = [
+        "--model",
+        "tiny",
+        "--runtimes",
+        "onnxruntime,litert",
+        "--widths",
+        "1.0,0.5",
+        "--depths",
+        "1.0",
+        "--seq-len",
+        "16",
+        "--min-time",
+        "0",
+        "--min-runs",
+        "3",
+        "--warmup",
+        "1",
+        "--cache-dir",
+        str(cache),
+        "--results",
+        str(store),
+    ]
     assert sweep_main(args) == 0
     recs = records.read(store)
     assert len(recs) == 4 and all(r.status == "ok" for r in recs)
     r = recs[0]
-    assert r.latency_ms_p50 > 0 and r.n_runs >= 3 and len(r.samples_ms) == r.n_runs and r.peak_rss_mb > 0
+    assert (
+        r.latency_ms_p50 > 0
+        and r.n_runs >= 3
+        and len(r.samples_ms) == r.n_runs
+        and r.peak_rss_mb > 0
+    )
     assert r.flops == 2 * (2 * 16 * (4 * 64 * 64 + 2 * 64 * 128) + 64 * 64 + 64 * 2)
-    assert r.git_sha is not None and r.cpu_model and r.runtime_version and r.export_max_abs_err < 1e-4
+    assert (
+        r.git_sha is not None and r.cpu_model and r.runtime_version and r.export_max_abs_err < 1e-4
+    )
     assert isinstance(r.env["load_avg_1min"], float)  # each record: the load when its cell finished
-    assert [x.timestamp_utc for x in recs] == sorted(x.timestamp_utc for x in recs)  # stamped when measured
+    assert [x.timestamp_utc for x in recs] == sorted(
+        x.timestamp_utc for x in recs
+    )  # stamped when measured
     assert "median latency" in capsys.readouterr().out
     assert sweep_main(args) == 0  # all done: nothing measured again
     assert len(records.read(store)) == 4
@@ -148,24 +208,41 @@ def test_every_export_happens_before_the_first_timed_run(tmp_path, monkeypatch):
         return RunResult.failed("not timed in this test")
 
     monkeypatch.setattr(sweep, "run_on_device", fake_device)
-    cfg = SweepConfig(models=["tiny"], results=str(tmp_path / "r.jsonl"), runtimes=("onnxruntime",),
-                      widths=(1.0, 0.5), depths=(1.0,), seq_len=12, min_time_s=0, min_runs=2, cache=cache)
+    cfg = SweepConfig(
+        models=["tiny"],
+        results=str(tmp_path / "r.jsonl"),
+        runtimes=("onnxruntime",),
+        widths=(1.0, 0.5),
+        depths=(1.0,),
+        seq_len=12,
+        min_time_s=0,
+        min_runs=2,
+        cache=cache,
+    )
     run_sweep(cfg)
     # each artifact and the plain export it was fused from (<stem>.unfused.onnx, bench/ort_fusion.py)
     assert len(seen) == 2 and all(len(names) == 4 for names in seen)
-    assert all(sum(n.endswith('.unfused.onnx') for n in names) == 2 for names in seen)
+    assert all(sum(n.endswith(".unfused.onnx") for n in names) == 2 for names in seen)
 
 
 def test_failed_cell_still_writes_a_record(tmp_path, cache, monkeypatch):
-    import bench.sweep as sweep
 
     def broken(*a, **k):
         raise RuntimeError("converter exploded")
 
     monkeypatch.setattr("bench.export.export_tflite", broken)
     store = tmp_path / "r.jsonl"
-    cfg = SweepConfig(models=["tiny"], results=str(store), runtimes=("litert",), widths=(0.75,), depths=(0.75,),
-                      seq_len=12, min_time_s=0, min_runs=2, cache=tmp_path / "fresh-cache")
+    cfg = SweepConfig(
+        models=["tiny"],
+        results=str(store),
+        runtimes=("litert",),
+        widths=(0.75,),
+        depths=(0.75,),
+        seq_len=12,
+        min_time_s=0,
+        min_runs=2,
+        cache=tmp_path / "fresh-cache",
+    )
     written = run_sweep(cfg)
     assert [r.status for r in written] == ["error"] and "converter exploded" in written[0].error
     assert records.read(store)[0].status == "error"
@@ -173,11 +250,31 @@ def test_failed_cell_still_writes_a_record(tmp_path, cache, monkeypatch):
 
 def test_killed_sweep_loses_nothing(tmp_path, cache):
     store = tmp_path / "r.jsonl"
-    cmd = [sys.executable, "-m", "bench.sweep", "--model", "tiny", "--runtimes", "onnxruntime", "--seq-len", "16",
-           "--widths", "1.0,0.5,0.25", "--min-time", "0.5", "--min-runs", "3", "--cache-dir", str(cache),
-           "--results", str(store)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "bench.sweep",
+        "--model",
+        "tiny",
+        "--runtimes",
+        "onnxruntime",
+        "--seq-len",
+        "16",
+        "--widths",
+        "1.0,0.5,0.25",
+        "--min-time",
+        "0.5",
+        "--min-runs",
+        "3",
+        "--cache-dir",
+        str(cache),
+        "--results",
+        str(store),
+    ]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TQDM_DISABLE": "1"}
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.time() + 180
     while time.time() < deadline and proc.poll() is None:
         if store.exists() and len(store.read_text().splitlines()) >= 2:
@@ -206,14 +303,24 @@ def test_processes_are_interleaved_and_pooled(tmp_path, cache, monkeypatch):
 
     monkeypatch.setattr(sweep, "run_on_device", spy)
     store = tmp_path / "r.jsonl"
-    cfg = SweepConfig(models=["tiny"], results=str(store), runtimes=("onnxruntime",), widths=(1.0, 0.5),
-                      depths=(1.0,), seq_len=12, min_time_s=0, min_runs=4, warmup=1, cache=cache, processes=3)
+    cfg = SweepConfig(
+        models=["tiny"],
+        results=str(store),
+        runtimes=("onnxruntime",),
+        widths=(1.0, 0.5),
+        depths=(1.0,),
+        seq_len=12,
+        min_time_s=0,
+        min_runs=4,
+        warmup=1,
+        cache=cache,
+        processes=3,
+    )
     written = run_sweep(cfg)
     assert order == ["w1.00-d1.00", "w0.50-d1.00"] * 3
     for rec in written:
         assert rec.status == "ok" and rec.n_runs == 12 and len(rec.env["process_medians_ms"]) == 3
     assert run_sweep(cfg) == []  # finished cells are not measured again
-
 
 
 def test_another_machines_store_is_remeasured_here(tmp_path, cache):
@@ -223,18 +330,35 @@ def test_another_machines_store_is_remeasured_here(tmp_path, cache):
     from devices.machine import this_machine
 
     store = tmp_path / "r.jsonl"
-    cfg = SweepConfig(models=["tiny"], results=str(store), runtimes=("onnxruntime",), widths=(1.0, 0.5),
-                      depths=(1.0, 0.5), seq_len=12, min_time_s=0, min_runs=3, warmup=1, cache=cache)
+    cfg = SweepConfig(
+        models=["tiny"],
+        results=str(store),
+        runtimes=("onnxruntime",),
+        widths=(1.0, 0.5),
+        depths=(1.0, 0.5),
+        seq_len=12,
+        min_time_s=0,
+        min_runs=3,
+        warmup=1,
+        cache=cache,
+    )
     here = this_machine()
     first = run_sweep(cfg)
     assert len(first) == 4 and {r.machine_fingerprint for r in first} == {here.fingerprint}
-    assert first[0].machine["isa"] == list(here.isa) and first[0].machine["cpu_model"] == here.cpu_model
+    assert (
+        first[0].machine["isa"] == list(here.isa)
+        and first[0].machine["cpu_model"] == here.cpu_model
+    )
     other = {**first[0].machine, "cpu_model": "Other CPU", "isa": ["avx2", "fma"]}
     foreign = [replace(r, machine_fingerprint="0123456789ab", machine=other) for r in first]
-    foreign += [replace(first[0], machine_fingerprint=None, machine=None)]  # an old, unfingerprinted record
+    foreign += [
+        replace(first[0], machine_fingerprint=None, machine=None)
+    ]  # an old, unfingerprinted record
     store.write_text("".join(json.dumps(r.to_dict()) + "\n" for r in foreign))
     again = run_sweep(cfg)
-    assert sorted(r.subnet_id for r in again) == sorted(r.subnet_id for r in first)  # every cell, once
+    assert sorted(r.subnet_id for r in again) == sorted(
+        r.subnet_id for r in first
+    )  # every cell, once
     assert all(r.machine_fingerprint == here.fingerprint and r.timestamp_utc for r in again)
     assert len(records.read(store)) == len(foreign) + 4
     assert run_sweep(cfg) == []  # now measured here: nothing to do
@@ -247,8 +371,12 @@ def test_machine_fingerprint_covers_what_decides_latency():
 
     m = this_machine().to_dict()
     assert fingerprint(m) == this_machine().fingerprint and len(fingerprint(m)) == 12
-    for change in ({"isa": ["avx2"]}, {"cores_used": m["cores_used"] + 1},
-                   {"runtimes": {**m["runtimes"], "onnxruntime": "0.0.1"}}, {"cpu_model": "Other"}):
+    for change in (
+        {"isa": ["avx2"]},
+        {"cores_used": m["cores_used"] + 1},
+        {"runtimes": {**m["runtimes"], "onnxruntime": "0.0.1"}},
+        {"cpu_model": "Other"},
+    ):
         assert fingerprint({**m, **change}) != fingerprint(m)
 
 
@@ -257,7 +385,9 @@ def _counting_check(monkeypatch):
     import bench.export as export
 
     real, calls = export.check, []
-    monkeypatch.setattr(export, "check", lambda model, fmt, *a: calls.append(fmt) or real(model, fmt, *a))
+    monkeypatch.setattr(
+        export, "check", lambda model, fmt, *a: calls.append(fmt) or real(model, fmt, *a)
+    )
     return calls
 
 
@@ -271,16 +401,28 @@ def test_changed_exporter_version_reexports_and_rechecks(tiny, tmp_path, monkeyp
     path, meta = ensure_artifact(extract(dyna, spec), sha, spec.subnet_id, "onnx", 16, tmp_path)
     assert meta["export_key"]["exporters"]["onnxscript"] is not None
     real = export.package_versions
-    monkeypatch.setattr(export, "package_versions", lambda pkgs: {**real(pkgs), **(
-        {"onnxscript": "0.0.1-other"} if "onnxscript" in pkgs else {})})
+    monkeypatch.setattr(
+        export,
+        "package_versions",
+        lambda pkgs: {
+            **real(pkgs),
+            **({"onnxscript": "0.0.1-other"} if "onnxscript" in pkgs else {}),
+        },
+    )
     calls = _counting_check(monkeypatch)
     again, meta2 = ensure_artifact(extract(dyna, spec), sha, spec.subnet_id, "onnx", 16, tmp_path)
     assert again != path and again.is_file() and path.is_file()
-    assert calls == ["onnx"] and meta2["ok"] and meta2["export_key"]["exporters"]["onnxscript"] == "0.0.1-other"
+    assert (
+        calls == ["onnx"]
+        and meta2["ok"]
+        and meta2["export_key"]["exporters"]["onnxscript"] == "0.0.1-other"
+    )
 
 
 @pytest.mark.parametrize("change", ["tolerance", "runtime", "isa"])
-def test_changed_tolerance_runtime_or_cpu_rechecks_the_cached_file(tiny, tmp_path, monkeypatch, change):
+def test_changed_tolerance_runtime_or_cpu_rechecks_the_cached_file(
+    tiny, tmp_path, monkeypatch, change
+):
     """A cached int8 verdict is reused only under the tolerance, checking-runtime version and CPU features it
     was made with; any other -> the same file is checked again (not re-exported) and the new key stored."""
     import bench.export as export
@@ -288,19 +430,31 @@ def test_changed_tolerance_runtime_or_cpu_rechecks_the_cached_file(tiny, tmp_pat
 
     dyna, sha = tiny
     spec = SubnetSpec(0.25, 0.5)
-    path, meta = ensure_artifact(extract(dyna, spec), sha, spec.subnet_id, "onnx-int8", 16, tmp_path)
+    path, meta = ensure_artifact(
+        extract(dyna, spec), sha, spec.subnet_id, "onnx-int8", 16, tmp_path
+    )
     mtime = path.stat().st_mtime_ns
     if change == "tolerance":
         monkeypatch.setattr(export, "INT8_REL_TOL", export.INT8_REL_TOL / 2)
     elif change == "runtime":
         real = export.package_versions
-        monkeypatch.setattr(export, "package_versions", lambda pkgs: {**real(pkgs), **(
-            {"onnxruntime": "9.9.9"} if pkgs == ("onnxruntime",) else {})})
+        monkeypatch.setattr(
+            export,
+            "package_versions",
+            lambda pkgs: {
+                **real(pkgs),
+                **({"onnxruntime": "9.9.9"} if pkgs == ("onnxruntime",) else {}),
+            },
+        )
     else:
         real_m = machine.this_machine
-        monkeypatch.setattr(machine, "this_machine", lambda *a: replace(real_m(*a), isa=("avx2", "fma", "amx_int8")))
+        monkeypatch.setattr(
+            machine, "this_machine", lambda *a: replace(real_m(*a), isa=("avx2", "fma", "amx_int8"))
+        )
     calls = _counting_check(monkeypatch)
-    again, meta2 = ensure_artifact(extract(dyna, spec), sha, spec.subnet_id, "onnx-int8", 16, tmp_path)
+    again, meta2 = ensure_artifact(
+        extract(dyna, spec), sha, spec.subnet_id, "onnx-int8", 16, tmp_path
+    )
     assert again == path and path.stat().st_mtime_ns == mtime  # same file, not re-exported
     assert calls == ["onnx-int8"] and meta2["check_key"] != meta["check_key"]
     again, _ = ensure_artifact(extract(dyna, spec), sha, spec.subnet_id, "onnx-int8", 16, tmp_path)
@@ -327,8 +481,28 @@ def test_export_only_names_a_failed_export_and_exits_1(tmp_path, monkeypatch, ca
 
     monkeypatch.setattr("bench.export.export_tflite", broken)
     store = tmp_path / "r.jsonl"
-    assert main(["--model", "tiny", "--runtimes", "litert", "--widths", "0.75", "--depths", "0.75", "--seq-len", "12",
-                 "--cache-dir", str(tmp_path / "fresh-cache"), "--results", str(store), "--export-only"]) == 1
+    assert (
+        main(
+            [
+                "--model",
+                "tiny",
+                "--runtimes",
+                "litert",
+                "--widths",
+                "0.75",
+                "--depths",
+                "0.75",
+                "--seq-len",
+                "12",
+                "--cache-dir",
+                str(tmp_path / "fresh-cache"),
+                "--results",
+                str(store),
+                "--export-only",
+            ]
+        )
+        == 1
+    )
     out, err = capsys.readouterr()
     assert "0 pending cell(s) exported and checked, 1 failed" in out and "converter exploded" in err
     assert not store.exists()
@@ -341,4 +515,6 @@ def test_onnx_int8_candidates_start_with_the_cpus_settings_then_leave_attention_
     got = onnx_int8_candidates(vnni)
     assert got[0] == onnx_int8_settings(vnni) and got[1]["op_types_to_quantize"] == ["MatMul"]
     assert got[2] == {**got[1], "reduce_range": True} and len(got) == 3
-    assert len(onnx_int8_candidates(("avx2", "fma"))) == 2  # reduce_range already on: the third is the second
+    assert (
+        len(onnx_int8_candidates(("avx2", "fma"))) == 2
+    )  # reduce_range already on: the third is the second

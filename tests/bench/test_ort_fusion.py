@@ -19,7 +19,10 @@ from dynabert import DynaBert, SubnetSpec, extract, load_model
 from dynabert.evaluate import weights_sha
 from tests.conftest import tiny_distilbert, tiny_roberta
 
-SPECS = [SubnetSpec(0.5, 0.5), SubnetSpec(0.25, 1.0)]  # width-pruned: heads x head size < hidden size
+SPECS = [
+    SubnetSpec(0.5, 0.5),
+    SubnetSpec(0.25, 1.0),
+]  # width-pruned: heads x head size < hidden size
 
 
 @pytest.fixture(scope="module")
@@ -30,16 +33,19 @@ def tiny():
 
 def attention_nodes(path):
     graph = onnx.load(str(path)).graph
-    return [{a.name: helper.get_attribute_value(a) for a in n.attribute} for n in graph.node
-            if n.op_type in ("Attention", "QAttention")]
+    return [
+        {a.name: helper.get_attribute_value(a) for a in n.attribute}
+        for n in graph.node
+        if n.op_type in ("Attention", "QAttention")
+    ]
 
 
 def masks(batch_seq=(4, 16)):
     """Right, left and inner padding, and a full row: the fused node must take any 2D mask."""
     b, s = batch_seq
     m = np.ones((b, s), np.int64)
-    m[0, s // 2:] = 0
-    m[1, :s // 3] = 0
+    m[0, s // 2 :] = 0
+    m[1, : s // 3] = 0
     m[2, [1, 5, 6, 11]] = 0
     return m
 
@@ -51,7 +57,9 @@ def run_both(model, path, mask):
     with torch.no_grad():
         ref = model(ids, torch.from_numpy(mask), tt).logits.numpy()
     run, _ = load("onnxruntime", str(path), 1)
-    return run({"input_ids": ids.numpy(), "attention_mask": mask, "token_type_ids": tt.numpy()}), ref
+    return run(
+        {"input_ids": ids.numpy(), "attention_mask": mask, "token_type_ids": tt.numpy()}
+    ), ref
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=[s.subnet_id for s in SPECS])
@@ -61,12 +69,18 @@ def test_every_layer_fuses_into_one_attention_node_with_its_own_heads(tiny, tmp_
     path, meta = ensure_artifact(sub, sha, spec.subnet_id, "onnx", 16, tmp_path)
     assert meta["ok"] and meta["max_abs_err"] <= FP32_TOL
     nodes = attention_nodes(path)
-    assert len(nodes) == sub.config.num_hidden_layers == meta["graph_optimizations"]["fused"]["Attention"]
+    assert (
+        len(nodes)
+        == sub.config.num_hidden_layers
+        == meta["graph_optimizations"]["fused"]["Attention"]
+    )
     assert {n["num_heads"] for n in nodes} == {sub.config.num_attention_heads}
     assert meta["graph_optimizations"]["head_sizes"] == [sub.config.attention_head_size]
     assert unfused_path(path).is_file() and not attention_nodes(unfused_path(path))
     got, ref = run_both(sub, path, masks())
-    assert np.abs(got - ref).max() <= FP32_TOL  # left / inner padding too: the mask stays a raw 2D mask
+    assert (
+        np.abs(got - ref).max() <= FP32_TOL
+    )  # left / inner padding too: the mask stays a raw 2D mask
 
 
 def test_fusion_is_named_in_the_sidecar_and_the_session_options(tiny, tmp_path):
@@ -89,7 +103,10 @@ def test_int8_is_quantized_from_the_fused_graph_within_its_bound(tiny, tmp_path)
     path, meta = ensure_artifact(sub, sha, spec.subnet_id, "onnx-int8", 16, tmp_path)
     assert meta["ok"] and meta["max_abs_err"] <= meta["tolerance"]
     assert len(attention_nodes(path)) == sub.config.num_hidden_layers
-    assert meta["graph_optimizations"]["fused_after_quantization"]["QAttention"] == sub.config.num_hidden_layers
+    assert (
+        meta["graph_optimizations"]["fused_after_quantization"]["QAttention"]
+        == sub.config.num_hidden_layers
+    )
     assert "quantize_dynamic" in meta["graph_optimizations"]["then"]
     got, ref = run_both(sub, path, masks())
     assert np.abs(got - ref).max() <= meta["tolerance"]
@@ -104,7 +121,9 @@ def test_other_layouts_fuse_and_stay_exact(make, tmp_path):
     assert meta["ok"] and meta["max_abs_err"] <= FP32_TOL, meta
     assert meta["graph_optimizations"]["fused"].get("Attention") == sub.config.num_hidden_layers
     assert "EmbedLayerNormalization" not in meta["graph_optimizations"]["fused"]
-    assert read_input_spec(path).vocab_size == sub.config.vocab_size  # the embedding lookups stay readable
+    assert (
+        read_input_spec(path).vocab_size == sub.config.vocab_size
+    )  # the embedding lookups stay readable
     got, ref = run_both(sub, path, masks())
     assert np.abs(got - ref).max() <= FP32_TOL
 
@@ -124,9 +143,13 @@ def test_a_scale_other_than_one_over_sqrt_head_size_is_refused(tiny, tmp_path):
             init.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(init) * 2, init.name))
     for node in model.graph.node:  # back to Mul form so fuse() sees an export-shaped graph
         if node.op_type == "Div" and node.input[1].endswith("_reciprocal"):
-            scale = numpy_helper.to_array(next(i for i in model.graph.initializer if i.name == node.input[1]))
+            scale = numpy_helper.to_array(
+                next(i for i in model.graph.initializer if i.name == node.input[1])
+            )
             node.op_type = "Mul"
-            model.graph.initializer.append(numpy_helper.from_array((1 / scale).astype(np.float32), node.name + "_c"))
+            model.graph.initializer.append(
+                numpy_helper.from_array((1 / scale).astype(np.float32), node.name + "_c")
+            )
             node.input[1] = node.name + "_c"
     onnx.save(model, str(tmp_path / "scaled.onnx"))
     with pytest.raises(ValueError, match=r"scale .* is not 1/sqrt\(head size"):
@@ -142,13 +165,20 @@ def test_a_failed_fusion_ships_the_plain_export_and_says_so(tiny, tmp_path, monk
 
     monkeypatch.setattr(ort_fusion, "fuse", refuse)
     dyna, _ = tiny
-    summary = export_onnx_fused(extract(dyna, SPECS[0]), tmp_path / "a.onnx", 16, tmp_path / "a.unfused.onnx")
+    summary = export_onnx_fused(
+        extract(dyna, SPECS[0]), tmp_path / "a.onnx", 16, tmp_path / "a.unfused.onnx"
+    )
     assert summary["error"] == "ValueError: pattern not found" and summary["fused"] == {}
     assert (tmp_path / "a.onnx").read_bytes() == (tmp_path / "a.unfused.onnx").read_bytes()
-    assert "a.onnx: onnxruntime's attention fusion failed (ValueError: pattern not found)" in capsys.readouterr().err
+    assert (
+        "a.onnx: onnxruntime's attention fusion failed (ValueError: pattern not found)"
+        in capsys.readouterr().err
+    )
 
 
-def test_int8_that_fails_its_check_is_quantized_again_with_attention_left_fp32(tiny, tmp_path, monkeypatch):
+def test_int8_that_fails_its_check_is_quantized_again_with_attention_left_fp32(
+    tiny, tmp_path, monkeypatch
+):
     """Accuracy-aware int8 (bench.export.onnx_int8_candidates): when the fastest settings' artifact fails the
     numerics check, the next settings are tried, the first that passes is kept, and the record says which."""
     import bench.export as export
@@ -172,5 +202,7 @@ def test_int8_that_fails_its_check_is_quantized_again_with_attention_left_fp32(t
     assert [a["ok"] for a in attempts] == [False, True] and attempts[0]["max_abs_err"] == 9.0
     assert meta["ok"] and meta["quantization"]["op_types_to_quantize"] == ["MatMul"]
     assert "QAttention" not in meta["graph_optimizations"]["fused_after_quantization"]
-    assert len(attention_nodes(path)) == sub.config.num_hidden_layers  # the fused Attention kept, in fp32
+    assert (
+        len(attention_nodes(path)) == sub.config.num_hidden_layers
+    )  # the fused Attention kept, in fp32
     assert not list(tmp_path.rglob("try*"))  # the trial files are gone

@@ -9,8 +9,19 @@ from dynabert.records import Record
 
 
 def rec(subnet="w1.00-d1.00", **kw):
-    return Record(kind="latency", subnet_id=subnet, width_mult=1.0, depth_mult=1.0, model_id="tiny",
-                  checkpoint_sha="abc", runtime="onnxruntime", threads=1, batch_size=1, seq_len=32, **kw)
+    return Record(
+        kind="latency",
+        subnet_id=subnet,
+        width_mult=1.0,
+        depth_mult=1.0,
+        model_id="tiny",
+        checkpoint_sha="abc",
+        runtime="onnxruntime",
+        threads=1,
+        batch_size=1,
+        seq_len=32,
+        **kw,
+    )
 
 
 def test_stats_hand_computed():
@@ -19,7 +30,9 @@ def test_stats_hand_computed():
     assert s["latency_ms_p90"] == pytest.approx(4.0 + 0.6 * 6.0)  # rank 3.6 between 4 and 10
     assert s["latency_ms_p99"] == pytest.approx(4.0 + 0.96 * 6.0)
     assert s["latency_ms_mean"] == 4.0
-    assert s["latency_ms_std"] == pytest.approx((50 / 4) ** 0.5)  # squares 9+4+1+0+36 = 50, over n-1
+    assert s["latency_ms_std"] == pytest.approx(
+        (50 / 4) ** 0.5
+    )  # squares 9+4+1+0+36 = 50, over n-1
     assert s["latency_cv"] == pytest.approx((50 / 4) ** 0.5 / 4)
     assert s["n_runs"] == 5
     with pytest.raises(ValueError, match="no latency samples"):
@@ -28,7 +41,9 @@ def test_stats_hand_computed():
 
 def test_record_round_trip(tmp_path):
     store = tmp_path / "r.jsonl"
-    a = rec(latency_ms_p50=1.5, samples_ms=[1.0, 2.0], env={"governor": None}, metrics={"accuracy": 0.9})
+    a = rec(
+        latency_ms_p50=1.5, samples_ms=[1.0, 2.0], env={"governor": None}, metrics={"accuracy": 0.9}
+    )
     records.append(store, a)
     records.append(store, rec("w0.25-d0.50", status="error", error="boom"))
     back = records.read(store)
@@ -58,8 +73,10 @@ def test_a_line_with_bytes_that_are_not_utf8_is_skipped_and_named(tmp_path, caps
         f.write(b'{"kind": "latency", \xff\xfe}\n')
     records.append(store, rec("w0.75-d1.00"))
     assert [r.subnet_id for r in records.read(store)] == ["w1.00-d1.00", "w0.75-d1.00"]
-    assert "r.jsonl:2: skipped a line that is not a complete record (bytes that are not UTF-8 text)" in \
-        capsys.readouterr().err
+    assert (
+        "r.jsonl:2: skipped a line that is not a complete record (bytes that are not UTF-8 text)"
+        in capsys.readouterr().err
+    )
 
 
 def test_unwritable_results_path(tmp_path):

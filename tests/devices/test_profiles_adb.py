@@ -40,7 +40,9 @@ def test_list_and_check_local(capsys):
 
 
 def test_unreachable_ssh_host_is_named(tmp_path, monkeypatch, capsys):
-    (tmp_path / "gone.toml").write_text('kind = "ssh"\nhost = "127.0.0.1"\nport = 1\nuser = "nobody"\n')
+    (tmp_path / "gone.toml").write_text(
+        'kind = "ssh"\nhost = "127.0.0.1"\nport = 1\nuser = "nobody"\n'
+    )
     monkeypatch.setenv("DYNABERT_DEVICES", str(tmp_path))
     monkeypatch.setattr("devices.ssh.time.sleep", lambda s: None)
     assert devices_main(["check", "gone"]) == 1
@@ -52,7 +54,9 @@ def test_parse_benchmark_model_output():
     r = adb.parse(FIXTURE.read_text())
     agg = r.aggregates
     assert agg["n_runs"] == 50 and agg["latency_ms_p50"] == pytest.approx(20.301)
-    assert agg["latency_ms_mean"] == pytest.approx(20.4412) and r.first_inference_ms == pytest.approx(24.571)
+    assert agg["latency_ms_mean"] == pytest.approx(
+        20.4412
+    ) and r.first_inference_ms == pytest.approx(24.571)
     assert agg["peak_rss_mb"] == pytest.approx(45.0859)
     with pytest.raises(ValueError, match="no 'count="):
         adb.parse("INFO: nothing here")
@@ -87,12 +91,16 @@ def test_adb_target_with_fake_adb(fake_adb):
     assert ok, line
     artifact = fake_adb / "m.tflite"
     artifact.write_bytes(b"not really a model")
-    spec = InputSpec(("a0", "a1", "a2"), "int32", 30522, 2, 1, 16)  # as read from a batch-1, seq-16 artifact
+    spec = InputSpec(
+        ("a0", "a1", "a2"), "int32", 30522, 2, 1, 16
+    )  # as read from a batch-1, seq-16 artifact
     request = RunRequest(artifact=artifact, runtime="litert", inputs=spec, seq_len=16)
     r = adb.Adb(profile).run(request)
     assert r.ok and r.aggregates["latency_ms_p50"] == pytest.approx(20.301)
     r2 = adb.Adb(profile).run(request)
-    assert r2.ok and (fake_adb / "pushed").read_text().count("dynabert-") == 1  # pushed once, by hash
+    assert (
+        r2.ok and (fake_adb / "pushed").read_text().count("dynabert-") == 1
+    )  # pushed once, by hash
 
 
 def test_adb_missing_binary_named(tmp_path, monkeypatch):

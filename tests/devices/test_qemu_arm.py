@@ -33,7 +33,9 @@ def artifacts(tmp_path_factory):
     out = {}
     for spec in (SubnetSpec(1.0, 1.0), SubnetSpec(0.25, 0.5)):
         for fmt in ("onnx", "tflite"):
-            out[(spec.subnet_id, fmt)] = ensure_artifact(extract(dyna, spec), sha, spec.subnet_id, fmt, 16, cache)[0]
+            out[(spec.subnet_id, fmt)] = ensure_artifact(
+                extract(dyna, spec), sha, spec.subnet_id, fmt, 16, cache
+            )[0]
     return out
 
 
@@ -44,13 +46,24 @@ def qemu_run(path, runtime, seq_len=16, save_output=None, cache=None):
 
     target = qemu_arm.QemuArm({"name": "qemu-arm", **({"cache": str(cache)} if cache else {})})
     spec = read_input_spec(path)
-    return target.run(target.plan(RunRequest(artifact=path, runtime=runtime, inputs=spec, seq_len=seq_len,
-                                             save_output=save_output or f"{path}.arm-out.npy")))
+    return target.run(
+        target.plan(
+            RunRequest(
+                artifact=path,
+                runtime=runtime,
+                inputs=spec,
+                seq_len=seq_len,
+                save_output=save_output or f"{path}.arm-out.npy",
+            )
+        )
+    )
 
 
 @pytest.mark.parametrize("subnet", ["w1.00-d1.00", "w0.25-d0.50"])
 @pytest.mark.parametrize("fmt,runtime", [("onnx", "onnxruntime"), ("tflite", "litert")])
-def test_arm_matches_x86_and_counts_repeat_within_0p1_percent(target, artifacts, subnet, fmt, runtime, tmp_path):
+def test_arm_matches_x86_and_counts_repeat_within_0p1_percent(
+    target, artifacts, subnet, fmt, runtime, tmp_path
+):
     from devices.runner import load, make_inputs
 
     path = artifacts[(subnet, fmt)]
@@ -77,16 +90,21 @@ def test_smaller_subnet_needs_fewer_instructions(target, artifacts):
 
 
 def test_missing_qemu_is_named(monkeypatch, tmp_path):
-    from devices.request import InputSpec, ROLES, RunRequest
+    from devices.request import ROLES, InputSpec, RunRequest
 
     monkeypatch.setattr(qemu_arm, "qemu_binary", lambda: None)
     ok, why = qemu_arm.status()
     assert not ok and "qemu-user" in why
-    request = RunRequest(artifact=tmp_path / "m.onnx", runtime="onnxruntime", inputs=InputSpec(ROLES, "int64", 100, 2))
+    request = RunRequest(
+        artifact=tmp_path / "m.onnx",
+        runtime="onnxruntime",
+        inputs=InputSpec(ROLES, "int64", 100, 2),
+    )
     r = qemu_arm.QemuArm({"name": "qemu-arm"}).run(request)
     assert not r.ok and not r.refused and "qemu-arm" in r.error and "qemu-user" in r.error
-    torch_cell = qemu_arm.QemuArm({"name": "qemu-arm"}).run(RunRequest(artifact=tmp_path, runtime="torch",
-                                                                       inputs=request.inputs))
+    torch_cell = qemu_arm.QemuArm({"name": "qemu-arm"}).run(
+        RunRequest(artifact=tmp_path, runtime="torch", inputs=request.inputs)
+    )
     assert torch_cell.refused and "no aarch64 torch" in torch_cell.error
 
 
@@ -97,9 +115,12 @@ def test_wrong_architecture_wheel_is_named(target, artifacts, tmp_path):
     for name in ("sysroot", "home", "libinsncount.so", "site-litert"):
         (fake / name).symlink_to(target / name)
     import onnxruntime
+
     x86_site = tmp_path / "x86-site"
     x86_site.mkdir()
     (x86_site / "onnxruntime").symlink_to(os.path.dirname(onnxruntime.__file__))
     (fake / "site-ort").symlink_to(x86_site)
     r = qemu_run(artifacts[("w1.00-d1.00", "onnx")], "onnxruntime", cache=fake)
-    assert not r.ok and ("ImportError" in r.error or "ModuleNotFoundError" in r.error or "ELF" in r.error)
+    assert not r.ok and (
+        "ImportError" in r.error or "ModuleNotFoundError" in r.error or "ELF" in r.error
+    )

@@ -26,18 +26,28 @@ def free_port() -> int:
 class Server:
     def __init__(self, root: Path):
         self.root, self.port, self.proc = root, free_port(), None
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(root / "host_key")], check=True)
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(root / "user_key")], check=True)
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(root / "host_key")],
+            check=True,
+        )
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(root / "user_key")],
+            check=True,
+        )
         (root / "authorized_keys").write_text((root / "user_key.pub").read_text())
         (root / "sshd_config").write_text(
             f"Port {self.port}\nListenAddress 127.0.0.1\nHostKey {root / 'host_key'}\n"
             f"AuthorizedKeysFile {root / 'authorized_keys'}\nPasswordAuthentication no\nUsePAM no\n"
-            f"StrictModes no\nPermitRootLogin prohibit-password\nPidFile {root / 'sshd.pid'}\n")
+            f"StrictModes no\nPermitRootLogin prohibit-password\nPidFile {root / 'sshd.pid'}\n"
+        )
 
     def start(self):
         Path("/run/sshd").mkdir(exist_ok=True)
-        self.proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(self.root / "sshd_config")],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            [SSHD, "-D", "-e", "-f", str(self.root / "sshd_config")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         for _ in range(100):
             with socket.socket() as s:
                 if s.connect_ex(("127.0.0.1", self.port)) == 0:
@@ -63,13 +73,25 @@ def server(tmp_path):
 
 
 def profile_for(srv, tmp_path) -> dict:
-    return {"name": "loopback", "kind": "ssh", "host": "127.0.0.1", "port": srv.port, "user": getpass.getuser(),
-            "key": str(srv.root / "user_key"), "known_hosts": str(tmp_path / "known_hosts"),
-            "workdir": str(tmp_path / "remote"), "python": sys.executable, "threads": [1]}
+    return {
+        "name": "loopback",
+        "kind": "ssh",
+        "host": "127.0.0.1",
+        "port": srv.port,
+        "user": getpass.getuser(),
+        "key": str(srv.root / "user_key"),
+        "known_hosts": str(tmp_path / "known_hosts"),
+        "workdir": str(tmp_path / "remote"),
+        "python": sys.executable,
+        "threads": [1],
+    }
 
 
 def write_profile(folder: Path, prof: dict) -> None:
-    lines = [f'{k} = {v!r}'.replace("'", '"') if isinstance(v, str) else f"{k} = {v}" for k, v in prof.items()]
+    lines = [
+        f"{k} = {v!r}".replace("'", '"') if isinstance(v, str) else f"{k} = {v}"
+        for k, v in prof.items()
+    ]
     (folder / f"{prof['name']}.toml").write_text("\n".join(lines) + "\n")
 
 
@@ -82,20 +104,39 @@ def test_ssh_check_and_run(server, tmp_path):
     info = ssh.check(prof)
     assert info["runtimes"] and info["arch"]
     hf = load_model("tiny")
-    path, _ = ensure_artifact(extract(DynaBert(hf), SubnetSpec(0.5, 0.5)), weights_sha(hf), "w0.50-d0.50", "onnx", 16,
-                              tmp_path / "cache")
+    path, _ = ensure_artifact(
+        extract(DynaBert(hf), SubnetSpec(0.5, 0.5)),
+        weights_sha(hf),
+        "w0.50-d0.50",
+        "onnx",
+        16,
+        tmp_path / "cache",
+    )
     from devices.inputs import read_input_spec
     from devices.request import RunRequest
 
-    request = RunRequest(artifact=path, runtime="onnxruntime", inputs=read_input_spec(path), seq_len=16, warmup=1,
-                         min_runs=3, min_time_s=0)
+    request = RunRequest(
+        artifact=path,
+        runtime="onnxruntime",
+        inputs=read_input_spec(path),
+        seq_len=16,
+        warmup=1,
+        min_runs=3,
+        min_time_s=0,
+    )
     r = ssh.Ssh(prof).run(request)
     assert r.ok and len(r.samples_ms) >= 3, r.error
-    session = r.extra["session_options"]  # the artifact's session settings travelled with it (issue 18)
-    assert session["source"].startswith("sidecar") and session["disabled_optimizers"] == ["SkipLayerNormFusion"]
+    session = r.extra[
+        "session_options"
+    ]  # the artifact's session settings travelled with it (issue 18)
+    assert session["source"].startswith("sidecar") and session["disabled_optimizers"] == [
+        "SkipLayerNormFusion"
+    ]
     blobs = list((tmp_path / "remote" / "blobs").iterdir())
     ssh.Ssh(prof).run(request)
-    assert sorted(blobs) == sorted((tmp_path / "remote" / "blobs").iterdir())  # copied once, by hash
+    assert sorted(blobs) == sorted(
+        (tmp_path / "remote" / "blobs").iterdir()
+    )  # copied once, by hash
 
 
 def test_dropped_connection_mid_sweep_is_retried(server, tmp_path, monkeypatch):
@@ -117,10 +158,22 @@ def test_dropped_connection_mid_sweep_is_retried(server, tmp_path, monkeypatch):
 
     t = threading.Thread(target=drop_then_restore)
     t.start()
-    cfg = SweepConfig(models=["tiny"], results=str(store), runtimes=("onnxruntime",), widths=(1.0, 0.5, 0.25),
-                      depths=(0.5,), seq_len=16, min_time_s=0, min_runs=3, warmup=1, devices=("loopback",),
-                      cache=tmp_path / "cache")
+    cfg = SweepConfig(
+        models=["tiny"],
+        results=str(store),
+        runtimes=("onnxruntime",),
+        widths=(1.0, 0.5, 0.25),
+        depths=(0.5,),
+        seq_len=16,
+        min_time_s=0,
+        min_runs=3,
+        warmup=1,
+        devices=("loopback",),
+        cache=tmp_path / "cache",
+    )
     written = run_sweep(cfg)
     t.join()
     assert [r.status for r in written] == ["ok", "ok", "ok"], [r.error for r in written]
-    assert len(records.read(store)) == 3 and all(r.device == "loopback" for r in records.read(store))
+    assert len(records.read(store)) == 3 and all(
+        r.device == "loopback" for r in records.read(store)
+    )

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from test_ssh import profile_for, server  # noqa: F401 (the loopback sshd fixture)
 from transformers import BertConfig, BertForSequenceClassification
 
 from bench.export import ensure_artifact, export_tflite
@@ -27,7 +28,6 @@ from devices.runner import make_inputs, token_id_range
 from devices.ssh import Ssh
 from devices.targets import TARGETS, target_for
 from dynabert import DynaBert, SubnetSpec, extract
-from test_ssh import profile_for, server  # noqa: F401 (the loopback sshd fixture)
 
 SEQ, LABELS = 32, 3
 FIXTURE = Path(__file__).with_name("fixtures") / "benchmark_model_output.txt"
@@ -37,21 +37,45 @@ FIXTURE = Path(__file__).with_name("fixtures") / "benchmark_model_output.txt"
 def model_1k(tmp_path_factory):
     """A 2-layer BERT (hidden 256, 4 heads, FFN 1024) with a 1,000-word vocabulary, and its artifacts."""
     torch.manual_seed(0)
-    hf = BertForSequenceClassification(BertConfig(
-        vocab_size=1000, hidden_size=256, num_hidden_layers=2, num_attention_heads=4, intermediate_size=1024,
-        max_position_embeddings=64, num_labels=LABELS)).eval()
+    hf = BertForSequenceClassification(
+        BertConfig(
+            vocab_size=1000,
+            hidden_size=256,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            intermediate_size=1024,
+            max_position_embeddings=64,
+            num_labels=LABELS,
+        )
+    ).eval()
     sub = extract(DynaBert(hf), SubnetSpec())
     folder = tmp_path_factory.mktemp("vocab1k")
     sub.save_pretrained(folder / "torch")
     export_tflite(sub, folder / "b2.tflite", SEQ, batch=2)
-    arts = {fmt: ensure_artifact(sub, "vocab1k", "w1.00-d1.00", fmt, SEQ, folder)[0] for fmt in ("onnx", "tflite")}
-    return sub, {"torch": folder / "torch", "onnx": arts["onnx"], "tflite-b1": arts["tflite"],
-                 "tflite-b2": folder / "b2.tflite"}
+    arts = {
+        fmt: ensure_artifact(sub, "vocab1k", "w1.00-d1.00", fmt, SEQ, folder)[0]
+        for fmt in ("onnx", "tflite")
+    }
+    return sub, {
+        "torch": folder / "torch",
+        "onnx": arts["onnx"],
+        "tflite-b1": arts["tflite"],
+        "tflite-b2": folder / "b2.tflite",
+    }
 
 
 def request(path: Path, runtime: str, batch: int = 2, **kw) -> RunRequest:
-    return RunRequest(artifact=path, runtime=runtime, inputs=read_input_spec(path), batch=batch, seq_len=SEQ,
-                      warmup=1, min_runs=2, min_time_s=0.0, **kw)
+    return RunRequest(
+        artifact=path,
+        runtime=runtime,
+        inputs=read_input_spec(path),
+        batch=batch,
+        seq_len=SEQ,
+        warmup=1,
+        min_runs=2,
+        min_time_s=0.0,
+        **kw,
+    )
 
 
 def test_input_spec_is_read_from_each_artifact(model_1k):
@@ -59,7 +83,10 @@ def test_input_spec_is_read_from_each_artifact(model_1k):
     for name, path in arts.items():
         spec = read_input_spec(path)
         assert (spec.vocab_size, spec.type_vocab_size) == (1000, 2), name
-    assert read_input_spec(arts["onnx"]).batch is None and read_input_spec(arts["tflite-b2"]).batch == 2
+    assert (
+        read_input_spec(arts["onnx"]).batch is None
+        and read_input_spec(arts["tflite-b2"]).batch == 2
+    )
     assert token_id_range(1000) == (500, 1000) and token_id_range(21128) == (1000, 21128)
 
 
@@ -69,7 +96,9 @@ def test_table_has_one_target_per_profile_kind():
         target_for({"name": "x", "kind": "toaster"})
 
 
-@pytest.mark.parametrize("fmt,runtime", [("onnx", "onnxruntime"), ("torch", "torch"), ("tflite-b2", "litert")])
+@pytest.mark.parametrize(
+    "fmt,runtime", [("onnx", "onnxruntime"), ("torch", "torch"), ("tflite-b2", "litert")]
+)
 def test_local_cpu_runs_batch_2_from_the_models_vocabulary(model_1k, fmt, runtime, tmp_path):
     sub, arts = model_1k
     out = tmp_path / "y.npy"
@@ -79,13 +108,23 @@ def test_local_cpu_runs_batch_2_from_the_models_vocabulary(model_1k, fmt, runtim
     inputs = make_inputs(2, SEQ, 1000, 2)
     assert inputs["input_ids"].max() < 1000 and set(np.unique(inputs["token_type_ids"])) <= {0, 1}
     with torch.no_grad():
-        ref = sub(*(torch.from_numpy(inputs[k]) for k in ("input_ids", "attention_mask", "token_type_ids"))).logits.numpy()
-    assert np.abs(np.load(out) - ref).max() <= 1e-4  # the runner fed exactly these in-vocabulary inputs
+        ref = sub(
+            *(
+                torch.from_numpy(inputs[k])
+                for k in ("input_ids", "attention_mask", "token_type_ids")
+            )
+        ).logits.numpy()
+    assert (
+        np.abs(np.load(out) - ref).max() <= 1e-4
+    )  # the runner fed exactly these in-vocabulary inputs
 
 
 def test_static_batch_1_artifact_refuses_batch_2_by_name(model_1k):
     _, arts = model_1k
-    for target in (LocalCpu({"name": "local-cpu"}), Adb({"name": "phone", "benchmark_binary": "/x"})):
+    for target in (
+        LocalCpu({"name": "local-cpu"}),
+        Adb({"name": "phone", "benchmark_binary": "/x"}),
+    ):
         result = target.run(request(arts["tflite-b1"], "litert"))
         assert result.refused and "static batch of 1; batch 2 was asked" in result.error
 
@@ -97,10 +136,16 @@ def test_qemu_arm_counts_twice_the_instructions_at_batch_2(model_1k):
         pytest.skip(f"emulated ARM target not ready ({why}): python -m devices setup qemu-arm")
     _, arts = model_1k
     target = QemuArm({"name": "qemu-arm"})
-    one, two = (target.run(target.plan(request(arts["onnx"], "onnxruntime", batch=b, save_output=None)))
-                for b in (1, 2))
+    one, two = (
+        target.run(target.plan(request(arts["onnx"], "onnxruntime", batch=b, save_output=None)))
+        for b in (1, 2)
+    )
     assert one.ok and two.ok, (one.error, two.error)
-    assert one.machine == "aarch64" and two.output_shape == [2, LABELS] and one.output_shape == [1, LABELS]
+    assert (
+        one.machine == "aarch64"
+        and two.output_shape == [2, LABELS]
+        and one.output_shape == [1, LABELS]
+    )
     ratio = two.instructions_per_inference / one.instructions_per_inference
     assert 1.6 <= ratio <= 2.4, (one.instructions_per_inference, two.instructions_per_inference)
 
@@ -136,14 +181,18 @@ esac
 
 def test_adb_passes_shape_and_value_ranges_to_benchmark_model(model_1k, logging_adb):
     _, arts = model_1k
-    target = Adb({"name": "phone", "serial": "", "benchmark_binary": "/data/local/tmp/benchmark_model"})
+    target = Adb(
+        {"name": "phone", "serial": "", "benchmark_binary": "/data/local/tmp/benchmark_model"}
+    )
     result = target.run(request(arts["tflite-b2"], "litert"))
     assert result.ok, result.error
     line = [c for c in logging_adb.read_text().splitlines() if "--graph=" in c][-1]
     a, m, t = (f"serving_default_args_{i}" for i in range(3))
     assert f"--input_layer={a},{m},{t}" in line
     assert f"--input_layer_shape=2,{SEQ}:2,{SEQ}:2,{SEQ}" in line
-    assert f"--input_layer_value_range={a},500,999:{m},1,1:{t},0,1" in line  # the runner's ranges, inclusive
+    assert (
+        f"--input_layer_value_range={a},500,999:{m},1,1:{t},0,1" in line
+    )  # the runner's ranges, inclusive
     assert "--num_threads=1 --warmup_runs=1 --warmup_min_secs=0 --num_runs=2 --min_secs=0" in line
     assert "taskset" in line  # pinned to the last CPU, as the runner pins itself
     assert result.aggregates["latency_ms_p50"] == pytest.approx(20.301) and result.batch == 2
@@ -153,9 +202,14 @@ def test_cuda_maps_runtimes_and_refuses_the_rest(model_1k, monkeypatch):
     _, arts = model_1k
     assert gpu_runtime("torch", "fp32")[0] == "torch-cuda"
     assert gpu_runtime("onnxruntime", "fp32")[0] == "onnxruntime-cuda"
-    for runtime, precision, why in (("litert", "fp32", "no CUDA runtime"), ("onnxruntime", "int8", "MatMulInteger")):
+    for runtime, precision, why in (
+        ("litert", "fp32", "no CUDA runtime"),
+        ("onnxruntime", "int8", "MatMulInteger"),
+    ):
         mapped, reason = gpu_runtime(runtime, precision)
-        assert mapped is None and why in reason and "never run on the CPU under a GPU label" in reason
+        assert (
+            mapped is None and why in reason and "never run on the CPU under a GPU label" in reason
+        )
     target = Cuda({"name": "gpu1", "gpu_index": 1})
     assert target.run(request(arts["tflite-b2"], "litert")).refused
     seen = []
@@ -171,6 +225,10 @@ def test_cuda_without_a_cuda_build_names_the_install(model_1k):
     ok, line = Cuda({"name": "cuda"}).check()
     assert not ok and "pip install torch --index-url" in line
     torch_gpu = Cuda({"name": "cuda"}).run(request(arts["torch"], "torch"))
-    assert not torch_gpu.ok and "CPU-only build" in torch_gpu.error and "pip install torch" in torch_gpu.error
+    assert (
+        not torch_gpu.ok
+        and "CPU-only build" in torch_gpu.error
+        and "pip install torch" in torch_gpu.error
+    )
     ort_gpu = Cuda({"name": "cuda"}).run(request(arts["onnx"], "onnxruntime"))
     assert not ort_gpu.ok and "pip install onnxruntime-gpu" in ort_gpu.error

@@ -33,7 +33,11 @@ def main() -> None:
     specs, settings = default_grid(), LossSettings(1.0, 1.0)
     g = torch.Generator().manual_seed(accelerator.process_index)
     ids = torch.randint(1000, 29000, (4, 16), generator=g)
-    batch = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": torch.zeros(4, dtype=torch.long)}
+    batch = {
+        "input_ids": ids,
+        "attention_mask": torch.ones_like(ids),
+        "labels": torch.zeros(4, dtype=torch.long),
+    }
     inputs = (ids, batch["attention_mask"], None)
 
     with torch.no_grad():
@@ -46,10 +50,20 @@ def main() -> None:
     train_step(model, teacher, specs, "dynabert", settings, batch, accelerator)
     after = calls[0]
     if accelerator.is_main_process:
-        print(json.dumps({"world": dist.get_world_size(), "sub_networks": len(specs),
-                          "bucket_allreduces_per_step_before": before, "bucket_allreduces_per_step_after": after,
-                          "buckets": len(model._get_ddp_logging_data().get("bucket_sizes", "").split(","))
-                          if hasattr(model, "_get_ddp_logging_data") else None}), flush=True)
+        print(
+            json.dumps(
+                {
+                    "world": dist.get_world_size(),
+                    "sub_networks": len(specs),
+                    "bucket_allreduces_per_step_before": before,
+                    "bucket_allreduces_per_step_after": after,
+                    "buckets": len(model._get_ddp_logging_data().get("bucket_sizes", "").split(","))
+                    if hasattr(model, "_get_ddp_logging_data")
+                    else None,
+                }
+            ),
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -8,23 +8,112 @@ from dynabert.metrics import acc_f1, accuracy, mcc, pearson_spearman
 FIXTURES = {
     "cola": (False, [["src", "1", "", "the cat sat ."], ["src", "0", "*", "cat the sat ."]]),
     "sst2": (True, [["sentence", "label"], ["a fine film", "1"], ["dull", "0"]]),
-    "mrpc": (True, [["Quality", "#1 ID", "#2 ID", "#1 String", "#2 String"], ["1", "a", "b", "he ran", "he jogged"],
-                    ["0", "c", "d", "sky", "sea"]]),
-    "stsb": (True, [["index", "genre", "filename", "year", "old_index", "source1", "source2", "sentence1", "sentence2",
-                     "score"], ["0", "g", "f", "y", "0", "s", "s", "a man", "a person", "4.2"],
-                    ["1", "g", "f", "y", "1", "s", "s", "cats", "stocks", "0.4"]]),
-    "qqp": (True, [["id", "qid1", "qid2", "question1", "question2", "is_duplicate"], ["0", "1", "2", "how?", "why?", "0"],
-                   ["1", "3", "4", "what is x?", "what's x?", "1"]]),
-    "mnli": (True, [["index", "promptID", "pairID", "genre", "s1b", "s2b", "s1p", "s2p", "sentence1", "sentence2",
-                     "label1", "gold_label"], ["0", "p", "q", "g", "", "", "", "", "it rains", "it is wet", "entailment",
-                                               "entailment"],
-                    ["1", "p", "q", "g", "", "", "", "", "it rains", "it is dry", "contradiction", "contradiction"]]),
-    "qnli": (True, [["index", "question", "sentence", "label"], ["0", "who?", "bob did.", "entailment"],
-                    ["1", "when?", "blue.", "not_entailment"]]),
-    "rte": (True, [["index", "sentence1", "sentence2", "label"], ["0", "a b", "a", "entailment"],
-                   ["1", "x", "y", "not_entailment"]]),
-    "wnli": (True, [["index", "sentence1", "sentence2", "label"], ["0", "it fell", "the cup fell", "1"],
-                    ["1", "he ran", "she ran", "0"]]),
+    "mrpc": (
+        True,
+        [
+            ["Quality", "#1 ID", "#2 ID", "#1 String", "#2 String"],
+            ["1", "a", "b", "he ran", "he jogged"],
+            ["0", "c", "d", "sky", "sea"],
+        ],
+    ),
+    "stsb": (
+        True,
+        [
+            [
+                "index",
+                "genre",
+                "filename",
+                "year",
+                "old_index",
+                "source1",
+                "source2",
+                "sentence1",
+                "sentence2",
+                "score",
+            ],
+            ["0", "g", "f", "y", "0", "s", "s", "a man", "a person", "4.2"],
+            ["1", "g", "f", "y", "1", "s", "s", "cats", "stocks", "0.4"],
+        ],
+    ),
+    "qqp": (
+        True,
+        [
+            ["id", "qid1", "qid2", "question1", "question2", "is_duplicate"],
+            ["0", "1", "2", "how?", "why?", "0"],
+            ["1", "3", "4", "what is x?", "what's x?", "1"],
+        ],
+    ),
+    "mnli": (
+        True,
+        [
+            [
+                "index",
+                "promptID",
+                "pairID",
+                "genre",
+                "s1b",
+                "s2b",
+                "s1p",
+                "s2p",
+                "sentence1",
+                "sentence2",
+                "label1",
+                "gold_label",
+            ],
+            [
+                "0",
+                "p",
+                "q",
+                "g",
+                "",
+                "",
+                "",
+                "",
+                "it rains",
+                "it is wet",
+                "entailment",
+                "entailment",
+            ],
+            [
+                "1",
+                "p",
+                "q",
+                "g",
+                "",
+                "",
+                "",
+                "",
+                "it rains",
+                "it is dry",
+                "contradiction",
+                "contradiction",
+            ],
+        ],
+    ),
+    "qnli": (
+        True,
+        [
+            ["index", "question", "sentence", "label"],
+            ["0", "who?", "bob did.", "entailment"],
+            ["1", "when?", "blue.", "not_entailment"],
+        ],
+    ),
+    "rte": (
+        True,
+        [
+            ["index", "sentence1", "sentence2", "label"],
+            ["0", "a b", "a", "entailment"],
+            ["1", "x", "y", "not_entailment"],
+        ],
+    ),
+    "wnli": (
+        True,
+        [
+            ["index", "sentence1", "sentence2", "label"],
+            ["0", "it fell", "the cup fell", "1"],
+            ["1", "he ran", "she ran", "0"],
+        ],
+    ),
 }
 EXPECTED = {
     "cola": ([("the cat sat .",), ("cat the sat .",)], [1, 0]),
@@ -70,13 +159,24 @@ def test_glue_data_root_and_missing_files(tmp_path):
 
 
 def test_malformed_rows_named_then_skipped(tmp_path, capsys):
-    rows = [["sentence", "label"], ["good", "1"], ["bad row", "1", "extra"], ["", "0"], ["meh", "7"], ["ok", "0"]]
+    rows = [
+        ["sentence", "label"],
+        ["good", "1"],
+        ["bad row", "1", "extra"],
+        ["", "0"],
+        ["meh", "7"],
+        ["ok", "0"],
+    ]
     write_tsv(tmp_path / "train.tsv", rows)
     write_tsv(tmp_path / "dev.tsv", rows[:2])
     with pytest.raises(ValueError) as err:
         load_task(get_task("sst2"), tmp_path)
     msg = str(err.value)
-    assert "3 malformed rows" in msg and "train.tsv:3: 3 columns" in msg and "train.tsv:4: empty text" in msg
+    assert (
+        "3 malformed rows" in msg
+        and "train.tsv:3: 3 columns" in msg
+        and "train.tsv:4: empty text" in msg
+    )
     assert "train.tsv:5: unknown label '7'" in msg
     _, splits = load_task(get_task("sst2"), tmp_path, max_errors=3)
     assert splits["train"].labels == [1, 0] and len(splits["train"].skipped) == 3
@@ -84,7 +184,9 @@ def test_malformed_rows_named_then_skipped(tmp_path, capsys):
 
 
 def test_custom_csv_task(tmp_path):
-    (tmp_path / "train.csv").write_text('q,a,y\n"hi, there",yo,greet\nbye,ciao,leave\nhow,fine,ask\n')
+    (tmp_path / "train.csv").write_text(
+        'q,a,y\n"hi, there",yo,greet\nbye,ciao,leave\nhow,fine,ask\n'
+    )
     (tmp_path / "dev.csv").write_text("q,a,y\nhey,hi,greet\n")
     task = get_task("custom", "q,a", "y")
     labels, splits = load_task(task, tmp_path)

@@ -2,18 +2,26 @@
 
 import pytest
 import torch
+from conftest import tiny_bert, tiny_distilbert
 from torch.utils.flop_counter import FlopCounterMode
 
-from conftest import tiny_bert, tiny_distilbert
 from dynabert import BertSize, DynaBert, SubnetSpec, cost, default_grid, extract
 from dynabert.presets import ARCHITECTURES
 
 # spec section 6.3 (derived from the architecture): params (M) and GFLOPs dense / +attention at seq 128
 TABLE_6_3 = {
-    (1.0, 1.0): (109.5, 21.7, 22.4), (0.75, 1.0): (88.2, 16.3, 16.8), (0.5, 1.0): (67.0, 10.9, 11.2),
-    (0.25, 1.0): (45.7, 5.4, 5.6), (1.0, 0.75): (88.2, 16.3, 16.8), (0.75, 0.75): (72.3, 12.2, 12.6),
-    (0.5, 0.75): (56.4, 8.2, 8.4), (0.25, 0.75): (40.4, 4.1, 4.2), (1.0, 0.5): (67.0, 10.9, 11.2),
-    (0.75, 0.5): (56.3, 8.2, 8.4), (0.5, 0.5): (45.7, 5.4, 5.6), (0.25, 0.5): (35.1, 2.7, 2.8),
+    (1.0, 1.0): (109.5, 21.7, 22.4),
+    (0.75, 1.0): (88.2, 16.3, 16.8),
+    (0.5, 1.0): (67.0, 10.9, 11.2),
+    (0.25, 1.0): (45.7, 5.4, 5.6),
+    (1.0, 0.75): (88.2, 16.3, 16.8),
+    (0.75, 0.75): (72.3, 12.2, 12.6),
+    (0.5, 0.75): (56.4, 8.2, 8.4),
+    (0.25, 0.75): (40.4, 4.1, 4.2),
+    (1.0, 0.5): (67.0, 10.9, 11.2),
+    (0.75, 0.5): (56.3, 8.2, 8.4),
+    (0.5, 0.5): (45.7, 5.4, 5.6),
+    (0.25, 0.5): (35.1, 2.7, 2.8),
 }
 
 
@@ -51,12 +59,20 @@ def test_matches_flop_counter_mode(seq, arch):
         counter = FlopCounterMode(display=False)
         with counter, torch.no_grad():
             sub(ids)
-        assert counter.get_total_flops() == cost(dyna.full_size, spec, seq).flops_with_attention, spec.subnet_id
+        assert counter.get_total_flops() == cost(dyna.full_size, spec, seq).flops_with_attention, (
+            spec.subnet_id
+        )
 
 
 def test_presets_have_sane_sizes():
-    assert round(cost(ARCHITECTURES["tinybert-4l-312d"], SubnetSpec(), 128).params_active / 1e6, 1) == 14.4
-    assert round(cost(ARCHITECTURES["tinybert-6l-768d"], SubnetSpec(), 128).flops_dense / 1e9, 2) == 10.87
+    assert (
+        round(cost(ARCHITECTURES["tinybert-4l-312d"], SubnetSpec(), 128).params_active / 1e6, 1)
+        == 14.4
+    )
+    assert (
+        round(cost(ARCHITECTURES["tinybert-6l-768d"], SubnetSpec(), 128).flops_dense / 1e9, 2)
+        == 10.87
+    )
 
 
 def test_bad_seq_len():

@@ -13,16 +13,27 @@ from dynabert.presets import load_model, load_tokenizer
 from dynabert.records import read
 
 MNLI_HEADER = ["index", "promptID", "pairID", "genre", "sentence1", "sentence2", "gold_label"]
-PAIRS = [("it rains", "it is wet", "entailment"), ("it rains", "it is dry", "contradiction"),
-         ("a man sings", "a man is tall", "neutral"), ("dogs bark", "animals make noise", "entailment"),
-         ("the sun is up", "it is night", "contradiction"), ("she reads", "she reads a novel", "neutral")]
+PAIRS = [
+    ("it rains", "it is wet", "entailment"),
+    ("it rains", "it is dry", "contradiction"),
+    ("a man sings", "a man is tall", "neutral"),
+    ("dogs bark", "animals make noise", "entailment"),
+    ("the sun is up", "it is night", "contradiction"),
+    ("she reads", "she reads a novel", "neutral"),
+]
 
 
 @pytest.fixture(scope="module")
 def mnli_dir(tmp_path_factory):
     folder = tmp_path_factory.mktemp("MNLI")
-    for stem, rows in (("dev_matched", PAIRS), ("dev_mismatched", PAIRS[::-1][:4]), ("train", PAIRS)):
-        lines = ["\t".join(MNLI_HEADER)] + ["\t".join([str(i), "p", "q", "g", *r]) for i, r in enumerate(rows)]
+    for stem, rows in (
+        ("dev_matched", PAIRS),
+        ("dev_mismatched", PAIRS[::-1][:4]),
+        ("train", PAIRS),
+    ):
+        lines = ["\t".join(MNLI_HEADER)] + [
+            "\t".join([str(i), "p", "q", "g", *r]) for i, r in enumerate(rows)
+        ]
         (folder / f"{stem}.tsv").write_text("\n".join(lines) + "\n")
     return folder
 
@@ -36,20 +47,42 @@ def save(hf, path):
 def tiny(num_labels: int, names: list[str] | None = None, seed: int = 0):
     hf = load_model("tiny", num_labels=num_labels, seed=seed)
     if names:
-        hf.config.id2label, hf.config.label2id = dict(enumerate(names)), {n: i for i, n in enumerate(names)}
+        hf.config.id2label, hf.config.label2id = (
+            dict(enumerate(names)),
+            {n: i for i, n in enumerate(names)},
+        )
     return hf
 
 
 def evaluate(checkpoint, data_dir, store, *extra):
-    return main(["evaluate", "--checkpoint", checkpoint, "--data-dir", str(data_dir), "--widths", "1.0,0.5",
-                 "--depths", "1.0", "--results", str(store), *extra])
+    return main(
+        [
+            "evaluate",
+            "--checkpoint",
+            checkpoint,
+            "--data-dir",
+            str(data_dir),
+            "--widths",
+            "1.0,0.5",
+            "--depths",
+            "1.0",
+            "--results",
+            str(store),
+            *extra,
+        ]
+    )
 
 
 def test_hub_mnli_labels_mapped_by_name():
     """Case 3: hub MNLI ids are 0 entailment, 1 neutral, 2 contradiction; the TSV's are sorted names."""
     mnli = get_task("mnli")
     assert mnli.labels == ("contradiction", "entailment", "neutral")
-    assert hub_label_ids([0, 1, 2, 0], ["entailment", "neutral", "contradiction"], mnli) == [1, 2, 0, 1]
+    assert hub_label_ids([0, 1, 2, 0], ["entailment", "neutral", "contradiction"], mnli) == [
+        1,
+        2,
+        0,
+        1,
+    ]
     # the other hub ClassLabel names map onto the TSV's 0/1 by meaning
     assert hub_label_ids([0, 1], ["negative", "positive"], get_task("sst2")) == [0, 1]
     assert hub_label_ids([0, 1], ["not_entailment", "entailment"], get_task("wnli")) == [0, 1]
@@ -63,15 +96,38 @@ def test_two_label_checkpoint_refused_on_mnli_naming_both_counts(tmp_path, mnli_
     ckpt = save(tiny(2), tmp_path / "two")
     assert evaluate(ckpt, mnli_dir, tmp_path / "acc.jsonl", "--task", "mnli") == 2
     err = capsys.readouterr().err
-    assert "has 2 labels (LABEL_0, LABEL_1) but task mnli has 3 labels (contradiction, entailment, neutral)" in err
+    assert (
+        "has 2 labels (LABEL_0, LABEL_1) but task mnli has 3 labels (contradiction, entailment, neutral)"
+        in err
+    )
     assert not (tmp_path / "acc.jsonl").exists()
 
 
 def test_two_label_teacher_refused_up_front(tmp_path, mnli_dir, capsys):
     """Case 4, --teacher of stage width: refused before any weights load or rewiring, naming both counts."""
     ckpt = save(tiny(2), tmp_path / "two")
-    assert main(["train", "--task", "mnli", "--data-dir", str(mnli_dir), "--model", "tiny", "--teacher", ckpt,
-                 "--output-dir", str(tmp_path / "out"), "--stage", "width", "--epochs", "1"]) == 2
+    assert (
+        main(
+            [
+                "train",
+                "--task",
+                "mnli",
+                "--data-dir",
+                str(mnli_dir),
+                "--model",
+                "tiny",
+                "--teacher",
+                ckpt,
+                "--output-dir",
+                str(tmp_path / "out"),
+                "--stage",
+                "width",
+                "--epochs",
+                "1",
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert f"--teacher {ckpt} has 2 labels" in err and "task mnli has 3 labels" in err
     assert not (tmp_path / "out" / "width").exists()
@@ -86,7 +142,8 @@ def test_mnli_splits_have_the_cited_tables_task_keys(tmp_path, mnli_dir):
     assert evaluate(ckpt, mnli_dir, store, "--task", "mnli", "--split", "dev_mismatched") == 0
     recs = read(store)
     assert [(r.task, r.split.split(" ")[0]) for r in recs] == (
-        [("mnli-m", "dev_matched")] * 2 + [("mnli-mm", "dev_mismatched")] * 4)
+        [("mnli-m", "dev_matched")] * 2 + [("mnli-mm", "dev_mismatched")] * 4
+    )
     assert all(f"{n} examples" in r.split for r, n in zip(recs, [6, 6, 4, 4, 4, 4]))
     from bench.frame import cited_accuracy
 
@@ -129,10 +186,36 @@ def test_custom_task_evaluated_from_the_checkpoints_own_labels(tmp_path):
     (tmp_path / "dev.csv").write_text("text,y\ngreat,pos\nawful,neg\nfine,pos\n")
     ckpt = save(tiny(2, ["neg", "pos"]), tmp_path / "ckpt")
     store = tmp_path / "acc.jsonl"
-    assert evaluate(ckpt, tmp_path, store, "--task", "custom", "--text-columns", "text", "--label-column", "y") == 0
+    assert (
+        evaluate(
+            ckpt,
+            tmp_path,
+            store,
+            "--task",
+            "custom",
+            "--text-columns",
+            "text",
+            "--label-column",
+            "y",
+        )
+        == 0
+    )
     assert {r.task for r in read(store)} == {"custom"} and "3 examples" in read(store)[0].split
     generic = save(tiny(2), tmp_path / "generic")
-    assert evaluate(generic, tmp_path, store, "--task", "custom", "--text-columns", "text", "--label-column", "y") == 2
+    assert (
+        evaluate(
+            generic,
+            tmp_path,
+            store,
+            "--task",
+            "custom",
+            "--text-columns",
+            "text",
+            "--label-column",
+            "y",
+        )
+        == 2
+    )
 
 
 def test_artifact_accuracy_takes_evaluates_task_flags(tmp_path):
@@ -142,9 +225,30 @@ def test_artifact_accuracy_takes_evaluates_task_flags(tmp_path):
     (tmp_path / "dev.csv").write_text("text,y\ngreat,pos\nawful,neg\nbroken row\nfine,pos\n")
     ckpt = save(tiny(2, ["neg", "pos"]), tmp_path / "ckpt")
     store = tmp_path / "acc.jsonl"
-    args = ["--checkpoint", ckpt, "--data-dir", str(tmp_path), "--task", "custom", "--text-columns", "text",
-            "--label-column", "y", "--runtimes", "onnxruntime", "--widths", "0.5", "--depths", "1.0",
-            "--seq-len", "16", "--results", str(store), "--cache-dir", str(tmp_path / "cache")]
+    args = [
+        "--checkpoint",
+        ckpt,
+        "--data-dir",
+        str(tmp_path),
+        "--task",
+        "custom",
+        "--text-columns",
+        "text",
+        "--label-column",
+        "y",
+        "--runtimes",
+        "onnxruntime",
+        "--widths",
+        "0.5",
+        "--depths",
+        "1.0",
+        "--seq-len",
+        "16",
+        "--results",
+        str(store),
+        "--cache-dir",
+        str(tmp_path / "cache"),
+    ]
     assert artifact_main(args) == 2  # one malformed row, none allowed
     assert artifact_main([*args, "--max-errors", "1"]) == 0
     (rec,) = read(store)

@@ -6,12 +6,19 @@ import random
 
 import pytest
 import torch
+from conftest import padded_batch, tiny_bert, tiny_distilbert, tiny_roberta
 from torch.utils.flop_counter import FlopCounterMode
 
-from conftest import padded_batch, tiny_bert, tiny_distilbert, tiny_roberta
 from dynabert import DynaBert, LayerwiseSpec, SubnetSpec, cost, default_grid, extract
 from dynabert.pruned import PrunedBertForSequenceClassification
-from dynabert.subnet import canonical, layer_plan, layerwise, parse_subnet, read_subnets, write_subnets
+from dynabert.subnet import (
+    canonical,
+    layer_plan,
+    layerwise,
+    parse_subnet,
+    read_subnets,
+    write_subnets,
+)
 
 LAYOUTS = {
     "bert": lambda: tiny_bert(heads=8, layers=4, hidden=64, ffn=96),
@@ -46,7 +53,9 @@ def test_per_layer_extraction_equals_dynamic_model_and_flop_counter(layout):
         torch.testing.assert_close(ext, dyn.logits, atol=1e-5, rtol=0, msg=spec.subnet_id)
         c = cost(size, spec, ids.shape[1])
         assert len(dyn.hidden_states) == c.n_layers + 1
-        assert [layer.query.out_features // size.head_size for layer in sub.layers] == list(c.layer_heads)
+        assert [layer.query.out_features // size.head_size for layer in sub.layers] == list(
+            c.layer_heads
+        )
         assert [layer.ffn_up.out_features for layer in sub.layers] == list(c.layer_ffn)
         assert sum(p.numel() for p in sub.parameters()) == c.params_active, spec.subnet_id
         counter = FlopCounterMode(display=False)
@@ -64,22 +73,37 @@ def test_grid_point_is_the_special_case(layout):
     for grid in default_grid():
         per_layer = layerwise(grid, size)
         assert layer_plan(per_layer, size) == layer_plan(grid, size)
-        assert canonical(per_layer, size) == grid and canonical(per_layer, size).subnet_id == grid.subnet_id
+        assert (
+            canonical(per_layer, size) == grid
+            and canonical(per_layer, size).subnet_id == grid.subnet_id
+        )
         a, b = cost(size, grid), cost(size, per_layer)
-        assert (a.params_active, a.flops_dense, a.flops_with_attention, a.layer_ids) == \
-               (b.params_active, b.flops_dense, b.flops_with_attention, b.layer_ids)
+        assert (a.params_active, a.flops_dense, a.flops_with_attention, a.layer_ids) == (
+            b.params_active,
+            b.flops_dense,
+            b.flops_with_attention,
+            b.layer_ids,
+        )
         assert a.subnet == b.subnet == per_layer.to_json()
         assert a.n_heads == grid.heads_kept(size.num_heads) and a.width_mult == grid.width_mult
         with torch.no_grad():
-            torch.testing.assert_close(extract(dyna, per_layer)(ids, mask).logits,
-                                       extract(dyna, grid)(ids, mask).logits, atol=0, rtol=0)
+            torch.testing.assert_close(
+                extract(dyna, per_layer)(ids, mask).logits,
+                extract(dyna, grid)(ids, mask).logits,
+                atol=0,
+                rtol=0,
+            )
 
 
 def test_grid_extraction_keeps_its_config():
     """A grid point extracts exactly as before per-layer specs existed: uniform config, no per-layer lists."""
     sub = extract(DynaBert(tiny_bert()), SubnetSpec(0.5, 0.5))
     assert sub.config.layer_heads is None and sub.config.layer_intermediate_sizes is None
-    assert (sub.config.num_attention_heads, sub.config.intermediate_size, sub.config.source_layer_ids) == (2, 64, [0])
+    assert (
+        sub.config.num_attention_heads,
+        sub.config.intermediate_size,
+        sub.config.source_layer_ids,
+    ) == (2, 64, [0])
 
 
 def test_ids_and_json_round_trip(tmp_path):
@@ -105,42 +129,75 @@ def test_per_layer_saves_and_loads_exactly(tmp_path):
     assert back.config.source_subnet == spec.to_json() and back.config.source_layer_ids == [0, 1, 3]
 
 
-@pytest.mark.parametrize("bad, match", [
-    (((4, 0), (10,)), r"sub-network h4\.0-f10: 2 heads values and 1 FFN values; give one of each per layer"),
-    (((4, 2), (10, 0)), r"sub-network h4\.2-f10\.0, layer 1: 2 heads and 0 FFN neurons; a layer is kept .*skipped"),
-    (((0, 0), (0, 0)), "skips every layer .*keep at least one layer"),
-    (((4, -1), (10, 3)), "layer 1: heads -1 is not a whole number >= 0"),
-])
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (
+            ((4, 0), (10,)),
+            r"sub-network h4\.0-f10: 2 heads values and 1 FFN values; give one of each per layer",
+        ),
+        (
+            ((4, 2), (10, 0)),
+            r"sub-network h4\.2-f10\.0, layer 1: 2 heads and 0 FFN neurons; a layer is kept .*skipped",
+        ),
+        (((0, 0), (0, 0)), "skips every layer .*keep at least one layer"),
+        (((4, -1), (10, 3)), "layer 1: heads -1 is not a whole number >= 0"),
+    ],
+)
 def test_bad_per_layer_specs_are_refused_by_name(bad, match):
     with pytest.raises(ValueError, match=match):
         LayerwiseSpec(*bad)
 
 
-@pytest.mark.parametrize("text, match", [
-    # wrong number of layers for the model (tiny_bert: 2 layers, 4 heads, FFN 128)
-    ("h4.4.4-f128.128.128", r"h4\.4\.4-f128\.128\.128 gives 3 layers; the model has 2: give one heads/FFN value"),
-    # mismatched lengths, in the id and in JSON
-    ("h4.4-f128", r"sub-network h4\.4-f128: 2 heads values and 1 FFN values; give one of each per layer"),
-    ('{"heads": [4, 4], "ffn": [128]}', r"h4\.4-f128: 2 heads values and 1 FFN values"),
-    # not numbers
-    ("h4.x-f128.128", r"id 'h4\.x-f128\.128', layer 1: heads 'x' is not a whole number >= 0; write it as 'h<heads"),
-    ("h4.4-f128.1e2", r"layer 1: FFN '1e2' is not a whole number"),
-    ('{"heads": [4, 4.5], "ffn": [128, 1]}', r'"heads": \[4, 4\.5\].*layer 1: heads 4\.5 is not a whole number'),
-    ('{"heads": [4, "a"], "ffn": [128, 1]}', r"layer 1: heads 'a' is not a whole number"),
-    ('{"heads": 4, "ffn": 128}', r'"heads": 4 \(not a list\)'),
-    ('{"heads": [4, 4]}', r"got keys \['heads'\]"),
-    # above the model's heads / FFN
-    ("h5.4-f128.128", r"h5\.4-f128\.128, layer 0: 5 heads and 128 FFN neurons; the model has 4 heads and 128 "
-                      r"neurons per layer: give at most 4 heads"),
-    ("h4.4-f128.129", r"layer 1: 4 heads and 129 FFN neurons.*give at most 4 heads and 128 neurons"),
-    # heads 0 with FFN > 0 (a layer is kept or skipped, both or neither), and nothing kept
-    ("h0.4-f64.128", r"h0\.4-f64\.128, layer 0: 0 heads and 64 FFN neurons; a layer is kept \(heads and FFN both "
-                     r">= 1\) or skipped \(both 0\): give both or neither"),
-    ("h0.0-f0.0", r"h0\.0-f0\.0 skips every layer"),
-    ("h4.4-f128", r"2 heads values and 1 FFN values"),
-    ("x4.4-f128.128", r"not a sub-network id"),
-    ("h4.4", r"not a per-layer sub-network id: 'h4\.4'; write it as"),
-])
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        # wrong number of layers for the model (tiny_bert: 2 layers, 4 heads, FFN 128)
+        (
+            "h4.4.4-f128.128.128",
+            r"h4\.4\.4-f128\.128\.128 gives 3 layers; the model has 2: give one heads/FFN value",
+        ),
+        # mismatched lengths, in the id and in JSON
+        (
+            "h4.4-f128",
+            r"sub-network h4\.4-f128: 2 heads values and 1 FFN values; give one of each per layer",
+        ),
+        ('{"heads": [4, 4], "ffn": [128]}', r"h4\.4-f128: 2 heads values and 1 FFN values"),
+        # not numbers
+        (
+            "h4.x-f128.128",
+            r"id 'h4\.x-f128\.128', layer 1: heads 'x' is not a whole number >= 0; write it as 'h<heads",
+        ),
+        ("h4.4-f128.1e2", r"layer 1: FFN '1e2' is not a whole number"),
+        (
+            '{"heads": [4, 4.5], "ffn": [128, 1]}',
+            r'"heads": \[4, 4\.5\].*layer 1: heads 4\.5 is not a whole number',
+        ),
+        ('{"heads": [4, "a"], "ffn": [128, 1]}', r"layer 1: heads 'a' is not a whole number"),
+        ('{"heads": 4, "ffn": 128}', r'"heads": 4 \(not a list\)'),
+        ('{"heads": [4, 4]}', r"got keys \['heads'\]"),
+        # above the model's heads / FFN
+        (
+            "h5.4-f128.128",
+            r"h5\.4-f128\.128, layer 0: 5 heads and 128 FFN neurons; the model has 4 heads and 128 "
+            r"neurons per layer: give at most 4 heads",
+        ),
+        (
+            "h4.4-f128.129",
+            r"layer 1: 4 heads and 129 FFN neurons.*give at most 4 heads and 128 neurons",
+        ),
+        # heads 0 with FFN > 0 (a layer is kept or skipped, both or neither), and nothing kept
+        (
+            "h0.4-f64.128",
+            r"h0\.4-f64\.128, layer 0: 0 heads and 64 FFN neurons; a layer is kept \(heads and FFN both "
+            r">= 1\) or skipped \(both 0\): give both or neither",
+        ),
+        ("h0.0-f0.0", r"h0\.0-f0\.0 skips every layer"),
+        ("h4.4-f128", r"2 heads values and 1 FFN values"),
+        ("x4.4-f128.128", r"not a sub-network id"),
+        ("h4.4", r"not a per-layer sub-network id: 'h4\.4'; write it as"),
+    ],
+)
 def test_bad_per_layer_ids_name_the_id_the_layer_the_rule_and_the_fix(text, match):
     size = DynaBert(tiny_bert()).full_size  # 2 layers, 4 heads, FFN 128
     with pytest.raises(ValueError, match=match):
@@ -169,4 +226,6 @@ def test_canonical_finds_a_grid_point_of_the_runs_own_depths():
     assert canonical(per_layer, size) == per_layer  # the default depths do not hold it
     assert canonical(per_layer, size, (1.0, 0.25)) == grid
     kept, dropped = unique_specs([grid, per_layer], size, (1.0, 0.25))
-    assert kept == [grid] and dropped == [f"item 1 ({per_layer.subnet_id} = w0.50-d0.25) repeats item 0"]
+    assert kept == [grid] and dropped == [
+        f"item 1 ({per_layer.subnet_id} = w0.50-d0.25) repeats item 0"
+    ]

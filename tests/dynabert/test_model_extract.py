@@ -2,9 +2,9 @@
 
 import pytest
 import torch
+from conftest import padded_batch, tiny_bert, tiny_distilbert, tiny_roberta
 from transformers import AutoModelForSequenceClassification
 
-from conftest import padded_batch, tiny_bert, tiny_distilbert, tiny_roberta
 from dynabert import DynaBert, SubnetSpec, bert_size, cost, default_grid, extract
 from dynabert.presets import load_model
 
@@ -38,7 +38,9 @@ def test_extracted_equals_dynamic_for_every_spec(name):
             ext = sub(ids, mask).logits
         assert len(dyn.hidden_states) == len(spec.layer_ids(size.num_layers)) + 1
         torch.testing.assert_close(ext, dyn.logits, atol=1e-5, rtol=0, msg=spec.subnet_id)
-        assert sum(p.numel() for p in sub.parameters()) == cost(size, spec).params_active, spec.subnet_id
+        assert sum(p.numel() for p in sub.parameters()) == cost(size, spec).params_active, (
+            spec.subnet_id
+        )
         assert all(p.is_contiguous() for p in sub.parameters())
         assert sub.config.num_attention_heads == spec.heads_kept(size.num_heads)
 
@@ -69,9 +71,13 @@ def test_head_mask_gates_heads(bert):
     head_mask = torch.ones(2, 4)
     head_mask[0, 1] = 0
     with torch.no_grad():
-        torch.testing.assert_close(dyna(ids, mask, head_mask=torch.ones(2, 4)).logits, dyna(ids, mask).logits)
+        torch.testing.assert_close(
+            dyna(ids, mask, head_mask=torch.ones(2, 4)).logits, dyna(ids, mask).logits
+        )
         gated = dyna(ids, mask, head_mask=head_mask).logits
-        bert.bert.encoder.layer[0].attention.output.dense.weight[:, 16:32] = 0  # head 1 of 4, size 16
+        bert.bert.encoder.layer[0].attention.output.dense.weight[:, 16:32] = (
+            0  # head 1 of 4, size 16
+        )
         removed = dyna(ids, mask).logits
     torch.testing.assert_close(gated, removed, atol=1e-6, rtol=0)
 
@@ -97,13 +103,21 @@ def test_dynamic_model_trains_through_views(bert):
     dyna(ids, mask, spec=SubnetSpec(0.25, 0.5)).logits.sum().backward()
     grad = bert.bert.encoder.layer[0].attention.self.query.weight.grad
     assert grad[:16].abs().sum() > 0 and grad[16:].abs().sum() == 0  # only the kept head's rows
-    assert bert.bert.encoder.layer[1].attention.self.query.weight.grad is None  # dropped layer untouched
+    assert (
+        bert.bert.encoder.layer[1].attention.self.query.weight.grad is None
+    )  # dropped layer untouched
 
 
 def test_bert_size_of_roberta_distilbert_and_unsupported():
     assert bert_size(tiny_roberta().config).head_type == "roberta-head"
     distil = bert_size(tiny_distilbert().config)
-    assert (distil.head_type, distil.type_vocab_size, distil.ffn_size, distil.num_layers) == ("distilbert-head", 0, 96, 4)
+    assert (distil.head_type, distil.type_vocab_size, distil.ffn_size, distil.num_layers) == (
+        "distilbert-head",
+        0,
+        96,
+        4,
+    )
     from transformers import GPT2Config
+
     with pytest.raises(ValueError, match="unsupported architecture 'gpt2'"):
         bert_size(GPT2Config())

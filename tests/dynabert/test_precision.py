@@ -6,11 +6,11 @@ import pytest
 import torch
 from accelerate import Accelerator
 from accelerate.state import AcceleratorState
+from conftest import padded_batch, tiny_bert
 
 from dynabert.config import SubnetSpec
 from dynabert.engine import Trainable, teacher_output
 from dynabert.model import DynaBert
-from conftest import padded_batch, tiny_bert
 
 
 @pytest.fixture
@@ -31,7 +31,9 @@ def test_teacher_and_student_share_the_autocast_and_evaluation_runs_in_fp32(fres
     cache = {}
     full = teacher_output(teacher, inputs, 1.0, False, cache, accelerator)
     matched = teacher_output(teacher, inputs, 0.5, False, cache, accelerator)
-    assert full.logits.dtype == matched.logits.dtype == torch.bfloat16  # Linear ran in bf16 (LayerNorm stays fp32)
+    assert (
+        full.logits.dtype == matched.logits.dtype == torch.bfloat16
+    )  # Linear ran in bf16 (LayerNorm stays fp32)
     with accelerator.autocast():
         trained = model(*inputs, spec=SubnetSpec(0.5, 1.0))
     assert trained.logits.dtype == torch.bfloat16

@@ -21,10 +21,13 @@ def test_minilm_preset_is_real_weights():
     assert (size.hidden_size, size.num_layers, size.num_heads, size.head_size) == (384, 6, 12, 32)
 
 
-@pytest.mark.parametrize("name,message", [
-    ("/no/such/dir", "does not exist"),
-    ("org/model-that-is-not-here", "not a preset"),
-])
+@pytest.mark.parametrize(
+    "name,message",
+    [
+        ("/no/such/dir", "does not exist"),
+        ("org/model-that-is-not-here", "not a preset"),
+    ],
+)
 def test_missing_models(name, message):
     with pytest.raises(ValueError, match=message):
         load_model(name)
@@ -37,6 +40,7 @@ def test_directory_without_config(tmp_path):
 
 def test_unsupported_architecture(tmp_path):
     from transformers import GPT2Config
+
     GPT2Config(n_layer=1).save_pretrained(tmp_path)
     with pytest.raises(ValueError, match="'gpt2' model"):
         load_model(str(tmp_path))
@@ -59,10 +63,39 @@ def test_extract_cli(tmp_path, capsys):
     ckpt = tmp_path / "ckpt"
     load_model("tiny").save_pretrained(ckpt)
     out = tmp_path / "sub"
-    assert main(["extract", "--checkpoint", str(ckpt), "--width", "0.5", "--depth", "0.5", "--output-dir", str(out)]) == 0
+    assert (
+        main(
+            [
+                "extract",
+                "--checkpoint",
+                str(ckpt),
+                "--width",
+                "0.5",
+                "--depth",
+                "0.5",
+                "--output-dir",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert load_model(str(out)).config.num_attention_heads == 2
-    assert main(["extract", "--checkpoint", str(tmp_path / "nope"), "--width", "0.5", "--depth", "1",
-                 "--output-dir", str(out)]) == 2
+    assert (
+        main(
+            [
+                "extract",
+                "--checkpoint",
+                str(tmp_path / "nope"),
+                "--width",
+                "0.5",
+                "--depth",
+                "1",
+                "--output-dir",
+                str(out),
+            ]
+        )
+        == 2
+    )
     assert "does not exist" in capsys.readouterr().err
 
 
@@ -74,15 +107,43 @@ def test_extract_from_a_training_output_folder(tmp_path):
     load_model("tiny").save_pretrained(best)
     load_tokenizer("tiny").save_pretrained(best)
     out = tmp_path / "sub"
-    assert main(["extract", "--checkpoint", str(tmp_path / "OUT"), "--width", "0.5", "--depth", "1",
-                 "--output-dir", str(out)]) == 0
+    assert (
+        main(
+            [
+                "extract",
+                "--checkpoint",
+                str(tmp_path / "OUT"),
+                "--width",
+                "0.5",
+                "--depth",
+                "1",
+                "--output-dir",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert load_model(str(out)).config.num_attention_heads == 2
 
 
 def test_extract_refuses_a_file_as_output_dir(tmp_path, capsys):
     (tmp_path / "f.tsv").write_text("x\n")
-    assert main(["extract", "--checkpoint", "tiny", "--width", "0.5", "--depth", "1",
-                 "--output-dir", str(tmp_path / "f.tsv")]) == 2
+    assert (
+        main(
+            [
+                "extract",
+                "--checkpoint",
+                "tiny",
+                "--width",
+                "0.5",
+                "--depth",
+                "1",
+                "--output-dir",
+                str(tmp_path / "f.tsv"),
+            ]
+        )
+        == 2
+    )
     assert "is a file" in capsys.readouterr().err and (tmp_path / "f.tsv").read_text() == "x\n"
 
 
@@ -93,11 +154,43 @@ def test_extract_per_layer_spec_of_a_grid_point_is_that_grid_point(tmp_path, sst
     ckpt, store, out = tmp_path / "ckpt", tmp_path / "acc.jsonl", tmp_path / "sub"
     load_model("tiny").save_pretrained(ckpt)
     load_tokenizer("tiny").save_pretrained(ckpt)
-    assert main(["evaluate", "--checkpoint", str(ckpt), "--task", "sst2", "--data-dir", sst2_dir, "--widths", "1.0",
-                 "--depths", "1.0", "--results", str(store)]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--checkpoint",
+                str(ckpt),
+                "--task",
+                "sst2",
+                "--data-dir",
+                sst2_dir,
+                "--widths",
+                "1.0",
+                "--depths",
+                "1.0",
+                "--results",
+                str(store),
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
-    assert main(["extract", "--checkpoint", str(ckpt), "--subnet", "h4.4-f128.128", "--output-dir", str(out),
-                 "--results", str(store)]) == 0
+    assert (
+        main(
+            [
+                "extract",
+                "--checkpoint",
+                str(ckpt),
+                "--subnet",
+                "h4.4-f128.128",
+                "--output-dir",
+                str(out),
+                "--results",
+                str(store),
+            ]
+        )
+        == 0
+    )
     assert capsys.readouterr().out.startswith("w1.00-d1.00: 2 layers x 4 heads")
     card = (out / "README.md").read_text()
     assert "has no record of it" not in card and "w1.00-d1.00" in card
@@ -113,8 +206,12 @@ def test_training_output_names_the_stage_used_and_warns_when_not_distilled(tmp_p
         (out / stage / "best" / "config.json").write_text("{}")
         assert resolve_checkpoint(str(out)) == out / stage / "best"
         err = capsys.readouterr().err
-        assert f"note: {out} is a training output; using {out / stage / 'best'} (stage {stage})" in err
+        assert (
+            f"note: {out} is a training output; using {out / stage / 'best'} (stage {stage})" in err
+        )
         assert ("warning:" in err) == (stage != "depth"), err
         assert stage == "depth" or "not DynaBERT's (finish stage depth" in err
-    assert resolve_checkpoint(str(out / "depth")) == out / "depth" / "best"  # a stage folder: as named, no note
+    assert (
+        resolve_checkpoint(str(out / "depth")) == out / "depth" / "best"
+    )  # a stage folder: as named, no note
     assert capsys.readouterr().err == ""

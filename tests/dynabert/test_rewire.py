@@ -1,8 +1,8 @@
 import pytest
 import torch
-
 from conftest import padded_batch, tiny_bert, tiny_distilbert
-from dynabert import DynaBert, SubnetSpec
+
+from dynabert import DynaBert
 from dynabert.rewire import importance, rewire_
 
 

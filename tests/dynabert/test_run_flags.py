@@ -14,8 +14,19 @@ def test_every_training_flag_is_compared_or_listed_as_not_changing_what_is_train
     compared = {k for flags in STAGE_FLAGS.values() for k in flags}
     assert compared | set(NOT_COMPARED) | set(SAMPLING) == {f.name for f in fields(TrainConfig)}
     assert not compared & set(NOT_COMPARED)
-    for flag in ("bucket", "teacher_width", "depth_lambda1", "max_grad_norm", "temperature", "importance_rule",
-                 "augment_model", "model", "data_dir", "seed", "epochs"):
+    for flag in (
+        "bucket",
+        "teacher_width",
+        "depth_lambda1",
+        "max_grad_norm",
+        "temperature",
+        "importance_rule",
+        "augment_model",
+        "model",
+        "data_dir",
+        "seed",
+        "epochs",
+    ):
         assert flag in compared, flag
 
 
@@ -23,10 +34,15 @@ def test_a_stage_compares_its_own_and_its_lineages_flags_only():
     cfg = TrainConfig("sst2", "data", "out")
     assert "depth_lambda1" not in trained_flags(cfg, "teacher")  # the teacher is trained without it
     assert "depth_lambda1" not in trained_flags(cfg, "width")
-    assert {"depth_lambda1", "teacher_width", "width_lambda1", "importance_rule"} <= set(trained_flags(cfg, "depth"))
-    assert changed_flags(trained_flags(cfg, "depth"), trained_flags(replace(cfg, bucket=True), "depth")) == \
-        ["--bucket: False -> True"]
-    assert changed_flags({}, trained_flags(replace(cfg, seed=7), "depth")) == []  # older code saved none: kept
+    assert {"depth_lambda1", "teacher_width", "width_lambda1", "importance_rule"} <= set(
+        trained_flags(cfg, "depth")
+    )
+    assert changed_flags(
+        trained_flags(cfg, "depth"), trained_flags(replace(cfg, bucket=True), "depth")
+    ) == ["--bucket: False -> True"]
+    assert (
+        changed_flags({}, trained_flags(replace(cfg, seed=7), "depth")) == []
+    )  # older code saved none: kept
 
 
 def test_same_path_given_two_ways_is_the_same_flag(tmp_path, monkeypatch):
@@ -43,8 +59,16 @@ def test_finished_teacher_is_reused_by_a_later_stages_flags_but_not_another_seed
     cfg = TrainConfig("sst2", "data", str(tmp_path), model="tiny")
     (tmp_path / "teacher").mkdir()
     (tmp_path / "teacher" / "summary.json").write_text(json.dumps({"config": asdict(cfg)}))
-    assert check_finished_stage(replace(cfg, depth_lambda1=5.0, teacher_width="matched", eval_every=3),
-                                "teacher", tmp_path / "teacher")
-    with pytest.raises(ValueError, match=r"it was trained with other flags \(--seed: 42 -> 7; --model: tiny "
-                                         r"-> bert-base\)\. To train with the new flags, give another --output-dir"):
-        check_finished_stage(replace(cfg, seed=7, model="bert-base"), "teacher", tmp_path / "teacher")
+    assert check_finished_stage(
+        replace(cfg, depth_lambda1=5.0, teacher_width="matched", eval_every=3),
+        "teacher",
+        tmp_path / "teacher",
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"it was trained with other flags \(--seed: 42 -> 7; --model: tiny "
+        r"-> bert-base\)\. To train with the new flags, give another --output-dir",
+    ):
+        check_finished_stage(
+            replace(cfg, seed=7, model="bert-base"), "teacher", tmp_path / "teacher"
+        )

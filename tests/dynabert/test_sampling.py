@@ -4,7 +4,12 @@ different across steps, K = all is the paper's loop; bad K refused naming the fl
 import pytest
 
 from dynabert.config import SubnetSpec, default_grid
-from dynabert.sampling import check_subnets_per_step, expected_cost_share, largest_and_smallest, subnets_for_step
+from dynabert.sampling import (
+    check_subnets_per_step,
+    expected_cost_share,
+    largest_and_smallest,
+    subnets_for_step,
+)
 from dynabert.stages import TrainConfig, check_sampling
 
 GRID = default_grid()
@@ -16,7 +21,9 @@ def test_draw_holds_largest_and_smallest_and_k_distinct_in_grid_order(k):
         draw = subnets_for_step(GRID, k, 42, step)
         assert len(draw) == len(set(draw)) == k
         assert SubnetSpec(1.0, 1.0) in draw and SubnetSpec(0.25, 0.5) in draw
-        assert draw == [s for s in GRID if s in draw]  # the stage's order: largest first, as the paper's loop
+        assert draw == [
+            s for s in GRID if s in draw
+        ]  # the stage's order: largest first, as the paper's loop
 
 
 def test_draw_is_a_function_of_seed_and_step_and_varies_across_steps():
@@ -59,7 +66,9 @@ def test_k_beyond_the_grid_is_refused_before_any_stage_runs():
     cfg = TrainConfig(task="sst2", data_dir="x", output_dir="y", subnets_per_step=6)
     check_sampling(cfg, ("depth",))
     check_sampling(cfg, ("teacher",))  # one sub-network: K does not apply
-    with pytest.raises(ValueError, match="--subnets-per-step 6 exceeds the 4 sub-network.*stage width"):
+    with pytest.raises(
+        ValueError, match="--subnets-per-step 6 exceeds the 4 sub-network.*stage width"
+    ):
         check_sampling(cfg, ("teacher", "width", "depth"))
     with pytest.raises(ValueError, match="exceeds the 4 sub-network"):
         check_subnets_per_step(5, 4, "depth")

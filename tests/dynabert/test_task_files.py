@@ -8,7 +8,9 @@ import pytest
 from dynabert.data import get_task, load_split, load_task, read_split
 from dynabert.tabular import read_rows
 
-MRPC = "Quality\t#1 ID\t#2 ID\t#1 String\t#2 String\n1\ta\tb\the ran\the jogged\n0\tc\td\tsky\tsea\n"
+MRPC = (
+    "Quality\t#1 ID\t#2 ID\t#1 String\t#2 String\n1\ta\tb\the ran\the jogged\n0\tc\td\tsky\tsea\n"
+)
 
 
 def test_mrpc_with_a_utf8_byte_order_mark(tmp_path):
@@ -19,17 +21,28 @@ def test_mrpc_with_a_utf8_byte_order_mark(tmp_path):
     assert splits["dev"].labels == [1, 0] and splits["train"].texts[0] == ("he ran", "he jogged")
 
 
-@pytest.mark.parametrize("bom,encoding", [(codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"),
-                                          (codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF8, "utf-8")])
+@pytest.mark.parametrize(
+    "bom,encoding",
+    [
+        (codecs.BOM_UTF16_LE, "utf-16-le"),
+        (codecs.BOM_UTF16_BE, "utf-16-be"),
+        (codecs.BOM_UTF32_LE, "utf-32-le"),
+        (codecs.BOM_UTF8, "utf-8"),
+    ],
+)
 def test_unicode_files_with_a_byte_order_mark(tmp_path, bom, encoding):
     """Excel's "Unicode Text" is UTF-16 LE with a BOM; Notepad writes UTF-8 with a BOM."""
-    (tmp_path / "dev.tsv").write_bytes(bom + "sentence\tlabel\r\nnaïve café\t1\r\nnot good\t0\r\n".encode(encoding))
+    (tmp_path / "dev.tsv").write_bytes(
+        bom + "sentence\tlabel\r\nnaïve café\t1\r\nnot good\t0\r\n".encode(encoding)
+    )
     split = read_split(tmp_path / "dev.tsv", get_task("sst2"), ("0", "1"))
     assert split.texts == [("naïve café",), ("not good",)] and split.labels == [1, 0]
 
 
 def test_latin1_file_read_as_windows_1252_with_a_warning_naming_the_line(tmp_path, capsys):
-    (tmp_path / "dev.tsv").write_bytes("sentence\tlabel\nfine\t1\nnaïve café\t1\n".encode("latin-1"))
+    (tmp_path / "dev.tsv").write_bytes(
+        "sentence\tlabel\nfine\t1\nnaïve café\t1\n".encode("latin-1")
+    )
     split = read_split(tmp_path / "dev.tsv", get_task("sst2"), ("0", "1"))
     assert split.texts[1] == ("naïve café",)
     assert "dev.tsv:3: not UTF-8 (byte 0xef)" in capsys.readouterr().err
@@ -55,7 +68,9 @@ def test_problem_rows_named_by_the_line_an_editor_shows(tmp_path):
     (tmp_path / "dev.tsv").write_bytes(b"sentence\tlabel\r\n\r\ngood\t1\r\n\r\nbad\t7\r\n")
     with pytest.raises(ValueError, match=r"dev.tsv:5: unknown label '7'"):
         read_split(tmp_path / "dev.tsv", get_task("sst2"), ("0", "1"))
-    (tmp_path / "dev.csv").write_text('sentence,label\n"one, two\nthree",1\n"four ""quoted""",0\nfive,x\n')
+    (tmp_path / "dev.csv").write_text(
+        'sentence,label\n"one, two\nthree",1\n"four ""quoted""",0\nfive,x\n'
+    )
     with pytest.raises(ValueError, match=r"dev.csv:5: unknown label 'x'"):
         read_split(tmp_path / "dev.csv", get_task("sst2"), ("0", "1"))
     rows = read_rows(tmp_path / "dev.csv")
@@ -92,11 +107,27 @@ def test_a_split_with_only_a_header_is_refused_not_scored(tmp_path, capsys):
     from dynabert.cli import main
 
     (tmp_path / "dev.tsv").write_text("sentence\tlabel\r\n\r\n")
-    assert main(["evaluate", "--checkpoint", "nowhere", "--task", "sst2", "--data-dir", str(tmp_path)]) == 2
+    assert (
+        main(["evaluate", "--checkpoint", "nowhere", "--task", "sst2", "--data-dir", str(tmp_path)])
+        == 2
+    )
     assert "no model found at 'nowhere'" in capsys.readouterr().err
     from dynabert.presets import load_model, load_tokenizer
 
     load_model("tiny").save_pretrained(tmp_path / "m")
     load_tokenizer("tiny").save_pretrained(tmp_path / "m")
-    assert main(["evaluate", "--checkpoint", str(tmp_path / "m"), "--task", "sst2", "--data-dir", str(tmp_path)]) == 2
+    assert (
+        main(
+            [
+                "evaluate",
+                "--checkpoint",
+                str(tmp_path / "m"),
+                "--task",
+                "sst2",
+                "--data-dir",
+                str(tmp_path),
+            ]
+        )
+        == 2
+    )
     assert "dev.tsv holds no examples to score" in capsys.readouterr().err

@@ -7,16 +7,18 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from conftest import padded_batch, tiny_bert
+
 from dynabert.config import default_grid
 from dynabert.engine import Trainable, make_accelerator, teacher_output, train_step
 from dynabert.losses import LossSettings
 from dynabert.model import DynaBert
 
 ROOT = Path(__file__).resolve().parents[2]
-pytestmark = [pytest.mark.gpu,
-              pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (torch sees none)")]
+pytestmark = [
+    pytest.mark.gpu,
+    pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (torch sees none)"),
+]
 
 LOAD_ON_CPU = """
 import sys, torch
@@ -47,21 +49,40 @@ def test_cuda_step_in_mixed_precision_then_the_gpu_state_loads_on_cpu(precision,
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     model, optimizer = accelerator.prepare(model, optimizer)
     ids, mask = padded_batch()
-    batch = {"input_ids": ids.cuda(), "attention_mask": mask.cuda(), "labels": torch.zeros(3).long().cuda()}
+    batch = {
+        "input_ids": ids.cuda(),
+        "attention_mask": mask.cuda(),
+        "labels": torch.zeros(3).long().cuda(),
+    }
     dtype = torch.bfloat16 if precision == "bf16" else torch.float16
-    t_out = teacher_output(teacher, (batch["input_ids"], batch["attention_mask"], None), 0.5, False, {}, accelerator)
-    assert t_out.logits.dtype == dtype  # the matched-width teacher runs under the same autocast as the student
+    t_out = teacher_output(
+        teacher, (batch["input_ids"], batch["attention_mask"], None), 0.5, False, {}, accelerator
+    )
+    assert (
+        t_out.logits.dtype == dtype
+    )  # the matched-width teacher runs under the same autocast as the student
     for _ in range(3):
-        loss = train_step(model, teacher, default_grid(), "dynabert", LossSettings(1.0, 1.0), batch, accelerator)
+        loss = train_step(
+            model, teacher, default_grid(), "dynabert", LossSettings(1.0, 1.0), batch, accelerator
+        )
         assert loss == loss  # not NaN
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
     assert (accelerator.scaler is not None) == (precision == "fp16")
     accelerator.save_state(str(tmp_path / "state"))
-    torch.save({k: v.cpu() for k, v in accelerator.unwrap_model(model).state_dict().items()}, tmp_path / "w.pt")
+    torch.save(
+        {k: v.cpu() for k, v in accelerator.unwrap_model(model).state_dict().items()},
+        tmp_path / "w.pt",
+    )
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, "-c", LOAD_ON_CPU, str(tmp_path / "state"), str(tmp_path / "w.pt")],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", LOAD_ON_CPU, str(tmp_path / "state"), str(tmp_path / "w.pt")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0 and "loaded on cpu" in done.stdout, done.stderr[-3000:]
 
 

@@ -25,8 +25,13 @@ from dynabert.engine import CHECKPOINT_MARK
 from dynabert.presets import load_model, load_tokenizer
 
 ROOT = Path(__file__).resolve().parents[2]
-ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TQDM_DISABLE": "1", "OMP_NUM_THREADS": "1",
-       "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+ENV = {
+    **os.environ,
+    "HF_HUB_OFFLINE": "1",
+    "TQDM_DISABLE": "1",
+    "OMP_NUM_THREADS": "1",
+    "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+}
 
 
 def free_port() -> int:
@@ -48,16 +53,58 @@ def prepare(out: Path) -> Path:
 
 
 def args(sst2, out, batch_size, *extra):
-    return ["train", "--task", "sst2", "--data-dir", sst2, "--model", "tiny", "--output-dir", str(out),
-            "--stage", "depth", "--widths", "1.0,0.5", "--depths", "1.0,0.5", "--max-train-samples", "256",
-            "--max-eval-samples", "16", "--batch-size", str(batch_size), "--epochs", "1", "--learning-rate", "1e-3",
-            "--eval-every", "4", "--logging-steps", "1", "--checkpoint-choice", "last", *extra]
+    return [
+        "train",
+        "--task",
+        "sst2",
+        "--data-dir",
+        sst2,
+        "--model",
+        "tiny",
+        "--output-dir",
+        str(out),
+        "--stage",
+        "depth",
+        "--widths",
+        "1.0,0.5",
+        "--depths",
+        "1.0,0.5",
+        "--max-train-samples",
+        "256",
+        "--max-eval-samples",
+        "16",
+        "--batch-size",
+        str(batch_size),
+        "--epochs",
+        "1",
+        "--learning-rate",
+        "1e-3",
+        "--eval-every",
+        "4",
+        "--logging-steps",
+        "1",
+        "--checkpoint-choice",
+        "last",
+        *extra,
+    ]
 
 
 def torchrun(sst2, out, batch_size=16, nproc=2, extra=()) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(nproc), "--master_port",
-           str(free_port()), "-m", "dynabert", *args(sst2, out, batch_size, *extra)]
-    return subprocess.Popen(cmd, env=ENV, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        str(nproc),
+        "--master_port",
+        str(free_port()),
+        "-m",
+        "dynabert",
+        *args(sst2, out, batch_size, *extra),
+    ]
+    return subprocess.Popen(
+        cmd, env=ENV, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
 
 
 def finished(proc: subprocess.Popen) -> None:
@@ -86,7 +133,11 @@ def test_two_processes_split_the_data_and_match_one_process(two_process_run, sst
     assert two["steps"] * 2 == per_flag["steps"] == 16  # each rank its own half of every epoch
     # one writer: one checkpoint, no leftovers of a race, each step logged once
     assert sorted(p.name for p in (two_process_run / "depth").iterdir()) == [
-        "best", "checkpoint", "summary.json", "train.log"]
+        "best",
+        "checkpoint",
+        "summary.json",
+        "train.log",
+    ]
     log = (two_process_run / "depth" / "train.log").read_text()
     assert log.count(": loss ") == 8 and log.count("dev w1.00-d1.00=") == 2
     # The same global batch (2 x 16 rows vs 1 x 32, padded alike) gives the same mean loss, so the same updates up
@@ -99,8 +150,13 @@ def test_two_processes_split_the_data_and_match_one_process(two_process_run, sst
     worst = max((a[k] - b[k]).abs().max().item() for k in a)
     print(f"max |w_2proc - w_1proc| = {worst:.3g}")
     assert worst < 1e-4, worst
-    assert worst < max((a[k] - load_file(one_same_flag / "depth" / "best" / "model.safetensors")[k]).abs().max().item()
-                       for k in a)
+    assert worst < max(
+        (a[k] - load_file(one_same_flag / "depth" / "best" / "model.safetensors")[k])
+        .abs()
+        .max()
+        .item()
+        for k in a
+    )
 
 
 def test_two_processes_draw_the_same_sampled_subnetworks_as_one(sst2_dir, tmp_path):
@@ -137,7 +193,9 @@ def test_killed_rank_resumes_to_the_uninterrupted_result(two_process_run, sst2_d
         time.sleep(0.05)
     rank_process(proc, 1).send_signal(signal.SIGKILL)
     proc.communicate(timeout=300)
-    assert proc.returncode != 0 and not (out / "depth" / "summary.json").exists(), "the kill came too late"
+    assert proc.returncode != 0 and not (out / "depth" / "summary.json").exists(), (
+        "the kill came too late"
+    )
     finished(torchrun(sst2_dir, out))
     assert "resumed from" in (out / "depth" / "train.log").read_text()
     a, b = weights(two_process_run), weights(out)
@@ -145,8 +203,16 @@ def test_killed_rank_resumes_to_the_uninterrupted_result(two_process_run, sst2_d
 
 
 def test_one_gradient_allreduce_per_optimizer_step():
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(free_port()),
-           str(ROOT / "tests" / "dynabert" / "ddp_allreduce_count.py")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_port",
+        str(free_port()),
+        str(ROOT / "tests" / "dynabert" / "ddp_allreduce_count.py"),
+    ]
     done = subprocess.run(cmd, env=ENV, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     count = json.loads(next(l for l in done.stdout.splitlines() if l.startswith("{")))
@@ -199,14 +265,18 @@ def test_accelerate_launch_cpu_without_mpirun_is_refused_with_the_working_comman
         monkeypatch.delenv(name, raising=False)
     with pytest.raises(ValueError, match="torchrun --nproc_per_node N") as err:
         make_accelerator("no")
-    assert "--mpirun_hostfile" in str(err.value) and "accelerate launch --multi_gpu" in str(err.value)
+    assert "--mpirun_hostfile" in str(err.value) and "accelerate launch --multi_gpu" in str(
+        err.value
+    )
 
 
 def test_steps_per_epoch_splits_the_data_and_names_a_batch_too_large():
     from dynabert.engine import steps_per_epoch
 
     assert steps_per_epoch(256, 16, 1) == 16 and steps_per_epoch(256, 16, 2) == 8
-    assert steps_per_epoch(257, 16, 2) == 8  # a last global batch of 1 row cannot feed 2 ranks: dropped
+    assert (
+        steps_per_epoch(257, 16, 2) == 8
+    )  # a last global batch of 1 row cannot feed 2 ranks: dropped
     assert steps_per_epoch(258, 16, 2) == 9 and steps_per_epoch(10, 16, 2) == 1  # 5 rows per rank
     with pytest.raises(ValueError, match="fewer than one batch"):
         steps_per_epoch(1, 16, 2)
