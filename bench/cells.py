@@ -27,7 +27,12 @@ RUNTIMES: dict[
     "onnxruntime-int8": ("onnx-int8", "onnxruntime", "int8"),
     "litert": ("tflite", "litert", "fp32"),
     "litert-int8": ("tflite-int8", "litert", "int8"),
+    "openvino": ("openvino", "openvino", "fp32"),
+    "openvino-int8": ("openvino-int8", "openvino", "int8"),
+    "executorch": ("pte", "executorch", "fp32"),
+    "executorch-int8": ("pte-int8", "executorch", "int8"),
 }
+EXPORT_PACKAGES = {"openvino-int8": ("nncf", "nncf")}  # runtime -> (module, pip name) its export needs too
 ENV_FROM_RUNNER = (
     "h2d_ms",
     "max_memory_allocated_mb",
@@ -39,6 +44,8 @@ ENV_FROM_RUNNER = (
     "cpu_affinity",
     "process_medians_ms",
     "session_options",
+    "compile_properties",
+    "executorch_threads",
 )
 
 
@@ -101,6 +108,12 @@ def skip_reason(cell: Cell, target) -> str | None:
         return (
             f"device {cell.device!r} lists runtimes {', '.join(listed)} (its profile's `runtimes`)"
         )
+    if cell.runtime in EXPORT_PACKAGES:
+        import importlib.util
+
+        module, pip = EXPORT_PACKAGES[cell.runtime]
+        if importlib.util.find_spec(module) is None:
+            return f"runtime {cell.runtime!r} is exported with the Python package {module} (pip install {pip})"
     return available(RUNTIMES[cell.runtime][1])[1]
 
 
@@ -164,6 +177,8 @@ def export_fields(base: dict, meta: dict) -> dict | records.Record:
         "export_ok": meta["ok"],
         "quantization": meta.get("quantization"),
     }
+    if meta.get("delegation"):  # ExecuTorch: what XNNPACK runs of the program (bench/executorch_export.py)
+        base["env"] = {**base["env"], "delegation": meta["delegation"]}
     if not meta["ok"]:
         return records.Record(
             **base,

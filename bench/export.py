@@ -39,7 +39,19 @@ from bench import session_settings
 from bench.artifacts import default_cache  # noqa: F401  (the artifact cache; re-exported here)
 from devices.machine import package_versions
 
-FORMATS = ("onnx", "onnx-int8", "tflite", "tflite-int8")
+FORMATS = (
+    "onnx",
+    "onnx-int8",
+    "tflite",
+    "tflite-int8",
+    "openvino",
+    "openvino-int8",
+    "pte",
+    "pte-int8",
+)
+EXTENSIONS = {"onnx": ".onnx", "tflite": ".tflite", "openvino": ".xml", "pte": ".pte"}
+CHECK_RUNNER = {"onnx": "onnxruntime", "tflite": "litert", "openvino": "openvino", "pte": "executorch"}
+STATIC_SHAPE = ("tflite", "pte")  # exported at batch 1 and the cell's sequence length
 FP32_TOL = 1e-4
 INT8_REL_TOL = 0.05
 
@@ -270,10 +282,11 @@ def check(model: torch.nn.Module, fmt: str, path: Path, seq_len: int) -> dict:
     ids, mask, tt = sample_inputs(2, seq_len, model.config.vocab_size, seed=1)
     with torch.no_grad():
         ref = model(ids, mask, tt).logits.numpy()
-    run, version = load("litert" if fmt.startswith("tflite") else "onnxruntime", str(path), 1)
+    base = fmt.removesuffix("-int8")
+    run, version = load(CHECK_RUNNER[base], str(path), 1)
     rows = (
-        [slice(0, 2)] if fmt.startswith("onnx") else [slice(0, 1), slice(1, 2)]
-    )  # TFLite: static batch 1
+        [slice(0, 1), slice(1, 2)] if base in STATIC_SHAPE else [slice(0, 2)]
+    )  # TFLite, ExecuTorch: static batch 1
     got = np.concatenate(
         [
             run(
@@ -288,7 +301,7 @@ def check(model: torch.nn.Module, fmt: str, path: Path, seq_len: int) -> dict:
     )
     err = float(np.abs(got - ref).max())
     tol = FP32_TOL if not fmt.endswith("int8") else INT8_REL_TOL * (1 + float(np.abs(ref).max()))
-    if fmt == "onnx":  # the dynamic axes must work too: a shorter sequence, batch 1
+    if fmt in ("onnx", "openvino"):  # the dynamic axes must work too: a shorter sequence, batch 1
         short = sample_inputs(1, max(2, seq_len // 2), model.config.vocab_size, seed=2)
         with torch.no_grad():
             ref_short = model(*short).logits.numpy()
@@ -308,14 +321,27 @@ def check(model: torch.nn.Module, fmt: str, path: Path, seq_len: int) -> dict:
 EXPORTERS = {
     "onnx": ("torch", "onnx", "onnxscript", "onnxruntime"),
     "tflite": ("torch", "litert-torch"),
+    "openvino": ("torch", "openvino"),
+    "pte": ("torch", "executorch", "torchao"),
 }
 GRAPH = {"onnx": "onnxruntime.transformers BERT attention fusion (bench/ort_fusion.py), v2"}
-QUANTIZERS = {"onnx-int8": ("onnxruntime",), "tflite-int8": ("ai-edge-quantizer",)}
-CHECK_RUNTIMES = {"onnx": ("onnxruntime",), "tflite": ("ai-edge-litert",)}
+QUANTIZERS = {
+    "onnx-int8": ("onnxruntime",),
+    "tflite-int8": ("ai-edge-quantizer",),
+    "openvino-int8": ("nncf", "openvino"),
+    "pte-int8": ("executorch", "torchao"),
+}
+CHECK_RUNTIMES = {
+    "onnx": ("onnxruntime",),
+    "tflite": ("ai-edge-litert",),
+    "openvino": ("openvino",),
+    "pte": ("executorch",),
+}
 
 
-def export_key(fmt: str, isa: tuple[str, ...] | list[str]) -> dict:
-    """What decides the exported file: exporter (and quantizer) versions and the quantization settings."""
+def export_key(fmt: str, isa: tuple[str, ...] | list[str], calibration=None) -> dict:
+    """What decides the exported file: exporter (and quantizer) versions and the quantization settings (for
+    openvino-int8 its calibration source, bench.openvino_export.Calibration; default synthetic)."""
     base = fmt.removesuffix("-int8")
     key = {"format": fmt, "exporters": package_versions(EXPORTERS[base] + QUANTIZERS.get(fmt, ()))}
     if base in GRAPH:
@@ -324,6 +350,14 @@ def export_key(fmt: str, isa: tuple[str, ...] | list[str]) -> dict:
         key["quantization"] = {"try_in_order": onnx_int8_candidates(isa)}
     elif fmt == "tflite-int8":
         key["quantization"] = {"recipe": "ai_edge_quantizer dynamic_wi8_afp32"}
+    elif fmt == "openvino-int8":
+        from bench import openvino_export
+
+        key["quantization"] = openvino_export.settings(calibration or openvino_export.Calibration())
+    elif fmt == "pte-int8":
+        from bench.executorch_export import QUANTIZATION
+
+        key["quantization"] = QUANTIZATION
     return key
 
 
@@ -352,17 +386,24 @@ def artifact_path(
     """CACHE/<sha>/<subnet>/<fmt>-s<seq>-<hash of export_key>.<ext>."""
     from devices.machine import this_machine
 
-    ext = ".onnx" if fmt.startswith("onnx") else ".tflite"
+    ext = EXTENSIONS[fmt.removesuffix("-int8")]
     key = key or export_key(fmt, this_machine().isa)
     return cache / sha / subnet_id / f"{fmt}-s{seq_len}-{_short_hash(key)}{ext}"
 
 
 def ensure_artifact(
-    model, sha: str, subnet_id: str, fmt: str, seq_len: int, cache: Path | None = None
+    model,
+    sha: str,
+    subnet_id: str,
+    fmt: str,
+    seq_len: int,
+    cache: Path | None = None,
+    calibration=None,
 ) -> tuple[Path, dict]:
     """(path, metadata) of a checked artifact, exporting it (and its fp32 parent for int8) when not cached.
 
     `model` is the extracted module, or a function returning it (built only when an export is needed).
+    `calibration` (openvino-int8 only): a bench.openvino_export.Calibration; default synthetic inputs.
     """
     from devices.machine import this_machine
 
@@ -370,7 +411,7 @@ def ensure_artifact(
         raise ValueError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
     cache = cache or default_cache()
     isa = this_machine().isa
-    ekey, ckey = export_key(fmt, isa), check_key(fmt, isa)
+    ekey, ckey = export_key(fmt, isa, calibration), check_key(fmt, isa)
     path = artifact_path(cache, sha, subnet_id, fmt, seq_len, ekey)
     meta_path = path.with_suffix(path.suffix + ".json")
     meta = _cached_meta(meta_path) if path.is_file() else None
@@ -401,10 +442,12 @@ def ensure_artifact(
                 "quantization": chosen,
                 "quantization_attempts": attempts,
             }
-        else:
+        elif fmt == "tflite-int8":
             parent, _ = ensure_artifact(model, sha, subnet_id, "tflite", seq_len, cache)
             quantize_tflite(parent, tmp)
-        tmp.rename(path)
+        else:
+            graph = _export_other(model, sha, subnet_id, fmt, seq_len, cache, tmp, calibration)
+        _move(fmt, tmp, path)
         meta = {"export_s": round(time.perf_counter() - t0, 2), "graph_optimizations": graph}
     meta = {
         k: meta[k] for k in ("export_s", "graph_optimizations") if k in meta
@@ -420,7 +463,7 @@ def ensure_artifact(
         seq_len=seq_len,
         subnet_id=subnet_id,
         checkpoint_sha=sha,
-        bytes=path.stat().st_size,
+        bytes=_size(path),
         torch_version=torch.__version__,
         export_key=ekey,
         check_key=ckey,
@@ -428,9 +471,55 @@ def ensure_artifact(
             "quantization", ekey.get("quantization")
         ),
         session_settings=shipped,
+        delegation=(meta.get("graph_optimizations") or {}).get("delegation"),
     )
     meta_path.write_text(json.dumps(meta, indent=1))
     return path, meta
+
+
+def _export_other(model, sha, subnet_id, fmt, seq_len, cache, tmp: Path, calibration) -> dict:
+    """OpenVINO IR (bench/openvino_export.py) and ExecuTorch .pte (bench/executorch_export.py) exports; returns
+    what the metadata's graph_optimizations keeps (int8 settings; the .pte's XNNPACK delegation)."""
+    if fmt.startswith("openvino"):
+        from bench import openvino_export
+
+        if fmt == "openvino":
+            openvino_export.export(model, tmp, seq_len)
+            return {"converter": "openvino.convert_model (torch module)", "weights": "fp32"}
+        parent, _ = ensure_artifact(model, sha, subnet_id, "openvino", seq_len, cache)
+        calibration = calibration or openvino_export.Calibration()
+        openvino_export.quantize(parent, tmp, model.config.vocab_size, seq_len, calibration)
+        return {"quantization": openvino_export.settings(calibration)}
+    from bench import executorch_export
+
+    summary = executorch_export.export(model, tmp, seq_len, int8=fmt == "pte-int8")
+    executorch_export.write_vocab(tmp, model, seq_len)
+    out = {"lowering": "to_edge_transform_and_lower, XnnpackPartitioner", "delegation": summary}
+    if fmt == "pte-int8":
+        out["quantization"] = executorch_export.QUANTIZATION
+    return out
+
+
+def _move(fmt: str, tmp: Path, path: Path) -> None:
+    """The finished export into its cache name (an IR's .bin and a .pte's vocabulary note with it)."""
+    if fmt.startswith("openvino"):
+        from bench.openvino_export import move
+
+        move(tmp, path)
+        return
+    if fmt.startswith("pte"):
+        from devices.inputs import pte_vocab_file
+
+        pte_vocab_file(tmp).rename(pte_vocab_file(path))
+    tmp.rename(path)
+
+
+def _size(path: Path) -> int:
+    if path.suffix == ".xml":
+        from bench.openvino_export import size_bytes
+
+        return size_bytes(path)
+    return path.stat().st_size
 
 
 def _cached_meta(meta_path: Path) -> dict | None:

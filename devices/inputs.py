@@ -1,7 +1,9 @@
 """An artifact's input spec read from the artifact itself: input names and dtype, the rows of its word and
 token-type embedding tables, and its static batch / sequence length.
 
-torch (an extracted model directory): config.json. ONNX: the graph's inputs, and the Gather whose indices are
+torch (an extracted model directory): config.json. OpenVINO IR (.xml): its Parameters and the Gather they feed.
+ExecuTorch (.pte): names, dtype and shape from the program's method metadata; the table sizes from the
+exporter's `<artifact>.vocab.json` (the tables may sit inside the XNNPACK blob, which the runtime cannot show). ONNX: the graph's inputs, and the Gather whose indices are
 `input_ids` / `token_type_ids` (its table an initializer, or one dequantised from one). TFLite: the signature's
 inputs (args_0..2 = ids, mask, types in export order) and the EMBEDDING_LOOKUP / GATHER they feed. The spec is
 cached beside a file artifact as `<artifact>.inputs.json` (keyed by size and mtime), so a large ONNX is parsed once.
@@ -34,9 +36,14 @@ def read_input_spec(path: str | Path) -> InputSpec:
         spec = onnx_spec(path)
     elif path.suffix == ".tflite":
         spec = tflite_spec(path)
+    elif path.suffix == ".xml":
+        spec = openvino_spec(path)
+    elif path.suffix == ".pte":
+        spec = pte_spec(path)
     else:
         raise ValueError(
-            f"artifact {path}: unknown format (expected a model directory, .onnx or .tflite)"
+            f"artifact {path}: unknown format (expected a model directory, .onnx, .tflite, OpenVINO .xml "
+            f"or ExecuTorch .pte)"
         )
     cache.write_text(json.dumps({"stamp": stamp, "spec": spec.__dict__}))
     return spec
@@ -175,3 +182,69 @@ def tflite_spec(path: Path) -> InputSpec:
         batch,
         seq,
     )
+
+
+def openvino_spec(path: Path) -> InputSpec:
+    try:
+        import openvino as ov
+    except ImportError:
+        raise ValueError(f"reading {path} needs OpenVINO here: pip install openvino") from None
+    model = ov.Core().read_model(str(path))
+    params = {p.get_output_tensor(0).get_any_name(): p for p in model.get_parameters()}
+    missing = [r for r in ROLES[:2] if r not in params]
+    if missing:
+        raise ValueError(f"{path}: no input(s) {missing}; inputs are {sorted(params)}")
+    role_of = {id(p): role for role, p in params.items()}
+
+    def walk(node, want: str):  # follow input 0 up to a Parameter / Constant
+        for _ in range(WALK):
+            if node.get_type_name() == want:
+                return node
+            if node.get_input_size() == 0:
+                return None
+            node = node.input_value(0).get_node()
+        return None
+
+    rows = {}
+    for op in model.get_ordered_ops():
+        if op.get_type_name() == "Gather":
+            param = walk(op.input_value(1).get_node(), "Parameter")
+            table = walk(op.input_value(0).get_node(), "Constant")
+            role = role_of.get(id(param)) if param is not None else None
+            if role is None and param is not None:
+                role = next((r for r, p in params.items() if p.get_friendly_name() == param.get_friendly_name()), None)
+            if role and table is not None and len(table.get_output_shape(0)) == 2:
+                rows.setdefault(role, int(table.get_output_shape(0)[0]))
+    if not rows.get("input_ids"):
+        raise ValueError(f"{path}: no embedding lookup of input_ids found; cannot tell the vocabulary size")
+    shape = params["input_ids"].get_partial_shape()
+    dims = [d.get_length() if d.is_static else None for d in shape]
+    dtype = params["input_ids"].get_element_type().to_dtype().name
+    return InputSpec(ROLES, dtype, rows["input_ids"], rows.get("token_type_ids") or 1, *(dims + [None, None])[:2])
+
+
+def pte_vocab_file(path: Path) -> Path:
+    """The exporter's note of a .pte's embedding-table sizes: `<artifact>.vocab.json`."""
+    return path.with_name(path.name + ".vocab.json")
+
+
+def pte_spec(path: Path) -> InputSpec:
+    try:
+        from executorch.runtime import Runtime
+    except ImportError:
+        raise ValueError(f"reading {path} needs ExecuTorch here: pip install executorch") from None
+    note = pte_vocab_file(path)
+    try:
+        sizes = json.loads(note.read_text())
+        vocab, types = int(sizes["vocab_size"]), int(sizes["type_vocab_size"])
+    except (OSError, ValueError, KeyError, TypeError):
+        raise ValueError(
+            f"{path}: no readable {note.name} beside it (the exporter's note of the embedding-table sizes, "
+            f"which a .pte does not show); export it again with python -m bench.export --formats pte"
+        ) from None
+    meta = Runtime.get().load_program(str(path)).metadata("forward")
+    if meta.num_inputs() != 3:
+        raise ValueError(f"{path}: expected 3 inputs (ids, mask, types), found {meta.num_inputs()}")
+    first = meta.input_tensor_meta(0)
+    batch, seq = (int(v) for v in first.sizes())
+    return InputSpec(ROLES, str(first.dtype()).removeprefix("torch."), vocab, types, batch, seq)

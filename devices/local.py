@@ -16,7 +16,14 @@ from pathlib import Path
 from devices.request import RunRequest, RunResult, from_runner_output, refusal
 
 RUNNER = Path(__file__).with_name("runner.py")
-RUNTIME_PACKAGES = {"torch": "torch", "onnxruntime": "onnxruntime", "litert": "ai_edge_litert"}
+RUNTIME_PACKAGES = {
+    "torch": "torch",
+    "onnxruntime": "onnxruntime",
+    "litert": "ai_edge_litert",
+    "openvino": "openvino",
+    "executorch": "executorch",
+}
+PIP_NAMES = {"ai_edge_litert": "ai-edge-litert"}  # import name -> pip name, where they differ
 
 
 def available(runtime: str) -> tuple[bool, str]:
@@ -25,7 +32,7 @@ def available(runtime: str) -> tuple[bool, str]:
     if package is None:
         return False, f"unknown runtime {runtime!r}"
     if importlib.util.find_spec(package) is None:
-        pip = {"ai_edge_litert": "ai-edge-litert"}.get(package, package)
+        pip = PIP_NAMES.get(package, package)
         return False, f"runtime {runtime!r} needs the Python package {package} (pip install {pip})"
     return True, ""
 

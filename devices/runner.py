@@ -29,7 +29,15 @@ import time
 
 import numpy as np
 
-RUNTIMES = ("onnxruntime", "onnxruntime-cuda", "litert", "torch", "torch-cuda")
+RUNTIMES = (
+    "onnxruntime",
+    "onnxruntime-cuda",
+    "litert",
+    "torch",
+    "torch-cuda",
+    "openvino",
+    "executorch",
+)
 ORT_GPU_INSTALL = "pip uninstall -y onnxruntime && pip install onnxruntime-gpu"
 TORCH_GPU_INSTALL = "pip install torch --index-url https://download.pytorch.org/whl/cu128"
 
@@ -427,6 +435,73 @@ def load_litert(path: str, threads: int):
     return run, version
 
 
+# OpenVINO CPU plugin settings every cell compiles with: latency hint, one stream, the requested threads, and f32
+# inference precision (the CPU plugin otherwise runs bf16 on CPUs that have it, ../shared/notes/runtime-stack.md;
+# an int8 model's non-quantized ops then stay f32 as in the other int8 formats). Pinning: ENABLE_CPU_PINNING on
+# the CPUs this process may use (the runner's --pin sets them, as for every runtime).
+OPENVINO_REPORTED = (
+    "PERFORMANCE_HINT",
+    "NUM_STREAMS",
+    "INFERENCE_NUM_THREADS",
+    "INFERENCE_PRECISION_HINT",
+    "ENABLE_CPU_PINNING",
+    "EXECUTION_MODE_HINT",
+)
+
+
+def load_openvino(path: str, threads: int, extras: dict | None = None):
+    """(run, version) of an OpenVINO IR (.xml + .bin) compiled on "CPU"; `extras["compile_properties"]` holds
+    the properties the compiled model reports (OPENVINO_REPORTED), read back, not assumed."""
+    import openvino as ov
+
+    config = {
+        "PERFORMANCE_HINT": "LATENCY",
+        "NUM_STREAMS": "1",
+        "INFERENCE_NUM_THREADS": str(threads),
+        "INFERENCE_PRECISION_HINT": "f32",
+        "ENABLE_CPU_PINNING": "YES",
+    }
+    compiled = ov.Core().compile_model(path, "CPU", config)
+    if extras is not None:
+        extras["compile_properties"] = {
+            k: str(compiled.get_property(k)) for k in OPENVINO_REPORTED
+        }
+    request = compiled.create_infer_request()
+    names = [i.get_any_name() for i in compiled.inputs]
+
+    def run(inputs: dict) -> np.ndarray:
+        return np.array(request.infer({n: inputs[n] for n in names})[0])
+
+    return run, f"openvino {ov.get_version()}"
+
+
+def load_executorch(path: str, threads: int, extras: dict | None = None):
+    """(run, version) of an ExecuTorch program (.pte) run by executorch.runtime, its XNNPACK threadpool set to
+    `threads` (the program's delegated parts run there; the rest on ExecuTorch's portable kernels, one thread).
+    Inputs in the program's own order (ids, mask, types) and dtype; the program's shapes are static."""
+    from importlib.metadata import version
+
+    import torch
+    from executorch.extension.pybindings import portable_lib
+    from executorch.runtime import Runtime
+
+    portable_lib._unsafe_reset_threadpool(threads)  # noqa: SLF001 (the only thread-count control)
+    method = Runtime.get().load_program(path).load_method("forward")
+    meta = method.metadata
+    dtypes = [meta.input_tensor_meta(i).dtype() for i in range(meta.num_inputs())]
+    if extras is not None:
+        extras["executorch_threads"] = portable_lib._threadpool_get_thread_count()  # noqa: SLF001
+
+    def run(inputs: dict) -> np.ndarray:
+        feed = [
+            torch.from_numpy(np.ascontiguousarray(inputs[role])).to(dtype)
+            for role, dtype in zip(("input_ids", "attention_mask", "token_type_ids"), dtypes)
+        ]
+        return method.execute(feed)[0].numpy()
+
+    return run, f"executorch {version('executorch')}"
+
+
 def torch_device(cuda: bool, gpu_index: int, extras: dict | None):
     """CPU, or CUDA GPU `gpu_index` with TF32 off and its memory reported into `extras`; a missing CUDA build or
     GPU is named with the fix."""
@@ -536,6 +611,10 @@ def load(
         return load_torch(path, threads, extras=extras)
     if runtime == "torch-cuda":
         return load_torch(path, threads, cuda=True, gpu_index=gpu_index, extras=extras)
+    if runtime == "openvino":
+        return load_openvino(path, threads, extras)
+    if runtime == "executorch":
+        return load_executorch(path, threads, extras)
     raise ValueError(f"unknown runtime {runtime!r}; one of {RUNTIMES}")
 
 
