@@ -63,6 +63,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--max-eval-samples", type=int, default=None)
     ap.add_argument(
+        "--calibration",
+        choices=("synthetic", "task"),
+        default="synthetic",
+        help="openvino-int8: calibrate NNCF on random padded inputs, or on the task's train split "
+        "(the first examples; the record's quantization names which)",
+    )
+    ap.add_argument(
         "--results", required=True, help="results store to append the accuracy records to"
     )
     ap.add_argument("--cache-dir", help="artifact cache (default ~/.cache/dynabert-edge/artifacts)")
@@ -85,15 +92,30 @@ def main(argv: list[str] | None = None) -> int:
     from dynabert.evaluate import weights_sha
 
     sha = weights_sha(ev.dyna.hf)
+    calibration = task_calibration(ev, args) if args.calibration == "task" else None
     for spec in ev.specs:
         for runtime in runtimes:
-            measure(ev, sha, spec, runtime, args)
+            measure(ev, sha, spec, runtime, args, calibration)
     return 0
 
 
-def measure(ev, sha: str, spec, runtime: str, args: argparse.Namespace) -> None:
+def task_calibration(ev, args: argparse.Namespace):
+    """NNCF calibration inputs from the task's train split (never the scored split): its first examples."""
+    from bench.openvino_export import CALIBRATION_SIZE, Calibration, task_feeds
+    from dynabert.data import encode, load_split
+    from dynabert.presets import load_tokenizer
+
+    data = load_split(ev.task, args.data_dir, "train", ev.labels, args.max_errors)
+    features = encode(data, load_tokenizer(str(ev.model_dir)), args.seq_len, CALIBRATION_SIZE)
+    return Calibration(
+        f"task:{ev.task.name} train split (first {CALIBRATION_SIZE} examples)",
+        task_feeds(features, args.seq_len),
+    )
+
+
+def measure(ev, sha: str, spec, runtime: str, args: argparse.Namespace, calibration=None) -> None:
     """One accuracy record of (sub-network, runtime) from its artifact; skipped if the store holds it."""
-    from bench.export import default_cache, ensure_artifact
+    from bench.export import STATIC_SHAPE, default_cache, ensure_artifact
     from devices.runner import load
     from dynabert.evaluate import describe, metric_fields
     from dynabert.extract import extract
@@ -123,10 +145,11 @@ def measure(ev, sha: str, spec, runtime: str, args: argparse.Namespace) -> None:
         return
     cache = Path(args.cache_dir) if args.cache_dir else default_cache()
     path, meta = ensure_artifact(
-        lambda: extract(ev.dyna, spec), sha, spec.subnet_id, fmt, args.seq_len, cache
+        lambda: extract(ev.dyna, spec), sha, spec.subnet_id, fmt, args.seq_len, cache, calibration
     )
     run, version = load(runner_runtime, str(path), 1)
-    logits = predict(run, ev.features, args.seq_len, static=fmt.startswith("tflite"))
+    static = fmt.removesuffix("-int8") in STATIC_SHAPE
+    logits = predict(run, ev.features, args.seq_len, static=static)
     preds = (logits[:, 0] if ev.labels is None else logits.argmax(-1)).tolist()
     gold = [f["labels"] for f in ev.features]
     metrics, reason = METRICS[ev.task.metric](preds, gold), undefined(ev.task.metric, preds, gold)
@@ -153,6 +176,7 @@ def measure(ev, sha: str, spec, runtime: str, args: argparse.Namespace) -> None:
             artifact_bytes=meta.get("bytes"),
             export_max_abs_err=meta.get("max_abs_err"),
             export_ok=meta["ok"],
+            quantization=meta.get("quantization"),
             runtime_version=version,
             accuracy_source="measured",
             **metric_fields(metrics, reason),

@@ -32,7 +32,9 @@ RUNTIMES: dict[
     "executorch": ("pte", "executorch", "fp32"),
     "executorch-int8": ("pte-int8", "executorch", "int8"),
 }
-EXPORT_PACKAGES = {"openvino-int8": ("nncf", "nncf")}  # runtime -> (module, pip name) its export needs too
+EXPORT_PACKAGES = {
+    "openvino-int8": ("nncf", "nncf")
+}  # runtime -> (module, pip name) its export needs too
 ENV_FROM_RUNNER = (
     "h2d_ms",
     "max_memory_allocated_mb",
@@ -108,13 +110,14 @@ def skip_reason(cell: Cell, target) -> str | None:
         return (
             f"device {cell.device!r} lists runtimes {', '.join(listed)} (its profile's `runtimes`)"
         )
-    if cell.runtime in EXPORT_PACKAGES:
+    ok, why = available(RUNTIMES[cell.runtime][1])
+    if ok and cell.runtime in EXPORT_PACKAGES:
         import importlib.util
 
         module, pip = EXPORT_PACKAGES[cell.runtime]
         if importlib.util.find_spec(module) is None:
             return f"runtime {cell.runtime!r} is exported with the Python package {module} (pip install {pip})"
-    return available(RUNTIMES[cell.runtime][1])[1]
+    return why or None
 
 
 def base_fields(
@@ -177,7 +180,9 @@ def export_fields(base: dict, meta: dict) -> dict | records.Record:
         "export_ok": meta["ok"],
         "quantization": meta.get("quantization"),
     }
-    if meta.get("delegation"):  # ExecuTorch: what XNNPACK runs of the program (bench/executorch_export.py)
+    if meta.get(
+        "delegation"
+    ):  # ExecuTorch: what XNNPACK runs of the program (bench/executorch_export.py)
         base["env"] = {**base["env"], "delegation": meta["delegation"]}
     if not meta["ok"]:
         return records.Record(

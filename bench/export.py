@@ -50,7 +50,12 @@ FORMATS = (
     "pte-int8",
 )
 EXTENSIONS = {"onnx": ".onnx", "tflite": ".tflite", "openvino": ".xml", "pte": ".pte"}
-CHECK_RUNNER = {"onnx": "onnxruntime", "tflite": "litert", "openvino": "openvino", "pte": "executorch"}
+CHECK_RUNNER = {
+    "onnx": "onnxruntime",
+    "tflite": "litert",
+    "openvino": "openvino",
+    "pte": "executorch",
+}
 STATIC_SHAPE = ("tflite", "pte")  # exported at batch 1 and the cell's sequence length
 FP32_TOL = 1e-4
 INT8_REL_TOL = 0.05

@@ -43,7 +43,8 @@ def export(model: torch.nn.Module, path: Path, seq_len: int) -> None:
 
     with torch.no_grad():
         ir = ov.convert_model(
-            LogitsOnly(model).eval(), example_input=sample_inputs(2, seq_len, model.config.vocab_size)
+            LogitsOnly(model).eval(),
+            example_input=sample_inputs(2, seq_len, model.config.vocab_size),
         )
     for port, role in zip(ir.inputs, ROLES):  # the converter names them after graph values
         port.get_tensor().set_names({role})

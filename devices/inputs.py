@@ -3,7 +3,8 @@ token-type embedding tables, and its static batch / sequence length.
 
 torch (an extracted model directory): config.json. OpenVINO IR (.xml): its Parameters and the Gather they feed.
 ExecuTorch (.pte): names, dtype and shape from the program's method metadata; the table sizes from the
-exporter's `<artifact>.vocab.json` (the tables may sit inside the XNNPACK blob, which the runtime cannot show). ONNX: the graph's inputs, and the Gather whose indices are
+exporter's `<artifact>.vocab.json` (the tables may sit inside the XNNPACK blob, which the runtime cannot show).
+ONNX: the graph's inputs, and the Gather whose indices are
 `input_ids` / `token_type_ids` (its table an initializer, or one dequantised from one). TFLite: the signature's
 inputs (args_0..2 = ids, mask, types in export order) and the EMBEDDING_LOOKUP / GATHER they feed. The spec is
 cached beside a file artifact as `<artifact>.inputs.json` (keyed by size and mtime), so a large ONNX is parsed once.
@@ -212,15 +213,26 @@ def openvino_spec(path: Path) -> InputSpec:
             table = walk(op.input_value(0).get_node(), "Constant")
             role = role_of.get(id(param)) if param is not None else None
             if role is None and param is not None:
-                role = next((r for r, p in params.items() if p.get_friendly_name() == param.get_friendly_name()), None)
+                role = next(
+                    (
+                        r
+                        for r, p in params.items()
+                        if p.get_friendly_name() == param.get_friendly_name()
+                    ),
+                    None,
+                )
             if role and table is not None and len(table.get_output_shape(0)) == 2:
                 rows.setdefault(role, int(table.get_output_shape(0)[0]))
     if not rows.get("input_ids"):
-        raise ValueError(f"{path}: no embedding lookup of input_ids found; cannot tell the vocabulary size")
+        raise ValueError(
+            f"{path}: no embedding lookup of input_ids found; cannot tell the vocabulary size"
+        )
     shape = params["input_ids"].get_partial_shape()
     dims = [d.get_length() if d.is_static else None for d in shape]
     dtype = params["input_ids"].get_element_type().to_dtype().name
-    return InputSpec(ROLES, dtype, rows["input_ids"], rows.get("token_type_ids") or 1, *(dims + [None, None])[:2])
+    return InputSpec(
+        ROLES, dtype, rows["input_ids"], rows.get("token_type_ids") or 1, *(dims + [None, None])[:2]
+    )
 
 
 def pte_vocab_file(path: Path) -> Path:
@@ -247,4 +259,8 @@ def pte_spec(path: Path) -> InputSpec:
         raise ValueError(f"{path}: expected 3 inputs (ids, mask, types), found {meta.num_inputs()}")
     first = meta.input_tensor_meta(0)
     batch, seq = (int(v) for v in first.sizes())
-    return InputSpec(ROLES, str(first.dtype()).removeprefix("torch."), vocab, types, batch, seq)
+    from devices.runner import EXECUTORCH_INT_DTYPES
+
+    if first.dtype() not in EXECUTORCH_INT_DTYPES:
+        raise ValueError(f"{path}: input 0 has ScalarType {first.dtype()}, not int32/int64 token ids")
+    return InputSpec(ROLES, EXECUTORCH_INT_DTYPES[first.dtype()], vocab, types, batch, seq)

@@ -105,7 +105,10 @@ class LocalCpu:
 
     def check(self) -> tuple[bool, str]:
         have = [r for r in RUNTIME_PACKAGES if available(r)[0]]
-        return True, f"runtimes: {', '.join(have)}"
+        missing = [available(r)[1] for r in RUNTIME_PACKAGES if not available(r)[0]]
+        return True, f"runtimes: {', '.join(have)}" + "".join(
+            f"; not installed: {m}" for m in missing
+        )
 
     def plan(self, request: RunRequest) -> RunRequest:
         return request

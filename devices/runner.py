@@ -463,9 +463,7 @@ def load_openvino(path: str, threads: int, extras: dict | None = None):
     }
     compiled = ov.Core().compile_model(path, "CPU", config)
     if extras is not None:
-        extras["compile_properties"] = {
-            k: str(compiled.get_property(k)) for k in OPENVINO_REPORTED
-        }
+        extras["compile_properties"] = {k: str(compiled.get_property(k)) for k in OPENVINO_REPORTED}
     request = compiled.create_infer_request()
     names = [i.get_any_name() for i in compiled.inputs]
 
@@ -473,6 +471,9 @@ def load_openvino(path: str, threads: int, extras: dict | None = None):
         return np.array(request.infer({n: inputs[n] for n in names})[0])
 
     return run, f"openvino {ov.get_version()}"
+
+
+EXECUTORCH_INT_DTYPES = {3: "int32", 4: "int64"}  # ExecuTorch ScalarType codes (c10 numbering) of id inputs
 
 
 def load_executorch(path: str, threads: int, extras: dict | None = None):
@@ -488,13 +489,13 @@ def load_executorch(path: str, threads: int, extras: dict | None = None):
     portable_lib._unsafe_reset_threadpool(threads)  # noqa: SLF001 (the only thread-count control)
     method = Runtime.get().load_program(path).load_method("forward")
     meta = method.metadata
-    dtypes = [meta.input_tensor_meta(i).dtype() for i in range(meta.num_inputs())]
+    dtypes = [EXECUTORCH_INT_DTYPES[meta.input_tensor_meta(i).dtype()] for i in range(3)]
     if extras is not None:
         extras["executorch_threads"] = portable_lib._threadpool_get_thread_count()  # noqa: SLF001
 
     def run(inputs: dict) -> np.ndarray:
         feed = [
-            torch.from_numpy(np.ascontiguousarray(inputs[role])).to(dtype)
+            torch.from_numpy(np.ascontiguousarray(inputs[role], dtype=dtype))
             for role, dtype in zip(("input_ids", "attention_mask", "token_type_ids"), dtypes)
         ]
         return method.execute(feed)[0].numpy()
