@@ -262,5 +262,7 @@ def pte_spec(path: Path) -> InputSpec:
     from devices.runner import EXECUTORCH_INT_DTYPES
 
     if first.dtype() not in EXECUTORCH_INT_DTYPES:
-        raise ValueError(f"{path}: input 0 has ScalarType {first.dtype()}, not int32/int64 token ids")
+        raise ValueError(
+            f"{path}: input 0 has ScalarType {first.dtype()}, not int32/int64 token ids"
+        )
     return InputSpec(ROLES, EXECUTORCH_INT_DTYPES[first.dtype()], vocab, types, batch, seq)

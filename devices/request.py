@@ -178,6 +178,8 @@ RUNNER_EXTRA = (
     "gpu_index",
     "tf32",
     "count_runs",
+    "compile_properties",
+    "executorch_threads",
 )
 
 

@@ -473,7 +473,10 @@ def load_openvino(path: str, threads: int, extras: dict | None = None):
     return run, f"openvino {ov.get_version()}"
 
 
-EXECUTORCH_INT_DTYPES = {3: "int32", 4: "int64"}  # ExecuTorch ScalarType codes (c10 numbering) of id inputs
+EXECUTORCH_INT_DTYPES = {
+    3: "int32",
+    4: "int64",
+}  # ExecuTorch ScalarType codes (c10 numbering) of id inputs
 
 
 def load_executorch(path: str, threads: int, extras: dict | None = None):

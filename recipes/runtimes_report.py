@@ -155,6 +155,18 @@ def accuracy_lines(path: Path) -> list[str]:
     return lines + [""]
 
 
+def missing_lines(df: pd.DataFrame) -> list[str]:
+    """The (sub-network, runtime) cells of the grid with no record at all: not measured, said so."""
+    have = set(zip(df.subnet_id, df.runtime))
+    subnets = sorted(df.subnet_id.unique())
+    lines = []
+    for rt in RUNTIMES:
+        gone = [s for s in subnets if (s, rt) not in have]
+        if gone:
+            lines.append(f"- {rt}: no record for {len(gone)} sub-network(s): {', '.join(gone)}")
+    return lines
+
+
 def write(out: Path, df: pd.DataFrame, args: argparse.Namespace) -> Path:
     fid = fidelity(df)
     table = summary(df, fid)
@@ -206,12 +218,13 @@ def write(out: Path, df: pd.DataFrame, args: argparse.Namespace) -> Path:
         "",
         fid_t.to_markdown(floatfmt=".2f"),
         "",
-        "## Cells not ok",
+        "## Cells not ok, and cells without a record",
         "",
         *(
             [f"- {r.subnet_id} {r.runtime}: {r.status}: {r.error}" for r in bad.itertuples()]
-            or ["None: every cell was measured."]
+            or ["Every recorded cell is ok."]
         ),
+        *missing_lines(df),
         "",
         *(accuracy_lines(Path(args.accuracy)) if args.accuracy else []),
         "Raw records: `records.jsonl`; joined table: `cells.csv`.",
@@ -236,6 +249,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--accuracy", help="bench.artifact_accuracy records to report beside the latency"
     )
+    ap.add_argument(
+        "--runtimes",
+        default=",".join(RUNTIMES),
+        help="comma-separated subset of the report's runtimes to sweep now (all are reported)",
+    )
+    ap.add_argument("--subnets", help="JSON list of sub-network ids to sweep now (default: the 12)")
     ap.add_argument("--report-only", action="store_true", help="write the report from the records")
     args = ap.parse_args(argv)
     args.cpus = os.cpu_count()
@@ -244,11 +263,15 @@ def main(argv: list[str] | None = None) -> int:
     store = out / "records.jsonl"
     try:
         if not args.report_only:
+            from dynabert.subnet import read_subnets
+
             run_sweep(
                 SweepConfig(
                     models=[args.model],
                     results=str(store),
-                    runtimes=RUNTIMES,
+                    runtimes=tuple(r.strip() for r in args.runtimes.split(",") if r.strip()),
+                    subnets=tuple(read_subnets(args.subnets)) if args.subnets else (),
+                    subnets_source=args.subnets or "the 12 sub-networks",
                     threads=(args.threads,),
                     seq_len=args.seq_len,
                     min_time_s=args.min_time,
