@@ -449,6 +449,11 @@ OPENVINO_REPORTED = (
 )
 
 
+def _ov_text(value) -> str:
+    """An OpenVINO property as its own short name: element types as 'f32' (str() gives "<Type: 'float32'>")."""
+    return value.get_type_name() if hasattr(value, "get_type_name") else str(value)
+
+
 def load_openvino(path: str, threads: int, extras: dict | None = None):
     """(run, version) of an OpenVINO IR (.xml + .bin) compiled on "CPU"; `extras["compile_properties"]` holds
     the properties the compiled model reports (OPENVINO_REPORTED), read back, not assumed."""
@@ -463,7 +468,9 @@ def load_openvino(path: str, threads: int, extras: dict | None = None):
     }
     compiled = ov.Core().compile_model(path, "CPU", config)
     if extras is not None:
-        extras["compile_properties"] = {k: str(compiled.get_property(k)) for k in OPENVINO_REPORTED}
+        extras["compile_properties"] = {
+            k: _ov_text(compiled.get_property(k)) for k in OPENVINO_REPORTED
+        }
     request = compiled.create_infer_request()
     names = [i.get_any_name() for i in compiled.inputs]
 
