@@ -3,7 +3,8 @@
 fp32: `openvino.convert_model(LogitsOnly(model), example_input=...)` (dynamic batch and sequence axes), inputs
 named input_ids / attention_mask / token_type_ids, saved with `compress_to_fp16=False` (save_model's default
 stores fp16 weights). int8: `nncf.quantize` of that IR (ModelType.TRANSFORMER, preset PERFORMANCE: symmetric int8
-weights and activations; for TRANSFORMER models NNCF also applies SmoothQuant and fast bias correction) calibrated on CALIBRATION_SIZE inputs: task
+weights and activations; for TRANSFORMER models NNCF also applies SmoothQuant and fast bias
+correction) calibrated on CALIBRATION_SIZE inputs: task
 examples when the caller gives them (`--calibration task`), else the synthetic padded random inputs of
 bench.export.sample_inputs; which one is in the artifact's `quantization` settings and so in every record.
 An IR is two files, `<stem>.xml` and `<stem>.bin`; the .xml path names the artifact.
