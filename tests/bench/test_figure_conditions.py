@@ -111,7 +111,7 @@ def test_seq_16_seq_64_and_batch_8_get_one_figure_each_titled_with_its_condition
     acc_figs = {k: v for k, v in captured.items() if k.startswith("sst2_local-cpu")}
     assert len(acc_figs) == 3, sorted(captured)
     want = {(16, 1): 10, (64, 1): 40, (64, 8): 300}  # ms x cost, per condition
-    for name, fig in acc_figs.items():
+    for fig in acc_figs.values():
         title = fig["title"].split("\n")[0]
         held = [(s, b) for s, b in want if f"seq {s}," in title and f"batch {b}," in title]
         assert len(held) == 1, title  # exactly one condition named
@@ -120,9 +120,13 @@ def test_seq_16_seq_64_and_batch_8_get_one_figure_each_titled_with_its_condition
         (panel,) = fig["latency"]  # one machine: one latency panel
         xs = sorted(x for pts in panel.values() for x, _ in pts)
         costs = sorted(s.width_mult * s.depth_mult for s in GRID)
-        assert xs == pytest.approx([want[(seq, batch)] * c for c in costs])  # no other condition's point
+        assert xs == pytest.approx(
+            [want[(seq, batch)] * c for c in costs]
+        )  # no other condition's point
         label = [lab for lab in fig["xlabels"] if "latency" in lab][0]
-        assert ("per batch of 8" in label) == (batch == 8) and ("per query" in label) == (batch == 1)
+        assert ("per batch of 8" in label) == (batch == 8) and ("per query" in label) == (
+            batch == 1
+        )
     # latency vs FLOPs: one figure per condition, FLOPs per sequence whatever the batch
     lvf = {k: v for k, v in captured.items() if k.startswith("latency_vs_flops")}
     assert len(lvf) == 3
@@ -149,9 +153,14 @@ def test_select_refuses_mixed_conditions_and_takes_the_same_filters(tmp_path, ca
 
 
 def test_conditions_are_one_declared_list_and_a_new_field_splits():
-    df = pd.DataFrame({"device": ["a", "a"], "seq_len": [16, 16], "workload": ["synthetic", "task"]})
+    df = pd.DataFrame(
+        {"device": ["a", "a"], "seq_len": [16, 16], "workload": ["synthetic", "task"]}
+    )
     parts = conditions.split(df)
-    assert [c.title() for c, _ in parts] == ["a, seq 16, synthetic workload", "a, seq 16, task workload"]
+    assert [c.title() for c, _ in parts] == [
+        "a, seq 16, synthetic workload",
+        "a, seq 16, task workload",
+    ]
     assert "workload" in conditions.FIELDS and "accuracy_seq_len" in conditions.FIELDS
 
 
@@ -247,7 +256,10 @@ def test_int8_stand_in_accuracy_is_marked_apart_from_the_artifacts_own(tmp_path)
     j = joined(efficiency(recs), measured_accuracy(recs, "sst2"))
     fig = figures.accuracy_figure(j, "sst2", "t")
     lines = {ln.get_label(): ln for ln in fig.axes[2].lines}
-    own, stand_in = lines["DynaBERT w=1 (measured)"], lines["DynaBERT w=0.5 (measured on the torch model)"]
+    own, stand_in = (
+        lines["DynaBERT w=1 (measured)"],
+        lines["DynaBERT w=0.5 (measured on the torch model)"],
+    )
     assert own.get_fillstyle() == "full" and stand_in.get_fillstyle() == "bottom"
     plt.close(fig)
 
@@ -282,7 +294,11 @@ def test_pytest_benchmark_input_is_labelled_counted_and_written_where_asked(tmp_
         "datetime": "2026-12-01T00:00:00",
         "version": "5.1",
         "benchmarks": [
-            {"fullname": "bench/test_latency.py::cell", "extra_info": info, "stats": {"data": [0.002] * 5}},
+            {
+                "fullname": "bench/test_latency.py::cell",
+                "extra_info": info,
+                "stats": {"data": [0.002] * 5},
+            },
             {"fullname": "bench/test_train_throughput.py::step", "extra_info": {}, "stats": {}},
         ],
     }
