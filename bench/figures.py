@@ -200,11 +200,29 @@ def accuracy_figure(df: pd.DataFrame, task: str, title: str, with_latency: bool 
     fig.suptitle(
         title, y=(1.02 if machines == [None] else 1.12) + extra
     )  # above the per-machine panel titles
-    handles, labels = axes[0].get_legend_handles_labels()
+    entries = {}  # every series of every panel, once: a point drawn only in one panel is in the legend too
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            entries.setdefault(label, handle)
     fig.legend(
-        handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=3, frameon=False
+        list(entries.values()),
+        list(entries),
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.1),
+        ncol=3,
+        frameon=False,
+        title=cited_sources(df),
+        title_fontsize=6,
     )
     return fig
+
+
+def cited_sources(df: pd.DataFrame) -> str | None:
+    """ "hollow markers: cited from <sources>", wrapped; None when nothing drawn is cited."""
+    if "measured" not in df or df.measured.astype(bool).all():
+        return None
+    sources = sorted(set(df[~df.measured.astype(bool)].accuracy_source.str.removeprefix("cited: ")))
+    return _wrap("hollow markers: accuracy cited from " + "; ".join(sources), 130)
 
 
 def heatmap_figure(table: pd.DataFrame, title: str):
@@ -238,7 +256,8 @@ def against_flops_figure(eff: pd.DataFrame, column: str, ylabel: str, scale: flo
     too), marker = model (circles for DynaBERT sub-networks), line style = machine; latency has error bars."""
     from bench.frame import model_label
 
-    eff = eff if "machine" in eff else eff.assign(machine="")
+    labelled = "machine" in eff and eff.machine.map(lambda m: isinstance(m, str)).all()
+    eff = eff if labelled else eff.assign(machine="")  # raw records: `machine` is the identity dict
     if "flops_per_sequence" not in eff:
         eff = eff.assign(flops_per_sequence=eff.flops / eff.get("batch_size", 1))
     machines = list(dict.fromkeys(eff.machine))

@@ -87,7 +87,7 @@ def test_accuracy_figure_draws_what_it_says(store):
         f"DynaBERT w={w:g} (measured on the torch model)" for w in (1.0, 0.75, 0.5, 0.25)
     )
     assert all(len(xy) == 3 for xy in drawn.values())  # 3 depths per width
-    front = [l for l in ax.lines if l.get_label().startswith("Pareto front")][0]
+    front = [ln for ln in ax.lines if ln.get_label().startswith("Pareto front")][0]
     # accuracy rises with cost here, so every distinct cost's best point is on the front
     assert len(front.get_xdata()) == len(set(df.params))
     assert ax.get_xlabel().startswith("active parameters") and "(%)" in ax.get_ylabel()
