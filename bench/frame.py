@@ -363,15 +363,22 @@ def pareto_mask(cost: pd.Series, accuracy: pd.Series) -> pd.Series:
 
 def summary_table(path: str | Path, seq_len: int | None = None, value: str = "latency_ms_p50"):
     """`value` (median latency in ms, or instructions per inference) by sub-network x runtime (pandas)."""
-    rows = [r.to_dict() for r in records.read(path) if r.kind == "latency" and r.status == "ok"]
-    df = pd.DataFrame(rows)
+    from bench.conditions import FIELDS
+
+    ok = [r for r in records.read(path) if r.kind == "latency" and r.status == "ok"]
+    df = pd.DataFrame([r.to_dict() for r in newest_per_cell(ok)[0]])  # each cell once: its newest
     if seq_len and not df.empty:
         df = df[df.seq_len == seq_len]
     if df.empty or df[value].isna().all():
         return None
     df = df[df[value].notna()]
     df["cell"] = df.model_id.where(df.family == "baseline", df.subnet_id)
-    return df.pivot_table(index="cell", columns="runtime", values=value, aggfunc="last", sort=False)
+    # a condition that differs between rows (device, threads, batch, machine, ...) becomes part of the row
+    held = [
+        c for c in (*FIELDS, "machine_fingerprint") if c in df and c not in ("runtime", "precision")
+    ]
+    index = [c for c in held if df[c].astype(str).nunique() > 1] + ["cell"]
+    return df.pivot_table(index=index, columns="runtime", values=value, aggfunc="last", sort=False)
 
 
 def print_summaries(path: str | Path, seq_len: int, where: str) -> None:

@@ -323,6 +323,8 @@ def main(argv: list[str] | None = None) -> int:
         if not args.results:
             index = default_run(Path(args.out) if args.out else DEFAULT_OUT, args.min_time)
         else:
+            for path in args.results:  # a bad input's own reason first
+                records.check_readable(Path(path), "input")
             if not args.out:
                 raise ValueError(
                     "--results needs --out FOLDER: the report is written where you ask, never into the "

@@ -312,3 +312,15 @@ def test_pytest_benchmark_input_is_labelled_counted_and_written_where_asked(tmp_
     assert "1 of 2 pytest-benchmark benchmarks drawn" in text and "tiny, random weights" in text
     assert "bench/test_train_throughput.py::step" in text
     assert "cited" not in pd.read_csv(out / "efficiency.csv").to_string()
+
+
+def test_the_committed_reports_cited_rule():
+    """reports/default (BERT-base-shaped, random weights) gets the paper's cited points; the MiniLM reference
+    run (reports/sst2-minilm) gets none by default."""
+    from bench.frame import cited_for, load_records
+
+    default = cited_for(load_records(["reports/default/records.jsonl"]), "sst2", None)
+    assert {"bert-base", "tinybert-6l-768d", "distilbert-6l-768d"} <= set(default.model_id)
+    assert (default.subnet_id.str.startswith("w")).all() and len(default) >= 12
+    minilm = load_records(["reports/sst2-minilm/records.jsonl"])
+    assert cited_for(minilm, "sst2", None).empty and not cited_for(minilm, "sst2", True).empty
