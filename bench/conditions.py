@@ -15,19 +15,22 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-# (frame column, how a title says it, the `select` flag that chooses it). Order = the order titles read in.
-# accuracy_seq_len: the length the accuracy was measured at (its truncation), from the accuracy record.
-CONDITION: tuple[tuple[str, str, str], ...] = (
-    ("device", "{}", "--device"),
-    ("runtime", "{}", "--runtime"),
-    ("precision", "{}", "--precision"),
-    ("threads", "{} thread(s)", "--threads"),
-    ("batch_size", "batch {}", "--batch"),
-    ("seq_len", "seq {}", "--seq-len"),
-    ("workload", "{} workload", "--workload"),
-    ("accuracy_seq_len", "accuracy at seq {}", "--accuracy-seq-len"),
+# (frame column, how a title says it, the `select` flag that chooses it, what it is in words). Order = the order
+# titles read in. accuracy_seq_len: the length the accuracy was measured at (its truncation), from its record.
+CONDITION: tuple[tuple[str, str, str, str], ...] = (
+    ("device", "{}", "--device", "device"),
+    ("runtime", "{}", "--runtime", "runtime"),
+    ("precision", "{}", "--precision", "precision"),
+    ("threads", "{} thread(s)", "--threads", "threads"),
+    ("batch_size", "batch {}", "--batch", "batch"),
+    ("seq_len", "seq {}", "--seq-len", "timed sequence length"),
+    ("workload", "{} workload", "--workload", "workload"),
+    ("accuracy_seq_len", "accuracy at seq {}", "--accuracy-seq-len", "the accuracy's own length"),
 )
-FIELDS = tuple(name for name, _, _ in CONDITION)
+FIELDS = tuple(c[0] for c in CONDITION)
+IN_WORDS = ", ".join(
+    c[3] for c in CONDITION
+)  # for prose: "device, runtime, ..., the accuracy's own length"
 # Fields of the accuracy, not of the timing: cited rows carry none (their source's setting, named in their
 # label) and are drawn beside every part whose timing fields they match.
 ACCURACY_FIELDS = ("accuracy_seq_len",)
@@ -44,7 +47,7 @@ class Condition:
 
     def title(self, skip: tuple[str, ...] = ()) -> str:
         """e.g. "local-cpu, onnxruntime, fp32, 1 thread(s), batch 8, seq 64, accuracy at seq 128"."""
-        fmt = {name: how for name, how, _ in CONDITION}
+        fmt = {c[0]: c[1] for c in CONDITION}
         return ", ".join(
             fmt[k].format(_plain(v)) for k, v in self.values if v is not None and k not in skip
         )
@@ -119,7 +122,7 @@ def only_one(df: pd.DataFrame, what: str, fields: tuple[str, ...] = FIELDS) -> C
     if len(parts) <= 1:
         return parts[0][0] if parts else Condition(())
     differ = varying(parts)
-    flags = {name: flag for name, _, flag in CONDITION}
+    flags = {c[0]: c[2] for c in CONDITION}
     found = "; ".join(f"{cond.title()} ({len(rows)} rows)" for cond, rows in parts)
     choose = ", ".join(flags[f] for f in differ)
     raise ValueError(

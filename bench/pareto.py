@@ -169,7 +169,7 @@ def wanted_condition(args: argparse.Namespace) -> dict[str, object]:
     """The condition fields `select` was given (one flag per field of bench.conditions.CONDITION)."""
     return {
         name: getattr(args, flag.lstrip("-").replace("-", "_"), None)
-        for name, _, flag in conditions.CONDITION
+        for name, _, flag, _ in conditions.CONDITION
     }
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench import figures
-from bench.conditions import FIELDS, Condition, split, varying
+from bench.conditions import FIELDS, IN_WORDS, Condition, split, varying
 from bench.frame import (
     cited_for,
     efficiency,
@@ -26,6 +26,7 @@ from bench.frame import (
     pareto_mask,
     repeat_note,
 )
+from bench.page import to_html
 from dynabert.records import portable_path  # noqa: F401  (also imported from here by search_run and recipes)
 
 
@@ -192,16 +193,16 @@ def side_by_side(eff: pd.DataFrame) -> pd.DataFrame:
 
 
 INTRO = (
-    "Every number below says how it was obtained. Each figure and table holds one condition (device, runtime, "
-    "precision, threads, batch, sequence length, workload, and the accuracy's own length), named in its title; "
-    "a store mixing them gets one figure per condition. Latency: median of per-run wall times after warm-up, "
-    "one fresh process per cell, per query at batch 1 and per batch (so labelled) above; error bars span the "
-    "cell's fresh-process medians (else its samples' interquartile range). A cell measured more than once is "
-    "drawn once, from its newest record (Notes say how many were set aside). FLOPs: 2 x MACs, dense (Linear "
-    "layers), per sequence. Accuracy: *measured* here (split named) or *cited* (source named), cited only "
-    "beside the model it was cited for unless asked (`--cited`); figures draw measured points filled, cited "
-    "hollow, and the torch model's accuracy beside another runtime's latency half-filled. Each latency is "
-    "labelled with the machine that measured it; machines are shown side by side, never pooled."
+    "Every number below says how it was obtained. Each figure and table holds one condition "
+    f"({IN_WORDS}), named in its title; a store mixing them gets one figure per condition. "
+    "Latency: median of per-run wall times after warm-up, one fresh process per cell, per query at batch 1 "
+    "and per batch (so labelled) above; error bars span the cell's fresh-process medians (else its samples' "
+    "interquartile range). A cell measured more than once is drawn once, from its newest record (Notes say "
+    "how many were set aside). FLOPs: 2 x MACs, dense (Linear layers), per sequence. Accuracy: *measured* "
+    "here (split named) or *cited* (source named), cited only beside the model it was cited for unless asked "
+    "(`--cited`); figures draw measured points filled, cited hollow, and the torch model's accuracy beside "
+    "another runtime's latency half-filled. Each latency is labelled with the machine that measured it; "
+    "machines are shown side by side, never pooled."
 )
 
 
@@ -402,18 +403,3 @@ def efficiency_lines(eff: pd.DataFrame, out: Path, notes: list[str]) -> list[str
 
 def _img(path: Path, base: Path) -> str:
     return f"![{path.stem}]({path.relative_to(base).as_posix()})"
-
-
-def to_html(markdown: str, title: str) -> str:
-    """The same Markdown rendered by markdown-it-py (CommonMark, with GitHub tables): real <table> elements,
-    <strong> for **bold**, code blocks kept as code."""
-    import html
-
-    from markdown_it import MarkdownIt
-
-    body = MarkdownIt("commonmark").enable("table").render(markdown)
-    style = "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px}img{max-width:100%}"
-    return (
-        f"<!doctype html>\n<html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-        f"<style>{style}</style></head>\n<body>\n{body}</body></html>\n"
-    )
