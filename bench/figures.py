@@ -268,12 +268,15 @@ def against_flops_figure(eff: pd.DataFrame, column: str, ylabel: str, scale: flo
     styles = ["-", "--", ":", "-."]  # one line style per machine; runtimes keep their colours
     colors = {rt: f"C{i}" for i, rt in enumerate(sorted(set(eff.runtime)))}
     models = list(dict.fromkeys(eff[family != "dynabert"].model_id))
-    for (machine, model, runtime), part in eff.groupby(
-        ["machine", "model_id", "runtime"], sort=False
-    ):
-        part = part.sort_values("flops_per_sequence")
-        k = machines.index(machine)
-        dyn = (part.family == "dynabert").all() if "family" in part else True
+    groups = eff.assign(_base=family != "dynabert").groupby(
+        ["machine", "_base", "model_id", "runtime"], sort=False
+    )  # legend order: per machine, DynaBERT's runtimes, then each baseline's runtimes
+    order = sorted(
+        groups.groups, key=lambda k: (machines.index(k[0]), k[1], k[2], sorted(colors).index(k[3]))
+    )
+    for machine, base, model, runtime in order:
+        part = groups.get_group((machine, base, model, runtime)).sort_values("flops_per_sequence")
+        k, dyn = machines.index(machine), not base
         on = f" on {_wrap(machine, 60)}" if len(machines) > 1 else ""
         name = f"DynaBERT [{model_label(model)}]" if dyn else model_label(model)
         xs, ys = part.flops_per_sequence / 1e9, part[column] / scale
