@@ -206,7 +206,7 @@ def write(out: Path, df: pd.DataFrame, args: argparse.Namespace) -> Path:
         table.to_markdown(floatfmt=".3g"),
         "",
         "Fidelity = speed-up over the runtime's own full model x FLOPs ratio (1 = latency proportional to FLOPs); "
-        "Spearman = rank correlation of the 12 latencies with FLOPs.",
+        "Spearman = rank correlation of the runtime's measured latencies with FLOPs.",
         "",
         "![latency and FLOPs fidelity per runtime](runtimes.png)",
         "",
@@ -227,6 +227,11 @@ def write(out: Path, df: pd.DataFrame, args: argparse.Namespace) -> Path:
         *missing_lines(df),
         "",
         *(accuracy_lines(Path(args.accuracy)) if args.accuracy else []),
+        *(
+            ["What was and was not measured, and why: [notes.md](notes.md).", ""]
+            if (out / "notes.md").is_file()
+            else []
+        ),
         "Raw records: `records.jsonl`; joined table: `cells.csv`.",
     ]
     path = out / "README.md"
