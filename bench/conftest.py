@@ -92,6 +92,9 @@ def pytest_benchmark_update_machine_info(config, machine_info):
         "onnx",
         "ai-edge-litert",
         "litert-torch",
+        "openvino",
+        "nncf",
+        "executorch",
         "numpy",
     ):
         try:

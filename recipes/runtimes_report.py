@@ -136,11 +136,19 @@ def accuracy_lines(path: Path) -> list[str]:
         f"Checkpoint `{acc[0].model_id}` (sha {acc[0].checkpoint_sha}), split {acc[0].split}, seq "
         f"{acc[0].seq_len}, batch 1, each example through the artifact's own runtime.",
         "",
-        "| sub-network | runtime | accuracy | fp32 accuracy | int8 - fp32 (points) | quantization |",
-        "|---|---|---|---|---|---|",
+        "The fp32 reference of an int8 artifact is its own runtime's fp32 artifact, else another fp32 "
+        "artifact of the same sub-network (named): fp32 artifacts agree with torch within 1e-4 in logits.",
+        "",
+        "| sub-network | runtime | accuracy | fp32 reference | fp32 accuracy | int8 - fp32 (points) | "
+        "quantization |",
+        "|---|---|---|---|---|---|---|",
     ]
+    fp32_runtimes = [rt for rt in RUNTIMES if not rt.endswith("int8")]
     for (subnet, rt), r in sorted(by.items()):
-        fp32 = by.get((subnet, rt.removesuffix("-int8")))
+        ref = next(
+            (f for f in [rt.removesuffix("-int8"), *fp32_runtimes] if (subnet, f) in by), None
+        )
+        fp32 = by.get((subnet, ref))
         delta = (
             f"{100 * (r.metric_value - fp32.metric_value):+.2f}"
             if rt.endswith("int8") and fp32 and r.metric_value is not None
@@ -148,7 +156,7 @@ def accuracy_lines(path: Path) -> list[str]:
         )
         q = r.quantization or {}
         lines.append(
-            f"| {subnet} | {rt} | {r.metric_value:.4f} | "
+            f"| {subnet} | {rt} | {r.metric_value:.4f} | {ref if rt.endswith('int8') else ''} | "
             f"{fp32.metric_value if fp32 else float('nan'):.4f} | {delta} | "
             f"{q.get('calibration', q.get('config', '')) if rt.endswith('int8') else ''} |"
         )
