@@ -1,7 +1,8 @@
 """Command line: `python -m dynabert info | extract | train | evaluate`.
 
 Each sub-command parses its flags here and calls one function elsewhere; a ValueError becomes a one-line
-message and exit status 2, never a traceback; Ctrl-C one line and status 130. Must not import bench or devices.
+message and exit status 2, never a traceback; Ctrl-C or SIGTERM one line and status
+130 or 143 (dynabert.stop). Must not import bench or devices.
 """
 
 from __future__ import annotations
@@ -206,8 +207,8 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, TypeError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    except (
-        KeyboardInterrupt
-    ) as err:  # Ctrl-C: one line (a stage says where it resumes), the shell's status 130
+    except KeyboardInterrupt as err:  # Ctrl-C or SIGTERM: one line (a stage says where it resumes)
         print(f"interrupted: {err}" if str(err) else "interrupted", file=sys.stderr)
-        return 130
+        return 128 + getattr(
+            err, "signum", 2
+        )  # the shell's status: 130 for SIGINT, 143 for SIGTERM

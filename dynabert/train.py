@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
+import signal
 import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -51,7 +52,7 @@ from dynabert.limits import check_model_inputs, check_seq_len, input_limits
 from dynabert.losses import LossSettings
 from dynabert.metrics import selection_score
 from dynabert.model import DynaBert
-from dynabert.presets import load_model, load_tokenizer
+from dynabert.presets import check_finite, load_model, load_tokenizer
 from dynabert.rewire import importance, rewire_
 from dynabert.run_flags import check_same_flags, trained_flags
 from dynabert.sampling import check_same_sampling, expected_cost_share, subnets_for_step
@@ -64,6 +65,14 @@ from dynabert.stages import (
     check_sampling,
     plan,
     stage_dir,
+)
+from dynabert.stop import (
+    NonFiniteLoss,
+    StageStopped,
+    StopRequest,
+    agree,
+    grads_finite,
+    nonfinite_message,
 )
 
 
@@ -126,7 +135,9 @@ def augment_config(cfg: TrainConfig, task) -> AugmentConfig:
 
 
 def save_atomic(model, tokenizer, target: Path) -> None:
-    """Write a model directory to target.tmp, then swap it in: a kill mid-write never leaves a broken model."""
+    """Write a model directory to target.tmp, then swap it in: a kill mid-write never leaves a broken model.
+    Weights holding NaN/inf are refused (presets.check_finite): they are never saved as a model."""
+    check_finite(model, f"the model about to be saved to {target}")
     tmp, old = target.with_name(target.name + ".tmp"), target.with_name(target.name + ".old")
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(tmp)
@@ -457,8 +468,9 @@ def evaluate_and_checkpoint(cfg: TrainConfig, s: Stage) -> None:
     save_checkpoint(s.accelerator, s.out / "checkpoint", s.progress)
 
 
-def run_stage(cfg: TrainConfig, stage: str) -> dict:
-    """Train one stage to completion (resuming if a checkpoint exists); returns its summary."""
+def run_stage(cfg: TrainConfig, stage: str, stop: StopRequest) -> dict:
+    """Train one stage to completion (resuming if a checkpoint exists); returns its summary. A SIGINT/SIGTERM
+    (`stop`) ends it at the next step boundary with a checkpoint (StageStopped); a second Ctrl-C at once."""
     out = stage_dir(cfg, stage)
     if (out / "summary.json").is_file():
         summary = check_finished_stage(
@@ -474,21 +486,21 @@ def run_stage(cfg: TrainConfig, stage: str) -> dict:
         disable=not s.accelerator.is_main_process,
     )
     try:
-        seconds, seen = train_loop(cfg, s, bar)
+        seconds, seen = train_loop(cfg, s, bar, stop)
         evaluate_and_choose(cfg, s, final=True)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as err:
         bar.close()  # the message starts a line of its own
         s.log.close()
-        raise StageInterrupted(interrupted_line(s)) from None
+        raise StageStopped(interrupted_line(s), getattr(err, "signum", signal.SIGINT)) from None
+    except NonFiniteLoss:
+        bar.close()
+        s.log.close()
+        raise
     return finish_stage(cfg, s, seconds, seen)
 
 
-class StageInterrupted(KeyboardInterrupt):
-    """Ctrl-C during a stage; its message says where it stopped and how it resumes (the CLI prints it, exit 130)."""
-
-
 def interrupted_line(s: Stage) -> str:
-    """'stage depth stopped at step 7; the last checkpoint (step 4, OUT/depth/checkpoint) resumes with the same
+    """'stage depth stopped at step 7; the last checkpoint (step 7, OUT/depth/checkpoint) resumes with the same
     command', or that no checkpoint was written yet."""
     checkpoint = s.out / "checkpoint"
     if not has_checkpoint(checkpoint):
@@ -496,18 +508,50 @@ def interrupted_line(s: Stage) -> str:
             f"stage {s.name} stopped at step {s.progress.step} before its first checkpoint; the same command "
             f"restarts it from its beginning"
         )
-    step = json.loads((checkpoint / CHECKPOINT_MARK).read_text())["step"]
     return (
-        f"stage {s.name} stopped at step {s.progress.step}; the last checkpoint (step {step}, {checkpoint}) "
-        f"resumes with the same command"
+        f"stage {s.name} stopped at step {s.progress.step}; the last checkpoint (step "
+        f"{checkpoint_step(checkpoint)}, {checkpoint}) resumes with the same command"
     )
 
 
-def train_loop(cfg: TrainConfig, s: Stage, bar: tqdm) -> tuple[float, int]:
+def checkpoint_step(checkpoint: Path) -> int:
+    return json.loads((checkpoint / CHECKPOINT_MARK).read_text())["step"]
+
+
+def kept_line(s: Stage) -> str:
+    """What a stop keeps: the last checkpoint (its step and folder), or nothing yet."""
+    checkpoint = s.out / "checkpoint"
+    if not has_checkpoint(checkpoint):
+        return "no checkpoint was written yet"
+    return f"the last checkpoint, step {checkpoint_step(checkpoint)}, is kept in {checkpoint}"
+
+
+def agreed_stop(cfg: TrainConfig, s: Stage, stop: StopRequest, loss: float) -> int | None:
+    """After a step's backward, before its update: NonFiniteLoss when any rank's loss or gradient is NaN/inf (the
+    weights keep the last finite update); else the SIGINT/SIGTERM any rank received (None: none), agreed by all."""
+    nonfinite = not math.isfinite(loss) or (
+        s.accelerator.scaler is None and not grads_finite(s.model)
+    )  # fp16: the loss scaler skips steps of infinite gradients itself
+    signum, nonfinite = agree(s.accelerator, stop.signum, nonfinite)
+    if nonfinite:
+        raise NonFiniteLoss(nonfinite_message(s.name, s.progress.step + 1, loss, cfg, kept_line(s)))
+    return signum
+
+
+def stop_with_checkpoint(s: Stage, signum: int) -> None:
+    """At a step boundary (the step's update, log and evaluation done): a checkpoint of the steps so far unless the
+    cadence just wrote it, then StageStopped on every rank."""
+    checkpoint = s.out / "checkpoint"
+    if not (has_checkpoint(checkpoint) and checkpoint_step(checkpoint) == s.progress.step):
+        save_checkpoint(s.accelerator, checkpoint, s.progress)
+    raise StageStopped(interrupted_line(s), signum)
+
+
+def train_loop(cfg: TrainConfig, s: Stage, bar: tqdm, stop: StopRequest) -> tuple[float, int]:
     """The optimizer steps from the current one to the last, with evaluations and checkpoints on their cadence,
     shown on `bar` (closed at the end); returns (wall seconds, training rows seen) of this run."""
     p = s.progress
-    started, seen, clock = time.time(), 0, time.process_time()
+    started, seen, clock, signum = time.time(), 0, time.process_time(), None
     s.model.train()
     while p.step < s.total_steps:
         epoch, offset = divmod(p.step, s.batches_per_epoch)
@@ -526,6 +570,7 @@ def train_loop(cfg: TrainConfig, s: Stage, bar: tqdm) -> tuple[float, int]:
                 s.accelerator,
                 matched_teacher=cfg.teacher_width == "matched",
             )
+            signum = agreed_stop(cfg, s, stop, loss)  # a NaN loss stops before this update
             optimizer_step(cfg, s)
             p.step, p.cpu_seconds, clock = (
                 p.step + 1,
@@ -549,12 +594,16 @@ def train_loop(cfg: TrainConfig, s: Stage, bar: tqdm) -> tuple[float, int]:
             elif cfg.save_every and p.step % cfg.save_every == 0 and p.step < s.total_steps:
                 save_checkpoint(s.accelerator, s.out / "checkpoint", p)
                 clock = time.process_time()
+            if signum is not None and 0 < p.step % s.batches_per_epoch and p.step < s.total_steps:
+                stop_with_checkpoint(s, signum)
             if p.step >= s.total_steps:
                 break
         else:
             if p.step < s.total_steps:
                 evaluate_and_checkpoint(cfg, s)
                 clock = time.process_time()
+                if signum is not None:
+                    stop_with_checkpoint(s, signum)
     bar.close()
     return time.time() - started, seen
 
@@ -599,15 +648,22 @@ def finish_stage(cfg: TrainConfig, s: Stage, seconds: float, seen: int) -> dict:
 
 
 def run(cfg: TrainConfig, stage: str) -> list[dict]:
-    """Run one stage, or `all` (teacher, width, depth) in order, or a baseline; finished stages are skipped."""
+    """Run one stage, or `all` (teacher, width, depth) in order, or a baseline; finished stages are skipped.
+    SIGINT/SIGTERM: StageStopped after a checkpoint at the next step boundary (see dynabert.stop)."""
     if cfg.baseline:
         stage = "baseline"
     stages = ("teacher", "width", "depth") if stage == "all" else (stage,)
     check_sampling(cfg, stages)
     check_grid_flags(cfg, stages)  # before any stage loads data or weights
     out = []
-    for s in stages:
-        t0 = time.time()
-        out.append(run_stage(cfg, s))
-        print(f"stage {s}: done in {time.time() - t0:.1f} s", file=sys.stderr)
+    with StopRequest() as stop:
+        for s in stages:
+            if stop.signum is not None:  # came while the previous stage finished: it is kept whole
+                raise StageStopped(
+                    f"stopped before stage {s} began; the same command continues with it",
+                    stop.signum,
+                )
+            t0 = time.time()
+            out.append(run_stage(cfg, s, stop))
+            print(f"stage {s}: done in {time.time() - t0:.1f} s", file=sys.stderr)
     return out
