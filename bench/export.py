@@ -38,6 +38,8 @@ import torch
 from bench import session_settings
 from bench.artifacts import default_cache  # noqa: F401  (the artifact cache; re-exported here)
 from devices.machine import package_versions
+from dynabert.diskspace import writing
+from dynabert.limits import check_seq_len, input_limits
 
 FORMATS = ("onnx", "onnx-int8", "tflite", "tflite-int8")
 FP32_TOL = 1e-4
@@ -380,30 +382,18 @@ def ensure_artifact(
     model = (
         model() if callable(model) and not isinstance(model, torch.nn.Module) else model
     ).eval()
+    check_seq_len(input_limits(model.config), seq_len, "--seq-len", f"sub-network {subnet_id}")
     if meta is None:  # not cached (or made by other exporters / settings): export
         path.parent.mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()
         tmp = path.with_name("tmp-" + path.name)
-        graph = None
-        if fmt == "onnx":
-            graph = export_onnx_fused(model, tmp, seq_len, unfused_path(path))
-        elif fmt == "tflite":
-            export_tflite(model, tmp, seq_len)
-        elif fmt == "onnx-int8":
-            parent, parent_meta = ensure_artifact(model, sha, subnet_id, "onnx", seq_len, cache)
-            chosen, attempts = quantize_onnx_checked(
-                model, parent, tmp, seq_len, ekey["quantization"]["try_in_order"]
-            )
-            graph = {
-                **parent_meta.get("graph_optimizations", {}),
-                "then": "quantize_dynamic " + json.dumps(chosen),
-                "fused_after_quantization": _fused_counts(tmp),
-                "quantization": chosen,
-                "quantization_attempts": attempts,
-            }
-        else:
-            parent, _ = ensure_artifact(model, sha, subnet_id, "tflite", seq_len, cache)
-            quantize_tflite(parent, tmp)
+        with writing(
+            path.parent,
+            f"the {fmt} export {path.name}",
+            partial=tmp,
+            fix=" or give another --output-dir",
+        ):
+            graph = export_to(model, fmt, tmp, path, sha, subnet_id, seq_len, cache, ekey)
         tmp.rename(path)
         meta = {"export_s": round(time.perf_counter() - t0, 2), "graph_optimizations": graph}
     meta = {
@@ -429,8 +419,47 @@ def ensure_artifact(
         ),
         session_settings=shipped,
     )
-    meta_path.write_text(json.dumps(meta, indent=1))
+    if meta.get("error"):  # it could not run at all: never left in the cache as if usable
+        path.unlink(missing_ok=True)
+        meta["removed"] = f"{path.name} was deleted: it cannot run ({meta['error']})"
+    with writing(path.parent, f"the metadata of {path.name}", fix=" or give another --output-dir"):
+        meta_path.write_text(json.dumps(meta, indent=1))
     return path, meta
+
+
+def export_to(
+    model,
+    fmt: str,
+    tmp: Path,
+    path: Path,
+    sha: str,
+    subnet_id: str,
+    seq_len: int,
+    cache: Path,
+    ekey: dict,
+) -> dict | None:
+    """Write the `fmt` artifact of `model` to `tmp` (int8: from its fp32 parent, made first); its graph notes."""
+    graph = None
+    if fmt == "onnx":
+        graph = export_onnx_fused(model, tmp, seq_len, unfused_path(path))
+    elif fmt == "tflite":
+        export_tflite(model, tmp, seq_len)
+    elif fmt == "onnx-int8":
+        parent, parent_meta = ensure_artifact(model, sha, subnet_id, "onnx", seq_len, cache)
+        chosen, attempts = quantize_onnx_checked(
+            model, parent, tmp, seq_len, ekey["quantization"]["try_in_order"]
+        )
+        graph = {
+            **parent_meta.get("graph_optimizations", {}),
+            "then": "quantize_dynamic " + json.dumps(chosen),
+            "fused_after_quantization": _fused_counts(tmp),
+            "quantization": chosen,
+            "quantization_attempts": attempts,
+        }
+    else:
+        parent, _ = ensure_artifact(model, sha, subnet_id, "tflite", seq_len, cache)
+        quantize_tflite(parent, tmp)
+    return graph
 
 
 def _cached_meta(meta_path: Path) -> dict | None:
@@ -529,6 +558,8 @@ def main(argv: list[str] | None = None) -> int:
             sha = weights_sha(model)
             subnet = source_subnet_id(model.config)
         cache = records.check_out_dir(args.output_dir, "--output-dir") if args.output_dir else None
+        check_seq_len(input_limits(model.config), args.seq_len, "--seq-len", args.model)
+        failed = []
         for fmt in args.formats.split(","):
             path, meta = ensure_artifact(model, sha, subnet, fmt.strip(), args.seq_len, cache)
             flag = "ok" if meta["ok"] else "FAILED CHECK"
@@ -536,9 +567,18 @@ def main(argv: list[str] | None = None) -> int:
                 f"{fmt}: {path} ({meta['bytes'] / 2**20:.1f} MiB), max abs err {meta['max_abs_err']} "
                 f"(tolerance {meta['tolerance']}): {flag}"
             )
+            failed += (
+                [] if meta["ok"] else [f"{fmt}: {meta.get('removed') or meta.get('error') or flag}"]
+            )
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    if failed:  # a failed numerics check never exits 0 (a script would go on with the artifact)
+        print(
+            f"error: {len(failed)} artifact(s) failed their check: {'; '.join(failed)}",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

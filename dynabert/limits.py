@@ -29,17 +29,19 @@ class InputLimits:
 
 
 def input_limits(config) -> InputLimits:
-    """InputLimits of a Hugging Face (or extracted sub-network) config."""
+    """InputLimits of a Hugging Face (or extracted sub-network) config: the one rule for usable positions, used by
+    train, evaluate, the sweep, export and artifact accuracy (a RoBERTa's positions start after padding_idx)."""
     positions = getattr(config, "max_position_embeddings", None)
     if positions is None:
         raise ValueError(
             f"config of model type {getattr(config, 'model_type', '?')!r} has no max_position_embeddings"
         )
-    if getattr(config, "model_type", "") in ROBERTA_LIKE:
+    kind, head = getattr(config, "model_type", ""), getattr(config, "head_type", "")
+    if kind in ROBERTA_LIKE or head == "roberta-head":  # an extracted RoBERTa sub-network too
         positions -= (getattr(config, "pad_token_id", None) or 0) + 1
     types = (
         0
-        if getattr(config, "model_type", "") == "distilbert"
+        if kind == "distilbert" or head == "distilbert-head"
         else getattr(config, "type_vocab_size", 0) or 0
     )
     return InputLimits(int(config.vocab_size), int(types), int(positions))
@@ -53,8 +55,9 @@ def check_seq_len(limits: InputLimits, seq_len: int, flag: str, source: str) -> 
         )
     if seq_len > limits.max_seq_len:
         raise ValueError(
-            f"{flag} {seq_len} is longer than {source} accepts: it has {limits.max_seq_len} position "
-            f"embeddings (max_position_embeddings in its config); use {flag} {limits.max_seq_len} or less"
+            f"{flag} {seq_len} is longer than {source} accepts: it has {limits.max_seq_len} usable position "
+            f"embeddings (max_position_embeddings in its config, less 2 for RoBERTa models); use {flag} "
+            f"{limits.max_seq_len} or less"
         )
 
 
