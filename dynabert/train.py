@@ -34,6 +34,7 @@ from dynabert.data import (
     load_task,
     metric_for,
 )
+from dynabert.diskspace import writing
 from dynabert.engine import (
     CHECKPOINT_MARK,
     Progress,
@@ -140,8 +141,16 @@ def save_atomic(model, tokenizer, target: Path) -> None:
     check_finite(model, f"the model about to be saved to {target}")
     tmp, old = target.with_name(target.name + ".tmp"), target.with_name(target.name + ".old")
     shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
+    weights = sum(t.numel() * t.element_size() for t in model.state_dict().values())
+    with writing(
+        target.parent,
+        f"the model {target.name}/ ({'the previous one is kept' if target.exists() else 'none saved yet'})",
+        weights,
+        partial=tmp,
+        fix=", or train into another --output-dir",
+    ):
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
     if target.exists():
         target.rename(old)
     tmp.rename(target)
@@ -157,8 +166,9 @@ class StageLog:
     def __call__(self, msg: str) -> None:
         if self.file is not None:
             line = f"{time.strftime('%Y-%m-%d %H:%M:%S')} {msg}"
-            self.file.write(line + "\n")
-            self.file.flush()
+            with writing(Path(self.file.name).parent, "train.log", len(line) + 1):
+                self.file.write(line + "\n")
+                self.file.flush()
             tqdm.write(line)
 
     def close(self) -> None:
@@ -641,7 +651,14 @@ def finish_stage(cfg: TrainConfig, s: Stage, seconds: float, seen: int) -> dict:
                 "(as the official code does); these dev numbers are optimistic"
             )
             s.log("warning: " + summary["warning"])
-        (s.out / "summary.json").write_text(json.dumps(summary, indent=1))
+        text = json.dumps(summary, indent=1)
+        with writing(
+            s.out,
+            "summary.json (the chosen model best/ is saved)",
+            len(text),
+            fix=", then run the same command to finish the stage",
+        ):
+            (s.out / "summary.json").write_text(text)
     s.log.close()
     s.accelerator.wait_for_everyone()
     return json.loads((s.out / "summary.json").read_text())
