@@ -160,7 +160,7 @@ def prepare(
     from transformers import AutoConfig
 
     from dynabert.labels import align_classifier, checkpoint_order, eval_labels
-    from dynabert.limits import check_features, check_seq_len, check_tokenizer, input_limits
+    from dynabert.limits import check_seq_len, check_tokenizer, input_limits
     from dynabert.model import bert_size
     from dynabert.presets import check_model_dir, load_model, load_tokenizer
 
@@ -187,8 +187,7 @@ def prepare(
     hf = align_classifier(load_model(source), task, labels, source, note_generic=True)
     tokenizer = load_tokenizer(source)
     check_tokenizer(tokenizer, limits, source)
-    features = encode(data, tokenizer, seq_len, limit)
-    check_features(features, limits, source)
+    features = encode(data, tokenizer, seq_len, limit, limits, seq_flag, source)
     return Evaluation(
         model_dir,
         task,

@@ -92,6 +92,28 @@ def check_features(features: list[dict], limits: InputLimits, source: str) -> No
             )
 
 
+def check_special_tokens(tokenizer, n_texts: int, seq_len: int, flag: str) -> None:
+    """Refuse a length below the special tokens the tokenizer adds to one example ([CLS] a [SEP] b [SEP]: 3 for a
+    BERT pair; below it, truncation is impossible and transformers returns untruncated rows, transformers#12880)."""
+    need = tokenizer.num_special_tokens_to_add(pair=n_texts == 2)
+    if seq_len < need:
+        kind = "a text pair" if n_texts == 2 else "one text"
+        raise ValueError(
+            f"{flag} {seq_len} is shorter than the {need} special tokens this tokenizer adds to {kind}; use "
+            f"{flag} {need} or more (at least a few more, or the texts are cut away entirely)"
+        )
+
+
+def check_lengths(features: list[dict], seq_len: int, flag: str) -> None:
+    """Every encoded example within `seq_len` tokens (the tokenizer's truncation may have failed)."""
+    for i, f in enumerate(features):
+        if len(f["input_ids"]) > seq_len:
+            raise ValueError(
+                f"example {i} encodes to {len(f['input_ids'])} tokens, more than {flag} {seq_len}: the tokenizer "
+                f"could not truncate it; raise {flag}"
+            )
+
+
 def limits_of(name: str) -> InputLimits:
     """InputLimits of a preset, model directory or hub id from its config alone (no weights loaded)."""
     from dynabert.presets import load_size

@@ -80,7 +80,14 @@ from dynabert.stop import (
 class Data:
     """Tokenized train and dev features of a task, plus its labels and metric."""
 
-    def __init__(self, cfg: TrainConfig, tokenizer, augment: bool = False):
+    def __init__(
+        self,
+        cfg: TrainConfig,
+        tokenizer,
+        limits=None,
+        source: str = "the model",
+        augment: bool = False,
+    ):
         self.task = get_task(cfg.task, cfg.text_columns, cfg.label_column)
         labels, splits = (
             load_hub(self.task)
@@ -111,9 +118,19 @@ class Data:
                 ),
                 None,
             )
-        self.train = encode(splits["train"], tokenizer, cfg.max_seq_len, train_cap)
+        self.train = encode(
+            splits["train"], tokenizer, cfg.max_seq_len, train_cap, limits, "--max-seq-len", source
+        )
         self.dev = {
-            name: encode(splits[name], tokenizer, cfg.max_seq_len, cfg.max_eval_samples)
+            name: encode(
+                splits[name],
+                tokenizer,
+                cfg.max_seq_len,
+                cfg.max_eval_samples,
+                limits,
+                "--max-seq-len",
+                source,
+            )
             for name in self.task.dev_files
         }
         self.pad_token_id = tokenizer.pad_token_id or 0
@@ -259,7 +276,7 @@ def setup_stage(cfg: TrainConfig, name: str, out: Path) -> Stage:
         cfg.seed, device_specific=True
     )  # dropout differs between ranks; load_state restores it on resume
     tokenizer = load_tokenizer(p.start_from)
-    check_model_inputs(
+    limits = check_model_inputs(
         p.start_from, tokenizer, cfg.max_seq_len, "--max-seq-len"
     )  # a model's own limits, up front
     check_task_checkpoint(
@@ -267,7 +284,11 @@ def setup_stage(cfg: TrainConfig, name: str, out: Path) -> Stage:
     )
     with accelerator.main_process_first():  # augmentation writes its file once
         data = Data(
-            cfg, tokenizer, augment=cfg.augment_model is not None and name in AUGMENTED_STAGES
+            cfg,
+            tokenizer,
+            limits,
+            p.start_from,
+            augment=cfg.augment_model is not None and name in AUGMENTED_STAGES,
         )
     out.mkdir(parents=True, exist_ok=True)
     log = StageLog(out / "train.log", accelerator.is_main_process)
