@@ -98,7 +98,7 @@ def measure(ev, sha: str, spec, runtime: str, args: argparse.Namespace) -> None:
     from dynabert.evaluate import describe, metric_fields
     from dynabert.extract import extract
     from dynabert.flops import cost
-    from dynabert.metrics import METRICS, undefined
+    from dynabert.metrics import METRICS, one_class_warning, undefined
 
     c = cost(ev.dyna.full_size, spec, args.seq_len)
     fmt, runner_runtime, precision = RUNTIMES[runtime]
@@ -130,6 +130,8 @@ def measure(ev, sha: str, spec, runtime: str, args: argparse.Namespace) -> None:
     preds = (logits[:, 0] if ev.labels is None else logits.argmax(-1)).tolist()
     gold = [f["labels"] for f in ev.features]
     metrics, reason = METRICS[ev.task.metric](preds, gold), undefined(ev.task.metric, preds, gold)
+    if why := one_class_warning(preds, gold):
+        print(f"warning: {fmt} artifact: {why}", file=sys.stderr)
     check = (
         "passed"
         if meta["ok"]

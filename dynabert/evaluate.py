@@ -273,23 +273,31 @@ def evaluate_specs(
     batch_size: int,
     pad_token_id: int,
     regression: bool,
+    warn=None,
 ) -> dict[str, dict[str, float]]:
-    """{subnet_id: metrics dict} for every spec."""
-    labels = [f["labels"] for f in features]
-    return {
-        spec.subnet_id: metric(
-            predict(dyna, features, spec, batch_size, pad_token_id, regression), labels
-        )
-        for spec in specs
-    }
+    """{subnet_id: metrics dict} for every spec; `warn(line)` is called for a sub-network predicting (nearly) one
+    class (metrics.one_class_warning)."""
+    from dynabert.metrics import one_class_warning
+
+    labels, out = [f["labels"] for f in features], {}
+    for spec in specs:
+        preds = predict(dyna, features, spec, batch_size, pad_token_id, regression)
+        out[spec.subnet_id] = metric(preds, labels)
+        if warn is not None and (why := one_class_warning(preds, labels)):
+            warn(f"warning: {spec.subnet_id}: {why}")
+    return out
 
 
 def score(ev: Evaluation, spec: SubnetSpec, batch_size: int) -> tuple[dict[str, float], str | None]:
     """(metrics, why undefined or None) of one sub-network on the prepared split (torch)."""
     from dynabert.metrics import METRICS, undefined
 
+    from dynabert.metrics import one_class_warning
+
     preds = predict(ev.dyna, ev.features, spec, batch_size, ev.pad_token_id, ev.labels is None)
     gold = [f["labels"] for f in ev.features]
+    if why := one_class_warning(preds, gold):
+        print(f"warning: {spec.subnet_id}: {why}", file=sys.stderr)
     return METRICS[ev.task.metric](preds, gold), undefined(ev.task.metric, preds, gold)
 
 

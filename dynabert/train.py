@@ -475,6 +475,7 @@ def evaluate_and_choose(cfg: TrainConfig, s: Stage, final: bool) -> None:
                 cfg.eval_batch_size,
                 data.pad_token_id,
                 data.regression,
+                warn=s.log,
             )
             for name, feats in data.dev.items()
         }

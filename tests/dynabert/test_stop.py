@@ -159,3 +159,42 @@ def test_non_finite_weights_are_never_saved_nor_scored(tmp_path, sst2_dir, capsy
     with pytest.raises(ValueError, match="non-finite weights"):
         save_atomic(hf, load_tokenizer("tiny"), tmp_path / "best")
     assert not (tmp_path / "best").exists() and not (tmp_path / "best.tmp").exists()
+
+
+def test_a_model_predicting_one_class_is_warned_wherever_accuracy_is_recorded(
+    tmp_path, sst2_dir, capsys
+):
+    """Before: a teacher at the majority class (50.92% on SST-2 dev) was recorded by train and evaluate without a
+    word. Here an untrained model whose classifier always says class 0."""
+    from dynabert.metrics import one_class_warning
+
+    assert one_class_warning([0, 1, 0, 1], [0, 1, 1, 1]) is None
+    assert one_class_warning([0.1, 0.1], [0.2, 0.3]) is None  # regression: never flagged
+    why = one_class_warning([1] * 20, [0] * 12 + [1] * 8)
+    assert "predicts class 1 for 100.0% of the 20 examples (the majority class is 60.0%" in why
+    assert "--learning-rate" in why and "--epochs" in why
+
+    model_dir = tmp_path / "one-class"
+    hf = load_model("tiny", num_labels=2, seed=0)
+    with torch.no_grad():
+        hf.classifier.weight.zero_()
+        hf.classifier.bias.copy_(torch.tensor([5.0, -5.0]))
+    hf.save_pretrained(model_dir)
+    load_tokenizer("tiny").save_pretrained(model_dir)
+    args = ["evaluate", "--checkpoint", str(model_dir), "--task", "sst2", "--data-dir", sst2_dir]
+    assert (
+        main([*args, "--widths", "1.0", "--depths", "1.0", "--results", str(tmp_path / "a.jsonl")])
+        == 0
+    )
+    assert (
+        "warning: w1.00-d1.00: the model predicts class 0 for 100.0% of the"
+        in capsys.readouterr().err
+    )
+
+    out = tmp_path / "run"
+    assert (
+        main(teacher_args(sst2_dir, out, "--learning-rate", "1e-9", "--max-eval-samples", "32"))
+        == 0
+    )
+    log = (out / "teacher" / "train.log").read_text()
+    assert "warning: w1.00-d1.00: the model predicts class" in log
