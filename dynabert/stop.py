@@ -54,7 +54,7 @@ class StopRequest:
 def grads_finite(model: torch.nn.Module) -> bool:
     """Whether every gradient is finite (a finite loss can still give an infinite gradient)."""
     grads = [p.grad for p in model.parameters() if p.grad is not None]
-    return not grads or bool(torch.isfinite(torch.stack(torch._foreach_norm(grads))).all())
+    return not grads or bool(torch.isfinite(torch.nn.utils.get_total_norm(grads)))
 
 
 def agree(accelerator, signum: int | None, nonfinite: bool) -> tuple[int | None, bool]:
