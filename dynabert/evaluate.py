@@ -290,9 +290,7 @@ def evaluate_specs(
 
 def score(ev: Evaluation, spec: SubnetSpec, batch_size: int) -> tuple[dict[str, float], str | None]:
     """(metrics, why undefined or None) of one sub-network on the prepared split (torch)."""
-    from dynabert.metrics import METRICS, undefined
-
-    from dynabert.metrics import one_class_warning
+    from dynabert.metrics import METRICS, one_class_warning, undefined
 
     preds = predict(ev.dyna, ev.features, spec, batch_size, ev.pad_token_id, ev.labels is None)
     gold = [f["labels"] for f in ev.features]
