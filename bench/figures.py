@@ -230,8 +230,8 @@ def against_flops_figure(eff: pd.DataFrame, column: str, ylabel: str, scale: flo
 
 def readable_log_ticks(axis, values: pd.Series) -> None:
     """Labelled ticks on a log axis whatever the data's span: the sparsest of decades; 1, 3; 1, 2, 5; 1, 2, 3, 5;
-    every 1..9 step that puts at least 3 labels on the data (e.g. 0.002, 0.003, 0.004 GFLOPs for the tiny model, where decade
-    ticks alone would leave the axis without one), else 4 evenly spaced ticks."""
+    every 1..9 step that puts at least 3 labels on the data (e.g. 0.002, 0.003, 0.004 GFLOPs for the tiny model,
+    where decade ticks alone would leave the axis without one), else 4 evenly spaced ticks."""
     import math
 
     from matplotlib.ticker import FormatStrFormatter, LogLocator, MaxNLocator, NullFormatter

@@ -84,7 +84,7 @@ def test_accuracy_figure_draws_what_it_says(store):
     labels = [c.get_label() for c in ax.collections]
     assert sorted(labels) == sorted(f"DynaBERT w={w:g} (measured)" for w in (1.0, 0.75, 0.5, 0.25))
     assert all(len(c.get_offsets()) == 3 for c in ax.collections)  # 3 depths per width
-    front = [l for l in ax.lines if l.get_label() == "Pareto front"][0]
+    front = [line for line in ax.lines if line.get_label() == "Pareto front"][0]
     # accuracy rises with cost here, so every distinct cost's best point is on the front
     assert len(front.get_xdata()) == len(set(df.params))
     assert ax.get_xlabel().startswith("active parameters") and "(%)" in ax.get_ylabel()

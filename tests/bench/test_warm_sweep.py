@@ -105,7 +105,7 @@ def test_stale_cached_hash_is_refused_and_removed(tmp_path):
     model = artifacts.load("tiny", tmp_path)
     assert model.sha == "000000000000"
     with pytest.raises(ValueError, match="not the cached 000000000000.*run the command again"):
-        model.dyna
+        _ = model.dyna
     assert not entry.exists()
 
 

@@ -111,24 +111,26 @@ def kill_at_first_checkpoint(cmd: list[str], env: dict, state: Path) -> None:
 
 
 def test_resume_after_kill_matches_uninterrupted(tmp_path, sst2_dir):
-    args = lambda out: [
-        sys.executable,
-        "-m",
-        "dynabert",
-        *train_args(
-            sst2_dir,
-            out,
-            "teacher",
-            "--max-train-samples",
-            "640",
-            "--epochs",
-            "1",
-            "--eval-every",
-            "5",
-            "--checkpoint-choice",
-            "last",
-        ),
-    ]
+    def args(out):
+        return [
+            sys.executable,
+            "-m",
+            "dynabert",
+            *train_args(
+                sst2_dir,
+                out,
+                "teacher",
+                "--max-train-samples",
+                "640",
+                "--epochs",
+                "1",
+                "--eval-every",
+                "5",
+                "--checkpoint-choice",
+                "last",
+            ),
+        ]
+
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TQDM_DISABLE": "1"}
     whole = tmp_path / "whole"
     subprocess.run(args(whole), check=True, env=env, cwd=ROOT, capture_output=True)

@@ -215,7 +215,7 @@ def test_one_gradient_allreduce_per_optimizer_step():
     ]
     done = subprocess.run(cmd, env=ENV, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
-    count = json.loads(next(l for l in done.stdout.splitlines() if l.startswith("{")))
+    count = json.loads(next(x for x in done.stdout.splitlines() if x.startswith("{")))
     assert count["sub_networks"] == 12 and count["buckets"] >= 1
     assert count["bucket_allreduces_per_step_after"] == count["buckets"]
     assert count["bucket_allreduces_per_step_before"] == 12 * count["buckets"]

@@ -144,7 +144,7 @@ def test_equal_compute_end_to_end_on_tiny(tmp_path, monkeypatch):
     monkeypatch.chdir(
         tmp_path
     )  # as from the repository root: the report's command names relative paths
-    data = tiny_tsvs(tmp_path / "data")
+    tiny_tsvs(tmp_path / "data")  # --data-dir data
     src = tmp_path / "run"
     load_model("tiny", num_labels=2, seed=0).save_pretrained(src / "width" / "best")
     load_tokenizer("tiny").save_pretrained(src / "width" / "best")
