@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from factories import costed_latency_record
 
 from bench import predictor
 from dynabert import BertSize, LayerwiseSpec, cost, records
@@ -34,30 +35,7 @@ def random_spec(rng: random.Random) -> LayerwiseSpec:
 
 
 def record(spec, ms: float, **kw) -> records.Record:
-    c = cost(SIZE, spec, 128)
-    fields = dict(
-        kind="latency",
-        subnet_id=c.subnet_id,
-        width_mult=c.width_mult,
-        depth_mult=c.depth_mult,
-        subnet=c.subnet,
-        model_id="m",
-        checkpoint_sha="s",
-        n_layers=c.n_layers,
-        n_heads=c.n_heads,
-        ffn_dim=c.ffn_dim,
-        device="local-cpu",
-        runtime="onnxruntime",
-        threads=1,
-        batch_size=1,
-        seq_len=128,
-        params=c.params_active,
-        params_total=c.params_total,
-        flops=c.flops_dense,
-        flops_with_attention=c.flops_with_attention,
-        latency_ms_p50=ms,
-    )
-    return records.Record(**{**fields, **kw})
+    return costed_latency_record(SIZE, spec, ms, **kw)
 
 
 def linear_law(spec) -> float:

@@ -2,6 +2,7 @@ import json
 import os
 
 import pytest
+from factories import latency_record
 
 from bench.stats import summarize
 from dynabert import records
@@ -9,18 +10,12 @@ from dynabert.records import Record
 
 
 def rec(subnet="w1.00-d1.00", **kw):
-    return Record(
-        kind="latency",
+    return latency_record(
         subnet_id=subnet,
-        width_mult=1.0,
-        depth_mult=1.0,
         model_id="tiny",
         checkpoint_sha="abc",
-        runtime="onnxruntime",
-        threads=1,
-        batch_size=1,
         seq_len=32,
-        **kw,
+        **{"latency_ms_p50": None, "device": None, **kw},
     )
 
 

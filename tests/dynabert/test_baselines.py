@@ -4,7 +4,7 @@ import json
 
 import pytest
 import torch
-from conftest import padded_batch, tiny_bert, tiny_distilbert
+from factories import padded_batch, tiny_bert, tiny_distilbert
 from transformers import BertConfig, BertForSequenceClassification
 
 from dynabert import DynaBert, SubnetSpec

@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from conftest import tiny_bert, tiny_distilbert
+from factories import tiny_bert, tiny_distilbert
 from torch.utils.flop_counter import FlopCounterMode
 
 from dynabert import BertSize, DynaBert, SubnetSpec, cost, default_grid, extract

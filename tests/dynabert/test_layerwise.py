@@ -6,7 +6,7 @@ import random
 
 import pytest
 import torch
-from conftest import padded_batch, tiny_bert, tiny_distilbert, tiny_roberta
+from factories import padded_batch, tiny_bert, tiny_distilbert, tiny_roberta
 from torch.utils.flop_counter import FlopCounterMode
 
 from dynabert import DynaBert, LayerwiseSpec, SubnetSpec, cost, default_grid, extract

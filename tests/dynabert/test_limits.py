@@ -4,7 +4,7 @@ token types, each refused with a message naming the limit or accepted back as pr
 import re
 
 import pytest
-from conftest import tiny_bert
+from factories import tiny_bert
 from transformers import AutoConfig, BertConfig, RobertaConfig
 
 from dynabert.cli import main

@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from conftest import padded_batch, tiny_bert, tiny_distilbert, tiny_roberta
+from factories import padded_batch, tiny_bert, tiny_distilbert, tiny_roberta
 from transformers import AutoModelForSequenceClassification
 
 from dynabert import DynaBert, SubnetSpec, bert_size, cost, default_grid, extract

@@ -6,7 +6,7 @@ import pytest
 import torch
 from accelerate import Accelerator
 from accelerate.state import AcceleratorState
-from conftest import padded_batch, tiny_bert
+from factories import padded_batch, tiny_bert
 
 from dynabert.config import SubnetSpec
 from dynabert.engine import Trainable, teacher_output

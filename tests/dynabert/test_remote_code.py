@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import padded_batch, tiny_bert, tiny_distilbert, tiny_roberta
+from factories import accuracy_record, padded_batch, tiny_bert, tiny_distilbert, tiny_roberta
 from huggingface_hub import ModelCard
 from no_dynabert import imports_of, run_without_dynabert
 from transformers import AutoTokenizer, BertTokenizer
@@ -207,16 +207,12 @@ def test_model_card_states_source_cost_and_measured_accuracy(tmp_path):
     ):  # only this sub-network's goes on
         records.append(
             checkpoint / "accuracy.jsonl",
-            records.Record(
-                kind="accuracy",
+            accuracy_record(
+                spec,
+                value,
                 subnet_id=subnet,
-                width_mult=0.5,
-                depth_mult=0.5,
                 model_id=str(checkpoint),
                 checkpoint_sha=sha,
-                task="sst2",
-                metric_name="accuracy",
-                metric_value=value,
                 split="dev (stand-in dev.tsv, 128 examples)",
                 accuracy_source="measured",
             ),

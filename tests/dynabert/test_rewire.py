@@ -1,6 +1,6 @@
 import pytest
 import torch
-from conftest import padded_batch, tiny_bert, tiny_distilbert
+from factories import padded_batch, tiny_bert, tiny_distilbert
 
 from dynabert import DynaBert
 from dynabert.rewire import importance, rewire_
