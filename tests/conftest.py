@@ -3,6 +3,7 @@
 import os
 
 import pytest
+
 from factories import tiny_bert, tiny_preset_dynabert
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -6,7 +6,6 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
-from factories import accuracy_record, latency_record
 
 from bench import figures
 from bench.frame import pareto_mask
@@ -15,6 +14,8 @@ from bench.pareto import select
 from bench.report import ReportSpec, build
 from dynabert import records
 from dynabert.config import default_grid
+
+from factories import accuracy_record, latency_record
 
 
 def lat(spec, ms, sha="s1", model="bert-base", family="dynabert", runtime="onnxruntime", mem=100.0):

@@ -5,12 +5,13 @@ import json
 from dataclasses import replace
 
 import pytest
-from factories import costed_latency_record, latency_record
 
 from bench.pareto import main as pareto_main
 from bench.predictor import main as predictor_main
 from bench.sweep import main as sweep_main
 from dynabert import records
+
+from factories import costed_latency_record, latency_record
 
 QUICK = ["--seq-len", "16", "--min-time", "0"]
 

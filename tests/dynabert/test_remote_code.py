@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from factories import accuracy_record, padded_batch, tiny_bert, tiny_distilbert, tiny_roberta
 from huggingface_hub import ModelCard
 from no_dynabert import imports_of, run_without_dynabert
 from transformers import AutoTokenizer, BertTokenizer
@@ -16,6 +15,8 @@ from dynabert import DynaBert, LayerwiseSpec, SubnetSpec, cost, extract, records
 from dynabert.cli import main as cli_main
 from dynabert.evaluate import weights_sha
 from dynabert.extract import save_subnet
+
+from factories import accuracy_record, padded_batch, tiny_bert, tiny_distilbert, tiny_roberta
 
 LAYOUTS = {  # layout -> (model, its label names, the sub-network cut from it)
     "bert": (tiny_bert, {0: "negative", 1: "positive"}, SubnetSpec(0.5, 0.5)),

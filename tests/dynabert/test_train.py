@@ -16,6 +16,8 @@ from dynabert.cli import main
 from dynabert.engine import CHECKPOINT_MARK
 from dynabert.records import read
 
+from messages import assert_names
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -345,10 +347,7 @@ def test_finished_stage_rerun_with_another_k_or_grid_is_refused(tmp_path, sst2_d
             in err
             and asks in err
         )
-        assert (
-            "give another --output-dir; to use the finished stage, run with the --subnets-per-step"
-            in err
-        )
+        assert_names(err, "give another --output-dir", "run with the --subnets-per-step")
     assert depth("--subnets-per-step", "4") == 0  # the same flags: skipped as done
     assert "stage depth: already finished" in capsys.readouterr().out
     del summary["sampling"]  # a summary written before `sampling` was saved: read from its config
@@ -474,10 +473,7 @@ def test_finished_stage_rerun_with_other_training_flags_is_refused(tmp_path, sst
             f"stage depth in {out / 'depth'} is finished (summary.json): it was trained with other flags "
             f"({change})" in err
         ), err
-        assert (
-            "give another --output-dir; to use the finished stage, run with the flags it was trained with"
-            in err
-        )
+        assert_names(err, "give another --output-dir", "run with the flags it was trained with")
     assert (
         depth("--eval-every", "1", "--checkpoint-choice", "last") == 0
     )  # not what is trained: skipped as done

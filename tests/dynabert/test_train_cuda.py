@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from factories import padded_batch, tiny_bert
 
 from dynabert.config import default_grid
 from dynabert.engine import Trainable, make_accelerator, teacher_output, train_step
 from dynabert.losses import LossSettings
 from dynabert.model import DynaBert
+
+from factories import padded_batch, tiny_bert
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [

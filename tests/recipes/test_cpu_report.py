@@ -2,11 +2,11 @@
 
 import json
 
-from factories import latency_record
-
 from dynabert import records
 from dynabert.config import default_grid
 from recipes.cpu_report import Settings, analyse, write
+
+from factories import latency_record
 
 
 def sweep_store(path, scale):

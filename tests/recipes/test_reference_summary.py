@@ -2,11 +2,11 @@
 
 import json
 
-from factories import accuracy_record, latency_record
-
 from dynabert import records
 from dynabert.config import default_grid
 from recipes.reference_summary import write
+
+from factories import accuracy_record, latency_record
 
 SPLIT = "dev (data/SST-2/dev.tsv, 500 examples)"
 
