@@ -89,6 +89,7 @@ def run(args):
     )
 
 
+@pytest.mark.slow
 def test_each_baseline_trains_from_the_cli(tmp_path, sst2_dir):
     base = [
         "--task",

@@ -222,6 +222,7 @@ def test_custom_task_evaluated_from_the_checkpoints_own_labels(tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_artifact_accuracy_takes_evaluates_task_flags(tmp_path):
     """Case 2: bench.artifact_accuracy accepts --max-errors and --task custom --text-columns --label-column."""
     from bench.artifact_accuracy import main as artifact_main

@@ -103,6 +103,7 @@ def isolated_run(tmp_path_factory):
     return subs, dirs, run_without_dynabert(script, root / "isolated")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", LAYOUTS)
 def test_pipeline_without_dynabert_gives_project_logits(isolated_run, name):
     subs, dirs, result = isolated_run
@@ -140,6 +141,7 @@ def test_pipeline_without_dynabert_gives_project_logits(isolated_run, name):
         assert scores[0]["label"] == LAYOUTS[name][1][int(probs.argmax())]
 
 
+@pytest.mark.slow
 def test_saved_directory_is_self_contained(isolated_run):
     """config.auto_map names the copied modules; they import nothing from this project, only each other."""
     _, dirs, _ = isolated_run

@@ -56,6 +56,7 @@ def losses(log: Path) -> list[float]:
     return [float(x) for x in re.findall(r": loss ([0-9.]+)", log.read_text())]
 
 
+@pytest.mark.slow
 def test_all_stages_then_evaluate(tmp_path, sst2_dir):
     out = tmp_path / "run"
     assert main(train_args(sst2_dir, out, "all")) == 0
@@ -112,6 +113,7 @@ def kill_at_first_checkpoint(cmd: list[str], env: dict, state: Path) -> None:
     proc.wait()
 
 
+@pytest.mark.slow
 def test_resume_after_kill_matches_uninterrupted(tmp_path, sst2_dir):
     def args(out):
         return [
@@ -187,6 +189,7 @@ def depth_args(sst2, out, *extra):
     ]
 
 
+@pytest.mark.slow
 def test_sampled_depth_stage_resumes_bit_exact_after_kill(tmp_path, sst2_dir):
     """--subnets-per-step 4 of 12: the draw depends on (seed, step) only, so a killed and resumed run trains the
     same sub-networks at every step as an uninterrupted one, and ends with the same bytes. No dev evaluation before
@@ -255,6 +258,7 @@ def test_sampled_depth_stage_resumes_bit_exact_after_kill(tmp_path, sst2_dir):
     ).read_bytes()
 
 
+@pytest.mark.slow
 def test_subnets_per_step_all_trains_as_without_the_flag(tmp_path, sst2_dir):
     """K = the grid size is the paper's loop: same bytes as no flag; K < all trains a different model."""
 
@@ -309,6 +313,7 @@ def test_subnets_per_step_beyond_the_grid_is_refused(tmp_path, sst2_dir, capsys)
     assert not (tmp_path / "teacher").exists()  # refused before the teacher trained
 
 
+@pytest.mark.slow
 def test_finished_stage_rerun_with_another_k_or_grid_is_refused(tmp_path, sst2_dir, capsys):
     """A finished stage used to be skipped whatever K or grid the rerun asked for: silently not what was asked."""
     out = fake_width_stage(tmp_path / "run")
@@ -386,6 +391,7 @@ def interrupted_depth(sst2, out):
     return depth
 
 
+@pytest.mark.slow
 def test_resume_with_other_training_flags_is_refused(tmp_path, sst2_dir, capsys):
     """A resume with --bucket, --teacher-width, --depth-lambda1 or --max-grad-norm changed used to splice two
     differently trained runs silently (the summary recording only the second flags)."""
@@ -420,6 +426,7 @@ def test_resume_with_other_training_flags_is_refused(tmp_path, sst2_dir, capsys)
     assert "resumed from" in (out / "depth" / "train.log").read_text()
 
 
+@pytest.mark.slow
 def test_finished_stage_rerun_with_other_training_flags_is_refused(tmp_path, sst2_dir, capsys):
     """A finished stage rerun with another seed, epochs or data used to say 'already finished; skipping'."""
     out = fake_width_stage(tmp_path / "run")
@@ -480,6 +487,7 @@ def test_finished_stage_rerun_with_other_training_flags_is_refused(tmp_path, sst
     assert "stage depth: already finished" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_damaged_checkpoint_file_is_named_with_the_fix(tmp_path, sst2_dir, capsys):
     """A truncated RNG state used to be dropped silently by Accelerate (the resume continuing other random draws);
     a truncated weights, optimizer or registered-object file failed deep in torch."""
@@ -517,6 +525,7 @@ def test_damaged_checkpoint_file_is_named_with_the_fix(tmp_path, sst2_dir, capsy
     assert depth() == 0 and "resumed from" in (out / "depth" / "train.log").read_text()
 
 
+@pytest.mark.slow
 def test_ctrl_c_prints_one_line_and_exits_130(tmp_path, sst2_dir):
     """Ctrl-C used to end in a KeyboardInterrupt traceback; now one line says where the stage resumes."""
     out = tmp_path / "run"
