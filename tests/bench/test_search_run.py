@@ -12,6 +12,7 @@ from bench.sweep import main as sweep_main
 from dynabert import records
 
 from factories import costed_latency_record, latency_record
+from messages import assert_names
 
 QUICK = ["--seq-len", "16", "--min-time", "0"]
 
@@ -433,10 +434,7 @@ def test_a_store_the_search_would_overwrite_or_cannot_write_is_refused_before_an
     ]
     assert pareto_main([*args, "--results", str(store), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
-    assert (
-        "its subnets.json" in err
-        and "is also an input store: writing it would replace its records" in err
-    )
+    assert_names(err, "its subnets.json", str(store), "is also an input store", "give another file")
     assert store.read_text() == before
     (tmp_path / "afile").write_text("x")
     assert (

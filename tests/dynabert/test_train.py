@@ -300,16 +300,18 @@ def test_one_point_grid_refuses_a_k(tmp_path, sst2_dir, capsys):
         main(train_args(sst2_dir, tmp_path, "width", "--widths", "1.0", "--subnets-per-step", "2"))
         == 2
     )
-    assert (
-        "--subnets-per-step 2 exceeds the 1 sub-network(s) of stage width"
-        in capsys.readouterr().err
+    assert_names(
+        capsys.readouterr().err,
+        "--subnets-per-step 2",
+        "1 sub-network(s) of stage width",
+        "at most 1",
     )
 
 
 def test_subnets_per_step_beyond_the_grid_is_refused(tmp_path, sst2_dir, capsys):
     assert main(train_args(sst2_dir, tmp_path, "all", "--subnets-per-step", "6")) == 2
     err = capsys.readouterr().err
-    assert "--subnets-per-step 6 exceeds the 4 sub-network(s) of stage width" in err
+    assert_names(err, "--subnets-per-step 6", "4 sub-network(s) of stage width", "at most 4")
     assert not (tmp_path / "teacher").exists()  # refused before the teacher trained
 
 
