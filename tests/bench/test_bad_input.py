@@ -117,6 +117,7 @@ def test_damaged_inputs_cache_is_read_from_the_artifact_again(copy, content):
     assert read_input_spec(copy) == want
 
 
+@pytest.mark.slow
 def test_damaged_export_metadata_means_export_again(onnx_artifact, tmp_path):
     cache = onnx_artifact.parents[2]
     meta = onnx_artifact.with_name(onnx_artifact.name + ".json")

@@ -21,6 +21,8 @@ from dynabert.evaluate import weights_sha
 from factories import tiny_distilbert, tiny_roberta
 from messages import assert_names
 
+pytestmark = pytest.mark.slow  # every test exports
+
 SPECS = [
     SubnetSpec(0.5, 0.5),
     SubnetSpec(0.25, 1.0),

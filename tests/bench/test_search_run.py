@@ -17,6 +17,7 @@ from messages import assert_names
 QUICK = ["--seq-len", "16", "--min-time", "0"]
 
 
+@pytest.mark.slow
 def test_search_answers_with_measured_sub_networks(tiny_checkpoint, sst2_dir, tmp_path, capsys):
     store, cache = tmp_path / "r.jsonl", str(tmp_path / "cache")
     assert (
@@ -170,6 +171,7 @@ def test_search_answers_with_measured_sub_networks(tiny_checkpoint, sst2_dir, tm
     assert "<= " in out and "measured" in out
 
 
+@pytest.mark.slow
 def test_a_predictor_from_a_faster_day_is_recalibrated_and_the_budget_searched_again(
     tiny_checkpoint, sst2_dir, tmp_path, capsys
 ):
@@ -300,6 +302,7 @@ def other_machine_store(path, size, n: int = 6):
         )
 
 
+@pytest.mark.slow
 def test_search_tells_a_missing_store_from_another_machines_records(
     tiny_checkpoint, sst2_dir, tmp_path, capsys
 ):
@@ -459,6 +462,7 @@ def test_a_store_the_search_would_overwrite_or_cannot_write_is_refused_before_an
     )
 
 
+@pytest.mark.slow
 def test_a_grid_that_cannot_be_timed_is_an_error_not_none_fits(
     tiny_checkpoint, sst2_dir, tmp_path, capsys
 ):

@@ -17,6 +17,8 @@ from devices.runner import load, make_inputs
 from devices.runner import session_settings as runner_settings
 from dynabert import SubnetSpec, extract
 
+pytestmark = pytest.mark.slow  # the module fixture exports and times
+
 SPEC = SubnetSpec(0.5, 0.5)
 
 
