@@ -309,17 +309,7 @@ def test_an_extracted_sst2_subnetwork_names_its_outputs_negative_and_positive(tm
     store = tmp_path / "acc.jsonl"
     records.append(
         store,
-        records.Record(
-            kind="accuracy",
-            subnet_id=spec.subnet_id,
-            width_mult=0.5,
-            depth_mult=0.5,
-            model_id="ck",
-            checkpoint_sha=weights_sha(hf),
-            task="sst2",
-            metric_name="accuracy",
-            metric_value=0.8,
-        ),
+        accuracy_record(spec, 0.8, model_id="ck", checkpoint_sha=weights_sha(hf)),
     )
     out = tmp_path / "sub"
     task = "sst2" if how == "--task" else None
