@@ -5,10 +5,10 @@ no token types even from a tokenizer that emits them."""
 import json
 import random
 
-from conftest import tiny_distilbert
-
 from dynabert.cli import main
 from dynabert.presets import load_tokenizer
+
+from factories import tiny_distilbert
 
 WORDS = "the a cat dog sat ran on under mat house big small red blue".split()
 
