@@ -185,3 +185,44 @@ def test_pip_install_without_extras_imports_and_runs_info(tmp_path):
     )
     assert "format 'tflite' needs litert-torch, ai-edge-litert" in refusal.stderr
     assert "pip install 'dynabert-edge[tflite]'" in refusal.stderr
+
+
+OTHER_PYTHON = Path("/root/.pyenv/versions/3.12.1/bin/python3.12")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not OTHER_PYTHON.is_file(), reason="needs a second interpreter (pyenv's 3.12.1)"
+)
+def test_ensure_venv_rebuilds_a_venv_of_another_python_or_an_unfinished_install_and_says_so(
+    tmp_path,
+):
+    """`make install`'s first step (scripts/ensure_venv.sh PYTHON VENV) on a .venv made by 3.12, then on one whose
+    install did not finish, then on a good one (kept), then with a Python below 3.11 (refused by name)."""
+    venv, script = tmp_path / ".venv", str(ROOT / "scripts" / "ensure_venv.sh")
+    here = ".".join(map(str, sys.version_info[:3]))
+    subprocess.run([str(OTHER_PYTHON), "-m", "venv", str(venv)], check=True)
+
+    def ensure(python: str) -> subprocess.CompletedProcess:
+        return subprocess.run([script, python, str(venv)], capture_output=True, text=True)
+
+    done = ensure(sys.executable)
+    assert done.returncode == 0, done.stderr
+    assert (
+        f"rebuilding {venv}: it was made by Python 3.12.1 and PYTHON={sys.executable} is Python {here}"
+        in (done.stdout)
+    )
+    version = subprocess.run(
+        [str(venv / "bin" / "python"), "--version"], capture_output=True, text=True
+    )
+    assert version.stdout.strip() == f"Python {here}"
+    done = ensure(sys.executable)  # the marker of the install that never finished is still there
+    assert "an install into it did not finish" in done.stdout
+    (venv / ".installing").unlink()
+    assert ensure(sys.executable).stdout == ""  # a good venv is kept, silently
+    old = Path("/root/.pyenv/versions/3.10.13/bin/python3.10")
+    if old.is_file():
+        done = ensure(str(old))
+        assert (
+            done.returncode == 2 and "needs >= 3.11: make install PYTHON=python3.11" in done.stderr
+        )
