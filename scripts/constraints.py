@@ -14,7 +14,8 @@ from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parent.parent
 NOT_PINNED_EXTRAS = ("gpu",)  # the GPU packages are chosen per machine (docs/getting-started.md)
-TORCH_PIN = "2.13.0"  # the CPU wheel's version, written without its +cpu local label (pip matches either)
+# the CPU wheel's version, written without its +cpu local label (pip matches either)
+TORCH_PIN = "2.13.0"
 HEADER = (ROOT / "constraints.txt").read_text().split("\n\n")[0].splitlines()
 
 
