@@ -159,7 +159,8 @@ def test_dynabert_bench_dispatches_to_the_module_and_refuses_an_unknown_command(
 def test_pip_install_without_extras_imports_and_runs_info(tmp_path):
     """A fresh venv, `pip install .` with no extras (the constraints file pins torch's CPU wheel): the package
     imports, `python -m dynabert info --model tiny` and the `dynabert` script work, and a LiteRT export is refused
-    by name. About 25 min on a loaded 2-core machine (the wheels come from the network). Needs the wheels reachable (a network or the local wheel cache)."""
+    by name. Needs the wheels reachable (a network or the local wheel cache); about 25 min on a loaded 2-core
+    machine."""
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     py = venv / "bin" / "python"
