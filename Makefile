@@ -12,7 +12,7 @@ TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 
 export HF_HUB_OFFLINE := 1
 
-.PHONY: install test docs report
+.PHONY: install test lint docs report
 install: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
@@ -25,6 +25,10 @@ $(STAMP): pyproject.toml constraints.txt
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
 
 docs: $(STAMP)
 	$(VENV)/bin/mkdocs build --strict --site-dir $(VENV)/site
