@@ -316,6 +316,15 @@ QUANTIZERS = {"onnx-int8": ("onnxruntime",), "tflite-int8": ("ai-edge-quantizer"
 CHECK_RUNTIMES = {"onnx": ("onnxruntime",), "tflite": ("ai-edge-litert",)}
 
 
+def require_exporters(fmt: str) -> None:
+    """Refuse `fmt` by name (ValueError with the pip command) when its exporter, quantizer or checker is absent."""
+    from devices.optional import require
+
+    base = fmt.removesuffix("-int8")
+    dists = EXPORTERS[base] + QUANTIZERS.get(fmt, ()) + CHECK_RUNTIMES[base]
+    require(tuple(dict.fromkeys(dists)), f"format {fmt!r}")
+
+
 def export_key(fmt: str, isa: tuple[str, ...] | list[str]) -> dict:
     """What decides the exported file: exporter (and quantizer) versions and the quantization settings."""
     base = fmt.removesuffix("-int8")
@@ -370,6 +379,7 @@ def ensure_artifact(
 
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
+    require_exporters(fmt)
     cache = cache or default_cache()
     isa = this_machine().isa
     ekey, ckey = export_key(fmt, isa), check_key(fmt, isa)

@@ -411,9 +411,14 @@ def load_litert(path: str, threads: int):
 
         version = f"ai-edge-litert {getattr(ai_edge_litert, '__version__', '?')}"
     except ImportError:
-        import tflite_runtime
-        from tflite_runtime.interpreter import Interpreter  # fallback on devices without LiteRT
-
+        try:
+            import tflite_runtime
+            from tflite_runtime.interpreter import Interpreter  # fallback on devices without LiteRT
+        except ImportError:
+            raise ImportError(
+                "runtime 'litert' needs ai-edge-litert (or tflite-runtime on a board), not installed here: "
+                "pip install 'dynabert-edge[tflite]' (or: pip install ai-edge-litert)"
+            ) from None
         version = f"tflite-runtime {tflite_runtime.__version__}"
     interp = Interpreter(model_path=path, num_threads=threads)
     runner = interp.get_signature_runner()
