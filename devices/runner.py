@@ -32,6 +32,9 @@ import numpy as np
 RUNTIMES = ("onnxruntime", "onnxruntime-cuda", "litert", "torch", "torch-cuda")
 ORT_GPU_INSTALL = "pip uninstall -y onnxruntime && pip install onnxruntime-gpu"
 TORCH_GPU_INSTALL = "pip install torch --index-url https://download.pytorch.org/whl/cu128"
+# The timing defaults, stated here only: devices/request.py RunRequest and bench.sweep take them from these names
+# (this file is shipped alone, so it cannot take them from anywhere else).
+WARMUP, MIN_RUNS, MIN_TIME_S, MAX_RUNS, MAX_TIME_S = 10, 30, 2.0, 100000, 60.0
 
 
 def rss_mb() -> float:
@@ -600,11 +603,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--seq-len", type=int, default=128)
-    ap.add_argument("--warmup", type=int, default=10)
-    ap.add_argument("--min-runs", type=int, default=30)
-    ap.add_argument("--min-time", type=float, default=2.0)
-    ap.add_argument("--max-runs", type=int, default=100000)
-    ap.add_argument("--max-time", type=float, default=60.0)
+    ap.add_argument("--warmup", type=int, default=WARMUP, help="untimed runs after the first")
+    ap.add_argument("--min-runs", type=int, default=MIN_RUNS, help="timed runs, at least")
+    ap.add_argument(
+        "--min-time", type=float, default=MIN_TIME_S, help="seconds of timed runs, at least"
+    )
+    ap.add_argument("--max-runs", type=int, default=MAX_RUNS, help="timed runs, at most")
+    ap.add_argument(
+        "--max-time", type=float, default=MAX_TIME_S, help="seconds of timed runs, at most"
+    )
     ap.add_argument("--save-output", help="write the logits of the timed input to this .npy file")
     ap.add_argument(
         "--session",
