@@ -84,9 +84,9 @@ def build_parser():
 
 
 def main(argv: list[str] | None = None) -> int:
-    from dynabert.evaluate import prepare
-
     opts, _ = argfields.parse(build_parser(), argv)
+    from dynabert.evaluate import prepare  # torch: after parsing, so that --help answers without it
+
     try:
         runtimes = [r.strip() for r in opts.runtimes.split(",") if r.strip()]
         bad = [r for r in runtimes if r not in RUNTIMES or r == "torch"]

@@ -533,6 +533,7 @@ def build_parser():
 
 
 def main(argv: list[str] | None = None) -> int:
+    opts, _ = argfields.parse(build_parser(), argv)  # before torch loads: --help answers without it
     from dynabert import records
     from dynabert.config import SubnetSpec
     from dynabert.evaluate import weights_sha
@@ -541,7 +542,6 @@ def main(argv: list[str] | None = None) -> int:
     from dynabert.presets import load_model
     from dynabert.subnet import canonical, parse_subnet
 
-    opts, _ = argfields.parse(build_parser(), argv)
     try:
         if opts.subnet and (opts.width is not None or opts.depth is not None):
             raise ValueError("give --subnet or --width/--depth, not both")

@@ -10,6 +10,7 @@ command, with the same meaning. Help text is not compared (it may be rewritten),
 from __future__ import annotations
 
 import argparse
+import ast
 import importlib
 import json
 import sys
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+ROOT = Path(__file__).resolve().parents[1]
 SNAPSHOT = Path(__file__).parent / "fixtures" / "options-snapshot.json"
 
 # Every module with a command-line `main(argv)`: `python -m <module>` (dynabert.cli is `python -m dynabert`).
@@ -161,3 +163,36 @@ if __name__ == "__main__" and sys.argv[1:] == ["--write"]:
     SNAPSHOT.parent.mkdir(exist_ok=True)
     SNAPSHOT.write_text(json.dumps(all_option_sets(), indent=1, sort_keys=True) + "\n")
     print(f"wrote {SNAPSHOT}")
+
+
+# devices/runner.py is copied alone to boards and emulators, so it cannot import argfields: its plain parser is the
+# one exception (its command line is written by devices/request.py RunRequest.runner_args only).
+NAMESPACE_EXCEPTIONS = {"devices/runner.py"}
+
+
+def namespace_takers(path: Path) -> list[str]:
+    """Functions of `path` with a parameter named `args` or annotated argparse.Namespace (`*args` aside)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        params = [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]
+        for p in params:
+            note = ast.unparse(p.annotation) if p.annotation is not None else ""
+            if p.arg == "args" or "Namespace" in note:
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name}({p.arg})")
+    return found
+
+
+def test_no_function_takes_an_argparse_namespace():
+    """Library functions take the options dataclasses; only `main` sees argparse, inside argfields.parse."""
+    found = [
+        hit
+        for package in ("dynabert", "bench", "devices", "recipes")  # argfields: the parser itself
+        for path in sorted((ROOT / package).rglob("*.py"))
+        if str(path.relative_to(ROOT)) not in NAMESPACE_EXCEPTIONS
+        for hit in namespace_takers(path)
+    ]
+    assert not found, (
+        f"functions taking an argparse.Namespace (take the command's options dataclass): {found}"
+    )
