@@ -23,8 +23,9 @@ import pandas as pd
 
 import argfields
 from argfields import option
+from bench import conditions
 from bench.frame import cited_accuracy, efficiency, joined, load_records, measured_accuracy
-from bench.report import ReportSpec, build, portable_command, with_costs
+from bench.report import CITED_SEQ, ReportSpec, build, portable_command, with_costs
 from bench.search_run import SearchOptions, cmd_search, positive_number
 from dynabert import records
 from dynabert.subnet import is_grid_id
@@ -101,20 +102,24 @@ def is_reference(path: str) -> bool:
 
 
 def candidates(
-    inputs: list[str], device: str, runtime: str, task: str | None, checkpoint: str | None
+    inputs: list[str],
+    wanted: dict[str, object],
+    task: str | None,
+    checkpoint: str | None,
 ) -> pd.DataFrame:
-    """Every measured cell of (device, runtime) with its accuracy (measured first, else cited)."""
+    """Every measured cell of one condition (bench.conditions; `wanted` maps its fields to the values asked
+    for, None = any) with its accuracy (measured first, else cited). ValueError when the inputs, so filtered,
+    still mix conditions (naming each and the flag that chooses) or hold none."""
     from bench.sweep import machine_fields
 
     recs = load_records(inputs)
     eff = efficiency(recs, checkpoint)
     if eff.empty:
         raise ValueError("the inputs hold no latency records; run python -m bench.sweep first")
-    eff = eff[(eff.device == device) & (eff.runtime == runtime)]
+    eff = conditions.keep(eff, wanted)
     if eff.empty:
-        raise ValueError(
-            f"no latency records for device {device!r} with runtime {runtime!r} in the inputs"
-        )
+        asked = ", ".join(f"{k} {v}" for k, v in wanted.items() if v is not None)
+        raise ValueError(f"no latency records for {asked} in the inputs")
     here = machine_fields()["machine_fingerprint"]
     if (
         eff.machine_id == here
@@ -133,13 +138,15 @@ def candidates(
         raise ValueError(
             "no accuracy for these records: pass --task (cited) or add dynabert evaluate records"
         )
-    df = joined(eff, with_costs(acc, int(eff.seq_len.iloc[0])))
+    df = conditions.keep(joined(eff, with_costs(acc, CITED_SEQ)), wanted)
     if df.empty or df.accuracy.isna().all():
         raise ValueError(
-            f"no accuracy matches the latency records of {device!r} / {runtime!r}: measure the same "
+            f"no accuracy matches the latency records of {wanted.get('device')!r} / "
+            f"{wanted.get('runtime')!r}: measure the same "
             f"checkpoint's accuracy (python -m dynabert evaluate --checkpoint CK ... --results FILE, "
             f"then --results FILE here), or pass --task for cited accuracy of a preset's architecture"
         )
+    conditions.only_one(df, "select")
     return df
 
 
@@ -162,8 +169,17 @@ def select(
     return ranked.iloc[0], ranked
 
 
+def wanted_condition(opts: SelectOptions) -> dict[str, object]:
+    """The condition fields `select` was given (one flag per field of bench.conditions.CONDITION)."""
+    return {
+        name: getattr(opts, flag.lstrip("-").replace("-", "_"), None)
+        for name, _, flag, _ in conditions.CONDITION
+    }
+
+
 def cmd_select(opts: SelectOptions) -> int:
-    df = candidates(opts.results, opts.device, opts.runtime, opts.task, opts.checkpoint)
+    df = candidates(opts.results, wanted_condition(opts), opts.task, opts.checkpoint)
+    where = conditions.only_one(df, "select").title()
     stat = f"latency_ms_{opts.latency_stat}"
     best, fits = select(df, opts.max_latency_ms, opts.max_memory_mb, opts.min_accuracy, stat)
     budget = (
@@ -174,12 +190,12 @@ def cmd_select(opts: SelectOptions) -> int:
     if best is None:
         closest = df.sort_values(stat).iloc[0]
         print(
-            f"no sub-network fits ({budget}) on {opts.device} / {opts.runtime}. Closest: {closest.label} "
+            f"no sub-network fits ({budget}) on {where}. Closest: {closest.label} "
             f"{closest.subnet_id} at {closest[stat]:.2f} ms, {closest.peak_rss_mb:.0f} MB, "
             f"{closest.accuracy:.1f}% ({closest.accuracy_source})"
         )
         return 1
-    print(f"best under {budget} on {opts.device} / {opts.runtime} ({len(fits)} of {len(df)} fit):")
+    print(f"best under {budget} on {where} ({len(fits)} of {len(df)} fit):")
     print(
         f"  {best.label} {best.subnet_id}: {best.accuracy:.1f}% ({best.accuracy_source}), median "
         f"{best.latency_ms_p50:.2f} ms, p90 {best.latency_ms_p90:.2f} ms, {best.params / 1e6:.1f} M params, "
@@ -210,13 +226,21 @@ class ReportOptions:
         [], help="results store or pytest-benchmark JSON (repeatable)", group="inputs"
     )
     task: list[str] = option([], help="task(s) to plot, e.g. sst2, mnli-m", group="inputs")
-    no_cited: bool = option(False, help="leave out the cited accuracy table", group="inputs")
+    use_cited: bool | None = option(
+        None,
+        help="--cited draws the task's whole cited table; --no-cited leaves it out (default: only rows of "
+        "a model the records measured, e.g. the paper's BERT-base numbers beside a BERT-base-shaped run; "
+        "never beside a MiniLM run)",
+        group="inputs",
+        flag="--cited",
+        action=argparse.BooleanOptionalAction,
+    )
     checkpoint: str | None = option(
         None, help="keep DynaBERT records of this checkpoint sha only", group="inputs"
     )
     out: str | None = option(
         None,
-        help="output folder (default reports/this-machine, or reports/<name of first input>)",
+        help="output folder (default reports/this-machine for the default run; required with --results)",
         group="output",
     )
     title: str = option(
@@ -225,6 +249,9 @@ class ReportOptions:
     min_time: float = option(
         1.0, help="default run: seconds of timed runs per cell", group="default run"
     )
+
+
+CONDITION = "condition (one of each; bench/conditions.py)"
 
 
 @dataclass(kw_only=True)
@@ -238,6 +265,22 @@ class SelectOptions:
     )
     device: str = option("local-cpu", help="device profile of the latency records", group="inputs")
     runtime: str = option("onnxruntime", help="runtime of the latency records", group="inputs")
+    precision: str | None = option(None, help="fp32 or int8 (default: any)", group=CONDITION)
+    threads: int | None = option(
+        None, help="default: any (refused if the inputs hold several)", group=CONDITION
+    )
+    batch: int | None = option(
+        None, help="batch size (default: any; refused if several)", group=CONDITION
+    )
+    seq_len: int | None = option(
+        None, help="timed sequence length (default: any; refused if several)", group=CONDITION
+    )
+    workload: str | None = option(
+        None, help="synthetic or task (default: any; refused if several)", group=CONDITION
+    )
+    accuracy_seq_len: int | None = option(
+        None, help="length the accuracy was measured at (default: any)", group=CONDITION
+    )
     max_latency_ms: float = option(help="latency budget (ms)", group="budget", type=positive_number)
     max_memory_mb: float | None = option(
         None, help="peak RSS budget (MB)", group="budget", type=positive_number
@@ -312,7 +355,14 @@ def main(argv: list[str] | None = None) -> int:
         if not opts.results:
             index = default_run(Path(opts.out) if opts.out else DEFAULT_OUT, opts.min_time)
         else:
-            out = Path(opts.out) if opts.out else Path("reports") / Path(opts.results[0]).stem
+            for path in opts.results:  # a bad input's own reason first
+                records.check_readable(Path(path), "input")
+            if not opts.out:
+                raise ValueError(
+                    "--results needs --out FOLDER: the report is written where you ask, never into the "
+                    "repository unasked (e.g. --out /tmp/my-report)"
+                )
+            out = Path(opts.out)
             from bench.sweep import machine_fields
 
             index = build(
@@ -320,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
                     opts.results,
                     out,
                     opts.task or ["sst2"],
-                    not opts.no_cited,
+                    opts.use_cited,
                     opts.checkpoint,
                     opts.title,
                     commands=[

@@ -131,7 +131,7 @@ def cmd_extract(opts: ExtractOptions) -> int:
         raise ValueError(
             f"--output-dir {out} is a file; the sub-network is saved as a directory: choose a new path"
         )
-    sub = save_subnet(dyna, spec, out, checkpoint, tokenizer, results)
+    sub = save_subnet(dyna, spec, out, checkpoint, tokenizer, results, opts.task)
     shapes = sub.config.layer_shapes()
     heads, ffn = (
         "/".join(str(v[i]) for v in shapes) if len(set(shapes)) > 1 else str(shapes[0][i])

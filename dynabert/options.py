@@ -58,6 +58,13 @@ class ExtractOptions:
         "CHECKPOINT/accuracy.jsonl when it exists)",
         group="output",
     )
+    task: str | None = option(
+        None,
+        help="GLUE task whose label names the outputs carry (SST-2: negative/positive), so "
+        "transformers' pipeline shows them (default: the task of the sub-network's accuracy records, "
+        "if one)",
+        group="output",
+    )
 
 
 @dataclass(kw_only=True)
