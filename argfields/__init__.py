@@ -28,7 +28,8 @@ class Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionH
     written."""
 
     def _get_help_string(self, action: argparse.Action) -> str:
-        if action.default in (None, False, []) or action.required or "default" in action.help:
+        none = action.default is None or action.default is False or action.default == []
+        if none or action.required or "default" in action.help:
             return action.help
         return super()._get_help_string(action)
 
