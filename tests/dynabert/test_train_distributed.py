@@ -7,6 +7,7 @@ layer unused, which DDP must handle inside no_sync) with dropout off, 256 SST-2 
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -123,6 +124,7 @@ def two_process_run(tmp_path_factory, sst2_dir):
     return out
 
 
+@pytest.mark.slow
 def test_two_processes_split_the_data_and_match_one_process(two_process_run, sst2_dir, tmp_path):
     two = json.loads((two_process_run / "depth" / "summary.json").read_text())
     one_same_flag, one_same_global = prepare(tmp_path / "one16"), prepare(tmp_path / "one32")
@@ -159,6 +161,7 @@ def test_two_processes_split_the_data_and_match_one_process(two_process_run, sst
     )
 
 
+@pytest.mark.slow
 def test_two_processes_draw_the_same_sampled_subnetworks_as_one(sst2_dir, tmp_path):
     """--subnets-per-step 3 of 4: every rank draws from (seed, step) alone, so both ranks train the same three
     sub-networks each step and the result matches one process given the same global batch (bound as above; a
@@ -184,6 +187,7 @@ def rank_process(proc: subprocess.Popen, rank: int) -> psutil.Process:
     raise AssertionError(f"no rank {rank} process under torchrun {proc.pid}")
 
 
+@pytest.mark.slow
 def test_killed_rank_resumes_to_the_uninterrupted_result(two_process_run, sst2_dir, tmp_path):
     out = prepare(tmp_path / "cut")
     proc = torchrun(sst2_dir, out)
@@ -202,6 +206,7 @@ def test_killed_rank_resumes_to_the_uninterrupted_result(two_process_run, sst2_d
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+@pytest.mark.slow
 def test_one_gradient_allreduce_per_optimizer_step():
     cmd = [
         sys.executable,
@@ -215,7 +220,7 @@ def test_one_gradient_allreduce_per_optimizer_step():
     ]
     done = subprocess.run(cmd, env=ENV, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
-    count = json.loads(next(l for l in done.stdout.splitlines() if l.startswith("{")))
+    count = json.loads(next(x for x in done.stdout.splitlines() if x.startswith("{")))
     assert count["sub_networks"] == 12 and count["buckets"] >= 1
     assert count["bucket_allreduces_per_step_after"] == count["buckets"]
     assert count["bucket_allreduces_per_step_before"] == 12 * count["buckets"]
@@ -232,6 +237,7 @@ torch.save(opt, ckpt / "optimizer.bin")
 """
 
 
+@pytest.mark.slow
 def test_gpu_saved_state_resumes_on_cpu(sst2_dir, tmp_path):
     """A checkpoint whose optimizer tensors claim "cuda:0" and whose RNG file holds a CUDA generator state (what a
     GPU run writes) resumes on this CPU-only machine to the uninterrupted result."""
@@ -280,3 +286,34 @@ def test_steps_per_epoch_splits_the_data_and_names_a_batch_too_large():
     assert steps_per_epoch(258, 16, 2) == 9 and steps_per_epoch(10, 16, 2) == 1  # 5 rows per rank
     with pytest.raises(ValueError, match="fewer than one batch"):
         steps_per_epoch(1, 16, 2)
+
+
+def test_sigterm_to_torchrun_checkpoints_on_every_rank_and_resumes_to_the_uninterrupted_result(
+    sst2_dir, tmp_path
+):
+    """A scheduler's SIGTERM reaches torchrun, which passes it to both ranks: they agree on the step (one
+    all-reduce of the stop flag per step), write one checkpoint together, and each prints the resume line
+    (before: every step since the last checkpoint was lost and nothing was said)."""
+    out = prepare(tmp_path / "cut")
+    proc = torchrun(sst2_dir, out, extra=("--eval-every", "0"))  # no checkpoint before the end
+    log, deadline = out / "depth" / "train.log", time.time() + 300
+    while (
+        not (log.exists() and ": loss " in log.read_text())
+        and time.time() < deadline
+        and proc.poll() is None
+    ):
+        time.sleep(0.02)
+    assert proc.poll() is None, "the run ended before the signal"
+    proc.send_signal(signal.SIGTERM)
+    output = proc.communicate(timeout=300)[0]
+    lines = re.findall(r"interrupted: stage depth stopped at step .*", output)  # may follow a bar
+    assert len(lines) == 2 and lines[0] == lines[1], output[-3000:]  # both ranks, the same step
+    step = json.loads((out / "depth" / "checkpoint" / CHECKPOINT_MARK).read_text())["step"]
+    assert f"stopped at step {step}; the last checkpoint (step {step}," in lines[0]
+    assert 1 <= step < 8 and not (out / "depth" / "summary.json").exists()
+    finished(torchrun(sst2_dir, out, extra=("--eval-every", "0")))
+    assert f"resumed from {out / 'depth' / 'checkpoint'} at step {step}" in log.read_text()
+    whole = prepare(tmp_path / "whole")
+    finished(torchrun(sst2_dir, whole, extra=("--eval-every", "0")))
+    a, b = weights(whole), weights(out)
+    assert all(torch.equal(a[k], b[k]) for k in a)
