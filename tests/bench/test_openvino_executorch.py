@@ -105,9 +105,11 @@ def test_executorch_program_passes_the_check_records_its_delegation_and_runs(tin
 
 
 def test_a_missing_runtime_package_is_a_skip_naming_its_pip_command():
-    """Run where no site-packages exist (python -S): every new runtime's cell is refused naming the install."""
+    """In a process where openvino, nncf and executorch cannot be imported (sys.modules entries None, which
+    importlib reports as not found), every new runtime's cell is refused naming the install."""
     code = (
         "import sys; sys.path.insert(0, sys.argv[1])\n"
+        "sys.modules.update(openvino=None, nncf=None, executorch=None)\n"
         "from bench.cells import Cell, skip_reason\n"
         "from devices.local import LocalCpu\n"
         "from dynabert.config import SubnetSpec\n"
@@ -116,7 +118,7 @@ def test_a_missing_runtime_package_is_a_skip_naming_its_pip_command():
         "    print(r, '|', skip_reason(Cell('m', 'dynabert', SubnetSpec(), r, 1), t))\n"
     )
     out = subprocess.run(
-        [sys.executable, "-S", "-c", code, str(ROOT)], capture_output=True, text=True, check=True
+        [sys.executable, "-c", code, str(ROOT)], capture_output=True, text=True, check=True
     ).stdout
     why = dict(line.split(" | ") for line in out.splitlines())
     for runtime, dist in (("openvino", "openvino"), ("openvino-int8", "openvino")):
