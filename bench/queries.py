@@ -70,6 +70,10 @@ def build_workload(cfg: WorkloadConfig, model_name: str, limits) -> Workload | N
 
     check_buckets(cfg.buckets, limits.max_seq_len, model_name)
     if cfg.kind == "task":
+        from dynabert.data import default_split, find_file, get_task, task_dir
+
+        spec = get_task(cfg.task)  # the split file first: named before a tokenizer is loaded
+        find_file(task_dir(cfg.data_dir, spec), cfg.split or default_split(cfg.task, spec))
         tokenizer = model_tokenizer(model_name)
         return task_workload(
             cfg.task,
@@ -129,6 +133,15 @@ def long_query(workload: Workload, buckets: tuple[int, ...], flag: str) -> str |
         f"{n} of {len(workload.ids)} queries of {workload.name} are longer than the static artifact's "
         f"{buckets[-1]} tokens (longest {longest}); give {flag} of at least {longest}"
     )
+
+
+def refused_early(cell, cfg: WorkloadConfig, seq_len: int, workload: Workload | None) -> str | None:
+    """Why a query-set cell is refused before its artifact is even exported: a query longer than the static
+    artifact(s) of a static-shape runtime (None: go on)."""
+    if workload is None:
+        return None
+    buckets = shapes_of(cell.runtime, cfg, seq_len)[1]
+    return long_query(workload, buckets, "--buckets" if cfg.buckets else "--seq-len")
 
 
 def static_artifacts(

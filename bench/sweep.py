@@ -30,7 +30,13 @@ from bench.cells import (
     stamped,
 )
 from bench.frame import print_summaries
-from bench.queries import STATIC_RUNTIMES, WorkloadConfig, build_workload, long_query, shapes_of
+from bench.queries import (
+    STATIC_RUNTIMES,
+    WorkloadConfig,
+    build_workload,
+    refused_early,
+    shapes_of,
+)
 from bench.workload import Workload, parse_ints
 from devices.request import RunRequest, RunResult
 from dynabert import records
@@ -122,14 +128,7 @@ def prepare_cell(
         from bench.queries import query_fields
 
         base.update(query_fields(workload, cfg.workload, cell.runtime, cfg.seq_len))
-    why = skip_reason(cell, target) or (
-        workload is not None
-        and long_query(
-            workload,
-            tuple(base["buckets"] or ()),
-            "--buckets" if cfg.workload.buckets else "--seq-len",
-        )
-    )
+    why = skip_reason(cell, target) or refused_early(cell, cfg.workload, cfg.seq_len, workload)
     if why:
         return records.Record(**base, status="skipped", error=why)
     try:
@@ -281,7 +280,12 @@ def prepare_pending(cfg: SweepConfig, targets: dict) -> list[tuple[Cell, Ready |
             check_seq_len(model.limits(), cfg.seq_len, "--seq-len", cell.model_id)
             todo.append((cell, model))
     export_cells(
-        [(c, m) for c, m in todo if not skip_reason(c, targets[c.device])],
+        [
+            (c, m)
+            for c, m in todo
+            if not skip_reason(c, targets[c.device])
+            and not refused_early(c, cfg.workload, cfg.seq_len, workloads[c.model_id])
+        ],
         cfg.seq_len,
         cfg.cache,
         cfg.export_workers,
