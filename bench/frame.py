@@ -8,6 +8,7 @@ latency rows. Cited accuracy joins by architecture (model_id preset, subnet_id).
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -102,12 +103,36 @@ def machine_labels(recs: list[records.Record], roles: dict[str, str]) -> dict[st
     return out
 
 
+def one_workload(ok: list[records.Record], workload: str | None) -> list[records.Record]:
+    """The records of one workload (bench.workload.condition): `workload` if given, else the synthetic ones (what
+    every figure of the project draws), a note naming the others left out; ValueError naming the workloads found
+    when none matches. A store mixing workloads is never pooled."""
+    from bench.workload import condition
+
+    found = sorted({condition(r) for r in ok})
+    want = workload or "synthetic"
+    sel = [r for r in ok if condition(r) == want]
+    if ok and not sel:
+        raise ValueError(
+            f"no latency records of workload {want!r}; the inputs hold {'; '.join(found)} "
+            f"(choose one: records of different workloads are never pooled)"
+        )
+    if len(found) > 1:
+        others = "; ".join(f for f in found if f != want)
+        print(f"note: drawing workload {want!r} only; left out: {others}", file=sys.stderr)
+    return sel
+
+
 def efficiency(
-    recs: list[records.Record], checkpoint: str | None = None, roles: dict[str, str] | None = None
+    recs: list[records.Record],
+    checkpoint: str | None = None,
+    roles: dict[str, str] | None = None,
+    workload: str | None = None,
 ) -> pd.DataFrame:
     """Latency records with status ok; refuses DynaBERT records of several checkpoints unless one is chosen.
     Columns machine_id and machine (a short label, see machine_labels; `roles` maps machine ids to role names)
-    say which machine measured each row: rows of different machines are never pooled."""
+    say which machine measured each row: rows of different machines are never pooled; nor are workloads
+    (one_workload: `workload`, default the synthetic records)."""
     ok = [r for r in recs if r.kind == "latency" and r.status == "ok"]
     labels = machine_labels(ok, roles or {})
     order = {
@@ -115,6 +140,7 @@ def efficiency(
         "reference (committed)": 1,
     }  # this machine's rows first, then the reference's
     ok = sorted(ok, key=lambda r: order.get((roles or {}).get(machine_id(r)), 2))
+    ok = one_workload(ok, workload)
     rows = [
         {**r.to_dict(), "machine_id": machine_id(r), "machine": labels[machine_id(r)]} for r in ok
     ]

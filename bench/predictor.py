@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from bench.workload import condition
 from dynabert import records
 
 MODELS = ("flops", "linear", "lookup")
@@ -70,6 +71,7 @@ def points(
     machine: str | None = None,
     value: str | None = None,
     here: str | None = None,
+    workload: str = "synthetic",
 ) -> list[Point]:
     """The measured points of one (device, runtime, threads, seq_len) [, architecture = params_total, machine],
     one per sub-network (the newest record by timestamp_utc; file order among equal or missing stamps). ValueError
@@ -87,6 +89,8 @@ def points(
         and r.threads == threads
         and r.seq_len == seq_len
         and r.batch_size in (None, 1)
+        and condition(r)
+        == workload  # one fit per workload (bench.workload.condition), never pooled
     ]
     cell = [r for r in key if params_total is None or r.params_total == params_total]
     sel = [r for r in cell if machine is None or r.machine_fingerprint == machine]

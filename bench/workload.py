@@ -203,3 +203,14 @@ def parse_ints(text: str, flag: str) -> tuple[int, ...]:
         raise ValueError(
             f"{flag} {text!r}: give comma-separated whole numbers, e.g. 16,32,64"
         ) from None
+
+
+def condition(rec) -> str:
+    """The workload a latency record was timed on, as one label for grouping (records of different labels are never
+    pooled in one figure or fit): 'synthetic', or '<name>#<hash> <scenario> <shapes>[ <buckets>]'."""
+    if (rec.workload or "synthetic") == "synthetic":
+        return "synthetic"
+    buckets = (
+        f" {','.join(map(str, rec.buckets))}" if rec.shapes == "bucketed" and rec.buckets else ""
+    )
+    return f"{rec.workload} {rec.scenario} {rec.shapes}{buckets}"
