@@ -97,13 +97,19 @@ def is_reference(path: str) -> bool:
 
 
 def candidates(
-    inputs: list[str], device: str, runtime: str, task: str | None, checkpoint: str | None
+    inputs: list[str],
+    device: str,
+    runtime: str,
+    task: str | None,
+    checkpoint: str | None,
+    workload: str | None = None,
 ) -> pd.DataFrame:
-    """Every measured cell of (device, runtime) with its accuracy (measured first, else cited)."""
+    """Every measured cell of (device, runtime) with its accuracy (measured first, else cited), timed on one
+    workload (bench.workload.condition; default synthetic)."""
     from bench.sweep import machine_fields
 
     recs = load_records(inputs)
-    eff = efficiency(recs, checkpoint)
+    eff = efficiency(recs, checkpoint, workload=workload)
     if eff.empty:
         raise ValueError("the inputs hold no latency records; run python -m bench.sweep first")
     eff = eff[(eff.device == device) & (eff.runtime == runtime)]
@@ -159,11 +165,14 @@ def select(
 
 
 def cmd_select(args: argparse.Namespace) -> int:
-    df = candidates(args.results, args.device, args.runtime, args.task, args.checkpoint)
+    df = candidates(
+        args.results, args.device, args.runtime, args.task, args.checkpoint, args.workload
+    )
     stat = f"latency_ms_{args.latency_stat}"
     best, fits = select(df, args.max_latency_ms, args.max_memory_mb, args.min_accuracy, stat)
     budget = (
         f"{args.latency_stat} latency <= {args.max_latency_ms} ms"
+        + (f" on workload {args.workload}" if args.workload else "")
         + (f", peak RSS <= {args.max_memory_mb} MB" if args.max_memory_mb is not None else "")
         + (f", accuracy >= {args.min_accuracy}%" if args.min_accuracy is not None else "")
     )
@@ -198,6 +207,12 @@ def cmd_select(args: argparse.Namespace) -> int:
     return 0
 
 
+WORKLOAD_HELP = (
+    "the workload to draw / select on, as bench.workload.condition labels it (e.g. 'sst2/dev#HASH "
+    "singlestream dynamic'; default: synthetic); records of different workloads are never pooled"
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="python -m bench.pareto",
@@ -220,6 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="output folder (default reports/this-machine, or reports/<name of first input>)",
     )
     ap.add_argument("--title", default="DynaBERT sub-networks: accuracy and efficiency")
+    ap.add_argument("--workload", help=WORKLOAD_HELP)
     ap.add_argument(
         "--min-time", type=float, default=1.0, help="default run: seconds of timed runs per cell"
     )
@@ -242,6 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--task", default="sst2", help="task for accuracy (measured records first, else cited)"
     )
     sel.add_argument("--checkpoint")
+    sel.add_argument("--workload", help=WORKLOAD_HELP)
     add_search_parser(
         sub
     )  # issue 17: per-layer sub-networks searched under a budget, then measured
@@ -290,7 +307,8 @@ def main(argv: list[str] | None = None) -> int:
                     args.task or ["sst2"],
                     not args.no_cited,
                     args.checkpoint,
-                    args.title,
+                    args.title + (f" (workload: {args.workload})" if args.workload else ""),
+                    workload=args.workload,
                     commands=[
                         portable_command(
                             [
