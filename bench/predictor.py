@@ -522,6 +522,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         args.params_total,
         args.machine,
         here=here,
+        workload=args.workload,
     )
     print(machine_line(recs, args, here))
     if not 0 < args.heldout_frac < 1:  # also refuses nan
@@ -554,6 +555,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         runtime=args.runtime,
         threads=args.threads,
         seq_len=args.seq_len,
+        workload=args.workload,  # one fit per workload: its held-out error is this workload's
         value=value_field(fitted),
         machine_fingerprint=args.machine
         or next((r.machine_fingerprint for r in fitted if r.machine_fingerprint), None),
@@ -638,6 +640,12 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--runtime", default="onnxruntime")
     fit.add_argument("--threads", type=int, default=1)
     fit.add_argument("--seq-len", type=int, default=128)
+    fit.add_argument(
+        "--workload",
+        default="synthetic",
+        help="fit one workload's records (bench.workload.condition label, e.g. 'sst2/dev#HASH "
+        "singlestream dynamic'); workloads are never pooled in one fit",
+    )
     fit.add_argument(
         "--machine", help="machine fingerprint (records of several machines are never pooled)"
     )
