@@ -185,3 +185,27 @@ def test_task_workload_records_and_a_changed_query_set_is_timed_again(tmp_path, 
     assert sum(info["length_histogram"].values()) == 8 and info["truncation_len"] == 512
     assert first["latency_ms_p90_early_stop"] is None and first["early_stop_queries_needed"] == 64
     assert first["throughput_qps"] > 0 and first["latency_ms_p50"] > 0
+
+
+def latency_record(subnet: str, p50: float, **workload):
+    from dynabert import records
+
+    return records.Record(
+        kind="latency", subnet_id=subnet, width_mult=1.0, depth_mult=1.0, model_id="m",
+        checkpoint_sha="abc", family="dynabert", device="local-cpu", runtime="onnxruntime",
+        threads=1, batch_size=1, seq_len=128, latency_ms_p50=p50, **workload,
+    )  # fmt: skip
+
+
+def test_a_store_mixing_workloads_is_never_pooled():
+    from bench.frame import efficiency
+    from bench.workload import condition
+
+    task = dict(workload="sst2/dev#abc", scenario="singlestream", shapes="dynamic", n_queries=9)
+    recs = [latency_record("w1.00-d1.00", 30.0), latency_record("w1.00-d1.00", 9.0, **task)]
+    assert efficiency(recs).latency_ms_p50.tolist() == [30.0]  # the synthetic ones by default
+    label = condition(recs[1])
+    assert label == "sst2/dev#abc singlestream dynamic"
+    assert efficiency(recs, workload=label).latency_ms_p50.tolist() == [9.0]
+    with pytest.raises(ValueError, match="never pooled"):
+        efficiency(recs, workload="lengths:x#0 offline dynamic")
