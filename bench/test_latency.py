@@ -2,8 +2,8 @@
 
 extra_info carries the same fields as a results-store record (bench/collect.py maps them across), plus
 p90/p99 from the raw rounds. With `--benchmark-disable` every cell runs once as a smoke test (export, numerics
-check, one inference); `--benchmark-skip` skips them. The sweep (python -m bench.sweep) measures the same cells in fresh processes
-and adds memory; this suite is the pytest-benchmark view of the same numbers.
+check, one inference); `--benchmark-skip` skips them. The sweep (python -m bench.sweep) measures the same cells in
+fresh processes and adds memory; this suite is the pytest-benchmark view of the same numbers.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from devices.inputs import read_input_spec
 from devices.local import available
 from devices.runner import load, make_inputs, padded_inputs
 from dynabert.flops import cost
+
+pytestmark = pytest.mark.slow  # the measurement suite: exports and times every cell
 
 
 def bench_workload(spec: str, model_name: str, limits):

@@ -71,7 +71,8 @@ class Machine:
             (self.cpu_model or self.arch).replace("(R)", "").replace("(TM)", "").replace(" CPU", "")
         )
         dots = [f for f in self.isa if f in INT8_DOT_FEATURES]
-        return f"{' '.join(cpu.split())}, {self.cores_used} cores, {'+'.join(dots) or 'no int8-dot ISA'} [{self.fingerprint}]"
+        isa = "+".join(dots) or "no int8-dot ISA"
+        return f"{' '.join(cpu.split())}, {self.cores_used} cores, {isa} [{self.fingerprint}]"
 
 
 def fingerprint(fields: dict) -> str:
@@ -99,7 +100,7 @@ def _cpuinfo() -> tuple[str | None, set[str]]:
     ):  # ARM Linux: no model name; implementer + part identify it
         ids = {
             k.strip(): v.strip()
-            for k, _, v in (l.partition(":") for l in text.splitlines())
+            for k, _, v in (line.partition(":") for line in text.splitlines())
             if k.strip() in ("CPU implementer", "CPU part")
         }
         model = f"ARM implementer {ids.get('CPU implementer')} part {ids.get('CPU part')}"

@@ -203,7 +203,8 @@ def prepare(
 
 
 def metric_fields(metrics: dict[str, float], reason: str | None) -> dict:
-    """Record fields of one scored sub-network: an undefined metric is an error record with its reason, never a number."""
+    """Record fields of one scored sub-network: an undefined metric is an error record with its reason, never a
+    number."""
     name = next(iter(metrics))
     if reason is not None:
         return {

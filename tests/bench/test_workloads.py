@@ -198,14 +198,21 @@ def latency_record(subnet: str, p50: float, **workload):
 
 
 def test_a_store_mixing_workloads_is_never_pooled():
+    from bench import conditions
     from bench.frame import efficiency
-    from bench.workload import condition
 
     task = dict(workload="sst2/dev#abc", scenario="singlestream", shapes="dynamic", n_queries=9)
-    recs = [latency_record("w1.00-d1.00", 30.0), latency_record("w1.00-d1.00", 9.0, **task)]
-    assert efficiency(recs).latency_ms_p50.tolist() == [30.0]  # the synthetic ones by default
-    label = condition(recs[1])
-    assert label == "sst2/dev#abc singlestream dynamic"
-    assert efficiency(recs, workload=label).latency_ms_p50.tolist() == [9.0]
-    with pytest.raises(ValueError, match="never pooled"):
-        efficiency(recs, workload="lengths:x#0 offline dynamic")
+    bucketed = {**task, "shapes": "bucketed", "buckets": [16, 32]}
+    recs = [
+        latency_record("w1.00-d1.00", 30.0),
+        latency_record("w1.00-d1.00", 9.0, **task),
+        latency_record("w1.00-d1.00", 7.0, **bucketed),
+    ]
+    eff = efficiency(recs)
+    parts = conditions.split(eff)
+    assert sorted(p.latency_ms_p50.tolist()[0] for _, p in parts) == [7.0, 9.0, 30.0]
+    titles = [c.title() for c, _ in parts]
+    assert any("sst2/dev#abc workload, singlestream, bucketed shapes" in t for t in titles), titles
+    assert efficiency(recs, workload="synthetic").latency_ms_p50.tolist() == [30.0]
+    with pytest.raises(ValueError, match="workload"):
+        conditions.only_one(eff, "select")
