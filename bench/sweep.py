@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import argfields
+from argfields import option
 from bench.artifacts import LoadedModel, artifact_for, load
 from bench.cells import (
     RUNTIMES,
@@ -58,9 +60,9 @@ class SweepConfig:
     widths: tuple[float, ...] = DEFAULT_WIDTHS
     depths: tuple[float, ...] = DEFAULT_DEPTHS
     baselines: tuple[str, ...] = ()
-    warmup: int = 10
-    min_runs: int = 30
-    min_time_s: float = 2.0
+    warmup: int = RunRequest.warmup  # the runner's defaults (devices/runner.py WARMUP, ...)
+    min_runs: int = RunRequest.min_runs
+    min_time_s: float = RunRequest.min_time_s
     cache: Path | None = None
     devices: tuple[str, ...] = ("local-cpu",)
     task: str | None = None
@@ -356,151 +358,195 @@ def run_sweep(cfg: SweepConfig) -> list[records.Record]:
     return written
 
 
-def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(
-        prog="python -m bench.sweep",
-        description=" ".join(__doc__.split("\n\n")[0].split()),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+MEASURE, GRID, MODELS = "measurement", "sub-network grid", "models"
+WORKLOAD = "workload (docs/workloads.md)"
+
+
+@dataclass(kw_only=True)
+class SweepOptions:
+    """`python -m bench.sweep`'s options; `config()` is the SweepConfig they ask for (its defaults are these)."""
+
+    model: list[str] = option(
+        [], help="preset, checkpoint or training output (repeatable)", group=MODELS
     )
-    ap.add_argument(
-        "--model",
-        action="append",
-        default=[],
-        help="preset, checkpoint or training output (repeatable)",
-    )
-    ap.add_argument(
-        "--runtimes", default=",".join(RUNTIMES), help=f"comma-separated: {', '.join(RUNTIMES)}"
-    )
-    ap.add_argument("--threads", default="1", help="comma-separated thread counts")
-    ap.add_argument("--seq-len", type=int, default=128)
-    ap.add_argument("--batch", type=int, default=1)
-    ap.add_argument("--widths", default=",".join(map(str, DEFAULT_WIDTHS)))
-    ap.add_argument("--depths", default=",".join(map(str, DEFAULT_DEPTHS)))
-    ap.add_argument(
-        "--subnets",
-        help="JSON file: a list of sub-network ids or per-layer {heads, ffn} objects, "
-        "measured instead of --widths x --depths (python -m bench.pareto search writes one)",
-    )
-    ap.add_argument(
-        "--baselines",
+    baselines: str = option(
+        "",
+        help=f"also measure baseline presets (default set: {', '.join(BASELINES)})",
+        group=MODELS,
         nargs="?",
         const=",".join(BASELINES),
-        default="",
-        help=f"also measure baseline presets (default set: {', '.join(BASELINES)})",
     )
-    ap.add_argument(
-        "--devices",
-        default="local-cpu",
+    runtimes: str = option(
+        ",".join(SweepConfig.runtimes),
+        help=f"comma-separated: {', '.join(RUNTIMES)}",
+        group=MEASURE,
+    )
+    threads: str = option(
+        ",".join(map(str, SweepConfig.threads)), help="comma-separated thread counts", group=MEASURE
+    )
+    seq_len: int = option(SweepConfig.seq_len, help="tokens per input sequence", group=MEASURE)
+    batch: int = option(SweepConfig.batch, help="sequences per inference", group=MEASURE)
+    widths: str = option(
+        ",".join(map(str, SweepConfig.widths)),
+        help="width multipliers, comma-separated",
+        group=GRID,
+    )
+    depths: str = option(
+        ",".join(map(str, SweepConfig.depths)),
+        help="depth multipliers, comma-separated",
+        group=GRID,
+    )
+    subnets: str | None = option(
+        None,
+        help="JSON file: a list of sub-network ids or per-layer {heads, ffn} objects, measured "
+        "instead of --widths x --depths (python -m bench.pareto search writes one)",
+        group=GRID,
+    )
+    devices: str = option(
+        ",".join(SweepConfig.devices),
         help="comma-separated device profiles (python -m devices list): local-cpu, qemu-arm, cuda, ...",
+        group=MEASURE,
     )
-    ap.add_argument("--warmup", type=int, default=10)
-    ap.add_argument("--min-runs", type=int, default=30)
-    ap.add_argument(
-        "--min-time", type=float, default=2.0, help="seconds of timed runs per cell, at least"
+    warmup: int = option(
+        SweepConfig.warmup, help="untimed runs after the first, per process", group=MEASURE, min=0
     )
-    ap.add_argument(
-        "--processes",
-        type=int,
-        default=1,
+    min_runs: int = option(
+        SweepConfig.min_runs, help="timed runs per process, at least", group=MEASURE, min=1
+    )
+    min_time: float = option(
+        SweepConfig.min_time_s,
+        help="seconds of timed runs per cell, at least",
+        group=MEASURE,
+        min=0,
+    )
+    processes: int = option(
+        SweepConfig.processes,
         help="fresh processes per cell, interleaved across cells; their timed runs are pooled and "
         "each process's median is kept (env.process_medians_ms)",
+        group=MEASURE,
     )
-    ap.add_argument(
-        "--export-workers",
-        type=int,
-        default=1,
+    export_workers: int = option(
+        SweepConfig.export_workers,
         help="processes exporting at once, before any timing",
+        group="artifacts",
     )
-    ap.add_argument(
-        "--export-only",
-        action="store_true",
-        help="export every pending cell's artifact into the "
-        "cache and stop: the slow, noisy part done now, the timing later in a quiet window",
+    export_only: bool = option(
+        False,
+        help="export every pending cell's artifact into the cache and stop: the slow, noisy part "
+        "done now, the timing later in a quiet window",
+        group="artifacts",
     )
-    ap.add_argument("--cache-dir", help="artifact cache (default ~/.cache/dynabert-edge/artifacts)")
-    ap.add_argument(
-        "--task",
-        help="task name to put in the records (for joining with accuracy); with --workload task, "
-        "the task whose split is the query set (e.g. sst2)",
+    cache_dir: str | None = option(
+        None, help="artifact cache (default ~/.cache/dynabert-edge/artifacts)", group="artifacts"
     )
-    ap.add_argument(
-        "--workload",
-        default="synthetic",
+    task: str | None = option(
+        None,
+        help="task name to put in the records (for joining with accuracy); with --workload task, the "
+        "task whose split is the query set (e.g. sst2)",
+        group="output",
+    )
+    workload: str = option(
+        "synthetic",
+        help="synthetic: batch x --seq-len random ids; task: the --task split's queries (each at its "
+        "own length); lengths: --lengths-file's (docs/workloads.md)",
+        group=WORKLOAD,
         choices=("synthetic", "task", "lengths"),
-        help="synthetic: batch x --seq-len random ids; task: the --task split's queries (each at its own "
-        "length); lengths: --lengths-file's (docs/workloads.md)",
     )
-    ap.add_argument("--data-dir", help="--workload task: the folder with the split file")
-    ap.add_argument("--split", help="--workload task: the split (default: the task's dev file)")
-    ap.add_argument(
-        "--max-queries", type=int, help="a seeded draw of this many queries (default all)"
+    data_dir: str | None = option(
+        None, help="--workload task: the folder with the split file", group=WORKLOAD
     )
-    ap.add_argument("--lengths-file", help="--workload lengths: one query length (tokens) per line")
-    ap.add_argument("--workload-seed", type=int, default=0, help="seed of the query order and draw")
-    ap.add_argument(
-        "--scenario",
-        default="singlestream",
-        choices=("singlestream", "offline"),
+    split: str | None = option(
+        None, help="--workload task: the split (default: the task's dev file)", group=WORKLOAD
+    )
+    max_queries: int | None = option(
+        None, help="a seeded draw of this many queries (default all)", group=WORKLOAD
+    )
+    lengths_file: str | None = option(
+        None, help="--workload lengths: one query length (tokens) per line", group=WORKLOAD
+    )
+    workload_seed: int = option(0, help="seed of the query order and draw", group=WORKLOAD)
+    scenario: str = option(
+        "singlestream",
         help="with a query set: singlestream (one query at a time; p50/p90/p99 and LoadGen's "
         "early-stopping p90) or offline (sorted by length, batched, queries/s; one cell per --batches)",
+        group=WORKLOAD,
+        choices=("singlestream", "offline"),
     )
-    ap.add_argument(
-        "--buckets",
-        default="",
+    buckets: str = option(
+        "",
         help="with a query set, static-shape runtimes (LiteRT): one artifact per length, e.g. "
         "16,32,64,128, each query on the smallest that fits (default: padded to --seq-len)",
+        group=WORKLOAD,
     )
-    ap.add_argument(
-        "--batches",
-        default="1,2,4,8,16,32",
+    batches: str = option(
+        "1,2,4,8,16,32",
         help="--scenario offline: the batch sizes swept (one cell each)",
+        group=WORKLOAD,
     )
-    ap.add_argument("--results", required=True, help="results store (JSON lines), appended to")
-    return ap
+    results: str = option(help="results store (JSON lines), appended to", group="output")
+
+    def workload_config(self) -> WorkloadConfig:
+        """The WorkloadConfig of the workload options (docs/workloads.md)."""
+        return WorkloadConfig(
+            kind=self.workload,
+            task=self.task,
+            data_dir=self.data_dir,
+            split=self.split,
+            max_queries=self.max_queries,
+            lengths_file=self.lengths_file,
+            seed=self.workload_seed,
+            scenario=self.scenario,
+            buckets=parse_ints(self.buckets, "--buckets"),
+            batches=parse_ints(self.batches, "--batches"),
+        )
+
+    def config(self) -> SweepConfig:
+        """The SweepConfig of these options; ValueError naming the flag for an unknown device or a bad
+        list."""
+        from devices import profiles
+
+        devices = tuple(d.strip() for d in self.devices.split(",") if d.strip())
+        for d in devices:
+            profiles.get(d)  # a clear error naming an unknown device before anything runs
+        return SweepConfig(
+            models=self.model,
+            results=self.results,
+            runtimes=tuple(r.strip() for r in self.runtimes.split(",")),
+            threads=tuple(int(t) for t in self.threads.split(",")),
+            seq_len=self.seq_len,
+            batch=self.batch,
+            widths=parse_mults(self.widths, "widths"),
+            depths=parse_mults(self.depths, "depths"),
+            baselines=tuple(b for b in self.baselines.split(",") if b),
+            warmup=self.warmup,
+            min_runs=self.min_runs,
+            min_time_s=self.min_time,
+            processes=self.processes,
+            export_workers=self.export_workers,
+            export_only=self.export_only,
+            cache=records.check_out_dir(self.cache_dir, "--cache-dir") if self.cache_dir else None,
+            task=self.task,
+            workload=self.workload_config(),
+            devices=devices,
+            subnets=tuple(read_subnets(self.subnets)) if self.subnets else (),
+            subnets_source=self.subnets,
+        )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    return argfields.command_parser(
+        "python -m bench.sweep",
+        "Measure every (model, sub-network, runtime, threads) cell -> one record each in a results store.",
+        "python -m bench.sweep --model minilm-l6 --runtimes onnxruntime,onnxruntime-int8 "
+        "--threads 1 --results results.jsonl",
+        SweepOptions,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    opts, _ = argfields.parse(build_parser(), argv)
     try:
-        from devices import profiles
-
-        devices = tuple(d.strip() for d in args.devices.split(",") if d.strip())
-        for d in devices:
-            profiles.get(d)  # a clear error naming an unknown device before anything runs
-        cfg = SweepConfig(
-            models=args.model,
-            results=args.results,
-            runtimes=tuple(r.strip() for r in args.runtimes.split(",")),
-            threads=tuple(int(t) for t in args.threads.split(",")),
-            seq_len=args.seq_len,
-            batch=args.batch,
-            widths=parse_mults(args.widths, "widths"),
-            depths=parse_mults(args.depths, "depths"),
-            baselines=tuple(b for b in args.baselines.split(",") if b),
-            warmup=args.warmup,
-            min_runs=args.min_runs,
-            min_time_s=args.min_time,
-            processes=args.processes,
-            export_workers=args.export_workers,
-            export_only=args.export_only,
-            cache=records.check_out_dir(args.cache_dir, "--cache-dir") if args.cache_dir else None,
-            task=args.task,
-            workload=WorkloadConfig(
-                kind=args.workload,
-                task=args.task,
-                data_dir=args.data_dir,
-                split=args.split,
-                max_queries=args.max_queries,
-                lengths_file=args.lengths_file,
-                seed=args.workload_seed,
-                scenario=args.scenario,
-                buckets=parse_ints(args.buckets, "--buckets"),
-                batches=parse_ints(args.batches, "--batches"),
-            ),
-            devices=devices,
-            subnets=tuple(read_subnets(args.subnets)) if args.subnets else (),
-            subnets_source=args.subnets,
-        )
+        cfg = opts.config()
         if not cfg.models and not cfg.baselines:
             raise ValueError("nothing to measure: give --model and/or --baselines")
         t0 = time.time()
@@ -516,7 +562,7 @@ def main(argv: list[str] | None = None) -> int:
         print_summaries(
             cfg.results,
             cfg.seq_len,
-            f"batch {cfg.batch}, seq {cfg.seq_len}, threads {args.threads}, "
+            f"batch {cfg.batch}, seq {cfg.seq_len}, threads {opts.threads}, "
             f"{','.join(cfg.devices)}",
         )
         print(
