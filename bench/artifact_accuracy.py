@@ -166,7 +166,13 @@ def measure(
         return
     cache = Path(opts.cache_dir) if opts.cache_dir else default_cache()
     path, meta = ensure_artifact(
-        lambda: extract(ev.dyna, spec), sha, spec.subnet_id, fmt, opts.seq_len, cache, calibration
+        lambda: extract(ev.dyna, spec),
+        sha,
+        spec.subnet_id,
+        fmt,
+        opts.seq_len,
+        cache,
+        calibration=calibration,
     )
     run, version = load(runner_runtime, str(path), 1)
     static = fmt.removesuffix("-int8") in STATIC_SHAPE

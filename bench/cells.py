@@ -48,6 +48,7 @@ ENV_FROM_RUNNER = (
     "session_options",
     "compile_properties",
     "executorch_threads",
+    "queries",  # a query set's scenario, passes, bucket counts, tokens (bench/queries.py)
 )
 
 
@@ -59,6 +60,9 @@ class Cell:
     runtime: str
     threads: int
     device: str = "local-cpu"
+    batch: int | None = (
+        None  # Offline query-set cells: this cell's batch (else the sweep's --batch)
+    )
 
 
 def model_grid(
@@ -283,6 +287,10 @@ def result_fields(result: RunResult) -> tuple[dict, dict]:
         stats = summarize(result.samples_ms)
         stats.pop("latency_ms_min")
         fields.update(stats, samples_ms=result.samples_ms, peak_rss_mb=result.peak_rss_increase_mb)
+        if "queries" in result.extra:
+            from bench.queries import result_fields as query_result_fields
+
+            fields.update(query_result_fields(result.extra, result.samples_ms))
         return fields, {k: result.extra[k] for k in ENV_FROM_RUNNER if k in result.extra}
     agg = result.aggregates or {}
     fields.update(

@@ -89,6 +89,28 @@ class Record:
         None  # that identity: CPU, cores used, ISA features, memory, OS, runtime versions
     )
     env: dict = field(default_factory=dict)
+    # workload (docs/workloads.md): the traffic timed; None in records from before workloads means synthetic
+    workload: str | None = (
+        None  # "synthetic" | "<name>#<hash>" of a query set (bench/workload.py Workload.key)
+    )
+    workload_info: dict | None = (
+        None  # kind, name, hash, queries, seed, source, truncation_len, length stats
+    )
+    scenario: str | None = (
+        None  # query sets: "singlestream" (per query) | "offline" (per batch); else None
+    )
+    shapes: str | None = None  # query sets: "dynamic" | "padded" | "bucketed" (static artifacts)
+    buckets: list[int] | None = (
+        None  # static lengths the queries ran on (padded: the one export length)
+    )
+    n_queries: int | None = (
+        None  # queries in the set (n_runs counts timed units: queries or batches)
+    )
+    latency_ms_p90_early_stop: float | None = (
+        None  # MLPerf LoadGen's early-stopping p90 (SingleStream)
+    )
+    early_stop_queries_needed: int | None = None  # queries LoadGen needs for that estimate at least
+    throughput_qps: float | None = None  # queries per second over the timed passes (query sets)
     # outcome
     status: str = "ok"  # "ok" | "error" | "skipped"
     error: str | None = None
@@ -136,6 +158,10 @@ class Record:
             self.batch_size,
             self.seq_len,
             self.machine_fingerprint,
+            self.workload,
+            self.scenario,
+            self.shapes,
+            self.buckets,
         )
 
 
@@ -157,6 +183,9 @@ MEASURED_RANGES = {
     "threads": 1,
     "seq_len": 1,
     "batch_size": 1,
+    "latency_ms_p90_early_stop": TINY,
+    "throughput_qps": TINY,
+    "n_queries": 1,
 }
 
 
@@ -173,10 +202,20 @@ def cell_key(
     batch_size: int | None,
     seq_len: int | None,
     machine_fingerprint: str | None,
+    workload: str | None = None,
+    scenario: str | None = None,
+    shapes: str | None = None,
+    buckets: list[int] | tuple[int, ...] | None = None,
 ) -> tuple:
     """The identity of one measured cell. The machine's fingerprint is part of it, so a store holding another
-    machine's records (or records from before fingerprints existed: None) never makes a cell count as done here."""
+    machine's records (or records from before fingerprints existed: None) never makes a cell count as done here.
+    So is the workload with its query set's hash (None = "synthetic"), scenario and shapes: a changed query set
+    is timed again."""
     return (
+        workload or "synthetic",
+        scenario,
+        shapes,
+        tuple(buckets or ()),
         kind,
         model_id,
         checkpoint_sha,
