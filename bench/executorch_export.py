@@ -1,6 +1,6 @@
 """ExecuTorch programs (.pte) lowered to XNNPACK, fp32 and int8.
 
-fp32: `torch.export.export(LogitsOnly(model), static (1, seq_len) int64 inputs)` ->
+fp32: `torch.export.export(logits_only(model), static (1, seq_len) int64 inputs)` ->
 `executorch.exir.to_edge_transform_and_lower(..., partitioner=[XnnpackPartitioner()])` -> `.to_executorch()`.
 int8: before lowering, the PT2E flow with ExecuTorch's XNNPACKQuantizer, symmetric per-channel int8 weights and
 dynamic (per-run) int8 activations for Linear, as the other int8 formats here (onnxruntime quantize_dynamic,
@@ -27,9 +27,9 @@ def _program(model: torch.nn.Module, seq_len: int, int8: bool):
     from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
     from executorch.exir import to_edge_transform_and_lower
 
-    from bench.export import LogitsOnly, sample_inputs
+    from bench.export import logits_only, sample_inputs
 
-    module = LogitsOnly(model).eval()
+    module = logits_only(model).eval()
     example = sample_inputs(1, seq_len, model.config.vocab_size)
     with torch.no_grad():
         exported = torch.export.export(module, example)

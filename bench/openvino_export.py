@@ -1,6 +1,6 @@
 """OpenVINO IR artifacts: OpenVINO's own converter from the torch model, and NNCF post-training int8.
 
-fp32: `openvino.convert_model(LogitsOnly(model), example_input=...)` (dynamic batch and sequence axes), inputs
+fp32: `openvino.convert_model(logits_only(model), example_input=...)` (dynamic batch and sequence axes), inputs
 named input_ids / attention_mask / token_type_ids, saved with `compress_to_fp16=False` (save_model's default
 stores fp16 weights). int8: `nncf.quantize` of that IR (ModelType.TRANSFORMER, preset PERFORMANCE: symmetric int8
 weights and activations; for TRANSFORMER models NNCF also applies SmoothQuant and fast bias
@@ -40,11 +40,11 @@ def export(model: torch.nn.Module, path: Path, seq_len: int) -> None:
     """OpenVINO's converter on the torch model; fp32 weights in `path`'s .bin."""
     import openvino as ov
 
-    from bench.export import LogitsOnly, sample_inputs
+    from bench.export import logits_only, sample_inputs
 
     with torch.no_grad():
         ir = ov.convert_model(
-            LogitsOnly(model).eval(),
+            logits_only(model).eval(),
             example_input=sample_inputs(2, seq_len, model.config.vocab_size),
         )
     for port, role in zip(ir.inputs, ROLES):  # the converter names them after graph values
