@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
+import records
 from bench.cells import RUNTIMES
-from dynabert import records
+from records.provenance import this_run
 
 
 def predict(run, features: list[dict], seq_len: int, static: bool) -> np.ndarray:
@@ -84,15 +86,23 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from dynabert.evaluate import weights_sha
 
-    sha = weights_sha(ev.dyna.hf)
+    sha, store, prov = weights_sha(ev.dyna.hf), records.Store.open(args.results), this_run()
     for spec in ev.specs:
         for runtime in runtimes:
-            measure(ev, sha, spec, runtime, args)
+            measure(ev, sha, spec, runtime, args, store, prov)
     return 0
 
 
-def measure(ev, sha: str, spec, runtime: str, args: argparse.Namespace) -> None:
-    """One accuracy record of (sub-network, runtime) from its artifact; skipped if the store holds it."""
+def measure(
+    ev,
+    sha: str,
+    spec,
+    runtime: str,
+    args: argparse.Namespace,
+    store: records.Store,
+    prov: records.Provenance,
+) -> None:
+    """One accuracy record of (sub-network, runtime) from its artifact into `store`; skipped if it holds it."""
     from bench.export import default_cache, ensure_artifact
     from devices.runner import load
     from dynabert.evaluate import describe, metric_fields
@@ -103,22 +113,17 @@ def measure(ev, sha: str, spec, runtime: str, args: argparse.Namespace) -> None:
     c = cost(ev.dyna.full_size, spec, args.seq_len)
     fmt, runner_runtime, precision = RUNTIMES[runtime]
     split_label = ev.split_label(f"; {runtime} artifact")
-    ident = dict(
+    key = records.Key(
         kind="accuracy",
-        subnet_id=spec.subnet_id,
-        width_mult=c.width_mult,
-        depth_mult=c.depth_mult,
-        subnet=c.subnet,
         model_id=str(ev.model_dir),
         checkpoint_sha=sha,
+        subnet_id=spec.subnet_id,
         task=ev.task_key,
         split=split_label,
         runtime=runtime,
         seq_len=args.seq_len,
     )
-    if records.Record(**ident).key in records.done_keys(
-        args.results
-    ):  # a re-run skips what the store holds
+    if store.done(key):  # a re-run skips what the store holds
         print(f"{spec.subnet_id} {runtime}: already in {args.results}; skipped")
         return
     cache = Path(args.cache_dir) if args.cache_dir else default_cache()
@@ -135,30 +140,18 @@ def measure(ev, sha: str, spec, runtime: str, args: argparse.Namespace) -> None:
         if meta["ok"]
         else f"FAILED (max abs err {meta['max_abs_err']:.3g} > {meta['tolerance']:.3g})"
     )
-    records.append(
-        args.results,
-        records.Record(
-            **ident,
-            n_layers=c.n_layers,
-            n_heads=c.n_heads,
-            ffn_dim=c.ffn_dim,
-            family=args.family,
-            format=fmt.split("-")[0],
-            precision=precision,
-            params=c.params_active,
-            params_total=c.params_total,
-            flops=c.flops_dense,
-            flops_with_attention=c.flops_with_attention,
-            flops_source="analytic",
-            artifact_bytes=meta.get("bytes"),
-            export_max_abs_err=meta.get("max_abs_err"),
-            export_ok=meta["ok"],
-            runtime_version=version,
-            accuracy_source="measured",
-            **metric_fields(metrics, reason),
-            **records.provenance(),
-        ),
+    measured = records.Measurement(
+        **records.cost_fields(c),
+        family=args.family,
+        format=fmt.split("-")[0],
+        precision=precision,
+        artifact_bytes=meta.get("bytes"),
+        export_max_abs_err=meta.get("max_abs_err"),
+        export_ok=meta["ok"],
+        accuracy_source="measured",
+        **metric_fields(metrics, reason),
     )
+    store.append(records.Record.of(key, measured, replace(prov, runtime_version=version)))
     print(f"{spec.subnet_id} {runtime}: {describe(metrics, reason)} (artifact logit check {check})")
 
 

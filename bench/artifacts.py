@@ -97,7 +97,7 @@ def preset_key(name: str, seed: int = 0) -> dict:
     it (dynabert/presets.py, hashed) and the torch and transformers versions (initialisers, RNG). Reads package
     metadata and one file; imports neither torch nor transformers."""
     import dynabert
-    from devices.machine import package_versions
+    from records.machine import package_versions
     from dynabert.config import ARCHITECTURES
 
     code = Path(dynabert.__file__).with_name("presets.py").read_bytes()

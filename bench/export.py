@@ -9,7 +9,7 @@ seq len, export key) -> CACHE/<sha>/<subnet>/<format>-s<seq>-<export key>.<ext>,
 exporter versions (torch, onnx, onnxscript, onnxruntime: its attention fusion and quantizer; litert-torch,
 ai-edge-quantizer), the ONNX graph rewrite's version (GRAPH) and the quantization settings. Its check is reused
 only while the check key matches: the runtime that ran it (onnxruntime /
-ai-edge-litert version), the tolerances, and for int8 the CPU's kernel-choosing ISA features (devices.machine);
+ai-edge-litert version), the tolerances, and for int8 the CPU's kernel-choosing ISA features (records.machine);
 otherwise the cached file is checked again here.
 int8 ONNX settings (onnx_int8_candidates): per-channel int8 weights; on a CPU without an int8 dot-product
 instruction (no VNNI/AMX) also reduce_range (7-bit weights), as onnxruntime's quantization docs advise; when that
@@ -37,7 +37,7 @@ import torch
 
 from bench import session_settings
 from bench.artifacts import default_cache  # noqa: F401  (the artifact cache; re-exported here)
-from devices.machine import package_versions
+from records.machine import package_versions
 
 FORMATS = ("onnx", "onnx-int8", "tflite", "tflite-int8")
 FP32_TOL = 1e-4
@@ -156,14 +156,14 @@ def _fused_counts(path: Path) -> dict:
 
 
 def onnx_int8_settings(isa: tuple[str, ...] | list[str]) -> dict:
-    """The first (fastest) quantize_dynamic settings for a CPU with these ISA features (devices.machine.Machine.isa).
+    """The first (fastest) quantize_dynamic settings for a CPU with these ISA features (records.machine.Machine.isa).
 
     Weights int8 per output channel (one scale per row: BERT's rows differ in range, so one tensor-wide scale
     wastes most of the 8 bits on most rows). Without an int8 dot-product instruction (VNNI/AMX), u8 x s8 products
     are summed pairwise in int16 by vpmaddubsw and can saturate; reduce_range=True keeps weights in 7 bits so they
     cannot (onnxruntime.ai docs, quantization, "When to use reduce_range").
     """
-    from devices.machine import has_int8_dot
+    from records.machine import has_int8_dot
 
     return {"weight_type": "QInt8", "per_channel": True, "reduce_range": not has_int8_dot(isa)}
 
@@ -350,7 +350,7 @@ def artifact_path(
     cache: Path, sha: str, subnet_id: str, fmt: str, seq_len: int, key: dict | None = None
 ) -> Path:
     """CACHE/<sha>/<subnet>/<fmt>-s<seq>-<hash of export_key>.<ext>."""
-    from devices.machine import this_machine
+    from records.machine import this_machine
 
     ext = ".onnx" if fmt.startswith("onnx") else ".tflite"
     key = key or export_key(fmt, this_machine().isa)
@@ -364,7 +364,7 @@ def ensure_artifact(
 
     `model` is the extracted module, or a function returning it (built only when an export is needed).
     """
-    from devices.machine import this_machine
+    from records.machine import this_machine
 
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
@@ -474,7 +474,7 @@ def model_dir(name: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from dynabert import records
+    import records
     from dynabert.config import SubnetSpec
     from dynabert.evaluate import weights_sha
     from dynabert.extract import extract

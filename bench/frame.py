@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench.collect import is_benchmark_json, records_from_benchmark_json
-from dynabert import records
+import records
 
 CITED = Path(__file__).with_name("data") / "cited.csv"
 
@@ -60,7 +60,7 @@ def machine_id(r: records.Record) -> str:
 def machine_detail(r: records.Record) -> str:
     """One line describing the record's machine (what the fingerprint covers, or what an old record carries)."""
     if r.machine:
-        from devices.machine import from_dict
+        from records.machine import from_dict
 
         m = from_dict(r.machine)
         runtimes = ", ".join(f"{k} {v}" for k, v in m.runtimes.items() if v)

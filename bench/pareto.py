@@ -7,7 +7,7 @@ does not depend on them) with onnxruntime, 1 thread, seq 128, takes accuracy fro
 (bench/data/cited.csv), and writes reports/this-machine/ (not committed): this machine's results beside the
 committed reference machine's (reports/default/records.jsonl, never written to), each labelled with its machine.
 This machine's measurements are kept in reports/this-machine/records.jsonl, keyed by the machine's fingerprint
-(devices.machine): a re-run here skips finished cells; a store from another machine is never reused.
+(records.machine): a re-run here skips finished cells; a store from another machine is never reused.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import pandas as pd
 
 from bench.frame import cited_accuracy, efficiency, joined, load_records, measured_accuracy
 from bench.report import ReportSpec, build, portable_command, with_costs
-from dynabert import records
+import records
 from dynabert.subnet import is_grid_id
 
 REFERENCE = Path(
@@ -38,7 +38,8 @@ DEFAULT_PROCESSES = (
 def default_run(out: Path, min_time_s: float) -> Path:
     """Measure the default grid on this machine (cells already measured here are skipped), then report it beside
     the committed reference results. Raises ValueError if `out` is the reference folder."""
-    from bench.sweep import SweepConfig, machine_fields, run_sweep
+    from bench.sweep import SweepConfig, run_sweep
+    from records.machine import this_machine
 
     if out.resolve() == REFERENCE.resolve():
         raise ValueError(
@@ -54,7 +55,7 @@ def default_run(out: Path, min_time_s: float) -> Path:
         f"--threads 1 --seq-len 128 --min-time {min_time_s:g} --processes {DEFAULT_PROCESSES} "
         f"--export-workers {workers} --results {store.as_posix()}"
     )
-    fingerprint = machine_fields()["machine_fingerprint"]
+    fingerprint = this_machine().fingerprint
     print(
         f"measuring on this machine [{fingerprint}] (cells it already measured are skipped): {cmd}"
     )
@@ -100,7 +101,7 @@ def candidates(
     inputs: list[str], device: str, runtime: str, task: str | None, checkpoint: str | None
 ) -> pd.DataFrame:
     """Every measured cell of (device, runtime) with its accuracy (measured first, else cited)."""
-    from bench.sweep import machine_fields
+    from records.machine import this_machine
 
     recs = load_records(inputs)
     eff = efficiency(recs, checkpoint)
@@ -111,7 +112,7 @@ def candidates(
         raise ValueError(
             f"no latency records for device {device!r} with runtime {runtime!r} in the inputs"
         )
-    here = machine_fields()["machine_fingerprint"]
+    here = this_machine().fingerprint
     if (
         eff.machine_id == here
     ).any():  # latencies of one machine only: this one's where it has measured
@@ -281,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
             index = default_run(Path(args.out) if args.out else DEFAULT_OUT, args.min_time)
         else:
             out = Path(args.out) if args.out else Path("reports") / Path(args.results[0]).stem
-            from bench.sweep import machine_fields
+            from records.machine import this_machine
 
             index = build(
                 ReportSpec(
@@ -301,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
                             ]
                         )
                     ],
-                    this_machine=machine_fields()["machine_fingerprint"],
+                    this_machine=this_machine().fingerprint,
                     reference=[r for r in args.results if is_reference(r)],
                 )
             )

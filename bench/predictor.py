@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dynabert import records
+import records
 
 MODELS = ("flops", "linear", "lookup")
 
@@ -503,12 +503,12 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
-    from bench.cells import machine_fields
+    from records.machine import this_machine
 
     if args.json:
         records.check_not_a_store(args.json, "--json", tuple(args.results))
     recs = [r for path in args.results for r in records.read(path)]
-    here = machine_fields()["machine_fingerprint"]
+    here = this_machine().fingerprint
     pts = points(
         recs,
         args.device,

@@ -22,7 +22,7 @@ from bench.frame import (
     measured_accuracy,
     pareto_mask,
 )
-from dynabert.records import portable_path  # noqa: F401  (also imported from here by search_run and recipes)
+from records import portable_path  # noqa: F401  (also imported from here by search_run and recipes)
 
 
 @dataclass

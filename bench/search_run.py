@@ -28,7 +28,7 @@ from pathlib import Path
 
 from bench import predictor as pred
 from bench.search import Scorer, SearchConfig, search, space_for
-from dynabert import records
+import records
 from dynabert.config import DEFAULT_WIDTHS, SubnetSpec, check_grid, parse_mults
 from dynabert.subnet import canonical, layerwise
 
@@ -95,6 +95,7 @@ def full_accuracy(ev, specs, store: Path, sha: str, args) -> dict[str, float]:
     """{subnet_id: first metric on the full dev split at --seq-len (encode truncates to it)}; read from the store
     when there, else scored and appended."""
     from dynabert.evaluate import accuracy_record, score
+    from records.provenance import this_run
 
     have = {
         r.subnet_id: r.metric_value
@@ -108,7 +109,7 @@ def full_accuracy(ev, specs, store: Path, sha: str, args) -> dict[str, float]:
         and r.family == "dynabert"
         and r.metric_value is not None
     }
-    prov = records.provenance()
+    prov = this_run()
     for spec in specs:
         if spec.subnet_id not in have:
             metrics, reason = score(ev, spec, args.batch_size)
@@ -367,12 +368,12 @@ def load_range(measured: dict) -> list[float] | None:
 
 def run(args: argparse.Namespace) -> dict:
     """The whole search (module docstring); returns the summary written to --out/search.json."""
-    from bench.sweep import machine_fields
+    from records.machine import this_machine
     from dynabert.evaluate import prepare, weights_sha
 
     ev = prepare(args, args.seq_len, "--seq-len")
     size, sha, store = ev.dyna.full_size, weights_sha(ev.dyna.hf), Path(args.results[0])
-    machine = machine_fields()["machine_fingerprint"]
+    machine = this_machine().fingerprint
     recs = [
         r for path in args.results if Path(path).is_file() for r in records.read(path)
     ]  # check_results: read

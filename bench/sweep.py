@@ -15,23 +15,23 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import records
 from bench.artifacts import LoadedModel, artifact_for, load
 from bench.cells import (
     RUNTIMES,
     Cell,
     Ready,
-    base_fields,
-    export_fields,
+    base_for,
+    cell_key,
     finish,
-    machine_fields,
     model_grid,
     other_machine_diff,
     skip_reason,
     stamped,
+    with_artifact,
 )
 from bench.frame import print_summaries
 from devices.request import RunRequest, RunResult
-from dynabert import records
 from dynabert.config import DEFAULT_DEPTHS, DEFAULT_WIDTHS, SubnetSpec, parse_mults
 from dynabert.limits import check_seq_len
 from dynabert.subnet import read_subnets
@@ -85,35 +85,25 @@ class SweepConfig:
             )
 
 
-def prepare_cell(cfg: SweepConfig, model: LoadedModel, cell: Cell, target, prov: dict, env: dict):
+def prepare_cell(cfg: SweepConfig, model: LoadedModel, cell: Cell, target, key, prov):
     """The cell's Ready (artifact exported and checked, request planned by its target), or its skipped/error
     record: a runtime its device profile does not list, a runtime not installed here, a failed export."""
     from devices.inputs import read_input_spec
     from dynabert.flops import cost
 
     fmt, runner_runtime, precision = RUNTIMES[cell.runtime]
-    base = base_fields(
-        cost(model.full_size(), cell.spec, cfg.seq_len),
-        cell,
-        model.name,
-        model.sha,
-        cfg.batch,
-        cfg.seq_len,
-        cfg.task,
-        prov,
-        env,
-    )
+    base = base_for(cost(model.full_size(), cell.spec, cfg.seq_len), cell, key, prov)
     why = skip_reason(cell, target)
     if why:
-        return records.Record(**base, status="skipped", error=why)
+        return base.record({"status": "skipped", "error": why})
     try:
         path, meta = artifact_for(model, cell.spec, fmt, cfg.seq_len, cfg.cache)
         inputs = read_input_spec(path)
     except Exception as err:  # an export failure is a failed cell, recorded
-        return records.Record(
-            **base, status="error", error=f"export failed: {type(err).__name__}: {err}"
+        return base.record(
+            {"status": "error", "error": f"export failed: {type(err).__name__}: {err}"}
         )
-    base = export_fields(base, meta)
+    base = with_artifact(base, meta)
     if isinstance(base, records.Record):
         return base
     return Ready(
@@ -163,7 +153,9 @@ def plan_cells(cfg: SweepConfig) -> list[Cell]:
     return cells
 
 
-def prepare_pending(cfg: SweepConfig, targets: dict) -> list[tuple[Cell, Ready | records.Record]]:
+def prepare_pending(
+    cfg: SweepConfig, targets: dict, store: records.Store
+) -> list[tuple[Cell, Ready | records.Record]]:
     """Every cell not yet in the store, exported (by cfg.export_workers processes, then checked here) and planned,
     one model in memory at a time, then the written files flushed: no export (torch threads, hundreds of MB
     written) runs beside a timed process. A model whose cells are all done is not built (bench.artifacts.load)."""
@@ -171,11 +163,14 @@ def prepare_pending(cfg: SweepConfig, targets: dict) -> list[tuple[Cell, Ready |
 
     from bench.export_pool import export_cells
     from devices.local import cpu_info
+    from records.machine import this_machine
+    from records.provenance import this_run
 
-    done = records.done_keys(cfg.results, cfg.done_since_utc)
-    prov, env = {**records.provenance(), **machine_fields()}, cpu_info()
-    prov.pop("cpu_model")
-    prov["cpu_model"] = env.pop("cpu_model")
+    machine = this_machine()  # the machine's identity, read once for the whole sweep
+    state = {
+        k: v for k, v in cpu_info(machine).items() if k != "cpu_model"
+    }  # cpu_model: in the provenance
+    prov = this_run(machine, env=state)
     loaded: dict[str, LoadedModel] = {}
     todo = []
     for cell in plan_cells(
@@ -188,36 +183,25 @@ def prepare_pending(cfg: SweepConfig, targets: dict) -> list[tuple[Cell, Ready |
                 cell.model_id: load(cell.model_id, cfg.cache)
             }  # a cached preset's hash: nothing built
         model = loaded[cell.model_id]
-        if (
-            records.cell_key(
-                "latency",
-                model.name,
-                model.sha,
-                cell.spec.subnet_id,
-                cfg.task,
-                None,
-                cell.device,
-                cell.runtime,
-                cell.threads,
-                cfg.batch,
-                cfg.seq_len,
-                prov["machine_fingerprint"],
-            )
-            not in done
-        ):
+        key = cell_key(
+            cell, model.name, model.sha, cfg.batch, cfg.seq_len, cfg.task, machine.fingerprint
+        )
+        if not store.done(key):
             check_seq_len(model.limits(), cfg.seq_len, "--seq-len", cell.model_id)
-            todo.append((cell, model))
+            todo.append((cell, model, key))
     export_cells(
-        [(c, m) for c, m in todo if not skip_reason(c, targets[c.device])],
+        [(c, m) for c, m, _ in todo if not skip_reason(c, targets[c.device])],
         cfg.seq_len,
         cfg.cache,
         cfg.export_workers,
     )
     pending = []
-    for i, (cell, model) in enumerate(tqdm(todo, desc="export", unit="cell", disable=not todo)):
+    for i, (cell, model, key) in enumerate(
+        tqdm(todo, desc="export", unit="cell", disable=not todo)
+    ):
         if i and todo[i - 1][1] is not model:
             todo[i - 1][1].release()
-        pending.append((cell, prepare_cell(cfg, model, cell, targets[cell.device], prov, env)))
+        pending.append((cell, prepare_cell(cfg, model, cell, targets[cell.device], key, prov)))
     if pending and hasattr(os, "sync"):
         os.sync()
     return pending
@@ -236,7 +220,8 @@ def run_sweep(cfg: SweepConfig) -> list[records.Record]:
 
     records.check_writable(cfg.results)  # before any work: not after the measurements it would lose
     targets = {d: target_for(profiles.get(d)) for d in cfg.devices}
-    pending = prepare_pending(cfg, targets)
+    store = records.Store.open(cfg.results)
+    pending = prepare_pending(cfg, targets, store)
     if cfg.export_only:  # returns the cells whose export or numerics check failed (not written: a timing run retries)
         failed = [r for _, r in pending if isinstance(r, records.Record)]
         print(
@@ -267,7 +252,7 @@ def run_sweep(cfg: SweepConfig) -> list[records.Record]:
                 rounds[i] = len(results[i])  # done (all rounds, or a failed process)
                 ready = finish(ready, results[i], other_machine_diff(ready.request, results[i][-1]))
             written.append(stamped(ready))
-            records.append(cfg.results, written[-1])
+            store.append(written[-1])
     bar.close()
     return written
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from dynabert import records
+import records
 from dynabert.metrics import METRICS
 from dynabert.tabular import read_rows
 

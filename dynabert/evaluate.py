@@ -17,6 +17,7 @@ from pathlib import Path
 
 import torch
 
+import records
 from dynabert.config import DEFAULT_DEPTHS, DEFAULT_WIDTHS, SubnetSpec, check_grid, parse_mults
 from dynabert.data import (
     Split,
@@ -29,6 +30,7 @@ from dynabert.data import (
     task_dir,
 )
 from dynabert.model import DynaBert
+from records.provenance import this_run
 
 TASK_HELP = (
     "GLUE task (cola, sst2, mrpc, stsb, qqp, mnli, mnli-m, mnli-mm, qnli, rte, wnli) or custom"
@@ -203,7 +205,8 @@ def prepare(
 
 
 def metric_fields(metrics: dict[str, float], reason: str | None) -> dict:
-    """Record fields of one scored sub-network: an undefined metric is an error record with its reason, never a number."""
+    """Record fields of one scored sub-network: an undefined metric is an error record with its reason, never a
+    number."""
     name = next(iter(metrics))
     if reason is not None:
         return {
@@ -302,50 +305,36 @@ def accuracy_record(
     seq_len: int,
     family: str,
     sha: str,
-    prov: dict,
+    prov: records.Provenance,
     split: str | None = None,
-):
+) -> records.Record:
     """The accuracy record of one scored sub-network (a grid point or a per-layer spec) of `ev`'s checkpoint."""
-    from dynabert import records
     from dynabert.flops import cost
 
-    c = cost(ev.dyna.full_size, spec, seq_len)
-    return records.Record(
+    key = records.Key(
         kind="accuracy",
-        subnet_id=spec.subnet_id,
-        width_mult=c.width_mult,
-        depth_mult=c.depth_mult,
-        subnet=c.subnet,
         model_id=str(ev.model_dir),
         checkpoint_sha=sha,
-        n_layers=c.n_layers,
-        n_heads=c.n_heads,
-        ffn_dim=c.ffn_dim,
+        subnet_id=spec.subnet_id,
         task=ev.task_key,
-        family=family,
-        params=c.params_active,
-        params_total=c.params_total,
-        flops=c.flops_dense,
-        flops_with_attention=c.flops_with_attention,
-        flops_source="analytic",
-        seq_len=seq_len,
         split=split or ev.split_label(),
+        seq_len=seq_len,
+    )
+    measured = records.Measurement(
+        **records.cost_fields(cost(ev.dyna.full_size, spec, seq_len)),
+        family=family,
         accuracy_source="measured",
         **metric_fields(metrics, reason),
-        **prov,
     )
+    return records.Record.of(key, measured, prov)
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
     """`dynabert evaluate`: one accuracy record per (width, depth), or per sub-network of --subnets -> the store."""
-    import sys
-
-    from dynabert import records
-
     if args.results:
         records.check_writable(args.results)  # before anything is loaded or scored
     ev = prepare(args, args.max_seq_len, "--max-seq-len")
-    sha, prov = weights_sha(ev.dyna.hf), records.provenance()
+    sha, prov = weights_sha(ev.dyna.hf), this_run()
     store = Path(args.results) if args.results else ev.model_dir / "accuracy.jsonl"
     records.check_writable(store)
     for spec in ev.specs:

@@ -13,7 +13,7 @@ import pandas as pd
 
 from bench import figures
 from devices.qemu_arm import EMULATED
-from dynabert import records
+import records
 
 
 def main(argv: list[str] | None = None) -> int:

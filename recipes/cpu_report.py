@@ -22,7 +22,7 @@ import pandas as pd
 
 from bench.cells import RUNTIMES
 from bench.sweep import SweepConfig
-from dynabert import records
+import records
 
 
 @dataclass(frozen=True)

@@ -163,7 +163,7 @@ def check_out_and_data(args: argparse.Namespace) -> None:
     """Before anything loads: --out (and --runs) a folder or a path one can be made at, the report's files not
     folders, and
     --data-dir the task folder holding its train and dev files. SystemExit naming the flag and the fix."""
-    from dynabert.records import check_out_dir
+    from records import check_out_dir
 
     try:
         out = check_out_dir(args.out, "--out")

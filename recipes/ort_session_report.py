@@ -186,6 +186,7 @@ def hf_ratio(cells: list[SessionCell], ref: SessionCell, s: Settings) -> dict:
 
 def write(out: Path, s: Settings, t: pd.DataFrame, cells: list[SessionCell], extra: dict) -> Path:
     from devices.local import cpu_info
+    from records.machine import this_machine
 
     out.mkdir(parents=True, exist_ok=True)
     t.to_csv(out / f"{s.name}.csv", index=False, float_format="%.4g")
@@ -202,7 +203,7 @@ def write(out: Path, s: Settings, t: pd.DataFrame, cells: list[SessionCell], ext
     ]
     meta = {
         "settings": asdict(s),
-        "cpu": cpu_info(),
+        "cpu": cpu_info(this_machine()),
         "python": platform.python_version(),
         **extra,
         "cells": cell_rows,

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from bench import predictor as pred
 from bench.report import portable_command
-from dynabert import records
+import records
 
 
 def error_figure(train, held, path: Path, title: str, unit: str = "ms") -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from dynabert import records
+import records
 from dynabert.subnet import is_grid_id
 from recipes.training_compute import compute_lines
 

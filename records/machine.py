@@ -1,8 +1,9 @@
 """This machine's identity: what decides a latency (CPU, cores used, kernel-choosing ISA features, memory, OS,
 runtime versions) and a short fingerprint of it, so a measurement is only ever reused on the machine that made it.
+The one place the CPU's identity is read (records.provenance reads it once per run).
 
-Must not import dynabert or bench, and must not import torch or the runtimes (versions are read from package
-metadata), so it is cheap enough to compute once per sweep.
+Must not import dynabert, bench, devices or recipes, nor torch or the runtimes (versions are read from package
+metadata), so it is cheap enough to compute once per run.
 
 ISA features listed are those that change which kernels the runtimes pick (oneDNN/MLAS/XNNPACK dispatch):
 x86: AVX2, FMA, AVX-512F/BW/VL, AVX-512 VNNI, AVX-VNNI, AVX-512 BF16/FP16, AMX tile/int8/bf16;
@@ -71,7 +72,8 @@ class Machine:
             (self.cpu_model or self.arch).replace("(R)", "").replace("(TM)", "").replace(" CPU", "")
         )
         dots = [f for f in self.isa if f in INT8_DOT_FEATURES]
-        return f"{' '.join(cpu.split())}, {self.cores_used} cores, {'+'.join(dots) or 'no int8-dot ISA'} [{self.fingerprint}]"
+        dot = "+".join(dots) or "no int8-dot ISA"
+        return f"{' '.join(cpu.split())}, {self.cores_used} cores, {dot} [{self.fingerprint}]"
 
 
 def fingerprint(fields: dict) -> str:
@@ -99,7 +101,7 @@ def _cpuinfo() -> tuple[str | None, set[str]]:
     ):  # ARM Linux: no model name; implementer + part identify it
         ids = {
             k.strip(): v.strip()
-            for k, _, v in (l.partition(":") for l in text.splitlines())
+            for k, _, v in (line.partition(":") for line in text.splitlines())
             if k.strip() in ("CPU implementer", "CPU part")
         }
         model = f"ARM implementer {ids.get('CPU implementer')} part {ids.get('CPU part')}"

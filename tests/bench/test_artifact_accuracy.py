@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from bench.artifact_accuracy import main, predict
-from dynabert import DynaBert, SubnetSpec, extract, records
+import records
+from dynabert import DynaBert, SubnetSpec, extract
 from dynabert.data import encode, get_task, load_task
 from dynabert.presets import load_model, load_tokenizer
 

@@ -8,7 +8,8 @@ import pytest
 from bench.export import ensure_artifact
 from bench.export import main as export_main
 from bench.sweep import main as sweep_main
-from dynabert import DynaBert, LayerwiseSpec, SubnetSpec, extract, load_model, records
+import records
+from dynabert import DynaBert, LayerwiseSpec, SubnetSpec, extract, load_model
 from dynabert.cli import main as dynabert_main
 from dynabert.evaluate import weights_sha
 

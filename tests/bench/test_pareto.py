@@ -12,9 +12,9 @@ from bench.frame import pareto_mask
 from bench.pareto import main as pareto_main
 from bench.pareto import select
 from bench.report import ReportSpec, build
-from dynabert import records
+import records
 from dynabert.config import default_grid
-from dynabert.records import Record
+from records import Record
 
 
 def lat(spec, ms, sha="s1", model="bert-base", family="dynabert", runtime="onnxruntime", mem=100.0):
@@ -228,7 +228,7 @@ def test_two_machines_are_labelled_side_by_side_never_pooled(tmp_path):
     figure names both machines; the accuracy figure has one latency panel per machine, each with its own front."""
     import dataclasses
 
-    from devices.machine import this_machine
+    from records.machine import this_machine
 
     here = this_machine()
     ref, mine = tmp_path / "ref.jsonl", tmp_path / "mine.jsonl"

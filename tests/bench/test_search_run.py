@@ -9,7 +9,7 @@ import pytest
 from bench.pareto import main as pareto_main
 from bench.predictor import main as predictor_main
 from bench.sweep import main as sweep_main
-from dynabert import records
+import records
 
 QUICK = ["--seq-len", "16", "--min-time", "0"]
 
@@ -323,10 +323,10 @@ def test_search_tells_a_missing_store_from_another_machines_records(
     tiny_checkpoint, sst2_dir, tmp_path, capsys
 ):
     """Both used to say 'no measured latency_ms_p50 ... in the records; measure sub-networks first'."""
-    from bench.cells import machine_fields
+    from records.machine import this_machine
     from dynabert.presets import load_size
 
-    here = machine_fields()["machine_fingerprint"]
+    here = this_machine().fingerprint
     args = [
         "search",
         "--checkpoint",
@@ -496,12 +496,12 @@ def test_a_grid_that_cannot_be_timed_is_an_error_not_none_fits(
     tiny_checkpoint, sst2_dir, tmp_path, capsys
 ):
     """Every cell failing (a CUDA device without a CUDA build) used to read as 'no grid point fits', exit 0."""
-    from bench.cells import machine_fields
+    from records.machine import this_machine
     from dynabert.presets import load_size
 
     store = tmp_path / "cuda.jsonl"
     other_machine_store(store, load_size(str(tiny_checkpoint)))
-    here = machine_fields()["machine_fingerprint"]
+    here = this_machine().fingerprint
     recs = records.read(store)
     store.unlink()
     for r in recs:

@@ -4,8 +4,8 @@ import os
 import pytest
 
 from bench.stats import summarize
-from dynabert import records
-from dynabert.records import Record
+import records
+from records import Record
 
 
 def rec(subnet="w1.00-d1.00", **kw):
@@ -48,7 +48,9 @@ def test_record_round_trip(tmp_path):
     records.append(store, rec("w0.25-d0.50", status="error", error="boom"))
     back = records.read(store)
     assert back[0] == a and back[1].status == "error"
-    assert records.done_keys(store) == {a.key}
+    opened = records.Store.open(store)
+    assert opened.done(a.key) and opened.finished == {a.key}  # the error record is not done
+    assert a.key.machine_fingerprint is None and a.key.kind == "latency"
     with pytest.raises(ValueError, match="unknown record fields"):
         Record.from_dict({**a.to_dict(), "latency_s": 1})
 

@@ -2,9 +2,9 @@
 
 import json
 
-from dynabert import records
+import records
 from dynabert.config import default_grid
-from dynabert.records import Record
+from records import Record
 from recipes.cpu_report import Settings, analyse, write
 
 

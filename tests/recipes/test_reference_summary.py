@@ -2,9 +2,9 @@
 
 import json
 
-from dynabert import records
+import records
 from dynabert.config import default_grid
-from dynabert.records import Record
+from records import Record
 from recipes.reference_summary import write
 
 SPLIT = "dev (data/SST-2/dev.tsv, 500 examples)"
