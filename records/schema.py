@@ -44,7 +44,7 @@ class _Validated:
                 raise ValueError(f"{f.name} must be a finite number, got {value!r}")
             if value < low:
                 raise ValueError(
-                    f"{f.name} must be {'> 0' if low > 0 else f'>= {low}'}, got {value!r}"
+                    f"{f.name} must be {'> 0' if low == TINY else f'>= {low}'}, got {value!r}"
                 )
 
     def to_dict(self) -> dict:
