@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 import records
+from bench.cache import default_cache
 from bench.cells import RUNTIMES
 from records.provenance import this_run
 
@@ -103,7 +104,7 @@ def measure(
     prov: records.Provenance,
 ) -> None:
     """One accuracy record of (sub-network, runtime) from its artifact into `store`; skipped if it holds it."""
-    from bench.export import default_cache, ensure_artifact
+    from bench.export import ensure_artifact
     from devices.runner import load
     from dynabert.evaluate import describe, metric_fields
     from dynabert.extract import extract

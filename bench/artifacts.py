@@ -13,18 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bench.cache import default_cache
+
 if (
     TYPE_CHECKING
 ):  # bench.export imports this module and must work without dynabert (remote-code exports)
     from dynabert.subnet import AnySpec
-
-
-def default_cache() -> Path:
-    """The artifact cache: $DYNABERT_CACHE/artifacts, default ~/.cache/dynabert-edge/artifacts."""
-    return (
-        Path(os.environ.get("DYNABERT_CACHE", Path.home() / ".cache" / "dynabert-edge"))
-        / "artifacts"
-    )
 
 
 @dataclass
@@ -97,8 +91,8 @@ def preset_key(name: str, seed: int = 0) -> dict:
     it (dynabert/presets.py, hashed) and the torch and transformers versions (initialisers, RNG). Reads package
     metadata and one file; imports neither torch nor transformers."""
     import dynabert
-    from records.machine import package_versions
     from dynabert.config import ARCHITECTURES
+    from records.machine import package_versions
 
     code = Path(dynabert.__file__).with_name("presets.py").read_bytes()
     return {

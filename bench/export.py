@@ -36,7 +36,7 @@ import numpy as np
 import torch
 
 from bench import session_settings
-from bench.artifacts import default_cache  # noqa: F401  (the artifact cache; re-exported here)
+from bench.cache import default_cache
 from records.machine import package_versions
 
 FORMATS = ("onnx", "onnx-int8", "tflite", "tflite-int8")
