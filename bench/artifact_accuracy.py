@@ -24,6 +24,7 @@ import numpy as np
 import records
 from bench.cache import default_cache
 from bench.cells import RUNTIMES
+from dynabert.flops import cost
 from records.provenance import this_run
 
 
@@ -108,7 +109,6 @@ def measure(
     from devices.runner import load
     from dynabert.evaluate import describe, metric_fields
     from dynabert.extract import extract
-    from dynabert.flops import cost
     from dynabert.metrics import METRICS, undefined
 
     c = cost(ev.dyna.full_size, spec, args.seq_len)

@@ -16,8 +16,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import records
+from bench.artifacts import model_size
+from devices.local import available
 from devices.request import RUNNER_EXTRA, RunRequest, RunResult
-from dynabert.subnet import AnySpec
+from dynabert.config import check_grid
+from dynabert.subnet import AnySpec, check_subnets, unique_specs
 from records.provenance import stamp
 
 RUNTIMES: dict[
@@ -52,9 +55,6 @@ def model_grid(
     """The sub-networks measured on `model`: `subnets` (checked against its architecture, naming `subnets_source`
     and the item; each once by canonical id, a note counting the duplicates dropped) or the widths x depths grid
     (config.check_grid, naming --widths/--depths). Reads config.json only: refused before anything is built."""
-    from bench.artifacts import model_size
-    from dynabert.config import check_grid
-    from dynabert.subnet import check_subnets, unique_specs
 
     size = model_size(model)
     if not subnets:
@@ -99,8 +99,6 @@ class Ready:
 
 def skip_reason(cell: Cell, target) -> str | None:
     """Why a cell is not run here: a runtime its device profile does not list, or one not installed (None: run)."""
-    from devices.local import available
-
     listed = target.profile.get("runtimes", list(RUNTIMES))
     if cell.runtime not in listed:
         return (

@@ -26,7 +26,10 @@ graph. What was applied is in the metadata's and the sidecar's `graph_optimizati
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import logging
+import shutil
 import sys
 import time
 import warnings
@@ -35,6 +38,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+import records
 from bench import session_settings
 from bench.cache import default_cache
 from records.machine import package_versions
@@ -125,8 +129,6 @@ def export_onnx_fused(model: torch.nn.Module, path: Path, seq_len: int, unfused:
     Returns the fusion's summary (recipe, fused node counts). A graph the fusion refuses or fails on is shipped
     unfused, the reason in the summary's `error` (the export check then runs on that graph as usual).
     """
-    import shutil
-
     from bench import ort_fusion
 
     export_onnx(model, unfused, seq_len)
@@ -135,8 +137,6 @@ def export_onnx_fused(model: torch.nn.Module, path: Path, seq_len: int, unfused:
     except (
         Exception
     ) as err:  # the unfused graph is a correct artifact; say why it was not fused, here and in it
-        import sys
-
         shutil.copyfile(unfused, path)
         print(
             f"warning: {path.name}: onnxruntime's attention fusion failed ({type(err).__name__}: {err}); the "
@@ -188,8 +188,6 @@ def onnx_int8_candidates(isa: tuple[str, ...] | list[str]) -> list[dict]:
 
 
 def quantize_onnx(src: Path, dst: Path, settings: dict) -> None:
-    import logging
-
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     class _NoPreprocessAdvice(
@@ -341,8 +339,6 @@ def check_key(fmt: str, isa: tuple[str, ...] | list[str]) -> dict:
 
 
 def _short_hash(d: dict) -> str:
-    import hashlib
-
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:10]
 
 
@@ -474,7 +470,6 @@ def model_dir(name: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import records
     from dynabert.config import SubnetSpec
     from dynabert.evaluate import weights_sha
     from dynabert.extract import extract

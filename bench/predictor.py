@@ -23,10 +23,14 @@ import json
 import random
 import sys
 from dataclasses import dataclass, field
+from itertools import product
 
 import numpy as np
 
 import records
+from bench.artifacts import model_size
+from dynabert.config import check_mults, parse_mults
+from dynabert.subnet import LayerwiseSpec, write_subnets
 
 MODELS = ("flops", "linear", "lookup")
 
@@ -455,10 +459,6 @@ def sample(size, n: int, seed: int, widths: tuple[float, ...]) -> list:
 
 def all_specs(space) -> list:
     """Every sub-network of a bench.search.Space (space_size of them), in a fixed order."""
-    from itertools import product
-
-    from dynabert.subnet import LayerwiseSpec
-
     layers = product(space.layer_options(), repeat=space.num_layers)
     return [
         LayerwiseSpec(tuple(h for h, _ in ls), tuple(f for _, f in ls))
@@ -468,10 +468,7 @@ def all_specs(space) -> list:
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    from bench.artifacts import model_size
     from bench.search import space_for, space_size
-    from dynabert.config import check_mults, parse_mults
-    from dynabert.subnet import write_subnets
 
     if args.n < 1:
         raise ValueError(f"--n must be a whole number >= 1 (sub-networks to draw), got {args.n}")

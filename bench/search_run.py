@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import math
 import random
@@ -26,17 +27,18 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+import records
 from bench import predictor as pred
 from bench.search import Scorer, SearchConfig, search, space_for
-import records
+from devices import profiles
 from dynabert.config import DEFAULT_WIDTHS, SubnetSpec, check_grid, parse_mults
+from dynabert.flops import cost
 from dynabert.subnet import canonical, layerwise
+from records.provenance import this_run
 
 
 def fitted_predictors(recs, args, size, machine: str):
     """(latency predictor, its CV errors, n points, memory predictor or None) from this machine's records."""
-    from dynabert.flops import cost
-
     total = cost(size, SubnetSpec()).params_total
     pts = pred.points(
         recs, args.device, args.runtime, args.threads, args.seq_len, total, machine, here=machine
@@ -73,8 +75,6 @@ def fitted_predictors(recs, args, size, machine: str):
 
 
 def predicted(model: pred.Predictor, spec, size, seq_len: int) -> float:
-    from dynabert.flops import cost
-
     c = cost(size, spec, seq_len)
     return model.predict_one(
         tuple(zip(c.layer_heads, c.layer_ffn)), c.flops_with_attention, c.params_active
@@ -95,7 +95,6 @@ def full_accuracy(ev, specs, store: Path, sha: str, args) -> dict[str, float]:
     """{subnet_id: first metric on the full dev split at --seq-len (encode truncates to it)}; read from the store
     when there, else scored and appended."""
     from dynabert.evaluate import accuracy_record, score
-    from records.provenance import this_run
 
     have = {
         r.subnet_id: r.metric_value
@@ -125,8 +124,6 @@ def measure_now(ev, specs, store: Path, sha: str, args, label: str) -> dict[str,
     """Latency records of `specs` timed now, in one sweep of interleaved fresh processes, whatever the store already
     holds: cells compared with each other, or used to calibrate, must share a sitting of the machine. Every record
     is appended to `store` as it finishes (nothing timed is lost); returns this sweep's ok records by subnet id."""
-    import datetime
-
     from bench.sweep import SweepConfig, run_sweep
 
     print(f"{label}: timing {len(specs)} sub-network(s) now, in one sweep", file=sys.stderr)
@@ -368,8 +365,8 @@ def load_range(measured: dict) -> list[float] | None:
 
 def run(args: argparse.Namespace) -> dict:
     """The whole search (module docstring); returns the summary written to --out/search.json."""
-    from records.machine import this_machine
     from dynabert.evaluate import prepare, weights_sha
+    from records.machine import this_machine
 
     ev = prepare(args, args.seq_len, "--seq-len")
     size, sha, store = ev.dyna.full_size, weights_sha(ev.dyna.hf), Path(args.results[0])
@@ -500,8 +497,6 @@ def check_results(paths: list[str]) -> None:
 def check_search_flags(args: argparse.Namespace) -> None:
     """Before anything loads: the search's own numbers in range, and a device that times (a budget in ms cannot be
     checked on one that counts emulated instructions). ValueError naming the flag."""
-    from devices import profiles
-
     if profiles.get(args.device).get("kind") == "qemu-arm":
         raise ValueError(
             f"device {args.device!r} counts emulated instructions, not time: a latency budget in ms cannot "

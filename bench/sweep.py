@@ -30,11 +30,17 @@ from bench.cells import (
     stamped,
     with_artifact,
 )
+from bench.export_pool import export_cells
 from bench.frame import print_summaries
+from devices import profiles
+from devices.inputs import read_input_spec
+from devices.local import cpu_info
 from devices.request import RunRequest, RunResult
 from dynabert.config import DEFAULT_DEPTHS, DEFAULT_WIDTHS, SubnetSpec, parse_mults
+from dynabert.flops import cost
 from dynabert.limits import check_seq_len
 from dynabert.subnet import read_subnets
+from records.provenance import this_run
 
 BASELINES = ("tinybert-4l-312d", "tinybert-6l-768d", "distilbert-6l-768d", "bert-base")
 
@@ -88,8 +94,6 @@ class SweepConfig:
 def prepare_cell(cfg: SweepConfig, model: LoadedModel, cell: Cell, target, key, prov):
     """The cell's Ready (artifact exported and checked, request planned by its target), or its skipped/error
     record: a runtime its device profile does not list, a runtime not installed here, a failed export."""
-    from devices.inputs import read_input_spec
-    from dynabert.flops import cost
 
     fmt, runner_runtime, precision = RUNTIMES[cell.runtime]
     base = base_for(cost(model.full_size(), cell.spec, cfg.seq_len), cell, key, prov)
@@ -161,10 +165,7 @@ def prepare_pending(
     written) runs beside a timed process. A model whose cells are all done is not built (bench.artifacts.load)."""
     from tqdm.auto import tqdm
 
-    from bench.export_pool import export_cells
-    from devices.local import cpu_info
     from records.machine import this_machine
-    from records.provenance import this_run
 
     machine = this_machine()  # the machine's identity, read once for the whole sweep
     state = {
@@ -215,7 +216,6 @@ def run_sweep(cfg: SweepConfig) -> list[records.Record]:
     """
     from tqdm.auto import tqdm
 
-    from devices import profiles
     from devices.targets import target_for
 
     records.check_writable(cfg.results)  # before any work: not after the measurements it would lose
@@ -327,8 +327,6 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        from devices import profiles
-
         devices = tuple(d.strip() for d in args.devices.split(",") if d.strip())
         for d in devices:
             profiles.get(d)  # a clear error naming an unknown device before anything runs

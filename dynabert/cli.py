@@ -11,15 +11,23 @@ import json
 import sys
 from pathlib import Path
 
-from dynabert.config import DEFAULT_DEPTHS, DEFAULT_WIDTHS, SubnetSpec, check_grid, parse_mults
+from dynabert.config import (
+    DEFAULT_DEPTHS,
+    DEFAULT_WIDTHS,
+    SubnetSpec,
+    check_grid,
+    check_mults,
+    parse_mults,
+)
+from dynabert.flops import cost
+from dynabert.limits import check_seq_len, limits_of
+from dynabert.subnet import canonical, parse_subnet
 from dynabert.train_cli import add_train_commands
 
 
 def info_rows(
     model: str, seq_len: int, widths: tuple[float, ...], depths: tuple[float, ...]
 ) -> list[dict]:
-    from dynabert.flops import cost
-    from dynabert.limits import check_seq_len, limits_of
     from dynabert.presets import load_size
 
     size = load_size(model)
@@ -73,8 +81,6 @@ def extract_spec(args: argparse.Namespace, size, source: str):
     architecture, read before its weights) and resolved; a per-layer --subnet that is a grid point comes back as
     that grid point (subnet.canonical, as bench.export writes it). ValueError naming the flag when neither, both, or a
     value the model cannot take."""
-    from dynabert.config import check_mults
-    from dynabert.subnet import canonical, parse_subnet
 
     if args.subnet is not None:
         if args.width is not None or args.depth is not None:

@@ -29,7 +29,10 @@ from dynabert.data import (
     load_split,
     task_dir,
 )
+from dynabert.flops import cost
+from dynabert.limits import check_features, check_seq_len, check_tokenizer, input_limits
 from dynabert.model import DynaBert
+from dynabert.subnet import check_subnets, read_subnets, unique_specs
 from records.provenance import this_run
 
 TASK_HELP = (
@@ -135,8 +138,6 @@ def requested_specs(args: argparse.Namespace, size, source: str) -> list:
     grid; each checked against `size` (config.check_grid, subnet.check_subnets): ValueError names the flag or the
     file and item, the model and the fix."""
     if getattr(args, "subnets", None):
-        from dynabert.subnet import check_subnets, read_subnets, unique_specs
-
         specs, dropped = unique_specs(
             check_subnets(read_subnets(args.subnets), size, args.subnets),
             size,
@@ -162,7 +163,6 @@ def prepare(
     from transformers import AutoConfig
 
     from dynabert.labels import align_classifier, checkpoint_order, eval_labels
-    from dynabert.limits import check_features, check_seq_len, check_tokenizer, input_limits
     from dynabert.model import bert_size
     from dynabert.presets import check_model_dir, load_model, load_tokenizer
 
@@ -309,8 +309,6 @@ def accuracy_record(
     split: str | None = None,
 ) -> records.Record:
     """The accuracy record of one scored sub-network (a grid point or a per-layer spec) of `ev`'s checkpoint."""
-    from dynabert.flops import cost
-
     key = records.Key(
         kind="accuracy",
         model_id=str(ev.model_dir),

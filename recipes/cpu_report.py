@@ -11,6 +11,7 @@ The README's prose is generated from the records (batch, warm-up runs, CPUs, CPU
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import subprocess
 import sys
@@ -20,9 +21,10 @@ from pathlib import Path
 
 import pandas as pd
 
+import records
 from bench.cells import RUNTIMES
 from bench.sweep import SweepConfig
-import records
+from devices.local import pinned_cpus
 
 
 @dataclass(frozen=True)
@@ -70,8 +72,6 @@ def sweep(s: Settings, store: Path) -> float:
 
 def sgemm_peak(threads: int) -> float:
     """Single-thread sgemm GFLOP/s, in a fresh process pinned like the measured cells."""
-    from devices.local import pinned_cpus
-
     cpus = set(pinned_cpus(threads))
     code = (
         f"import os; os.sched_setaffinity(0, {cpus!r}); from bench.stats import sgemm_peak_gflops; "
@@ -83,8 +83,6 @@ def sgemm_peak(threads: int) -> float:
 
 def sgemm_method() -> str:
     """How bench.stats.sgemm_peak_gflops measures the peak, from its own defaults."""
-    import inspect
-
     from bench.stats import sgemm_peak_gflops
 
     p = inspect.signature(sgemm_peak_gflops).parameters

@@ -29,6 +29,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from dynabert.config import check_grid, default_grid, parse_mults
+from records import check_out_dir
+
 PY = sys.executable
 
 
@@ -56,8 +59,6 @@ def label(k: int | None) -> str:
 
 def check_settings_fit(settings: list[int | None], widths: str, depths: str) -> None:
     """Every K within the stage-depth grid (before any calibration or training); SystemExit naming the fix."""
-    from dynabert.config import parse_mults
-
     try:
         n = len(parse_mults(widths, "widths")) * len(parse_mults(depths, "depths"))
     except ValueError as err:
@@ -73,7 +74,6 @@ def check_settings_fit(settings: list[int | None], widths: str, depths: str) -> 
 def check_multipliers(args: argparse.Namespace) -> None:
     """--widths/--depths against FROM/width/best's shape (dynabert.config.check_grid, config.json only), before the
     calibration builds anything; SystemExit naming the flag, the model and the valid multipliers."""
-    from dynabert.config import check_grid, parse_mults
     from dynabert.presets import load_size
 
     start = str(Path(args.from_dir) / "width" / "best")
@@ -92,7 +92,6 @@ def calibrate(args: argparse.Namespace, settings: list[int | None]) -> dict:
     """Mean seconds of one stage-depth optimizer step per setting, interleaved on real batches (see module doc)."""
     import torch
 
-    from dynabert.config import default_grid, parse_mults
     from dynabert.data import batch_order
     from dynabert.engine import Trainable, make_accelerator, train_step
     from dynabert.losses import LossSettings
@@ -163,8 +162,6 @@ def check_out_and_data(args: argparse.Namespace) -> None:
     """Before anything loads: --out (and --runs) a folder or a path one can be made at, the report's files not
     folders, and
     --data-dir the task folder holding its train and dev files. SystemExit naming the flag and the fix."""
-    from records import check_out_dir
-
     try:
         out = check_out_dir(args.out, "--out")
         check_out_dir(args.runs or Path(args.from_dir) / "equal-compute", "--runs")

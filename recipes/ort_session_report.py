@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bench.artifacts import artifact_for, load
 from bench.session_compare import (
     VARIANTS,
     SessionCell,
@@ -32,6 +34,9 @@ from bench.session_compare import (
     measure_interleaved,
     plain_export,
 )
+from devices.local import cpu_info
+from dynabert.config import SubnetSpec, default_grid
+from dynabert.flops import cost
 
 FULL = "w1.00-d1.00"
 
@@ -58,8 +63,6 @@ class Settings:
 
 def build_cells(s: Settings) -> tuple[list[SessionCell], dict, object]:
     """Every (sub-network, format, variant) cell of the default grid, its export metadata, and the loaded model."""
-    from bench.artifacts import artifact_for, load
-    from dynabert.config import default_grid
 
     model = load(s.model)
     cells, metas = [], {}
@@ -122,8 +125,6 @@ def table(cells: list[SessionCell], model, s: Settings) -> pd.DataFrame:
     """One row per (sub-network, format): each variant's median, the speed-ups of the shipped artifact, FLOPs
     ratio, the fidelity of the plain export's default session and of the shipped artifact, the largest logit
     difference between the variants."""
-    from dynabert.config import SubnetSpec
-    from dynabert.flops import cost
 
     rows: dict = {}
     for c in cells:
@@ -185,7 +186,6 @@ def hf_ratio(cells: list[SessionCell], ref: SessionCell, s: Settings) -> dict:
 
 
 def write(out: Path, s: Settings, t: pd.DataFrame, cells: list[SessionCell], extra: dict) -> Path:
-    from devices.local import cpu_info
     from records.machine import this_machine
 
     out.mkdir(parents=True, exist_ok=True)
@@ -321,8 +321,6 @@ def command_lines(s: Settings) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import os
-
     import onnxruntime
 
     from bench.ort_fusion import RECIPE

@@ -9,6 +9,7 @@ import argparse
 import json
 import os
 import re
+import shlex
 import sys
 from pathlib import Path
 
@@ -21,8 +22,6 @@ from recipes.training_compute import compute_lines
 
 def step_lines(steps: dict) -> list[str]:
     """The step-time table and, below it, every step's full command as it can be pasted from the repository root."""
-    import shlex
-
     from bench.report import portable_command
 
     lines = [

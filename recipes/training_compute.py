@@ -12,6 +12,7 @@ is left out of both (its cost is stated).
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import json
 import os
@@ -437,8 +438,6 @@ def compute_lines(
 
 
 def main(argv: list[str] | None = None) -> int:
-    import argparse
-
     ap = argparse.ArgumentParser(
         prog="python -m recipes.training_compute",
         description=__doc__.splitlines()[0],
