@@ -9,9 +9,10 @@
 3. For each latency budget, bench/search.py searches per-layer sub-networks by accuracy on a fixed dev subset
    (the dynamic model) among those predicted to fit (budget x (1 - margin)); the grid seeds the population.
 4. The best few, and the grid, are scored on the full dev set (accuracy records) and timed for real *in one sweep*
-   (bench.sweep, re-measured whatever the store holds: compared cells share a sitting; records appended to the first
-   --results store). The answer per budget is the most accurate sub-network whose *measured* latency (and peak RSS)
-   fits, beside the best grid sub-network of the same sweep under the same budget.
+   (bench.sweep with resume off, re-measured whatever is stored: compared cells share a sitting). Everything the
+   search measures is appended to its own store, --out/search-records.jsonl; the --results inputs are only read.
+   The answer per budget is the most accurate sub-network whose *measured* latency (and peak RSS) fits, beside the
+   best grid sub-network of the same sweep under the same budget.
 5. Budgets where no candidate fits once measured are searched again (up to --rounds in all) with the predictor
    recalibrated on everything that sweep timed, and re-timed with the grid in a new sweep.
 """
@@ -19,7 +20,6 @@
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import math
 import random
@@ -35,6 +35,8 @@ from dynabert.config import DEFAULT_WIDTHS, SubnetSpec, check_grid, parse_mults
 from dynabert.flops import cost
 from dynabert.subnet import canonical, layerwise
 from records.provenance import this_run
+
+OWN_STORE = "search-records.jsonl"  # the search's own results store, in its --out folder
 
 
 def fitted_predictors(recs, args, size, machine: str):
@@ -91,14 +93,15 @@ def subset_accuracy(ev, n: int, seed: int, batch_size: int):
     return lambda spec: next(iter(score(sub, spec, batch_size)[0].values()))
 
 
-def full_accuracy(ev, specs, store: Path, sha: str, args) -> dict[str, float]:
-    """{subnet_id: first metric on the full dev split at --seq-len (encode truncates to it)}; read from the store
-    when there, else scored and appended."""
+def full_accuracy(ev, specs, known: list, store: Path, sha: str, args) -> dict[str, float]:
+    """{subnet_id: first metric on the full dev split at --seq-len (encode truncates to it)}; taken from the `known`
+    records (the inputs) or the search's own store when there, else scored and appended to the search's store."""
     from dynabert.evaluate import accuracy_record, score
 
+    own = records.read(store) if store.is_file() else []
     have = {
         r.subnet_id: r.metric_value
-        for r in (records.read(store) if store.is_file() else [])
+        for r in [*known, *own]
         if r.kind == "accuracy"
         and r.checkpoint_sha == sha
         and r.task == ev.task_key
@@ -122,12 +125,12 @@ def full_accuracy(ev, specs, store: Path, sha: str, args) -> dict[str, float]:
 
 def measure_now(ev, specs, store: Path, sha: str, args, label: str) -> dict[str, records.Record]:
     """Latency records of `specs` timed now, in one sweep of interleaved fresh processes, whatever the store already
-    holds: cells compared with each other, or used to calibrate, must share a sitting of the machine. Every record
-    is appended to `store` as it finishes (nothing timed is lost); returns this sweep's ok records by subnet id."""
+    holds (resume off): cells compared with each other, or used to calibrate, must share a sitting of the machine.
+    Every record is appended to the search's own `store` as it finishes (nothing timed is lost); returns this
+    sweep's ok records by subnet id."""
     from bench.sweep import SweepConfig, run_sweep
 
     print(f"{label}: timing {len(specs)} sub-network(s) now, in one sweep", file=sys.stderr)
-    since = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     fresh = run_sweep(
         SweepConfig(
             models=[str(ev.model_dir)],
@@ -141,7 +144,7 @@ def measure_now(ev, specs, store: Path, sha: str, args, label: str) -> dict[str,
             min_time_s=args.min_time,
             depths=parse_mults(args.depths, "depths"),  # ids canonical as the search's
             processes=args.processes,
-            done_since_utc=since,
+            resume=False,
             cache=Path(args.cache_dir) if args.cache_dir else None,
         )
     )
@@ -369,7 +372,7 @@ def run(args: argparse.Namespace) -> dict:
     from records.machine import this_machine
 
     ev = prepare(args, args.seq_len, "--seq-len")
-    size, sha, store = ev.dyna.full_size, weights_sha(ev.dyna.hf), Path(args.results[0])
+    size, sha, store = ev.dyna.full_size, weights_sha(ev.dyna.hf), own_store(args.out)
     machine = this_machine().fingerprint
     recs = [
         r for path in args.results if Path(path).is_file() for r in records.read(path)
@@ -416,7 +419,7 @@ def run(args: argparse.Namespace) -> dict:
             break
         timed = rnd
         specs = grid + [s for i, s in finals.items() if i not in grid_ids]
-        acc = full_accuracy(ev, specs, store, sha, args)
+        acc = full_accuracy(ev, specs, recs, store, sha, args)
         measured = measure_now(
             ev, specs, store, sha, args, f"round {rnd}: the grid and every budget's candidates"
         )
@@ -475,17 +478,24 @@ def say_calibration(cal, on: str) -> None:
     )
 
 
-def check_results(paths: list[str]) -> None:
-    """Before any model or data loads: the predictor's records must exist. Only the first --results (which receives
-    the new records) may be missing, and then only beside others; ValueError names the file and the fix."""
-    if not Path(paths[0]).is_dir():
-        records.check_writable(
-            paths[0], "--results"
-        )  # it receives every timed record: refused now, not at the end
-    for i, path in enumerate(paths):
-        if Path(path).is_file() or i == 0 and len(paths) > 1 and not Path(path).is_dir():
-            continue  # a first store beside others is created with the new records
-        if Path(path).is_dir() or i > 0:
+def own_store(out: str | Path) -> Path:
+    """The search's own results store, in its --out folder: every record it measures (accuracy and latency) is
+    appended there; its --results inputs are only read."""
+    return Path(out) / OWN_STORE
+
+
+def check_results(paths: list[str], out: str) -> None:
+    """Before any model or data loads: the predictor's records must exist, and none of them may be the search's own
+    store (which it appends to). ValueError names the file and the fix."""
+    for path in paths:
+        if Path(path).resolve() == own_store(out).resolve():
+            raise ValueError(
+                f"--results {path!r} is the search's own store ({OWN_STORE} in --out), which it appends to; "
+                "the inputs are only read: copy its records to another file to fit on them, or choose another --out"
+            )
+        if Path(path).is_file():
+            continue
+        if Path(path).is_dir():
             records.check_readable(path, "--results")
         raise ValueError(
             f"--results {path!r} does not exist: the search fits its latency predictor on measured "
@@ -538,6 +548,7 @@ def check_out(path: str) -> None:
                 f"{name}; remove it or choose another --out"
             )
     records.check_writable(out / "search.json", "--out")
+    records.check_writable(out / OWN_STORE, "--out")
 
 
 def check_outputs_are_not_stores(out: str, results: list[str]) -> None:
@@ -551,7 +562,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     args.budgets = parse_budgets(args.max_latency_ms)
     check_search_flags(args)
     check_out(args.out)
-    check_results(args.results)
+    check_results(args.results, args.out)
     check_outputs_are_not_stores(args.out, args.results)
     summary = run(args)
     also = f" and peak RSS <= {args.max_memory_mb:g} MB" if args.max_memory_mb is not None else ""
@@ -620,8 +631,8 @@ def add_search_parser(sub) -> None:
         "--results",
         action="append",
         required=True,
-        help="latency records to fit the predictor (repeatable); the first also receives the new "
-        "accuracy and latency records",
+        help=f"latency records to fit the predictor (repeatable; only read: the search appends what it "
+        f"measures to its own store, --out/{OWN_STORE})",
     )
     s.add_argument(
         "--max-latency-ms", required=True, help="budget(s), comma-separated: one search per budget"
@@ -694,4 +705,8 @@ def add_search_parser(sub) -> None:
     )
     s.add_argument("--seed", type=int, default=0, help="seed of the search and of the dev subset")
     s.add_argument("--cache-dir", help="artifact cache (default ~/.cache/dynabert-edge/artifacts)")
-    s.add_argument("--out", default="search", help="folder for search.json and subnets.json")
+    s.add_argument(
+        "--out",
+        default="search",
+        help=f"folder for search.json, subnets.json and the search's own store {OWN_STORE}",
+    )

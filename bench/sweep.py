@@ -73,9 +73,7 @@ class SweepConfig:
     export_only: bool = (
         False  # export and check every pending cell's artifact, measure nothing (fill the cache)
     )
-    done_since_utc: str | None = (
-        None  # only cells measured after this UTC time count as done (a sitting's own)
-    )
+    resume: bool = True  # skip cells the store already holds (an ok record, this machine); False: measure all now
 
     def __post_init__(self) -> None:
         if unknown := [r for r in self.runtimes if r not in RUNTIMES]:
@@ -220,7 +218,7 @@ def run_sweep(cfg: SweepConfig) -> list[records.Record]:
 
     records.check_writable(cfg.results)  # before any work: not after the measurements it would lose
     targets = {d: target_for(profiles.get(d)) for d in cfg.devices}
-    store = records.Store.open(cfg.results)
+    store = records.Store.open(cfg.results) if cfg.resume else records.Store(Path(cfg.results))
     pending = prepare_pending(cfg, targets, store)
     if cfg.export_only:  # returns the cells whose export or numerics check failed (not written: a timing run retries)
         failed = [r for _, r in pending if isinstance(r, records.Record)]
@@ -324,36 +322,48 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
+def config_from_args(args: argparse.Namespace) -> SweepConfig:
+    """The SweepConfig of parsed command-line flags; ValueError naming an unknown device or an empty sweep."""
+    devices = tuple(d.strip() for d in args.devices.split(",") if d.strip())
+    for d in devices:
+        profiles.get(d)  # a clear error naming an unknown device before anything runs
+    cfg = SweepConfig(
+        models=args.model,
+        results=args.results,
+        runtimes=tuple(r.strip() for r in args.runtimes.split(",")),
+        threads=tuple(int(t) for t in args.threads.split(",")),
+        seq_len=args.seq_len,
+        batch=args.batch,
+        widths=parse_mults(args.widths, "widths"),
+        depths=parse_mults(args.depths, "depths"),
+        baselines=tuple(b for b in args.baselines.split(",") if b),
+        warmup=args.warmup,
+        min_runs=args.min_runs,
+        min_time_s=args.min_time,
+        processes=args.processes,
+        export_workers=args.export_workers,
+        export_only=args.export_only,
+        cache=records.check_out_dir(args.cache_dir, "--cache-dir") if args.cache_dir else None,
+        task=args.task,
+        devices=devices,
+        subnets=tuple(read_subnets(args.subnets)) if args.subnets else (),
+        subnets_source=args.subnets,
+    )
+    if not cfg.models and not cfg.baselines:
+        raise ValueError("nothing to measure: give --model and/or --baselines")
+    return cfg
+
+
+def config_from_argv(argv: list[str]) -> SweepConfig:
+    """The SweepConfig of a `python -m bench.sweep` command line (without the program): a command declared once as
+    its arguments both runs and is printed (bench.pareto's default run)."""
+    return config_from_args(build_parser().parse_args(argv))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        devices = tuple(d.strip() for d in args.devices.split(",") if d.strip())
-        for d in devices:
-            profiles.get(d)  # a clear error naming an unknown device before anything runs
-        cfg = SweepConfig(
-            models=args.model,
-            results=args.results,
-            runtimes=tuple(r.strip() for r in args.runtimes.split(",")),
-            threads=tuple(int(t) for t in args.threads.split(",")),
-            seq_len=args.seq_len,
-            batch=args.batch,
-            widths=parse_mults(args.widths, "widths"),
-            depths=parse_mults(args.depths, "depths"),
-            baselines=tuple(b for b in args.baselines.split(",") if b),
-            warmup=args.warmup,
-            min_runs=args.min_runs,
-            min_time_s=args.min_time,
-            processes=args.processes,
-            export_workers=args.export_workers,
-            export_only=args.export_only,
-            cache=records.check_out_dir(args.cache_dir, "--cache-dir") if args.cache_dir else None,
-            task=args.task,
-            devices=devices,
-            subnets=tuple(read_subnets(args.subnets)) if args.subnets else (),
-            subnets_source=args.subnets,
-        )
-        if not cfg.models and not cfg.baselines:
-            raise ValueError("nothing to measure: give --model and/or --baselines")
+        cfg = config_from_args(args)
         t0 = time.time()
         written = run_sweep(cfg)
     except ValueError as err:

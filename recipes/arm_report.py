@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pandas as pd
 
+import records
 from bench import figures
 from devices.qemu_arm import EMULATED
-import records
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -64,3 +64,17 @@ def test_leaves_import_nothing_above_them():
         for module in [m for m in graph if m.split(".")[0] == leaf]:
             bad = [t for t in graph.successors(module) if t.split(".")[0] in above]
             assert not bad, f"{module} imports {bad}"
+
+
+def test_the_report_reads_records_and_never_measures():
+    """bench.report (and what it draws with) reaches no sweep, export, target or runner, even inside a function."""
+    graph = import_graph()
+    reached = nx.descendants(graph, "bench.report") | {"bench.report"}
+    measuring = sorted(
+        m
+        for m in reached
+        if m.split(".")[0] == "devices"
+        or m
+        in ("bench.sweep", "bench.cells", "bench.export", "bench.artifacts", "bench.search_run")
+    )
+    assert not measuring, f"bench.report reaches {measuring}"

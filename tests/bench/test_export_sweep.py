@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
+import records
 from bench.export import ensure_artifact
 from bench.sweep import SweepConfig, run_sweep
 from bench.sweep import main as sweep_main
 from devices.inputs import read_input_spec
 from devices.local import LocalCpu, available
 from devices.request import RunRequest, RunResult
-import records
 from dynabert import DynaBert, SubnetSpec, extract, load_model
 from dynabert.evaluate import weights_sha
 

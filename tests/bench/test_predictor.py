@@ -7,8 +7,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from bench import predictor
 import records
+from bench import predictor
 from dynabert import BertSize, LayerwiseSpec, cost
 
 SIZE = BertSize(

@@ -3,8 +3,8 @@ import os
 
 import pytest
 
-from bench.stats import summarize
 import records
+from bench.stats import summarize
 from records import Record
 
 

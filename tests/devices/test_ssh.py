@@ -140,8 +140,8 @@ def test_ssh_check_and_run(server, tmp_path):
 
 
 def test_dropped_connection_mid_sweep_is_retried(server, tmp_path, monkeypatch):
-    from bench.sweep import SweepConfig, run_sweep
     import records
+    from bench.sweep import SweepConfig, run_sweep
 
     folder = tmp_path / "profiles"
     folder.mkdir()

@@ -4,8 +4,8 @@ import json
 
 import records
 from dynabert.config import default_grid
-from records import Record
 from recipes.cpu_report import Settings, analyse, write
+from records import Record
 
 
 def sweep_store(path, scale):

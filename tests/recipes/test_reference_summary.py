@@ -4,8 +4,8 @@ import json
 
 import records
 from dynabert.config import default_grid
-from records import Record
 from recipes.reference_summary import write
+from records import Record
 
 SPLIT = "dev (data/SST-2/dev.tsv, 500 examples)"
 
