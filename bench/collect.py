@@ -22,6 +22,16 @@ def is_benchmark_json(data: object) -> bool:
     return isinstance(data, dict) and "benchmarks" in data and "machine_info" in data
 
 
+def unused_benchmarks(data: dict) -> list[str]:
+    """Names of the benchmarks that carry no record fields (training throughput, session settings, ...): they
+    measured something other than a sub-network's latency cell, so they become no record."""
+    return [
+        b.get("fullname", b.get("name", "?"))
+        for b in data["benchmarks"]
+        if "subnet_id" not in b.get("extra_info", {})
+    ]
+
+
 def run_provenance(data: dict) -> records.Provenance:
     """The provenance every record of one pytest-benchmark run shares (machine_info and commit_info: gathered once
     per run by bench/conftest.py)."""

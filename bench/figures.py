@@ -1,9 +1,13 @@
 """Paper-style figures (matplotlib): accuracy vs params / FLOPs / latency with the Pareto front, the width x depth
 heat map, latency vs FLOPs per runtime, and instruction count vs FLOPs on the emulated ARM target.
 
-Conventions (stated in every legend or caption): DynaBERT points are coloured by width and connected across
-depth; baselines have their own markers; measured accuracy is a filled marker, cited accuracy a hollow one;
-the Pareto front (over every point drawn) is a dashed black step line. Each function returns the Figure so
+Conventions (stated in every legend or caption): a figure holds one condition (bench.conditions), named in its
+title; DynaBERT grid points are coloured by width and connected across depth, per-layer sub-networks have their
+own colour and marker, baselines their own markers; measured accuracy is a filled marker, cited accuracy a
+hollow one, accuracy of the torch model beside another runtime's latency a half-filled one; latency has error
+bars (range of the fresh processes' medians, else the samples' IQR); every point of the Pareto front (over every
+point drawn) is drawn and in the legend, the front a dashed black step line. FLOPs are per sequence; latency
+per query at batch 1, per batch (labelled) above. Each function returns the Figure so
 tests can inspect what was drawn; `save` writes PNG and SVG.
 """
 
@@ -24,15 +28,26 @@ from bench.frame import pareto_mask  # noqa: E402
 from dynabert.subnet import is_grid_id  # noqa: E402
 
 WIDTH_COLORS = {1.0: "#1b4f9c", 0.75: "#3a8fd1", 0.5: "#e08a1e", 0.25: "#c0392b"}
+PER_LAYER_COLOR = "#7b3fa0"  # per-layer (searched) sub-networks: their own colour and marker
 BASELINE_MARKERS = ["s", "D", "^", "v", "P", "X", "*"]
 AXES = {
     "params": ("active parameters (millions)", 1e6),
-    "flops": ("GFLOPs per sequence (2 x MACs, dense)", 1e9),
+    "flops_per_sequence": ("GFLOPs per sequence (2 x MACs, dense)", 1e9),
     "latency_ms_p50": ("median latency (ms)", 1.0),
 }
 plt.rcParams.update(
     {"font.size": 8, "axes.titlesize": 8, "legend.fontsize": 6.5, "figure.dpi": 150}
 )
+
+
+def latency_label(df: pd.DataFrame, stat: str = "median latency") -> str:
+    """The latency axis says what one number is: per query at batch 1, per batch of N otherwise (one batch:
+    a frame reaching here holds one condition, bench.conditions)."""
+    batches = sorted(df.batch_size.dropna().unique()) if "batch_size" in df else []
+    if len(batches) > 1:
+        raise ValueError(f"one latency axis for batches {batches}: split by bench.conditions first")
+    b = int(batches[0]) if batches else 1
+    return f"{stat} per query (ms)" if b == 1 else f"{stat} per batch of {b} (ms)"
 
 
 def save(fig, path: Path) -> list[Path]:
@@ -49,41 +64,97 @@ def save(fig, path: Path) -> list[Path]:
     return out
 
 
+def _source(row_measured: bool, from_artifact: bool | None, runtime: str | None) -> str:
+    """Which accuracy a point shows: cited, measured on the timed artifact itself, or measured on the torch
+    model and drawn beside another runtime's latency (a stand-in)."""
+    if not row_measured:
+        return "cited"
+    if from_artifact or runtime in (None, "torch") or pd.isna(runtime):
+        return "measured"
+    return "measured on the torch model"
+
+
+def _scatter(ax, part: pd.DataFrame, x: str, scale: float, style: dict, label: str) -> None:
+    """One series' points (hollow when cited, half-filled for a stand-in) and their error bars on latency."""
+    xs, ys = part[x] / scale, part.accuracy
+    src = style.pop("source")
+    fill = {"cited": "none", "measured": style["color"]}.get(src, "none")
+    if x == "latency_ms_p50" and "latency_ms_lo" in part and part.latency_ms_lo.notna().any():
+        lo, hi = (
+            (part.latency_ms_p50 - part.latency_ms_lo),
+            (part.latency_ms_hi - part.latency_ms_p50),
+        )
+        ax.errorbar(
+            xs,
+            ys,
+            xerr=[lo.fillna(0), hi.fillna(0)],
+            fmt="none",
+            ecolor=style["color"],
+            elinewidth=0.6,
+            capsize=1.5,
+            zorder=2,
+        )
+    ax.plot(
+        xs,
+        ys,
+        ls="none",
+        marker=style["marker"],
+        ms=style["ms"],
+        color=style["color"],
+        mfc=fill,
+        mec=style["color"],
+        mew=1.0,
+        zorder=style["zorder"],
+        label=label,
+        fillstyle="bottom" if src == "measured on the torch model" else "full",
+    )
+
+
+def _series(df: pd.DataFrame):
+    """(rows, style, label) of every point to draw: the grid by width (connected across depth), per-layer
+    sub-networks, then each baseline; split by accuracy source. Every row of `df` is in exactly one series."""
+    df = df.assign(
+        _src=[
+            _source(bool(m), a if "accuracy_from_artifact" in df else None, r)
+            for m, a, r in zip(
+                df.measured,
+                df.accuracy_from_artifact if "accuracy_from_artifact" in df else [None] * len(df),
+                df.runtime if "runtime" in df else [None] * len(df),
+            )
+        ]
+    )
+    grid = (df.family == "dynabert") & df.subnet_id.map(is_grid_id)
+    for (width, src), part in df[grid].groupby(["width_mult", "_src"], sort=False):
+        color = WIDTH_COLORS.get(width, "grey")
+        yield (
+            part,
+            dict(marker="o", ms=4, color=color, zorder=3, source=src, line=True),
+            (f"DynaBERT w={width:g} ({src})"),
+        )
+    per_layer = (df.family == "dynabert") & ~grid
+    for src, part in df[per_layer].groupby("_src", sort=False):
+        yield (
+            part,
+            dict(marker="h", ms=4.5, color=PER_LAYER_COLOR, zorder=3, source=src),
+            (f"DynaBERT per-layer sub-networks ({src})"),
+        )
+    base = df[df.family != "dynabert"]
+    for i, ((name, src), part) in enumerate(base.groupby(["label", "_src"], sort=True)):
+        marker = BASELINE_MARKERS[i % len(BASELINE_MARKERS)]
+        yield (
+            part,
+            dict(marker=marker, ms=5, color="black", zorder=4, source=src),
+            f"{name} ({src})",
+        )
+
+
 def _panel(ax, df: pd.DataFrame, x: str) -> None:
     label, scale = AXES[x]
-    dyn = df[
-        (df.family == "dynabert") & df.subnet_id.map(is_grid_id)
-    ]  # the grid's width series only, by id
-    for width, group in dyn.groupby("width_mult", sort=False):
-        for measured, part in group.groupby("measured"):
+    for part, style, name in _series(df):
+        if style.pop("line", False):
             part = part.sort_values(x)
-            color = WIDTH_COLORS.get(width, "grey")
-            ax.plot(part[x] / scale, part.accuracy, "-", color=color, lw=0.8, alpha=0.7)
-            ax.scatter(
-                part[x] / scale,
-                part.accuracy,
-                s=18,
-                marker="o",
-                color=color,
-                facecolors=color if measured else "none",
-                linewidths=1.0,
-                zorder=3,
-                label=f"DynaBERT w={width:g} ({'measured' if measured else 'cited'})",
-            )
-    base = df[df.family != "dynabert"]
-    for i, ((name, measured), part) in enumerate(base.groupby(["label", "measured"], sort=True)):
-        marker = BASELINE_MARKERS[i % len(BASELINE_MARKERS)]
-        ax.scatter(
-            part[x] / scale,
-            part.accuracy,
-            s=26,
-            marker=marker,
-            color="black",
-            facecolors="black" if measured else "none",
-            linewidths=1.0,
-            zorder=4,
-            label=f"{name} ({'measured' if measured else 'cited'})",
-        )
+            ax.plot(part[x] / scale, part.accuracy, "-", color=style["color"], lw=0.8, alpha=0.7)
+        _scatter(ax, part, x, scale, style, name)
     front = df[pareto_mask(df[x], df.accuracy)].sort_values(x)
     ax.step(
         front[x] / scale,
@@ -92,10 +163,10 @@ def _panel(ax, df: pd.DataFrame, x: str) -> None:
         ls="--",
         color="black",
         lw=0.9,
-        label="Pareto front",
+        label="Pareto front (over every point drawn)",
         zorder=2,
     )
-    ax.set_xlabel(label)
+    ax.set_xlabel(_wrap(latency_label(df) if x == "latency_ms_p50" else label, 26))
     ax.grid(alpha=0.3, lw=0.5)
 
 
@@ -107,7 +178,7 @@ def accuracy_figure(df: pd.DataFrame, task: str, title: str, with_latency: bool 
     """
     machines = list(dict.fromkeys(df.machine)) if with_latency and "machine" in df else [None]
     first = df[df.machine == machines[0]] if machines[0] is not None else df
-    panels = [("params", first, None), ("flops", first, None)]
+    panels = [("params", first, None), ("flops_per_sequence", first, None)]
     if with_latency:
         panels += [
             ("latency_ms_p50", df if m is None else df[df.machine == m], m) for m in machines
@@ -132,11 +203,29 @@ def accuracy_figure(df: pd.DataFrame, task: str, title: str, with_latency: bool 
     fig.suptitle(
         title, y=(1.02 if machines == [None] else 1.12) + extra
     )  # above the per-machine panel titles
-    handles, labels = axes[0].get_legend_handles_labels()
+    entries = {}  # every series of every panel, once: a point drawn only in one panel is in the legend too
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            entries.setdefault(label, handle)
     fig.legend(
-        handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.02), ncol=3, frameon=False
+        list(entries.values()),
+        list(entries),
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.1),
+        ncol=3,
+        frameon=False,
+        title=cited_sources(df),
+        title_fontsize=6,
     )
     return fig
+
+
+def cited_sources(df: pd.DataFrame) -> str | None:
+    """ "hollow markers: cited from <sources>", wrapped; None when nothing drawn is cited."""
+    if "measured" not in df or df.measured.astype(bool).all():
+        return None
+    sources = sorted(set(df[~df.measured.astype(bool)].accuracy_source.str.removeprefix("cited: ")))
+    return _wrap("hollow markers: accuracy cited from " + "; ".join(sources), 130)
 
 
 def heatmap_figure(table: pd.DataFrame, title: str):
@@ -166,51 +255,63 @@ def heatmap_figure(table: pd.DataFrame, title: str):
 
 
 def against_flops_figure(eff: pd.DataFrame, column: str, ylabel: str, scale: float, title: str):
-    """One line per runtime of `column` / scale against FLOPs, log-log."""
-    eff = eff if "machine" in eff else eff.assign(machine="")
+    """One line per runtime of `column` / scale against FLOPs per sequence, log-log. Colour = runtime (baselines
+    too), marker = model (circles for DynaBERT sub-networks), line style = machine; latency has error bars."""
+    from bench.frame import model_label
+
+    labelled = "machine" in eff and eff.machine.map(lambda m: isinstance(m, str)).all()
+    eff = eff if labelled else eff.assign(machine="")  # raw records: `machine` is the identity dict
+    if "flops_per_sequence" not in eff:
+        eff = eff.assign(flops_per_sequence=eff.flops / eff.get("batch_size", 1))
     machines = list(dict.fromkeys(eff.machine))
     fig, ax = plt.subplots(
         figsize=(3.4 if len(machines) == 1 else 4.6, 2.6 if len(machines) == 1 else 3.4)
     )
     family = eff.family if "family" in eff else pd.Series("dynabert", index=eff.index)
-    styles = [
-        "-",
-        "--",
-        ":",
-        "-.",
-    ]  # one line style per machine; runtimes keep their colours across machines
+    styles = ["-", "--", ":", "-."]  # one line style per machine; runtimes keep their colours
     colors = {rt: f"C{i}" for i, rt in enumerate(sorted(set(eff.runtime)))}
-    for (machine, runtime), part in eff[family == "dynabert"].groupby(
-        ["machine", "runtime"], sort=False
-    ):
-        part = part.sort_values("flops")
-        on = f" on {_wrap(machine, 60)}" if len(machines) > 1 else ""
-        ax.loglog(
-            part.flops / 1e9,
-            part[column] / scale,
-            "o",
-            ls=styles[machines.index(machine) % 4],
-            color=colors[runtime],
-            ms=3,
-            lw=0.8,
-            mfc=colors[runtime] if machines.index(machine) == 0 else "none",
-            label=f"DynaBERT, {runtime}{on}",
-        )
-    baselines = eff[family != "dynabert"].groupby(["model_id", "runtime", "machine"], sort=False)
     models = list(dict.fromkeys(eff[family != "dynabert"].model_id))
-    for (model, runtime, machine), part in baselines:
-        k = machines.index(machine)
+    groups = eff.assign(_base=family != "dynabert").groupby(
+        ["machine", "_base", "model_id", "runtime"], sort=False
+    )  # legend order: per machine, DynaBERT's runtimes, then each baseline's runtimes
+    order = sorted(
+        groups.groups, key=lambda k: (machines.index(k[0]), k[1], k[2], sorted(colors).index(k[3]))
+    )
+    for machine, base, model, runtime in order:
+        part = groups.get_group((machine, base, model, runtime)).sort_values("flops_per_sequence")
+        k, dyn = machines.index(machine), not base
+        on = f" on {_wrap(machine, 60)}" if len(machines) > 1 else ""
+        name = f"DynaBERT [{model_label(model)}]" if dyn else model_label(model)
+        xs, ys = part.flops_per_sequence / 1e9, part[column] / scale
+        if (
+            column == "latency_ms_p50"
+            and "latency_ms_lo" in part
+            and part.latency_ms_lo.notna().any()
+        ):
+            ax.errorbar(
+                xs,
+                ys,
+                yerr=[
+                    (part[column] - part.latency_ms_lo).fillna(0),
+                    (part.latency_ms_hi - part[column]).fillna(0),
+                ],
+                fmt="none",
+                ecolor=colors[runtime],
+                elinewidth=0.5,
+                capsize=1,
+            )
         ax.loglog(
-            part.flops / 1e9,
-            part[column] / scale,
-            BASELINE_MARKERS[models.index(model) % len(BASELINE_MARKERS)],
-            ms=5,
-            color="black" if k == 0 else "grey",
-            mfc="none",
-            label=f"{model}, {runtime}"
-            + (f" ({machine.split(':')[0]})" if len(machines) > 1 else ""),
+            xs,
+            ys,
+            "o" if dyn else BASELINE_MARKERS[models.index(model) % len(BASELINE_MARKERS)],
+            ls=styles[k % 4] if dyn else "none",
+            color=colors[runtime],
+            ms=3 if dyn else 5,
+            lw=0.8,
+            mfc=colors[runtime] if k == 0 and dyn else "none",
+            label=f"{name}, {runtime}{on}",
         )
-    readable_log_ticks(ax.xaxis, eff.flops / 1e9)
+    readable_log_ticks(ax.xaxis, eff.flops_per_sequence / 1e9)
     readable_log_ticks(ax.yaxis, eff[column] / scale)
     ax.set_xlabel("GFLOPs per sequence (2 x MACs, dense)")
     ax.set_ylabel(ylabel)
@@ -223,7 +324,7 @@ def against_flops_figure(eff: pd.DataFrame, column: str, ylabel: str, scale: flo
         fontsize=5.5,
         loc="upper center",
         bbox_to_anchor=(0.5, -0.16),
-        ncol=1,
+        ncol=1 if len(ax.get_legend_handles_labels()[1]) <= 8 else 2,
         title=named,
         title_fontsize=5.5,
     )
@@ -233,8 +334,8 @@ def against_flops_figure(eff: pd.DataFrame, column: str, ylabel: str, scale: flo
 
 def readable_log_ticks(axis, values: pd.Series) -> None:
     """Labelled ticks on a log axis whatever the data's span: the sparsest of decades; 1, 3; 1, 2, 5; 1, 2, 3, 5;
-    every 1..9 step that puts at least 3 labels on the data (e.g. 0.002, 0.003, 0.004 GFLOPs for the tiny model, where decade
-    ticks alone would leave the axis without one), else 4 evenly spaced ticks."""
+    every 1..9 step that puts at least 3 labels on the data (e.g. 0.002, 0.003, 0.004 GFLOPs for the tiny
+    model, where decade ticks alone would leave the axis without one), else 4 evenly spaced ticks."""
     from matplotlib.ticker import FormatStrFormatter, LogLocator, MaxNLocator, NullFormatter
 
     values = values[values > 0]
@@ -266,7 +367,7 @@ def _wrap(text: str, width: int) -> str:
 
 def latency_vs_flops_figure(eff: pd.DataFrame, title: str):
     """Median latency against FLOPs per runtime: how well FLOPs predict speed."""
-    return against_flops_figure(eff, "latency_ms_p50", "median latency (ms)", 1.0, title)
+    return against_flops_figure(eff, "latency_ms_p50", latency_label(eff), 1.0, title)
 
 
 def instructions_figure(eff: pd.DataFrame, title: str):
@@ -274,3 +375,15 @@ def instructions_figure(eff: pd.DataFrame, title: str):
     return against_flops_figure(
         eff, "instructions_per_inference", "guest instructions per inference (M)", 1e6, title
     )
+
+
+def drawn_points(ax) -> dict[str, list[tuple[float, float]]]:
+    """Legend label -> the (x, y) of every marker drawn on `ax` under it: what a reader sees, for tests and
+    checks (the figure's own data, not its pixels)."""
+    out: dict[str, list[tuple[float, float]]] = {}
+    for line in ax.lines:
+        if line.get_marker() in (None, "None", "", " ") or line.get_label().startswith("_"):
+            continue
+        xs, ys = line.get_xdata(), line.get_ydata()
+        out.setdefault(line.get_label(), []).extend(zip(map(float, xs), map(float, ys)))
+    return out

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 import records
-from bench.collect import is_benchmark_json, records_from_benchmark_json
+from bench.collect import is_benchmark_json, records_from_benchmark_json, unused_benchmarks
 
 CITED = Path(__file__).with_name("data") / "cited.csv"
 
@@ -45,6 +45,86 @@ def load_records(paths: list[str | Path]) -> list[records.Record]:
             )
         out += recs
     return out
+
+
+def input_notes(paths: list[str | Path]) -> list[str]:
+    """One note per pytest-benchmark input: how many of its benchmarks were not latency cells (so not drawn),
+    named (the first 8), and what the drawn ones measured (model, weights random or trained)."""
+    notes = []
+    for path in map(Path, paths):
+        if path.suffix != ".json":
+            continue
+        try:
+            data = json.loads(path.read_text())
+        except json.JSONDecodeError:
+            continue
+        if not is_benchmark_json(data):
+            continue
+        used = records_from_benchmark_json(path)
+        unused = unused_benchmarks(data)
+        models = sorted({model_label(r.model_id) for r in used})
+        line = f"{path.name}: {len(used)} of {len(data['benchmarks'])} pytest-benchmark benchmarks drawn "
+        line += f"(latency cells of {', '.join(models) or 'no model'})"
+        if unused:
+            names = ", ".join(unused[:8]) + (
+                f" and {len(unused) - 8} more" if len(unused) > 8 else ""
+            )
+            line += (
+                f"; {len(unused)} not used, because they carry no results-record fields "
+                f"(not latency cells of a sub-network): {names}"
+            )
+        notes.append(line)
+    return notes
+
+
+def newest_per_cell(recs: list[records.Record]) -> tuple[list[records.Record], int]:
+    """(one record per cell, how many repeats were set aside). The rule: a cell (Record.key) measured more than
+    once is drawn once, from its newest record by timestamp_utc (ties: the later in the inputs)."""
+    best: dict[tuple, tuple[str, int]] = {}
+    for i, r in enumerate(recs):
+        stamp = r.timestamp_utc or ""
+        if r.key not in best or stamp >= best[r.key][0]:
+            best[r.key] = (stamp, i)
+    keep = sorted(i for _, i in best.values())
+    return [recs[i] for i in keep], len(recs) - len(keep)
+
+
+def repeat_note(recs: list[records.Record]) -> str | None:
+    """A sentence naming how many cells were measured more than once (None when none was)."""
+    ok = [r for r in recs if r.status == "ok"]
+    kept, dropped = newest_per_cell(ok)
+    if not dropped:
+        return None
+    return (
+        f"{dropped} repeated measurement(s) of cells already measured (same model, sub-network, task, device, "
+        f"runtime, threads, batch, seq len and machine) set aside: each cell is drawn once, from its newest "
+        f"record; {len(kept)} cells in all"
+    )
+
+
+def spread(r: records.Record) -> tuple[float | None, float | None, str | None]:
+    """(low, high, what) of a latency record's error bar: the range of its fresh processes' medians (ms) when
+    it has two or more, else the interquartile range of its raw samples, else none."""
+    import numpy as np
+
+    medians = (r.env or {}).get("process_medians_ms") or []
+    if len(medians) >= 2:
+        return min(medians), max(medians), f"range of {len(medians)} process medians"
+    if r.samples_ms and len(r.samples_ms) >= 4:
+        lo, hi = np.percentile(r.samples_ms, [25, 75])
+        return float(lo), float(hi), f"IQR of {len(r.samples_ms)} samples"
+    return None, None, None
+
+
+def model_label(model_id: str) -> str:
+    """What a measured model is: an architecture preset has random weights (efficiency only), said so;
+    a training output is named by its folder."""
+    from dynabert.config import ARCHITECTURES
+
+    if model_id in ARCHITECTURES:
+        return f"{model_id}, random weights"
+    path = Path(model_id)
+    return path.parent.name if path.name == "best" else path.name
 
 
 def machine_id(r: records.Record) -> str:
@@ -108,7 +188,7 @@ def efficiency(
     """Latency records with status ok; refuses DynaBERT records of several checkpoints unless one is chosen.
     Columns machine_id and machine (a short label, see machine_labels; `roles` maps machine ids to role names)
     say which machine measured each row: rows of different machines are never pooled."""
-    ok = [r for r in recs if r.kind == "latency" and r.status == "ok"]
+    ok, _ = newest_per_cell([r for r in recs if r.kind == "latency" and r.status == "ok"])
     labels = machine_labels(ok, roles or {})
     order = {
         "this machine": 0,
@@ -116,7 +196,13 @@ def efficiency(
     }  # this machine's rows first, then the reference's
     ok = sorted(ok, key=lambda r: order.get((roles or {}).get(machine_id(r)), 2))
     rows = [
-        {**r.to_dict(), "machine_id": machine_id(r), "machine": labels[machine_id(r)]} for r in ok
+        {
+            **r.to_dict(),
+            "machine_id": machine_id(r),
+            "machine": labels[machine_id(r)],
+            **dict(zip(("latency_ms_lo", "latency_ms_hi", "latency_spread"), spread(r))),
+        }
+        for r in ok
     ]
     df = pd.DataFrame(rows)
     if df.empty:
@@ -135,6 +221,8 @@ def efficiency(
             f"choose one with --checkpoint SHA or pass one checkpoint's results"
         )
     df["latency_ms_p50"] = df.latency_ms_p50.astype(float)
+    # records hold FLOPs of the whole batch (bench.cells); figures and tables say per sequence
+    df["flops_per_sequence"] = df.flops / df.batch_size.fillna(1)
     return df
 
 
@@ -154,8 +242,9 @@ def measured_accuracy(recs: list[records.Record], task: str | None) -> pd.DataFr
             "params": r.params,
             "flops": r.flops,
             "accuracy_runtime": r.runtime,
+            "accuracy_seq_len": r.seq_len,
         }
-        for r in recs
+        for r in newest_per_cell(recs)[0]
         if r.kind == "accuracy" and r.status == "ok" and (task is None or r.task == task)
     ]
     return pd.DataFrame(rows)
@@ -165,9 +254,32 @@ def run_label(r: records.Record) -> str:
     """A short legend label for a measured record: the training folder it came from."""
     if r.family == "dynabert":
         return "DynaBERT (this run)"
-    path = Path(r.model_id)
-    name = path.parent.name if path.name == "best" else path.name
-    return f"{name} (this run)"
+    return f"{model_label(r.model_id)} (this run)"
+
+
+def cited_for(recs: list[records.Record], task: str, asked: bool | None) -> pd.DataFrame:
+    """The cited rows to draw beside `recs`: all of `task`'s when asked (True), none when refused (False), and by
+    default (None) only those of a model the records measured: the same architecture preset (model_id), or a
+    full-size record (width 1, depth 1) of the preset's shape (layers, heads, FFN size). So a MiniLM run gets
+    no cited BERT-base point, and the BERT-base-shaped default run gets the paper's."""
+    if asked is False:
+        return pd.DataFrame()
+    df = cited_accuracy(task)
+    if asked:
+        return df
+    from dynabert.config import ARCHITECTURES
+
+    shapes = {
+        (r.n_layers, r.n_heads, r.ffn_dim)
+        for r in recs
+        if r.width_mult == 1 and r.depth_mult == 1 and r.n_layers
+    }
+    mine = {r.model_id for r in recs} | {
+        name
+        for name, size in ARCHITECTURES.items()
+        if (size.num_layers, size.num_heads, size.ffn_size) in shapes
+    }
+    return df[df.model_id.isin(mine)]
 
 
 def cited_accuracy(task: str) -> pd.DataFrame:
@@ -175,6 +287,7 @@ def cited_accuracy(task: str) -> pd.DataFrame:
     df = df[df.task == task].rename(columns={"value": "accuracy", "source": "accuracy_source"})
     df["measured"] = False
     df["accuracy_runtime"] = None  # cited numbers are of the model, never of one runtime's artifact
+    df["accuracy_seq_len"] = None  # the source's own setting
     df["accuracy_source"] = "cited: " + df.accuracy_source + " (" + df.split + ")"
     return df
 
@@ -197,14 +310,19 @@ def joined(eff: pd.DataFrame, acc: pd.DataFrame) -> pd.DataFrame:
         "params",
         "flops",
         "flops_with_attention",
+        "flops_per_sequence",
         "latency_ms_p50",
         "latency_ms_p90",
+        "latency_ms_lo",
+        "latency_ms_hi",
+        "latency_spread",
         "peak_rss_mb",
         "artifact_bytes",
         "precision",
         "width_mult",
         "depth_mult",
         "instructions_per_inference",
+        "workload",
     ]
     eff = eff[[c for c in eff_cols if c in eff.columns]]
     parts = []
@@ -245,15 +363,22 @@ def pareto_mask(cost: pd.Series, accuracy: pd.Series) -> pd.Series:
 
 def summary_table(path: str | Path, seq_len: int | None = None, value: str = "latency_ms_p50"):
     """`value` (median latency in ms, or instructions per inference) by sub-network x runtime (pandas)."""
-    rows = [r.to_dict() for r in records.read(path) if r.kind == "latency" and r.status == "ok"]
-    df = pd.DataFrame(rows)
+    from bench.conditions import FIELDS
+
+    ok = [r for r in records.read(path) if r.kind == "latency" and r.status == "ok"]
+    df = pd.DataFrame([r.to_dict() for r in newest_per_cell(ok)[0]])  # each cell once: its newest
     if seq_len and not df.empty:
         df = df[df.seq_len == seq_len]
     if df.empty or df[value].isna().all():
         return None
     df = df[df[value].notna()]
     df["cell"] = df.model_id.where(df.family == "baseline", df.subnet_id)
-    return df.pivot_table(index="cell", columns="runtime", values=value, aggfunc="last", sort=False)
+    # a condition that differs between rows (device, threads, batch, machine, ...) becomes part of the row
+    held = [
+        c for c in (*FIELDS, "machine_fingerprint") if c in df and c not in ("runtime", "precision")
+    ]
+    index = [c for c in held if df[c].astype(str).nunique() > 1] + ["cell"]
+    return df.pivot_table(index=index, columns="runtime", values=value, aggfunc="last", sort=False)
 
 
 def print_summaries(path: str | Path, seq_len: int, where: str) -> None:

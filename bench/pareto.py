@@ -22,8 +22,9 @@ from pathlib import Path
 import pandas as pd
 
 import records
+from bench import conditions
 from bench.frame import cited_accuracy, efficiency, joined, load_records, measured_accuracy
-from bench.report import ReportSpec, build, portable_command, with_costs
+from bench.report import CITED_SEQ, ReportSpec, build, portable_command, with_costs
 from bench.sweep import config_from_argv, run_sweep
 from dynabert.subnet import is_grid_id
 from records.machine import this_machine
@@ -110,18 +111,22 @@ def is_reference(path: str) -> bool:
 
 
 def candidates(
-    inputs: list[str], device: str, runtime: str, task: str | None, checkpoint: str | None
+    inputs: list[str],
+    wanted: dict[str, object],
+    task: str | None,
+    checkpoint: str | None,
 ) -> pd.DataFrame:
-    """Every measured cell of (device, runtime) with its accuracy (measured first, else cited)."""
+    """Every measured cell of one condition (bench.conditions; `wanted` maps its fields to the values asked
+    for, None = any) with its accuracy (measured first, else cited). ValueError when the inputs, so filtered,
+    still mix conditions (naming each and the flag that chooses) or hold none."""
     recs = load_records(inputs)
     eff = efficiency(recs, checkpoint)
     if eff.empty:
         raise ValueError("the inputs hold no latency records; run python -m bench.sweep first")
-    eff = eff[(eff.device == device) & (eff.runtime == runtime)]
+    eff = conditions.keep(eff, wanted)
     if eff.empty:
-        raise ValueError(
-            f"no latency records for device {device!r} with runtime {runtime!r} in the inputs"
-        )
+        asked = ", ".join(f"{k} {v}" for k, v in wanted.items() if v is not None)
+        raise ValueError(f"no latency records for {asked} in the inputs")
     here = this_machine().fingerprint
     if (
         eff.machine_id == here
@@ -140,13 +145,15 @@ def candidates(
         raise ValueError(
             "no accuracy for these records: pass --task (cited) or add dynabert evaluate records"
         )
-    df = joined(eff, with_costs(acc, int(eff.seq_len.iloc[0])))
+    df = conditions.keep(joined(eff, with_costs(acc, CITED_SEQ)), wanted)
     if df.empty or df.accuracy.isna().all():
         raise ValueError(
-            f"no accuracy matches the latency records of {device!r} / {runtime!r}: measure the same "
+            f"no accuracy matches the latency records of {wanted.get('device')!r} / "
+            f"{wanted.get('runtime')!r}: measure the same "
             f"checkpoint's accuracy (python -m dynabert evaluate --checkpoint CK ... --results FILE, "
             f"then --results FILE here), or pass --task for cited accuracy of a preset's architecture"
         )
+    conditions.only_one(df, "select")
     return df
 
 
@@ -169,8 +176,17 @@ def select(
     return ranked.iloc[0], ranked
 
 
+def wanted_condition(args: argparse.Namespace) -> dict[str, object]:
+    """The condition fields `select` was given (one flag per field of bench.conditions.CONDITION)."""
+    return {
+        name: getattr(args, flag.lstrip("-").replace("-", "_"), None)
+        for name, _, flag, _ in conditions.CONDITION
+    }
+
+
 def cmd_select(args: argparse.Namespace) -> int:
-    df = candidates(args.results, args.device, args.runtime, args.task, args.checkpoint)
+    df = candidates(args.results, wanted_condition(args), args.task, args.checkpoint)
+    where = conditions.only_one(df, "select").title()
     stat = f"latency_ms_{args.latency_stat}"
     best, fits = select(df, args.max_latency_ms, args.max_memory_mb, args.min_accuracy, stat)
     budget = (
@@ -181,12 +197,12 @@ def cmd_select(args: argparse.Namespace) -> int:
     if best is None:
         closest = df.sort_values(stat).iloc[0]
         print(
-            f"no sub-network fits ({budget}) on {args.device} / {args.runtime}. Closest: {closest.label} "
+            f"no sub-network fits ({budget}) on {where}. Closest: {closest.label} "
             f"{closest.subnet_id} at {closest[stat]:.2f} ms, {closest.peak_rss_mb:.0f} MB, "
             f"{closest.accuracy:.1f}% ({closest.accuracy_source})"
         )
         return 1
-    print(f"best under {budget} on {args.device} / {args.runtime} ({len(fits)} of {len(df)} fit):")
+    print(f"best under {budget} on {where} ({len(fits)} of {len(df)} fit):")
     print(
         f"  {best.label} {best.subnet_id}: {best.accuracy:.1f}% ({best.accuracy_source}), median "
         f"{best.latency_ms_p50:.2f} ms, p90 {best.latency_ms_p90:.2f} ms, {best.params / 1e6:.1f} M params, "
@@ -224,11 +240,26 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument(
         "--task", action="append", default=[], help="task(s) to plot, e.g. sst2, mnli-m"
     )
-    ap.add_argument("--no-cited", action="store_true", help="leave out the cited accuracy table")
+    cited = ap.add_mutually_exclusive_group()
+    cited.add_argument(
+        "--cited",
+        dest="use_cited",
+        action="store_const",
+        const=True,
+        help="draw the task's whole cited table (default: only rows of a model the records measured, "
+        "e.g. the paper's BERT-base numbers beside a BERT-base-shaped run; never beside a MiniLM run)",
+    )
+    cited.add_argument(
+        "--no-cited",
+        dest="use_cited",
+        action="store_const",
+        const=False,
+        help="leave out the cited accuracy table",
+    )
     ap.add_argument("--checkpoint", help="keep DynaBERT records of this checkpoint sha only")
     ap.add_argument(
         "--out",
-        help="output folder (default reports/this-machine, or reports/<name of first input>)",
+        help="output folder (default reports/this-machine for the default run; required with --results)",
     )
     ap.add_argument("--title", default="DynaBERT sub-networks: accuracy and efficiency")
     ap.add_argument(
@@ -245,6 +276,18 @@ def build_parser() -> argparse.ArgumentParser:
     sel.add_argument("--results", action="append", default=None)
     sel.add_argument("--device", default="local-cpu")
     sel.add_argument("--runtime", default="onnxruntime")
+    sel.add_argument("--precision", help="fp32 or int8 (default: any)")
+    sel.add_argument(
+        "--threads", type=int, help="default: any (refused if the inputs hold several)"
+    )
+    sel.add_argument("--batch", type=int, help="batch size (default: any; refused if several)")
+    sel.add_argument(
+        "--seq-len", type=int, help="timed sequence length (default: any; refused if several)"
+    )
+    sel.add_argument("--workload", help="synthetic or task (default: any; refused if several)")
+    sel.add_argument(
+        "--accuracy-seq-len", type=int, help="length the accuracy was measured at (default: any)"
+    )
     sel.add_argument("--max-latency-ms", type=positive_number, required=True)
     sel.add_argument("--max-memory-mb", type=positive_number)
     sel.add_argument("--min-accuracy", type=float, help="percent")
@@ -291,13 +334,20 @@ def main(argv: list[str] | None = None) -> int:
         if not args.results:
             index = default_run(Path(args.out) if args.out else DEFAULT_OUT, args.min_time)
         else:
-            out = Path(args.out) if args.out else Path("reports") / Path(args.results[0]).stem
+            for path in args.results:  # a bad input's own reason first
+                records.check_readable(Path(path), "input")
+            if not args.out:
+                raise ValueError(
+                    "--results needs --out FOLDER: the report is written where you ask, never into the "
+                    "repository unasked (e.g. --out /tmp/my-report)"
+                )
+            out = Path(args.out)
             index = build(
                 ReportSpec(
                     args.results,
                     out,
                     args.task or ["sst2"],
-                    not args.no_cited,
+                    args.use_cited,
                     args.checkpoint,
                     args.title,
                     commands=[

@@ -5,24 +5,29 @@ Must not measure anything: it reads records (and the cited table) only.
 
 from __future__ import annotations
 
-import html
 import shlex
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from bench import figures
+from bench.conditions import FIELDS, IN_WORDS, Condition, split, varying
 from bench.frame import (
-    cited_accuracy,
+    cited_for,
     efficiency,
+    input_notes,
     joined,
     load_records,
     machine_detail,
     machine_id,
     measured_accuracy,
+    model_label,
     pareto_mask,
+    repeat_note,
 )
+from bench.page import to_html
 from dynabert.config import ARCHITECTURES, SubnetSpec
 from dynabert.flops import cost
 from dynabert.subnet import is_grid_id, parse_subnet
@@ -36,7 +41,9 @@ class ReportSpec:
     tasks: list[
         str
     ]  # measured task names are matched as is; cited rows by the same name (e.g. sst2, mnli-m)
-    use_cited: bool = True
+    # cited accuracy: True draws the task's whole cited table, False none, None (default) only the rows of a
+    # model the records measured (bench.frame.cited_for): a MiniLM run gets no cited BERT-base point
+    use_cited: bool | None = None
     checkpoint: str | None = None
     title: str = "DynaBERT sub-networks: accuracy and efficiency"
     commands: list[str] = field(default_factory=list)
@@ -85,6 +92,7 @@ def with_costs(acc: pd.DataFrame, seq_len: int) -> pd.DataFrame:
         if pd.isna(row.params) and row.model_id in ARCHITECTURES:
             c = cost(ARCHITECTURES[row.model_id], spec, seq_len)
             acc.at[i, "params"], acc.at[i, "flops"] = c.params_active, c.flops_dense
+    acc["flops_per_sequence"] = acc.flops  # accuracy rows: one sequence's FLOPs
     return acc
 
 
@@ -100,25 +108,35 @@ def table1(acc: pd.DataFrame) -> pd.DataFrame:
 
 
 def cells_table(j: pd.DataFrame) -> pd.DataFrame:
+    """One row per cell drawn; FLOPs per sequence; latency (ms) of one batch of the `batch` column (per query
+    at batch 1)."""
     cols = {
         "label": "model",
         "subnet_id": "sub-network",
         "device": "device",
         "machine": "machine",
         "runtime": "runtime",
+        "precision": "precision",
         "threads": "threads",
+        "batch_size": "batch",
         "seq_len": "seq",
+        "workload": "workload",
         "accuracy": "accuracy (%)",
+        "accuracy_seq_len": "accuracy seq",
         "accuracy_source": "accuracy source",
         "params_m": "params (M)",
-        "gflops": "GFLOPs",
+        "gflops": "GFLOPs per sequence",
         "latency_ms_p50": "median ms",
         "latency_ms_p90": "p90 ms",
+        "latency_spread": "spread (error bar)",
+        "latency_ms_lo": "spread low ms",
+        "latency_ms_hi": "spread high ms",
         "peak_rss_mb": "peak RSS increase (MB)",
         "size_mb": "file (MB)",
         "pareto": "on front",
     }
-    t = j.assign(params_m=j.params / 1e6, gflops=j.flops / 1e9, size_mb=j.artifact_bytes / 2**20)
+    flops = j.flops_per_sequence if "flops_per_sequence" in j else j.flops
+    t = j.assign(params_m=j.params / 1e6, gflops=flops / 1e9, size_mb=j.artifact_bytes / 2**20)
     return t[[c for c in cols if c in t]].rename(columns=cols)
 
 
@@ -157,7 +175,9 @@ def side_by_side(eff: pd.DataFrame) -> pd.DataFrame:
     """Median latency (ms) per cell, one column per machine, and the ratio of each to the first machine."""
     t = eff.assign(cell=eff.model_id.where(eff.family == "baseline", "DynaBERT " + eff.subnet_id))
     wide = t.pivot_table(
-        index=["device", "runtime", "threads", "cell"],
+        index=[
+            c for c in ("device", "runtime", "threads", "batch_size", "seq_len", "cell") if c in t
+        ],
         columns="machine",
         values="latency_ms_p50",
         aggfunc="last",
@@ -169,25 +189,27 @@ def side_by_side(eff: pd.DataFrame) -> pd.DataFrame:
     return wide
 
 
+INTRO = (
+    "Every number below says how it was obtained. Each figure and table holds one condition "
+    f"({IN_WORDS}), named in its title; a store mixing them gets one figure per condition. "
+    "Latency: median of per-run wall times after warm-up, one fresh process per cell, per query at batch 1 "
+    "and per batch (so labelled) above; error bars span the cell's fresh-process medians (else its samples' "
+    "interquartile range). A cell measured more than once is drawn once, from its newest record (Notes say "
+    "how many were set aside). FLOPs: 2 x MACs, dense (Linear layers), per sequence. Accuracy: *measured* "
+    "here (split named) or *cited* (source named), cited only beside the model it was cited for unless asked "
+    "(`--cited`); figures draw measured points filled, cited hollow, and the torch model's accuracy beside "
+    "another runtime's latency half-filled. Each latency is labelled with the machine that measured it; "
+    "machines are shown side by side, never pooled."
+)
+
+
 def build(spec: ReportSpec) -> Path:
     """Write figures, tables and index.md/index.html into spec.out; returns the index.md path."""
     recs = load_records(spec.inputs)
     eff = efficiency(recs, spec.checkpoint, roles(spec))
     out = spec.out
     out.mkdir(parents=True, exist_ok=True)
-    md = [
-        f"# {spec.title}",
-        "",
-        "Every number below says how it was obtained. Latency: median of per-run wall "
-        "times after warm-up, one fresh process per cell, batch and threads as stated. FLOPs: 2 x MACs, dense "
-        "(Linear layers), batch 1. Accuracy: *measured* here (split named) or *cited* (source named); figures "
-        "draw measured points filled and cited points hollow. Each latency is labelled with the machine that "
-        "measured it; machines are shown side by side, never pooled.",
-        "",
-        "## Machines",
-        *machine_lines(recs, eff),
-        "",
-    ]
+    md = [f"# {spec.title}", "", INTRO, "", "## Machines", *machine_lines(recs, eff), ""]
     if spec.commands:
         md += ["## Commands (from the repository root)", "```", *spec.commands, "```", ""]
     if not eff.empty and eff.machine_id.nunique() > 1:
@@ -202,51 +224,79 @@ def build(spec: ReportSpec) -> Path:
             wide.reset_index().to_markdown(index=False, floatfmt=".3g"),
             "",
         ]
-    notes: list[str] = []
-    seq = int(eff.seq_len.mode().iloc[0]) if not eff.empty else 128
+    notes = [n for n in (repeat_note(recs), *input_notes(spec.inputs)) if n]
     for task in spec.tasks:
-        md += task_lines(spec, task, recs, eff, seq, notes)
+        md += task_lines(spec, task, recs, eff, notes)
     md += efficiency_lines(eff, out, notes)
     if notes:
         md += ["## Notes", *[f"- {n}" for n in notes], ""]
     index = out / "index.md"
     index.write_text("\n".join(md))
-    (out / "index.html").write_text(_html(md, spec.title))
+    (out / "index.html").write_text(to_html("\n".join(md), spec.title))
     for n in notes:
         print(f"note: {n}")
     return index
 
 
-def task_lines(
-    spec: ReportSpec, task: str, recs, eff: pd.DataFrame, seq: int, notes: list[str]
-) -> list[str]:
-    """One task's section: accuracy vs size, Table-1 layouts, and accuracy vs latency per device/runtime/threads."""
-    out, fig_dir = spec.out, spec.out / "figures"
-    acc = measured_accuracy(recs, task)
-    if spec.use_cited:
-        acc = pd.concat([acc, cited_accuracy(task)], ignore_index=True)
+CITED_SEQ = (
+    128  # FLOPs of a cited row: at the sources' GLUE length (DESIGN.md: seq 128 unless stated)
+)
+
+
+def task_lines(spec: ReportSpec, task: str, recs, eff: pd.DataFrame, notes: list[str]) -> list[str]:
+    """One task's section: accuracy vs size, Table-1 layouts, and accuracy vs latency per condition."""
+    acc = pd.concat(
+        [measured_accuracy(recs, task), cited_for(recs, task, spec.use_cited)], ignore_index=True
+    )
     if acc.empty:
         notes.append(
-            f"no accuracy for task {task!r} (neither measured records nor cited rows): accuracy "
-            f"figures for it are not drawn; efficiency figures below still are"
+            f"no accuracy for task {task!r} (no measured records, and no cited rows for the models "
+            f"measured; `--cited` draws the cited table anyway): accuracy figures for it are not drawn; "
+            f"efficiency figures below still are"
         )
         return []
-    acc = with_costs(acc, seq)
+    acc = with_costs(acc, CITED_SEQ)
     md = [f"## {task}", ""]
     missing = sorted(set(acc[acc.params.isna()].label))
     if missing:
         notes.append(f"{task}: no architecture known for {missing}; left out of the size axes")
     acc = acc.dropna(subset=["params"])
+    md += size_lines(spec, task, acc)
+    j = joined(eff, acc)
+    unpaired = (
+        sorted(
+            {model_label(m) for m in eff.model_id} - {model_label(m) for m in j.get("model_id", [])}
+        )
+        if not eff.empty
+        else []
+    )
+    if unpaired:
+        notes.append(
+            f"{task}: latency measured but no {task} accuracy (measured, or cited for its architecture) for "
+            f"{', '.join(unpaired)}: left out of the {task} accuracy figures, drawn in latency vs FLOPs"
+        )
+    parts = [(c, p) for c, p in split(j) if p.latency_ms_p50.notna().any()] if not j.empty else []
+    for cond, part in parts:  # emulated targets have instruction counts, no latency to plot
+        md += latency_lines(task, part.copy(), spec.out, cond, varying(parts))
+    return md
+
+
+def size_lines(spec: ReportSpec, task: str, acc: pd.DataFrame) -> list[str]:
+    """Accuracy vs params and FLOPs per sequence (one figure per accuracy length) and the Table-1 layouts."""
+    out, fig_dir, md = spec.out, spec.out / "figures", []
     model_acc = acc[
         acc.accuracy_runtime.isna()
-    ]  # the model's own accuracy (torch); artifacts' go with latency
-    fig = figures.accuracy_figure(
-        model_acc.assign(latency_ms_p50=float("nan")),
-        task,
-        f"{task}: accuracy vs size (FLOPs at seq {seq})",
-        with_latency=False,
-    )
-    md.append(_img(figures.save(fig, fig_dir / f"{task}_accuracy_size")[0], out))
+    ]  # the model's own (torch); artifacts' go with latency
+    parts = split(model_acc, ("accuracy_seq_len",))
+    for cond, part in parts:
+        length = cond.get("accuracy_seq_len")
+        flops_at = f"FLOPs per sequence at seq {length or CITED_SEQ}"
+        title = f"{task}: accuracy vs size ({cond.title() + ', ' if length else ''}{flops_at})"
+        fig = figures.accuracy_figure(
+            part.assign(latency_ms_p50=float("nan")), task, title, with_latency=False
+        )
+        stem = f"{task}_accuracy_size{cond.stem(varying(parts))}"
+        md.append(_img(figures.save(fig, fig_dir / stem)[0], out))
     for src, part in model_acc.groupby("measured"):
         t1 = table1(part)
         if t1.empty:
@@ -263,56 +313,47 @@ def task_lines(
             ),
             "",
         ]
-        md.append(
-            _img(
-                figures.save(figures.heatmap_figure(t1, f"{task}, {kind}"), fig_dir / name)[0], out
-            )
-        )
-    j = joined(eff, acc)
-    for (device, runtime, threads), part in (
-        j.groupby(["device", "runtime", "threads"]) if not j.empty else []
-    ):
-        if (
-            part.latency_ms_p50.notna().any()
-        ):  # emulated targets: instruction counts, no latency to plot
-            md += latency_lines(task, part.copy(), eff, out, seq, (device, runtime, threads))
+        heat = figures.heatmap_figure(t1, f"{task}, {kind}")
+        md.append(_img(figures.save(heat, fig_dir / name)[0], out))
     return md
 
 
 def latency_lines(
-    task: str, part: pd.DataFrame, eff: pd.DataFrame, out: Path, seq: int, where: tuple
+    task: str, part: pd.DataFrame, out: Path, cond: Condition, differ: tuple[str, ...]
 ) -> list[str]:
-    """Accuracy vs latency of one (device, runtime, threads), its Pareto front marked, and its cell table."""
-    device, runtime, threads = where
+    """Accuracy vs latency of one condition, its Pareto front (one per machine) marked, and its cell table."""
+    device, runtime, threads = (cond.get(k) for k in ("device", "runtime", "threads"))
     part["pareto"] = (
         False  # a front per machine: latencies of different machines are never compared
     )
     for _, rows in part.groupby("machine"):
         part.loc[rows.index, "pareto"] = pareto_mask(rows.latency_ms_p50, rows.accuracy)
-    batch = (
-        ", ".join(f"{b:g}" for b in sorted(part.batch_size.dropna().unique()))
-        if "batch_size" in part
-        else "1"
-    )
-    title = f"{task}: {device}, {runtime}, {threads} thread(s), seq {seq}, batch {batch}; latency per machine"
+    title = f"{task}: {cond.title()}; latency per machine"
     measured = part[part.measured.astype(bool)]
-    acc_note = ""
+    notes = []
     if not measured.empty and measured.accuracy_from_artifact.all():
-        acc_note = f"accuracy measured on the {runtime} artifacts themselves"
+        notes.append(f"accuracy measured on the {runtime} artifacts themselves")
     elif not measured.empty and measured.accuracy_from_artifact.any():
-        acc_note = f"accuracy measured on the {runtime} artifacts where the table says so, else the torch model's"
-    elif runtime.endswith("int8") and not measured.empty:
-        acc_note = "accuracy is the fp32 model's (int8 accuracy not measured)"
-    title += f"\n{acc_note}" if acc_note else ""
-    stem = f"{task}_{device}_{runtime}_t{threads}"
+        notes.append(
+            f"accuracy measured on the {runtime} artifacts where the table says so, else the torch "
+            f"model's (half-filled markers)"
+        )
+    elif runtime != "torch" and not measured.empty:
+        notes.append(f"accuracy is the torch model's, not the {runtime} artifacts' (not measured)")
+    length, seq = cond.get("accuracy_seq_len"), cond.get("seq_len")
+    if length and seq and length != seq:
+        notes.append(f"accuracy measured at length {length}, latency timed at length {seq}")
+    title = "\n".join(textwrap.fill(line, 90) for line in (title, *notes))
+    own = tuple(f for f in differ if f not in ("device", "runtime", "threads", "precision"))
+    stem = f"{task}_{device}_{runtime}_t{threads}{cond.stem(own)}"
+    fig = figures.accuracy_figure(part, task, title)
     md = [
         "",
-        f"### {device} / {runtime} / {threads} thread(s)",
+        f"### {cond.title(skip=('accuracy_seq_len',))}",
         "",
-        *([acc_note.capitalize() + ".", ""] if acc_note else []),
-        _img(
-            figures.save(figures.accuracy_figure(part, task, title), out / "figures" / stem)[0], out
-        ),
+        *[n[0].upper() + n[1:] + "." for n in notes],
+        "",
+        _img(figures.save(fig, out / "figures" / stem)[0], out),
         "",
     ]
     table = cells_table(part)
@@ -320,73 +361,42 @@ def latency_lines(
     return md + [table.to_markdown(index=False, floatfmt=".4g"), ""]
 
 
+SERIES = ("runtime", "precision")  # latency vs FLOPs: runtimes are the lines of one figure
+
+
 def efficiency_lines(eff: pd.DataFrame, out: Path, notes: list[str]) -> list[str]:
-    """Latency (or exact instructions, emulated) against FLOPs per device, and efficiency.csv."""
+    """Latency (or exact instructions, emulated) against FLOPs, one figure per condition (runtimes as lines),
+    and efficiency.csv."""
     if eff.empty:
         notes.append(
             "no latency records: latency figures are not drawn (run python -m bench.sweep)"
         )
         return []
     md, fig_dir = ["## Latency against FLOPs", ""], out / "figures"
-    for device, part in eff.groupby("device"):
-        batch = ", ".join(f"{b:g}" for b in sorted(part.batch_size.dropna().unique()))
-        title = f"{device}: median latency vs FLOPs (seq {int(part.seq_len.iloc[0])}, batch {batch}), per machine"
-        if part.latency_ms_p50.notna().any():
-            md.append(
-                _img(
-                    figures.save(
-                        figures.latency_vs_flops_figure(part[part.latency_ms_p50.notna()], title),
-                        fig_dir / f"latency_vs_flops_{device}",
-                    )[0],
-                    out,
-                )
-            )
+    parts = split(eff, tuple(f for f in FIELDS if f not in SERIES))
+    for cond, part in parts:  # a file name says what differs from the same device's other figures
+        same_device = [(c, p) for c, p in parts if c.get("device") == cond.get("device")]
+        stem = f"{cond.get('device')}{cond.stem(varying(same_device))}"
+        timed = part[part.latency_ms_p50.notna()]
+        if not timed.empty:
+            title = textwrap.fill(f"{cond.title()}: median latency vs FLOPs, per machine", 60)
+            fig = figures.latency_vs_flops_figure(timed, title)
+            md.append(_img(figures.save(fig, fig_dir / f"latency_vs_flops_{stem}")[0], out))
         arm = (
             part[part.instructions_per_inference.notna()]
             if "instructions_per_inference" in part
             else part[:0]
         )
         if not arm.empty:
-            md.append(
-                _img(
-                    figures.save(
-                        figures.instructions_figure(
-                            arm,
-                            f"{device}: exact guest instructions "
-                            f"per inference, seq {int(arm.seq_len.iloc[0])} "
-                            "(emulated, not time)",
-                        ),
-                        fig_dir / f"instructions_vs_flops_{device}",
-                    )[0],
-                    out,
-                )
+            title = textwrap.fill(
+                f"{cond.title()}: exact guest instructions per inference (emulated, not time)", 60
             )
-    all_cells = eff.assign(label=eff.model_id, accuracy=float("nan"))
+            fig = figures.instructions_figure(arm, title)
+            md.append(_img(figures.save(fig, fig_dir / f"instructions_vs_flops_{stem}")[0], out))
+    all_cells = eff.assign(label=eff.model_id.map(model_label), accuracy=float("nan"))
     cells_table(all_cells).to_csv(out / "efficiency.csv", index=False)
     return md + ["", "All efficiency records: `efficiency.csv`.", ""]
 
 
 def _img(path: Path, base: Path) -> str:
     return f"![{path.stem}]({path.relative_to(base).as_posix()})"
-
-
-def _html(md: list[str], title: str) -> str:
-    """A plain HTML rendering of the same lines: headings, images and pre-formatted tables."""
-    body = []
-    for line in md:
-        if line.startswith("#"):
-            level = len(line) - len(line.lstrip("#"))
-            body.append(f"<h{level}>{html.escape(line.lstrip('# '))}</h{level}>")
-        elif line.startswith("!["):
-            src = line[line.index("(") + 1 : -1]
-            body.append(f'<p><img src="{html.escape(src)}" style="max-width:100%"></p>')
-        elif line.strip():
-            body.append(
-                f"<pre>{html.escape(line)}</pre>"
-                if line.startswith("|")
-                else f"<p>{html.escape(line)}</p>"
-            )
-    return (
-        f"<!doctype html><meta charset='utf-8'><title>{html.escape(title)}</title>\n"
-        + "\n".join(body)
-    )

@@ -135,7 +135,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
         raise ValueError(
             f"--output-dir {out} is a file; the sub-network is saved as a directory: choose a new path"
         )
-    sub = save_subnet(dyna, spec, out, checkpoint, tokenizer, results)
+    sub = save_subnet(dyna, spec, out, checkpoint, tokenizer, results, args.task)
     shapes = sub.config.layer_shapes()
     heads, ffn = (
         "/".join(str(v[i]) for v in shapes) if len(set(shapes)) > 1 else str(shapes[0][i])
@@ -198,6 +198,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="results store whose accuracy records go on the model card (default: "
         "CHECKPOINT/accuracy.jsonl when it exists)",
+    )
+    ext.add_argument(
+        "--task",
+        help="GLUE task whose label names the outputs carry (SST-2: negative/positive), so transformers' "
+        "pipeline shows them (default: the task of the sub-network's accuracy records, if one)",
     )
     ext.set_defaults(func=cmd_extract)
 

@@ -150,3 +150,27 @@ def eval_labels(task: TaskSpec, config, train_file: Path | None) -> tuple[str, .
         f"there is no training file to read the custom task's labels from; put train.tsv beside the "
         f"dev file or evaluate a checkpoint trained by `dynabert train --task custom`"
     )
+
+
+def named_outputs(config, task: TaskSpec) -> dict[int, str] | None:
+    """Output index -> the task's label name (SST-2: {0: 'negative', 1: 'positive'}), for an extracted model's
+    config so transformers' pipeline prints names, not '0'/'1' or LABEL_0. The checkpoint's own label order is
+    kept (matched by name, generic names in order: checkpoint_order). None when the task names no labels
+    (regression, a custom task) or its names do not match the checkpoint's label count."""
+    if task.labels is None or len(task.label_names) != len(task.labels):
+        return None
+    if config.num_labels != len(task.labels):
+        return None
+    order = checkpoint_order(config, task, task.labels, "checkpoint")
+    order = list(range(config.num_labels)) if order is None else order
+    return {i: task.label_names[j][0] for i, j in enumerate(order)}
+
+
+def task_of_key(key: str) -> TaskSpec | None:
+    """The GLUE task a records' task key names ('sst2', or MNLI's 'mnli-m'); None for an unknown key."""
+    from dynabert.data import GLUE_TASKS
+
+    for task in GLUE_TASKS.values():
+        if key == task.name or key in dict(task.split_keys).values():
+            return task
+    return None

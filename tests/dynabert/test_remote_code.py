@@ -294,3 +294,49 @@ def test_model_card_states_source_cost_and_measured_accuracy(tmp_path):
         )
         == 2
     )
+
+
+@pytest.mark.parametrize("how", ["--task", "accuracy records"])
+def test_an_extracted_sst2_subnetwork_names_its_outputs_negative_and_positive(tmp_path, how):
+    """A checkpoint trained on SST-2 calls its outputs '0' and '1' (the task's raw labels); the extracted
+    sub-network carries the task's names, so transformers' pipeline prints negative / positive (issue 29)."""
+    from transformers import pipeline
+
+    hf = tiny_bert()
+    hf.config.id2label, hf.config.label2id = (
+        {0: "1", 1: "0"},
+        {"1": 0, "0": 1},
+    )  # its own order kept
+    spec = SubnetSpec(0.5, 0.5)
+    store = tmp_path / "acc.jsonl"
+    records.append(
+        store,
+        records.Record(
+            kind="accuracy",
+            subnet_id=spec.subnet_id,
+            width_mult=0.5,
+            depth_mult=0.5,
+            model_id="ck",
+            checkpoint_sha=weights_sha(hf),
+            task="sst2",
+            metric_name="accuracy",
+            metric_value=0.8,
+        ),
+    )
+    out = tmp_path / "sub"
+    task = "sst2" if how == "--task" else None
+    sub = save_subnet(
+        DynaBert(hf),
+        spec,
+        out,
+        "ck",
+        tokenizer_for(hf.config),
+        store if task is None else None,
+        task,
+    )
+    assert sub.config.id2label == {0: "positive", 1: "negative"}
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["id2label"] == {"0": "positive", "1": "negative"}
+    assert saved["label2id"] == {"positive": 0, "negative": 1}
+    classifier = pipeline("text-classification", model=str(out), trust_remote_code=True)
+    assert {s["label"] for s in classifier(SENTENCES[0], top_k=None)} == {"negative", "positive"}
