@@ -167,6 +167,11 @@ def with_artifact(base: Base, meta: dict) -> Base | records.Record:
     return base
 
 
+def _median_of(results: list[RunResult], key: str) -> float | None:
+    values = [getattr(r, key) for r in results if getattr(r, key) is not None]
+    return statistics.median(values) if values else None
+
+
 def pool(results: list[RunResult]) -> RunResult:
     """One result from several processes: timed runs pooled; each process's median kept for the spread."""
     first = results[0]
@@ -176,17 +181,12 @@ def pool(results: list[RunResult]) -> RunResult:
         or first.instructions_per_inference is not None
     ):
         return first
-
-    def median_of(key: str) -> float | None:
-        values = [getattr(r, key) for r in results if getattr(r, key) is not None]
-        return statistics.median(values) if values else None
-
     rss = [r.peak_rss_increase_mb for r in results if r.peak_rss_increase_mb is not None]
     return replace(
         first,
         samples_ms=[s for r in results for s in r.samples_ms],
-        load_ms=median_of("load_ms"),
-        first_inference_ms=median_of("first_inference_ms"),
+        load_ms=_median_of(results, "load_ms"),
+        first_inference_ms=_median_of(results, "first_inference_ms"),
         peak_rss_increase_mb=max(rss) if rss else None,
         extra={
             **first.extra,

@@ -166,6 +166,19 @@ def ranked(scorer: Scorer) -> list[Scored]:
     return sorted(fit, key=lambda s: (-s.accuracy, s.predicted, s.spec.subnet_id))
 
 
+def child_maker(
+    cfg: SearchConfig, n: int, parents: list[LayerwiseSpec], space: Space, rng: random.Random
+) -> Callable[[], LayerwiseSpec]:
+    """How the `n`-th child of a generation is drawn: at random, or by mutating (even `n`) or crossing (odd `n`)
+    the given `parents`. The parents are bound here, per call, so a maker kept past its generation still draws
+    from that generation's parents."""
+    if cfg.strategy == "random" or not parents:
+        return lambda: random_spec(space, rng)
+    if n % 2 == 0:
+        return lambda: mutate(rng.choice(parents), space, rng, cfg.mutation_prob)
+    return lambda: crossover(rng.choice(parents), rng.choice(parents), rng)
+
+
 def search(
     space: Space, scorer: Scorer, cfg: SearchConfig, start: list[LayerwiseSpec] = ()
 ) -> list[Scored]:
@@ -181,12 +194,7 @@ def search(
         parents = [s.spec for s in ranked(scorer)[: cfg.parents]]
         taken: set = set()
         for n in range(cfg.population - (len(seeds) if generation == 0 else 0)):
-            if cfg.strategy == "random" or not parents:
-                make = lambda: random_spec(space, rng)  # noqa: E731
-            elif n % 2 == 0:
-                make = lambda: mutate(rng.choice(parents), space, rng, cfg.mutation_prob)  # noqa: E731
-            else:
-                make = lambda: crossover(rng.choice(parents), rng.choice(parents), rng)  # noqa: E731
+            make = child_maker(cfg, n, parents, space, rng)
             child = feasible(make, scorer, space, taken=taken)
             if child is not None:
                 taken.add(child.subnet_id)

@@ -22,6 +22,8 @@ from devices.runner import load, make_inputs
 from dynabert.flops import cost
 from records import Provenance
 
+pytestmark = pytest.mark.slow  # the measurement suite: exports and times every cell
+
 
 @pytest.mark.bench
 def test_latency(benchmark, bench_cell, bench_settings, loaded_models, tmp_path_factory):

@@ -20,6 +20,8 @@ from devices.runner import load, make_inputs
 from dynabert.config import default_grid
 from dynabert.flops import cost
 
+pytestmark = pytest.mark.slow  # the measurement suite: exports and times every cell
+
 CELLS = [
     (spec, fmt, v) for spec in default_grid() for fmt in ("onnx", "onnx-int8") for v in VARIANTS
 ]

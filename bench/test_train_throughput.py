@@ -23,6 +23,8 @@ from dynabert.losses import LossSettings
 from dynabert.model import DynaBert
 from dynabert.presets import load_model
 
+pytestmark = pytest.mark.slow  # the measurement suite: times training steps
+
 BATCH, SEQ, ROUNDS = 32, 64, 5
 
 

@@ -145,7 +145,7 @@ def setup(cache: Path | None = None) -> Path:
             capture_output=True,
         )  # pitfall 5: precompiled stdlib
     (cache / "home").mkdir(exist_ok=True)
-    for runtime, (site, packages) in SITES.items():
+    for site, packages in SITES.values():
         if not (cache / site).is_dir():
             tmp = cache / f"{site}.tmp"
             shutil.rmtree(tmp, ignore_errors=True)

@@ -646,14 +646,14 @@ def lookup_error(
     import re
 
     msg = str(err)
-    for pattern, where in LOOKUP_ERRORS:
-        if m := re.search(pattern, msg):
-            idx, rows = int(m.group(1)), int(m.group(2)) + 1
-            break
-    else:
-        if "index out of range in self" not in msg:  # torch's embedding
-            return None
+    hits = [(m, where) for pattern, where in LOOKUP_ERRORS if (m := re.search(pattern, msg))]
+    if hits:
+        m, where = hits[0]
+        idx, rows = int(m.group(1)), int(m.group(2)) + 1
+    elif "index out of range in self" in msg:  # torch's embedding
         idx, rows, where = None, None, "torch embedding"
+    else:
+        return None
     low, high = token_id_range(vocab_size)
     flags = []  # the flag(s) whose drawn values reach the bad index
     if idx is None or idx < type_vocab_size:

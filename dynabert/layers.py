@@ -156,7 +156,8 @@ def classify(
 ) -> torch.Tensor:
     """Sequence-classification head on the first token -> logits [B, num_labels].
 
-    bert-pooler: tanh(dense(h0)) -> dropout -> classifier. roberta-head: dropout -> dense -> tanh -> dropout -> out_proj.
+    bert-pooler: tanh(dense(h0)) -> dropout -> classifier.
+    roberta-head: dropout -> dense -> tanh -> dropout -> out_proj.
     distilbert-head: relu(pre_classifier(h0)) -> dropout -> classifier.
     """
     first = hidden[:, 0]  # [B, S, H] -> [B, H]

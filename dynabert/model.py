@@ -1,4 +1,5 @@
-"""The dynamic BERT/RoBERTa/DistilBERT classifier: one set of weights, run at any active (width, depth) (DynaBERT, spec 1).
+"""The dynamic BERT/RoBERTa/DistilBERT classifier: one set of weights, run at any active (width, depth)
+(DynaBERT, spec 1).
 
 Wraps a Hugging Face *ForSequenceClassification model and computes on views of its own parameters (no copies),
 through the same layer functions as the extracted model (layers.py). Holds one piece of state: the active spec.

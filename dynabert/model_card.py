@@ -100,8 +100,9 @@ def _source_rows(facts: CardFacts, c: SubnetCost) -> list[str]:
         f"(head size {size.head_size}) |",
         f"| FFN neurons per layer | {_per_layer(c.ffn_dim, c.layer_ffn)} of {size.ffn_size} |",
         f"| parameters | {c.params_active:,} (the checkpoint: {c.params_total:,}) |",
-        f"| FLOPs, batch 1, seq {CARD_SEQ_LEN} | {c.flops_dense / 1e9:.4f} G dense, {c.flops_with_attention / 1e9:.4f} G "
-        f"with attention (the checkpoint: {full.flops_with_attention / 1e9:.4f} G) |",
+        f"| FLOPs, batch 1, seq {CARD_SEQ_LEN} | {c.flops_dense / 1e9:.4f} G dense, "
+        f"{c.flops_with_attention / 1e9:.4f} G with attention "
+        f"(the checkpoint: {full.flops_with_attention / 1e9:.4f} G) |",
         f"| labels | {labels} |",
     ]
 
@@ -158,8 +159,9 @@ def model_card(facts: CardFacts) -> ModelCard:
     body = [
         f"# {facts.name}",
         "",
-        f"A dense sub-network of `{facts.source}` {_where(c)}, extracted by `python -m dynabert extract` (DynaBERT, Hou et al., NeurIPS 2020): "
-        f"the kept heads, FFN neurons and layers are copied, nothing is retrained.",
+        f"A dense sub-network of `{facts.source}` {_where(c)}, extracted by `python -m dynabert extract` "
+        "(DynaBERT, Hou et al., NeurIPS 2020): the kept heads, FFN neurons and layers are copied, "
+        "nothing is retrained.",
         "",
         "| | |",
         "|---|---|",

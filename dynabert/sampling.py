@@ -61,16 +61,25 @@ def subnets_for_step(
     return [specs[i] for i in sorted(chosen)]
 
 
+def _cost(spec: SubnetSpec) -> float:
+    return spec.width_mult * spec.depth_mult
+
+
 def expected_cost_share(specs: list[SubnetSpec], k: int | None) -> float:
     """Expected sum of width x depth of one step's draw over that of the whole grid (a FLOPs proxy of the
     sub-network passes; the teacher forward and optimizer step are left out). 1.0 for all."""
     if k is None or k >= len(specs):
         return 1.0
     big, small = largest_and_smallest(specs)
-    cost = lambda s: s.width_mult * s.depth_mult  # noqa: E731
-    rest = [cost(s) for s in specs if s not in (big, small)]
-    total = sum(cost(s) for s in specs)
-    return (cost(big) + cost(small) + (k - 2) * sum(rest) / len(rest)) / total
+    rest = [_cost(s) for s in specs if s not in (big, small)]
+    total = sum(_cost(s) for s in specs)
+    return (_cost(big) + _cost(small) + (k - 2) * sum(rest) / len(rest)) / total
+
+
+def _per_step(sampling: dict) -> str:
+    if sampling["subnets_per_step"] >= len(sampling["grid"]):
+        return "all (the default)"
+    return f"--subnets-per-step {sampling['subnets_per_step']}"
 
 
 def check_same_sampling(saved: dict, now: dict, was: str, fix: str) -> None:
@@ -81,12 +90,7 @@ def check_same_sampling(saved: dict, now: dict, was: str, fix: str) -> None:
             if saved["grid"] == now["grid"]
             else f"{len(now['grid'])} ({', '.join(now['grid'])})"
         )
-        k = lambda s: (
-            "all (the default)"
-            if s["subnets_per_step"] >= len(s["grid"])  # noqa: E731
-            else f"--subnets-per-step {s['subnets_per_step']}"
-        )
         raise ValueError(
-            f"{was} with {k(saved)} of {len(saved['grid'])} sub-network(s) per step "
-            f"({', '.join(saved['grid'])}); this command asks for {k(now)} of {grid}. {fix}"
+            f"{was} with {_per_step(saved)} of {len(saved['grid'])} sub-network(s) per step "
+            f"({', '.join(saved['grid'])}); this command asks for {_per_step(now)} of {grid}. {fix}"
         )

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple, Union
+from typing import NamedTuple
 
 from dynabert.config import DEFAULT_DEPTHS, BertSize, SubnetSpec
 
@@ -140,7 +140,7 @@ class LayerwiseSpec:
         return self
 
 
-AnySpec = Union[SubnetSpec, LayerwiseSpec]
+AnySpec = SubnetSpec | LayerwiseSpec
 
 
 def _raw_id(heads: tuple, ffn: tuple) -> str:

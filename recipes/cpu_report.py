@@ -226,8 +226,9 @@ def write(
         (
             mem.to_markdown(floatfmt=".0f")
             if mem.notna().any().any()
-            else "Withdrawn: these sweeps read ru_maxrss, which Linux carries across fork + exec, so every cell reported the "
-            "sweep process's own size. The runner now reads VmHWM (reset by exec); memory has to be re-measured."
+            else "Withdrawn: these sweeps read ru_maxrss, which Linux carries across fork + exec, so every cell "
+            "reported the sweep process's own size. The runner now reads VmHWM (reset by exec); memory has to be "
+            "re-measured."
         ),
         "",
         "## Artifact size (MiB)",
@@ -269,8 +270,8 @@ def write(
         "## Harness cost",
         "",
         *[f"- {k}: {v / 60:.1f} min wall" for k, v in walls.items()],
-        f"- target: <= 10 minutes for a sweep on this {first.env.get('logical_cpus')}-CPU machine (run 1 includes every "
-        "export; run 2 reuses them)",
+        f"- target: <= 10 minutes for a sweep on this {first.env.get('logical_cpus')}-CPU machine "
+        "(run 1 includes every export; run 2 reuses them)",
         "",
         *throughput_lines(out),
     ]

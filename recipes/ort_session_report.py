@@ -275,7 +275,8 @@ def table_lines(t: pd.DataFrame) -> list[str]:
         f"{t[t.format == 'onnx'].speedup_vs_default.max():.2f}x, int8 {eligible8.speedup_vs_default.min():.2f}-"
         f"{t[t.format == 'onnx-int8'].speedup_vs_default.max():.2f}x (int8 minimum over sub-networks >= 25% "
         f"FLOPs; all: {t[t.format == 'onnx-int8'].speedup_vs_default.min():.2f}x); over the export with "
-        f"SkipLN disabled (attention fusion alone): fp32 median {t[t.format == 'onnx'].speedup_vs_noskipln.median():.2f}x, "
+        "SkipLN disabled (attention fusion alone): "
+        f"fp32 median {t[t.format == 'onnx'].speedup_vs_noskipln.median():.2f}x, "
         f"int8 median {t[t.format == 'onnx-int8'].speedup_vs_noskipln.median():.2f}x.",
         "",
     ]

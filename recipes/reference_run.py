@@ -2,9 +2,10 @@
 
 teacher -> stage 1 -> same-teacher baselines (DistilBERT-style, TinyBERT-style, fixed-size controls; they need only
 the teacher and the budget, so they train before stage 2, while --subnets-per-step is being chosen) -> stage 2 ->
-dev accuracy of the 12 sub-networks, the teacher and the baselines -> CPU sweep (5 runtimes, seq 128, 1 thread) -> emulated-ARM instruction
-counts -> Pareto report. Every step is skipped when its output exists (resumable) and its wall time is logged
-to OUT/steps.json. `python -m recipes.reference_run --data-dir ../shared/data/glue/SST-2 --out reports/sst2-minilm`.
+dev accuracy of the 12 sub-networks, the teacher and the baselines -> CPU sweep (5 runtimes, seq 128, 1 thread)
+-> emulated-ARM instruction counts -> Pareto report. Every step is skipped when its output exists (resumable)
+and its wall time is logged to OUT/steps.json.
+`python -m recipes.reference_run --data-dir ../shared/data/glue/SST-2 --out reports/sst2-minilm`.
 """
 
 from __future__ import annotations

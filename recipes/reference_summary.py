@@ -248,7 +248,8 @@ def intro_lines(
     return [
         "# DynaBERT on SST-2 from MiniLM-L6: the reference run",
         "",
-        f"![accuracy vs size and latency](figures/sst2_local-cpu_litert-int8_t{lat.threads.iloc[0] if not lat.empty else 1}.png)",
+        "![accuracy vs size and latency]"
+        f"(figures/sst2_local-cpu_litert-int8_t{lat.threads.iloc[0] if not lat.empty else 1}.png)",
         "",
         (
             f"Dev accuracy of the LiteRT int8 artifacts themselves against their median latency, {where}."

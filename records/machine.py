@@ -72,8 +72,8 @@ class Machine:
             (self.cpu_model or self.arch).replace("(R)", "").replace("(TM)", "").replace(" CPU", "")
         )
         dots = [f for f in self.isa if f in INT8_DOT_FEATURES]
-        dot = "+".join(dots) or "no int8-dot ISA"
-        return f"{' '.join(cpu.split())}, {self.cores_used} cores, {dot} [{self.fingerprint}]"
+        isa = "+".join(dots) or "no int8-dot ISA"
+        return f"{' '.join(cpu.split())}, {self.cores_used} cores, {isa} [{self.fingerprint}]"
 
 
 def fingerprint(fields: dict) -> str:

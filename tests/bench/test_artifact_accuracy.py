@@ -10,6 +10,8 @@ from dynabert import DynaBert, SubnetSpec, extract
 from dynabert.data import encode, get_task, load_task
 from dynabert.presets import load_model, load_tokenizer
 
+pytestmark = pytest.mark.slow  # exports and scores every artifact
+
 
 @pytest.mark.parametrize("runtime,fmt", [("onnxruntime", "onnx"), ("litert", "tflite")])
 def test_artifact_logits_match_torch_on_dev_examples(

@@ -13,6 +13,8 @@ from devices.runner import load
 from dynabert import DynaBert, SubnetSpec, extract, load_model
 from dynabert.evaluate import weights_sha
 
+pytestmark = pytest.mark.slow  # exports every format
+
 ROOT = Path(__file__).resolve().parents[2]
 SEQ = 16
 SPEC = SubnetSpec(0.5, 0.5)

@@ -19,7 +19,7 @@ from bench.sweep import main as sweep_main
 from devices.inputs import read_input_spec
 from devices.local import LocalCpu, available
 from devices.request import RunRequest, RunResult
-from dynabert import DynaBert, SubnetSpec, extract, load_model
+from dynabert import DynaBert, SubnetSpec, extract
 from dynabert.evaluate import weights_sha
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,20 +42,15 @@ def run_fresh(path, runtime, seq_len, inputs=None, **kw):
 
 
 @pytest.fixture(scope="module")
-def tiny():
-    hf = load_model("tiny")
-    return DynaBert(hf), weights_sha(hf)
-
-
-@pytest.fixture(scope="module")
 def cache(tmp_path_factory):
     return tmp_path_factory.mktemp("artifacts")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["onnx", "onnx-int8", "tflite", "tflite-int8"])
 @pytest.mark.parametrize("wd", [(1.0, 1.0), (0.25, 0.5), (0.75, 0.5)])
-def test_export_numerics(tiny, cache, fmt, wd):
-    dyna, sha = tiny
+def test_export_numerics(tiny_dyna, cache, fmt, wd):
+    dyna, sha = tiny_dyna
     spec = SubnetSpec(*wd)
     path, meta = ensure_artifact(extract(dyna, spec), sha, spec.subnet_id, fmt, 16, cache)
     assert meta["ok"] and meta["argmax_agree"], meta
@@ -67,11 +62,12 @@ def test_export_numerics(tiny, cache, fmt, wd):
     assert again == path and again.stat().st_mtime == path.stat().st_mtime
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["onnx", "tflite"])
 def test_distilbert_layout_exports_and_runs(cache, fmt, tmp_path):
     """A sub-network cut from a DistilBERT-layout model (no token-type embeddings, ReLU head) goes through the
     same export, check and runner path; the runner's token_type_ids are simply not consumed."""
-    from conftest import tiny_distilbert
+    from factories import tiny_distilbert
 
     hf = tiny_distilbert(layers=2, vocab=30522)
     sub = extract(DynaBert(hf), SubnetSpec(0.5, 0.5))
@@ -84,8 +80,9 @@ def test_distilbert_layout_exports_and_runs(cache, fmt, tmp_path):
     assert read_input_spec(path).type_vocab_size == 1  # no token-type table: types drawn as 0
 
 
-def test_corrupted_artifact_is_a_clear_error(tiny, cache, tmp_path):
-    dyna, sha = tiny
+@pytest.mark.slow
+def test_corrupted_artifact_is_a_clear_error(tiny_dyna, cache, tmp_path):
+    dyna, sha = tiny_dyna
     path, _ = ensure_artifact(extract(dyna, SubnetSpec()), sha, "w1.00-d1.00", "onnx", 16, cache)
     bad = tmp_path / "bad.onnx"
     bad.write_bytes(path.read_bytes()[: path.stat().st_size // 3])
@@ -100,10 +97,11 @@ def test_corrupted_artifact_is_a_clear_error(tiny, cache, tmp_path):
     assert not out.ok and out.error
 
 
-def test_runner_runs_onnxruntime_without_telemetry(tiny, cache, tmp_path, monkeypatch):
+@pytest.mark.slow
+def test_runner_runs_onnxruntime_without_telemetry(tiny_dyna, cache, tmp_path, monkeypatch):
     """onnxruntime >= 1.29 starts a telemetry uploader and an on-disk event cache under HOME unless told not to;
     the runner must measure inference alone, so a fresh HOME stays free of that cache."""
-    dyna, sha = tiny
+    dyna, sha = tiny_dyna
     path, _ = ensure_artifact(
         extract(dyna, SubnetSpec(0.25, 0.5)), sha, "w0.25-d0.50", "onnx", 16, cache
     )
@@ -121,6 +119,7 @@ def test_missing_runtime_named():
     assert not ok and "unknown runtime" in why
 
 
+@pytest.mark.slow
 def test_missing_runtime_package_in_runner(tmp_path):
     """A runner on a machine without ai_edge_litert/tflite_runtime says which package is missing."""
     shim = tmp_path / "shim"
@@ -150,6 +149,7 @@ def test_missing_runtime_package_in_runner(tmp_path):
     assert not result["ok"] and "tflite_runtime" in result["error"]
 
 
+@pytest.mark.slow
 def test_sweep_writes_records_and_resumes(tmp_path, cache, capsys):
     store = tmp_path / "r.jsonl"
     args = [
@@ -197,6 +197,7 @@ def test_sweep_writes_records_and_resumes(tmp_path, cache, capsys):
     assert len(records.read(store)) == 4
 
 
+@pytest.mark.slow
 def test_every_export_happens_before_the_first_timed_run(tmp_path, monkeypatch):
     """Exports (torch threads, files written) never run beside a timed process: all come first."""
     import bench.sweep as sweep
@@ -226,6 +227,7 @@ def test_every_export_happens_before_the_first_timed_run(tmp_path, monkeypatch):
     assert all(sum(n.endswith(".unfused.onnx") for n in names) == 2 for names in seen)
 
 
+@pytest.mark.slow
 def test_failed_cell_still_writes_a_record(tmp_path, cache, monkeypatch):
 
     def broken(*a, **k):
@@ -249,6 +251,7 @@ def test_failed_cell_still_writes_a_record(tmp_path, cache, monkeypatch):
     assert records.read(store)[0].status == "error"
 
 
+@pytest.mark.slow
 def test_killed_sweep_loses_nothing(tmp_path, cache):
     store = tmp_path / "r.jsonl"
     cmd = [
@@ -291,6 +294,7 @@ def test_killed_sweep_loses_nothing(tmp_path, cache):
     assert after[: len(before)] == before
 
 
+@pytest.mark.slow
 def test_processes_are_interleaved_and_pooled(tmp_path, cache, monkeypatch):
     """processes=3: round r of every cell before round r + 1 of any; timed runs pooled, medians kept."""
     import bench.sweep as sweep
@@ -324,6 +328,7 @@ def test_processes_are_interleaved_and_pooled(tmp_path, cache, monkeypatch):
     assert run_sweep(cfg) == []  # finished cells are not measured again
 
 
+@pytest.mark.slow
 def test_another_machines_store_is_remeasured_here(tmp_path, cache):
     """A store written on another machine (another fingerprint, or none: records from before machine identity)
     makes no cell count as done here: every cell is measured again, and the new records carry this machine's
@@ -392,12 +397,13 @@ def _counting_check(monkeypatch):
     return calls
 
 
-def test_changed_exporter_version_reexports_and_rechecks(tiny, tmp_path, monkeypatch):
+@pytest.mark.slow
+def test_changed_exporter_version_reexports_and_rechecks(tiny_dyna, tmp_path, monkeypatch):
     """The cached file and its check belong to the exporter versions that made them: another onnxscript version
     is another cache entry, exported and checked anew; the old entry is left as it was."""
     import bench.export as export
 
-    dyna, sha = tiny
+    dyna, sha = tiny_dyna
     spec = SubnetSpec(0.5, 0.5)
     path, meta = ensure_artifact(extract(dyna, spec), sha, spec.subnet_id, "onnx", 16, tmp_path)
     assert meta["export_key"]["exporters"]["onnxscript"] is not None
@@ -420,16 +426,17 @@ def test_changed_exporter_version_reexports_and_rechecks(tiny, tmp_path, monkeyp
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("change", ["tolerance", "runtime", "isa"])
 def test_changed_tolerance_runtime_or_cpu_rechecks_the_cached_file(
-    tiny, tmp_path, monkeypatch, change
+    tiny_dyna, tmp_path, monkeypatch, change
 ):
     """A cached int8 verdict is reused only under the tolerance, checking-runtime version and CPU features it
     was made with; any other -> the same file is checked again (not re-exported) and the new key stored."""
     import bench.export as export
     import records.machine as machine
 
-    dyna, sha = tiny
+    dyna, sha = tiny_dyna
     spec = SubnetSpec(0.25, 0.5)
     path, meta = ensure_artifact(
         extract(dyna, spec), sha, spec.subnet_id, "onnx-int8", 16, tmp_path
@@ -472,6 +479,7 @@ def test_onnx_int8_settings_follow_the_cpu():
     assert all(onnx_int8_settings(isa)["per_channel"] for isa in (("avx2",), ("avx_vnni",)))
 
 
+@pytest.mark.slow
 def test_export_only_names_a_failed_export_and_exits_1(tmp_path, monkeypatch, capsys):
     """--export-only writes no records, so a failed export is said on stderr and in the exit code, never
     reported as 'exported and checked'."""

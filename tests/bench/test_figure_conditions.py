@@ -15,32 +15,28 @@ from bench import conditions, figures
 from bench.pareto import main as pareto_main
 from bench.report import ReportSpec, build
 from dynabert.config import SubnetSpec, default_grid
-from records import Record
+
+from factories import accuracy_record, latency_record
 
 GRID = [SubnetSpec(1.0, 1.0), SubnetSpec(0.5, 1.0), SubnetSpec(0.25, 0.5)]
 
 
 def lat(spec, ms, seq=128, batch=1, model="bert-base", **kw):
     cost = spec.width_mult * spec.depth_mult
-    return Record(
-        kind="latency",
-        subnet_id=spec.subnet_id,
-        width_mult=spec.width_mult,
-        depth_mult=spec.depth_mult,
+    return latency_record(
+        spec,
+        ms,
         model_id=model,
         checkpoint_sha="s1",
         n_layers=12 if model == "bert-base" else 6,
         n_heads=12,
         ffn_dim=3072 if model == "bert-base" else 1536,
-        device="local-cpu",
         runtime=kw.pop("runtime", "onnxruntime"),
         precision=kw.pop("precision", "fp32"),
-        threads=1,
         batch_size=batch,
         seq_len=seq,
         params=int(1e8 * cost),
         flops=int(2e10 * cost * seq / 128) * batch,  # records hold the whole batch's FLOPs
-        latency_ms_p50=ms,
         latency_ms_p90=ms * 1.1,
         peak_rss_mb=100.0,
         cpu_model="Test CPU",
@@ -51,19 +47,14 @@ def lat(spec, ms, seq=128, batch=1, model="bert-base", **kw):
 
 
 def acc(spec, value, model="runs/mine/best", seq=128, runtime=None):
-    return Record(
-        kind="accuracy",
-        subnet_id=spec.subnet_id,
-        width_mult=spec.width_mult,
-        depth_mult=spec.depth_mult,
+    return accuracy_record(
+        spec,
+        value,
         model_id=model,
         checkpoint_sha="s1",
         n_layers=6,
         n_heads=12,
         ffn_dim=1536,
-        task="sst2",
-        metric_name="accuracy",
-        metric_value=value,
         split="dev (872 examples)",
         seq_len=seq,
         runtime=runtime,

@@ -296,6 +296,7 @@ def test_duplicate_subnets_are_measured_once_by_canonical_id(tmp_path, capsys, m
     ) in err
 
 
+@pytest.mark.slow
 def test_evaluate_scores_duplicate_subnets_once(tiny_checkpoint, sst2_dir, tmp_path, capsys):
     import records
 

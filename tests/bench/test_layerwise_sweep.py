@@ -17,6 +17,7 @@ SPEC = LayerwiseSpec((3, 1), (40, 128))  # the tiny preset: 2 layers, 4 heads of
 SKIP_FIRST = LayerwiseSpec((0, 2), (0, 17))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["onnx", "tflite"])
 def test_per_layer_artifacts_pass_their_numerics_check(tmp_path, fmt):
     hf = load_model("tiny")
@@ -27,6 +28,7 @@ def test_per_layer_artifacts_pass_their_numerics_check(tmp_path, fmt):
     assert SPEC.subnet_id in str(path)
 
 
+@pytest.mark.slow
 def test_sweep_measures_the_subnets_file(tmp_path, capsys):
     subnets = tmp_path / "subnets.json"
     subnets.write_text(json.dumps([SPEC.to_json(), SKIP_FIRST.subnet_id, "w0.50-d1.00"]))
@@ -104,6 +106,7 @@ def test_records_without_the_subnet_field_still_load(tmp_path):
     assert r.subnet is None and r.subnet_id == "w1.00-d1.00"
 
 
+@pytest.mark.slow
 def test_extract_and_export_take_a_per_layer_subnet(tmp_path, capsys):
     out = tmp_path / "sub"
     assert (
@@ -159,6 +162,7 @@ def test_extract_and_export_take_a_per_layer_subnet(tmp_path, capsys):
     assert "either --subnet or --width/--depth" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_export_subnet_is_cached_by_canonical_id_and_conflicting_flags_are_refused(
     tmp_path, capsys
 ):
@@ -197,6 +201,7 @@ def test_export_subnet_is_cached_by_canonical_id_and_conflicting_flags_are_refus
     assert "not a sub-network id: 'wnan-d1'" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_export_and_predictor_sample_take_a_training_output(tmp_path, tiny_checkpoint, capsys):
     """`--model OUT` (a training output, as README's per-layer commands pass it) resolves to OUT/depth/best, as
     bench.sweep and dynabert evaluate resolve it."""

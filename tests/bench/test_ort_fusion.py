@@ -15,20 +15,18 @@ from bench import ort_fusion, session_settings
 from bench.export import FP32_TOL, ensure_artifact, unfused_path
 from devices.inputs import read_input_spec
 from devices.runner import load
-from dynabert import DynaBert, SubnetSpec, extract, load_model
+from dynabert import DynaBert, SubnetSpec, extract
 from dynabert.evaluate import weights_sha
-from tests.conftest import tiny_distilbert, tiny_roberta
+
+from factories import tiny_distilbert, tiny_roberta
+from messages import assert_names
+
+pytestmark = pytest.mark.slow  # every test exports
 
 SPECS = [
     SubnetSpec(0.5, 0.5),
     SubnetSpec(0.25, 1.0),
 ]  # width-pruned: heads x head size < hidden size
-
-
-@pytest.fixture(scope="module")
-def tiny():
-    hf = load_model("tiny")
-    return DynaBert(hf), weights_sha(hf)
 
 
 def attention_nodes(path):
@@ -63,8 +61,8 @@ def run_both(model, path, mask):
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=[s.subnet_id for s in SPECS])
-def test_every_layer_fuses_into_one_attention_node_with_its_own_heads(tiny, tmp_path, spec):
-    dyna, sha = tiny
+def test_every_layer_fuses_into_one_attention_node_with_its_own_heads(tiny_dyna, tmp_path, spec):
+    dyna, sha = tiny_dyna
     sub = extract(dyna, spec)
     path, meta = ensure_artifact(sub, sha, spec.subnet_id, "onnx", 16, tmp_path)
     assert meta["ok"] and meta["max_abs_err"] <= FP32_TOL
@@ -83,8 +81,8 @@ def test_every_layer_fuses_into_one_attention_node_with_its_own_heads(tiny, tmp_
     )  # left / inner padding too: the mask stays a raw 2D mask
 
 
-def test_fusion_is_named_in_the_sidecar_and_the_session_options(tiny, tmp_path):
-    dyna, sha = tiny
+def test_fusion_is_named_in_the_sidecar_and_the_session_options(tiny_dyna, tmp_path):
+    dyna, sha = tiny_dyna
     spec = SPECS[0]
     path, meta = ensure_artifact(extract(dyna, spec), sha, spec.subnet_id, "onnx", 16, tmp_path)
     sidecar = json.loads(session_settings.sidecar(path).read_text())
@@ -96,8 +94,8 @@ def test_fusion_is_named_in_the_sidecar_and_the_session_options(tiny, tmp_path):
         assert extras["session_options"]["offline_optimizations"]["fused"]["Attention"] == 1
 
 
-def test_int8_is_quantized_from_the_fused_graph_within_its_bound(tiny, tmp_path):
-    dyna, sha = tiny
+def test_int8_is_quantized_from_the_fused_graph_within_its_bound(tiny_dyna, tmp_path):
+    dyna, sha = tiny_dyna
     spec = SPECS[1]
     sub = extract(dyna, spec)
     path, meta = ensure_artifact(sub, sha, spec.subnet_id, "onnx-int8", 16, tmp_path)
@@ -128,12 +126,12 @@ def test_other_layouts_fuse_and_stay_exact(make, tmp_path):
     assert np.abs(got - ref).max() <= FP32_TOL
 
 
-def test_a_scale_other_than_one_over_sqrt_head_size_is_refused(tiny, tmp_path):
+def test_a_scale_other_than_one_over_sqrt_head_size_is_refused(tiny_dyna, tmp_path):
     """The fused node scales by 1/sqrt(head size): a graph scaling otherwise is refused by name, and the export
     then ships the unfused graph with the reason (still checked against torch)."""
     from bench.export import export_onnx_fused
 
-    dyna, _ = tiny
+    dyna, _ = tiny_dyna
     plain = tmp_path / "plain.onnx"
     export_onnx_fused(extract(dyna, SPECS[0]), tmp_path / "fused.onnx", 16, plain)
     model = onnx.load(str(plain))
@@ -156,7 +154,9 @@ def test_a_scale_other_than_one_over_sqrt_head_size_is_refused(tiny, tmp_path):
         ort_fusion.fuse(tmp_path / "scaled.onnx", tmp_path / "out.onnx")
 
 
-def test_a_failed_fusion_ships_the_plain_export_and_says_so(tiny, tmp_path, monkeypatch, capsys):
+def test_a_failed_fusion_ships_the_plain_export_and_says_so(
+    tiny_dyna, tmp_path, monkeypatch, capsys
+):
     """Never a silently slower artifact: the reason is printed at export time and kept in the summary."""
     from bench.export import export_onnx_fused
 
@@ -164,20 +164,22 @@ def test_a_failed_fusion_ships_the_plain_export_and_says_so(tiny, tmp_path, monk
         raise ValueError("pattern not found")
 
     monkeypatch.setattr(ort_fusion, "fuse", refuse)
-    dyna, _ = tiny
+    dyna, _ = tiny_dyna
     summary = export_onnx_fused(
         extract(dyna, SPECS[0]), tmp_path / "a.onnx", 16, tmp_path / "a.unfused.onnx"
     )
     assert summary["error"] == "ValueError: pattern not found" and summary["fused"] == {}
     assert (tmp_path / "a.onnx").read_bytes() == (tmp_path / "a.unfused.onnx").read_bytes()
-    assert (
-        "a.onnx: onnxruntime's attention fusion failed (ValueError: pattern not found)"
-        in capsys.readouterr().err
+    assert_names(
+        capsys.readouterr().err,
+        "a.onnx",
+        "attention fusion failed",
+        "ValueError: pattern not found",
     )
 
 
 def test_int8_that_fails_its_check_is_quantized_again_with_attention_left_fp32(
-    tiny, tmp_path, monkeypatch
+    tiny_dyna, tmp_path, monkeypatch
 ):
     """Accuracy-aware int8 (bench.export.onnx_int8_candidates): when the fastest settings' artifact fails the
     numerics check, the next settings are tried, the first that passes is kept, and the record says which."""
@@ -194,7 +196,7 @@ def test_int8_that_fails_its_check_is_quantized_again_with_attention_left_fp32(
         return verdict
 
     monkeypatch.setattr(export, "_checked", first_fails)
-    dyna, sha = tiny
+    dyna, sha = tiny_dyna
     spec = SPECS[1]
     sub = extract(dyna, spec)
     path, meta = ensure_artifact(sub, sha, spec.subnet_id, "onnx-int8", 16, tmp_path)

@@ -14,26 +14,20 @@ from bench.pareto import main as pareto_main
 from bench.pareto import select
 from bench.report import ReportSpec, build
 from dynabert.config import default_grid
-from records import Record
+
+from factories import accuracy_record, latency_record
 
 
 def lat(spec, ms, sha="s1", model="bert-base", family="dynabert", runtime="onnxruntime", mem=100.0):
-    return Record(
-        kind="latency",
-        subnet_id=spec.subnet_id,
-        width_mult=spec.width_mult,
-        depth_mult=spec.depth_mult,
+    return latency_record(
+        spec,
+        ms,
         model_id=model,
         checkpoint_sha=sha,
         family=family,
-        device="local-cpu",
         runtime=runtime,
-        threads=1,
-        batch_size=1,
-        seq_len=128,
         params=int(1e8 * spec.width_mult * spec.depth_mult),
         flops=int(2e10 * spec.width_mult * spec.depth_mult),
-        latency_ms_p50=ms,
         latency_ms_p90=ms * 1.1,
         peak_rss_mb=mem,
         artifact_bytes=10 * 2**20,
@@ -42,16 +36,11 @@ def lat(spec, ms, sha="s1", model="bert-base", family="dynabert", runtime="onnxr
 
 
 def acc(spec, value, sha="s1"):
-    return Record(
-        kind="accuracy",
-        subnet_id=spec.subnet_id,
-        width_mult=spec.width_mult,
-        depth_mult=spec.depth_mult,
+    return accuracy_record(
+        spec,
+        value,
         model_id="run/best",
         checkpoint_sha=sha,
-        task="sst2",
-        metric_name="accuracy",
-        metric_value=value,
         split="dev (872 examples)",
         params=int(1e8 * spec.width_mult * spec.depth_mult),
         flops=int(2e10 * spec.width_mult * spec.depth_mult),

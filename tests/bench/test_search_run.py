@@ -11,9 +11,13 @@ from bench.pareto import main as pareto_main
 from bench.predictor import main as predictor_main
 from bench.sweep import main as sweep_main
 
+from factories import costed_latency_record, latency_record
+from messages import assert_names
+
 QUICK = ["--seq-len", "16", "--min-time", "0"]
 
 
+@pytest.mark.slow
 def test_search_answers_with_measured_sub_networks(tiny_checkpoint, sst2_dir, tmp_path, capsys):
     store, cache = tmp_path / "r.jsonl", str(tmp_path / "cache")
     assert (
@@ -168,6 +172,7 @@ def test_search_answers_with_measured_sub_networks(tiny_checkpoint, sst2_dir, tm
     assert "<= " in out and "measured" in out
 
 
+@pytest.mark.slow
 def test_a_predictor_from_a_faster_day_is_recalibrated_and_the_budget_searched_again(
     tiny_checkpoint, sst2_dir, tmp_path, capsys
 ):
@@ -293,35 +298,14 @@ def other_machine_store(path, size, n: int = 6):
     rng, space = random.Random(0), space_for(size, (1.0, 0.5))
     specs = {s.subnet_id: s for s in (random_spec(space, rng) for _ in range(40))}
     for spec in list(specs.values())[:n]:
-        c = cost(size, spec, 16)
+        ms = 0.1 * cost(size, spec, 16).n_layers
         records.append(
             path,
-            records.Record(
-                kind="latency",
-                subnet_id=c.subnet_id,
-                width_mult=c.width_mult,
-                depth_mult=c.depth_mult,
-                subnet=c.subnet,
-                model_id="m",
-                checkpoint_sha="s",
-                n_layers=c.n_layers,
-                n_heads=c.n_heads,
-                ffn_dim=c.ffn_dim,
-                device="local-cpu",
-                runtime="onnxruntime",
-                threads=1,
-                batch_size=1,
-                seq_len=16,
-                params=c.params_active,
-                params_total=c.params_total,
-                flops=c.flops_dense,
-                flops_with_attention=c.flops_with_attention,
-                latency_ms_p50=0.1 * c.n_layers,
-                machine_fingerprint="other-box-1234",
-            ),
+            costed_latency_record(size, spec, ms, seq_len=16, machine_fingerprint="other-box-1234"),
         )
 
 
+@pytest.mark.slow
 def test_search_tells_a_missing_store_from_another_machines_records(
     tiny_checkpoint, sst2_dir, tmp_path, capsys
 ):
@@ -452,18 +436,7 @@ def test_a_store_the_search_would_overwrite_or_cannot_write_is_refused_before_an
     measurement lost, exit 0). The search's own store (in --out) is checked with --out, before anything loads."""
     (tmp_path / "o").mkdir()
     store = tmp_path / "o" / "subnets.json"
-    records.append(
-        store,
-        records.Record(
-            kind="latency",
-            subnet_id="w1.00-d1.00",
-            width_mult=1.0,
-            depth_mult=1.0,
-            model_id="m",
-            checkpoint_sha="s",
-            latency_ms_p50=1.0,
-        ),
-    )
+    records.append(store, latency_record(ms=1.0))
     before = store.read_text()
     args = [
         "search",
@@ -478,10 +451,7 @@ def test_a_store_the_search_would_overwrite_or_cannot_write_is_refused_before_an
     ]
     assert pareto_main([*args, "--results", str(store), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
-    assert (
-        "its subnets.json" in err
-        and "is also an input store: writing it would replace its records" in err
-    )
+    assert_names(err, "its subnets.json", str(store), "is also an input store", "give another file")
     assert store.read_text() == before
     (tmp_path / "afile").write_text("x")
     assert (
@@ -504,6 +474,7 @@ def test_a_store_the_search_would_overwrite_or_cannot_write_is_refused_before_an
     )
 
 
+@pytest.mark.slow
 def test_a_grid_that_cannot_be_timed_is_an_error_not_none_fits(
     tiny_checkpoint, sst2_dir, tmp_path, capsys
 ):

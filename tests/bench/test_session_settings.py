@@ -15,21 +15,16 @@ from devices.local import LocalCpu
 from devices.request import RunRequest
 from devices.runner import load, make_inputs
 from devices.runner import session_settings as runner_settings
-from dynabert import DynaBert, SubnetSpec, extract, load_model
-from dynabert.evaluate import weights_sha
+from dynabert import SubnetSpec, extract
+
+pytestmark = pytest.mark.slow  # the module fixture exports and times
 
 SPEC = SubnetSpec(0.5, 0.5)
 
 
 @pytest.fixture(scope="module")
-def tiny():
-    hf = load_model("tiny")
-    return DynaBert(hf), weights_sha(hf)
-
-
-@pytest.fixture(scope="module")
-def artifacts(tiny, tmp_path_factory):
-    dyna, sha = tiny
+def artifacts(tiny_dyna, tmp_path_factory):
+    dyna, sha = tiny_dyna
     cache = tmp_path_factory.mktemp("artifacts")
     sub = extract(dyna, SPEC)
     return {
@@ -100,8 +95,8 @@ def test_session_options_land_in_the_record(artifacts, session):
     )
 
 
-def test_cached_artifact_without_sidecar_gets_one_and_is_checked_again(tiny, tmp_path):
-    dyna, sha = tiny
+def test_cached_artifact_without_sidecar_gets_one_and_is_checked_again(tiny_dyna, tmp_path):
+    dyna, sha = tiny_dyna
     path, meta = ensure_artifact(extract(dyna, SPEC), sha, SPEC.subnet_id, "onnx", 16, tmp_path)
     session_settings.sidecar(path).unlink()
     again, meta2 = ensure_artifact(

@@ -7,20 +7,17 @@ import records
 from bench.stats import summarize
 from records import Record
 
+from factories import latency_record
+from messages import assert_names
+
 
 def rec(subnet="w1.00-d1.00", **kw):
-    return Record(
-        kind="latency",
+    return latency_record(
         subnet_id=subnet,
-        width_mult=1.0,
-        depth_mult=1.0,
         model_id="tiny",
         checkpoint_sha="abc",
-        runtime="onnxruntime",
-        threads=1,
-        batch_size=1,
         seq_len=32,
-        **kw,
+        **{"latency_ms_p50": None, "device": None, **kw},
     )
 
 
@@ -75,10 +72,7 @@ def test_a_line_with_bytes_that_are_not_utf8_is_skipped_and_named(tmp_path, caps
         f.write(b'{"kind": "latency", \xff\xfe}\n')
     records.append(store, rec("w0.75-d1.00"))
     assert [r.subnet_id for r in records.read(store)] == ["w1.00-d1.00", "w0.75-d1.00"]
-    assert (
-        "r.jsonl:2: skipped a line that is not a complete record (bytes that are not UTF-8 text)"
-        in capsys.readouterr().err
-    )
+    assert_names(capsys.readouterr().err, "r.jsonl:2", "not UTF-8")
 
 
 def test_unwritable_results_path(tmp_path):

@@ -10,6 +10,8 @@ plus (issue 18) `env.session_options` on onnxruntime records: the session settin
 import json
 from pathlib import Path
 
+import pytest
+
 from bench.sweep import SweepConfig, run_sweep
 from devices.local import cpu_info
 from records.machine import this_machine
@@ -51,6 +53,7 @@ def key(r: dict) -> tuple:
     return r["model_id"], r["subnet_id"], r["runtime"]
 
 
+@pytest.mark.slow
 def test_rerun_matches_the_records_written_before_the_target_interface(tmp_path):
     before = {key(r): r for r in map(json.loads, GOLDEN.read_text().splitlines())}
     cfg = SweepConfig(
@@ -111,6 +114,7 @@ def test_rerun_matches_the_records_written_before_the_target_interface(tmp_path)
         )
 
 
+@pytest.mark.slow
 def test_chinese_bert_sized_vocabulary_times_on_every_local_runtime(tmp_path):
     """A 21,128-word vocabulary (Chinese BERT): ids drawn up to 29,000 failed every cell; now all are timed."""
     import torch
@@ -153,6 +157,7 @@ def test_chinese_bert_sized_vocabulary_times_on_every_local_runtime(tmp_path):
     assert read_input_spec(onnx).vocab_size == 21128
 
 
+@pytest.mark.slow
 def test_cuda_device_reads_its_profile_and_never_runs_on_the_cpu(tmp_path):
     """The cuda profile lists torch and onnxruntime: other runtimes are skipped naming the profile; on this
     machine (no GPU) the listed ones fail naming the install, none is timed on the CPU under the cuda label."""

@@ -37,6 +37,7 @@ def refuse_builds(monkeypatch) -> None:
     monkeypatch.setattr("dynabert.presets.load_model", no_build)
 
 
+@pytest.mark.slow
 def test_warm_sweep_builds_no_model_and_imports_no_torch(tmp_path, monkeypatch):
     cfg = tiny_cfg(tmp_path)
     assert [r.status for r in run_sweep(cfg)] == ["ok"]
@@ -105,10 +106,11 @@ def test_stale_cached_hash_is_refused_and_removed(tmp_path):
     model = artifacts.load("tiny", tmp_path)
     assert model.sha == "000000000000"
     with pytest.raises(ValueError, match="not the cached 000000000000.*run the command again"):
-        model.dyna
+        _ = model.dyna
     assert not entry.exists()
 
 
+@pytest.mark.slow
 def test_export_workers_export_every_pending_cell_before_the_sweep_does(tmp_path, monkeypatch):
     """With 2 export workers the artifacts are made in the workers: the sweep's own process exports nothing (its
     exporter is broken here), and every cell is measured from the workers' checked artifacts."""
@@ -147,6 +149,7 @@ def test_deal_balances_work_and_keeps_a_subnetworks_formats_together():
         )  # an int8 artifact's fp32 parent in the same item
 
 
+@pytest.mark.slow
 def test_export_only_fills_the_cache_and_the_next_sweep_measures_without_exporting(
     tmp_path, monkeypatch
 ):

@@ -73,7 +73,8 @@ case "$1" in
   get-state) echo device ;;
   push) echo "$3" >> {tmp_path}/pushed ;;
   shell) case "$2" in
-      ls*) grep -q "$(echo "$2" | cut -d' ' -f2)" {tmp_path}/pushed 2>/dev/null && echo found; case "$2" in *benchmark_model*) echo /data/local/tmp/benchmark_model ;; esac ;;
+      ls*) grep -q "$(echo "$2" | cut -d' ' -f2)" {tmp_path}/pushed 2>/dev/null && echo found
+           case "$2" in *benchmark_model*) echo /data/local/tmp/benchmark_model ;; esac ;;
       *benchmark_model*) cat {FIXTURE} ;;
     esac ;;
 esac

@@ -8,7 +8,7 @@ import pytest
 
 from devices import qemu_arm
 
-pytestmark = pytest.mark.arm
+pytestmark = [pytest.mark.arm, pytest.mark.slow]  # emulated ARM: minutes per cell
 
 
 @pytest.fixture(scope="module")

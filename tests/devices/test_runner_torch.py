@@ -4,6 +4,7 @@ transformers (the code saved beside its weights) and gives the project's logits 
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from no_dynabert import imports_of, run_without_dynabert
 
@@ -21,6 +22,7 @@ def test_devices_import_nothing_from_dynabert():
         assert not found, f"{path.relative_to(ROOT)} imports {found}"
 
 
+@pytest.mark.slow
 def test_torch_runtime_runs_subnet_without_dynabert(tmp_path):
     sub = extract(DynaBert(load_model("tiny")), SubnetSpec(0.5, 0.5))
     sub.save_pretrained(tmp_path / "sub")

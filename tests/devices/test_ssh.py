@@ -14,6 +14,8 @@ import pytest
 
 from devices import ssh
 
+pytestmark = pytest.mark.slow  # starts sshd and sweeps over it
+
 SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
 
 

@@ -78,6 +78,7 @@ def request(path: Path, runtime: str, batch: int = 2, **kw) -> RunRequest:
     )
 
 
+@pytest.mark.slow
 def test_input_spec_is_read_from_each_artifact(model_1k):
     _, arts = model_1k
     for name, path in arts.items():
@@ -96,6 +97,7 @@ def test_table_has_one_target_per_profile_kind():
         target_for({"name": "x", "kind": "toaster"})
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "fmt,runtime", [("onnx", "onnxruntime"), ("torch", "torch"), ("tflite-b2", "litert")]
 )
@@ -119,6 +121,7 @@ def test_local_cpu_runs_batch_2_from_the_models_vocabulary(model_1k, fmt, runtim
     )  # the runner fed exactly these in-vocabulary inputs
 
 
+@pytest.mark.slow
 def test_static_batch_1_artifact_refuses_batch_2_by_name(model_1k):
     _, arts = model_1k
     for target in (
@@ -129,6 +132,7 @@ def test_static_batch_1_artifact_refuses_batch_2_by_name(model_1k):
         assert result.refused and "static batch of 1; batch 2 was asked" in result.error
 
 
+@pytest.mark.slow
 @pytest.mark.arm
 def test_qemu_arm_counts_twice_the_instructions_at_batch_2(model_1k):
     ok, why = qemu_arm.status()
@@ -150,6 +154,7 @@ def test_qemu_arm_counts_twice_the_instructions_at_batch_2(model_1k):
     assert 1.6 <= ratio <= 2.4, (one.instructions_per_inference, two.instructions_per_inference)
 
 
+@pytest.mark.slow
 def test_ssh_runs_batch_2_on_the_board(model_1k, server, tmp_path):  # noqa: F811
     _, arts = model_1k
     target = Ssh(profile_for(server, tmp_path))
@@ -179,6 +184,7 @@ esac
     return tmp_path / "calls"
 
 
+@pytest.mark.slow
 def test_adb_passes_shape_and_value_ranges_to_benchmark_model(model_1k, logging_adb):
     _, arts = model_1k
     target = Adb(
@@ -198,6 +204,7 @@ def test_adb_passes_shape_and_value_ranges_to_benchmark_model(model_1k, logging_
     assert result.aggregates["latency_ms_p50"] == pytest.approx(20.301) and result.batch == 2
 
 
+@pytest.mark.slow
 def test_cuda_maps_runtimes_and_refuses_the_rest(model_1k, monkeypatch):
     _, arts = model_1k
     assert gpu_runtime("torch", "fp32")[0] == "torch-cuda"
@@ -218,6 +225,7 @@ def test_cuda_maps_runtimes_and_refuses_the_rest(model_1k, monkeypatch):
     assert seen == [("onnxruntime-cuda", ("--gpu-index", "1"))]  # the profile's GPU, not device 0
 
 
+@pytest.mark.slow
 def test_cuda_without_a_cuda_build_names_the_install(model_1k):
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")

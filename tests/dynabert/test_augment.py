@@ -156,6 +156,7 @@ def test_a_model_without_mlm_head_is_refused(tmp_path):
         load_mlm(str(tmp_path))
 
 
+@pytest.mark.slow
 def test_distillation_stages_train_on_augmented_rows(mlm_dir, tmp_path, sst2_dir):
     base = [
         "train",

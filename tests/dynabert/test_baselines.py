@@ -4,7 +4,6 @@ import json
 
 import pytest
 import torch
-from conftest import padded_batch, tiny_bert, tiny_distilbert
 from transformers import BertConfig, BertForSequenceClassification
 
 from dynabert import DynaBert, SubnetSpec
@@ -16,6 +15,8 @@ from dynabert.baselines import (
     tinybert_layers,
 )
 from dynabert.cli import main
+
+from factories import padded_batch, tiny_bert, tiny_distilbert
 
 
 def test_distilbert_student_starts_with_even_layers():
@@ -88,6 +89,7 @@ def run(args):
     )
 
 
+@pytest.mark.slow
 def test_each_baseline_trains_from_the_cli(tmp_path, sst2_dir):
     base = [
         "--task",

@@ -2,11 +2,12 @@
 
 import pytest
 import torch
-from conftest import tiny_bert, tiny_distilbert
 from torch.utils.flop_counter import FlopCounterMode
 
 from dynabert import BertSize, DynaBert, SubnetSpec, cost, default_grid, extract
 from dynabert.presets import ARCHITECTURES
+
+from factories import tiny_bert, tiny_distilbert
 
 # spec section 6.3 (derived from the architecture): params (M) and GFLOPs dense / +attention at seq 128
 TABLE_6_3 = {

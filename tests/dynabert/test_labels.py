@@ -12,6 +12,8 @@ from dynabert.labels import align_classifier
 from dynabert.presets import load_model, load_tokenizer
 from records import read
 
+from messages import assert_names
+
 MNLI_HEADER = ["index", "promptID", "pairID", "genre", "sentence1", "sentence2", "gold_label"]
 PAIRS = [
     ("it rains", "it is wet", "entailment"),
@@ -96,9 +98,11 @@ def test_two_label_checkpoint_refused_on_mnli_naming_both_counts(tmp_path, mnli_
     ckpt = save(tiny(2), tmp_path / "two")
     assert evaluate(ckpt, mnli_dir, tmp_path / "acc.jsonl", "--task", "mnli") == 2
     err = capsys.readouterr().err
-    assert (
-        "has 2 labels (LABEL_0, LABEL_1) but task mnli has 3 labels (contradiction, entailment, neutral)"
-        in err
+    assert_names(
+        err,
+        "2 labels (LABEL_0, LABEL_1)",
+        "mnli has 3 labels (contradiction, entailment, neutral)",
+        "use a checkpoint trained for this task",
     )
     assert not (tmp_path / "acc.jsonl").exists()
 
@@ -218,6 +222,7 @@ def test_custom_task_evaluated_from_the_checkpoints_own_labels(tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_artifact_accuracy_takes_evaluates_task_flags(tmp_path):
     """Case 2: bench.artifact_accuracy accepts --max-errors and --task custom --text-columns --label-column."""
     from bench.artifact_accuracy import main as artifact_main

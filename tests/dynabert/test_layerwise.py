@@ -6,7 +6,6 @@ import random
 
 import pytest
 import torch
-from conftest import padded_batch, tiny_bert, tiny_distilbert, tiny_roberta
 from torch.utils.flop_counter import FlopCounterMode
 
 from dynabert import DynaBert, LayerwiseSpec, SubnetSpec, cost, default_grid, extract
@@ -19,6 +18,8 @@ from dynabert.subnet import (
     read_subnets,
     write_subnets,
 )
+
+from factories import padded_batch, tiny_bert, tiny_distilbert, tiny_roberta
 
 LAYOUTS = {
     "bert": lambda: tiny_bert(heads=8, layers=4, hidden=64, ffn=96),

@@ -4,13 +4,14 @@ token types, each refused with a message naming the limit or accepted back as pr
 import re
 
 import pytest
-from conftest import tiny_bert
 from transformers import AutoConfig, BertConfig, RobertaConfig
 
 from dynabert.cli import main
 from dynabert.config import BertSize, SubnetSpec, parse_mults
 from dynabert.limits import InputLimits, check_features, input_limits
 from dynabert.presets import load_tokenizer
+
+from factories import tiny_bert
 
 TWELVE = BertSize(num_heads=12)
 

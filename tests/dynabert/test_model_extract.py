@@ -2,11 +2,12 @@
 
 import pytest
 import torch
-from conftest import padded_batch, tiny_bert, tiny_distilbert, tiny_roberta
 from transformers import AutoModelForSequenceClassification
 
 from dynabert import DynaBert, SubnetSpec, bert_size, cost, default_grid, extract
 from dynabert.presets import load_model
+
+from factories import padded_batch, tiny_bert, tiny_distilbert, tiny_roberta
 
 MODELS = {
     "bert-4h-2l": lambda: tiny_bert(),

@@ -6,11 +6,12 @@ import pytest
 import torch
 from accelerate import Accelerator
 from accelerate.state import AcceleratorState
-from conftest import padded_batch, tiny_bert
 
 from dynabert.config import SubnetSpec
 from dynabert.engine import Trainable, teacher_output
 from dynabert.model import DynaBert
+
+from factories import padded_batch, tiny_bert
 
 
 @pytest.fixture

@@ -6,11 +6,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from dynabert import quiet
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow
 def test_import_and_info_print_only_the_projects_output():
     proc = subprocess.run(
         [sys.executable, "-m", "dynabert", "info", "--model", "tiny"],

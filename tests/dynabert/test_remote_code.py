@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import padded_batch, tiny_bert, tiny_distilbert, tiny_roberta
 from huggingface_hub import ModelCard
 from no_dynabert import imports_of, run_without_dynabert
 from transformers import AutoTokenizer, BertTokenizer
@@ -17,6 +16,8 @@ from dynabert import DynaBert, LayerwiseSpec, SubnetSpec, cost, extract
 from dynabert.cli import main as cli_main
 from dynabert.evaluate import weights_sha
 from dynabert.extract import save_subnet
+
+from factories import accuracy_record, padded_batch, tiny_bert, tiny_distilbert, tiny_roberta
 
 LAYOUTS = {  # layout -> (model, its label names, the sub-network cut from it)
     "bert": (tiny_bert, {0: "negative", 1: "positive"}, SubnetSpec(0.5, 0.5)),
@@ -103,6 +104,7 @@ def isolated_run(tmp_path_factory):
     return subs, dirs, run_without_dynabert(script, root / "isolated")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", LAYOUTS)
 def test_pipeline_without_dynabert_gives_project_logits(isolated_run, name):
     subs, dirs, result = isolated_run
@@ -140,6 +142,7 @@ def test_pipeline_without_dynabert_gives_project_logits(isolated_run, name):
         assert scores[0]["label"] == LAYOUTS[name][1][int(probs.argmax())]
 
 
+@pytest.mark.slow
 def test_saved_directory_is_self_contained(isolated_run):
     """config.auto_map names the copied modules; they import nothing from this project, only each other."""
     _, dirs, _ = isolated_run
@@ -208,16 +211,12 @@ def test_model_card_states_source_cost_and_measured_accuracy(tmp_path):
     ):  # only this sub-network's goes on
         records.append(
             checkpoint / "accuracy.jsonl",
-            records.Record(
-                kind="accuracy",
+            accuracy_record(
+                spec,
+                value,
                 subnet_id=subnet,
-                width_mult=0.5,
-                depth_mult=0.5,
                 model_id=str(checkpoint),
                 checkpoint_sha=sha,
-                task="sst2",
-                metric_name="accuracy",
-                metric_value=value,
                 split="dev (stand-in dev.tsv, 128 examples)",
                 accuracy_source="measured",
             ),
@@ -311,17 +310,7 @@ def test_an_extracted_sst2_subnetwork_names_its_outputs_negative_and_positive(tm
     store = tmp_path / "acc.jsonl"
     records.append(
         store,
-        records.Record(
-            kind="accuracy",
-            subnet_id=spec.subnet_id,
-            width_mult=0.5,
-            depth_mult=0.5,
-            model_id="ck",
-            checkpoint_sha=weights_sha(hf),
-            task="sst2",
-            metric_name="accuracy",
-            metric_value=0.8,
-        ),
+        accuracy_record(spec, 0.8, model_id="ck", checkpoint_sha=weights_sha(hf)),
     )
     out = tmp_path / "sub"
     task = "sst2" if how == "--task" else None

@@ -1,9 +1,10 @@
 import pytest
 import torch
-from conftest import padded_batch, tiny_bert, tiny_distilbert
 
 from dynabert import DynaBert
 from dynabert.rewire import importance, rewire_
+
+from factories import padded_batch, tiny_bert, tiny_distilbert
 
 
 def batches(n=3):

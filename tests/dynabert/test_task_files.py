@@ -94,7 +94,11 @@ def test_stsb_non_finite_score_is_a_malformed_row(tmp_path):
 
 def test_evaluation_reads_only_the_scored_split(tmp_path):
     """Case 2: QQP's real train.tsv has rows with too few fields; evaluation never opens it (nor needs it)."""
-    qqp = "id\tqid1\tqid2\tquestion1\tquestion2\tis_duplicate\n0\t1\t2\thow?\twhy?\t0\n1\t3\t4\twhat is x?\twhat's x?\t1\n"
+    qqp = (
+        "id\tqid1\tqid2\tquestion1\tquestion2\tis_duplicate\n"
+        "0\t1\t2\thow?\twhy?\t0\n"
+        "1\t3\t4\twhat is x?\twhat's x?\t1\n"
+    )
     (tmp_path / "dev.tsv").write_text(qqp)
     (tmp_path / "train.tsv").write_text(qqp + "2\t5\tbroken row\n")
     split = load_split(get_task("qqp"), tmp_path, "dev", get_task("qqp").labels)

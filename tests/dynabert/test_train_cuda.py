@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import padded_batch, tiny_bert
 
 from dynabert.config import default_grid
 from dynabert.engine import Trainable, make_accelerator, teacher_output, train_step
 from dynabert.losses import LossSettings
 from dynabert.model import DynaBert
+
+from factories import padded_batch, tiny_bert
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [
@@ -26,7 +27,7 @@ from accelerate import Accelerator
 from dynabert.engine import Trainable
 from dynabert.model import DynaBert
 sys.path.insert(0, "tests")
-from conftest import tiny_bert
+from factories import tiny_bert
 assert not torch.cuda.is_available()
 acc = Accelerator(cpu=True)
 model = Trainable(DynaBert(tiny_bert(seed=5)))

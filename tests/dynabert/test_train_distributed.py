@@ -123,6 +123,7 @@ def two_process_run(tmp_path_factory, sst2_dir):
     return out
 
 
+@pytest.mark.slow
 def test_two_processes_split_the_data_and_match_one_process(two_process_run, sst2_dir, tmp_path):
     two = json.loads((two_process_run / "depth" / "summary.json").read_text())
     one_same_flag, one_same_global = prepare(tmp_path / "one16"), prepare(tmp_path / "one32")
@@ -159,6 +160,7 @@ def test_two_processes_split_the_data_and_match_one_process(two_process_run, sst
     )
 
 
+@pytest.mark.slow
 def test_two_processes_draw_the_same_sampled_subnetworks_as_one(sst2_dir, tmp_path):
     """--subnets-per-step 3 of 4: every rank draws from (seed, step) alone, so both ranks train the same three
     sub-networks each step and the result matches one process given the same global batch (bound as above; a
@@ -184,6 +186,7 @@ def rank_process(proc: subprocess.Popen, rank: int) -> psutil.Process:
     raise AssertionError(f"no rank {rank} process under torchrun {proc.pid}")
 
 
+@pytest.mark.slow
 def test_killed_rank_resumes_to_the_uninterrupted_result(two_process_run, sst2_dir, tmp_path):
     out = prepare(tmp_path / "cut")
     proc = torchrun(sst2_dir, out)
@@ -202,6 +205,7 @@ def test_killed_rank_resumes_to_the_uninterrupted_result(two_process_run, sst2_d
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+@pytest.mark.slow
 def test_one_gradient_allreduce_per_optimizer_step():
     cmd = [
         sys.executable,
@@ -215,7 +219,7 @@ def test_one_gradient_allreduce_per_optimizer_step():
     ]
     done = subprocess.run(cmd, env=ENV, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
-    count = json.loads(next(l for l in done.stdout.splitlines() if l.startswith("{")))
+    count = json.loads(next(x for x in done.stdout.splitlines() if x.startswith("{")))
     assert count["sub_networks"] == 12 and count["buckets"] >= 1
     assert count["bucket_allreduces_per_step_after"] == count["buckets"]
     assert count["bucket_allreduces_per_step_before"] == 12 * count["buckets"]
@@ -232,6 +236,7 @@ torch.save(opt, ckpt / "optimizer.bin")
 """
 
 
+@pytest.mark.slow
 def test_gpu_saved_state_resumes_on_cpu(sst2_dir, tmp_path):
     """A checkpoint whose optimizer tensors claim "cuda:0" and whose RNG file holds a CUDA generator state (what a
     GPU run writes) resumes on this CPU-only machine to the uninterrupted result."""

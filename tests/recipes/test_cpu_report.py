@@ -5,7 +5,8 @@ import json
 import records
 from dynabert.config import default_grid
 from recipes.cpu_report import Settings, analyse, write
-from records import Record
+
+from factories import latency_record
 
 
 def sweep_store(path, scale):
@@ -14,22 +15,13 @@ def sweep_store(path, scale):
             cost = spec.width_mult * spec.depth_mult
             records.append(
                 path,
-                Record(
-                    kind="latency",
-                    subnet_id=spec.subnet_id,
-                    width_mult=spec.width_mult,
-                    depth_mult=spec.depth_mult,
-                    model_id="m",
-                    checkpoint_sha="s",
-                    device="local-cpu",
+                latency_record(
+                    spec,
+                    10 * cost * scale,
                     runtime=runtime,
-                    threads=1,
-                    batch_size=1,
-                    seq_len=128,
                     params=int(1e7 * cost),
                     flops=int(2e9 * cost),
                     flops_with_attention=int(2.2e9 * cost),
-                    latency_ms_p50=10 * cost * scale,
                     latency_ms_p90=11 * cost * scale,
                     peak_rss_mb=50.0,
                     n_warmup=7,

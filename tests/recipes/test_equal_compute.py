@@ -138,13 +138,14 @@ def test_multipliers_the_model_cannot_take_are_refused_before_calibration(tmp_pa
         )
 
 
+@pytest.mark.slow
 def test_equal_compute_end_to_end_on_tiny(tmp_path, monkeypatch):
     from dynabert.presets import load_model, load_tokenizer
 
     monkeypatch.chdir(
         tmp_path
     )  # as from the repository root: the report's command names relative paths
-    data = tiny_tsvs(tmp_path / "data")
+    tiny_tsvs(tmp_path / "data")  # --data-dir data
     src = tmp_path / "run"
     load_model("tiny", num_labels=2, seed=0).save_pretrained(src / "width" / "best")
     load_tokenizer("tiny").save_pretrained(src / "width" / "best")
@@ -244,6 +245,7 @@ def test_an_out_file_or_a_missing_data_dir_is_refused_before_anything_loads(tmp_
     assert not (tmp_path / "o2").exists() and not (src / "equal-compute").exists()
 
 
+@pytest.mark.slow
 def test_the_command_says_error_and_exits_2_without_a_traceback(tmp_path):
     import subprocess
     import sys

@@ -5,23 +5,18 @@ import json
 import records
 from dynabert.config import default_grid
 from recipes.reference_summary import write
-from records import Record
+
+from factories import accuracy_record, latency_record
 
 SPLIT = "dev (data/SST-2/dev.tsv, 500 examples)"
 
 
 def accuracy(model_id, spec, family, value, flops, runtime=None):
-    return Record(
-        kind="accuracy",
-        subnet_id=spec.subnet_id,
-        width_mult=spec.width_mult,
-        depth_mult=spec.depth_mult,
+    return accuracy_record(
+        spec,
+        value,
         model_id=model_id,
-        checkpoint_sha="s",
-        task="sst2",
         family=family,
-        metric_name="accuracy",
-        metric_value=value,
         split=SPLIT,
         flops=flops,
         runtime=runtime,
@@ -30,21 +25,15 @@ def accuracy(model_id, spec, family, value, flops, runtime=None):
 
 
 def latency(model_id, spec, family, runtime, ms):
-    return Record(
-        kind="latency",
-        subnet_id=spec.subnet_id,
-        width_mult=spec.width_mult,
-        depth_mult=spec.depth_mult,
+    return latency_record(
+        spec,
+        ms,
         model_id=model_id,
-        checkpoint_sha="s",
         task="sst2",
         family=family,
-        device="local-cpu",
         runtime=runtime,
         threads=2,
-        batch_size=1,
         seq_len=64,
-        latency_ms_p50=ms,
         cpu_model="Test CPU",
         env={"logical_cpus": 4, "machine": "x86_64", "process_medians_ms": [ms] * 3},
     )

@@ -166,6 +166,7 @@ def test_calibration_command_keeps_the_run_and_bounds_its_steps():
         calibration_command("python -m bench.sweep --model m", "/tmp/t", 10)
 
 
+@pytest.mark.slow
 def test_calibrate_reruns_each_folders_command_for_a_few_steps_and_the_report_uses_it(
     tmp_path, sst2_dir
 ):
@@ -248,6 +249,7 @@ def test_calibrate_bad_inputs_are_named(tmp_path, capsys):
     assert "steps.json is not the reference run's step log" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_calibrate_checks_every_folder_first_and_keeps_each_result_as_measured(
     tmp_path, sst2_dir, capsys
 ):
