@@ -14,17 +14,18 @@ dynabert.evaluate.prepare (only the scored split is read; labels mapped by name;
 
 from __future__ import annotations
 
-import argparse
 import sys
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
+import argfields
 import records
+from argfields import option
 from bench.cache import default_cache
 from bench.cells import RUNTIMES
-from dynabert.flops import cost
+from dynabert.options import TaskOptions
 from records.provenance import this_run
 
 
@@ -47,51 +48,67 @@ def predict(run, features: list[dict], seq_len: int, static: bool) -> np.ndarray
     return np.stack(rows)
 
 
-def main(argv: list[str] | None = None) -> int:
-    from dynabert.evaluate import add_task_flags, prepare
+ARTIFACT_RUNTIMES = ", ".join(r for r in RUNTIMES if r != "torch")
 
-    ap = argparse.ArgumentParser(
-        prog="python -m bench.artifact_accuracy", description=__doc__.splitlines()[0]
+
+@dataclass(kw_only=True)
+class ArtifactAccuracyOptions(TaskOptions):
+    """`python -m bench.artifact_accuracy`: `dynabert evaluate`'s task options, and which artifacts."""
+
+    runtimes: str = option(
+        "onnxruntime-int8,litert-int8",
+        help=f"comma-separated, of {ARTIFACT_RUNTIMES}",
+        group="artifacts",
     )
-    add_task_flags(ap)  # the same task flags as `dynabert evaluate`
-    ap.add_argument(
-        "--runtimes",
-        default="onnxruntime-int8,litert-int8",
-        help=f"comma-separated, of {', '.join(r for r in RUNTIMES if r != 'torch')}",
+    seq_len: int = option(
+        128, help="the artifacts' sequence length (as in the sweep)", group="artifacts", min=1
     )
-    ap.add_argument(
-        "--seq-len", type=int, default=128, help="the artifacts' sequence length (as in the sweep)"
+    family: str = option(
+        "dynabert", help="dynabert, baseline or fixed-control (as in evaluate)", group="output"
     )
-    ap.add_argument(
-        "--family", default="dynabert", help="dynabert, baseline or fixed-control (as in evaluate)"
+    max_eval_samples: int | None = option(
+        None, help="score the first N examples of the split (default: all)", group="task", min=1
     )
-    ap.add_argument("--max-eval-samples", type=int, default=None)
-    ap.add_argument(
-        "--results", required=True, help="results store to append the accuracy records to"
+    results: str = option(help="results store to append the accuracy records to", group="output")
+    cache_dir: str | None = option(
+        None, help="artifact cache (default ~/.cache/dynabert-edge/artifacts)", group="artifacts"
     )
-    ap.add_argument("--cache-dir", help="artifact cache (default ~/.cache/dynabert-edge/artifacts)")
-    args = ap.parse_args(argv)
+
+
+def build_parser():
+    return argfields.command_parser(
+        "python -m bench.artifact_accuracy",
+        "Dev accuracy of the exported ONNX / TFLite artifacts themselves -> accuracy records.",
+        "python -m bench.artifact_accuracy --checkpoint runs/sst2 --task sst2 --data-dir glue/SST-2 "
+        "--runtimes onnxruntime-int8 --results results.jsonl",
+        ArtifactAccuracyOptions,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    opts, _ = argfields.parse(build_parser(), argv)
+    from dynabert.evaluate import prepare  # torch: after parsing, so that --help answers without it
+
     try:
-        runtimes = [r.strip() for r in args.runtimes.split(",") if r.strip()]
+        runtimes = [r.strip() for r in opts.runtimes.split(",") if r.strip()]
         bad = [r for r in runtimes if r not in RUNTIMES or r == "torch"]
         if bad:
             raise ValueError(
-                f"unknown or non-artifact runtime(s) {bad}; choose from "
-                f"{', '.join(r for r in RUNTIMES if r != 'torch')}"
+                f"unknown or non-artifact runtime(s) {bad}; choose from {ARTIFACT_RUNTIMES}"
             )
-        records.check_writable(args.results)  # before anything is exported or scored
-        if args.cache_dir:
-            records.check_out_dir(args.cache_dir, "--cache-dir")
-        ev = prepare(args, args.seq_len, "--seq-len", args.max_eval_samples)
+        records.check_writable(opts.results)  # before anything is exported or scored
+        if opts.cache_dir:
+            records.check_out_dir(opts.cache_dir, "--cache-dir")
+        ev = prepare(opts, opts.seq_len, "--seq-len", opts.max_eval_samples)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     from dynabert.evaluate import weights_sha
 
-    sha, store, prov = weights_sha(ev.dyna.hf), records.Store.open(args.results), this_run()
+    sha, store, prov = weights_sha(ev.dyna.hf), records.Store.open(opts.results), this_run()
     for spec in ev.specs:
         for runtime in runtimes:
-            measure(ev, sha, spec, runtime, args, store, prov)
+            measure(ev, sha, spec, runtime, opts, store, prov)
     return 0
 
 
@@ -100,7 +117,7 @@ def measure(
     sha: str,
     spec,
     runtime: str,
-    args: argparse.Namespace,
+    opts: ArtifactAccuracyOptions,
     store: records.Store,
     prov: records.Provenance,
 ) -> None:
@@ -109,9 +126,10 @@ def measure(
     from devices.runner import load
     from dynabert.evaluate import describe, metric_fields
     from dynabert.extract import extract
-    from dynabert.metrics import METRICS, undefined
+    from dynabert.flops import cost
+    from dynabert.metrics import METRICS, one_class_warning, undefined
 
-    c = cost(ev.dyna.full_size, spec, args.seq_len)
+    c = cost(ev.dyna.full_size, spec, opts.seq_len)
     fmt, runner_runtime, precision = RUNTIMES[runtime]
     split_label = ev.split_label(f"; {runtime} artifact")
     key = records.Key(
@@ -122,20 +140,22 @@ def measure(
         task=ev.task_key,
         split=split_label,
         runtime=runtime,
-        seq_len=args.seq_len,
+        seq_len=opts.seq_len,
     )
     if store.done(key):  # a re-run skips what the store holds
-        print(f"{spec.subnet_id} {runtime}: already in {args.results}; skipped")
+        print(f"{spec.subnet_id} {runtime}: already in {opts.results}; skipped")
         return
-    cache = Path(args.cache_dir) if args.cache_dir else default_cache()
+    cache = Path(opts.cache_dir) if opts.cache_dir else default_cache()
     path, meta = ensure_artifact(
-        lambda: extract(ev.dyna, spec), sha, spec.subnet_id, fmt, args.seq_len, cache
+        lambda: extract(ev.dyna, spec), sha, spec.subnet_id, fmt, opts.seq_len, cache
     )
     run, version = load(runner_runtime, str(path), 1)
-    logits = predict(run, ev.features, args.seq_len, static=fmt.startswith("tflite"))
+    logits = predict(run, ev.features, opts.seq_len, static=fmt.startswith("tflite"))
     preds = (logits[:, 0] if ev.labels is None else logits.argmax(-1)).tolist()
     gold = [f["labels"] for f in ev.features]
     metrics, reason = METRICS[ev.task.metric](preds, gold), undefined(ev.task.metric, preds, gold)
+    if why := one_class_warning(preds, gold):
+        print(f"warning: {fmt} artifact: {why}", file=sys.stderr)
     check = (
         "passed"
         if meta["ok"]
@@ -143,7 +163,7 @@ def measure(
     )
     measured = records.Measurement(
         **records.cost_fields(c),
-        family=args.family,
+        family=opts.family,
         format=fmt.split("-")[0],
         precision=precision,
         artifact_bytes=meta.get("bytes"),

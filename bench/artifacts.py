@@ -77,8 +77,8 @@ def model_size(name: str):
     what its sub-networks are checked against before any model is built. ValueError for an extracted sub-network."""
     if name in ARCHITECTURES:  # a preset's shape from its table: a warm sweep imports no torch
         return ARCHITECTURES[name]
+    from dynabert.evaluate import resolve_checkpoint
     from dynabert.presets import PRESETS, load_size
-    from dynabert.train_cli import resolve_checkpoint
 
     return load_size(name if name in PRESETS else str(resolve_checkpoint(name)))
 
@@ -107,9 +107,9 @@ def preset_sha_file(cache: Path, name: str, key: dict) -> Path:
 
 
 def _build(name: str):
+    from dynabert.evaluate import resolve_checkpoint
     from dynabert.model import DynaBert
     from dynabert.presets import PRESETS, load_model
-    from dynabert.train_cli import resolve_checkpoint
 
     hf = load_model(name if name in PRESETS else str(resolve_checkpoint(name)))
     if hf.config.model_type == "dynabert-pruned":

@@ -76,8 +76,8 @@ def records_from_benchmark_json(path: str | Path) -> list[records.Record]:
     """Records of every benchmark that carries record fields in extra_info; a clear error for foreign JSON."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as err:
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError) as err:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise ValueError(f"{path}: not readable as JSON ({err})") from None
     if not is_benchmark_json(data):
         raise ValueError(

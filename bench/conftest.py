@@ -92,3 +92,27 @@ def pytest_benchmark_update_machine_info(config, machine_info):
     )
     machine_info["cpu_state"] = cpu_info(machine)
     machine_info["machine_identity"] = machine.to_dict()
+
+
+@pytest.hookimpl(
+    trylast=True
+)  # after pytest-benchmark has made its session (and switched itself off)
+def pytest_configure(config):
+    """`--benchmark-json FILE` when nothing will be timed is a usage error, not a green run that writes no FILE
+    (pytest-benchmark#293): under pytest-xdist (`-n N`) pytest-benchmark switches itself off, as it does for
+    --benchmark-disable and --benchmark-skip."""
+    session = getattr(config, "_benchmarksession", None)
+    if session is None or not session.json or os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    if session.disabled or session.skip:
+        xdist = config.getoption("dist", "no") != "no"
+        why = (
+            "pytest-xdist (-n) is on, and pytest-benchmark times nothing in worker processes"
+            if xdist
+            else "--benchmark-disable or --benchmark-skip switches the timing off"
+        )
+        raise pytest.UsageError(
+            f"--benchmark-json {session.json} would not be written: {why}. Run the suite without "
+            f"{'-n' if xdist else 'that flag'} (it times one cell at a time on purpose: cells timed side by side "
+            f"would share the cores)"
+        )

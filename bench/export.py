@@ -25,7 +25,6 @@ graph. What was applied is in the metadata's and the sidecar's `graph_optimizati
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import logging
@@ -33,39 +32,51 @@ import shutil
 import sys
 import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
+import argfields
 import records
+from argfields import option
 from bench import session_settings
 from bench.cache import default_cache
+from dynabert.diskspace import writing
+from dynabert.limits import check_seq_len, input_limits
 from records.machine import package_versions
+
+if TYPE_CHECKING:  # torch is imported where it runs, so that `--help` answers without it
+    import torch
 
 FORMATS = ("onnx", "onnx-int8", "tflite", "tflite-int8")
 FP32_TOL = 1e-4
 INT8_REL_TOL = 0.05
 
 
-class LogitsOnly(torch.nn.Module):
+def logits_only(model: torch.nn.Module) -> torch.nn.Module:
     """(input_ids, attention_mask, token_type_ids) -> logits: the signature every artifact has."""
+    import torch
 
-    def __init__(self, model: torch.nn.Module):
-        super().__init__()
-        self.model = model
+    class LogitsOnly(torch.nn.Module):
+        def __init__(self, model: torch.nn.Module):
+            super().__init__()
+            self.model = model
 
-    def forward(self, input_ids, attention_mask, token_type_ids):
-        return self.model(
-            input_ids, attention_mask, token_type_ids
-        ).logits  # a SequenceClassifierOutput
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            return self.model(input_ids, attention_mask, token_type_ids).logits
+
+    return LogitsOnly(model)
 
 
 def sample_inputs(
-    batch: int, seq_len: int, vocab: int, seed: int = 0, dtype=torch.long
+    batch: int, seq_len: int, vocab: int, seed: int = 0, dtype=None
 ) -> tuple[torch.Tensor, ...]:
     """Random ids from the model's vocabulary (the runner's range, devices.runner.token_id_range); row 1 (if any)
     half padded, so a baked-in mask would show up as an error. Token types 0, valid for every type vocabulary."""
+    import torch
+
     from devices.runner import token_id_range
 
     g = torch.Generator().manual_seed(seed)
@@ -74,11 +85,13 @@ def sample_inputs(
     if batch > 1:
         mask[1, seq_len // 2 :] = 0
         ids[1, seq_len // 2 :] = 0
+    dtype = dtype or torch.long
     return ids.to(dtype), mask.to(dtype), torch.zeros_like(ids).to(dtype)
 
 
 def export_onnx(model: torch.nn.Module, path: Path, seq_len: int) -> None:
     """Dynamo export, opset 18, dynamic batch and sequence axes, weights inside the file."""
+
     from torch.export import Dim
 
     batch, seq = (
@@ -104,8 +117,10 @@ def export_onnx(model: torch.nn.Module, path: Path, seq_len: int) -> None:
 
 
 def _export_onnx(model: torch.nn.Module, path: Path, seq_len: int, axes: dict) -> None:
+    import torch
+
     torch.onnx.export(
-        LogitsOnly(model).eval(),
+        logits_only(model).eval(),
         sample_inputs(2, seq_len, model.config.vocab_size),
         str(path),
         dynamo=True,
@@ -245,9 +260,10 @@ def quantize_onnx_checked(
 def export_tflite(model: torch.nn.Module, path: Path, seq_len: int, batch: int = 1) -> None:
     """litert-torch conversion at a static (batch, seq_len) int32 signature (the cache holds batch 1)."""
     import litert_torch
+    import torch
 
     edge = litert_torch.convert(
-        LogitsOnly(model).eval(),
+        logits_only(model).eval(),
         sample_inputs(batch, seq_len, model.config.vocab_size, dtype=torch.int32),
     )
     edge.export(str(path))
@@ -263,6 +279,8 @@ def quantize_tflite(src: Path, dst: Path) -> None:
 
 def check(model: torch.nn.Module, fmt: str, path: Path, seq_len: int) -> dict:
     """Max abs logit error of the artifact against torch on padded inputs, and whether it is within tolerance."""
+    import torch
+
     from devices.runner import load
 
     ids, mask, tt = sample_inputs(2, seq_len, model.config.vocab_size, seed=1)
@@ -310,6 +328,15 @@ EXPORTERS = {
 GRAPH = {"onnx": "onnxruntime.transformers BERT attention fusion (bench/ort_fusion.py), v2"}
 QUANTIZERS = {"onnx-int8": ("onnxruntime",), "tflite-int8": ("ai-edge-quantizer",)}
 CHECK_RUNTIMES = {"onnx": ("onnxruntime",), "tflite": ("ai-edge-litert",)}
+
+
+def require_exporters(fmt: str) -> None:
+    """Refuse `fmt` by name (ValueError with the pip command) when its exporter, quantizer or checker is absent."""
+    from devices.optional import require
+
+    base = fmt.removesuffix("-int8")
+    dists = EXPORTERS[base] + QUANTIZERS.get(fmt, ()) + CHECK_RUNTIMES[base]
+    require(tuple(dict.fromkeys(dists)), f"format {fmt!r}")
 
 
 def export_key(fmt: str, isa: tuple[str, ...] | list[str]) -> dict:
@@ -360,10 +387,13 @@ def ensure_artifact(
 
     `model` is the extracted module, or a function returning it (built only when an export is needed).
     """
+    import torch
+
     from records.machine import this_machine
 
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
+    require_exporters(fmt)
     cache = cache or default_cache()
     isa = this_machine().isa
     ekey, ckey = export_key(fmt, isa), check_key(fmt, isa)
@@ -376,30 +406,18 @@ def ensure_artifact(
     model = (
         model() if callable(model) and not isinstance(model, torch.nn.Module) else model
     ).eval()
+    check_seq_len(input_limits(model.config), seq_len, "--seq-len", f"sub-network {subnet_id}")
     if meta is None:  # not cached (or made by other exporters / settings): export
         path.parent.mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()
         tmp = path.with_name("tmp-" + path.name)
-        graph = None
-        if fmt == "onnx":
-            graph = export_onnx_fused(model, tmp, seq_len, unfused_path(path))
-        elif fmt == "tflite":
-            export_tflite(model, tmp, seq_len)
-        elif fmt == "onnx-int8":
-            parent, parent_meta = ensure_artifact(model, sha, subnet_id, "onnx", seq_len, cache)
-            chosen, attempts = quantize_onnx_checked(
-                model, parent, tmp, seq_len, ekey["quantization"]["try_in_order"]
-            )
-            graph = {
-                **parent_meta.get("graph_optimizations", {}),
-                "then": "quantize_dynamic " + json.dumps(chosen),
-                "fused_after_quantization": _fused_counts(tmp),
-                "quantization": chosen,
-                "quantization_attempts": attempts,
-            }
-        else:
-            parent, _ = ensure_artifact(model, sha, subnet_id, "tflite", seq_len, cache)
-            quantize_tflite(parent, tmp)
+        with writing(
+            path.parent,
+            f"the {fmt} export {path.name}",
+            partial=tmp,
+            fix=" or give another --output-dir",
+        ):
+            graph = export_to(model, fmt, tmp, path, sha, subnet_id, seq_len, cache, ekey)
         tmp.rename(path)
         meta = {"export_s": round(time.perf_counter() - t0, 2), "graph_optimizations": graph}
     meta = {
@@ -425,8 +443,47 @@ def ensure_artifact(
         ),
         session_settings=shipped,
     )
-    meta_path.write_text(json.dumps(meta, indent=1))
+    if meta.get("error"):  # it could not run at all: never left in the cache as if usable
+        path.unlink(missing_ok=True)
+        meta["removed"] = f"{path.name} was deleted: it cannot run ({meta['error']})"
+    with writing(path.parent, f"the metadata of {path.name}", fix=" or give another --output-dir"):
+        meta_path.write_text(json.dumps(meta, indent=1))
     return path, meta
+
+
+def export_to(
+    model,
+    fmt: str,
+    tmp: Path,
+    path: Path,
+    sha: str,
+    subnet_id: str,
+    seq_len: int,
+    cache: Path,
+    ekey: dict,
+) -> dict | None:
+    """Write the `fmt` artifact of `model` to `tmp` (int8: from its fp32 parent, made first); its graph notes."""
+    graph = None
+    if fmt == "onnx":
+        graph = export_onnx_fused(model, tmp, seq_len, unfused_path(path))
+    elif fmt == "tflite":
+        export_tflite(model, tmp, seq_len)
+    elif fmt == "onnx-int8":
+        parent, parent_meta = ensure_artifact(model, sha, subnet_id, "onnx", seq_len, cache)
+        chosen, attempts = quantize_onnx_checked(
+            model, parent, tmp, seq_len, ekey["quantization"]["try_in_order"]
+        )
+        graph = {
+            **parent_meta.get("graph_optimizations", {}),
+            "then": "quantize_dynamic " + json.dumps(chosen),
+            "fused_after_quantization": _fused_counts(tmp),
+            "quantization": chosen,
+            "quantization_attempts": attempts,
+        }
+    else:
+        parent, _ = ensure_artifact(model, sha, subnet_id, "tflite", seq_len, cache)
+        quantize_tflite(parent, tmp)
+    return graph
 
 
 def _cached_meta(meta_path: Path) -> dict | None:
@@ -469,7 +526,49 @@ def model_dir(name: str) -> str:
     return str(resolve_checkpoint(name)) if Path(name).is_dir() else name
 
 
+@dataclass(kw_only=True)
+class ExportOptions:
+    """`python -m bench.export`: one sub-network, exported to each format and checked against torch."""
+
+    model: str = option(
+        help="an extracted sub-network directory, or a checkpoint or training output (as bench.sweep) "
+        "with --width/--depth or --subnet",
+        group="model",
+    )
+    width: float | None = option(None, help="width multiplier (default 1.0)", group="sub-network")
+    depth: float | None = option(None, help="depth multiplier (default 1.0)", group="sub-network")
+    subnet: str | None = option(
+        None,
+        help="instead of --width/--depth: a sub-network id ('w0.50-d0.75', or per layer "
+        '\'h12.6.0.3-f1536.768.0.384\') or its JSON {"heads": [...], "ffn": [...]}',
+        group="sub-network",
+    )
+    formats: str = option(
+        ",".join(FORMATS),
+        help=f"artifact formats to export and check, comma-separated, of {', '.join(FORMATS)}",
+        group="artifacts",
+    )
+    seq_len: int = option(
+        128, help="the artifacts' static sequence length", group="artifacts", min=1
+    )
+    output_dir: str | None = option(
+        None,
+        help="artifact cache/output folder (default ~/.cache/dynabert-edge/artifacts)",
+        group="artifacts",
+    )
+
+
+def build_parser():
+    return argfields.command_parser(
+        "python -m bench.export",
+        "Export one sub-network to ONNX / TFLite (fp32, int8) and check each artifact against torch.",
+        "python -m bench.export --model runs/sst2 --width 0.5 --depth 0.75 --formats onnx,onnx-int8",
+        ExportOptions,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
+    opts, _ = argfields.parse(build_parser(), argv)  # before torch loads: --help answers without it
     from dynabert.config import SubnetSpec
     from dynabert.evaluate import weights_sha
     from dynabert.extract import extract
@@ -477,45 +576,22 @@ def main(argv: list[str] | None = None) -> int:
     from dynabert.presets import load_model
     from dynabert.subnet import canonical, parse_subnet
 
-    ap = argparse.ArgumentParser(
-        prog="python -m bench.export", description="export and check one sub-network"
-    )
-    ap.add_argument(
-        "--model",
-        required=True,
-        help="an extracted sub-network directory, or a checkpoint or training "
-        "output (as bench.sweep) with --width/--depth or --subnet",
-    )
-    ap.add_argument("--width", type=float, help="width multiplier (default 1.0)")
-    ap.add_argument("--depth", type=float, help="depth multiplier (default 1.0)")
-    ap.add_argument(
-        "--subnet",
-        help="instead of --width/--depth: a sub-network id ('w0.50-d0.75', or per layer "
-        '\'h12.6.0.3-f1536.768.0.384\') or its JSON {"heads": [...], "ffn": [...]}',
-    )
-    ap.add_argument("--formats", default=",".join(FORMATS))
-    ap.add_argument("--seq-len", type=int, default=128)
-    ap.add_argument(
-        "--output-dir",
-        help="artifact cache/output folder (default ~/.cache/dynabert-edge/artifacts)",
-    )
-    args = ap.parse_args(argv)
     try:
-        if args.subnet and (args.width is not None or args.depth is not None):
+        if opts.subnet and (opts.width is not None or opts.depth is not None):
             raise ValueError("give --subnet or --width/--depth, not both")
-        model = load_model(model_dir(args.model))
-        cut = args.subnet or args.width is not None or args.depth is not None
+        model = load_model(model_dir(opts.model))
+        cut = opts.subnet or opts.width is not None or opts.depth is not None
         if model.config.model_type == "dynabert-pruned" and cut:
             raise ValueError(
-                f"{args.model} is an extracted sub-network already: leave out --subnet/--width/--depth "
+                f"{opts.model} is an extracted sub-network already: leave out --subnet/--width/--depth "
                 "(or give the checkpoint it was extracted from)"
             )
         if model.config.model_type != "dynabert-pruned":
             dyna = DynaBert(model)
             spec = canonical(
-                parse_subnet(args.subnet)
-                if args.subnet
-                else SubnetSpec(args.width or 1.0, args.depth or 1.0),
+                parse_subnet(opts.subnet)
+                if opts.subnet
+                else SubnetSpec(opts.width or 1.0, opts.depth or 1.0),
                 dyna.full_size,
             )
             sha, model = weights_sha(model), extract(dyna, spec)
@@ -523,17 +599,28 @@ def main(argv: list[str] | None = None) -> int:
         else:
             sha = weights_sha(model)
             subnet = source_subnet_id(model.config)
-        cache = records.check_out_dir(args.output_dir, "--output-dir") if args.output_dir else None
-        for fmt in args.formats.split(","):
-            path, meta = ensure_artifact(model, sha, subnet, fmt.strip(), args.seq_len, cache)
+        cache = records.check_out_dir(opts.output_dir, "--output-dir") if opts.output_dir else None
+        check_seq_len(input_limits(model.config), opts.seq_len, "--seq-len", opts.model)
+        failed = []
+        for fmt in opts.formats.split(","):
+            path, meta = ensure_artifact(model, sha, subnet, fmt.strip(), opts.seq_len, cache)
             flag = "ok" if meta["ok"] else "FAILED CHECK"
             print(
                 f"{fmt}: {path} ({meta['bytes'] / 2**20:.1f} MiB), max abs err {meta['max_abs_err']} "
                 f"(tolerance {meta['tolerance']}): {flag}"
             )
+            failed += (
+                [] if meta["ok"] else [f"{fmt}: {meta.get('removed') or meta.get('error') or flag}"]
+            )
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    if failed:  # a failed numerics check never exits 0 (a script would go on with the artifact)
+        print(
+            f"error: {len(failed)} artifact(s) failed their check: {'; '.join(failed)}",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

@@ -20,23 +20,20 @@ CITED = Path(__file__).with_name("data") / "cited.csv"
 
 
 def load_records(paths: list[str | Path]) -> list[records.Record]:
-    """Every record of every input; a clear error naming an empty, missing or foreign file."""
+    """Every record of every input; a clear error naming an empty, missing or foreign file. A pytest-benchmark JSON
+    is told from a records store by its content, whatever its name; a store is read line by line (records.read), so
+    a line with bytes that are not UTF-8 costs that line, named with its file and number, not the whole input."""
     out = []
     for path in map(Path, paths):
         records.check_readable(path, "input")
-        text = path.read_text().strip()
-        if not text:
+        raw = path.read_bytes()
+        if not raw.strip():
             raise ValueError(
                 f"input {str(path)!r} is empty: nothing to plot (run python -m bench.sweep first)"
             )
-        if text.startswith("{") and "\n" not in text or path.suffix == ".json":
-            try:
-                data = json.loads(text)
-            except json.JSONDecodeError:
-                data = None
-            if is_benchmark_json(data):
-                out += records_from_benchmark_json(path)
-                continue
+        if raw.lstrip()[:1] == b"{" and is_benchmark_json(_json_document(raw)):
+            out += records_from_benchmark_json(path)
+            continue
         recs = records.read(path)
         if not recs:
             raise ValueError(
@@ -47,17 +44,20 @@ def load_records(paths: list[str | Path]) -> list[records.Record]:
     return out
 
 
+def _json_document(raw: bytes) -> object:
+    """The file as one JSON document, or None (a JSON Lines store of several records, or not JSON at all)."""
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
 def input_notes(paths: list[str | Path]) -> list[str]:
     """One note per pytest-benchmark input: how many of its benchmarks were not latency cells (so not drawn),
     named (the first 8), and what the drawn ones measured (model, weights random or trained)."""
     notes = []
     for path in map(Path, paths):
-        if path.suffix != ".json":
-            continue
-        try:
-            data = json.loads(path.read_text())
-        except json.JSONDecodeError:
-            continue
+        data = _json_document(path.read_bytes())  # by content, whatever the file's name
         if not is_benchmark_json(data):
             continue
         used = records_from_benchmark_json(path)

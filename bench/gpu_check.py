@@ -15,7 +15,6 @@ onnxruntime, no LiteRT): only torch, transformers, accelerate and numpy are requ
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -23,8 +22,11 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
+import argfields
+from argfields import option
 from bench.gpu_step_ratio import step_parts_ratio
 from bench.standin import WORDS, write_sst2_standin
 
@@ -299,17 +301,28 @@ def cuda_sweep(work: Path, model: Path) -> dict:
     return {**result, "skipped_runtimes": skipped}
 
 
+@dataclass(kw_only=True)
+class GpuCheckOptions:
+    """`python -m bench.gpu_check`: where the summary and the scratch files go."""
+
+    out: str = option("gpu-check.json", help="the JSON summary written at the end", group="output")
+    work: str = option(
+        "gpu-check-work", help="scratch folder (model, data, runs), replaced", group="output"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(
-        prog="python -m bench.gpu_check", description=__doc__.split("\n\n")[0]
+    opts, _ = argfields.parse(
+        argfields.command_parser(
+            "python -m bench.gpu_check",
+            "Check the CUDA paths end to end on this machine's GPU -> one JSON summary.",
+            "python -m bench.gpu_check --out gpu-check.json",
+            GpuCheckOptions,
+        ),
+        argv,
     )
-    ap.add_argument("--out", default="gpu-check.json", help="the JSON summary written at the end")
-    ap.add_argument(
-        "--work", default="gpu-check-work", help="scratch folder (model, data, runs), replaced"
-    )
-    args = ap.parse_args(argv)
     gpu = require_gpu()
-    started, work = time.time(), Path(args.work).resolve()
+    started, work = time.time(), Path(opts.work).resolve()
     shutil.rmtree(work, ignore_errors=True)
     model, data = make_assets(work)
 
@@ -334,9 +347,9 @@ def main(argv: list[str] | None = None) -> int:
         "environment": environment(gpu),
         "checks": checks,
     }
-    Path(args.out).write_text(json.dumps(summary, indent=1))
+    Path(opts.out).write_text(json.dumps(summary, indent=1))
     print(
-        f"gpu check {'passed' if not failed else 'FAILED: ' + ', '.join(failed)}; summary -> {args.out}"
+        f"gpu check {'passed' if not failed else 'FAILED: ' + ', '.join(failed)}; summary -> {opts.out}"
     )
     return 0 if not failed else 1
 

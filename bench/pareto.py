@@ -17,14 +17,18 @@ import os
 import shlex
 import sys
 import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
 
+import argfields
 import records
+from argfields import option
 from bench import conditions
 from bench.frame import cited_accuracy, efficiency, joined, load_records, measured_accuracy
 from bench.report import CITED_SEQ, ReportSpec, build, portable_command, with_costs
+from bench.search_run import SearchOptions, cmd_search, own_store, positive_number
 from bench.sweep import config_from_argv, run_sweep
 from dynabert.subnet import is_grid_id
 from records.machine import this_machine
@@ -176,23 +180,23 @@ def select(
     return ranked.iloc[0], ranked
 
 
-def wanted_condition(args: argparse.Namespace) -> dict[str, object]:
+def wanted_condition(opts: SelectOptions) -> dict[str, object]:
     """The condition fields `select` was given (one flag per field of bench.conditions.CONDITION)."""
     return {
-        name: getattr(args, flag.lstrip("-").replace("-", "_"), None)
+        name: getattr(opts, flag.lstrip("-").replace("-", "_"), None)
         for name, _, flag, _ in conditions.CONDITION
     }
 
 
-def cmd_select(args: argparse.Namespace) -> int:
-    df = candidates(args.results, wanted_condition(args), args.task, args.checkpoint)
+def cmd_select(opts: SelectOptions) -> int:
+    df = candidates(opts.results, wanted_condition(opts), opts.task, opts.checkpoint)
     where = conditions.only_one(df, "select").title()
-    stat = f"latency_ms_{args.latency_stat}"
-    best, fits = select(df, args.max_latency_ms, args.max_memory_mb, args.min_accuracy, stat)
+    stat = f"latency_ms_{opts.latency_stat}"
+    best, fits = select(df, opts.max_latency_ms, opts.max_memory_mb, opts.min_accuracy, stat)
     budget = (
-        f"{args.latency_stat} latency <= {args.max_latency_ms} ms"
-        + (f", peak RSS <= {args.max_memory_mb} MB" if args.max_memory_mb is not None else "")
-        + (f", accuracy >= {args.min_accuracy}%" if args.min_accuracy is not None else "")
+        f"{opts.latency_stat} latency <= {opts.max_latency_ms} ms"
+        + (f", peak RSS <= {opts.max_memory_mb} MB" if opts.max_memory_mb is not None else "")
+        + (f", accuracy >= {opts.min_accuracy}%" if opts.min_accuracy is not None else "")
     )
     if best is None:
         closest = df.sort_values(stat).iloc[0]
@@ -225,131 +229,159 @@ def cmd_select(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(
-        prog="python -m bench.pareto",
-        description=__doc__.splitlines()[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    ap.add_argument(
-        "--results",
-        action="append",
-        default=[],
-        help="results store or pytest-benchmark JSON (repeatable)",
-    )
-    ap.add_argument(
-        "--task", action="append", default=[], help="task(s) to plot, e.g. sst2, mnli-m"
-    )
-    cited = ap.add_mutually_exclusive_group()
-    cited.add_argument(
-        "--cited",
-        dest="use_cited",
-        action="store_const",
-        const=True,
-        help="draw the task's whole cited table (default: only rows of a model the records measured, "
-        "e.g. the paper's BERT-base numbers beside a BERT-base-shaped run; never beside a MiniLM run)",
-    )
-    cited.add_argument(
-        "--no-cited",
-        dest="use_cited",
-        action="store_const",
-        const=False,
-        help="leave out the cited accuracy table",
-    )
-    ap.add_argument("--checkpoint", help="keep DynaBERT records of this checkpoint sha only")
-    ap.add_argument(
-        "--out",
-        help="output folder (default reports/this-machine for the default run; required with --results)",
-    )
-    ap.add_argument("--title", default="DynaBERT sub-networks: accuracy and efficiency")
-    ap.add_argument(
-        "--min-time", type=float, default=1.0, help="default run: seconds of timed runs per cell"
-    )
-    from bench.search_run import add_search_parser, positive_number
+@dataclass(kw_only=True)
+class ReportOptions:
+    """`python -m bench.pareto` itself: a report of results stores, or with none the default run."""
 
+    results: list[str] = option(
+        [], help="results store or pytest-benchmark JSON (repeatable)", group="inputs"
+    )
+    task: list[str] = option([], help="task(s) to plot, e.g. sst2, mnli-m", group="inputs")
+    use_cited: bool | None = option(
+        None,
+        help="--cited draws the task's whole cited table; --no-cited leaves it out (default: only rows of "
+        "a model the records measured, e.g. the paper's BERT-base numbers beside a BERT-base-shaped run; "
+        "never beside a MiniLM run)",
+        group="inputs",
+        flag="--cited",
+        action=argparse.BooleanOptionalAction,
+    )
+    checkpoint: str | None = option(
+        None, help="keep DynaBERT records of this checkpoint sha only", group="inputs"
+    )
+    out: str | None = option(
+        None,
+        help="output folder (default reports/this-machine for the default run; required with --results)",
+        group="output",
+    )
+    title: str = option(
+        "DynaBERT sub-networks: accuracy and efficiency", help="the report's title", group="output"
+    )
+    min_time: float = option(
+        1.0, help="default run: seconds of timed runs per cell", group="default run"
+    )
+
+
+CONDITION = "condition (one of each; bench/conditions.py)"
+
+
+@dataclass(kw_only=True)
+class SelectOptions:
+    """`python -m bench.pareto select`: the best measured sub-network under a budget."""
+
+    results: list[str] | None = option(
+        None,
+        help="results store(s) (repeatable; default this machine's default run, else the reference)",
+        group="inputs",
+    )
+    device: str = option("local-cpu", help="device profile of the latency records", group="inputs")
+    runtime: str = option("onnxruntime", help="runtime of the latency records", group="inputs")
+    precision: str | None = option(None, help="fp32 or int8 (default: any)", group=CONDITION)
+    threads: int | None = option(
+        None, help="default: any (refused if the inputs hold several)", group=CONDITION
+    )
+    batch: int | None = option(
+        None, help="batch size (default: any; refused if several)", group=CONDITION
+    )
+    seq_len: int | None = option(
+        None, help="timed sequence length (default: any; refused if several)", group=CONDITION
+    )
+    workload: str | None = option(
+        None, help="synthetic or task (default: any; refused if several)", group=CONDITION
+    )
+    accuracy_seq_len: int | None = option(
+        None, help="length the accuracy was measured at (default: any)", group=CONDITION
+    )
+    max_latency_ms: float = option(help="latency budget (ms)", group="budget", type=positive_number)
+    max_memory_mb: float | None = option(
+        None, help="peak RSS budget (MB)", group="budget", type=positive_number
+    )
+    min_accuracy: float | None = option(None, help="percent", group="budget")
+    latency_stat: str = option(
+        "p50",
+        help="latency statistic the budget is on",
+        group="budget",
+        choices=("p50", "p90", "p99"),
+    )
+    task: str = option(
+        "sst2", help="task for accuracy (measured records first, else cited)", group="inputs"
+    )
+    checkpoint: str | None = option(
+        None, help="keep DynaBERT records of this checkpoint sha only", group="inputs"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argfields.command_parser(
+        "python -m bench.pareto",
+        "Figures, Pareto fronts and tables of results stores; select and search sub-networks.",
+        "python -m bench.pareto                 # the default run on this machine\n"
+        "python -m bench.pareto --results results.jsonl --task sst2",
+        ReportOptions,
+    )
     sub = ap.add_subparsers(dest="command")
-    sel = sub.add_parser(
+    argfields.add_command(
+        sub,
         "select",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-        help="best sub-network under a latency (and memory / accuracy) budget",
+        SelectOptions,
+        cmd_select,
+        "best sub-network under a latency (and memory / accuracy) budget",
+        "python -m bench.pareto select --max-latency-ms 10 --task sst2",
     )
-    sel.add_argument("--results", action="append", default=None)
-    sel.add_argument("--device", default="local-cpu")
-    sel.add_argument("--runtime", default="onnxruntime")
-    sel.add_argument("--precision", help="fp32 or int8 (default: any)")
-    sel.add_argument(
-        "--threads", type=int, help="default: any (refused if the inputs hold several)"
+    argfields.add_command(  # issue 17: per-layer sub-networks searched under a budget, then measured
+        sub,
+        "search",
+        SearchOptions,
+        cmd_search,
+        "per-layer sub-networks under a budget: searched by predicted latency and dev-subset "
+        "accuracy, then measured; the answer is measured",
+        "python -m bench.pareto search --checkpoint runs/sst2 --task sst2 --data-dir glue/SST-2 "
+        "--results latency.jsonl --max-latency-ms 5,10",
     )
-    sel.add_argument("--batch", type=int, help="batch size (default: any; refused if several)")
-    sel.add_argument(
-        "--seq-len", type=int, help="timed sequence length (default: any; refused if several)"
-    )
-    sel.add_argument("--workload", help="synthetic or task (default: any; refused if several)")
-    sel.add_argument(
-        "--accuracy-seq-len", type=int, help="length the accuracy was measured at (default: any)"
-    )
-    sel.add_argument("--max-latency-ms", type=positive_number, required=True)
-    sel.add_argument("--max-memory-mb", type=positive_number)
-    sel.add_argument("--min-accuracy", type=float, help="percent")
-    sel.add_argument("--latency-stat", choices=("p50", "p90", "p99"), default="p50")
-    sel.add_argument(
-        "--task", default="sst2", help="task for accuracy (measured records first, else cited)"
-    )
-    sel.add_argument("--checkpoint")
-    add_search_parser(
-        sub
-    )  # issue 17: per-layer sub-networks searched under a budget, then measured
     return ap
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    opts, run = argfields.parse(build_parser(), argv)
     t0 = time.time()
     try:
-        if args.command == "search":
-            from bench.search_run import cmd_search, own_store
-
-            args.argv = list(
-                sys.argv[1:] if argv is None else argv
-            )  # search.json says how it was made
-            try:
-                return cmd_search(args)
+        if run is cmd_search:
+            try:  # search.json says how it was made
+                return cmd_search(opts, tuple(sys.argv[1:] if argv is None else argv))
             except (
                 KeyboardInterrupt
             ):  # Ctrl-C: one line, the shell's status 130; every timed record is kept
                 print(
                     "\ninterrupted: the sub-networks timed so far are kept in "
-                    f"{str(own_store(args.out))!r}; run the same command again to search again",
+                    f"{str(own_store(opts.out))!r}; run the same command again to search again",
                     file=sys.stderr,
                 )
                 return 130
-        if args.command == "select":
+        if run is cmd_select:
             mine = DEFAULT_OUT / "records.jsonl"
-            args.results = args.results or [
-                str(mine if mine.is_file() else REFERENCE / "records.jsonl")
-            ]
-            return cmd_select(args)
-        if args.out:
-            records.check_out_dir(args.out, "--out")
-        if not args.results:
-            index = default_run(Path(args.out) if args.out else DEFAULT_OUT, args.min_time)
+            default = [str(mine if mine.is_file() else REFERENCE / "records.jsonl")]
+            return cmd_select(replace(opts, results=opts.results or default))
+        if opts.out:
+            records.check_out_dir(opts.out, "--out")
+        if not opts.results:
+            index = default_run(Path(opts.out) if opts.out else DEFAULT_OUT, opts.min_time)
         else:
-            for path in args.results:  # a bad input's own reason first
+            for path in opts.results:  # a bad input's own reason first
                 records.check_readable(Path(path), "input")
-            if not args.out:
+            if not opts.out:
                 raise ValueError(
                     "--results needs --out FOLDER: the report is written where you ask, never into the "
                     "repository unasked (e.g. --out /tmp/my-report)"
                 )
-            out = Path(args.out)
+            out = Path(opts.out)
             index = build(
                 ReportSpec(
-                    args.results,
+                    opts.results,
                     out,
-                    args.task or ["sst2"],
-                    args.use_cited,
-                    args.checkpoint,
-                    args.title,
+                    opts.task or ["sst2"],
+                    opts.use_cited,
+                    opts.checkpoint,
+                    opts.title,
                     commands=[
                         portable_command(
                             [
@@ -361,7 +393,7 @@ def main(argv: list[str] | None = None) -> int:
                         )
                     ],
                     this_machine=this_machine().fingerprint,
-                    reference=[r for r in args.results if is_reference(r)],
+                    reference=[r for r in opts.results if is_reference(r)],
                 )
             )
     except ValueError as err:

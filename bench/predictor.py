@@ -27,8 +27,9 @@ from itertools import product
 
 import numpy as np
 
+import argfields
 import records
-from bench.artifacts import model_size
+from argfields import option
 from dynabert.config import check_mults, parse_mults
 from dynabert.subnet import LayerwiseSpec, write_subnets
 
@@ -467,62 +468,63 @@ def all_specs(space) -> list:
     ]
 
 
-def cmd_sample(args: argparse.Namespace) -> int:
+def cmd_sample(opts: SampleOptions) -> int:
+    from bench.artifacts import model_size
     from bench.search import space_for, space_size
 
-    if args.n < 1:
-        raise ValueError(f"--n must be a whole number >= 1 (sub-networks to draw), got {args.n}")
-    records.check_not_a_store(args.out, "--out")
-    widths = parse_mults(args.widths, "widths")
+    if opts.n < 1:
+        raise ValueError(f"--n must be a whole number >= 1 (sub-networks to draw), got {opts.n}")
+    records.check_not_a_store(opts.out, "--out")
+    widths = parse_mults(opts.widths, "widths")
     if len(set(widths)) != len(widths):
-        raise ValueError(f"--widths {args.widths}: a width given twice; give each once")
+        raise ValueError(f"--widths {opts.widths}: a width given twice; give each once")
     size = model_size(
-        args.model
+        opts.model
     )  # a preset, a model directory or a training output, as bench.sweep takes
-    check_mults(widths, "width", size, args.model, "--widths")
-    specs = sample(size, args.n, args.seed, widths)
-    write_subnets(args.out, specs, size)
+    check_mults(widths, "width", size, opts.model, "--widths")
+    specs = sample(size, opts.n, opts.seed, widths)
+    write_subnets(opts.out, specs, size)
     total = space_size(space_for(size, widths))
     layers = plural(size.num_layers, "layer")
     short = (
-        f" (asked for {args.n}; the space of --widths {args.widths} on {layers} holds only "
+        f" (asked for {opts.n}; the space of --widths {opts.widths} on {layers} holds only "
         f"{total}: all of them)"
-        if len(specs) < args.n and len(specs) == total
-        else f" (asked for {args.n}; {len(specs)} distinct found in {100 * args.n} draws of {total})"
-        if len(specs) < args.n
+        if len(specs) < opts.n and len(specs) == total
+        else f" (asked for {opts.n}; {len(specs)} distinct found in {100 * opts.n} draws of {total})"
+        if len(specs) < opts.n
         else ""
     )
     print(
-        f"{len(specs)} random per-layer sub-networks of {args.model} -> {args.out}{short} "
-        f"(measure: python -m bench.sweep --model {args.model} --subnets {args.out} ...)"
+        f"{len(specs)} random per-layer sub-networks of {opts.model} -> {opts.out}{short} "
+        f"(measure: python -m bench.sweep --model {opts.model} --subnets {opts.out} ...)"
     )
     return 0
 
 
-def cmd_fit(args: argparse.Namespace) -> int:
+def cmd_fit(opts: FitOptions) -> int:
     from records.machine import this_machine
 
-    if args.json:
-        records.check_not_a_store(args.json, "--json", tuple(args.results))
-    recs = [r for path in args.results for r in records.read(path)]
+    if opts.json:
+        records.check_not_a_store(opts.json, "--json", tuple(opts.results))
+    recs = [r for path in opts.results for r in records.read(path)]
     here = this_machine().fingerprint
     pts = points(
         recs,
-        args.device,
-        args.runtime,
-        args.threads,
-        args.seq_len,
-        args.params_total,
-        args.machine,
+        opts.device,
+        opts.runtime,
+        opts.threads,
+        opts.seq_len,
+        opts.params_total,
+        opts.machine,
         here=here,
     )
-    print(machine_line(recs, args, here))
-    if not 0 < args.heldout_frac < 1:  # also refuses nan
+    print(machine_line(recs, opts, here))
+    if not 0 < opts.heldout_frac < 1:  # also refuses nan
         raise ValueError(
-            f"--heldout-frac must be a share between 0 and 1 (e.g. 0.3), got {args.heldout_frac}"
+            f"--heldout-frac must be a share between 0 and 1 (e.g. 0.3), got {opts.heldout_frac}"
         )
-    sizes = parse_sizes(args.curve)
-    train, heldout = split_to_fit(pts, args.heldout_frac, args.seed, ", or lower --heldout-frac")
+    sizes = parse_sizes(opts.curve)
+    train, heldout = split_to_fit(pts, opts.heldout_frac, opts.seed, ", or lower --heldout-frac")
     sizes, dropped = (
         tuple(sorted({n for n in sizes if 4 <= n <= len(train)})),
         sorted({n for n in sizes if not 4 <= n <= len(train)}),
@@ -537,22 +539,22 @@ def cmd_fit(args: argparse.Namespace) -> int:
         r
         for r in recs
         if r.kind == "latency"
-        and r.device == args.device
-        and r.runtime == args.runtime
-        and r.threads == args.threads
-        and r.seq_len == args.seq_len
+        and r.device == opts.device
+        and r.runtime == opts.runtime
+        and r.threads == opts.threads
+        and r.seq_len == opts.seq_len
     ]
     out.update(
-        device=args.device,
-        runtime=args.runtime,
-        threads=args.threads,
-        seq_len=args.seq_len,
+        device=opts.device,
+        runtime=opts.runtime,
+        threads=opts.threads,
+        seq_len=opts.seq_len,
         value=value_field(fitted),
-        machine_fingerprint=args.machine
+        machine_fingerprint=opts.machine
         or next((r.machine_fingerprint for r in fitted if r.machine_fingerprint), None),
     )
     print(
-        f"{args.device} / {args.runtime} / {args.threads} thread(s) / seq {args.seq_len}: {len(train)} training, "
+        f"{opts.device} / {opts.runtime} / {opts.threads} thread(s) / seq {opts.seq_len}: {len(train)} training, "
         f"{len(heldout)} held-out configurations; chosen by cross-validated MAPE: {out['chosen']}"
     )
     for kind, m in out["models"].items():
@@ -562,8 +564,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
         )
     for row in out["learning_curve"]:
         print(f"  fitted on {row['n_train']:3d}: {row['chosen']}, held-out MAPE {row['mape']:.2%}")
-    if args.json:
-        with open(args.json, "w") as f:
+    if opts.json:
+        with open(opts.json, "w") as f:
             json.dump(out, f, indent=1)
     return 0
 
@@ -589,7 +591,7 @@ def parse_sizes(text: str) -> tuple[int, ...]:
     return tuple(int(p) for p in parts)
 
 
-def machine_line(recs: list[records.Record], args: argparse.Namespace, here: str) -> str:
+def machine_line(recs: list[records.Record], opts: FitOptions, here: str) -> str:
     """Which machine measured the fitted cell, and whether it is this one (a predictor describes its machine)."""
     found = sorted(
         {
@@ -597,11 +599,11 @@ def machine_line(recs: list[records.Record], args: argparse.Namespace, here: str
             for r in recs
             if r.kind == "latency"
             and r.status == "ok"
-            and r.device == args.device
-            and r.runtime == args.runtime
-            and r.threads == args.threads
-            and r.seq_len == args.seq_len
-            and args.machine in (None, r.machine_fingerprint)
+            and r.device == opts.device
+            and r.runtime == opts.runtime
+            and r.threads == opts.threads
+            and r.seq_len == opts.seq_len
+            and opts.machine in (None, r.machine_fingerprint)
         }
     )
     if found == [here]:
@@ -612,67 +614,84 @@ def machine_line(recs: list[records.Record], args: argparse.Namespace, here: str
     )
 
 
+RECORDS = "latency records"
+
+
+@dataclass(kw_only=True)
+class FitOptions:
+    """`python -m bench.predictor fit`: which latency records, and how the fit is checked."""
+
+    results: list[str] = option(help="latency records (repeatable)", group=RECORDS)
+    device: str = option("local-cpu", help="device profile of the records", group=RECORDS)
+    runtime: str = option("onnxruntime", help="runtime of the records", group=RECORDS)
+    threads: int = option(1, help="runtime threads of the records", group=RECORDS)
+    seq_len: int = option(128, help="sequence length of the records", group=RECORDS)
+    machine: str | None = option(
+        None,
+        help="machine fingerprint (records of several machines are never pooled)",
+        group=RECORDS,
+    )
+    params_total: int | None = option(
+        None,
+        help="the architecture, as its full model's parameter count (records of several models are "
+        "never pooled)",
+        group=RECORDS,
+    )
+    heldout_frac: float = option(0.3, help="share of the points held out", group="fit")
+    seed: int = option(0, help="seed of the held-out split", group="fit")
+    curve: str = option(
+        "5,10,15,20,30,40", help="training-set sizes for the learning curve", group="fit"
+    )
+    json: str | None = option(None, help="write the report here as JSON", group="output")
+
+
+@dataclass(kw_only=True)
+class SampleOptions:
+    """`python -m bench.predictor sample`: random per-layer sub-networks of one architecture."""
+
+    model: str = option(
+        help="preset, checkpoint, training output or Hugging Face directory (its shape only)",
+        group="model",
+    )
+    n: int = option(48, help="sub-networks drawn", group="sample")
+    seed: int = option(0, help="seed of the draw", group="sample")
+    widths: str = option(
+        "1.0,0.75,0.5,0.25", help="per-layer head/FFN choices as fractions", group="sample"
+    )
+    out: str = option(help="the --subnets JSON file written", group="output")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(
-        prog="python -m bench.predictor",
-        description=__doc__.splitlines()[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    ap = argfields.command_parser(
+        "python -m bench.predictor",
+        "Latency predictor of per-layer sub-networks: sample | fit.",
+        "python -m bench.predictor sample --model minilm-l6 --out subnets.json\n"
+        "python -m bench.predictor fit --results results.jsonl",
     )
     sub = ap.add_subparsers(dest="command", required=True)
-    fit = sub.add_parser(
+    argfields.add_command(
+        sub,
         "fit",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-        help="fit on measured records, report held-out error against the FLOPs baseline",
+        FitOptions,
+        cmd_fit,
+        "fit on measured records, report held-out error against the FLOPs baseline",
+        "python -m bench.predictor fit --results results.jsonl --runtime onnxruntime",
     )
-    fit.add_argument(
-        "--results", action="append", required=True, help="latency records (repeatable)"
-    )
-    fit.add_argument("--device", default="local-cpu")
-    fit.add_argument("--runtime", default="onnxruntime")
-    fit.add_argument("--threads", type=int, default=1)
-    fit.add_argument("--seq-len", type=int, default=128)
-    fit.add_argument(
-        "--machine", help="machine fingerprint (records of several machines are never pooled)"
-    )
-    fit.add_argument(
-        "--params-total",
-        type=int,
-        help="the architecture, as its full model's parameter count "
-        "(records of several models are never pooled)",
-    )
-    fit.add_argument(
-        "--heldout-frac", type=float, default=0.3, help="share of the points held out (default 0.3)"
-    )
-    fit.add_argument("--seed", type=int, default=0)
-    fit.add_argument(
-        "--curve", default="5,10,15,20,30,40", help="training-set sizes for the learning curve"
-    )
-    fit.add_argument("--json", help="write the report here as JSON")
-    fit.set_defaults(func=cmd_fit)
-    smp = sub.add_parser(
+    argfields.add_command(
+        sub,
         "sample",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-        help="random per-layer sub-networks to measure, as a --subnets file",
+        SampleOptions,
+        cmd_sample,
+        "random per-layer sub-networks to measure, as a --subnets file",
+        "python -m bench.predictor sample --model minilm-l6 --n 48 --out subnets.json",
     )
-    smp.add_argument(
-        "--model",
-        required=True,
-        help="preset, checkpoint, training output or Hugging Face directory (its shape only)",
-    )
-    smp.add_argument("--n", type=int, default=48)
-    smp.add_argument("--seed", type=int, default=0)
-    smp.add_argument(
-        "--widths", default="1.0,0.75,0.5,0.25", help="per-layer head/FFN choices as fractions"
-    )
-    smp.add_argument("--out", required=True)
-    smp.set_defaults(func=cmd_sample)
     return ap
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    opts, run = argfields.parse(build_parser(), argv)
     try:
-        return args.func(args)
+        return run(opts)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -24,44 +24,46 @@ import json
 import math
 import random
 import sys
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import records
+from argfields import option
 from bench import predictor as pred
 from bench.search import Scorer, SearchConfig, search, space_for
-from devices import profiles
-from dynabert.config import DEFAULT_WIDTHS, SubnetSpec, check_grid, parse_mults
+from devices.request import RunRequest
+from dynabert.config import SubnetSpec, check_grid, parse_mults
 from dynabert.flops import cost
+from dynabert.options import TaskOptions
 from dynabert.subnet import canonical, layerwise
 from records.provenance import this_run
 
 OWN_STORE = "search-records.jsonl"  # the search's own results store, in its --out folder
 
 
-def fitted_predictors(recs, args, size, machine: str):
+def fitted_predictors(recs, opts: SearchOptions, size, machine: str):
     """(latency predictor, its CV errors, n points, memory predictor or None) from this machine's records."""
     total = cost(size, SubnetSpec()).params_total
     pts = pred.points(
-        recs, args.device, args.runtime, args.threads, args.seq_len, total, machine, here=machine
+        recs, opts.device, opts.runtime, opts.threads, opts.seq_len, total, machine, here=machine
     )
     if (
-        pred.value_field([r for r in recs if r.device == args.device])
+        pred.value_field([r for r in recs if r.device == opts.device])
         == "instructions_per_inference"
     ):
         raise ValueError(
-            f"the records of device {args.device!r} count emulated instructions, not time: a latency "
+            f"the records of device {opts.device!r} count emulated instructions, not time: a latency "
             "budget in ms cannot be checked on them; search on a timed device"
         )
     latency, cv = pred.choose(pts)
     memory = None
-    if args.max_memory_mb is not None:
+    if opts.max_memory_mb is not None:
         mem = pred.points(
             recs,
-            args.device,
-            args.runtime,
-            args.threads,
-            args.seq_len,
+            opts.device,
+            opts.runtime,
+            opts.threads,
+            opts.seq_len,
             total,
             machine,
             "peak_rss_mb",
@@ -93,7 +95,9 @@ def subset_accuracy(ev, n: int, seed: int, batch_size: int):
     return lambda spec: next(iter(score(sub, spec, batch_size)[0].values()))
 
 
-def full_accuracy(ev, specs, known: list, store: Path, sha: str, args) -> dict[str, float]:
+def full_accuracy(
+    ev, specs, known: list, store: Path, sha: str, opts: SearchOptions
+) -> dict[str, float]:
     """{subnet_id: first metric on the full dev split at --seq-len (encode truncates to it)}; taken from the `known`
     records (the inputs) or the search's own store when there, else scored and appended to the search's store."""
     from dynabert.evaluate import accuracy_record, score
@@ -107,23 +111,25 @@ def full_accuracy(ev, specs, known: list, store: Path, sha: str, args) -> dict[s
         and r.task == ev.task_key
         and r.runtime is None
         and r.split == ev.split_label()
-        and r.seq_len == args.seq_len
+        and r.seq_len == opts.seq_len
         and r.family == "dynabert"
         and r.metric_value is not None
     }
     prov = this_run()
     for spec in specs:
         if spec.subnet_id not in have:
-            metrics, reason = score(ev, spec, args.batch_size)
+            metrics, reason = score(ev, spec, opts.batch_size)
             records.append(
                 store,
-                accuracy_record(ev, spec, metrics, reason, args.seq_len, "dynabert", sha, prov),
+                accuracy_record(ev, spec, metrics, reason, opts.seq_len, "dynabert", sha, prov),
             )
             have[spec.subnet_id] = next(iter(metrics.values())) if reason is None else None
     return {s.subnet_id: have[s.subnet_id] for s in specs}
 
 
-def measure_now(ev, specs, store: Path, sha: str, args, label: str) -> dict[str, records.Record]:
+def measure_now(
+    ev, specs, store: Path, sha: str, opts: SearchOptions, label: str
+) -> dict[str, records.Record]:
     """Latency records of `specs` timed now, in one sweep of interleaved fresh processes, whatever the store already
     holds (resume off): cells compared with each other, or used to calibrate, must share a sitting of the machine.
     Every record is appended to the search's own `store` as it finishes (nothing timed is lost); returns this
@@ -135,17 +141,17 @@ def measure_now(ev, specs, store: Path, sha: str, args, label: str) -> dict[str,
         SweepConfig(
             models=[str(ev.model_dir)],
             results=str(store),
-            runtimes=(args.runtime,),
-            threads=(args.threads,),
-            seq_len=args.seq_len,
-            devices=(args.device,),
+            runtimes=(opts.runtime,),
+            threads=(opts.threads,),
+            seq_len=opts.seq_len,
+            devices=(opts.device,),
             task=ev.task_key,
             subnets=tuple(specs),
-            min_time_s=args.min_time,
-            depths=parse_mults(args.depths, "depths"),  # ids canonical as the search's
-            processes=args.processes,
+            min_time_s=opts.min_time,
+            depths=parse_mults(opts.depths, "depths"),  # ids canonical as the search's
+            processes=opts.processes,
             resume=False,
-            cache=Path(args.cache_dir) if args.cache_dir else None,
+            cache=Path(opts.cache_dir) if opts.cache_dir else None,
         )
     )
     ids = {s.subnet_id for s in specs}
@@ -161,22 +167,22 @@ def measure_now(ev, specs, store: Path, sha: str, args, label: str) -> dict[str,
     if not ok:
         errors = sorted({(r.error or r.status) for r in fresh if r.status != "ok"})
         raise ValueError(
-            f"{label}: none of the {len(specs)} sub-network(s) could be timed on {args.device} / "
-            f"{args.runtime}"
+            f"{label}: none of the {len(specs)} sub-network(s) could be timed on {opts.device} / "
+            f"{opts.runtime}"
             + (f" ({'; '.join(e[:200] for e in errors[:2])})" if errors else "")
             + f"; their failed records are in {str(store)!r}. Fix the device or runtime, then run again"
         )
     return ok
 
 
-def calibrated(latency_model, specs, measured: dict, size, args):
+def calibrated(latency_model, specs, measured: dict, size, opts: SearchOptions):
     """bench.predictor.recalibrate of the predictor on the sub-networks in `measured` (timed this sitting); those it
     predicts at <= 0 ms (a fit extrapolated below its measured sizes) are left out, named. ValueError when none is
     left."""
     pairs, bad = [], []
     for s in specs:
         if s.subnet_id in measured:
-            p = predicted(latency_model, s, size, args.seq_len)
+            p = predicted(latency_model, s, size, opts.seq_len)
             (pairs if p > 0 else bad).append((p, measured[s.subnet_id].latency_ms_p50, s.subnet_id))
     if bad:
         print(
@@ -212,27 +218,29 @@ def best_measured(
     return max(fits, key=lambda i: (accuracy[i], -measured[i].latency_ms_p50), default=None)
 
 
-def grid_specs(args: argparse.Namespace, size) -> list[SubnetSpec]:
+def grid_specs(opts: SearchOptions, size) -> list[SubnetSpec]:
     """The uniform grid of --widths x --depths: the search's seeds and the comparison it must beat."""
     return check_grid(
-        parse_mults(args.widths, "widths"),
-        parse_mults(args.depths, "depths"),
+        parse_mults(opts.widths, "widths"),
+        parse_mults(opts.depths, "depths"),
         size,
-        args.checkpoint,
+        opts.checkpoint,
     )
 
 
-def search_budgets(budgets, args, size, latency, memory_model, accuracy) -> dict[float, list]:
+def search_budgets(
+    budgets, opts: SearchOptions, size, latency, memory_model, accuracy
+) -> dict[float, list]:
     """{budget: the top --final candidates (Scored) whose `latency(spec)` (ms, calibrated) fits}, one search per
     budget; `accuracy(spec)` is the memoised dev-subset score."""
     cache: dict = {}
-    space = space_for(size, parse_mults(args.widths, "widths"))
-    grid = [layerwise(s, size) for s in grid_specs(args, size)]
+    space = space_for(size, parse_mults(opts.widths, "widths"))
+    grid = [layerwise(s, size) for s in grid_specs(opts, size)]
     cfg = SearchConfig(
-        strategy=args.strategy,
-        population=args.population,
-        generations=args.generations,
-        seed=args.seed,
+        strategy=opts.strategy,
+        population=opts.population,
+        generations=opts.generations,
+        seed=opts.seed,
     )
     out = {}
     for budget in budgets:
@@ -241,13 +249,13 @@ def search_budgets(budgets, args, size, latency, memory_model, accuracy) -> dict
             if memory_model is None
             else (
                 lambda s: (
-                    predicted(memory_model, s, size, args.seq_len)
-                    <= args.max_memory_mb * (1 - args.margin)
+                    predicted(memory_model, s, size, opts.seq_len)
+                    <= opts.max_memory_mb * (1 - opts.margin)
                 )
             )
         )
-        scorer = Scorer(accuracy, latency, budget * (1 - args.margin), fits_memory, cache)
-        out[budget] = search(space, scorer, cfg, start=grid)[: args.final]
+        scorer = Scorer(accuracy, latency, budget * (1 - opts.margin), fits_memory, cache)
+        out[budget] = search(space, scorer, cfg, start=grid)[: opts.final]
         found = out[budget][0] if out[budget] else None
         print(
             f"budget {budget:g} ms: {len(cache)} candidates scored so far; best predicted to fit: "
@@ -272,14 +280,14 @@ def memoised(fn):
 
 
 def budget_rows(
-    found: dict, grid_ids: list[str], acc: dict, measured: dict, size, args
+    found: dict, grid_ids: list[str], acc: dict, measured: dict, size, opts: SearchOptions
 ) -> list[dict]:
     """One summary row per budget, all from one sweep: the search's best measured fit among the candidates of
     every budget (`searched_*`; a candidate found for 10 ms that measures 8 ms is as good an answer at 20 ms; each
     row's `candidates` are its own search's), the best measured grid fit (`grid_best_*`), and the answer a user
     takes (`answer_*`): the more accurate of the two (the faster on a tie), `answer_from` saying which. The grid is
     always timed and scored beside the candidates, so the answer is never less accurate than the grid's best."""
-    depths = parse_mults(args.depths, "depths")
+    depths = parse_mults(opts.depths, "depths")
     predicted_ms = {
         canonical(c.spec, size, depths).subnet_id: c.predicted for cs in found.values() for c in cs
     }
@@ -288,7 +296,7 @@ def budget_rows(
     for budget, cands in found.items():
         ids = [canonical(c.spec, size, depths).subnet_id for c in cands]
         best, grid, answer = (
-            best_measured(i, acc, measured, budget, args.max_memory_mb)
+            best_measured(i, acc, measured, budget, opts.max_memory_mb)
             for i in (every, grid_ids, every + grid_ids)
         )
         row = {
@@ -323,7 +331,7 @@ def budget_rows(
     return rows
 
 
-def run_fields(ev, args, sha: str, machine: str, measured: dict) -> dict:
+def run_fields(ev, opts: SearchOptions, sha: str, machine: str, measured: dict, argv) -> dict:
     """search.json's description of the run: checkpoint, task, where and how it was timed, when, and the command."""
     from bench.report import portable_command, portable_path
 
@@ -332,20 +340,18 @@ def run_fields(ev, args, sha: str, machine: str, measured: dict) -> dict:
         "checkpoint_sha": sha,
         "task": ev.task_key,
         "split": ev.split_label(),
-        "device": args.device,
-        "runtime": args.runtime,
-        "threads": args.threads,
-        "seq_len": args.seq_len,
+        "device": opts.device,
+        "runtime": opts.runtime,
+        "threads": opts.threads,
+        "seq_len": opts.seq_len,
         "machine_fingerprint": machine,
-        "max_memory_mb": args.max_memory_mb,
-        "search_examples": min(args.search_examples, len(ev.features)),
-        "margin": args.margin,
-        "command": portable_command(
-            ["python", "-m", "bench.pareto", *getattr(args, "argv", ["search"])]
-        ),
+        "max_memory_mb": opts.max_memory_mb,
+        "search_examples": min(opts.search_examples, len(ev.features)),
+        "margin": opts.margin,
+        "command": portable_command(["python", "-m", "bench.pareto", *argv]),
         "measured_utc": window(measured),
-        "processes": args.processes,
-        "min_time_s": args.min_time,
+        "processes": opts.processes,
+        "min_time_s": opts.min_time,
         "load_avg_1min": load_range(measured),
     }
 
@@ -366,39 +372,39 @@ def load_range(measured: dict) -> list[float] | None:
     return [min(loads), max(loads)] if loads else None
 
 
-def run(args: argparse.Namespace) -> dict:
+def run(opts: SearchOptions, argv: tuple[str, ...] = ("search",)) -> dict:
     """The whole search (module docstring); returns the summary written to --out/search.json."""
     from dynabert.evaluate import prepare, weights_sha
     from records.machine import this_machine
 
-    ev = prepare(args, args.seq_len, "--seq-len")
-    size, sha, store = ev.dyna.full_size, weights_sha(ev.dyna.hf), own_store(args.out)
+    ev = prepare(opts, opts.seq_len, "--seq-len")
+    size, sha, store = ev.dyna.full_size, weights_sha(ev.dyna.hf), own_store(opts.out)
     machine = this_machine().fingerprint
     recs = [
-        r for path in args.results if Path(path).is_file() for r in records.read(path)
+        r for path in opts.results if Path(path).is_file() for r in records.read(path)
     ]  # check_results: read
-    latency_model, cv, n_points, memory_model = fitted_predictors(recs, args, size, machine)
-    grid, depths = grid_specs(args, size), parse_mults(args.depths, "depths")
+    latency_model, cv, n_points, memory_model = fitted_predictors(recs, opts, size, machine)
+    grid, depths = grid_specs(opts, size), parse_mults(opts.depths, "depths")
     grid_ids = [g.subnet_id for g in grid]
-    accuracy = memoised(subset_accuracy(ev, args.search_examples, args.seed, args.batch_size))
+    accuracy = memoised(subset_accuracy(ev, opts.search_examples, opts.seed, opts.batch_size))
     cal, calibrations = pred.Calibration(), []
-    if args.calibrate:
-        timed_grid = measure_now(ev, grid, store, sha, args, "calibration")
-        cal = calibrated(latency_model, grid, timed_grid, size, args)
+    if opts.calibrate:
+        timed_grid = measure_now(ev, grid, store, sha, opts, "calibration")
+        cal = calibrated(latency_model, grid, timed_grid, size, opts)
         calibrations.append(
             {"round": 0, "on": "grid", **cal.to_json(), "measured_utc": window(timed_grid)}
         )
         say_calibration(cal, "the grid")
     found: dict[float, list] = {}
-    pending = list(args.budgets)
+    pending = list(opts.budgets)
     finals: dict = {}
-    for rnd in range(1, args.rounds + 1):
+    for rnd in range(1, opts.rounds + 1):
         found.update(
             search_budgets(
                 pending,
-                args,
+                opts,
                 size,
-                lambda s, c=cal: c(predicted(latency_model, s, size, args.seq_len)),
+                lambda s, c=cal: c(predicted(latency_model, s, size, opts.seq_len)),
                 memory_model,
                 accuracy,
             )
@@ -407,7 +413,7 @@ def run(args: argparse.Namespace) -> dict:
             finals,
             {
                 s.subnet_id: s
-                for s in (canonical(c.spec, size, depths) for b in args.budgets for c in found[b])
+                for s in (canonical(c.spec, size, depths) for b in opts.budgets for c in found[b])
             },
         )
         if rnd > 1 and finals.keys() <= before.keys():
@@ -419,16 +425,16 @@ def run(args: argparse.Namespace) -> dict:
             break
         timed = rnd
         specs = grid + [s for i, s in finals.items() if i not in grid_ids]
-        acc = full_accuracy(ev, specs, recs, store, sha, args)
+        acc = full_accuracy(ev, specs, recs, store, sha, opts)
         measured = measure_now(
-            ev, specs, store, sha, args, f"round {rnd}: the grid and every budget's candidates"
+            ev, specs, store, sha, opts, f"round {rnd}: the grid and every budget's candidates"
         )
-        rows = budget_rows({b: found[b] for b in args.budgets}, grid_ids, acc, measured, size, args)
+        rows = budget_rows({b: found[b] for b in opts.budgets}, grid_ids, acc, measured, size, opts)
         pending = [row["latency_budget_ms"] for row in rows if row["searched_subnet"] is None]
-        if not pending or rnd == args.rounds:
+        if not pending or rnd == opts.rounds:
             break
         try:
-            cal = calibrated(latency_model, specs, measured, size, args)
+            cal = calibrated(latency_model, specs, measured, size, opts)
         except ValueError as err:  # round rnd's finished table is still the answer
             print(f"warning: no round {rnd + 1}: {err}", file=sys.stderr)
             break
@@ -444,7 +450,7 @@ def run(args: argparse.Namespace) -> dict:
             cal, f"round {rnd}'s sweep, for the {len(pending)} budget(s) no candidate fitted"
         )
     summary = {
-        **run_fields(ev, args, sha, machine, measured),
+        **run_fields(ev, opts, sha, machine, measured, argv),
         "predictor": {"kind": latency_model.kind, "n_train": n_points, "cv_mape": cv},
         "calibration": calibrations,
         "rounds": rnd,
@@ -461,7 +467,7 @@ def run(args: argparse.Namespace) -> dict:
         ],
         "budgets": rows,
     }
-    out = Path(args.out)
+    out = Path(opts.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "search.json").write_text(json.dumps(summary, indent=1) + "\n")
     (out / "subnets.json").write_text(
@@ -504,18 +510,20 @@ def check_results(paths: list[str], out: str) -> None:
         )
 
 
-def check_search_flags(args: argparse.Namespace) -> None:
+def check_search_flags(opts: SearchOptions) -> None:
     """Before anything loads: the search's own numbers in range, and a device that times (a budget in ms cannot be
     checked on one that counts emulated instructions). ValueError naming the flag."""
-    if profiles.get(args.device).get("kind") == "qemu-arm":
+    from devices import profiles
+
+    if profiles.get(opts.device).get("kind") == "qemu-arm":
         raise ValueError(
-            f"device {args.device!r} counts emulated instructions, not time: a latency budget in ms cannot "
+            f"device {opts.device!r} counts emulated instructions, not time: a latency budget in ms cannot "
             "be checked on it; search on a timed device (local-cpu, or a board's ssh/adb profile, e.g. "
             "my-pi)"
         )
-    if not 0 <= args.margin < 1:
+    if not 0 <= opts.margin < 1:
         raise ValueError(
-            f"--margin must be a share in [0, 1) (the predictor's error allowed for), got {args.margin}"
+            f"--margin must be a share in [0, 1) (the predictor's error allowed for), got {opts.margin}"
         )
     for flag, low in (
         ("population", 1),
@@ -528,12 +536,12 @@ def check_search_flags(args: argparse.Namespace) -> None:
         ("threads", 1),
         ("seq_len", 1),
     ):
-        if getattr(args, flag) < low:
+        if getattr(opts, flag) < low:
             raise ValueError(
-                f"--{flag.replace('_', '-')} must be at least {low}, got {getattr(args, flag)}"
+                f"--{flag.replace('_', '-')} must be at least {low}, got {getattr(opts, flag)}"
             )
-    if not args.min_time >= 0:
-        raise ValueError(f"--min-time must be >= 0 seconds, got {args.min_time}")
+    if not opts.min_time >= 0:
+        raise ValueError(f"--min-time must be >= 0 seconds, got {opts.min_time}")
 
 
 def check_out(path: str) -> None:
@@ -558,14 +566,15 @@ def check_outputs_are_not_stores(out: str, results: list[str]) -> None:
         records.check_not_a_store(Path(out) / name, f"--out {out!r}: its {name}", tuple(results))
 
 
-def cmd_search(args: argparse.Namespace) -> int:
-    args.budgets = parse_budgets(args.max_latency_ms)
-    check_search_flags(args)
-    check_out(args.out)
-    check_results(args.results, args.out)
-    check_outputs_are_not_stores(args.out, args.results)
-    summary = run(args)
-    also = f" and peak RSS <= {args.max_memory_mb:g} MB" if args.max_memory_mb is not None else ""
+def cmd_search(opts: SearchOptions, argv: tuple[str, ...] = ("search",)) -> int:
+    """`bench.pareto search` (`argv`: its own arguments, which search.json records)."""
+    parse_budgets(opts.max_latency_ms)  # the budgets' own message first
+    check_search_flags(opts)
+    check_out(opts.out)
+    check_results(opts.results, opts.out)
+    check_outputs_are_not_stores(opts.out, opts.results)
+    summary = run(opts, argv)
+    also = f" and peak RSS <= {opts.max_memory_mb:g} MB" if opts.max_memory_mb is not None else ""
     for row in summary["budgets"]:
         grid = (
             f"grid best {row['grid_best_subnet']} {row['grid_best_accuracy']:.4f} at "
@@ -585,8 +594,8 @@ def cmd_search(args: argparse.Namespace) -> int:
             found = f"answer {row['answer_subnet']} (from the {row['answer_from']}); {found}"
         print(f"<= {row['latency_budget_ms']:g} ms: {found}; {grid}")
     print(
-        f"-> {Path(args.out) / 'search.json'} (accuracy: {summary['split']}; latency: {args.device} / "
-        f"{args.runtime}, {args.threads} thread(s), seq {args.seq_len}, measured)"
+        f"-> {Path(opts.out) / 'search.json'} (accuracy: {summary['split']}; latency: {opts.device} / "
+        f"{opts.runtime}, {opts.threads} thread(s), seq {opts.seq_len}, measured)"
     )
     return 0
 
@@ -615,98 +624,93 @@ def positive_number(text: str) -> float:
     return value
 
 
-def add_search_parser(sub) -> None:
-    """The `search` sub-command of python -m bench.pareto."""
-    from dynabert.evaluate import add_task_flags
+SEARCH, TIMING = "search", "timing"
 
-    s = sub.add_parser(
-        "search",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-        help="per-layer sub-networks under a budget: searched by predicted latency and "
-        "dev-subset accuracy, then measured; the answer is measured",
-    )
-    add_task_flags(s)
-    s.set_defaults(widths=",".join(map(str, DEFAULT_WIDTHS)))
-    s.add_argument(
-        "--results",
-        action="append",
-        required=True,
-        help=f"latency records to fit the predictor (repeatable; only read: the search appends what it "
+
+@dataclass(kw_only=True)
+class SearchOptions(TaskOptions):
+    """`python -m bench.pareto search`: the task options of `dynabert evaluate`, the budgets, the search and how
+    the answers are timed."""
+
+    results: list[str] = option(
+        help="latency records to fit the predictor (repeatable; only read: the search appends what it "
         f"measures to its own store, --out/{OWN_STORE})",
+        group="output",
     )
-    s.add_argument(
-        "--max-latency-ms", required=True, help="budget(s), comma-separated: one search per budget"
+    max_latency_ms: str = option(
+        help="budget(s), comma-separated: one search per budget", group="budget"
     )
-    s.add_argument(
-        "--max-memory-mb",
+    max_memory_mb: float | None = option(
+        None,
+        help="budget on the peak RSS increase over python + numpy (MB; what a record's peak_rss_mb "
+        "measures)",
+        group="budget",
         type=positive_number,
-        help="budget on the peak RSS increase over python + "
-        "numpy (MB; what a record's peak_rss_mb measures)",
     )
-    s.add_argument(
-        "--device",
-        default="local-cpu",
+    device: str = option(
+        "local-cpu",
         help="device profile that times the answer (python -m devices list)",
+        group=TIMING,
     )
-    s.add_argument(
-        "--runtime", default="onnxruntime", help="runtime the latency is measured and predicted on"
+    runtime: str = option(
+        "onnxruntime", help="runtime the latency is measured and predicted on", group=TIMING
     )
-    s.add_argument("--threads", type=int, default=1, help="runtime threads")
-    s.add_argument(
-        "--seq-len",
-        type=int,
-        default=128,
+    threads: int = option(1, help="runtime threads", group=TIMING)
+    seq_len: int = option(
+        128,
         help="sequence length of the timed inputs and of the dev accuracy (encode truncates to it)",
+        group=TIMING,
     )
-    s.add_argument("--strategy", choices=("evolution", "random"), default="evolution")
-    s.add_argument(
-        "--population",
-        type=int,
-        default=20,
+    strategy: str = option(
+        "evolution", help="how candidates are drawn", group=SEARCH, choices=("evolution", "random")
+    )
+    population: int = option(
+        20,
         help="candidates per generation (evolution) or drawn per generation (random)",
+        group=SEARCH,
     )
-    s.add_argument("--generations", type=int, default=10, help="generations per budget")
-    s.add_argument(
-        "--search-examples",
-        type=int,
-        default=512,
-        help="dev examples scored during the search (a "
-        "fixed seeded subset; fewer flatter the picks more)",
+    generations: int = option(10, help="generations per budget", group=SEARCH)
+    search_examples: int = option(
+        512,
+        help="dev examples scored during the search (a fixed seeded subset; fewer flatter the picks "
+        "more)",
+        group=SEARCH,
     )
-    s.add_argument(
-        "--final", type=int, default=3, help="candidates per budget scored on full dev and measured"
+    final: int = option(
+        3, help="candidates per budget scored on full dev and measured", group=SEARCH
     )
-    s.add_argument(
-        "--margin",
-        type=float,
-        default=0.05,
-        help="search under budget x (1 - margin): predictor error",
+    margin: float = option(
+        0.05, help="search under budget x (1 - margin): predictor error", group=SEARCH
     )
-    s.add_argument(
-        "--calibrate",
-        action=argparse.BooleanOptionalAction,
-        default=True,
+    calibrate: bool = option(
+        True,
         help="time the grid first and move the predictor to the machine's speed now (rounds after "
         "the first always recalibrate on the previous round's sweep)",
+        group=TIMING,
+        action=argparse.BooleanOptionalAction,
     )
-    s.add_argument(
-        "--rounds",
-        type=int,
-        default=2,
-        help="searches (and sweeps) at most: a budget no candidate fits "
-        "once measured is searched again with the predictor recalibrated on that sweep",
+    rounds: int = option(
+        2,
+        help="searches (and sweeps) at most: a budget no candidate fits once measured is searched "
+        "again with the predictor recalibrated on that sweep",
+        group=SEARCH,
     )
-    s.add_argument("--batch-size", type=int, default=64, help="batch size of the accuracy scoring")
-    s.add_argument(
-        "--min-time", type=float, default=2.0, help="seconds of timed runs per measured cell"
+    batch_size: int = option(64, help="batch size of the accuracy scoring", group="task")
+    min_time: float = option(
+        RunRequest.min_time_s, help="seconds of timed runs per measured cell", group=TIMING
     )
-    s.add_argument(
-        "--processes", type=int, default=1, help="fresh processes per timed cell, interleaved"
+    processes: int = option(1, help="fresh processes per timed cell, interleaved", group=TIMING)
+    seed: int = option(0, help="seed of the search and of the dev subset", group=SEARCH)
+    cache_dir: str | None = option(
+        None, help="artifact cache (default ~/.cache/dynabert-edge/artifacts)", group=TIMING
     )
-    s.add_argument("--seed", type=int, default=0, help="seed of the search and of the dev subset")
-    s.add_argument("--cache-dir", help="artifact cache (default ~/.cache/dynabert-edge/artifacts)")
-    s.add_argument(
-        "--out",
-        default="search",
+    out: str = option(
+        "search",
         help=f"folder for search.json, subnets.json and the search's own store {OWN_STORE}",
+        group="output",
     )
+
+    @property
+    def budgets(self) -> list[float]:
+        """--max-latency-ms as milliseconds (parse_budgets: ValueError naming the flag)."""
+        return parse_budgets(self.max_latency_ms)

@@ -15,7 +15,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import argfields
 import records
+from argfields import option
 from bench.artifacts import LoadedModel, artifact_for, load
 from bench.cells import (
     RUNTIMES,
@@ -56,9 +58,9 @@ class SweepConfig:
     widths: tuple[float, ...] = DEFAULT_WIDTHS
     depths: tuple[float, ...] = DEFAULT_DEPTHS
     baselines: tuple[str, ...] = ()
-    warmup: int = 10
-    min_runs: int = 30
-    min_time_s: float = 2.0
+    warmup: int = RunRequest.warmup  # the runner's defaults (devices/runner.py WARMUP, ...)
+    min_runs: int = RunRequest.min_runs
+    min_time_s: float = RunRequest.min_time_s
     cache: Path | None = None
     devices: tuple[str, ...] = ("local-cpu",)
     task: str | None = None
@@ -255,115 +257,146 @@ def run_sweep(cfg: SweepConfig) -> list[records.Record]:
     return written
 
 
-def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(
-        prog="python -m bench.sweep",
-        description=" ".join(__doc__.split("\n\n")[0].split()),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+MEASURE, GRID, MODELS = "measurement", "sub-network grid", "models"
+
+
+@dataclass(kw_only=True)
+class SweepOptions:
+    """`python -m bench.sweep`'s options; `config()` is the SweepConfig they ask for (its defaults are these)."""
+
+    model: list[str] = option(
+        [], help="preset, checkpoint or training output (repeatable)", group=MODELS
     )
-    ap.add_argument(
-        "--model",
-        action="append",
-        default=[],
-        help="preset, checkpoint or training output (repeatable)",
-    )
-    ap.add_argument(
-        "--runtimes", default=",".join(RUNTIMES), help=f"comma-separated: {', '.join(RUNTIMES)}"
-    )
-    ap.add_argument("--threads", default="1", help="comma-separated thread counts")
-    ap.add_argument("--seq-len", type=int, default=128)
-    ap.add_argument("--batch", type=int, default=1)
-    ap.add_argument("--widths", default=",".join(map(str, DEFAULT_WIDTHS)))
-    ap.add_argument("--depths", default=",".join(map(str, DEFAULT_DEPTHS)))
-    ap.add_argument(
-        "--subnets",
-        help="JSON file: a list of sub-network ids or per-layer {heads, ffn} objects, "
-        "measured instead of --widths x --depths (python -m bench.pareto search writes one)",
-    )
-    ap.add_argument(
-        "--baselines",
+    baselines: str = option(
+        "",
+        help=f"also measure baseline presets (default set: {', '.join(BASELINES)})",
+        group=MODELS,
         nargs="?",
         const=",".join(BASELINES),
-        default="",
-        help=f"also measure baseline presets (default set: {', '.join(BASELINES)})",
     )
-    ap.add_argument(
-        "--devices",
-        default="local-cpu",
+    runtimes: str = option(
+        ",".join(SweepConfig.runtimes),
+        help=f"comma-separated: {', '.join(RUNTIMES)}",
+        group=MEASURE,
+    )
+    threads: str = option(
+        ",".join(map(str, SweepConfig.threads)), help="comma-separated thread counts", group=MEASURE
+    )
+    seq_len: int = option(SweepConfig.seq_len, help="tokens per input sequence", group=MEASURE)
+    batch: int = option(SweepConfig.batch, help="sequences per inference", group=MEASURE)
+    widths: str = option(
+        ",".join(map(str, SweepConfig.widths)),
+        help="width multipliers, comma-separated",
+        group=GRID,
+    )
+    depths: str = option(
+        ",".join(map(str, SweepConfig.depths)),
+        help="depth multipliers, comma-separated",
+        group=GRID,
+    )
+    subnets: str | None = option(
+        None,
+        help="JSON file: a list of sub-network ids or per-layer {heads, ffn} objects, measured "
+        "instead of --widths x --depths (python -m bench.pareto search writes one)",
+        group=GRID,
+    )
+    devices: str = option(
+        ",".join(SweepConfig.devices),
         help="comma-separated device profiles (python -m devices list): local-cpu, qemu-arm, cuda, ...",
+        group=MEASURE,
     )
-    ap.add_argument("--warmup", type=int, default=10)
-    ap.add_argument("--min-runs", type=int, default=30)
-    ap.add_argument(
-        "--min-time", type=float, default=2.0, help="seconds of timed runs per cell, at least"
+    warmup: int = option(
+        SweepConfig.warmup, help="untimed runs after the first, per process", group=MEASURE, min=0
     )
-    ap.add_argument(
-        "--processes",
-        type=int,
-        default=1,
+    min_runs: int = option(
+        SweepConfig.min_runs, help="timed runs per process, at least", group=MEASURE, min=1
+    )
+    min_time: float = option(
+        SweepConfig.min_time_s,
+        help="seconds of timed runs per cell, at least",
+        group=MEASURE,
+        min=0,
+    )
+    processes: int = option(
+        SweepConfig.processes,
         help="fresh processes per cell, interleaved across cells; their timed runs are pooled and "
         "each process's median is kept (env.process_medians_ms)",
+        group=MEASURE,
     )
-    ap.add_argument(
-        "--export-workers",
-        type=int,
-        default=1,
+    export_workers: int = option(
+        SweepConfig.export_workers,
         help="processes exporting at once, before any timing",
+        group="artifacts",
     )
-    ap.add_argument(
-        "--export-only",
-        action="store_true",
-        help="export every pending cell's artifact into the "
-        "cache and stop: the slow, noisy part done now, the timing later in a quiet window",
+    export_only: bool = option(
+        False,
+        help="export every pending cell's artifact into the cache and stop: the slow, noisy part "
+        "done now, the timing later in a quiet window",
+        group="artifacts",
     )
-    ap.add_argument("--cache-dir", help="artifact cache (default ~/.cache/dynabert-edge/artifacts)")
-    ap.add_argument("--task", help="task name to put in the records (for joining with accuracy)")
-    ap.add_argument("--results", required=True, help="results store (JSON lines), appended to")
-    return ap
+    cache_dir: str | None = option(
+        None, help="artifact cache (default ~/.cache/dynabert-edge/artifacts)", group="artifacts"
+    )
+    task: str | None = option(
+        None, help="task name to put in the records (for joining with accuracy)", group="output"
+    )
+    results: str = option(help="results store (JSON lines), appended to", group="output")
+
+    def config(self) -> SweepConfig:
+        """The SweepConfig of these options; ValueError naming the flag for an unknown device or a bad
+        list."""
+        from devices import profiles
+
+        devices = tuple(d.strip() for d in self.devices.split(",") if d.strip())
+        for d in devices:
+            profiles.get(d)  # a clear error naming an unknown device before anything runs
+        return SweepConfig(
+            models=self.model,
+            results=self.results,
+            runtimes=tuple(r.strip() for r in self.runtimes.split(",")),
+            threads=tuple(int(t) for t in self.threads.split(",")),
+            seq_len=self.seq_len,
+            batch=self.batch,
+            widths=parse_mults(self.widths, "widths"),
+            depths=parse_mults(self.depths, "depths"),
+            baselines=tuple(b for b in self.baselines.split(",") if b),
+            warmup=self.warmup,
+            min_runs=self.min_runs,
+            min_time_s=self.min_time,
+            processes=self.processes,
+            export_workers=self.export_workers,
+            export_only=self.export_only,
+            cache=records.check_out_dir(self.cache_dir, "--cache-dir") if self.cache_dir else None,
+            task=self.task,
+            devices=devices,
+            subnets=tuple(read_subnets(self.subnets)) if self.subnets else (),
+            subnets_source=self.subnets,
+        )
 
 
-def config_from_args(args: argparse.Namespace) -> SweepConfig:
-    """The SweepConfig of parsed command-line flags; ValueError naming an unknown device or an empty sweep."""
-    devices = tuple(d.strip() for d in args.devices.split(",") if d.strip())
-    for d in devices:
-        profiles.get(d)  # a clear error naming an unknown device before anything runs
-    cfg = SweepConfig(
-        models=args.model,
-        results=args.results,
-        runtimes=tuple(r.strip() for r in args.runtimes.split(",")),
-        threads=tuple(int(t) for t in args.threads.split(",")),
-        seq_len=args.seq_len,
-        batch=args.batch,
-        widths=parse_mults(args.widths, "widths"),
-        depths=parse_mults(args.depths, "depths"),
-        baselines=tuple(b for b in args.baselines.split(",") if b),
-        warmup=args.warmup,
-        min_runs=args.min_runs,
-        min_time_s=args.min_time,
-        processes=args.processes,
-        export_workers=args.export_workers,
-        export_only=args.export_only,
-        cache=records.check_out_dir(args.cache_dir, "--cache-dir") if args.cache_dir else None,
-        task=args.task,
-        devices=devices,
-        subnets=tuple(read_subnets(args.subnets)) if args.subnets else (),
-        subnets_source=args.subnets,
+def build_parser() -> argparse.ArgumentParser:
+    return argfields.command_parser(
+        "python -m bench.sweep",
+        "Measure every (model, sub-network, runtime, threads) cell -> one record each in a results store.",
+        "python -m bench.sweep --model minilm-l6 --runtimes onnxruntime,onnxruntime-int8 "
+        "--threads 1 --results results.jsonl",
+        SweepOptions,
     )
-    if not cfg.models and not cfg.baselines:
-        raise ValueError("nothing to measure: give --model and/or --baselines")
-    return cfg
 
 
 def config_from_argv(argv: list[str]) -> SweepConfig:
     """The SweepConfig of a `python -m bench.sweep` command line (without the program): a command declared once as
     its arguments both runs and is printed (bench.pareto's default run)."""
-    return config_from_args(build_parser().parse_args(argv))
+    opts, _ = argfields.parse(build_parser(), argv)
+    return opts.config()
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    opts, _ = argfields.parse(build_parser(), argv)
     try:
-        cfg = config_from_args(args)
+        cfg = opts.config()
+        if not cfg.models and not cfg.baselines:
+            raise ValueError("nothing to measure: give --model and/or --baselines")
         t0 = time.time()
         written = run_sweep(cfg)
     except ValueError as err:
@@ -376,7 +409,7 @@ def main(argv: list[str] | None = None) -> int:
         print_summaries(
             cfg.results,
             cfg.seq_len,
-            f"batch {cfg.batch}, seq {cfg.seq_len}, threads {args.threads}, "
+            f"batch {cfg.batch}, seq {cfg.seq_len}, threads {opts.threads}, "
             f"{','.join(cfg.devices)}",
         )
         print(

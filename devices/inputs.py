@@ -131,7 +131,10 @@ def tflite_spec(path: Path) -> InputSpec:
     try:
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:
-        raise ValueError(f"reading {path} needs LiteRT here: pip install ai-edge-litert") from None
+        raise ValueError(
+            f"reading {path} needs LiteRT here: pip install 'dynabert-edge[tflite]' "
+            "(or: pip install ai-edge-litert)"
+        ) from None
     interp = Interpreter(model_path=str(path))
     details = interp.get_signature_runner().get_input_details()
     order = sorted(details)  # args_0, args_1, args_2 = ids, mask, types (export order)

@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from devices.optional import install_hint
 from devices.request import RunRequest, RunResult, from_runner_output, refusal
 from records.machine import Machine
 
@@ -26,7 +27,10 @@ def available(runtime: str) -> tuple[bool, str]:
         return False, f"unknown runtime {runtime!r}"
     if importlib.util.find_spec(package) is None:
         pip = {"ai_edge_litert": "ai-edge-litert"}.get(package, package)
-        return False, f"runtime {runtime!r} needs the Python package {package} (pip install {pip})"
+        return (
+            False,
+            f"runtime {runtime!r} needs the Python package {package} ({install_hint(pip)})",
+        )
     return True, ""
 
 

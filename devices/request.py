@@ -12,6 +12,8 @@ import json
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from devices import runner  # the timing defaults (runner.WARMUP, ...), stated there once
+
 ROLES = (
     "input_ids",
     "attention_mask",
@@ -76,10 +78,10 @@ class RunRequest:
     threads: int = 1
     batch: int = 1
     seq_len: int = 128
-    warmup: int = 10
-    min_runs: int = 30
-    min_time_s: float = 2.0
-    max_time_s: float = 60.0
+    warmup: int = runner.WARMUP
+    min_runs: int = runner.MIN_RUNS
+    min_time_s: float = runner.MIN_TIME_S
+    max_time_s: float = runner.MAX_TIME_S
     pin: bool = True
     count_runs: int = 0
     save_output: str | None = None

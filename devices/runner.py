@@ -32,6 +32,9 @@ import numpy as np
 RUNTIMES = ("onnxruntime", "onnxruntime-cuda", "litert", "torch", "torch-cuda")
 ORT_GPU_INSTALL = "pip uninstall -y onnxruntime && pip install onnxruntime-gpu"
 TORCH_GPU_INSTALL = "pip install torch --index-url https://download.pytorch.org/whl/cu128"
+# The timing defaults, stated here only: devices/request.py RunRequest and bench.sweep take them from these names
+# (this file is shipped alone, so it cannot take them from anywhere else).
+WARMUP, MIN_RUNS, MIN_TIME_S, MAX_RUNS, MAX_TIME_S = 10, 30, 2.0, 100000, 60.0
 
 
 def rss_mb() -> float:
@@ -411,9 +414,14 @@ def load_litert(path: str, threads: int):
 
         version = f"ai-edge-litert {getattr(ai_edge_litert, '__version__', '?')}"
     except ImportError:
-        import tflite_runtime
-        from tflite_runtime.interpreter import Interpreter  # fallback on devices without LiteRT
-
+        try:
+            import tflite_runtime
+            from tflite_runtime.interpreter import Interpreter  # fallback on devices without LiteRT
+        except ImportError:
+            raise ImportError(
+                "runtime 'litert' needs ai-edge-litert (or tflite-runtime on a board), not installed here: "
+                "pip install 'dynabert-edge[tflite]' (or: pip install ai-edge-litert)"
+            ) from None
         version = f"tflite-runtime {tflite_runtime.__version__}"
     interp = Interpreter(model_path=path, num_threads=threads)
     runner = interp.get_signature_runner()
@@ -588,41 +596,57 @@ def pinned_cpus(threads: int) -> list[int]:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description="time one model artifact; prints one JSON line")
-    ap.add_argument("--artifact", required=True)
-    ap.add_argument("--runtime", required=True, choices=RUNTIMES)
-    ap.add_argument(
+    """The runner's command line (plain argparse: this file is shipped alone, so it cannot use argfields; the
+    line is written by devices/request.py RunRequest.runner_args only)."""
+    ap = argparse.ArgumentParser(
+        prog="python runner.py",
+        description="Time one model artifact in this process; prints one JSON line.",
+        epilog="example:\n  python devices/runner.py --artifact model.onnx --runtime onnxruntime "
+        "--vocab-size 30522 --type-vocab-size 2",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    model = ap.add_argument_group("artifact")
+    model.add_argument("--artifact", required=True, help="the model file (or extracted directory)")
+    model.add_argument("--runtime", required=True, choices=RUNTIMES, help="what runs it")
+    model.add_argument(
         "--vocab-size", type=int, required=True, help="rows of the model's word embedding table"
     )
-    ap.add_argument(
+    model.add_argument(
         "--type-vocab-size", type=int, required=True, help="rows of its token-type table (1: none)"
     )
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--batch", type=int, default=1)
-    ap.add_argument("--seq-len", type=int, default=128)
-    ap.add_argument("--warmup", type=int, default=10)
-    ap.add_argument("--min-runs", type=int, default=30)
-    ap.add_argument("--min-time", type=float, default=2.0)
-    ap.add_argument("--max-runs", type=int, default=100000)
-    ap.add_argument("--max-time", type=float, default=60.0)
-    ap.add_argument("--save-output", help="write the logits of the timed input to this .npy file")
-    ap.add_argument(
+    model.add_argument(
         "--session",
         choices=SESSION_MODES,
         default="artifact",
         help="onnxruntime: the settings shipped beside the artifact (<artifact>.session.json) or "
         "onnxruntime's default session",
     )
-    ap.add_argument(
+    shape = ap.add_argument_group("input and threads")
+    shape.add_argument("--threads", type=int, default=1, help="runtime threads")
+    shape.add_argument("--batch", type=int, default=1, help="sequences per inference")
+    shape.add_argument("--seq-len", type=int, default=128, help="tokens per sequence")
+    shape.add_argument(
         "--pin", action="store_true", help="pin this process to its last THREADS allowed CPUs"
     )
-    ap.add_argument("--gpu-index", type=int, default=0, help="CUDA runtimes: which GPU")
-    ap.add_argument(
+    shape.add_argument("--gpu-index", type=int, default=0, help="CUDA runtimes: which GPU")
+    timing = ap.add_argument_group("timing")
+    timing.add_argument("--warmup", type=int, default=WARMUP, help="untimed runs after the first")
+    timing.add_argument("--min-runs", type=int, default=MIN_RUNS, help="timed runs, at least")
+    timing.add_argument(
+        "--min-time", type=float, default=MIN_TIME_S, help="seconds of timed runs, at least"
+    )
+    timing.add_argument("--max-runs", type=int, default=MAX_RUNS, help="timed runs, at most")
+    timing.add_argument(
+        "--max-time", type=float, default=MAX_TIME_S, help="seconds of timed runs, at most"
+    )
+    timing.add_argument(
         "--count-runs",
         type=int,
         default=0,
         help="emulated targets: bracket this many extra runs with instruction-count markers",
     )
+    out = ap.add_argument_group("output")
+    out.add_argument("--save-output", help="write the logits of the timed input to this .npy file")
     return ap.parse_args(argv)
 
 

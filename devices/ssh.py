@@ -79,9 +79,12 @@ def ssh(
             last = proc.stderr.strip()
         if attempt < retries:
             time.sleep(backoff_s * (attempt + 1))
+    where = (
+        profile.get("path") or f"devices/profiles/{profile['name']}.toml"
+    )  # the file it was read from
     raise Unreachable(
         f"device {profile['name']!r} ({target}:{profile.get('port', 22)}) is unreachable: {last}. "
-        f"Check host/port/user/key in devices/profiles/{profile['name']}.toml and that sshd runs there"
+        f"Check host/port/user/key in {where} and that sshd runs there"
     )
 
 
@@ -137,11 +140,15 @@ class Ssh:
 
     def __init__(self, profile: dict):
         self.profile = profile
+        self.unreachable: str | None = None  # why this target (one per sweep) was found unreachable
 
     def check(self) -> tuple[bool, str]:
         try:
             info = check(self.profile)
-        except (Unreachable, RuntimeError) as err:
+        except Unreachable as err:
+            self.unreachable = str(err)
+            return False, str(err)
+        except RuntimeError as err:
             return False, str(err)
         if not info["runtimes"]:
             return False, (
@@ -157,7 +164,9 @@ class Ssh:
         return request
 
     def run(self, request: RunRequest) -> RunResult:
-        """The runner's result from the device; an unreachable device is a failed result naming it."""
+        """The runner's result from the device. An unreachable device is a refusal (the sweep records it as
+        skipped) naming it and its profile; this target then refuses every later request at once with the same
+        reason, so a sweep tries the connection once, not once per cell."""
         why = refusal(request, saving=False) or (
             None
             if request.runtime in ("onnxruntime", "litert")
@@ -165,6 +174,10 @@ class Ssh:
         )
         if why:
             return RunResult.refuse(f"{self.profile['name']}: {why}")
+        if (
+            self.unreachable
+        ):  # found once: its other cells are skipped at once, not retried for 12 s each
+            return RunResult.refuse(f"skipped: {self.unreachable}")
         try:
             runner = push(self.profile, RUNNER)
             remote = push(self.profile, Path(request.artifact))
@@ -184,6 +197,9 @@ class Ssh:
                 timeout_s=request.timeout_s,
                 check=False,
             )
-        except (Unreachable, RuntimeError) as err:
+        except Unreachable as err:
+            self.unreachable = str(err)
+            return RunResult.refuse(f"skipped: {err}")
+        except RuntimeError as err:
             return RunResult.failed(str(err))
         return from_runner_output(out, where=f"{self.profile['name']} runner")

@@ -26,8 +26,6 @@ from transformers import AutoModelForSequenceClassification
 
 from dynabert.distill import soft_cross_entropy
 
-BASELINES = ("distilbert", "tinybert", "fixed")
-
 
 def layer_subset(teacher: nn.Module, layer_ids: list[int]) -> nn.Module:
     """A copy of `teacher` (HF BERT/RoBERTa/DistilBERT classifier) keeping only `layer_ids`, in order."""

@@ -1,7 +1,8 @@
 """Command line: `python -m dynabert info | extract | train | evaluate`.
 
 Each sub-command parses its flags here and calls one function elsewhere; a ValueError becomes a one-line
-message and exit status 2, never a traceback; Ctrl-C one line and status 130. Must not import bench or devices.
+message and exit status 2, never a traceback; Ctrl-C or SIGTERM one line and status
+130 or 143 (dynabert.stop). Must not import bench or devices.
 """
 
 from __future__ import annotations
@@ -11,9 +12,8 @@ import json
 import sys
 from pathlib import Path
 
+import argfields
 from dynabert.config import (
-    DEFAULT_DEPTHS,
-    DEFAULT_WIDTHS,
     SubnetSpec,
     check_grid,
     check_mults,
@@ -21,6 +21,7 @@ from dynabert.config import (
 )
 from dynabert.flops import cost
 from dynabert.limits import check_seq_len, limits_of
+from dynabert.options import ExtractOptions, InfoOptions
 from dynabert.subnet import canonical, parse_subnet
 from dynabert.train_cli import add_train_commands
 
@@ -54,14 +55,14 @@ def info_rows(
     return rows
 
 
-def cmd_info(args: argparse.Namespace) -> int:
+def cmd_info(opts: InfoOptions) -> int:
     rows = info_rows(
-        args.model,
-        args.seq_len,
-        parse_mults(args.widths, "widths"),
-        parse_mults(args.depths, "depths"),
+        opts.model,
+        opts.seq_len,
+        parse_mults(opts.widths, "widths"),
+        parse_mults(opts.depths, "depths"),
     )
-    if args.json:
+    if opts.json:
         print(json.dumps(rows, indent=1))
         return 0
     import pandas as pd
@@ -69,41 +70,41 @@ def cmd_info(args: argparse.Namespace) -> int:
     table = pd.DataFrame(rows).drop(columns=["seq_len"])
     table["layer_ids"] = table["layer_ids"].map(lambda ids: ",".join(map(str, ids)))
     print(
-        f"{args.model}: sub-networks at batch 1, seq {args.seq_len}; FLOPs = 2 x MACs "
+        f"{opts.model}: sub-networks at batch 1, seq {opts.seq_len}; FLOPs = 2 x MACs "
         f"(dense = Linear layers; with_attention adds QK^T and AV); params in millions"
     )
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     return 0
 
 
-def extract_spec(args: argparse.Namespace, size, source: str):
+def extract_spec(opts: ExtractOptions, size, source: str):
     """--subnet (an id or JSON, grid or per layer) or --width and --depth, checked against `size` (the model's
     architecture, read before its weights) and resolved; a per-layer --subnet that is a grid point comes back as
     that grid point (subnet.canonical, as bench.export writes it). ValueError naming the flag when neither, both, or a
     value the model cannot take."""
 
-    if args.subnet is not None:
-        if args.width is not None or args.depth is not None:
+    if opts.subnet is not None:
+        if opts.width is not None or opts.depth is not None:
             raise ValueError("give either --subnet or --width/--depth, not both")
         try:  # a per-layer spec equal to a grid point is that grid point (its id, cache entry and card accuracy)
-            return canonical(parse_subnet(args.subnet).resolve(size), size)
+            return canonical(parse_subnet(opts.subnet).resolve(size), size)
         except ValueError as err:
-            raise ValueError(f"--subnet {args.subnet}: {err}") from None
-    if args.width is None or args.depth is None:
+            raise ValueError(f"--subnet {opts.subnet}: {err}") from None
+    if opts.width is None or opts.depth is None:
         raise ValueError(
             "give --width and --depth (a grid point), or --subnet (an id or per-layer JSON)"
         )
-    for value, flag in ((args.width, "--width"), (args.depth, "--depth")):
+    for value, flag in ((opts.width, "--width"), (opts.depth, "--depth")):
         if not 0.0 < value <= 1.0:
             raise ValueError(
                 f"{flag} {value:g} is not in (0, 1]: a multiplier is the share of the full model kept"
             )
-    check_mults((args.width,), "width", size, source, "--width")
-    check_mults((args.depth,), "depth", size, source, "--depth")
-    return SubnetSpec(args.width, args.depth).resolve(size)  # 0.333333 of 12 heads -> exactly 4/12
+    check_mults((opts.width,), "width", size, source, "--width")
+    check_mults((opts.depth,), "depth", size, source, "--depth")
+    return SubnetSpec(opts.width, opts.depth).resolve(size)  # 0.333333 of 12 heads -> exactly 4/12
 
 
-def cmd_extract(args: argparse.Namespace) -> int:
+def cmd_extract(opts: ExtractOptions) -> int:
     from dynabert.evaluate import resolve_checkpoint
     from dynabert.extract import save_subnet
     from dynabert.model import DynaBert
@@ -112,15 +113,15 @@ def cmd_extract(args: argparse.Namespace) -> int:
     # a training OUTPUT folder means its latest finished stage's best model, as in evaluate and the sweep;
     # presets and hub ids go to load_model as given
     checkpoint = (
-        str(resolve_checkpoint(args.checkpoint))
-        if Path(args.checkpoint).is_dir()
-        else args.checkpoint
+        str(resolve_checkpoint(opts.checkpoint))
+        if Path(opts.checkpoint).is_dir()
+        else opts.checkpoint
     )
     spec = extract_spec(
-        args, load_size(checkpoint), checkpoint
+        opts, load_size(checkpoint), checkpoint
     )  # from config.json, before the weights load
     dyna = DynaBert(load_model(checkpoint))
-    results = args.results
+    results = opts.results
     if (
         results is None and (Path(checkpoint) / "accuracy.jsonl").is_file()
     ):  # `evaluate`'s default store
@@ -130,12 +131,12 @@ def cmd_extract(args: argparse.Namespace) -> int:
     except (ValueError, OSError) as err:
         tokenizer = None
         print(f"note: no tokenizer saved with the sub-network ({err})", file=sys.stderr)
-    out = Path(args.output_dir)
+    out = Path(opts.output_dir)
     if out.exists() and not out.is_dir():
         raise ValueError(
             f"--output-dir {out} is a file; the sub-network is saved as a directory: choose a new path"
         )
-    sub = save_subnet(dyna, spec, out, checkpoint, tokenizer, results, args.task)
+    sub = save_subnet(dyna, spec, out, checkpoint, tokenizer, results, opts.task)
     shapes = sub.config.layer_shapes()
     heads, ffn = (
         "/".join(str(v[i]) for v in shapes) if len(set(shapes)) > 1 else str(shapes[0][i])
@@ -150,75 +151,43 @@ def cmd_extract(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m dynabert", description=__doc__.splitlines()[0])
+    parser = argfields.command_parser(
+        "python -m dynabert",
+        "Train DynaBERT, score and extract its sub-networks: info | extract | train | evaluate.",
+        "python -m dynabert info --model minilm-l6\npython -m dynabert train --stage all --task sst2 "
+        "--data-dir glue/SST-2 --output-dir runs/sst2",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
-
-    info = sub.add_parser(
-        "info", help="table of every sub-network: heads, FFN, layers, params, FLOPs"
+    argfields.add_command(
+        sub,
+        "info",
+        InfoOptions,
+        cmd_info,
+        "table of every sub-network: heads, FFN, layers, params, FLOPs",
+        "python -m dynabert info --model minilm-l6 --seq-len 128",
     )
-    info.add_argument(
-        "--model", required=True, help="preset, local Hugging Face directory or hub id"
+    argfields.add_command(
+        sub,
+        "extract",
+        ExtractOptions,
+        cmd_extract,
+        "save one sub-network as a standalone dense model",
+        "python -m dynabert extract --checkpoint runs/sst2 --width 0.5 --depth 0.75 "
+        "--output-dir sub-w0.50-d0.75",
     )
-    info.add_argument(
-        "--seq-len", type=int, default=128, help="tokens per sequence for FLOPs (default 128)"
-    )
-    info.add_argument(
-        "--widths", default=",".join(map(str, DEFAULT_WIDTHS)), help="width multipliers"
-    )
-    info.add_argument(
-        "--depths", default=",".join(map(str, DEFAULT_DEPTHS)), help="depth multipliers"
-    )
-    info.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    info.set_defaults(func=cmd_info)
-
-    ext = sub.add_parser("extract", help="save one sub-network as a standalone dense model")
-    ext.add_argument(
-        "--checkpoint",
-        required=True,
-        help="trained DynaBERT directory (or any BERT/RoBERTa/DistilBERT classifier)",
-    )
-    ext.add_argument(
-        "--width",
-        type=float,
-        help="width multiplier in (0, 1]: k/heads, as printed "
-        "(0.33, 0.3333 and 0.333333 all mean 4 of 12 heads)",
-    )
-    ext.add_argument("--depth", type=float, help="depth multiplier in (0, 1]")
-    ext.add_argument(
-        "--subnet",
-        help="instead of --width/--depth: a sub-network id ('w0.50-d0.75', or per layer "
-        "'h12.6.0.3-f1536.768.0.384': heads, then FFN neurons, per source layer, "
-        '0 = skipped) or its JSON {"heads": [...], "ffn": [...]}',
-    )
-    ext.add_argument(
-        "--output-dir", required=True, help="where save_pretrained writes the sub-network"
-    )
-    ext.add_argument(
-        "--results",
-        default=None,
-        help="results store whose accuracy records go on the model card (default: "
-        "CHECKPOINT/accuracy.jsonl when it exists)",
-    )
-    ext.add_argument(
-        "--task",
-        help="GLUE task whose label names the outputs carry (SST-2: negative/positive), so transformers' "
-        "pipeline shows them (default: the task of the sub-network's accuracy records, if one)",
-    )
-    ext.set_defaults(func=cmd_extract)
-
     add_train_commands(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    opts, run = argfields.parse(build_parser(), argv)
     try:
-        return args.func(args)
+        return run(opts)
     except (ValueError, TypeError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    except (
-        KeyboardInterrupt
-    ) as err:  # Ctrl-C: one line (a stage says where it resumes), the shell's status 130
+    except KeyboardInterrupt as err:  # Ctrl-C or SIGTERM: one line (a stage says where it resumes)
         print(f"interrupted: {err}" if str(err) else "interrupted", file=sys.stderr)
-        return 130
+        return 128 + getattr(
+            err, "signum", 2
+        )  # the shell's status: 130 for SIGINT, 143 for SIGTERM

@@ -354,13 +354,34 @@ def hub_label_ids(ids: list[int], names: list[str] | None, task: TaskSpec) -> li
     return [to_task[i] for i in ids]
 
 
-def encode(split: Split, tokenizer, max_seq_len: int, limit: int | None = None) -> list[dict]:
-    """Token ids per example (no padding: batches are padded to their longest member)."""
+def encode(
+    split: Split,
+    tokenizer,
+    max_seq_len: int,
+    limit: int | None = None,
+    limits=None,
+    flag: str = "--max-seq-len",
+    source: str = "the model",
+) -> list[dict]:
+    """Token ids per example (no padding: batches are padded to their longest member); the one tokenization of
+    training and evaluation alike. `limits` (dynabert.limits.InputLimits of the model) given: a model without a
+    token-type table (DistilBERT; type_vocab_size < 2) gets no token types, whatever its tokenizer emits
+    (transformers#2702), and every example is checked against its vocabulary and positions. ValueError when
+    `max_seq_len` is below the tokenizer's special tokens or an example comes out longer."""
+    from dynabert.limits import check_features, check_lengths, check_special_tokens
+
     n = len(split) if limit is None else min(limit, len(split))
     columns = list(zip(*split.texts[:n])) if n else [[]]
+    check_special_tokens(tokenizer, len(columns), max_seq_len, flag)
     enc = tokenizer(*columns, truncation=True, max_length=max_seq_len)
     keys = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in enc]
-    return [{**{k: enc[k][i] for k in keys}, "labels": split.labels[i]} for i in range(n)]
+    if limits is not None and limits.type_vocab_size < 2:
+        keys = [k for k in keys if k != "token_type_ids"]
+    features = [{**{k: enc[k][i] for k in keys}, "labels": split.labels[i]} for i in range(n)]
+    check_lengths(features, max_seq_len, flag)
+    if limits is not None:
+        check_features(features, limits, source)
+    return features
 
 
 def batch_order(

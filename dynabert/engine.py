@@ -10,6 +10,7 @@ as one process given the global batch. Must not import bench or devices.
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import os
 import shutil
@@ -21,6 +22,7 @@ import torch.nn as nn
 from accelerate import Accelerator, DistributedDataParallelKwargs
 
 from dynabert.config import SubnetSpec
+from dynabert.diskspace import folder_bytes, writing
 from dynabert.losses import LOSSES, LossSettings
 from dynabert.model import DynaBert
 
@@ -208,18 +210,39 @@ def save_checkpoint(accelerator, target: Path, progress: Progress) -> None:
     if accelerator.is_main_process:
         shutil.rmtree(tmp, ignore_errors=True)
     accelerator.wait_for_everyone()
-    # torch.save, not safetensors: the student holds the same tensors under several names (hf / backbone / layers
-    # views), which safetensors cannot store without dropping names (Accelerate then warns once per tensor group on
-    # every checkpoint); load_state reads either format
-    accelerator.save_state(str(tmp), safe_serialization=False)
-    accelerator.wait_for_everyone()
+    kept = (
+        f"the last checkpoint (step {json.loads((target / CHECKPOINT_MARK).read_text())['step']}) is kept whole"
+        if (target / CHECKPOINT_MARK).is_file()
+        else "no checkpoint is kept yet"
+    )
+    with writing(
+        target.parent,
+        f"the checkpoint of step {progress.step} ({kept})",
+        folder_bytes(target) or checkpoint_bytes(accelerator),
+        partial=tmp,
+        fix=", or train into another --output-dir; the same command then resumes",
+    ):
+        # torch.save, not safetensors: the student holds the same tensors under several names (hf / backbone /
+        # layers views), which safetensors cannot store without dropping names (Accelerate then warns once per
+        # tensor group on every checkpoint); load_state reads either format
+        accelerator.save_state(str(tmp), safe_serialization=False)
+        accelerator.wait_for_everyone()
+        if accelerator.is_main_process:
+            (tmp / CHECKPOINT_MARK).write_text(f'{{"step": {progress.step}}}\n')
     if accelerator.is_main_process:
-        (tmp / CHECKPOINT_MARK).write_text(f'{{"step": {progress.step}}}\n')
         if target.exists():
             target.rename(old)
         tmp.rename(target)
         shutil.rmtree(old, ignore_errors=True)
     accelerator.wait_for_everyone()
+
+
+def checkpoint_bytes(accelerator) -> int:
+    """About what a checkpoint takes on disk: every model's weights and the optimizer's two Adam moments per
+    weight (3 x the weight bytes)."""
+    return 3 * sum(
+        t.numel() * t.element_size() for m in accelerator._models for t in m.state_dict().values()
+    )
 
 
 def has_checkpoint(target: Path) -> bool:

@@ -8,7 +8,6 @@ Must not import bench or devices.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import math
 import sys
@@ -18,7 +17,7 @@ from pathlib import Path
 import torch
 
 import records
-from dynabert.config import DEFAULT_DEPTHS, DEFAULT_WIDTHS, SubnetSpec, check_grid, parse_mults
+from dynabert.config import SubnetSpec, check_grid, parse_mults
 from dynabert.data import (
     Split,
     TaskSpec,
@@ -30,52 +29,11 @@ from dynabert.data import (
     task_dir,
 )
 from dynabert.flops import cost
-from dynabert.limits import check_features, check_seq_len, check_tokenizer, input_limits
+from dynabert.limits import check_seq_len, check_tokenizer, input_limits
 from dynabert.model import DynaBert
+from dynabert.options import EvaluateOptions, TaskOptions
 from dynabert.subnet import check_subnets, read_subnets, unique_specs
 from records.provenance import this_run
-
-TASK_HELP = (
-    "GLUE task (cola, sst2, mrpc, stsb, qqp, mnli, mnli-m, mnli-mm, qnli, rte, wnli) or custom"
-)
-
-
-def add_task_flags(parser: argparse.ArgumentParser) -> None:
-    """The flags that say what an evaluation scores; `dynabert evaluate` and `bench.artifact_accuracy` share them."""
-    parser.add_argument(
-        "--checkpoint",
-        required=True,
-        help="training OUTPUT folder, a stage folder, or a model directory",
-    )
-    parser.add_argument("--task", required=True, help=TASK_HELP)
-    parser.add_argument(
-        "--data-dir",
-        required=True,
-        help="folder with the task's dev TSV (or CSV) file; only the scored split is read",
-    )
-    parser.add_argument(
-        "--text-columns", help="custom task: one or two text column names, comma-separated"
-    )
-    parser.add_argument("--label-column", help="custom task: the label column name")
-    parser.add_argument(
-        "--split",
-        default=None,
-        help="file stem to score (default: the task's first dev set; mnli-mm: dev_mismatched)",
-    )
-    parser.add_argument(
-        "--max-errors", type=int, default=0, help="malformed rows to skip (reported) before failing"
-    )
-    parser.add_argument(
-        "--widths", default=",".join(map(str, DEFAULT_WIDTHS)), help="width multipliers (or k/n)"
-    )
-    parser.add_argument(
-        "--depths", default=",".join(map(str, DEFAULT_DEPTHS)), help="depth multipliers"
-    )
-    parser.add_argument(
-        "--subnets",
-        help="JSON file of sub-network ids or per-layer {heads, ffn} objects, scored "
-        "instead of --widths x --depths",
-    )
 
 
 @dataclass
@@ -133,64 +91,62 @@ def resolve_checkpoint(path: str) -> Path:
     )
 
 
-def requested_specs(args: argparse.Namespace, size, source: str) -> list:
+def requested_specs(task: TaskOptions, size, source: str) -> list:
     """--subnets FILE (grid points or per-layer; duplicates dropped, with a note), else the --widths x --depths
     grid; each checked against `size` (config.check_grid, subnet.check_subnets): ValueError names the flag or the
     file and item, the model and the fix."""
-    if getattr(args, "subnets", None):
+    if task.subnets:
         specs, dropped = unique_specs(
-            check_subnets(read_subnets(args.subnets), size, args.subnets),
+            check_subnets(read_subnets(task.subnets), size, task.subnets),
             size,
-            parse_mults(args.depths, "depths"),
+            parse_mults(task.depths, "depths"),
         )
         if dropped:
             print(
-                f"note: {len(dropped)} duplicate sub-network(s) in {args.subnets} dropped (one canonical id each): "
+                f"note: {len(dropped)} duplicate sub-network(s) in {task.subnets} dropped (one canonical id each): "
                 f"{'; '.join(dropped)}",
                 file=sys.stderr,
             )
         return specs
     return check_grid(
-        parse_mults(args.widths, "widths"), parse_mults(args.depths, "depths"), size, source
+        parse_mults(task.widths, "widths"), parse_mults(task.depths, "depths"), size, source
     )
 
 
-def prepare(
-    args: argparse.Namespace, seq_len: int, seq_flag: str, limit: int | None = None
-) -> Evaluation:
-    """Everything `add_task_flags` names, checked in order: model limits and labels (config.json only), then the
-    one scored file, then weights and tokens. ValueError names the bad value and the fix."""
+def prepare(opts: TaskOptions, seq_len: int, seq_flag: str, limit: int | None = None) -> Evaluation:
+    """Everything `opts` (dynabert.options.TaskOptions) names, checked in order: model limits and labels
+    (config.json only), then the one scored file, then weights and tokens. ValueError names the bad value
+    and the fix."""
     from transformers import AutoConfig
 
     from dynabert.labels import align_classifier, checkpoint_order, eval_labels
     from dynabert.model import bert_size
     from dynabert.presets import check_model_dir, load_model, load_tokenizer
 
-    model_dir = resolve_checkpoint(args.checkpoint)
+    model_dir = resolve_checkpoint(opts.checkpoint)
     check_model_dir(
         model_dir
     )  # an unsupported model refused from config.json, before transformers reads it
     source = str(model_dir)
-    task = get_task(args.task, args.text_columns, args.label_column)
-    split = args.split or default_split(args.task, task)
+    task = get_task(opts.task, opts.text_columns, opts.label_column)
+    split = opts.split or default_split(opts.task, task)
     config = AutoConfig.from_pretrained(model_dir)
     limits, size = input_limits(config), bert_size(config)
     check_seq_len(limits, seq_len, seq_flag, source)
-    specs = requested_specs(args, size, source)
-    folder = task_dir(args.data_dir, task)
+    specs = requested_specs(opts, size, source)
+    folder = task_dir(opts.data_dir, task)
     train_file = next(
         (folder / f"train{e}" for e in (".tsv", ".csv") if (folder / f"train{e}").is_file()), None
     )
     labels = eval_labels(task, config, train_file)
     checkpoint_order(config, task, labels, source)  # refuse before reading data or weights
-    data = load_split(task, args.data_dir, split, labels, args.max_errors)
+    data = load_split(task, opts.data_dir, split, labels, opts.max_errors)
     if not len(data):
         raise ValueError(f"{data.source} holds no examples to score")
     hf = align_classifier(load_model(source), task, labels, source, note_generic=True)
     tokenizer = load_tokenizer(source)
     check_tokenizer(tokenizer, limits, source)
-    features = encode(data, tokenizer, seq_len, limit)
-    check_features(features, limits, source)
+    features = encode(data, tokenizer, seq_len, limit, limits, seq_flag, source)
     return Evaluation(
         model_dir,
         task,
@@ -277,23 +233,29 @@ def evaluate_specs(
     batch_size: int,
     pad_token_id: int,
     regression: bool,
+    warn=None,
 ) -> dict[str, dict[str, float]]:
-    """{subnet_id: metrics dict} for every spec."""
-    labels = [f["labels"] for f in features]
-    return {
-        spec.subnet_id: metric(
-            predict(dyna, features, spec, batch_size, pad_token_id, regression), labels
-        )
-        for spec in specs
-    }
+    """{subnet_id: metrics dict} for every spec; `warn(line)` is called for a sub-network predicting (nearly) one
+    class (metrics.one_class_warning)."""
+    from dynabert.metrics import one_class_warning
+
+    labels, out = [f["labels"] for f in features], {}
+    for spec in specs:
+        preds = predict(dyna, features, spec, batch_size, pad_token_id, regression)
+        out[spec.subnet_id] = metric(preds, labels)
+        if warn is not None and (why := one_class_warning(preds, labels)):
+            warn(f"warning: {spec.subnet_id}: {why}")
+    return out
 
 
 def score(ev: Evaluation, spec: SubnetSpec, batch_size: int) -> tuple[dict[str, float], str | None]:
     """(metrics, why undefined or None) of one sub-network on the prepared split (torch)."""
-    from dynabert.metrics import METRICS, undefined
+    from dynabert.metrics import METRICS, one_class_warning, undefined
 
     preds = predict(ev.dyna, ev.features, spec, batch_size, ev.pad_token_id, ev.labels is None)
     gold = [f["labels"] for f in ev.features]
+    if why := one_class_warning(preds, gold):
+        print(f"warning: {spec.subnet_id}: {why}", file=sys.stderr)
     return METRICS[ev.task.metric](preds, gold), undefined(ev.task.metric, preds, gold)
 
 
@@ -327,19 +289,19 @@ def accuracy_record(
     return records.Record.of(key, measured, prov)
 
 
-def run_evaluate(args: argparse.Namespace) -> int:
+def run_evaluate(opts: EvaluateOptions) -> int:
     """`dynabert evaluate`: one accuracy record per (width, depth), or per sub-network of --subnets -> the store."""
-    if args.results:
-        records.check_writable(args.results)  # before anything is loaded or scored
-    ev = prepare(args, args.max_seq_len, "--max-seq-len")
+    if opts.results:
+        records.check_writable(opts.results)  # before anything is loaded or scored
+    ev = prepare(opts, opts.max_seq_len, "--max-seq-len")
     sha, prov = weights_sha(ev.dyna.hf), this_run()
-    store = Path(args.results) if args.results else ev.model_dir / "accuracy.jsonl"
+    store = Path(opts.results) if opts.results else ev.model_dir / "accuracy.jsonl"
     records.check_writable(store)
     for spec in ev.specs:
-        metrics, reason = score(ev, spec, args.batch_size)
+        metrics, reason = score(ev, spec, opts.batch_size)
         records.append(
             store,
-            accuracy_record(ev, spec, metrics, reason, args.max_seq_len, args.family, sha, prov),
+            accuracy_record(ev, spec, metrics, reason, opts.max_seq_len, opts.family, sha, prov),
         )
         print(f"{spec.subnet_id}: {describe(metrics, reason)}")
     print(f"{len(ev.specs)} records ({ev.task_key}) -> {store}", file=sys.stderr)

@@ -29,17 +29,19 @@ class InputLimits:
 
 
 def input_limits(config) -> InputLimits:
-    """InputLimits of a Hugging Face (or extracted sub-network) config."""
+    """InputLimits of a Hugging Face (or extracted sub-network) config: the one rule for usable positions, used by
+    train, evaluate, the sweep, export and artifact accuracy (a RoBERTa's positions start after padding_idx)."""
     positions = getattr(config, "max_position_embeddings", None)
     if positions is None:
         raise ValueError(
             f"config of model type {getattr(config, 'model_type', '?')!r} has no max_position_embeddings"
         )
-    if getattr(config, "model_type", "") in ROBERTA_LIKE:
+    kind, head = getattr(config, "model_type", ""), getattr(config, "head_type", "")
+    if kind in ROBERTA_LIKE or head == "roberta-head":  # an extracted RoBERTa sub-network too
         positions -= (getattr(config, "pad_token_id", None) or 0) + 1
     types = (
         0
-        if getattr(config, "model_type", "") == "distilbert"
+        if kind == "distilbert" or head == "distilbert-head"
         else getattr(config, "type_vocab_size", 0) or 0
     )
     return InputLimits(int(config.vocab_size), int(types), int(positions))
@@ -53,8 +55,9 @@ def check_seq_len(limits: InputLimits, seq_len: int, flag: str, source: str) -> 
         )
     if seq_len > limits.max_seq_len:
         raise ValueError(
-            f"{flag} {seq_len} is longer than {source} accepts: it has {limits.max_seq_len} position "
-            f"embeddings (max_position_embeddings in its config); use {flag} {limits.max_seq_len} or less"
+            f"{flag} {seq_len} is longer than {source} accepts: it has {limits.max_seq_len} usable position "
+            f"embeddings (max_position_embeddings in its config, less 2 for RoBERTa models); use {flag} "
+            f"{limits.max_seq_len} or less"
         )
 
 
@@ -86,6 +89,28 @@ def check_features(features: list[dict], limits: InputLimits, source: str) -> No
             raise ValueError(
                 f"example {i} holds token type {max(types)}; {source} has {limits.type_vocab_size} token "
                 f"type(s): its tokenizer should not emit sentence-pair types for it"
+            )
+
+
+def check_special_tokens(tokenizer, n_texts: int, seq_len: int, flag: str) -> None:
+    """Refuse a length below the special tokens the tokenizer adds to one example ([CLS] a [SEP] b [SEP]: 3 for a
+    BERT pair; below it, truncation is impossible and transformers returns untruncated rows, transformers#12880)."""
+    need = tokenizer.num_special_tokens_to_add(pair=n_texts == 2)
+    if seq_len < need:
+        kind = "a text pair" if n_texts == 2 else "one text"
+        raise ValueError(
+            f"{flag} {seq_len} is shorter than the {need} special tokens this tokenizer adds to {kind}; use "
+            f"{flag} {need} or more (at least a few more, or the texts are cut away entirely)"
+        )
+
+
+def check_lengths(features: list[dict], seq_len: int, flag: str) -> None:
+    """Every encoded example within `seq_len` tokens (the tokenizer's truncation may have failed)."""
+    for i, f in enumerate(features):
+        if len(f["input_ids"]) > seq_len:
+            raise ValueError(
+                f"example {i} encodes to {len(f['input_ids'])} tokens, more than {flag} {seq_len}: the tokenizer "
+                f"could not truncate it; raise {flag}"
             )
 
 

@@ -60,6 +60,31 @@ def correlation_undefined(preds, labels) -> str | None:
     return None
 
 
+ONE_CLASS_SHARE = (
+    0.95  # predictions this concentrated on one class mean the model learned (nearly) nothing
+)
+
+
+def one_class_warning(preds, labels) -> str | None:
+    """A warning when a classifier predicts one class for >= ONE_CLASS_SHARE of the examples, naming the share, the
+    majority class's share of the gold labels (what predicting it alone scores) and the likely fixes; else None.
+    Regression predictions (floats) are never flagged."""
+    p, y = np.asarray(preds), np.asarray(labels)
+    if not len(p) or p.dtype.kind == "f":
+        return None
+    classes, counts = np.unique(p, return_counts=True)
+    share = counts.max() / len(p)
+    if share < ONE_CLASS_SHARE:
+        return None
+    majority = np.unique(y, return_counts=True)[1].max() / len(y)
+    return (
+        f"the model predicts class {classes[counts.argmax()]} for {share:.1%} of the {len(p)} examples (the "
+        f"majority class is {majority:.1%} of them): it has learned (nearly) nothing. Likely fixes: a higher "
+        f"--learning-rate (e.g. 1e-4 for minilm-l6), more --epochs or --max-train-samples, or check the labels "
+        f"of the training data"
+    )
+
+
 def undefined(metric_name: str, preds, labels) -> str | None:
     """Why this metric has no value on these predictions, or None (only correlations can be undefined)."""
     return correlation_undefined(preds, labels) if metric_name == "pearson_spearman" else None

@@ -123,7 +123,30 @@ def load_model(name: str, num_labels: int | None = None, seed: int = 0) -> torch
                 )
             else:
                 model = _from_hub(name, num_labels)
+            check_finite(model, str(path))
     return model.eval()
+
+
+def nonfinite_tensors(model: torch.nn.Module) -> list[str]:
+    """Names of the floating-point tensors (parameters and buffers) holding a NaN or an infinity."""
+    return [
+        n
+        for n, t in model.state_dict().items()
+        if t.is_floating_point() and not bool(torch.isfinite(t).all())
+    ]
+
+
+def check_finite(model: torch.nn.Module, source: str) -> None:
+    """Refuse weights holding NaN or infinity (a diverged training run, transformers#9160): scoring, distilling
+    from or exporting them would give a number that means nothing. ValueError naming the count and the fix."""
+    bad = nonfinite_tensors(model)
+    if bad:
+        total = len(model.state_dict())
+        raise ValueError(
+            f"{source} holds non-finite weights ({len(bad)} of {total} tensors hold NaN or inf, e.g. "
+            f"{', '.join(bad[:3])}): it comes from a training run that diverged; retrain it with a lower "
+            f"--learning-rate (training now stops at the first non-finite loss)"
+        )
 
 
 def _from_hub(name: str, num_labels: int | None) -> torch.nn.Module:

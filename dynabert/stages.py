@@ -1,4 +1,4 @@
-"""What each stage is: every training flag (TrainConfig), and the plan of a stage or baseline (sub-networks trained,
+"""What each stage is: the plan of a stage or baseline (sub-networks trained,
 start weights, teacher, loss kind and weights) with the folders stages read and write.
 
 Must not import bench or devices (torch arrives only through baselines and presets).
@@ -12,8 +12,6 @@ from pathlib import Path
 
 from dynabert import baselines
 from dynabert.config import (
-    DEFAULT_DEPTHS,
-    DEFAULT_WIDTHS,
     SubnetSpec,
     check_grid,
     check_mults,
@@ -22,133 +20,13 @@ from dynabert.config import (
 from dynabert.presets import load_model, load_size
 from dynabert.run_flags import check_same_flags, trained_flags
 from dynabert.sampling import check_same_sampling, check_subnets_per_step
+from dynabert.train_config import STAGES, TrainConfig  # noqa: F401  (re-exported)
 
-STAGES = ("teacher", "width", "depth", "final")
 AUGMENTED_STAGES = (
     "width",
     "depth",
     "baseline",
 )  # the distillation stages (spec 4); teacher and final: gold data
-
-
-@dataclass
-class TrainConfig:
-    """Every training flag; defaults are the paper's / official code's (spec 3.1)."""
-
-    task: str
-    data_dir: str
-    output_dir: str
-    model: str = "minilm-l6"  # where stage "teacher" starts (preset, directory, hub id)
-    teacher: str | None = None  # a fine-tuned teacher to use instead of OUTPUT/teacher/best
-    text_columns: str | None = None  # --task custom
-    label_column: str | None = None
-    learning_rate: float = 2e-5
-    batch_size: int = 32  # per process: N processes take N x this per optimizer step
-    epochs: float = 3.0  # per stage; fractional allowed
-    max_seq_len: int = 128
-    seed: int = 42
-    max_train_samples: int | None = None
-    max_eval_samples: int | None = None
-    warmup_ratio: float = 0.0
-    weight_decay: float = 0.0
-    max_grad_norm: float = 1.0
-    widths: tuple[float, ...] = DEFAULT_WIDTHS
-    depths: tuple[float, ...] = DEFAULT_DEPTHS
-    width_lambda1: float = 1.0
-    width_lambda2: float = 0.1
-    depth_lambda1: float = 1.0
-    depth_lambda2: float = 1.0
-    teacher_width: str = "full"  # "full" (official code) | "matched" (paper) in stage depth
-    importance_rule: str = "code"  # "code" (official) | "paper"
-    regression_pred_loss: bool = (
-        False  # STS-B: the official code has no prediction loss in stages width/depth
-    )
-    checkpoint_choice: str = "best"  # "best" summed dev metric (official) | "last"
-    eval_every: int = 50  # optimizer steps between dev evaluations (0: at epoch ends only)
-    save_every: int = (
-        0  # optimizer steps between checkpoints without a dev evaluation (0: at evaluations only)
-    )
-    eval_batch_size: int = 128
-    bucket: bool = False  # length bucketing
-    max_errors: int = 0  # malformed rows skipped (and reported) before failing
-    mixed_precision: str = "no"  # "no" | "bf16" (CPU or GPU) | "fp16" (GPU, loss-scaled)
-    logging_steps: int = 10
-    subnets_per_step: int | None = (
-        None  # K sub-networks per step, sandwich rule (None: all, the paper); width/depth/final
-    )
-    baseline: str | None = (
-        None  # "distilbert" | "tinybert" | "fixed": a same-teacher baseline instead of a stage
-    )
-    student_layers: int | None = None  # tinybert: student depth (default half the teacher's)
-    student_model: str | None = (
-        None  # distilbert/tinybert: a pretrained student (local dir / hub id) to distil into
-    )
-    width: float | None = None  # fixed: the one width to train
-    depth: float | None = None  # fixed: the one depth to train
-    temperature: float = 2.0  # distilbert: soft-label temperature
-    cosine_loss_weight: float = 0.0  # distilbert: weight of the last-hidden-state cosine loss
-    tinybert_phase1_fraction: float = (
-        0.5  # tinybert: share of steps for intermediate-layer distillation
-    )
-    augment_model: str | None = (
-        None  # masked-LM checkpoint: TinyBERT augmentation for the distillation stages
-    )
-    augment_n: int | None = None  # tries per text (default: TinyBERT's per-task N, 20 otherwise)
-    augment_prob: float = 0.4  # chance of replacing each candidate word in a try
-    augment_top_k: int = 15  # candidates per word
-    augment_glove: str | None = None  # GloVe text file: candidates for words of several WordPieces
-
-    def __post_init__(self) -> None:
-        choices = {
-            "teacher_width": ("full", "matched"),
-            "importance_rule": ("code", "paper"),
-            "checkpoint_choice": ("best", "last"),
-            "mixed_precision": ("no", "fp16", "bf16"),
-        }
-        choices["baseline"] = (None, *baselines.BASELINES)
-        for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
-        for name in (
-            "learning_rate",
-            "batch_size",
-            "epochs",
-            "max_seq_len",
-            "logging_steps",
-            "eval_batch_size",
-        ):
-            if not getattr(self, name) > 0:
-                raise ValueError(
-                    f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)!r}"
-                )
-        for name in (
-            "eval_every",
-            "save_every",
-            "max_errors",
-            "warmup_ratio",
-            "weight_decay",
-            "max_grad_norm",
-        ):
-            if not getattr(self, name) >= 0:  # also refuses nan
-                raise ValueError(
-                    f"--{name.replace('_', '-')} must be >= 0 (0: off), got {getattr(self, name)!r}"
-                )
-        for name in ("max_train_samples", "max_eval_samples"):
-            if getattr(self, name) is not None and getattr(self, name) < 1:
-                raise ValueError(
-                    f"--{name.replace('_', '-')} must be at least 1 (leave it out for all rows), got "
-                    f"{getattr(self, name)}"
-                )
-        if self.baseline == "fixed" and (self.width is None or self.depth is None):
-            raise ValueError(
-                "--baseline fixed needs --width and --depth (the one sub-network to train alone)"
-            )
-        if self.subnets_per_step is not None:
-            check_subnets_per_step(self.subnets_per_step, self.subnets_per_step, "any")
-        for w in self.widths:
-            SubnetSpec(w, 1.0)
-        for d in self.depths:
-            SubnetSpec(1.0, d)
 
 
 @dataclass

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
+import signal
 import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -33,6 +34,7 @@ from dynabert.data import (
     load_task,
     metric_for,
 )
+from dynabert.diskspace import writing
 from dynabert.engine import (
     CHECKPOINT_MARK,
     Progress,
@@ -51,7 +53,7 @@ from dynabert.limits import check_model_inputs, check_seq_len, input_limits
 from dynabert.losses import LossSettings
 from dynabert.metrics import selection_score
 from dynabert.model import DynaBert
-from dynabert.presets import load_model, load_tokenizer
+from dynabert.presets import check_finite, load_model, load_tokenizer
 from dynabert.rewire import importance, rewire_
 from dynabert.run_flags import check_same_flags, trained_flags
 from dynabert.sampling import check_same_sampling, expected_cost_share, subnets_for_step
@@ -65,12 +67,27 @@ from dynabert.stages import (
     plan,
     stage_dir,
 )
+from dynabert.stop import (
+    NonFiniteLoss,
+    StageStopped,
+    StopRequest,
+    agree,
+    grads_finite,
+    nonfinite_message,
+)
 
 
 class Data:
     """Tokenized train and dev features of a task, plus its labels and metric."""
 
-    def __init__(self, cfg: TrainConfig, tokenizer, augment: bool = False):
+    def __init__(
+        self,
+        cfg: TrainConfig,
+        tokenizer,
+        limits=None,
+        source: str = "the model",
+        augment: bool = False,
+    ):
         self.task = get_task(cfg.task, cfg.text_columns, cfg.label_column)
         labels, splits = (
             load_hub(self.task)
@@ -101,9 +118,19 @@ class Data:
                 ),
                 None,
             )
-        self.train = encode(splits["train"], tokenizer, cfg.max_seq_len, train_cap)
+        self.train = encode(
+            splits["train"], tokenizer, cfg.max_seq_len, train_cap, limits, "--max-seq-len", source
+        )
         self.dev = {
-            name: encode(splits[name], tokenizer, cfg.max_seq_len, cfg.max_eval_samples)
+            name: encode(
+                splits[name],
+                tokenizer,
+                cfg.max_seq_len,
+                cfg.max_eval_samples,
+                limits,
+                "--max-seq-len",
+                source,
+            )
             for name in self.task.dev_files
         }
         self.pad_token_id = tokenizer.pad_token_id or 0
@@ -126,11 +153,21 @@ def augment_config(cfg: TrainConfig, task) -> AugmentConfig:
 
 
 def save_atomic(model, tokenizer, target: Path) -> None:
-    """Write a model directory to target.tmp, then swap it in: a kill mid-write never leaves a broken model."""
+    """Write a model directory to target.tmp, then swap it in: a kill mid-write never leaves a broken model.
+    Weights holding NaN/inf are refused (presets.check_finite): they are never saved as a model."""
+    check_finite(model, f"the model about to be saved to {target}")
     tmp, old = target.with_name(target.name + ".tmp"), target.with_name(target.name + ".old")
     shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
+    weights = sum(t.numel() * t.element_size() for t in model.state_dict().values())
+    with writing(
+        target.parent,
+        f"the model {target.name}/ ({'the previous one is kept' if target.exists() else 'none saved yet'})",
+        weights,
+        partial=tmp,
+        fix=", or train into another --output-dir",
+    ):
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
     if target.exists():
         target.rename(old)
     tmp.rename(target)
@@ -146,8 +183,9 @@ class StageLog:
     def __call__(self, msg: str) -> None:
         if self.file is not None:
             line = f"{time.strftime('%Y-%m-%d %H:%M:%S')} {msg}"
-            self.file.write(line + "\n")
-            self.file.flush()
+            with writing(Path(self.file.name).parent, "train.log", len(line) + 1):
+                self.file.write(line + "\n")
+                self.file.flush()
             tqdm.write(line)
 
     def close(self) -> None:
@@ -238,7 +276,7 @@ def setup_stage(cfg: TrainConfig, name: str, out: Path) -> Stage:
         cfg.seed, device_specific=True
     )  # dropout differs between ranks; load_state restores it on resume
     tokenizer = load_tokenizer(p.start_from)
-    check_model_inputs(
+    limits = check_model_inputs(
         p.start_from, tokenizer, cfg.max_seq_len, "--max-seq-len"
     )  # a model's own limits, up front
     check_task_checkpoint(
@@ -246,7 +284,11 @@ def setup_stage(cfg: TrainConfig, name: str, out: Path) -> Stage:
     )
     with accelerator.main_process_first():  # augmentation writes its file once
         data = Data(
-            cfg, tokenizer, augment=cfg.augment_model is not None and name in AUGMENTED_STAGES
+            cfg,
+            tokenizer,
+            limits,
+            p.start_from,
+            augment=cfg.augment_model is not None and name in AUGMENTED_STAGES,
         )
     out.mkdir(parents=True, exist_ok=True)
     log = StageLog(out / "train.log", accelerator.is_main_process)
@@ -433,6 +475,7 @@ def evaluate_and_choose(cfg: TrainConfig, s: Stage, final: bool) -> None:
                 cfg.eval_batch_size,
                 data.pad_token_id,
                 data.regression,
+                warn=s.log,
             )
             for name, feats in data.dev.items()
         }
@@ -457,8 +500,9 @@ def evaluate_and_checkpoint(cfg: TrainConfig, s: Stage) -> None:
     save_checkpoint(s.accelerator, s.out / "checkpoint", s.progress)
 
 
-def run_stage(cfg: TrainConfig, stage: str) -> dict:
-    """Train one stage to completion (resuming if a checkpoint exists); returns its summary."""
+def run_stage(cfg: TrainConfig, stage: str, stop: StopRequest) -> dict:
+    """Train one stage to completion (resuming if a checkpoint exists); returns its summary. A SIGINT/SIGTERM
+    (`stop`) ends it at the next step boundary with a checkpoint (StageStopped); a second Ctrl-C at once."""
     out = stage_dir(cfg, stage)
     if (out / "summary.json").is_file():
         summary = check_finished_stage(
@@ -474,21 +518,21 @@ def run_stage(cfg: TrainConfig, stage: str) -> dict:
         disable=not s.accelerator.is_main_process,
     )
     try:
-        seconds, seen = train_loop(cfg, s, bar)
+        seconds, seen = train_loop(cfg, s, bar, stop)
         evaluate_and_choose(cfg, s, final=True)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as err:
         bar.close()  # the message starts a line of its own
         s.log.close()
-        raise StageInterrupted(interrupted_line(s)) from None
+        raise StageStopped(interrupted_line(s), getattr(err, "signum", signal.SIGINT)) from None
+    except NonFiniteLoss:
+        bar.close()
+        s.log.close()
+        raise
     return finish_stage(cfg, s, seconds, seen)
 
 
-class StageInterrupted(KeyboardInterrupt):
-    """Ctrl-C during a stage; its message says where it stopped and how it resumes (the CLI prints it, exit 130)."""
-
-
 def interrupted_line(s: Stage) -> str:
-    """'stage depth stopped at step 7; the last checkpoint (step 4, OUT/depth/checkpoint) resumes with the same
+    """'stage depth stopped at step 7; the last checkpoint (step 7, OUT/depth/checkpoint) resumes with the same
     command', or that no checkpoint was written yet."""
     checkpoint = s.out / "checkpoint"
     if not has_checkpoint(checkpoint):
@@ -496,18 +540,50 @@ def interrupted_line(s: Stage) -> str:
             f"stage {s.name} stopped at step {s.progress.step} before its first checkpoint; the same command "
             f"restarts it from its beginning"
         )
-    step = json.loads((checkpoint / CHECKPOINT_MARK).read_text())["step"]
     return (
-        f"stage {s.name} stopped at step {s.progress.step}; the last checkpoint (step {step}, {checkpoint}) "
-        f"resumes with the same command"
+        f"stage {s.name} stopped at step {s.progress.step}; the last checkpoint (step "
+        f"{checkpoint_step(checkpoint)}, {checkpoint}) resumes with the same command"
     )
 
 
-def train_loop(cfg: TrainConfig, s: Stage, bar: tqdm) -> tuple[float, int]:
+def checkpoint_step(checkpoint: Path) -> int:
+    return json.loads((checkpoint / CHECKPOINT_MARK).read_text())["step"]
+
+
+def kept_line(s: Stage) -> str:
+    """What a stop keeps: the last checkpoint (its step and folder), or nothing yet."""
+    checkpoint = s.out / "checkpoint"
+    if not has_checkpoint(checkpoint):
+        return "no checkpoint was written yet"
+    return f"the last checkpoint, step {checkpoint_step(checkpoint)}, is kept in {checkpoint}"
+
+
+def agreed_stop(cfg: TrainConfig, s: Stage, stop: StopRequest, loss: float) -> int | None:
+    """After a step's backward, before its update: NonFiniteLoss when any rank's loss or gradient is NaN/inf (the
+    weights keep the last finite update); else the SIGINT/SIGTERM any rank received (None: none), agreed by all."""
+    nonfinite = not math.isfinite(loss) or (
+        s.accelerator.scaler is None and not grads_finite(s.model)
+    )  # fp16: the loss scaler skips steps of infinite gradients itself
+    signum, nonfinite = agree(s.accelerator, stop.signum, nonfinite)
+    if nonfinite:
+        raise NonFiniteLoss(nonfinite_message(s.name, s.progress.step + 1, loss, cfg, kept_line(s)))
+    return signum
+
+
+def stop_with_checkpoint(s: Stage, signum: int) -> None:
+    """At a step boundary (the step's update, log and evaluation done): a checkpoint of the steps so far unless the
+    cadence just wrote it, then StageStopped on every rank."""
+    checkpoint = s.out / "checkpoint"
+    if not (has_checkpoint(checkpoint) and checkpoint_step(checkpoint) == s.progress.step):
+        save_checkpoint(s.accelerator, checkpoint, s.progress)
+    raise StageStopped(interrupted_line(s), signum)
+
+
+def train_loop(cfg: TrainConfig, s: Stage, bar: tqdm, stop: StopRequest) -> tuple[float, int]:
     """The optimizer steps from the current one to the last, with evaluations and checkpoints on their cadence,
     shown on `bar` (closed at the end); returns (wall seconds, training rows seen) of this run."""
     p = s.progress
-    started, seen, clock = time.time(), 0, time.process_time()
+    started, seen, clock, signum = time.time(), 0, time.process_time(), None
     s.model.train()
     while p.step < s.total_steps:
         epoch, offset = divmod(p.step, s.batches_per_epoch)
@@ -526,6 +602,7 @@ def train_loop(cfg: TrainConfig, s: Stage, bar: tqdm) -> tuple[float, int]:
                 s.accelerator,
                 matched_teacher=cfg.teacher_width == "matched",
             )
+            signum = agreed_stop(cfg, s, stop, loss)  # a NaN loss stops before this update
             optimizer_step(cfg, s)
             p.step, p.cpu_seconds, clock = (
                 p.step + 1,
@@ -549,12 +626,16 @@ def train_loop(cfg: TrainConfig, s: Stage, bar: tqdm) -> tuple[float, int]:
             elif cfg.save_every and p.step % cfg.save_every == 0 and p.step < s.total_steps:
                 save_checkpoint(s.accelerator, s.out / "checkpoint", p)
                 clock = time.process_time()
+            if signum is not None and 0 < p.step % s.batches_per_epoch and p.step < s.total_steps:
+                stop_with_checkpoint(s, signum)
             if p.step >= s.total_steps:
                 break
         else:
             if p.step < s.total_steps:
                 evaluate_and_checkpoint(cfg, s)
                 clock = time.process_time()
+                if signum is not None:
+                    stop_with_checkpoint(s, signum)
     bar.close()
     return time.time() - started, seen
 
@@ -592,22 +673,36 @@ def finish_stage(cfg: TrainConfig, s: Stage, seconds: float, seen: int) -> dict:
                 "(as the official code does); these dev numbers are optimistic"
             )
             s.log("warning: " + summary["warning"])
-        (s.out / "summary.json").write_text(json.dumps(summary, indent=1))
+        text = json.dumps(summary, indent=1)
+        with writing(
+            s.out,
+            "summary.json (the chosen model best/ is saved)",
+            len(text),
+            fix=", then run the same command to finish the stage",
+        ):
+            (s.out / "summary.json").write_text(text)
     s.log.close()
     s.accelerator.wait_for_everyone()
     return json.loads((s.out / "summary.json").read_text())
 
 
 def run(cfg: TrainConfig, stage: str) -> list[dict]:
-    """Run one stage, or `all` (teacher, width, depth) in order, or a baseline; finished stages are skipped."""
+    """Run one stage, or `all` (teacher, width, depth) in order, or a baseline; finished stages are skipped.
+    SIGINT/SIGTERM: StageStopped after a checkpoint at the next step boundary (see dynabert.stop)."""
     if cfg.baseline:
         stage = "baseline"
     stages = ("teacher", "width", "depth") if stage == "all" else (stage,)
     check_sampling(cfg, stages)
     check_grid_flags(cfg, stages)  # before any stage loads data or weights
     out = []
-    for s in stages:
-        t0 = time.time()
-        out.append(run_stage(cfg, s))
-        print(f"stage {s}: done in {time.time() - t0:.1f} s", file=sys.stderr)
+    with StopRequest() as stop:
+        for s in stages:
+            if stop.signum is not None:  # came while the previous stage finished: it is kept whole
+                raise StageStopped(
+                    f"stopped before stage {s} began; the same command continues with it",
+                    stop.signum,
+                )
+            t0 = time.time()
+            out.append(run_stage(cfg, s, stop))
+            print(f"stage {s}: done in {time.time() - t0:.1f} s", file=sys.stderr)
     return out

@@ -5,30 +5,44 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
+import argfields
 import records
+from argfields import option
 from bench import figures
 from devices.qemu_arm import EMULATED
 
 
+@dataclass(kw_only=True)
+class ArmReportOptions:
+    """`python -m recipes.arm_report`: its options."""
+
+    results: str = option(help="records of the qemu-arm sweep (JSON lines)", group="report")
+    out: str = option(help="report folder written", group="report")
+    command: str = option(
+        "", help="the sweep command that made the records, for the README", group="report"
+    )
+
+
+def build_parser():
+    return argfields.command_parser(
+        "python -m recipes.arm_report",
+        "Table of exact guest instructions per inference on the emulated ARM target, against FLOPs.",
+        "python -m recipes.arm_report --results arm.jsonl --out reports/arm",
+        ArmReportOptions,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(
-        prog="python -m recipes.arm_report", description=__doc__.splitlines()[0]
-    )
-    ap.add_argument("--results", required=True)
-    ap.add_argument("--out", required=True)
-    ap.add_argument(
-        "--command", default="", help="the sweep command that made the records, for the README"
-    )
-    args = ap.parse_args(argv)
-    out = Path(args.out)
+    opts, _ = argfields.parse(build_parser(), argv)
+    out = Path(opts.out)
     recs = [
-        r for r in records.read(args.results) if r.instructions_per_inference and r.status == "ok"
+        r for r in records.read(opts.results) if r.instructions_per_inference and r.status == "ok"
     ]
     if not recs:
         print("error: no emulated-ARM records with instruction counts", file=sys.stderr)
@@ -83,8 +97,8 @@ def main(argv: list[str] | None = None) -> int:
         + " (int8 kernels differ between the aarch64 and x86 builds; fp32 agrees to float rounding).",
         "",
     ]
-    if args.command:
-        lines += ["Command:", "```", args.command, "```", ""]
+    if opts.command:
+        lines += ["Command:", "```", opts.command, "```", ""]
     (out / "README.md").write_text("\n".join(lines))
     print(f"report: {out / 'README.md'}")
     return 0

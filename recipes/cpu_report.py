@@ -10,7 +10,6 @@ The README's prose is generated from the records (batch, warm-up runs, CPUs, CPU
 
 from __future__ import annotations
 
-import argparse
 import inspect
 import json
 import multiprocessing
@@ -23,7 +22,9 @@ from pathlib import Path
 
 import pandas as pd
 
+import argfields
 import records
+from argfields import option
 from bench.cells import RUNTIMES
 from bench.stats import sgemm_peak_gflops
 from bench.sweep import SweepConfig, run_sweep
@@ -298,34 +299,53 @@ def write(
     return path
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(
-        prog="python -m recipes.cpu_report", description=__doc__.splitlines()[0]
+@dataclass(kw_only=True)
+class CpuReportOptions:
+    """`python -m recipes.cpu_report`: its options."""
+
+    model: str = option("minilm-l6", help="preset or checkpoint measured", group="model")
+    out: str = option(
+        "reports/minilm-cpu", help="report folder (records.jsonl, README, figures)", group="report"
     )
-    ap.add_argument("--model", default="minilm-l6")
-    ap.add_argument("--out", default="reports/minilm-cpu")
-    ap.add_argument("--seq-len", type=int, default=128)
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--min-time", type=float, default=2.0)
-    ap.add_argument(
-        "--processes",
-        type=int,
-        default=1,
+    seq_len: int = option(128, help="tokens per input sequence", group="measurement")
+    threads: int = option(1, help="runtime threads", group="measurement")
+    min_time: float = option(
+        SweepConfig.min_time_s, help="seconds of timed runs per cell, at least", group="measurement"
+    )
+    processes: int = option(
+        1,
         help="fresh processes per cell, interleaved across cells (3 triples the sweep's time)",
+        group="measurement",
     )
-    ap.add_argument("--min-runs", type=int, default=SweepConfig.min_runs)
-    ap.add_argument("--warmup", type=int, default=SweepConfig.warmup)
-    args = ap.parse_args(argv)
+    min_runs: int = option(
+        SweepConfig.min_runs, help="timed runs per process, at least", group="measurement"
+    )
+    warmup: int = option(
+        SweepConfig.warmup, help="untimed runs after the first, per process", group="measurement"
+    )
+
+
+def build_parser():
+    return argfields.command_parser(
+        "python -m recipes.cpu_report",
+        "The measurement-core report: one model's sub-networks x five runtimes on the local CPU, swept twice.",
+        "python -m recipes.cpu_report --model minilm-l6 --out reports/minilm-cpu",
+        CpuReportOptions,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    opts, _ = argfields.parse(build_parser(), argv)
     s = Settings(
-        args.model,
-        args.seq_len,
-        args.threads,
-        args.min_time,
-        args.min_runs,
-        args.warmup,
-        args.processes,
+        opts.model,
+        opts.seq_len,
+        opts.threads,
+        opts.min_time,
+        opts.min_runs,
+        opts.warmup,
+        opts.processes,
     )
-    out = Path(args.out)
+    out = Path(opts.out)
     out.mkdir(parents=True, exist_ok=True)
     timing_path = out / "timing.json"
     walls = json.loads(timing_path.read_text()) if timing_path.exists() else {}
@@ -334,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
             walls[run] = sweep(s, out / f"{run}.jsonl")
             timing_path.write_text(json.dumps(walls, indent=1))
     if "sgemm_peak_gflops" not in walls:
-        walls["sgemm_peak_gflops"] = sgemm_peak(args.threads)
+        walls["sgemm_peak_gflops"] = sgemm_peak(opts.threads)
         timing_path.write_text(json.dumps(walls, indent=1))
     peak = walls.pop("sgemm_peak_gflops")
     tables = analyse(out / "run1.jsonl", out / "run2.jsonl", peak)

@@ -19,7 +19,6 @@ every sub-network is read from its summary (the trainer evaluates the whole grid
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import statistics
@@ -27,9 +26,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
+import argfields
+from argfields import option
 from dynabert.config import check_grid, default_grid, parse_mults
+from dynabert.options import DEPTHS, WIDTHS
 from records import check_out_dir
 
 PY = sys.executable
@@ -71,16 +74,16 @@ def check_settings_fit(settings: list[int | None], widths: str, depths: str) -> 
         )
 
 
-def check_multipliers(args: argparse.Namespace) -> None:
+def check_multipliers(opts: EqualComputeOptions) -> None:
     """--widths/--depths against FROM/width/best's shape (dynabert.config.check_grid, config.json only), before the
     calibration builds anything; SystemExit naming the flag, the model and the valid multipliers."""
     from dynabert.presets import load_size
 
-    start = str(Path(args.from_dir) / "width" / "best")
+    start = str(Path(opts.from_dir) / "width" / "best")
     try:
         check_grid(
-            parse_mults(args.widths, "widths"),
-            parse_mults(args.depths, "depths"),
+            parse_mults(opts.widths, "widths"),
+            parse_mults(opts.depths, "depths"),
             load_size(start),
             start,
         )
@@ -88,7 +91,7 @@ def check_multipliers(args: argparse.Namespace) -> None:
         raise SystemExit(f"error: {err}") from None
 
 
-def calibrate(args: argparse.Namespace, settings: list[int | None]) -> dict:
+def calibrate(opts: EqualComputeOptions, settings: list[int | None]) -> dict:
     """Mean seconds of one stage-depth optimizer step per setting, interleaved on real batches (see module doc)."""
     import torch
 
@@ -100,27 +103,27 @@ def calibrate(args: argparse.Namespace, settings: list[int | None]) -> dict:
     from dynabert.sampling import subnets_for_step
     from dynabert.train import Data, TrainConfig
 
-    start = str(Path(args.from_dir) / "width" / "best")
+    start = str(Path(opts.from_dir) / "width" / "best")
     with tempfile.TemporaryDirectory() as tmp:
         cfg = TrainConfig(
-            task=args.task,
-            data_dir=args.data_dir,
+            task=opts.task,
+            data_dir=opts.data_dir,
             output_dir=tmp,
-            max_seq_len=args.max_seq_len,
-            max_train_samples=args.max_train_samples,
+            max_seq_len=opts.max_seq_len,
+            max_train_samples=opts.max_train_samples,
             max_eval_samples=1,
         )
         data = Data(cfg, load_tokenizer(start))
-    grid = default_grid(parse_mults(args.widths, "widths"), parse_mults(args.depths, "depths"))
+    grid = default_grid(parse_mults(opts.widths, "widths"), parse_mults(opts.depths, "depths"))
     teacher = DynaBert(load_model(start)).eval().requires_grad_(False)
     student = DynaBert(load_model(start)).train()
     model, accelerator = Trainable(student), make_accelerator("no")
     optimizer = torch.optim.AdamW(student.parameters(), lr=1e-5)
     settings_loss = LossSettings(1.0, 1.0)
     lengths = [len(f["input_ids"]) for f in data.train]
-    batches = batch_order(lengths, args.batch_size, 42, 0, args.bucket)
+    batches = batch_order(lengths, opts.batch_size, 42, 0, opts.bucket)
     times = {label(k): [] for k in settings}
-    for r, idx in enumerate(batches[: args.calibration_rounds + 1]):
+    for r, idx in enumerate(batches[: opts.calibration_rounds + 1]):
         batch = data.batch([data.train[i] for i in idx])
         for k in settings:
             t0 = time.perf_counter()
@@ -141,13 +144,13 @@ def calibrate(args: argparse.Namespace, settings: list[int | None]) -> dict:
     return {
         "seconds_per_step": {s: statistics.mean(t) for s, t in times.items()},
         "seconds_each": times,
-        "rounds": args.calibration_rounds,
-        "batch_size": args.batch_size,
+        "rounds": opts.calibration_rounds,
+        "batch_size": opts.batch_size,
         "threads": torch.get_num_threads(),
         "cpus": os.cpu_count(),
         "load_avg_1min": os.getloadavg()[0],
         "train_examples": len(data.train),
-        "inputs": calibration_inputs(args),
+        "inputs": calibration_inputs(opts),
     }
 
 
@@ -158,54 +161,54 @@ def write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def check_out_and_data(args: argparse.Namespace) -> None:
+def check_out_and_data(opts: EqualComputeOptions) -> None:
     """Before anything loads: --out (and --runs) a folder or a path one can be made at, the report's files not
     folders, and
     --data-dir the task folder holding its train and dev files. SystemExit naming the flag and the fix."""
     try:
-        out = check_out_dir(args.out, "--out")
-        check_out_dir(args.runs or Path(args.from_dir) / "equal-compute", "--runs")
+        out = check_out_dir(opts.out, "--out")
+        check_out_dir(opts.runs or Path(opts.from_dir) / "equal-compute", "--runs")
     except ValueError as err:
         raise SystemExit(str(err)) from None
     for name in ("calibration.json", "equal-compute.md", "equal-compute.json"):
         if (out / name).is_dir():
             raise SystemExit(
-                f"--out {args.out}: {(out / name).as_posix()} is a folder where the report writes its "
+                f"--out {opts.out}: {(out / name).as_posix()} is a folder where the report writes its "
                 f"{name}; remove it or choose another --out"
             )
-    if not Path(args.data_dir).is_dir():
+    if not Path(opts.data_dir).is_dir():
         raise SystemExit(
-            f"--data-dir {args.data_dir}: no such folder; give the task's data folder holding train.tsv "
+            f"--data-dir {opts.data_dir}: no such folder; give the task's data folder holding train.tsv "
             "and dev.tsv (e.g. ../shared/data/glue/SST-2)"
         )
     from dynabert.data import find_file, get_task, task_dir
 
     try:
-        task = get_task(args.task)
-        folder = task_dir(args.data_dir, task)
+        task = get_task(opts.task)
+        folder = task_dir(opts.data_dir, task)
         for stem in ("train", task.dev_files[0]):
             find_file(folder, stem)
     except ValueError as err:
-        raise SystemExit(f"--task {args.task} / --data-dir {args.data_dir}: {err}") from None
+        raise SystemExit(f"--task {opts.task} / --data-dir {opts.data_dir}: {err}") from None
 
 
-def calibration_inputs(args: argparse.Namespace) -> dict:
+def calibration_inputs(opts: EqualComputeOptions) -> dict:
     """What a step's cost depends on: a kept calibration.json is reused only when these are unchanged."""
     return {
-        "from": Path(args.from_dir).as_posix(),
-        "task": args.task,
-        "batch_size": args.batch_size,
-        "widths": args.widths,
-        "depths": args.depths,
-        "max_seq_len": args.max_seq_len,
-        "max_train_samples": args.max_train_samples,
-        "bucket": args.bucket,
-        "calibration_rounds": args.calibration_rounds,
+        "from": Path(opts.from_dir).as_posix(),
+        "task": opts.task,
+        "batch_size": opts.batch_size,
+        "widths": opts.widths,
+        "depths": opts.depths,
+        "max_seq_len": opts.max_seq_len,
+        "max_train_samples": opts.max_train_samples,
+        "bucket": opts.bucket,
+        "calibration_rounds": opts.calibration_rounds,
     }
 
 
 def kept_calibration(
-    path: Path, args: argparse.Namespace, settings: list[int | None]
+    path: Path, opts: EqualComputeOptions, settings: list[int | None]
 ) -> dict | None:
     """OUT/calibration.json when it was measured with the same inputs and covers every setting, else None."""
     if not path.exists():
@@ -220,7 +223,7 @@ def kept_calibration(
             f"{path}: not a calibration (no seconds_per_step); calibrating again", file=sys.stderr
         )
         return None
-    same = cal.get("inputs") == calibration_inputs(args)
+    same = cal.get("inputs") == calibration_inputs(opts)
     covers = {label(k) for k in settings} <= set(cal.get("seconds_per_step", {}))
     if not same:
         print(
@@ -272,46 +275,46 @@ def link_width(folder: Path, from_dir: Path) -> None:
         link.symlink_to(from_dir.resolve() / "width", target_is_directory=True)
 
 
-def train_setting(args: argparse.Namespace, name: str, entry: dict, runs: Path) -> dict:
+def train_setting(opts: EqualComputeOptions, name: str, entry: dict, runs: Path) -> dict:
     """Stage depth of one setting in RUNS/<name> (its width/ links to FROM/width); skipped when finished."""
     folder = runs / name
-    link_width(folder, Path(args.from_dir))
+    link_width(folder, Path(opts.from_dir))
     cmd = [
         PY,
         "-m",
         "dynabert",
         "train",
         "--task",
-        args.task,
+        opts.task,
         "--data-dir",
-        args.data_dir,
+        opts.data_dir,
         "--output-dir",
         str(folder),
         "--stage",
         "depth",
         "--widths",
-        args.widths,
+        opts.widths,
         "--depths",
-        args.depths,
+        opts.depths,
         "--batch-size",
-        str(args.batch_size),
+        str(opts.batch_size),
         "--max-seq-len",
-        str(args.max_seq_len),
+        str(opts.max_seq_len),
         "--learning-rate",
-        args.learning_rate,
+        opts.learning_rate,
         "--epochs",
         repr(entry["epochs"]),
         "--checkpoint-choice",
-        args.checkpoint_choice,
+        opts.checkpoint_choice,
         "--eval-every",
-        str(args.eval_every),
+        str(opts.eval_every),
         "--save-every",
-        str(args.save_every),
+        str(opts.save_every),
         "--logging-steps",
         "50",
-        *(["--bucket"] if args.bucket else []),
-        *(["--max-train-samples", str(args.max_train_samples)] if args.max_train_samples else []),
-        *(["--max-eval-samples", str(args.max_eval_samples)] if args.max_eval_samples else []),
+        *(["--bucket"] if opts.bucket else []),
+        *(["--max-train-samples", str(opts.max_train_samples)] if opts.max_train_samples else []),
+        *(["--max-eval-samples", str(opts.max_eval_samples)] if opts.max_eval_samples else []),
         *(
             ["--subnets-per-step", str(entry["subnets_per_step"])]
             if entry["subnets_per_step"]
@@ -447,97 +450,113 @@ def write_report(
     return out / "equal-compute.md"
 
 
-def check_args(args: argparse.Namespace) -> list[int | None]:
+def check_args(opts: EqualComputeOptions) -> list[int | None]:
     """Every flag and input folder before anything loads or is written; returns the parsed --settings. SystemExit
     naming the flag and the fix."""
-    if args.calibration_rounds < 1:
+    if opts.calibration_rounds < 1:
         raise SystemExit(
             f"--calibration-rounds must be at least 1 (timed rounds after the warm-up), got "
-            f"{args.calibration_rounds}"
+            f"{opts.calibration_rounds}"
         )
-    settings = parse_settings(args.settings)
-    if args.examples is not None and args.examples < 1:
+    settings = parse_settings(opts.settings)
+    if opts.examples is not None and opts.examples < 1:
         raise SystemExit(
-            f"--examples must be at least 1 (leave it out for the whole train set), got {args.examples}"
+            f"--examples must be at least 1 (leave it out for the whole train set), got {opts.examples}"
         )
-    if not Path(args.from_dir).is_dir():
+    if not Path(opts.from_dir).is_dir():
         raise SystemExit(
-            f"--from {args.from_dir}: no such folder; give a training output folder (e.g. "
+            f"--from {opts.from_dir}: no such folder; give a training output folder (e.g. "
             "runs/sst2-minilm-e1)"
         )
     if not (
-        Path(args.from_dir) / "width" / "summary.json"
+        Path(opts.from_dir) / "width" / "summary.json"
     ).is_file():  # best/ exists mid-training too
         raise SystemExit(
-            f"--from {args.from_dir}: no finished stage width ({args.from_dir}/width/summary.json); run "
+            f"--from {opts.from_dir}: no finished stage width ({opts.from_dir}/width/summary.json); run "
             "`python -m dynabert train --stage width` there first"
         )
     check_multipliers(
-        args
+        opts
     )  # the multipliers first: a bad width would otherwise read as a grid too small for K
-    check_settings_fit(settings, args.widths, args.depths)
-    check_out_and_data(args)  # config.json only so far: nothing loaded
+    check_settings_fit(settings, opts.widths, opts.depths)
+    check_out_and_data(opts)  # config.json only so far: nothing loaded
     return settings
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(
-        prog="python -m recipes.equal_compute",
-        description=__doc__.splitlines()[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    ap.add_argument(
-        "--from",
-        dest="from_dir",
-        required=True,
+@dataclass(kw_only=True)
+class EqualComputeOptions:
+    """`python -m recipes.equal_compute`: its options."""
+
+    from_dir: str = option(
         help="a training output folder with a finished stage width (FROM/width/best)",
+        group="folders",
+        flag="--from",
     )
-    ap.add_argument(
-        "--settings",
-        default="all,4,6",
+    settings: str = option(
+        "all,4,6",
         help="sub-networks per step: 'all' or K >= 2, comma-separated; the first sets the budget",
+        group="comparison",
     )
-    ap.add_argument("--out", required=True, help="where equal-compute.md/.json go")
-    ap.add_argument("--runs", help="checkpoints of each setting (default FROM/equal-compute)")
-    ap.add_argument("--task", default="sst2")
-    ap.add_argument(
-        "--data-dir",
-        default="../shared/data/glue/SST-2",
+    out: str = option(help="where equal-compute.md/.json go", group="folders")
+    runs: str | None = option(
+        None, help="checkpoints of each setting (default FROM/equal-compute)", group="folders"
+    )
+    task: str = option("sst2", help="GLUE task trained and scored", group="data")
+    data_dir: str = option(
+        "../shared/data/glue/SST-2",
         help="the task's data folder (train.tsv, dev.tsv)",
+        group="data",
     )
-    ap.add_argument(
-        "--examples",
-        type=int,
+    examples: int | None = option(
+        None,
         help="examples the first setting trains on (default: the whole train set once)",
+        group="comparison",
     )
-    ap.add_argument("--max-train-samples", type=int, help="train rows used (default all)")
-    ap.add_argument("--max-eval-samples", type=int)
-    ap.add_argument("--widths", default="1.0,0.75,0.5,0.25")
-    ap.add_argument("--depths", default="1.0,0.75,0.5")
-    ap.add_argument("--batch-size", type=int, default=32)
-    ap.add_argument("--max-seq-len", type=int, default=128)
-    ap.add_argument("--learning-rate", default="1e-4", help="as the reference run's stage depth")
-    ap.add_argument(
-        "--checkpoint-choice",
-        default="last",
-        choices=("last", "best"),
+    max_train_samples: int | None = option(None, help="train rows used (default all)", group="data")
+    max_eval_samples: int | None = option(None, help="dev rows scored (default all)", group="data")
+    widths: str = option(WIDTHS, help="width multipliers, comma-separated", group="training")
+    depths: str = option(DEPTHS, help="depth multipliers, comma-separated", group="training")
+    batch_size: int = option(32, help="training examples per optimizer step", group="training")
+    max_seq_len: int = option(128, help="tokens per example after truncation", group="data")
+    learning_rate: str = option("1e-4", help="as the reference run's stage depth", group="training")
+    checkpoint_choice: str = option(
+        "last",
         help="last: no dev-set selection, so the comparison is not tilted by how often each evaluates",
+        group="training",
+        choices=("last", "best"),
     )
-    ap.add_argument("--eval-every", type=int, default=0)
-    ap.add_argument(
-        "--save-every",
-        type=int,
-        default=250,
+    eval_every: int = option(
+        0, help="optimizer steps between dev evaluations (0: at the end only)", group="training"
+    )
+    save_every: int = option(
+        250,
         help="steps between resumable checkpoints (a killed setting resumes from the last one)",
+        group="training",
     )
-    ap.add_argument("--no-bucket", dest="bucket", action="store_false")
-    ap.add_argument("--calibration-rounds", type=int, default=4)
-    args = ap.parse_args(argv)
-    settings = check_args(args)
-    out, runs = Path(args.out), Path(args.runs or Path(args.from_dir) / "equal-compute")
+    bucket: bool = option(
+        True, help="train without length bucketing", group="data", flag="--no-bucket"
+    )
+    calibration_rounds: int = option(
+        4, help="rounds of the seconds-per-step calibration of each setting", group="comparison"
+    )
+
+
+def build_parser():
+    return argfields.command_parser(
+        "python -m recipes.equal_compute",
+        "Equal-compute comparison of stage depth: all sub-networks per step against K of them, at one budget.",
+        "python -m recipes.equal_compute --from runs/sst2-minilm --out reports/sst2-minilm/equal-compute",
+        EqualComputeOptions,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    opts, _ = argfields.parse(build_parser(), argv)
+    settings = check_args(opts)
+    out, runs = Path(opts.out), Path(opts.runs or Path(opts.from_dir) / "equal-compute")
     out.mkdir(parents=True, exist_ok=True)
     cal_path = out / "calibration.json"
-    cal = kept_calibration(cal_path, args, settings) or calibrate(args, settings)
+    cal = kept_calibration(cal_path, opts, settings) or calibrate(opts, settings)
     write_atomic(cal_path, json.dumps(cal, indent=1))
     from dynabert.engine import steps_per_epoch
 
@@ -545,11 +564,11 @@ def main(argv: list[str] | None = None) -> int:
     plan = budget_plan(
         cal["seconds_per_step"],
         settings,
-        args.examples or n_train,
-        args.batch_size,
-        steps_per_epoch(n_train, args.batch_size, 1),
+        opts.examples or n_train,
+        opts.batch_size,
+        steps_per_epoch(n_train, opts.batch_size, 1),
     )
-    summaries = {name: train_setting(args, name, e, runs) for name, e in plan["settings"].items()}
+    summaries = {name: train_setting(opts, name, e, runs) for name, e in plan["settings"].items()}
     from bench.report import portable_command
 
     command = portable_command([PY, "-m", "recipes.equal_compute", *(argv or sys.argv[1:])])

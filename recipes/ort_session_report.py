@@ -16,9 +16,7 @@ same interleaved run; `--full-only` times only the full model (fp32) against it,
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import platform
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -26,6 +24,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+import argfields
+from argfields import option
 from bench.artifacts import artifact_for, load
 from bench.session_compare import (
     VARIANTS,
@@ -321,40 +321,60 @@ def command_lines(s: Settings) -> list[str]:
     ]
 
 
+@dataclass(kw_only=True)
+class OrtSessionOptions:
+    """`python -m recipes.ort_session_report`: the model, how it is timed, where the report goes."""
+
+    model: str = option(Settings.model, help="preset or checkpoint measured", group="model")
+    seq_len: int = option(Settings.seq_len, help="tokens per input sequence", group="timing")
+    threads: int = option(Settings.threads, help="onnxruntime intra-op threads", group="timing")
+    rounds: int = option(Settings.rounds, help="interleaved rounds over every cell", group="timing")
+    runs_per_round: int = option(
+        Settings.runs_per_round, help="timed runs of each cell per round", group="timing"
+    )
+    hf_reference: bool = option(
+        False,
+        help="also time transformers' own ONNX export of the full model as a reference",
+        group="model",
+    )
+    full_only: bool = option(
+        False, help="the full model (fp32) only, against transformers' export", group="model"
+    )
+    tag: str = option(
+        Settings.tag,
+        help="suffix of the output files' name (a second run: --tag run2)",
+        group="report",
+    )
+    out: str = option("reports/minilm-cpu", help="report folder written", group="report")
+
+
+def build_parser():
+    return argfields.command_parser(
+        "python -m recipes.ort_session_report",
+        "The ONNX artifacts as shipped against onnxruntime's default session, timed interleaved.",
+        "python -m recipes.ort_session_report --model minilm-l6 --rounds 30",
+        OrtSessionOptions,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
+    opts, _ = argfields.parse(build_parser(), argv)
+    import os
+
     import onnxruntime
 
     from bench.ort_fusion import RECIPE
 
-    ap = argparse.ArgumentParser(
-        prog="python -m recipes.ort_session_report", description=__doc__.splitlines()[0]
-    )
-    ap.add_argument("--model", default="minilm-l6")
-    ap.add_argument("--seq-len", type=int, default=128)
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--rounds", type=int, default=30)
-    ap.add_argument("--runs-per-round", type=int, default=3)
-    ap.add_argument("--hf-reference", action="store_true")
-    ap.add_argument(
-        "--full-only",
-        action="store_true",
-        help="the full model (fp32) only, against transformers' export",
-    )
-    ap.add_argument(
-        "--tag", default="", help="suffix of the output files' name (a second run: --tag run2)"
-    )
-    ap.add_argument("--out", default="reports/minilm-cpu")
-    a = ap.parse_args(argv)
     s = Settings(
-        a.model,
-        a.seq_len,
-        a.threads,
-        rounds=a.rounds,
-        runs_per_round=a.runs_per_round,
-        hf_reference=a.hf_reference or a.full_only,
-        full_only=a.full_only,
-        formats=("onnx",) if a.full_only else Settings.formats,
-        tag=a.tag,
+        opts.model,
+        opts.seq_len,
+        opts.threads,
+        rounds=opts.rounds,
+        runs_per_round=opts.runs_per_round,
+        hf_reference=opts.hf_reference or opts.full_only,
+        full_only=opts.full_only,
+        formats=("onnx",) if opts.full_only else Settings.formats,
+        tag=opts.tag,
     )
     cells, metas, model = build_cells(s)
     ref = hf_reference_cell(model, s, Path(cells[0].path).parent.parent) if s.hf_reference else None
@@ -374,7 +394,7 @@ def main(argv: list[str] | None = None) -> int:
     extra["load"] = (load0, os.getloadavg()[0])
     if ref:
         extra["hf"] = hf_ratio(cells, ref, s)
-    print(write(Path(a.out), s, table(cells, model, s), cells + ([ref] if ref else []), extra))
+    print(write(Path(opts.out), s, table(cells, model, s), cells + ([ref] if ref else []), extra))
     return 0
 
 

@@ -17,10 +17,12 @@ import math
 import re
 import statistics
 import sys
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+import argfields
 import records
+from argfields import option
 from bench import predictor as pred
 from bench.report import portable_command
 
@@ -99,7 +101,7 @@ def spread(recs: list) -> dict:
     }
 
 
-def groups(recs: list, args) -> list[tuple[str, str, int, int, int]]:
+def groups(recs: list, opts: PredictorReportOptions) -> list[tuple[str, str, int, int, int]]:
     """(device, runtime, threads, seq_len, params_total) of every group of ok DynaBERT latency records that the
     --device / --runtime / --threads / --seq-len filters keep, timed groups first (one predictor per machine's
     architecture and setting: records of two models or settings are never pooled)."""
@@ -110,7 +112,7 @@ def groups(recs: list, args) -> list[tuple[str, str, int, int, int]]:
         for r in recs
         if r.kind == "latency" and r.status == "ok" and r.family == "dynabert"
     }
-    wanted = (args.device, args.runtime, args.threads, args.seq_len)
+    wanted = (opts.device, opts.runtime, opts.threads, opts.seq_len)
     keys = {k: v for k, v in keys.items() if all(w is None or w == x for w, x in zip(wanted, k))}
     return sorted(keys, key=lambda k: (keys[k], k))
 
@@ -164,15 +166,15 @@ def group_summary(
     return entry, train, held
 
 
-def summary(recs, args) -> tuple[dict, dict]:
+def summary(recs, opts: PredictorReportOptions) -> tuple[dict, dict]:
     """summary.json (issue 17's shape: `predictor` a list, `budgets` from --search) and each group's points. A group
     that cannot be fitted (too few points, several machines) is skipped with its reason, said on stderr and kept in
     summary.json's `skipped`."""
     entries, pts, skipped = [], {}, []
     found = groups(recs, argparse.Namespace(device=None, runtime=None, threads=None, seq_len=None))
-    for key in groups(recs, args):
+    for key in groups(recs, opts):
         try:
-            entry, train, held = group_summary(recs, key, args.seed, args.machine)
+            entry, train, held = group_summary(recs, key, opts.seed, opts.machine)
         except ValueError as err:
             skipped.append({"group": list(key), "reason": str(err)})
             print(f"skipped {key_label(key)}: {err}", file=sys.stderr)
@@ -181,16 +183,16 @@ def summary(recs, args) -> tuple[dict, dict]:
         pts[key] = (train, held)
     if not entries:
         raise ValueError(
-            f"no group of ok DynaBERT latency records in {', '.join(args.records)} could be fitted"
+            f"no group of ok DynaBERT latency records in {', '.join(opts.records)} could be fitted"
             + (f" ({len(skipped)} skipped, reasons above)" if skipped else "")
             + "; groups in the "
             f"records: {'; '.join(map(key_label, found)) or 'none'}"
         )
-    search = load_search(args.search, entries) if args.search else None
+    search = load_search(opts.search, entries) if opts.search else None
     return {
-        "status": "preliminary" if args.preliminary else "measured",
-        "weights": args.weights,
-        "seed": args.seed,
+        "status": "preliminary" if opts.preliminary else "measured",
+        "weights": opts.weights,
+        "seed": opts.seed,
         "predictor": entries,
         "skipped": skipped,
         "search": {k: v for k, v in (search or {}).items() if k != "budgets"} or None,
@@ -700,10 +702,10 @@ def split_name(label: str) -> str:
     return f"{m.group(1)}, {m.group(2)}" if m else label
 
 
-def readme(s: dict, args, figures: dict) -> str:
-    status = "**Preliminary.** " if args.preliminary else ""
+def readme(s: dict, opts: PredictorReportOptions, figures: dict) -> str:
+    status = "**Preliminary.** " if opts.preliminary else ""
     lines = [
-        f"# Latency predictor for per-layer sub-networks{' (PRELIMINARY)' if args.preliminary else ''}",
+        f"# Latency predictor for per-layer sub-networks{' (PRELIMINARY)' if opts.preliminary else ''}",
         "",
         f"{status}Predictors measured on the `{s['weights']}` weights. An fp32 graph's latency and instruction "
         "count do not depend on its weight values (the same operators, shapes and kernels), so they carry over "
@@ -715,73 +717,83 @@ def readme(s: dict, args, figures: dict) -> str:
     ]
     for e in s["predictor"]:
         key = (e["device"], e["runtime"], e["threads"], e["seq_len"], e["params_total"])
-        lines += group_lines(e, args.note, figures[key])
+        lines += group_lines(e, opts.note, figures[key])
     for sk in s["skipped"]:
         lines += [f"Not fitted: {key_label(tuple(sk['group']))}: {sk['reason']}", ""]
     lines += budget_lines(s) + (
-        ["**Reading the search table.** " + args.search_note, ""] if args.search_note else []
+        ["**Reading the search table.** " + opts.search_note, ""] if opts.search_note else []
     )
     cmd = portable_command(
         [
             "python",
             "-m",
             "recipes.predictor_report",
-            *[a for r in args.records for a in ("--records", r)],
+            *[a for r in opts.records for a in ("--records", r)],
             "--out",
-            args.out,
+            opts.out,
             "--weights",
-            args.weights,
-            *(["--search", args.search] if args.search else []),
+            opts.weights,
+            *(["--search", opts.search] if opts.search else []),
         ]
     )
-    return "\n".join([*lines, "Commands:", "", "```bash", *args.commands, cmd, "```", ""])
+    return "\n".join([*lines, "Commands:", "", "```bash", *opts.commands, cmd, "```", ""])
+
+
+@dataclass(kw_only=True)
+class PredictorReportOptions:
+    """`python -m recipes.predictor_report`: its options."""
+
+    records: list[str] = option(help="latency records (repeatable)", group="records")
+    out: str = option(help="report folder written (README, summary.json, figures)", group="report")
+    weights: str = option(help="what weights were measured (said in the report)", group="report")
+    device: str | None = option(
+        None,
+        help="only this device's groups (default: every group in the records)",
+        group="records",
+    )
+    runtime: str | None = option(None, help="only this runtime's groups", group="records")
+    threads: int | None = option(None, help="only groups with this many threads", group="records")
+    seq_len: int | None = option(None, help="only groups of this sequence length", group="records")
+    machine: str | None = option(
+        None,
+        help="only records of this machine fingerprint (records of two machines are never pooled)",
+        group="records",
+    )
+    seed: int = option(0, help="seed of the held-out split", group="fit")
+    note: str = option(
+        "machine load as it was",
+        help="how the measurement was taken (load, windows)",
+        group="report",
+    )
+    commands: list[str] = option([], help="the commands that measured the records", group="report")
+    search: str | None = option(
+        None,
+        help="search.json written by `python -m bench.pareto search`: its budgets go into summary.json and the README",
+        group="report",
+    )
+    search_note: str | None = option(
+        None,
+        help="how to read the search table (caveats, what changed), printed under it",
+        group="report",
+    )
+    preliminary: bool = option(False, help="label the report preliminary", group="report")
+
+
+def build_parser():
+    return argfields.command_parser(
+        "python -m recipes.predictor_report",
+        "The latency predictor's held-out error on measured per-layer sub-networks -> a report folder.",
+        "python -m recipes.predictor_report --records latency.jsonl --out reports/search --weights random",
+        PredictorReportOptions,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(
-        prog="python -m recipes.predictor_report", description=__doc__.splitlines()[0]
-    )
-    ap.add_argument(
-        "--records", action="append", required=True, help="latency records (repeatable)"
-    )
-    ap.add_argument("--out", required=True)
-    ap.add_argument(
-        "--weights", required=True, help="what weights were measured (said in the report)"
-    )
-    ap.add_argument(
-        "--device", help="only this device's groups (default: every group in the records)"
-    )
-    ap.add_argument("--runtime", help="only this runtime's groups")
-    ap.add_argument("--threads", type=int, help="only groups with this many threads")
-    ap.add_argument("--seq-len", type=int, help="only groups of this sequence length")
-    ap.add_argument(
-        "--machine",
-        help="only records of this machine fingerprint (records of two machines are never pooled)",
-    )
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument(
-        "--note",
-        default="machine load as it was",
-        help="how the measurement was taken (load, windows)",
-    )
-    ap.add_argument(
-        "--commands", action="append", default=[], help="the commands that measured the records"
-    )
-    ap.add_argument(
-        "--search",
-        help="search.json written by `python -m bench.pareto search`: its budgets go into "
-        "summary.json and the README",
-    )
-    ap.add_argument(
-        "--search-note",
-        help="how to read the search table (caveats, what changed), printed under it",
-    )
-    ap.add_argument("--preliminary", action="store_true", help="label the report preliminary")
-    args = ap.parse_args(argv)
+    opts, _ = argfields.parse(build_parser(), argv)
     try:
-        out = records.check_out_dir(args.out, "--out")
-        recs = [r for path in args.records for r in records.read(path)]
-        s, pts = summary(recs, args)
+        out = records.check_out_dir(opts.out, "--out")
+        recs = [r for path in opts.records for r in records.read(path)]
+        s, pts = summary(recs, opts)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -802,7 +814,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         figures[key] = name
     s["_front"] = front_figure(s, out / "search-front.png")
-    (out / "README.md").write_text(readme(s, args, figures))
+    (out / "README.md").write_text(readme(s, opts, figures))
     print(f"-> {out / 'README.md'}")
     return 0
 

@@ -10,14 +10,16 @@ and its wall time is logged to OUT/steps.json.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
+import argfields
+from argfields import option
 from dynabert.config import DEFAULT_DEPTHS, DEFAULT_WIDTHS, check_grid, parse_mults
 
 PY = sys.executable
@@ -66,80 +68,101 @@ def step(
         raise Until(name)
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(
-        prog="python -m recipes.reference_run",
-        description=__doc__.splitlines()[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+@dataclass(kw_only=True)
+class ReferenceRunOptions:
+    """`python -m recipes.reference_run`: its options."""
+
+    data_dir: str = option(
+        "../shared/data/glue/SST-2",
+        help=("GLUE SST-2 folder (train.tsv, dev.tsv)"),
+        group="folders",
     )
-    ap.add_argument(
-        "--data-dir",
-        default="../shared/data/glue/SST-2",
-        help="GLUE SST-2 folder (train.tsv, dev.tsv)",
+    out: str = option(
+        "reports/sst2-minilm",
+        help=(
+            "report folder (steps.json, records, README); a new one for a run of your own: "
+            "the committed report belongs to its checkpoints"
+        ),
+        group="folders",
     )
-    ap.add_argument(
-        "--out",
-        default="reports/sst2-minilm",
-        help="report folder (steps.json, records, README); a "
-        "new one for a run of your own: the committed report belongs to its checkpoints",
+    runs: str = option(
+        "runs/sst2-minilm", help=("checkpoints (large; not committed)"), group="folders"
     )
-    ap.add_argument("--runs", default="runs/sst2-minilm", help="checkpoints (large; not committed)")
-    ap.add_argument(
-        "--width-samples",
-        type=int,
-        default=24000,
-        help="stage-1 example passes: the first N train rows once, or N / |train| epochs when N is larger (e.g. 3 x "
-        "67349 for the paper's 3 epochs)",
+    width_samples: int = option(
+        24000,
+        help=(
+            "stage-1 example passes: the first N train rows once, or N / |train| epochs when "
+            "N is larger (e.g. 3 x 67349 for the paper's 3 epochs)"
+        ),
+        group="training",
     )
-    ap.add_argument(
-        "--depth-samples",
-        type=int,
-        default=16000,
-        help="stage-2 example passes, as --width-samples",
+    depth_samples: int = option(
+        16000, help=("stage-2 example passes, as --width-samples"), group="training"
     )
-    ap.add_argument(
-        "--depth-lr",
-        default="1e-4",
-        help="learning rate of stage 2 and of the baselines (stage 1 keeps "
-        "the paper's 2e-5); 2e-5 over a few thousand examples leaves the small sub-networks far behind",
+    depth_lr: str = option(
+        "1e-4",
+        help=(
+            "learning rate of stage 2 and of the baselines (stage 1 keeps the paper's 2e-5); "
+            "2e-5 over a few thousand examples leaves the small sub-networks far behind"
+        ),
+        group="training",
     )
-    ap.add_argument(
-        "--subnets-per-step",
-        type=int,
+    subnets_per_step: int | None = option(
+        None,
+        help=(
+            "stage 2 (depth): K sub-networks per step by the sandwich rule (default all 12, "
+            "the paper)"
+        ),
+        group="training",
         metavar="K",
-        help="stage 2 (depth): K sub-networks per step by "
-        "the sandwich rule (default all 12, the paper)",
     )
-    ap.add_argument(
-        "--width-subnets-per-step",
-        type=int,
+    width_subnets_per_step: int | None = option(
+        None,
+        help=("stage 1 (width): K of the 4 widths per step (default all)"),
+        group="training",
         metavar="K",
-        help="stage 1 (width): K of the 4 widths per step (default all)",
     )
-    ap.add_argument(
-        "--fixed",
+    fixed: list[str] = option(
+        ["0.25,0.5", "0.5,0.5"],
+        help=("width,depth of each fixed-size control (one sub-network trained alone)"),
+        group="training",
         nargs="+",
-        default=["0.25,0.5", "0.5,0.5"],
         metavar="W,D",
-        help="width,depth of each fixed-size control (one sub-network trained alone)",
     )
-    ap.add_argument("--arm-seq-len", type=int, default=32)
-    ap.add_argument(
-        "--until",
+    arm_seq_len: int = option(
+        32, help=("sequence length of the emulated-ARM instruction counts"), group="measurement"
+    )
+    until: str | None = option(
+        None,
+        help=(
+            "stop after this training step: run the steps that do not depend on a later "
+            "choice now (e.g. baselines before choosing --subnets-per-step; 'baselines' = all"
+            " of them), the rest later with the same --out/--runs"
+        ),
+        group="steps",
         choices=("teacher", "stage1-width", "baselines", "stage2-depth"),
-        help="stop after this training step: run the steps that do not depend on a later choice now "
-        "(e.g. baselines before choosing --subnets-per-step; 'baselines' = all of them), the rest later with the "
-        "same --out/--runs",
     )
-    args = ap.parse_args(argv)
-    check_flags(args)  # refused now, not hours later when the step that reads it starts
-    out, runs = Path(args.out), Path(args.runs)
+
+
+def build_parser():
+    return argfields.command_parser(
+        "python -m recipes.reference_run",
+        "The reference run: DynaBERT on SST-2 from the packaged MiniLM, end to end, on a CPU machine.",
+        "python -m recipes.reference_run --out reports/my-run --runs runs/my-run",
+        ReferenceRunOptions,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    opts, _ = argfields.parse(build_parser(), argv)
+    check_flags(opts)  # refused now, not hours later when the step that reads it starts
+    out, runs = Path(opts.out), Path(opts.runs)
     check_report_matches_runs(out, runs)
     out.mkdir(parents=True, exist_ok=True)
     try:
-        train_steps(args, out, runs)
-        evaluate_steps(args, out, runs)
-        measure_steps(args, out, runs)
+        train_steps(opts, out, runs)
+        evaluate_steps(opts, out, runs)
+        measure_steps(opts, out, runs)
     except Until as stop:
         print(f"stopped after {stop} (--until); run the same command without --until to go on")
         return 0
@@ -175,7 +198,7 @@ def check_report_matches_runs(out: Path, runs: Path) -> None:
             )
 
 
-def check_flags(args: argparse.Namespace) -> None:
+def check_flags(opts: ReferenceRunOptions) -> None:
     """Every flag against MiniLM-L6's default grid before any step runs: --fixed pairs (dynabert.config.check_grid;
     fractions like 4/12 too; each pair once), K within its stage's grid, budgets >= 1. SystemExit naming the flag."""
     from dynabert.presets import load_size
@@ -184,13 +207,13 @@ def check_flags(args: argparse.Namespace) -> None:
     size = load_size("minilm-l6")
     try:
         for flag in ("width_samples", "depth_samples"):
-            if getattr(args, flag) < 1:
+            if getattr(opts, flag) < 1:
                 raise ValueError(
-                    f"--{flag.replace('_', '-')} must be at least 1 example pass, got {getattr(args, flag)}"
+                    f"--{flag.replace('_', '-')} must be at least 1 example pass, got {getattr(opts, flag)}"
                 )
         for k, n, stage in (
-            (args.subnets_per_step, len(DEFAULT_WIDTHS) * len(DEFAULT_DEPTHS), "depth"),
-            (args.width_subnets_per_step, len(DEFAULT_WIDTHS), "width"),
+            (opts.subnets_per_step, len(DEFAULT_WIDTHS) * len(DEFAULT_DEPTHS), "depth"),
+            (opts.width_subnets_per_step, len(DEFAULT_WIDTHS), "width"),
         ):
             if k is not None:
                 check_subnets_per_step(k, n, stage)
@@ -202,20 +225,20 @@ def check_flags(args: argparse.Namespace) -> None:
                 "minilm-l6",
                 ("--fixed (width)", "--fixed (depth)"),
             )[0]
-            for w, d, _ in fixed_folders(args)
+            for w, d, _ in fixed_folders(opts)
         ]
         if len({p.subnet_id for p in pairs}) != len(pairs):
             raise ValueError(
-                f"--fixed {' '.join(args.fixed)} names one sub-network twice; give each control once"
+                f"--fixed {' '.join(opts.fixed)} names one sub-network twice; give each control once"
             )
     except ValueError as err:
         raise SystemExit(f"error: {err}") from None
 
 
-def fixed_folders(args: argparse.Namespace) -> list[tuple[str, str, str]]:
+def fixed_folders(opts: ReferenceRunOptions) -> list[tuple[str, str, str]]:
     """(width, depth, folder) of each fixed-size control named by --fixed."""
     out = []
-    for pair in args.fixed:
+    for pair in opts.fixed:
         if pair.count(",") != 1:
             raise SystemExit(
                 f"--fixed {pair!r}: give each control as WIDTH,DEPTH multipliers, e.g. --fixed "
@@ -233,11 +256,11 @@ def fixed_folders(args: argparse.Namespace) -> list[tuple[str, str, str]]:
     return out
 
 
-def baseline_budget(args: argparse.Namespace, runs: Path) -> list[str]:
+def baseline_budget(opts: ReferenceRunOptions, runs: Path) -> list[str]:
     """Flags giving a baseline as many example passes as stages width + depth together: the first N train rows
     once when N fits the train set, else the whole set for N / |train| epochs (|train| from the teacher's summary,
     which trained on all of it)."""
-    passes = args.width_samples + args.depth_samples
+    passes = opts.width_samples + opts.depth_samples
     return passes_flags(passes, runs)
 
 
@@ -272,13 +295,13 @@ def check_finished_budget(folder: Path, budget: list[str]) -> None:
         )
 
 
-def train_steps(args: argparse.Namespace, out: Path, runs: Path) -> None:
+def train_steps(opts: ReferenceRunOptions, out: Path, runs: Path) -> None:
     """Teacher, stage 1, the same-budget baselines, stage 2 (step names and folders fixed: a run resumes)."""
     common = [
         "--task",
         "sst2",
         "--data-dir",
-        args.data_dir,
+        opts.data_dir,
         "--output-dir",
         str(runs),
         "--bucket",
@@ -290,7 +313,7 @@ def train_steps(args: argparse.Namespace, out: Path, runs: Path) -> None:
     train = [PY, "-m", "dynabert", "train", *common]
     step(
         out,
-        args.until,
+        opts.until,
         "teacher",
         [
             *train,
@@ -306,56 +329,56 @@ def train_steps(args: argparse.Namespace, out: Path, runs: Path) -> None:
         runs / "teacher" / "summary.json",
     )
     k_width = (
-        ["--subnets-per-step", str(args.width_subnets_per_step)]
-        if args.width_subnets_per_step
+        ["--subnets-per-step", str(opts.width_subnets_per_step)]
+        if opts.width_subnets_per_step
         else []
     )
     step(
         out,
-        args.until,
+        opts.until,
         "stage1-width",
-        [*train, "--stage", "width", *passes_flags(args.width_samples, runs), *k_width],
+        [*train, "--stage", "width", *passes_flags(opts.width_samples, runs), *k_width],
         runs / "width" / "summary.json",
     )
-    budget = baseline_budget(args, runs)
+    budget = baseline_budget(opts, runs)
     jobs = [
         ("baseline-distilbert", ["--baseline", "distilbert"]),
         ("baseline-tinybert", ["--baseline", "tinybert"]),
     ]
     jobs += [
         (folder, ["--baseline", "fixed", "--width", w, "--depth", d])
-        for w, d, folder in fixed_folders(args)
+        for w, d, folder in fixed_folders(opts)
     ]
     for folder, extra in jobs:
         check_finished_budget(runs / folder, budget)
         step(
             out,
-            args.until,
+            opts.until,
             folder,
-            [*train, *extra, *budget, "--learning-rate", args.depth_lr],
+            [*train, *extra, *budget, "--learning-rate", opts.depth_lr],
             runs / folder / "summary.json",
         )
-    if args.until == "baselines":
+    if opts.until == "baselines":
         raise Until("baselines")
-    k_depth = ["--subnets-per-step", str(args.subnets_per_step)] if args.subnets_per_step else []
+    k_depth = ["--subnets-per-step", str(opts.subnets_per_step)] if opts.subnets_per_step else []
     step(
         out,
-        args.until,
+        opts.until,
         "stage2-depth",
         [
             *train,
             "--stage",
             "depth",
-            *passes_flags(args.depth_samples, runs),
+            *passes_flags(opts.depth_samples, runs),
             "--learning-rate",
-            args.depth_lr,
+            opts.depth_lr,
             *k_depth,
         ],
         runs / "depth" / "summary.json",
     )
 
 
-def evaluate_steps(args: argparse.Namespace, out: Path, runs: Path) -> None:
+def evaluate_steps(opts: ReferenceRunOptions, out: Path, runs: Path) -> None:
     """Dev accuracy of every sub-network, the teacher, the baselines and the fixed-size controls."""
     store = out / "records.jsonl"
     ev = [
@@ -366,13 +389,13 @@ def evaluate_steps(args: argparse.Namespace, out: Path, runs: Path) -> None:
         "--task",
         "sst2",
         "--data-dir",
-        args.data_dir,
+        opts.data_dir,
         "--results",
         str(store),
     ]
     step(
         out,
-        args.until,
+        opts.until,
         "evaluate-dynabert",
         [*ev, "--checkpoint", str(runs / "depth")],
         out / ".evaluated-dynabert",
@@ -380,7 +403,7 @@ def evaluate_steps(args: argparse.Namespace, out: Path, runs: Path) -> None:
     (out / ".evaluated-dynabert").touch()
     step(
         out,
-        args.until,
+        opts.until,
         "evaluate-teacher",
         [
             *ev,
@@ -399,7 +422,7 @@ def evaluate_steps(args: argparse.Namespace, out: Path, runs: Path) -> None:
     for folder in ("baseline-distilbert", "baseline-tinybert"):
         step(
             out,
-            args.until,
+            opts.until,
             f"evaluate-{folder}",
             [
                 *ev,
@@ -415,10 +438,10 @@ def evaluate_steps(args: argparse.Namespace, out: Path, runs: Path) -> None:
             out / f".evaluated-{folder}",
         )
         (out / f".evaluated-{folder}").touch()
-    for w, d, fixed in fixed_folders(args):
+    for w, d, fixed in fixed_folders(opts):
         step(
             out,
-            args.until,
+            opts.until,
             f"evaluate-{fixed}",
             [
                 *ev,
@@ -436,7 +459,7 @@ def evaluate_steps(args: argparse.Namespace, out: Path, runs: Path) -> None:
         (out / f".evaluated-{fixed}").touch()
 
 
-def measure_steps(args: argparse.Namespace, out: Path, runs: Path) -> None:
+def measure_steps(opts: ReferenceRunOptions, out: Path, runs: Path) -> None:
     """CPU sweep, emulated-ARM counts, the artifacts' own accuracy, and the Pareto report."""
     store = out / "records.jsonl"
     sweep = [
@@ -458,7 +481,7 @@ def measure_steps(args: argparse.Namespace, out: Path, runs: Path) -> None:
     ]
     step(
         out,
-        args.until,
+        opts.until,
         "cpu-sweep",
         [
             *sweep,
@@ -473,7 +496,7 @@ def measure_steps(args: argparse.Namespace, out: Path, runs: Path) -> None:
     (out / ".swept-cpu").touch()
     step(
         out,
-        args.until,
+        opts.until,
         "arm-instructions",
         [
             PY,
@@ -486,7 +509,7 @@ def measure_steps(args: argparse.Namespace, out: Path, runs: Path) -> None:
             "--threads",
             "1",
             "--seq-len",
-            str(args.arm_seq_len),
+            str(opts.arm_seq_len),
             "--task",
             "sst2",
             "--results",
@@ -505,7 +528,7 @@ def measure_steps(args: argparse.Namespace, out: Path, runs: Path) -> None:
         "--task",
         "sst2",
         "--data-dir",
-        args.data_dir,
+        opts.data_dir,
         "--runtimes",
         "onnxruntime,onnxruntime-int8,litert,litert-int8",
         "--results",
@@ -513,7 +536,7 @@ def measure_steps(args: argparse.Namespace, out: Path, runs: Path) -> None:
     ]
     step(
         out,
-        args.until,
+        opts.until,
         "artifact-accuracy",
         [*arts, "--checkpoint", str(runs / "depth")],
         out / ".artifact-accuracy",
@@ -524,11 +547,11 @@ def measure_steps(args: argparse.Namespace, out: Path, runs: Path) -> None:
         ("baseline-tinybert", "baseline", ("1.0", "1.0")),
     ]
     for folder, family, wd in others + [
-        (f, "fixed-control", (w, d)) for w, d, f in fixed_folders(args)
+        (f, "fixed-control", (w, d)) for w, d, f in fixed_folders(opts)
     ]:
         step(
             out,
-            args.until,
+            opts.until,
             f"artifact-accuracy-{folder}",
             [
                 *arts,
@@ -546,7 +569,7 @@ def measure_steps(args: argparse.Namespace, out: Path, runs: Path) -> None:
     (out / ".artifact-accuracy").touch()
     step(
         out,
-        args.until,
+        opts.until,
         "pareto-report",
         [
             PY,

@@ -5,17 +5,19 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
 import shlex
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
+import argfields
 import records
+from argfields import option
 from dynabert.subnet import is_grid_id
 from recipes.training_compute import compute_lines
 
@@ -571,25 +573,35 @@ def write(out: Path, runs: Path) -> Path:
     return path
 
 
+@dataclass(kw_only=True)
+class ReferenceSummaryOptions:
+    """`python -m recipes.reference_summary`: its options."""
+
+    out: str = option(
+        "reports/sst2-minilm", help="the reference run's report folder", group="folders"
+    )
+    runs: str = option(
+        "runs/sst2-minilm", help="the reference run's training folders", group="folders"
+    )
+
+
+def build_parser():
+    return argfields.command_parser(
+        "python -m recipes.reference_summary",
+        "README.md of the reference run: what ran, how long each step took, the targets met or missed.",
+        "python -m recipes.reference_summary --out reports/sst2-minilm --runs runs/sst2-minilm",
+        ReferenceSummaryOptions,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(
-        prog="python -m recipes.reference_summary",
-        description=__doc__.splitlines()[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    ap.add_argument(
-        "--out", default="reports/sst2-minilm", help="the reference run's report folder"
-    )
-    ap.add_argument(
-        "--runs", default="runs/sst2-minilm", help="the reference run's training folders"
-    )
-    args = ap.parse_args(argv)
+    opts, _ = argfields.parse(build_parser(), argv)
     try:
-        check_ready(Path(args.out), Path(args.runs))
+        check_ready(Path(opts.out), Path(opts.runs))
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print(f"summary: {write(Path(args.out), Path(args.runs))}")
+    print(f"summary: {write(Path(opts.out), Path(opts.runs))}")
     return 0
 
 

@@ -12,7 +12,6 @@ is left out of both (its cost is stated).
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 import os
@@ -21,10 +20,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+import argfields
+from argfields import option
 
 SESSION_START = ("resumed from", "rewired with", "stage ")
 
@@ -437,38 +440,59 @@ def compute_lines(
     ]
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(
-        prog="python -m recipes.training_compute",
-        description=__doc__.splitlines()[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+@dataclass(kw_only=True)
+class CalibrateOptions:
+    """`python -m recipes.training_compute calibrate`: which training folders, how many steps each."""
+
+    out: str = option(
+        "reports/sst2-minilm", help="the reference run's --out (steps.json)", group="folders"
+    )
+    runs: str = option("runs/sst2-minilm", help="the reference run's --runs", group="folders")
+    steps: int = option(64, help="optimizer steps timed per training folder", group="calibration")
+    folders: str = option(
+        "width,depth,fixed-w0.25-d0.50,fixed-w0.50-d0.50",
+        help="training folders under --runs to time, comma-separated",
+        group="calibration",
+    )
+
+
+def build_parser():
+    ap = argfields.command_parser(
+        "python -m recipes.training_compute",
+        "Dev accuracy against training compute (CPU core-hours): calibrate the CPU seconds per step.",
+        "python -m recipes.training_compute calibrate --out reports/sst2-minilm --runs runs/sst2-minilm",
     )
     sub = ap.add_subparsers(dest="cmd", required=True)
-    cal = sub.add_parser(
+    argfields.add_command(
+        sub,
         "calibrate",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-        help="CPU seconds per step of each training folder, re-measured now (idle "
-        "machine), written to OUT/compute-calibration.json for the reference report",
+        CalibrateOptions,
+        calibrate_command,
+        "CPU seconds per step of each training folder, re-measured now (idle machine), written to "
+        "OUT/compute-calibration.json for the reference report",
+        "python -m recipes.training_compute calibrate --steps 64",
     )
-    cal.add_argument(
-        "--out", default="reports/sst2-minilm", help="the reference run's --out (steps.json)"
-    )
-    cal.add_argument("--runs", default="runs/sst2-minilm", help="the reference run's --runs")
-    cal.add_argument("--steps", type=int, default=64)
-    cal.add_argument("--folders", default="width,depth,fixed-w0.25-d0.50,fixed-w0.50-d0.50")
-    args = ap.parse_args(argv)
-    out, runs = Path(args.out), Path(args.runs)
-    names = [f.strip() for f in args.folders.split(",") if f.strip()]
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    opts, run = argfields.parse(build_parser(), argv)
+    return run(opts)
+
+
+def calibrate_command(opts: CalibrateOptions) -> int:
+    out, runs = Path(opts.out), Path(opts.runs)
+    names = [f.strip() for f in opts.folders.split(",") if f.strip()]
     try:
         if not names:
             raise ValueError(
                 "--folders names no training folder (e.g. width,depth,fixed-w0.25-d0.50)"
             )
-        if args.steps < 1:
+        if opts.steps < 1:
             raise ValueError(
-                f"--steps must be at least 1 optimizer step per folder, got {args.steps}"
+                f"--steps must be at least 1 optimizer step per folder, got {opts.steps}"
             )
-        calibrate(out, runs, names, args.steps)
+        calibrate(out, runs, names, opts.steps)
     except (ValueError, subprocess.CalledProcessError) as err:
         kept = load_calibration(out)
         print(

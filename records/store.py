@@ -7,6 +7,7 @@ starts a fresh line after it. Must not import dynabert, bench, devices or recipe
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sys
@@ -18,11 +19,12 @@ from records.schema import Key, Record
 
 
 def append(path: str | Path, record: Record) -> None:
-    """Append one record as one line with a single write + fsync; mends a half-written last line first."""
+    """Append one record as one line with a single write + fsync; mends a half-written last line first. A full disk
+    cuts the partial line off again (the store keeps its earlier records whole) and says so."""
     path = Path(path)
+    line = json.dumps(record.to_dict(), sort_keys=False) + "\n"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        line = json.dumps(record.to_dict(), sort_keys=False) + "\n"
         with open(path, "ab") as f:
             if f.tell() > 0:
                 with open(path, "rb") as r:
@@ -33,10 +35,31 @@ def append(path: str | Path, record: Record) -> None:
             f.flush()
             os.fsync(f.fileno())
     except OSError as err:
+        if err.errno in (
+            errno.ENOSPC,
+            errno.EDQUOT,
+        ):  # not written whole: mend it, keep the store whole
+            truncate_partial(path)
+            raise ValueError(
+                f"the disk holding {path.parent} is full while appending a record to {path} (about "
+                f"{len(line)} bytes needed; its earlier records are kept). Free space there or choose "
+                "another --results"
+            ) from None
         raise ValueError(
             f"cannot append to the results file {str(path)!r}: {err.strerror}; "
             f"choose a writable path with --results"
         ) from None
+
+
+def truncate_partial(path: Path) -> None:
+    """Cut a half-written last line off a store (after a failed append), so the store ends with a whole record."""
+    try:
+        with open(path, "rb+") as f:
+            data = f.read()
+            if data and not data.endswith(b"\n"):
+                f.truncate(data.rfind(b"\n") + 1)
+    except OSError:
+        pass  # readers skip a partial last line anyway
 
 
 def check_readable(path: str | Path, what: str = "results file") -> Path:

@@ -532,7 +532,7 @@ def test_a_grid_that_cannot_be_timed_is_an_error_not_none_fits(
 def test_ctrl_c_in_a_search_is_one_line_and_exit_130(monkeypatch, tmp_path, capsys):
     import bench.search_run
 
-    def interrupted(args):
+    def interrupted(opts, argv):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(bench.search_run, "run", interrupted)

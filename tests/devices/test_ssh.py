@@ -179,3 +179,37 @@ def test_dropped_connection_mid_sweep_is_retried(server, tmp_path, monkeypatch):
     assert len(records.read(store)) == 3 and all(
         r.device == "loopback" for r in records.read(store)
     )
+
+
+def test_unreachable_board_is_tried_once_per_sweep_and_its_cells_skipped(tmp_path, monkeypatch):
+    """Before: a profile at 127.0.0.1:1 cost 12 s of retries for every cell, and the message pointed at
+    devices/profiles/NAME.toml though the profile came from $DYNABERT_DEVICES."""
+    from devices import profiles
+    from devices.request import InputSpec, RunRequest
+    from devices.targets import target_for
+
+    (tmp_path / "gone.toml").write_text(
+        'kind = "ssh"\nhost = "127.0.0.1"\nport = 1\nuser = "nobody"\n'
+    )
+    monkeypatch.setenv("DYNABERT_DEVICES", str(tmp_path))
+    monkeypatch.setattr("devices.ssh.time.sleep", lambda s: None)  # the back-off, not waited here
+    calls, real = [], ssh.ssh
+
+    def counted(*args, **kwargs):
+        calls.append(args[1])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ssh, "ssh", counted)
+    target = target_for(profiles.get("gone"))  # one target per device per sweep (bench.sweep)
+    artifact = tmp_path / "m.onnx"
+    artifact.write_bytes(b"not run")
+    spec = InputSpec(("input_ids", "attention_mask", "token_type_ids"), "int64", 200, 2)
+    request = RunRequest(artifact=artifact, runtime="onnxruntime", inputs=spec, seq_len=16)
+    first = target.run(request)
+    assert len(calls) == 1  # the first cell tried (with its retries) and found it unreachable
+    rest = [target.run(request) for _ in range(5)]
+    assert len(calls) == 1  # the other cells did not try again
+    for r in (first, *rest):
+        assert not r.ok and r.refused  # recorded as skipped, with the reason
+        assert "device 'gone'" in r.error and "unreachable" in r.error
+        assert str(tmp_path / "gone.toml") in r.error and "devices/profiles/gone" not in r.error

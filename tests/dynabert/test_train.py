@@ -288,7 +288,7 @@ def test_subnets_per_step_all_trains_as_without_the_flag(tmp_path, sst2_dir):
 
 
 def test_subnets_per_step_takes_all_or_an_integer():
-    from dynabert.train_cli import subnets_per_step_arg
+    from dynabert.train_config import subnets_per_step_arg
 
     assert subnets_per_step_arg("all") is None and subnets_per_step_arg("4") == 4
     with pytest.raises(argparse.ArgumentTypeError, match="not an integer K >= 2 or 'all'"):

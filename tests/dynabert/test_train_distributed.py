@@ -7,6 +7,7 @@ layer unused, which DDP must handle inside no_sync) with dropout off, 256 SST-2 
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -285,3 +286,34 @@ def test_steps_per_epoch_splits_the_data_and_names_a_batch_too_large():
     assert steps_per_epoch(258, 16, 2) == 9 and steps_per_epoch(10, 16, 2) == 1  # 5 rows per rank
     with pytest.raises(ValueError, match="fewer than one batch"):
         steps_per_epoch(1, 16, 2)
+
+
+def test_sigterm_to_torchrun_checkpoints_on_every_rank_and_resumes_to_the_uninterrupted_result(
+    sst2_dir, tmp_path
+):
+    """A scheduler's SIGTERM reaches torchrun, which passes it to both ranks: they agree on the step (one
+    all-reduce of the stop flag per step), write one checkpoint together, and each prints the resume line
+    (before: every step since the last checkpoint was lost and nothing was said)."""
+    out = prepare(tmp_path / "cut")
+    proc = torchrun(sst2_dir, out, extra=("--eval-every", "0"))  # no checkpoint before the end
+    log, deadline = out / "depth" / "train.log", time.time() + 300
+    while (
+        not (log.exists() and ": loss " in log.read_text())
+        and time.time() < deadline
+        and proc.poll() is None
+    ):
+        time.sleep(0.02)
+    assert proc.poll() is None, "the run ended before the signal"
+    proc.send_signal(signal.SIGTERM)
+    output = proc.communicate(timeout=300)[0]
+    lines = re.findall(r"interrupted: stage depth stopped at step .*", output)  # may follow a bar
+    assert len(lines) == 2 and lines[0] == lines[1], output[-3000:]  # both ranks, the same step
+    step = json.loads((out / "depth" / "checkpoint" / CHECKPOINT_MARK).read_text())["step"]
+    assert f"stopped at step {step}; the last checkpoint (step {step}," in lines[0]
+    assert 1 <= step < 8 and not (out / "depth" / "summary.json").exists()
+    finished(torchrun(sst2_dir, out, extra=("--eval-every", "0")))
+    assert f"resumed from {out / 'depth' / 'checkpoint'} at step {step}" in log.read_text()
+    whole = prepare(tmp_path / "whole")
+    finished(torchrun(sst2_dir, whole, extra=("--eval-every", "0")))
+    a, b = weights(whole), weights(out)
+    assert all(torch.equal(a[k], b[k]) for k in a)

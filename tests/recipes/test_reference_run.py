@@ -1,6 +1,5 @@
 """The reference run's documented command parses and passes its budget flags to the steps it runs."""
 
-import argparse
 import json
 
 import pytest
@@ -212,7 +211,7 @@ def test_a_failing_step_stops_the_run_and_only_a_sweep_may_exit_1(tmp_path, caps
         with pytest.raises(SystemExit, match=message):
             ref.main(["--out", str(tmp_path / "o"), "--runs", str(tmp_path / "r"), *flags])
     assert not (tmp_path / "o").exists()
-    assert ref.fixed_folders(argparse.Namespace(fixed=["4/12,0.5"])) == [
+    assert ref.fixed_folders(ref.ReferenceRunOptions(fixed=["4/12,0.5"])) == [
         ("0.3333333333333333", "0.5", "fixed-w0.33-d0.50")
     ]
 
