@@ -180,12 +180,20 @@ def torch_artifact(model: LoadedModel, spec: AnySpec, cache: Path) -> tuple[Path
 
 
 def artifact_for(
-    model: LoadedModel, spec: AnySpec, fmt: str, seq_len: int, cache: Path | None
+    model: LoadedModel,
+    spec: AnySpec,
+    fmt: str,
+    seq_len: int,
+    cache: Path | None,
+    batch: int = 1,
 ) -> tuple[Path, dict]:
-    """A sub-network's checked artifact; the sub-network is only extracted when the artifact must be exported."""
+    """A sub-network's checked artifact (a TFLite one at static `batch`); the sub-network is only extracted when
+    the artifact must be exported."""
     from bench.export import ensure_artifact
 
     cache = cache or default_cache()
     if fmt == "torch":
         return torch_artifact(model, spec, cache)
-    return ensure_artifact(lambda: model.sub(spec), model.sha, spec.subnet_id, fmt, seq_len, cache)
+    return ensure_artifact(
+        lambda: model.sub(spec), model.sha, spec.subnet_id, fmt, seq_len, cache, batch
+    )

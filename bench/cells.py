@@ -12,7 +12,7 @@ import os
 import platform
 import statistics
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import records
@@ -32,6 +32,7 @@ RUNTIMES: dict[
     "litert": ("tflite", "litert", "fp32"),
     "litert-int8": ("tflite-int8", "litert", "int8"),
 }
+KEY_FIELDS = frozenset(f.name for f in fields(records.Key))
 ENV_FROM_RUNNER = (*RUNNER_EXTRA, "process_medians_ms")  # the runner's extras, and pool()'s spread
 
 
@@ -43,6 +44,9 @@ class Cell:
     runtime: str
     threads: int
     device: str = "local-cpu"
+    batch: int | None = (
+        None  # Offline query-set cells: this cell's batch (else the sweep's --batch)
+    )
 
 
 def model_grid(
@@ -115,20 +119,25 @@ def cell_key(
     seq_len: int,
     task: str | None,
     fingerprint: str | None,
+    workload: dict | None = None,
 ) -> records.Key:
-    """The key of a cell's latency record on the machine with `fingerprint` (what resume compares)."""
-    return records.Key(
-        kind="latency",
-        model_id=model_name,
-        checkpoint_sha=sha,
-        subnet_id=cell.spec.subnet_id,
-        task=task,
-        device=cell.device,
-        runtime=cell.runtime,
-        threads=cell.threads,
-        batch_size=batch,
-        seq_len=seq_len,
-        machine_fingerprint=fingerprint,
+    """The key of a cell's latency record on the machine with `fingerprint` (what resume compares); `workload`:
+    the Key fields of a query set (bench.queries.query_fields), default synthetic."""
+    return records.normal_key(
+        records.Key(
+            kind="latency",
+            model_id=model_name,
+            checkpoint_sha=sha,
+            subnet_id=cell.spec.subnet_id,
+            task=task,
+            device=cell.device,
+            runtime=cell.runtime,
+            threads=cell.threads,
+            batch_size=batch,
+            seq_len=seq_len,
+            machine_fingerprint=fingerprint,
+            **{k: v for k, v in (workload or {}).items() if k in KEY_FIELDS},
+        )
     )
 
 
@@ -256,6 +265,10 @@ def result_fields(result: RunResult) -> tuple[dict, dict]:
         stats = summarize(result.samples_ms)
         stats.pop("latency_ms_min")
         fields.update(stats, samples_ms=result.samples_ms, peak_rss_mb=result.peak_rss_increase_mb)
+        if "queries" in result.extra:
+            from bench.queries import result_fields as query_result_fields
+
+            fields.update(query_result_fields(result.extra, result.samples_ms))
         return fields, {k: result.extra[k] for k in ENV_FROM_RUNNER if k in result.extra}
     agg = result.aggregates or {}
     fields.update(

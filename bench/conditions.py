@@ -25,6 +25,13 @@ CONDITION: tuple[tuple[str, str, str, str], ...] = (
     ("batch_size", "batch {}", "--batch", "batch"),
     ("seq_len", "seq {}", "--seq-len", "timed sequence length"),
     ("workload", "{} workload", "--workload", "workload"),
+    (
+        "scenario",
+        "{}",
+        "--scenario",
+        "scenario",
+    ),  # a query set's singlestream | offline (docs/workloads.md)
+    ("shapes", "{} shapes", "--shapes", "shapes"),  # a query set's dynamic | padded | bucketed
     ("accuracy_seq_len", "accuracy at seq {}", "--accuracy-seq-len", "the accuracy's own length"),
 )
 FIELDS = tuple(c[0] for c in CONDITION)

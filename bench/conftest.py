@@ -2,6 +2,7 @@
 
 Fast default: the `tiny` model at seq 32 (a few minutes on 2 cores). The real thing:
 BENCH_MODEL=minilm-l6 BENCH_SEQ_LEN=128 pytest bench/ --benchmark-json out.json  (or --bench-model/--bench-seq-len).
+The SST-2 dev queries instead of random ids: BENCH_WORKLOAD=task:sst2:../shared/data/glue/SST-2 (docs/workloads.md).
 """
 
 from __future__ import annotations
@@ -30,6 +31,13 @@ def pytest_addoption(parser):
         help="sequence length (env BENCH_SEQ_LEN; default 32 for tiny, 128 otherwise)",
     )
     group.addoption("--bench-threads", type=int, default=int(os.environ.get("BENCH_THREADS", "1")))
+    group.addoption(
+        "--bench-workload",
+        default=os.environ.get("BENCH_WORKLOAD", "synthetic"),
+        help="synthetic (random ids at --bench-seq-len), or task:NAME:DATA_DIR[:MAX_QUERIES] (the task's dev "
+        "queries, one per round, each at its own length; static LiteRT padded to --bench-seq-len) "
+        "(env BENCH_WORKLOAD; docs/workloads.md)",
+    )
     group.addoption(
         "--bench-baselines",
         default=os.environ.get("BENCH_BASELINES", ""),
@@ -61,7 +69,7 @@ def pytest_generate_tests(metafunc):
 def bench_settings(request):
     opts = request.config.option
     seq = opts.bench_seq_len or (32 if opts.bench_model == "tiny" else 128)
-    return {"seq_len": seq, "threads": opts.bench_threads}
+    return {"seq_len": seq, "threads": opts.bench_threads, "workload": opts.bench_workload}
 
 
 @pytest.fixture(scope="session")

@@ -277,19 +277,23 @@ def quantize_tflite(src: Path, dst: Path) -> None:
     q.quantize().export_model(str(dst), overwrite=True)
 
 
-def check(model: torch.nn.Module, fmt: str, path: Path, seq_len: int) -> dict:
-    """Max abs logit error of the artifact against torch on padded inputs, and whether it is within tolerance."""
+def check(model: torch.nn.Module, fmt: str, path: Path, seq_len: int, batch: int = 1) -> dict:
+    """Max abs logit error of the artifact against torch on padded inputs, and whether it is within tolerance
+    (a TFLite artifact at its static `batch`)."""
     import torch
 
     from devices.runner import load
 
-    ids, mask, tt = sample_inputs(2, seq_len, model.config.vocab_size, seed=1)
+    n = 2 if batch == 1 else batch
+    ids, mask, tt = sample_inputs(n, seq_len, model.config.vocab_size, seed=1)
     with torch.no_grad():
         ref = model(ids, mask, tt).logits.numpy()
     run, version = load("litert" if fmt.startswith("tflite") else "onnxruntime", str(path), 1)
     rows = (
-        [slice(0, 2)] if fmt.startswith("onnx") else [slice(0, 1), slice(1, 2)]
-    )  # TFLite: static batch 1
+        [slice(0, n)]
+        if fmt.startswith("onnx")
+        else [slice(i, i + batch) for i in range(0, n, batch)]
+    )  # TFLite: its static batch
     got = np.concatenate(
         [
             run(
@@ -370,22 +374,44 @@ def _short_hash(d: dict) -> str:
 
 
 def artifact_path(
-    cache: Path, sha: str, subnet_id: str, fmt: str, seq_len: int, key: dict | None = None
+    cache: Path,
+    sha: str,
+    subnet_id: str,
+    fmt: str,
+    seq_len: int,
+    key: dict | None = None,
+    batch: int = 1,
 ) -> Path:
-    """CACHE/<sha>/<subnet>/<fmt>-s<seq>-<hash of export_key>.<ext>."""
+    """CACHE/<sha>/<subnet>/<fmt>-s<seq>[-b<batch>]-<hash of export_key>.<ext> (batch named when not 1)."""
     from records.machine import this_machine
 
     ext = ".onnx" if fmt.startswith("onnx") else ".tflite"
     key = key or export_key(fmt, this_machine().isa)
-    return cache / sha / subnet_id / f"{fmt}-s{seq_len}-{_short_hash(key)}{ext}"
+    shape = f"s{seq_len}" + (f"-b{batch}" if batch != 1 else "")
+    return cache / sha / subnet_id / f"{fmt}-{shape}-{_short_hash(key)}{ext}"
+
+
+def static_batch(fmt: str, batch: int) -> int:
+    """The batch an artifact of `fmt` is exported at: `batch` for TFLite (static shapes), 1 for ONNX (its batch
+    axis is dynamic). ValueError for a batch < 1."""
+    if batch < 1:
+        raise ValueError(f"--batch must be >= 1, got {batch}")
+    return batch if fmt.startswith("tflite") else 1
 
 
 def ensure_artifact(
-    model, sha: str, subnet_id: str, fmt: str, seq_len: int, cache: Path | None = None
+    model,
+    sha: str,
+    subnet_id: str,
+    fmt: str,
+    seq_len: int,
+    cache: Path | None = None,
+    batch: int = 1,
 ) -> tuple[Path, dict]:
     """(path, metadata) of a checked artifact, exporting it (and its fp32 parent for int8) when not cached.
 
-    `model` is the extracted module, or a function returning it (built only when an export is needed).
+    `model` is the extracted module, or a function returning it (built only when an export is needed); `batch`:
+    a TFLite artifact's static batch (static_batch; ONNX's batch axis is dynamic).
     """
     import torch
 
@@ -397,7 +423,8 @@ def ensure_artifact(
     cache = cache or default_cache()
     isa = this_machine().isa
     ekey, ckey = export_key(fmt, isa), check_key(fmt, isa)
-    path = artifact_path(cache, sha, subnet_id, fmt, seq_len, ekey)
+    batch = static_batch(fmt, batch)
+    path = artifact_path(cache, sha, subnet_id, fmt, seq_len, ekey, batch)
     meta_path = path.with_suffix(path.suffix + ".json")
     meta = _cached_meta(meta_path) if path.is_file() else None
     current = not fmt.startswith("onnx") or session_settings.is_current(path)
@@ -417,7 +444,7 @@ def ensure_artifact(
             partial=tmp,
             fix=" or give another --output-dir",
         ):
-            graph = export_to(model, fmt, tmp, path, sha, subnet_id, seq_len, cache, ekey)
+            graph = export_to(model, fmt, tmp, path, sha, subnet_id, seq_len, cache, ekey, batch)
         tmp.rename(path)
         meta = {"export_s": round(time.perf_counter() - t0, 2), "graph_optimizations": graph}
     meta = {
@@ -429,9 +456,10 @@ def ensure_artifact(
         else None
     )  # checked as it will be opened
     meta.update(
-        _checked(model, fmt, path, seq_len),
+        _checked(model, fmt, path, seq_len, batch),
         format=fmt,
         seq_len=seq_len,
+        batch=batch,
         subnet_id=subnet_id,
         checkpoint_sha=sha,
         bytes=path.stat().st_size,
@@ -461,13 +489,15 @@ def export_to(
     seq_len: int,
     cache: Path,
     ekey: dict,
+    batch: int = 1,
 ) -> dict | None:
-    """Write the `fmt` artifact of `model` to `tmp` (int8: from its fp32 parent, made first); its graph notes."""
+    """Write the `fmt` artifact of `model` to `tmp` (int8: from its fp32 parent, made first); its graph notes.
+    `batch`: a TFLite artifact's static batch."""
     graph = None
     if fmt == "onnx":
         graph = export_onnx_fused(model, tmp, seq_len, unfused_path(path))
     elif fmt == "tflite":
-        export_tflite(model, tmp, seq_len)
+        export_tflite(model, tmp, seq_len, batch)
     elif fmt == "onnx-int8":
         parent, parent_meta = ensure_artifact(model, sha, subnet_id, "onnx", seq_len, cache)
         chosen, attempts = quantize_onnx_checked(
@@ -481,7 +511,7 @@ def export_to(
             "quantization_attempts": attempts,
         }
     else:
-        parent, _ = ensure_artifact(model, sha, subnet_id, "tflite", seq_len, cache)
+        parent, _ = ensure_artifact(model, sha, subnet_id, "tflite", seq_len, cache, batch)
         quantize_tflite(parent, tmp)
     return graph
 
@@ -495,9 +525,9 @@ def _cached_meta(meta_path: Path) -> dict | None:
     return meta if isinstance(meta, dict) else None
 
 
-def _checked(model: torch.nn.Module, fmt: str, path: Path, seq_len: int) -> dict:
+def _checked(model: torch.nn.Module, fmt: str, path: Path, seq_len: int, batch: int = 1) -> dict:
     try:
-        return check(model, fmt, path, seq_len)
+        return check(model, fmt, path, seq_len, batch)
     except Exception as err:  # a corrupt or unrunnable artifact is a failed check, recorded as such
         return {
             "max_abs_err": None,
@@ -526,6 +556,17 @@ def model_dir(name: str) -> str:
     return str(resolve_checkpoint(name)) if Path(name).is_dir() else name
 
 
+def lengths_to_export(opts, model) -> tuple[int, ...]:
+    """--buckets (checked: increasing, within the model's positions) or --seq-len alone (checked)."""
+    from bench.workload import check_buckets, parse_ints
+
+    limits = input_limits(model.config)
+    if not opts.buckets:
+        check_seq_len(limits, opts.seq_len, "--seq-len", opts.model)
+        return (opts.seq_len,)
+    return check_buckets(parse_ints(opts.buckets, "--buckets"), limits.max_seq_len, opts.model)
+
+
 @dataclass(kw_only=True)
 class ExportOptions:
     """`python -m bench.export`: one sub-network, exported to each format and checked against torch."""
@@ -550,6 +591,18 @@ class ExportOptions:
     )
     seq_len: int = option(
         128, help="the artifacts' static sequence length", group="artifacts", min=1
+    )
+    batch: int = option(
+        1,
+        help="static batch of TFLite artifacts (ONNX's batch axis is dynamic)",
+        group="artifacts",
+        min=1,
+    )
+    buckets: str | None = option(
+        None,
+        help="comma-separated static lengths, smallest first (e.g. 16,32,64,128): one checked artifact "
+        "per length instead of --seq-len (for bench.sweep --buckets; docs/workloads.md)",
+        group="artifacts",
     )
     output_dir: str | None = option(
         None,
@@ -600,10 +653,11 @@ def main(argv: list[str] | None = None) -> int:
             sha = weights_sha(model)
             subnet = source_subnet_id(model.config)
         cache = records.check_out_dir(opts.output_dir, "--output-dir") if opts.output_dir else None
-        check_seq_len(input_limits(model.config), opts.seq_len, "--seq-len", opts.model)
         failed = []
-        for fmt in opts.formats.split(","):
-            path, meta = ensure_artifact(model, sha, subnet, fmt.strip(), opts.seq_len, cache)
+        for fmt, length in [
+            (f.strip(), n) for f in opts.formats.split(",") for n in lengths_to_export(opts, model)
+        ]:
+            path, meta = ensure_artifact(model, sha, subnet, fmt, length, cache, opts.batch)
             flag = "ok" if meta["ok"] else "FAILED CHECK"
             print(
                 f"{fmt}: {path} ({meta['bytes'] / 2**20:.1f} MiB), max abs err {meta['max_abs_err']} "

@@ -183,11 +183,15 @@ def machine_labels(recs: list[records.Record], roles: dict[str, str]) -> dict[st
 
 
 def efficiency(
-    recs: list[records.Record], checkpoint: str | None = None, roles: dict[str, str] | None = None
+    recs: list[records.Record],
+    checkpoint: str | None = None,
+    roles: dict[str, str] | None = None,
+    workload: str | None = None,
 ) -> pd.DataFrame:
     """Latency records with status ok; refuses DynaBERT records of several checkpoints unless one is chosen.
     Columns machine_id and machine (a short label, see machine_labels; `roles` maps machine ids to role names)
-    say which machine measured each row: rows of different machines are never pooled."""
+    say which machine measured each row: rows of different machines are never pooled; nor are workloads, their
+    scenario and shapes (condition fields, bench/conditions.py); `workload` keeps one workload's records."""
     ok, _ = newest_per_cell([r for r in recs if r.kind == "latency" and r.status == "ok"])
     labels = machine_labels(ok, roles or {})
     order = {
@@ -195,9 +199,15 @@ def efficiency(
         "reference (committed)": 1,
     }  # this machine's rows first, then the reference's
     ok = sorted(ok, key=lambda r: order.get((roles or {}).get(machine_id(r)), 2))
+    if (
+        workload is not None
+    ):  # one workload's records (its `workload` value, e.g. "sst2/dev#<hash>")
+        ok = [r for r in ok if (r.workload or "synthetic") == workload]
     rows = [
         {
             **r.to_dict(),
+            "workload": r.workload
+            or "synthetic",  # a condition field (bench.conditions): never pooled
             "machine_id": machine_id(r),
             "machine": labels[machine_id(r)],
             **dict(zip(("latency_ms_lo", "latency_ms_hi", "latency_spread"), spread(r))),
@@ -323,6 +333,8 @@ def joined(eff: pd.DataFrame, acc: pd.DataFrame) -> pd.DataFrame:
         "depth_mult",
         "instructions_per_inference",
         "workload",
+        "scenario",
+        "shapes",
     ]
     eff = eff[[c for c in eff_cols if c in eff.columns]]
     parts = []

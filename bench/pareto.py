@@ -287,7 +287,16 @@ class SelectOptions:
         None, help="timed sequence length (default: any; refused if several)", group=CONDITION
     )
     workload: str | None = option(
-        None, help="synthetic or task (default: any; refused if several)", group=CONDITION
+        None,
+        help="synthetic, or a query set as records name it, e.g. sst2/dev#<hash> (default: any; "
+        "refused if several); with --latency-stat p90, a budget on that workload's p90",
+        group=CONDITION,
+    )
+    scenario: str | None = option(
+        None, help="a query set's singlestream or offline (default: any)", group=CONDITION
+    )
+    shapes: str | None = option(
+        None, help="a query set's dynamic, padded or bucketed (default: any)", group=CONDITION
     )
     accuracy_seq_len: int | None = option(
         None, help="length the accuracy was measured at (default: any)", group=CONDITION

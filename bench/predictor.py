@@ -30,6 +30,7 @@ import numpy as np
 import argfields
 import records
 from argfields import option
+from bench.workload import condition
 from dynabert.config import check_mults, parse_mults
 from dynabert.subnet import LayerwiseSpec, write_subnets
 
@@ -75,6 +76,7 @@ def points(
     machine: str | None = None,
     value: str | None = None,
     here: str | None = None,
+    workload: str = "synthetic",
 ) -> list[Point]:
     """The measured points of one (device, runtime, threads, seq_len) [, architecture = params_total, machine],
     one per sub-network (the newest record by timestamp_utc; file order among equal or missing stamps). ValueError
@@ -92,6 +94,8 @@ def points(
         and r.threads == threads
         and r.seq_len == seq_len
         and r.batch_size in (None, 1)
+        and condition(r)
+        == workload  # one fit per workload (bench.workload.condition), never pooled
     ]
     cell = [r for r in key if params_total is None or r.params_total == params_total]
     sel = [r for r in cell if machine is None or r.machine_fingerprint == machine]
@@ -517,6 +521,7 @@ def cmd_fit(opts: FitOptions) -> int:
         opts.params_total,
         opts.machine,
         here=here,
+        workload=opts.workload,
     )
     print(machine_line(recs, opts, here))
     if not 0 < opts.heldout_frac < 1:  # also refuses nan
@@ -549,6 +554,7 @@ def cmd_fit(opts: FitOptions) -> int:
         runtime=opts.runtime,
         threads=opts.threads,
         seq_len=opts.seq_len,
+        workload=opts.workload,  # one fit per workload: its held-out error is this workload's
         value=value_field(fitted),
         machine_fingerprint=opts.machine
         or next((r.machine_fingerprint for r in fitted if r.machine_fingerprint), None),
@@ -626,6 +632,12 @@ class FitOptions:
     runtime: str = option("onnxruntime", help="runtime of the records", group=RECORDS)
     threads: int = option(1, help="runtime threads of the records", group=RECORDS)
     seq_len: int = option(128, help="sequence length of the records", group=RECORDS)
+    workload: str = option(
+        "synthetic",
+        help="fit one workload's records (bench.workload.condition label, e.g. 'sst2/dev#HASH "
+        "singlestream dynamic'); workloads are never pooled in one fit",
+        group=RECORDS,
+    )
     machine: str | None = option(
         None,
         help="machine fingerprint (records of several machines are never pooled)",

@@ -53,6 +53,9 @@ class ReportSpec:
     this_machine: str | None = (
         None  # fingerprint of the machine writing the report (its records: "this machine")
     )
+    workload: str | None = (
+        None  # bench.workload.condition label drawn (default synthetic); never pooled
+    )
 
 
 def portable_command(argv: list[str], root: Path | None = None) -> str:
@@ -206,7 +209,7 @@ INTRO = (
 def build(spec: ReportSpec) -> Path:
     """Write figures, tables and index.md/index.html into spec.out; returns the index.md path."""
     recs = load_records(spec.inputs)
-    eff = efficiency(recs, spec.checkpoint, roles(spec))
+    eff = efficiency(recs, spec.checkpoint, roles(spec), spec.workload)
     out = spec.out
     out.mkdir(parents=True, exist_ok=True)
     md = [f"# {spec.title}", "", INTRO, "", "## Machines", *machine_lines(recs, eff), ""]

@@ -12,7 +12,7 @@ import argparse
 import os
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import argfields
@@ -20,6 +20,7 @@ import records
 from argfields import option
 from bench.artifacts import LoadedModel, artifact_for, load
 from bench.cells import (
+    KEY_FIELDS,
     RUNTIMES,
     Cell,
     Ready,
@@ -34,8 +35,16 @@ from bench.cells import (
 )
 from bench.export_pool import export_cells
 from bench.frame import print_summaries
+from bench.queries import (
+    STATIC_RUNTIMES,
+    WorkloadConfig,
+    build_workload,
+    query_fields,
+    refused_early,
+    shapes_of,
+)
+from bench.workload import Workload, parse_ints
 from devices import profiles
-from devices.inputs import read_input_spec
 from devices.local import cpu_info
 from devices.request import RunRequest, RunResult
 from dynabert.config import DEFAULT_DEPTHS, DEFAULT_WIDTHS, SubnetSpec, parse_mults
@@ -76,6 +85,9 @@ class SweepConfig:
         False  # export and check every pending cell's artifact, measure nothing (fill the cache)
     )
     resume: bool = True  # skip cells the store already holds (an ok record, this machine); False: measure all now
+    workload: WorkloadConfig = field(
+        default_factory=WorkloadConfig
+    )  # the traffic timed (bench/queries.py)
 
     def __post_init__(self) -> None:
         if unknown := [r for r in self.runtimes if r not in RUNTIMES]:
@@ -91,18 +103,33 @@ class SweepConfig:
             )
 
 
-def prepare_cell(cfg: SweepConfig, model: LoadedModel, cell: Cell, target, key, prov):
+def prepare_cell(
+    cfg: SweepConfig,
+    model: LoadedModel,
+    cell: Cell,
+    target,
+    key: records.Key,
+    prov: records.Provenance,
+    workload: Workload | None = None,
+):
     """The cell's Ready (artifact exported and checked, request planned by its target), or its skipped/error
-    record: a runtime its device profile does not list, a runtime not installed here, a failed export."""
-
+    record: a runtime its device profile does not list, a runtime not installed here, a query longer than a static
+    artifact, a failed export (of any bucket)."""
     fmt, runner_runtime, precision = RUNTIMES[cell.runtime]
+    batch = key.batch_size
     base = base_for(cost(model.full_size(), cell.spec, cfg.seq_len), cell, key, prov)
-    why = skip_reason(cell, target)
+    if (
+        workload is not None
+    ):  # the query set's measurement-side fields (its Key fields are in `key`)
+        extra = query_fields(workload, cfg.workload, cell.runtime, cfg.seq_len)
+        base = replace(
+            base, known={**base.known, **{k: v for k, v in extra.items() if k not in KEY_FIELDS}}
+        )
+    why = skip_reason(cell, target) or refused_early(cell, cfg.workload, cfg.seq_len, workload)
     if why:
         return base.record({"status": "skipped", "error": why})
     try:
-        path, meta = artifact_for(model, cell.spec, fmt, cfg.seq_len, cfg.cache)
-        inputs = read_input_spec(path)
+        path, meta, buckets = cell_artifacts(cfg, model, cell, fmt, batch, workload)
     except Exception as err:  # an export failure is a failed cell, recorded
         return base.record(
             {"status": "error", "error": f"export failed: {type(err).__name__}: {err}"}
@@ -113,19 +140,49 @@ def prepare_cell(cfg: SweepConfig, model: LoadedModel, cell: Cell, target, key, 
     return Ready(
         base,
         target.plan(
-            RunRequest(
-                artifact=path,
-                runtime=runner_runtime,
-                inputs=inputs,
-                precision=precision,
-                threads=cell.threads,
-                batch=cfg.batch,
-                seq_len=cfg.seq_len,
-                warmup=cfg.warmup,
-                min_runs=cfg.min_runs,
-                min_time_s=cfg.min_time_s,
-            )
+            cell_request(cfg, cell, path, runner_runtime, precision, batch, workload, buckets)
         ),
+    )
+
+
+def cell_artifacts(
+    cfg: SweepConfig, model: LoadedModel, cell: Cell, fmt: str, batch: int, workload
+):
+    """(path, meta, buckets) of a cell: its artifact, or for a query set on a static-shape runtime one checked
+    artifact per bucket (the largest's path; the first failed check's meta, else the largest's)."""
+    if workload is None or cell.runtime not in STATIC_RUNTIMES:
+        return (*artifact_for(model, cell.spec, fmt, cfg.seq_len, cfg.cache), ())
+    from bench.queries import static_artifacts
+
+    static = batch if cfg.workload.scenario == "offline" else 1
+    buckets, metas = static_artifacts(
+        lambda n, b: artifact_for(model, cell.spec, fmt, n, cfg.cache, b),
+        shapes_of(cell.runtime, cfg.workload, cfg.seq_len)[1],
+        static,
+    )
+    meta = next((m for m in metas if not m["ok"]), metas[-1])
+    return buckets[-1][1], meta, buckets
+
+
+def cell_request(
+    cfg: SweepConfig, cell: Cell, path, runner_runtime, precision, batch, workload, buckets
+) -> RunRequest:
+    from devices.inputs import read_input_spec
+
+    return RunRequest(
+        artifact=path,
+        runtime=runner_runtime,
+        inputs=read_input_spec(path),
+        precision=precision,
+        threads=cell.threads,
+        batch=batch,
+        seq_len=cfg.seq_len,
+        warmup=cfg.warmup,
+        min_runs=cfg.min_runs,
+        min_time_s=cfg.min_time_s,
+        queries=None if workload is None else workload.payload(),
+        scenario=cfg.workload.scenario,
+        buckets=buckets,
     )
 
 
@@ -139,20 +196,24 @@ def plan_cells(cfg: SweepConfig) -> list[Cell]:
         m: model_grid(m, cfg.widths, cfg.depths, cfg.subnets, cfg.subnets_source)
         for m in cfg.models
     }
+    offline = cfg.workload.queries and cfg.workload.scenario == "offline"
+    batches = cfg.workload.batches if offline else (None,)  # Offline: one cell per batch
     cells = []
     for device in cfg.devices:
         cells += [
-            Cell(m, "dynabert", s, r, t, device)
+            Cell(m, "dynabert", s, r, t, device, b)
             for m in cfg.models
             for s in grids[m]
             for r in cfg.runtimes
             for t in cfg.threads
+            for b in batches
         ]
         cells += [
-            Cell(b, "baseline", SubnetSpec(), r, t, device)
-            for b in cfg.baselines
+            Cell(name, "baseline", SubnetSpec(), r, t, device, b)
+            for name in cfg.baselines
             for r in cfg.runtimes
             for t in cfg.threads
+            for b in batches
         ]
     return cells
 
@@ -173,6 +234,7 @@ def prepare_pending(
     }  # cpu_model: in the provenance
     prov = this_run(machine, env=state)
     loaded: dict[str, LoadedModel] = {}
+    workloads: dict[str, Workload | None] = {}
     todo = []
     for cell in plan_cells(
         cfg
@@ -184,14 +246,34 @@ def prepare_pending(
                 cell.model_id: load(cell.model_id, cfg.cache)
             }  # a cached preset's hash: nothing built
         model = loaded[cell.model_id]
+        if (
+            cell.model_id not in workloads
+        ):  # built (and checked) before anything is exported or timed
+            workloads[cell.model_id] = build_workload(cfg.workload, cell.model_id, model.limits())
+        workload = workloads[cell.model_id]
+        fields_of_set = (
+            query_fields(workload, cfg.workload, cell.runtime, cfg.seq_len) if workload else None
+        )
         key = cell_key(
-            cell, model.name, model.sha, cfg.batch, cfg.seq_len, cfg.task, machine.fingerprint
+            cell,
+            model.name,
+            model.sha,
+            cell.batch or cfg.batch,
+            cfg.seq_len,
+            cfg.task,
+            machine.fingerprint,
+            fields_of_set,
         )
         if not store.done(key):
             check_seq_len(model.limits(), cfg.seq_len, "--seq-len", cell.model_id)
             todo.append((cell, model, key))
     export_cells(
-        [(c, m) for c, m, _ in todo if not skip_reason(c, targets[c.device])],
+        [
+            (c, m)
+            for c, m, _ in todo
+            if not skip_reason(c, targets[c.device])
+            and not refused_early(c, cfg.workload, cfg.seq_len, workloads[c.model_id])
+        ],
         cfg.seq_len,
         cfg.cache,
         cfg.export_workers,
@@ -202,7 +284,14 @@ def prepare_pending(
     ):
         if i and todo[i - 1][1] is not model:
             todo[i - 1][1].release()
-        pending.append((cell, prepare_cell(cfg, model, cell, targets[cell.device], key, prov)))
+        pending.append(
+            (
+                cell,
+                prepare_cell(
+                    cfg, model, cell, targets[cell.device], key, prov, workloads[cell.model_id]
+                ),
+            )
+        )
     if pending and hasattr(os, "sync"):
         os.sync()
     return pending
@@ -258,6 +347,7 @@ def run_sweep(cfg: SweepConfig) -> list[records.Record]:
 
 
 MEASURE, GRID, MODELS = "measurement", "sub-network grid", "models"
+WORKLOAD = "workload (docs/workloads.md)"
 
 
 @dataclass(kw_only=True)
@@ -338,9 +428,65 @@ class SweepOptions:
         None, help="artifact cache (default ~/.cache/dynabert-edge/artifacts)", group="artifacts"
     )
     task: str | None = option(
-        None, help="task name to put in the records (for joining with accuracy)", group="output"
+        None,
+        help="task name to put in the records (for joining with accuracy); with --workload task, the "
+        "task whose split is the query set (e.g. sst2)",
+        group="output",
+    )
+    workload: str = option(
+        "synthetic",
+        help="synthetic: batch x --seq-len random ids; task: the --task split's queries (each at its "
+        "own length); lengths: --lengths-file's (docs/workloads.md)",
+        group=WORKLOAD,
+        choices=("synthetic", "task", "lengths"),
+    )
+    data_dir: str | None = option(
+        None, help="--workload task: the folder with the split file", group=WORKLOAD
+    )
+    split: str | None = option(
+        None, help="--workload task: the split (default: the task's dev file)", group=WORKLOAD
+    )
+    max_queries: int | None = option(
+        None, help="a seeded draw of this many queries (default all)", group=WORKLOAD
+    )
+    lengths_file: str | None = option(
+        None, help="--workload lengths: one query length (tokens) per line", group=WORKLOAD
+    )
+    workload_seed: int = option(0, help="seed of the query order and draw", group=WORKLOAD)
+    scenario: str = option(
+        "singlestream",
+        help="with a query set: singlestream (one query at a time; p50/p90/p99 and LoadGen's "
+        "early-stopping p90) or offline (sorted by length, batched, queries/s; one cell per --batches)",
+        group=WORKLOAD,
+        choices=("singlestream", "offline"),
+    )
+    buckets: str = option(
+        "",
+        help="with a query set, static-shape runtimes (LiteRT): one artifact per length, e.g. "
+        "16,32,64,128, each query on the smallest that fits (default: padded to --seq-len)",
+        group=WORKLOAD,
+    )
+    batches: str = option(
+        "1,2,4,8,16,32",
+        help="--scenario offline: the batch sizes swept (one cell each)",
+        group=WORKLOAD,
     )
     results: str = option(help="results store (JSON lines), appended to", group="output")
+
+    def workload_config(self) -> WorkloadConfig:
+        """The WorkloadConfig of the workload options (docs/workloads.md)."""
+        return WorkloadConfig(
+            kind=self.workload,
+            task=self.task,
+            data_dir=self.data_dir,
+            split=self.split,
+            max_queries=self.max_queries,
+            lengths_file=self.lengths_file,
+            seed=self.workload_seed,
+            scenario=self.scenario,
+            buckets=parse_ints(self.buckets, "--buckets"),
+            batches=parse_ints(self.batches, "--batches"),
+        )
 
     def config(self) -> SweepConfig:
         """The SweepConfig of these options; ValueError naming the flag for an unknown device or a bad
@@ -368,6 +514,7 @@ class SweepOptions:
             export_only=self.export_only,
             cache=records.check_out_dir(self.cache_dir, "--cache-dir") if self.cache_dir else None,
             task=self.task,
+            workload=self.workload_config(),
             devices=devices,
             subnets=tuple(read_subnets(self.subnets)) if self.subnets else (),
             subnets_source=self.subnets,
@@ -403,8 +550,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     failed = [
-        r for r in written if r.status != "ok"
-    ]  # with --export-only: the failed exports (not written)
+        r for r in written if r.status == "error"
+    ]  # with --export-only: the failed exports (not written); refused cells are skipped, not failed
+    skipped = [r for r in written if r.status == "skipped"]
     if not cfg.export_only:
         print_summaries(
             cfg.results,
@@ -413,8 +561,11 @@ def main(argv: list[str] | None = None) -> int:
             f"{','.join(cfg.devices)}",
         )
         print(
-            f"\n{len(written)} new records ({len(failed)} failed) in {time.time() - t0:.0f} s -> {cfg.results}"
+            f"\n{len(written)} new records ({len(failed)} failed, {len(skipped)} skipped) in "
+            f"{time.time() - t0:.0f} s -> {cfg.results}"
         )
+    for r in skipped:
+        print(f"  SKIPPED: {r.model_id} {r.subnet_id} {r.runtime}: {r.error}", file=sys.stderr)
     for r in failed:
         print(f"  {r.status}: {r.model_id} {r.subnet_id} {r.runtime}: {r.error}", file=sys.stderr)
     return 1 if failed else 0

@@ -130,7 +130,9 @@ class Adb:
 
     def run(self, request: RunRequest) -> RunResult:
         why = refusal(request, saving=False) or (
-            None
+            "benchmark_model times synthetic inputs of one shape, not a query set (use an ssh target)"
+            if request.queries is not None
+            else None
             if request.runtime == "litert"
             else f"benchmark_model runs TFLite only, not {request.runtime}"
         )

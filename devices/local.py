@@ -79,7 +79,12 @@ def run_runner(
     }
     try:
         proc = subprocess.run(
-            cmd, capture_output=True, text=True, timeout=request.timeout_s, env=env
+            cmd,
+            capture_output=True,
+            text=True,
+            timeout=request.timeout_s,
+            env=env,
+            input=request.queries_json(),
         )
     except subprocess.TimeoutExpired:
         return RunResult.failed(f"runner timed out after {request.timeout_s:.0f} s")

@@ -259,7 +259,11 @@ class QemuArm:
             out_npy.unlink(missing_ok=True)
             try:
                 proc = subprocess.run(
-                    cmd, capture_output=True, text=True, timeout=request.timeout_s
+                    cmd,
+                    capture_output=True,
+                    text=True,
+                    timeout=request.timeout_s,
+                    input=request.queries_json(),
                 )
             except subprocess.TimeoutExpired:
                 return RunResult.failed(

@@ -87,8 +87,22 @@ class RunRequest:
     save_output: str | None = None
     timeout_s: float = 600.0
     session: str = "artifact"
+    # a query set instead of synthetic inputs (bench/workload.py Workload.payload: {"ids", "types"} per query,
+    # unpadded), sent to the runner on its stdin; None: synthetic batch x seq_len inputs
+    queries: dict | None = field(default=None, compare=False, repr=False)
+    scenario: str = "singlestream"  # with queries: "singlestream" | "offline" (batches of `batch`)
+    # with queries, static-shape artifacts (length, path), smallest first: each query on the smallest that fits
+    buckets: tuple[tuple[int, Path], ...] = ()
+
+    def queries_json(self) -> str | None:
+        """The query set as the runner reads it from stdin (None: synthetic inputs)."""
+        return None if self.queries is None else json.dumps(self.queries)
 
     def __post_init__(self) -> None:
+        if self.scenario not in ("singlestream", "offline"):
+            raise ValueError(f"scenario must be 'singlestream' or 'offline', got {self.scenario!r}")
+        if self.buckets and self.queries is None:
+            raise ValueError("buckets (static artifacts per length) need a query set (queries)")
         if self.session not in ("artifact", "default"):
             raise ValueError(f"session must be 'artifact' or 'default', got {self.session!r}")
         if self.batch < 1 or self.seq_len < 2 or self.threads < 1:
@@ -97,9 +111,14 @@ class RunRequest:
                 f"{self.seq_len}, {self.threads}"
             )
 
-    def runner_args(self, runtime: str | None = None, artifact: str | None = None) -> list[str]:
-        """The runner's command-line arguments for this request (the runtime and artifact path may be the
-        target's own, e.g. `torch-cuda` or a path on a board)."""
+    def runner_args(
+        self,
+        runtime: str | None = None,
+        artifact: str | None = None,
+        buckets: dict[int, str] | None = None,
+    ) -> list[str]:
+        """The runner's command-line arguments for this request (the runtime and artifact paths may be the
+        target's own, e.g. `torch-cuda` or paths on a board); with a query set, the runner reads it on stdin."""
         args = [
             "--artifact",
             artifact or str(self.artifact),
@@ -130,6 +149,10 @@ class RunRequest:
             args.append("--pin")
         if self.count_runs:
             args += ["--count-runs", str(self.count_runs)]
+        if self.queries is not None:
+            args += ["--queries", "-", "--scenario", self.scenario]
+            for length, path in self.buckets:
+                args += ["--bucket", f"{length}={(buckets or {}).get(length, path)}"]
         return args
 
 
@@ -180,6 +203,7 @@ RUNNER_EXTRA = (
     "gpu_index",
     "tf32",
     "count_runs",
+    "queries",
 )
 
 
@@ -223,11 +247,40 @@ def from_runner_output(
 def refusal(request: RunRequest, *, counting: bool = False, saving: bool = True) -> str | None:
     """Why a target cannot honour `request` as asked (None if it can): the artifact's static shape, instruction
     counting where there is no counter, saving the output where it cannot be brought back."""
-    shape = request.inputs.shape_refusal(request.batch, request.seq_len)
+    shape = (
+        request.inputs.shape_refusal(request.batch, request.seq_len)
+        if request.queries is None
+        else query_refusal(request)
+    )
     if shape:
         return shape
     if request.count_runs and not counting:
         return "instruction counting (count_runs) needs the emulated target (qemu-arm)"
     if request.save_output and not saving:
         return "this target cannot bring the output back (save_output)"
+    return None
+
+
+def query_refusal(request: RunRequest) -> str | None:
+    """Why a query set cannot run on the request's artifacts (None if it can): a static-shape artifact without
+    buckets, a bucket's static batch that is not the request's, a query longer than the largest bucket."""
+    if request.inputs.seq_len is not None and not request.buckets:
+        return (
+            f"the artifact has a static sequence length of {request.inputs.seq_len}: a query set runs on it "
+            f"as buckets (each query padded to the smallest that fits)"
+        )
+    if request.inputs.batch is not None and request.inputs.batch != (
+        request.batch if request.scenario == "offline" else 1
+    ):
+        want = request.batch if request.scenario == "offline" else 1
+        return (
+            f"the artifact's inputs have a static batch of {request.inputs.batch}; {request.scenario} "
+            f"needs batch {want} (export one with --batch {want})"
+        )
+    longest = max((len(q) for q in request.queries["ids"]), default=0)
+    if request.buckets and longest > request.buckets[-1][0]:
+        return (
+            f"a query of {longest} tokens is longer than the largest static artifact "
+            f"({request.buckets[-1][0]} tokens); export a longer one (--seq-len or --buckets)"
+        )
     return None

@@ -629,6 +629,26 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--pin", action="store_true", help="pin this process to its last THREADS allowed CPUs"
     )
     shape.add_argument("--gpu-index", type=int, default=0, help="CUDA runtimes: which GPU")
+    shape.add_argument(
+        "--queries",
+        help="a query set instead of synthetic inputs: a JSON file ('-': stdin) of "
+        '{"ids": [[...], ...], "types": [[...], ...]} (token ids per query, unpadded)',
+    )
+    shape.add_argument(
+        "--scenario",
+        choices=SCENARIOS,
+        default="singlestream",
+        help="with --queries: singlestream (one query at a time, each at its own length) or "
+        "offline (all queries, sorted by length, in batches of --batch padded per batch)",
+    )
+    shape.add_argument(
+        "--bucket",
+        action="append",
+        default=[],
+        metavar="LEN=PATH",
+        help="with --queries, a static-shape artifact of LEN tokens (repeatable): each query runs on "
+        "the smallest that fits, padded to it",
+    )
     timing = ap.add_argument_group("timing")
     timing.add_argument("--warmup", type=int, default=WARMUP, help="untimed runs after the first")
     timing.add_argument("--min-runs", type=int, default=MIN_RUNS, help="timed runs, at least")
@@ -696,6 +716,158 @@ def lookup_error(
     )
 
 
+SCENARIOS = ("singlestream", "offline")
+
+
+def bucket_for(length: int, buckets: list[int]) -> int | None:
+    """The smallest bucket (static length) that holds a query of `length` tokens; None when none does."""
+    return next((b for b in sorted(buckets) if b >= length), None)
+
+
+def offline_batches(lengths: list[int], batch: int) -> list[list[int]]:
+    """Offline batching: query indices sorted by length (ties in query order), cut into batches of `batch`
+    (the last one may be short); each batch is then padded to its longest query (or that query's bucket)."""
+    order = sorted(range(len(lengths)), key=lambda i: (lengths[i], i))
+    return [order[i : i + batch] for i in range(0, len(order), batch)]
+
+
+def read_queries(source: str) -> tuple[list[list[int]], list[list[int]]]:
+    """(ids, types) per query from the JSON the request sends ('-': stdin)."""
+    data = json.load(sys.stdin) if source == "-" else json.load(open(source))
+    ids, types = data["ids"], data.get("types") or [[0] * len(q) for q in data["ids"]]
+    if not ids or any(len(q) < 1 for q in ids) or [len(q) for q in ids] != [len(t) for t in types]:
+        raise ValueError("the query set is empty, has an empty query, or types not matching ids")
+    return ids, types
+
+
+def padded_inputs(ids: list, types: list, members: list[int], pad_len: int, rows: int) -> dict:
+    """(rows, pad_len) int64 inputs for the queries `members`: ids and types left-aligned, mask 1 on real tokens,
+    pad id 0; rows beyond the members (a static batch's short last batch) repeat the last member."""
+    picked = members + [members[-1]] * (rows - len(members))
+    out = {k: np.zeros((rows, pad_len), dtype=np.int64) for k in ROLES}
+    for r, q in enumerate(picked):
+        n = len(ids[q])
+        out["input_ids"][r, :n], out["token_type_ids"][r, :n] = ids[q], types[q]
+        out["attention_mask"][r, :n] = 1
+    return out
+
+
+ROLES = ("input_ids", "attention_mask", "token_type_ids")
+
+
+def query_plan(
+    args: argparse.Namespace, ids: list, types: list
+) -> tuple[list[dict], list, list[int]]:
+    """(inputs per unit, bucket length per unit or None, queries per unit): a unit is one query (singlestream)
+    or one batch (offline); static artifacts (--bucket) pad to the smallest bucket that fits."""
+    buckets = sorted(int(b.split("=", 1)[0]) for b in args.bucket)
+    lengths = [len(q) for q in ids]
+    groups = (
+        [[i] for i in range(len(ids))]
+        if args.scenario == "singlestream"
+        else offline_batches(lengths, args.batch)
+    )
+    rows = 1 if args.scenario == "singlestream" else args.batch
+    inputs, units_bucket = [], []
+    for members in groups:
+        longest = max(lengths[i] for i in members)
+        bucket = bucket_for(longest, buckets) if buckets else None
+        if buckets and bucket is None:
+            raise ValueError(
+                f"a query of {longest} tokens is longer than the largest static artifact ({buckets[-1]})"
+            )
+        static = bucket is not None
+        inputs.append(
+            padded_inputs(ids, types, members, bucket or longest, rows if static else len(members))
+        )
+        units_bucket.append(bucket)
+    return inputs, units_bucket, [len(m) for m in groups]
+
+
+def time_units(
+    runs: list, inputs: list[dict], args: argparse.Namespace, cpu_ms: list
+) -> tuple[float, list, int]:
+    """(first-inference ms, per-unit wall ms over whole passes, passes): warm-up units untimed after the first,
+    then passes over every unit in order until min_runs and min_time are met (at least one pass, max_time caps).
+    `cpu_ms` gets each unit's CPU time of this process (time.process_time): on a machine shared with other work,
+    what the unit cost apart from the time it waited for a CPU."""
+    t0 = time.perf_counter()
+    runs[0](inputs[0])
+    first_ms = (time.perf_counter() - t0) * 1e3
+    for i in range(args.warmup):
+        runs[i % len(runs)](inputs[i % len(inputs)])
+    samples, passes, start = [], 0, time.perf_counter()
+    while True:
+        for run, x in zip(runs, inputs):
+            c0, t0 = time.process_time(), time.perf_counter()
+            run(x)
+            samples.append((time.perf_counter() - t0) * 1e3)
+            cpu_ms.append((time.process_time() - c0) * 1e3)
+        passes += 1
+        elapsed = time.perf_counter() - start
+        enough = len(samples) >= args.min_runs and elapsed >= args.min_time
+        if enough or elapsed >= args.max_time or len(samples) >= args.max_runs:
+            return first_ms, samples, passes
+
+
+def run_queries(args: argparse.Namespace, result: dict) -> None:
+    """Time a query set (--queries) in its scenario, filling `result`: per-unit samples (a query, or a batch
+    Offline), queries/s over the timed passes, and which bucket each unit ran on."""
+    ids, types = read_queries(args.queries)
+    inputs, units_bucket, per_unit = query_plan(args, ids, types)
+    paths = dict(b.split("=", 1) for b in args.bucket)
+    extras: dict = {}
+    baseline = rss_mb()
+    t0 = time.perf_counter()
+    loaded = {
+        b: load(
+            args.runtime,
+            paths[str(b)] if b else args.artifact,
+            args.threads,
+            args.gpu_index,
+            extras,
+            args.session,
+        )
+        for b in sorted(set(units_bucket), key=lambda b: b or 0)
+    }
+    result["load_ms"] = (time.perf_counter() - t0) * 1e3
+    runs = [loaded[b][0] for b in units_bucket]
+    cpu_ms: list = []
+    first_ms, samples, passes = time_units(runs, inputs, args, cpu_ms)
+    out = runs[0](inputs[0])
+    if args.save_output:
+        np.save(args.save_output, out)
+    counts: dict = {}
+    for b in units_bucket:
+        counts[str(b) if b else "dynamic"] = counts.get(str(b) if b else "dynamic", 0) + 1
+    memory = extras.pop("memory", None)
+    result.update(
+        ok=True,
+        runtime_version=next(iter(loaded.values()))[1],
+        first_inference_ms=first_ms,
+        samples_ms=samples,
+        output_shape=list(np.shape(out)),
+        n_warmup=args.warmup,
+        rss_baseline_mb=baseline,
+        peak_rss_mb=peak_rss_mb(),
+        peak_rss_increase_mb=peak_rss_mb() - baseline,
+        queries={
+            "scenario": args.scenario,
+            "queries": len(ids),
+            "passes": passes,
+            "units_per_pass": len(inputs),
+            "queries_per_unit": per_unit if args.scenario == "offline" else None,
+            "bucket_counts": counts,
+            "queries_per_s": passes * len(ids) / (sum(samples) / 1e3),
+            "padded_tokens_per_pass": int(sum(x["input_ids"].size for x in inputs)),
+            "real_tokens_per_pass": int(sum(len(q) for q in ids)),
+            "cpu_ms": cpu_ms,
+        },
+        **extras,
+        **(memory() if memory else {}),
+    )
+
+
 def run_cell(args: argparse.Namespace, result: dict) -> None:
     """Load, time and (optionally) count one artifact, filling `result`."""
     if args.pin and hasattr(os, "sched_setaffinity"):
@@ -703,6 +875,8 @@ def run_cell(args: argparse.Namespace, result: dict) -> None:
     result["cpu_affinity"] = (
         sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
     )
+    if args.queries:
+        return run_queries(args, result)
     inputs = make_inputs(args.batch, args.seq_len, args.vocab_size, args.type_vocab_size)
     extras: dict = {}
     baseline = rss_mb()

@@ -188,18 +188,29 @@ class Ssh:
                 ssh(self.profile, f"cat > {remote}{SESSION_SUFFIX}", stdin_path=sidecar)
             else:
                 ssh(self.profile, f"rm -f {remote}{SESSION_SUFFIX}")
+            buckets = {n: push(self.profile, Path(p)) for n, p in request.buckets}
             args = " ".join(
-                request.runner_args(artifact=remote)
+                request.runner_args(artifact=remote, buckets=buckets)
             )  # unquoted: a workdir may start with ~
-            out = ssh(
-                self.profile,
-                f"{python(self.profile)} {runner} {args}",
-                timeout_s=request.timeout_s,
-                check=False,
-            )
+            out = run_remote(self.profile, f"{python(self.profile)} {runner} {args}", request)
         except Unreachable as err:
             self.unreachable = str(err)
             return RunResult.refuse(f"skipped: {err}")
         except RuntimeError as err:
             return RunResult.failed(str(err))
         return from_runner_output(out, where=f"{self.profile['name']} runner")
+
+
+def run_remote(profile: dict, command: str, request: RunRequest) -> str:
+    """`command` on the board, the request's query set (if any) on its stdin."""
+    payload = request.queries_json()
+    if payload is None:
+        return ssh(profile, command, timeout_s=request.timeout_s, check=False)
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
+        f.write(payload)
+        f.flush()
+        return ssh(
+            profile, command, timeout_s=request.timeout_s, check=False, stdin_path=Path(f.name)
+        )

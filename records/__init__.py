@@ -6,7 +6,15 @@ reporting. A leaf package: dynabert, bench, devices and recipes import it; it im
 - `records.machine`: this machine's identity and fingerprint; `records.provenance`: a run's provenance, once.
 """
 
-from records.schema import FIELD_NAMES, Key, Measurement, Provenance, Record, cost_fields
+from records.schema import (
+    FIELD_NAMES,
+    Key,
+    Measurement,
+    Provenance,
+    Record,
+    cost_fields,
+    normal_key,
+)
 from records.store import (
     Store,
     append,
@@ -31,6 +39,7 @@ __all__ = [
     "check_readable",
     "check_writable",
     "cost_fields",
+    "normal_key",
     "portable_path",
     "read",
 ]

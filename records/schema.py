@@ -9,7 +9,7 @@ metadata; a record is validated once, when it is constructed. Must not import dy
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 
 TINY = 1e-300  # "> 0": the lower bound of a time that cannot be zero
 KINDS = ("accuracy", "latency")
@@ -116,6 +116,16 @@ class Measurement(_Validated):
     samples_ms: list[float] | None = None  # the raw timed runs
     peak_rss_mb: float | None = None
     instructions_per_inference: int | None = _at_least(1)  # exact, on the emulated target
+    # query sets (docs/workloads.md)
+    workload_info: dict | None = (
+        None  # kind, name, hash, queries, seed, source, truncation_len, length stats
+    )
+    n_queries: int | None = _at_least(
+        1
+    )  # queries in the set (n_runs counts timed units: queries or batches)
+    latency_ms_p90_early_stop: float | None = _at_least(TINY)  # MLPerf LoadGen's early-stopping p90
+    early_stop_queries_needed: int | None = None  # queries LoadGen needs for that estimate at least
+    throughput_qps: float | None = _at_least(TINY)  # queries per second over the timed passes
     # accuracy
     metric_name: str | None = None
     metric_value: float | None = None
@@ -152,6 +162,14 @@ class Provenance(_Validated):
 PARTS = (Key, Measurement, Provenance)
 
 
+def normal_key(key: Key) -> Key:
+    """`key` as resume compares it: workload None (records from before workloads) is "synthetic"; buckets a tuple
+    (None when empty), so the key hashes."""
+    return replace(
+        key, workload=key.workload or "synthetic", buckets=tuple(key.buckets or ()) or None
+    )
+
+
 def _part(cls, values: dict):
     return cls(**{f.name: values[f.name] for f in fields(cls) if f.name in values})
 
@@ -174,7 +192,9 @@ class Record(Provenance, Measurement, Key):
 
     @property
     def key(self) -> Key:
-        return _part(Key, self.__dict__)
+        """The cell's key, comparable and hashable: a workload of None (before workloads) is "synthetic", the
+        buckets a tuple."""
+        return normal_key(_part(Key, self.__dict__))
 
     @property
     def measurement(self) -> Measurement:

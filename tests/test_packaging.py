@@ -27,6 +27,7 @@ USED_NOT_IMPORTED = {
     "mkdocs": "the docs build (mkdocs build --strict)",
     "mkdocs-material": "the docs theme",
     "ruff": "the formatter and linter",
+    "pytest-xdist": "a pytest plugin (-n): tests/bench/test_benchmark_json.py runs pytest under it",
 }
 # imported, never declared: the runner's fallback on boards without ai-edge-litert (devices/runner.py)
 IMPORTED_NOT_DECLARED = {"tflite_runtime"}

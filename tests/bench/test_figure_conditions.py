@@ -103,7 +103,8 @@ def test_seq_16_seq_64_and_batch_8_get_one_figure_each_titled_with_its_condition
     assert len(acc_figs) == 3, sorted(captured)
     want = {(16, 1): 10, (64, 1): 40, (64, 8): 300}  # ms x cost, per condition
     for fig in acc_figs.values():
-        title = fig["title"].split("\n")[0]
+        # the condition, however the title wraps it (a workload field makes it two lines)
+        title = " ".join(fig["title"].split("; latency")[0].split())
         held = [(s, b) for s, b in want if f"seq {s}," in title and f"batch {b}," in title]
         assert len(held) == 1, title  # exactly one condition named
         seq, batch = held[0]

@@ -42,6 +42,16 @@ ADDED = {
     "machine_fingerprint",
     "quantization",
     "subnet",
+    # issue 27: the workload timed (synthetic here) and the query-set fields (None on synthetic cells)
+    "workload",
+    "workload_info",
+    "scenario",
+    "shapes",
+    "buckets",
+    "n_queries",
+    "latency_ms_p90_early_stop",
+    "early_stop_queries_needed",
+    "throughput_qps",
 }  # issue 13: the measuring machine, int8 settings;
 # issue 17: the per-layer form of the sub-network (added)
 SHIPPED = [
