@@ -72,6 +72,11 @@ class Key(_Validated):
     machine_fingerprint: str | None = (
         None  # 12 hex digits of the measuring machine (records.machine)
     )
+    # the traffic timed (docs/workloads.md); None in records from before workloads means synthetic
+    workload: str | None = None  # "synthetic" | "<name>#<hash>" of a query set (bench/workload.py)
+    scenario: str | None = None  # query sets: "singlestream" (per query) | "offline" (per batch)
+    shapes: str | None = None  # query sets: "dynamic" | "padded" | "bucketed" (static artifacts)
+    buckets: list[int] | None = None  # static lengths the queries ran on (padded: the one length)
 
 
 @dataclass(frozen=True, kw_only=True)

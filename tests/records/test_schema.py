@@ -106,9 +106,16 @@ def a_record(**measured) -> Record:
 def test_a_record_is_built_from_its_parts_and_gives_them_back():
     rec = a_record(latency_ms_p50=2.5, samples_ms=[2.0, 3.0])
     assert rec.latency_ms_p50 == 2.5 and rec.git_sha == "0123" and rec.threads == 1
-    assert rec.key == Key(
-        kind="latency", model_id="tiny", checkpoint_sha="abc", subnet_id="w1.00-d1.00", threads=1
+    assert rec.key == records.normal_key(
+        Key(
+            kind="latency",
+            model_id="tiny",
+            checkpoint_sha="abc",
+            subnet_id="w1.00-d1.00",
+            threads=1,
+        )
     )
+    assert rec.key.workload == "synthetic"  # a record from before workloads: synthetic traffic
     assert rec.measurement.samples_ms == [2.0, 3.0] and rec.provenance.fingerprint == "f" * 12
     assert Record.from_dict(json.loads(json.dumps(rec.to_dict()))) == rec
 
