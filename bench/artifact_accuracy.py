@@ -15,16 +15,17 @@ dynabert.evaluate.prepare (only the scored split is read; labels mapped by name;
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 import argfields
+import records
 from argfields import option
 from bench.cells import RUNTIMES
-from dynabert import records
 from dynabert.options import TaskOptions
+from records.provenance import this_run
 
 
 def predict(run, features: list[dict], seq_len: int, static: bool) -> np.ndarray:
@@ -110,11 +111,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from dynabert.evaluate import weights_sha
 
-    sha = weights_sha(ev.dyna.hf)
+    sha, store, prov = weights_sha(ev.dyna.hf), records.Store.open(opts.results), this_run()
     calibration = task_calibration(ev, opts) if opts.calibration == "task" else None
     for spec in ev.specs:
         for runtime in runtimes:
-            measure(ev, sha, spec, runtime, opts, calibration)
+            measure(ev, sha, spec, runtime, opts, store, prov, calibration)
     return 0
 
 
@@ -133,9 +134,17 @@ def task_calibration(ev, opts: ArtifactAccuracyOptions):
 
 
 def measure(
-    ev, sha: str, spec, runtime: str, opts: ArtifactAccuracyOptions, calibration=None
+    ev,
+    sha: str,
+    spec,
+    runtime: str,
+    opts: ArtifactAccuracyOptions,
+    store: records.Store,
+    prov: records.Provenance,
+    calibration=None,
 ) -> None:
-    """One accuracy record of (sub-network, runtime) from its artifact; skipped if the store holds it."""
+    """One accuracy record of (sub-network, runtime) from its artifact into `store`; skipped if it holds it.
+    `calibration`: NNCF's inputs for an OpenVINO int8 artifact (None: synthetic)."""
     from bench.export import STATIC_SHAPE, default_cache, ensure_artifact
     from devices.runner import load
     from dynabert.evaluate import describe, metric_fields
@@ -146,22 +155,17 @@ def measure(
     c = cost(ev.dyna.full_size, spec, opts.seq_len)
     fmt, runner_runtime, precision = RUNTIMES[runtime]
     split_label = ev.split_label(f"; {runtime} artifact")
-    ident = dict(
+    key = records.Key(
         kind="accuracy",
-        subnet_id=spec.subnet_id,
-        width_mult=c.width_mult,
-        depth_mult=c.depth_mult,
-        subnet=c.subnet,
         model_id=str(ev.model_dir),
         checkpoint_sha=sha,
+        subnet_id=spec.subnet_id,
         task=ev.task_key,
         split=split_label,
         runtime=runtime,
         seq_len=opts.seq_len,
     )
-    if records.Record(**ident).key in records.done_keys(
-        opts.results
-    ):  # a re-run skips what the store holds
+    if store.done(key):  # a re-run skips what the store holds
         print(f"{spec.subnet_id} {runtime}: already in {opts.results}; skipped")
         return
     cache = Path(opts.cache_dir) if opts.cache_dir else default_cache()
@@ -187,31 +191,19 @@ def measure(
         if meta["ok"]
         else f"FAILED (max abs err {meta['max_abs_err']:.3g} > {meta['tolerance']:.3g})"
     )
-    records.append(
-        opts.results,
-        records.Record(
-            **ident,
-            n_layers=c.n_layers,
-            n_heads=c.n_heads,
-            ffn_dim=c.ffn_dim,
-            family=opts.family,
-            format=fmt.split("-")[0],
-            precision=precision,
-            params=c.params_active,
-            params_total=c.params_total,
-            flops=c.flops_dense,
-            flops_with_attention=c.flops_with_attention,
-            flops_source="analytic",
-            artifact_bytes=meta.get("bytes"),
-            export_max_abs_err=meta.get("max_abs_err"),
-            export_ok=meta["ok"],
-            quantization=meta.get("quantization"),
-            runtime_version=version,
-            accuracy_source="measured",
-            **metric_fields(metrics, reason),
-            **records.provenance(),
-        ),
+    measured = records.Measurement(
+        **records.cost_fields(c),
+        family=opts.family,
+        format=fmt.split("-")[0],
+        precision=precision,
+        artifact_bytes=meta.get("bytes"),
+        export_max_abs_err=meta.get("max_abs_err"),
+        export_ok=meta["ok"],
+        quantization=meta.get("quantization"),
+        accuracy_source="measured",
+        **metric_fields(metrics, reason),
     )
+    store.append(records.Record.of(key, measured, replace(prov, runtime_version=version)))
     print(f"{spec.subnet_id} {runtime}: {describe(metrics, reason)} (artifact logit check {check})")
 
 

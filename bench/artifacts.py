@@ -13,18 +13,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import dynabert
+from bench.cache import default_cache
+from dynabert.config import ARCHITECTURES
+from dynabert.limits import InputLimits, input_limits
+
 if (
     TYPE_CHECKING
 ):  # bench.export imports this module and must work without dynabert (remote-code exports)
     from dynabert.subnet import AnySpec
-
-
-def default_cache() -> Path:
-    """The artifact cache: $DYNABERT_CACHE/artifacts, default ~/.cache/dynabert-edge/artifacts."""
-    return (
-        Path(os.environ.get("DYNABERT_CACHE", Path.home() / ".cache" / "dynabert-edge"))
-        / "artifacts"
-    )
 
 
 @dataclass
@@ -51,8 +48,6 @@ class LoadedModel:
 
     def full_size(self):
         """The full model's BertSize (a preset's from its table, without building it)."""
-        from dynabert.config import ARCHITECTURES
-
         return (
             ARCHITECTURES[self.name]
             if self._dyna is None and self.name in ARCHITECTURES
@@ -61,8 +56,6 @@ class LoadedModel:
 
     def limits(self):
         """The model's InputLimits (a preset's from its table, without building it)."""
-        from dynabert.config import ARCHITECTURES
-        from dynabert.limits import InputLimits, input_limits
 
         if self._dyna is None and self.name in ARCHITECTURES:
             size = self.full_size()
@@ -82,8 +75,6 @@ class LoadedModel:
 def model_size(name: str):
     """The BertSize of a sweep's model (preset, checkpoint or training output), from its table or config.json only:
     what its sub-networks are checked against before any model is built. ValueError for an extracted sub-network."""
-    from dynabert.config import ARCHITECTURES
-
     if name in ARCHITECTURES:  # a preset's shape from its table: a warm sweep imports no torch
         return ARCHITECTURES[name]
     from dynabert.evaluate import resolve_checkpoint
@@ -96,9 +87,7 @@ def preset_key(name: str, seed: int = 0) -> dict:
     """What decides a random-weight preset's weights: its architecture (BertSize), the seed, the code that builds
     it (dynabert/presets.py, hashed) and the torch and transformers versions (initialisers, RNG). Reads package
     metadata and one file; imports neither torch nor transformers."""
-    import dynabert
-    from devices.machine import package_versions
-    from dynabert.config import ARCHITECTURES
+    from records.machine import package_versions
 
     code = Path(dynabert.__file__).with_name("presets.py").read_bytes()
     return {
@@ -150,8 +139,6 @@ def load(name: str, cache: Path | None = None) -> LoadedModel:
     """`name` (preset, checkpoint or training output) with its weights' hash. A random-weight architecture
     preset's hash is cached under `cache` (default_cache()) by preset_key: once cached, the model is only
     built when a cell needs it. Raises ValueError for an extracted sub-network."""
-    from dynabert.config import ARCHITECTURES
-
     stored = (
         preset_sha_file(cache or default_cache(), name, preset_key(name))
         if name in ARCHITECTURES

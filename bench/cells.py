@@ -1,7 +1,7 @@
 """One sweep cell from plan to record: its static record fields, its RunRequest, and its record from the target's
 RunResults (several processes pooled). The sweep (bench/sweep.py) only orders cells; this is what a cell is.
 
-Record fields (dynabert/records.py) from a RunResult: statistics of the raw samples (bench/stats.py), or a tool's
+Record fields (records/schema.py) from a RunResult: statistics of the raw samples (bench/stats.py), or a tool's
 own aggregates (benchmark_model), or, on the emulated target, the exact instruction count with the emulated wall
 time kept apart in env (never latency).
 """
@@ -12,12 +12,16 @@ import os
 import platform
 import statistics
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
-from devices.request import RunRequest, RunResult
-from dynabert import records
-from dynabert.subnet import AnySpec
+import records
+from bench.artifacts import model_size
+from devices.local import available
+from devices.request import RUNNER_EXTRA, RunRequest, RunResult
+from dynabert.config import check_grid
+from dynabert.subnet import AnySpec, check_subnets, unique_specs
+from records.provenance import stamp
 
 RUNTIMES: dict[
     str, tuple[str, str, str]
@@ -32,24 +36,14 @@ RUNTIMES: dict[
     "executorch": ("pte", "executorch", "fp32"),
     "executorch-int8": ("pte-int8", "executorch", "int8"),
 }
+# what a sweep times when --runtimes is not given: the five it always has; OpenVINO and ExecuTorch are asked for
+# by name (docs/runtimes.md), so a default sweep's meaning and cost did not change when they arrived
+DEFAULT_RUNTIMES = ("torch", "onnxruntime", "onnxruntime-int8", "litert", "litert-int8")
 EXPORT_PACKAGES = {
     "openvino-int8": ("nncf", "nncf")
 }  # runtime -> (module, pip name) its export needs too
-ENV_FROM_RUNNER = (
-    "h2d_ms",
-    "max_memory_allocated_mb",
-    "gpu_memory_mb",
-    "gpu_memory_source",
-    "gpu",
-    "gpu_index",
-    "tf32",
-    "cpu_affinity",
-    "process_medians_ms",
-    "session_options",
-    "compile_properties",
-    "executorch_threads",
-    "queries",  # a query set's scenario, passes, bucket counts, tokens (bench/queries.py)
-)
+KEY_FIELDS = frozenset(f.name for f in fields(records.Key))
+ENV_FROM_RUNNER = (*RUNNER_EXTRA, "process_medians_ms")  # the runner's extras, and pool()'s spread
 
 
 @dataclass
@@ -75,9 +69,6 @@ def model_grid(
     """The sub-networks measured on `model`: `subnets` (checked against its architecture, naming `subnets_source`
     and the item; each once by canonical id, a note counting the duplicates dropped) or the widths x depths grid
     (config.check_grid, naming --widths/--depths). Reads config.json only: refused before anything is built."""
-    from bench.artifacts import model_size
-    from dynabert.config import check_grid
-    from dynabert.subnet import check_subnets, unique_specs
 
     size = model_size(model)
     if not subnets:
@@ -97,18 +88,31 @@ def model_grid(
     return grid
 
 
+@dataclass(frozen=True)
+class Base:
+    """What a cell's record holds before anything runs: its key, the measurement fields known statically (the
+    sub-network's analytic cost, the artifact's kind and check) and the run's provenance."""
+
+    key: records.Key
+    known: dict
+    prov: records.Provenance
+
+    def record(self, measured: dict | None = None, **prov_changes) -> records.Record:
+        """The cell's record: the known fields with `measured`, the provenance with `prov_changes`."""
+        measurement = records.Measurement(**{**self.known, **(measured or {})})
+        return records.Record.of(self.key, measurement, replace(self.prov, **prov_changes))
+
+
 @dataclass
 class Ready:
-    """A cell whose artifact exists and passed its check: its record's static fields and its request."""
+    """A cell whose artifact exists and passed its check: its record's known parts and its request."""
 
-    base: dict
+    base: Base
     request: RunRequest
 
 
 def skip_reason(cell: Cell, target) -> str | None:
     """Why a cell is not run here: a runtime its device profile does not list, or one not installed (None: run)."""
-    from devices.local import available
-
     listed = target.profile.get("runtimes", list(RUNTIMES))
     if cell.runtime not in listed:
         return (
@@ -126,76 +130,73 @@ def skip_reason(cell: Cell, target) -> str | None:
     return why or None
 
 
-def base_fields(
-    cost,
+def cell_key(
     cell: Cell,
     model_name: str,
     sha: str,
     batch: int,
     seq_len: int,
     task: str | None,
-    prov: dict,
-    env: dict,
-) -> dict:
-    """The record fields known before anything runs (identity, artifact kind, where, FLOPs x batch, provenance)."""
-    fmt, _, precision = RUNTIMES[cell.runtime]
-    return dict(
-        kind="latency",
-        subnet_id=cell.spec.subnet_id,
-        width_mult=cost.width_mult,
-        depth_mult=cost.depth_mult,
-        subnet=cost.subnet,
-        model_id=model_name,
-        checkpoint_sha=sha,
-        n_layers=cost.n_layers,
-        n_heads=cost.n_heads,
-        ffn_dim=cost.ffn_dim,
-        task=task,
-        family=cell.family,
-        format=fmt.split("-")[0],
-        precision=precision,
-        device=cell.device,
-        runtime=cell.runtime,
-        threads=cell.threads,
-        batch_size=batch,
-        seq_len=seq_len,
-        params=cost.params_active,
-        params_total=cost.params_total,
-        flops=cost.flops_dense * batch,
-        flops_with_attention=cost.flops_with_attention * batch,
-        flops_source="analytic",
-        env=env,
-        **prov,
+    fingerprint: str | None,
+    workload: dict | None = None,
+) -> records.Key:
+    """The key of a cell's latency record on the machine with `fingerprint` (what resume compares); `workload`:
+    the Key fields of a query set (bench.queries.query_fields), default synthetic."""
+    return records.normal_key(
+        records.Key(
+            kind="latency",
+            model_id=model_name,
+            checkpoint_sha=sha,
+            subnet_id=cell.spec.subnet_id,
+            task=task,
+            device=cell.device,
+            runtime=cell.runtime,
+            threads=cell.threads,
+            batch_size=batch,
+            seq_len=seq_len,
+            machine_fingerprint=fingerprint,
+            **{k: v for k, v in (workload or {}).items() if k in KEY_FIELDS},
+        )
     )
 
 
-def machine_fields() -> dict:
-    """The measuring machine's identity for every record (and the cell key): its fingerprint and description."""
-    from devices.machine import this_machine
-
-    m = this_machine()
-    return {"machine_fingerprint": m.fingerprint, "machine": m.to_dict()}
-
-
-def export_fields(base: dict, meta: dict) -> dict | records.Record:
-    """Base fields with the artifact's, or the cell's error record when the artifact failed its numerics check."""
-    base = {
-        **base,
-        "artifact_bytes": meta.get("bytes"),
-        "export_max_abs_err": meta.get("max_abs_err"),
-        "export_ok": meta["ok"],
-        "quantization": meta.get("quantization"),
+def base_for(cost, cell: Cell, key: records.Key, prov: records.Provenance) -> Base:
+    """A cell's Base: its key, its analytic cost times the batch and its artifact kind, the run's provenance."""
+    fmt, _, precision = RUNTIMES[cell.runtime]
+    known = {
+        **records.cost_fields(cost, key.batch_size),
+        "family": cell.family,
+        "format": fmt.split("-")[0],
+        "precision": precision,
     }
+    return Base(key, known, prov)
+
+
+def with_artifact(base: Base, meta: dict) -> Base | records.Record:
+    """`base` with the artifact's fields, or the cell's error record when the artifact failed its numerics check."""
+    base = replace(
+        base,
+        known={
+            **base.known,
+            "artifact_bytes": meta.get("bytes"),
+            "export_max_abs_err": meta.get("max_abs_err"),
+            "export_ok": meta["ok"],
+            "quantization": meta.get("quantization"),
+        },
+    )
     if meta.get(
         "delegation"
     ):  # ExecuTorch: what XNNPACK runs of the program (bench/executorch_export.py)
-        base["env"] = {**base["env"], "delegation": meta["delegation"]}
+        base = replace(
+            base, prov=replace(base.prov, env={**base.prov.env, "delegation": meta["delegation"]})
+        )
     if not meta["ok"]:
-        return records.Record(
-            **base,
-            status="error",
-            error=f"artifact failed its numerics check: max abs err "
-            f"{meta.get('max_abs_err')} > tolerance {meta.get('tolerance')} {meta.get('error', '')}",
+        return base.record(
+            {
+                "status": "error",
+                "error": f"artifact failed its numerics check: max abs err {meta.get('max_abs_err')} > "
+                f"tolerance {meta.get('tolerance')} {meta.get('error', '')}",
+            }
         )
     return base
 
@@ -233,37 +234,39 @@ def finish(ready: Ready, results: list[RunResult], x86_diff: float | None = None
     base = ready.base
     bad = next((r for r in results if not r.ok), None)
     if bad is not None:
-        return records.Record(**base, status="skipped" if bad.refused else "error", error=bad.error)
+        return base.record({"status": "skipped" if bad.refused else "error", "error": bad.error})
     result = pool(results)
-    shape = (base["batch_size"], base["seq_len"])
+    shape = (base.key.batch_size, base.key.seq_len)
     if (
         result.batch is not None and (result.batch, result.seq_len) != shape
     ):  # a target ran another shape
-        return records.Record(
-            **base,
-            status="error",
-            error=f"the target ran batch {result.batch}, seq "
-            f"{result.seq_len}; the cell is batch {shape[0]}, seq {shape[1]}",
+        return base.record(
+            {
+                "status": "error",
+                "error": f"the target ran batch {result.batch}, seq {result.seq_len}; the cell is batch "
+                f"{shape[0]}, seq {shape[1]}",
+            }
         )
-    fields, env_extra = result_fields(result)
-    env = {**base["env"], **env_extra}
+    measured, env_extra = result_fields(result)
+    env, cpu_model = {**base.prov.env, **env_extra}, base.prov.cpu_model
     if result.machine and result.machine != env.get("machine"):  # ran elsewhere (board, emulator)
-        fields["cpu_model"] = (
-            f"emulated {result.machine} (qemu-user -cpu {env.get('cpu')}) on {base['cpu_model']}"
+        cpu_model = (
+            f"emulated {result.machine} (qemu-user -cpu {env.get('cpu')}) on {cpu_model}"
             if result.instructions_per_inference is not None
-            else f"{result.machine} ({base['device']})"
+            else f"{result.machine} ({base.key.device})"
         )
         if x86_diff is not None:
             env["arm_vs_x86_max_abs_diff"] = x86_diff
-    return records.Record(**{**base, **fields, "env": env})
+    return base.record(
+        measured, runtime_version=result.runtime_version, cpu_model=cpu_model, env=env
+    )
 
 
 def result_fields(result: RunResult) -> tuple[dict, dict]:
-    """(record fields, env extras) of a successful result."""
+    """(Measurement fields, env extras) of a successful result."""
     from bench.stats import summarize
 
     fields = {
-        "runtime_version": result.runtime_version,
         "load_ms": result.load_ms,
         "first_inference_ms": result.first_inference_ms,
         "n_warmup": result.n_warmup,
@@ -335,8 +338,6 @@ def other_machine_diff(request: RunRequest, result: RunResult) -> float | None:
 def stamped(rec: records.Record) -> records.Record:
     """The record as written: timestamp_utc when its cell finished (not when the sweep started), and the 1-min load
     average then in env.load_avg_1min, so a claim of a quiet machine can be checked against each record."""
-    import datetime
-
-    now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     load = {"load_avg_1min": round(os.getloadavg()[0], 2)} if hasattr(os, "getloadavg") else {}
-    return replace(rec, timestamp_utc=now, env={**(rec.env or {}), **load})
+    prov = stamp(rec.provenance, **load)
+    return records.Record.of(rec.key, rec.measurement, prov)

@@ -88,32 +88,29 @@ def loaded_models():
 
 
 def pytest_benchmark_update_machine_info(config, machine_info):
-    from importlib.metadata import PackageNotFoundError, version
-
+    """The run's provenance, gathered once per session (pytest-benchmark's machine_info): library versions, the
+    CPU's frequency state and the machine's identity (records.machine), read once; bench/collect.py maps them
+    onto every record's Provenance."""
     from devices.local import cpu_info
+    from records.machine import package_versions, this_machine
 
-    versions = {}
-    for pkg in (
-        "torch",
-        "transformers",
-        "onnxruntime",
-        "onnx",
-        "ai-edge-litert",
-        "litert-torch",
-        "openvino",
-        "nncf",
-        "executorch",
-        "numpy",
-    ):
-        try:
-            versions[pkg] = version(pkg)
-        except PackageNotFoundError:
-            versions[pkg] = None
-    from devices.machine import this_machine
-
-    machine_info["libraries"] = versions
-    machine_info["cpu_state"] = cpu_info()
-    machine_info["machine_identity"] = this_machine().to_dict()
+    machine = this_machine()
+    machine_info["libraries"] = package_versions(
+        (
+            "torch",
+            "transformers",
+            "onnxruntime",
+            "onnx",
+            "ai-edge-litert",
+            "litert-torch",
+            "openvino",
+            "nncf",
+            "executorch",
+            "numpy",
+        )
+    )
+    machine_info["cpu_state"] = cpu_info(machine)
+    machine_info["machine_identity"] = machine.to_dict()
 
 
 @pytest.hookimpl(

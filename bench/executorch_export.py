@@ -27,7 +27,7 @@ def _program(model: torch.nn.Module, seq_len: int, int8: bool):
     from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
     from executorch.exir import to_edge_transform_and_lower
 
-    from bench.export import logits_only, sample_inputs
+    from bench.export_inputs import logits_only, sample_inputs
 
     module = logits_only(model).eval()
     example = sample_inputs(1, seq_len, model.config.vocab_size)

@@ -9,7 +9,7 @@ seq len, export key) -> CACHE/<sha>/<subnet>/<format>-s<seq>-<export key>.<ext>,
 exporter versions (torch, onnx, onnxscript, onnxruntime: its attention fusion and quantizer; litert-torch,
 ai-edge-quantizer), the ONNX graph rewrite's version (GRAPH) and the quantization settings. Its check is reused
 only while the check key matches: the runtime that ran it (onnxruntime /
-ai-edge-litert version), the tolerances, and for int8 the CPU's kernel-choosing ISA features (devices.machine);
+ai-edge-litert version), the tolerances, and for int8 the CPU's kernel-choosing ISA features (records.machine);
 otherwise the cached file is checked again here.
 int8 ONNX settings (onnx_int8_candidates): per-channel int8 weights; on a CPU without an int8 dot-product
 instruction (no VNNI/AMX) also reduce_range (7-bit weights), as onnxruntime's quantization docs advise; when that
@@ -25,7 +25,10 @@ graph. What was applied is in the metadata's and the sidecar's `graph_optimizati
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
+import shutil
 import sys
 import time
 import warnings
@@ -36,12 +39,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 import argfields
+import records
 from argfields import option
 from bench import session_settings
-from bench.artifacts import default_cache  # noqa: F401  (the artifact cache; re-exported here)
-from devices.machine import package_versions
+from bench.cache import default_cache
+from bench.export_inputs import logits_only, sample_inputs  # noqa: F401 (the exporters' shared inputs)
 from dynabert.diskspace import writing
 from dynabert.limits import check_seq_len, input_limits
+from records.machine import package_versions
 
 if TYPE_CHECKING:  # torch is imported where it runs, so that `--help` answers without it
     import torch
@@ -56,6 +61,12 @@ FORMATS = (
     "pte",
     "pte-int8",
 )
+DEFAULT_FORMATS = (
+    "onnx",
+    "onnx-int8",
+    "tflite",
+    "tflite-int8",
+)  # OpenVINO / .pte: asked for by name
 EXTENSIONS = {"onnx": ".onnx", "tflite": ".tflite", "openvino": ".xml", "pte": ".pte"}
 CHECK_RUNNER = {
     "onnx": "onnxruntime",
@@ -66,40 +77,6 @@ CHECK_RUNNER = {
 STATIC_SHAPE = ("tflite", "pte")  # exported at batch 1 and the cell's sequence length
 FP32_TOL = 1e-4
 INT8_REL_TOL = 0.05
-
-
-def logits_only(model: torch.nn.Module) -> torch.nn.Module:
-    """(input_ids, attention_mask, token_type_ids) -> logits: the signature every artifact has."""
-    import torch
-
-    class LogitsOnly(torch.nn.Module):
-        def __init__(self, model: torch.nn.Module):
-            super().__init__()
-            self.model = model
-
-        def forward(self, input_ids, attention_mask, token_type_ids):
-            return self.model(input_ids, attention_mask, token_type_ids).logits
-
-    return LogitsOnly(model)
-
-
-def sample_inputs(
-    batch: int, seq_len: int, vocab: int, seed: int = 0, dtype=None
-) -> tuple[torch.Tensor, ...]:
-    """Random ids from the model's vocabulary (the runner's range, devices.runner.token_id_range); row 1 (if any)
-    half padded, so a baked-in mask would show up as an error. Token types 0, valid for every type vocabulary."""
-    import torch
-
-    from devices.runner import token_id_range
-
-    g = torch.Generator().manual_seed(seed)
-    ids = torch.randint(*token_id_range(vocab), (batch, seq_len), generator=g)
-    mask = torch.ones_like(ids)
-    if batch > 1:
-        mask[1, seq_len // 2 :] = 0
-        ids[1, seq_len // 2 :] = 0
-    dtype = dtype or torch.long
-    return ids.to(dtype), mask.to(dtype), torch.zeros_like(ids).to(dtype)
 
 
 def export_onnx(model: torch.nn.Module, path: Path, seq_len: int) -> None:
@@ -157,8 +134,6 @@ def export_onnx_fused(model: torch.nn.Module, path: Path, seq_len: int, unfused:
     Returns the fusion's summary (recipe, fused node counts). A graph the fusion refuses or fails on is shipped
     unfused, the reason in the summary's `error` (the export check then runs on that graph as usual).
     """
-    import shutil
-
     from bench import ort_fusion
 
     export_onnx(model, unfused, seq_len)
@@ -167,8 +142,6 @@ def export_onnx_fused(model: torch.nn.Module, path: Path, seq_len: int, unfused:
     except (
         Exception
     ) as err:  # the unfused graph is a correct artifact; say why it was not fused, here and in it
-        import sys
-
         shutil.copyfile(unfused, path)
         print(
             f"warning: {path.name}: onnxruntime's attention fusion failed ({type(err).__name__}: {err}); the "
@@ -188,14 +161,14 @@ def _fused_counts(path: Path) -> dict:
 
 
 def onnx_int8_settings(isa: tuple[str, ...] | list[str]) -> dict:
-    """The first (fastest) quantize_dynamic settings for a CPU with these ISA features (devices.machine.Machine.isa).
+    """The first (fastest) quantize_dynamic settings for a CPU with these ISA features (records.machine.Machine.isa).
 
     Weights int8 per output channel (one scale per row: BERT's rows differ in range, so one tensor-wide scale
     wastes most of the 8 bits on most rows). Without an int8 dot-product instruction (VNNI/AMX), u8 x s8 products
     are summed pairwise in int16 by vpmaddubsw and can saturate; reduce_range=True keeps weights in 7 bits so they
     cannot (onnxruntime.ai docs, quantization, "When to use reduce_range").
     """
-    from devices.machine import has_int8_dot
+    from records.machine import has_int8_dot
 
     return {"weight_type": "QInt8", "per_channel": True, "reduce_range": not has_int8_dot(isa)}
 
@@ -220,8 +193,6 @@ def onnx_int8_candidates(isa: tuple[str, ...] | list[str]) -> list[dict]:
 
 
 def quantize_onnx(src: Path, dst: Path, settings: dict) -> None:
-    import logging
-
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     class _NoPreprocessAdvice(
@@ -411,8 +382,6 @@ def check_key(fmt: str, isa: tuple[str, ...] | list[str]) -> dict:
 
 
 def _short_hash(d: dict) -> str:
-    import hashlib
-
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:10]
 
 
@@ -426,7 +395,7 @@ def artifact_path(
     batch: int = 1,
 ) -> Path:
     """CACHE/<sha>/<subnet>/<fmt>-s<seq>[-b<batch>]-<hash of export_key>.<ext> (batch named when not 1)."""
-    from devices.machine import this_machine
+    from records.machine import this_machine
 
     ext = EXTENSIONS[fmt.removesuffix("-int8")]
     key = key or export_key(fmt, this_machine().isa)
@@ -460,7 +429,7 @@ def ensure_artifact(
     """
     import torch
 
-    from devices.machine import this_machine
+    from records.machine import this_machine
 
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
@@ -681,7 +650,7 @@ class ExportOptions:
         group="sub-network",
     )
     formats: str = option(
-        ",".join(FORMATS),
+        ",".join(DEFAULT_FORMATS),
         help=f"artifact formats to export and check, comma-separated, of {', '.join(FORMATS)}",
         group="artifacts",
     )
@@ -718,7 +687,6 @@ def build_parser():
 
 def main(argv: list[str] | None = None) -> int:
     opts, _ = argfields.parse(build_parser(), argv)  # before torch loads: --help answers without it
-    from dynabert import records
     from dynabert.config import SubnetSpec
     from dynabert.evaluate import weights_sha
     from dynabert.extract import extract

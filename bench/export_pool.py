@@ -14,7 +14,10 @@ import multiprocessing
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
+from bench.artifacts import artifact_for, load
+from bench.cells import RUNTIMES
 from dynabert.config import SubnetSpec
+from dynabert.flops import cost
 
 Job = tuple[str, SubnetSpec, str]  # (model, sub-network, artifact format)
 
@@ -42,8 +45,6 @@ def export_item(
     """Export one work item in this (worker) process; returns how many artifacts are ready. Errors are left for
     the sweep to meet and record."""
     import torch
-
-    from bench.artifacts import artifact_for, load
 
     torch.set_num_threads(1)  # the workers share the cores: one thread each
     ready = 0
@@ -86,8 +87,6 @@ def export_all(jobs: list[Job], seq_len: int, cache: Path | None, workers: int, 
 
 def export_cells(cells: list, seq_len: int, cache: Path | None, workers: int) -> None:
     """export_all for a sweep's pending (Cell, LoadedModel) pairs, dealt by each sub-network's FLOPs."""
-    from bench.cells import RUNTIMES
-    from dynabert.flops import cost
 
     jobs = list(dict.fromkeys((c.model_id, c.spec, RUNTIMES[c.runtime][0]) for c, _ in cells))
     sizes = {c.model_id: m.full_size() for c, m in cells}

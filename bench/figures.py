@@ -18,6 +18,9 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
+import math
+import textwrap
+
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
@@ -333,8 +336,6 @@ def readable_log_ticks(axis, values: pd.Series) -> None:
     """Labelled ticks on a log axis whatever the data's span: the sparsest of decades; 1, 3; 1, 2, 5; 1, 2, 3, 5;
     every 1..9 step that puts at least 3 labels on the data (e.g. 0.002, 0.003, 0.004 GFLOPs for the tiny
     model, where decade ticks alone would leave the axis without one), else 4 evenly spaced ticks."""
-    import math
-
     from matplotlib.ticker import FormatStrFormatter, LogLocator, MaxNLocator, NullFormatter
 
     values = values[values > 0]
@@ -361,8 +362,6 @@ def readable_log_ticks(axis, values: pd.Series) -> None:
 
 
 def _wrap(text: str, width: int) -> str:
-    import textwrap
-
     return "\n".join(textwrap.wrap(text, width))
 
 

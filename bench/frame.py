@@ -7,13 +7,14 @@ latency rows. Cited accuracy joins by architecture (model_id preset, subnet_id).
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
 import pandas as pd
 
+import records
 from bench.collect import is_benchmark_json, records_from_benchmark_json, unused_benchmarks
-from dynabert import records
 
 CITED = Path(__file__).with_name("data") / "cited.csv"
 
@@ -131,7 +132,6 @@ def machine_id(r: records.Record) -> str:
     what they do carry (CPU model, logical CPUs, torch version), prefixed "unfingerprinted-"."""
     if r.machine_fingerprint:
         return r.machine_fingerprint
-    import hashlib
 
     known = json.dumps([r.cpu_model, (r.env or {}).get("logical_cpus"), r.torch_version])
     return "unfingerprinted-" + hashlib.sha256(known.encode()).hexdigest()[:8]
@@ -140,7 +140,7 @@ def machine_id(r: records.Record) -> str:
 def machine_detail(r: records.Record) -> str:
     """One line describing the record's machine (what the fingerprint covers, or what an old record carries)."""
     if r.machine:
-        from devices.machine import from_dict
+        from records.machine import from_dict
 
         m = from_dict(r.machine)
         runtimes = ", ".join(f"{k} {v}" for k, v in m.runtimes.items() if v)

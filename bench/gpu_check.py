@@ -27,6 +27,8 @@ from pathlib import Path
 
 import argfields
 from argfields import option
+from bench.gpu_step_ratio import step_parts_ratio
+from bench.standin import WORDS, write_sst2_standin
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN = [
@@ -98,8 +100,6 @@ def environment(gpu: str) -> dict:
 def make_assets(work: Path) -> tuple[Path, Path]:
     """SST-2-format data whose label is a word rule, and OUT/width/best: a random BERT with a word-level tokenizer."""
     from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
-
-    from bench.standin import WORDS, write_sst2_standin
 
     data = write_sst2_standin(work / "data", {"train.tsv": 2048, "dev.tsv": 256})
     model = work / "run" / "width" / "best"
@@ -325,7 +325,6 @@ def main(argv: list[str] | None = None) -> int:
     started, work = time.time(), Path(opts.work).resolve()
     shutil.rmtree(work, ignore_errors=True)
     model, data = make_assets(work)
-    from bench.gpu_step_ratio import step_parts_ratio
 
     checks = {
         "cuda_tests": cuda_tests(),

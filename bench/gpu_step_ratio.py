@@ -12,6 +12,8 @@ import statistics
 import time
 from pathlib import Path
 
+from dynabert.config import default_grid
+
 BATCH, SEQ, ROUNDS = 32, 128, 10
 
 
@@ -31,7 +33,6 @@ def step_parts_ratio(model_dir: Path, precision: str) -> dict:
     """{"status", "ratio_step_to_parts", "step_s", "samples_per_s", ...} for `precision` in no|bf16|fp16."""
     import torch
 
-    from dynabert.config import default_grid
     from dynabert.engine import Trainable, make_accelerator, train_step
     from dynabert.losses import LOSSES, LossSettings
     from dynabert.model import DynaBert

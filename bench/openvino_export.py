@@ -40,7 +40,7 @@ def export(model: torch.nn.Module, path: Path, seq_len: int) -> None:
     """OpenVINO's converter on the torch model; fp32 weights in `path`'s .bin."""
     import openvino as ov
 
-    from bench.export import logits_only, sample_inputs
+    from bench.export_inputs import logits_only, sample_inputs
 
     with torch.no_grad():
         ir = ov.convert_model(
@@ -54,7 +54,7 @@ def export(model: torch.nn.Module, path: Path, seq_len: int) -> None:
 
 def settings(calibration: Calibration) -> dict:
     """The quantization settings recorded with the artifact (and keyed in its cache entry)."""
-    from devices.machine import package_versions
+    from records.machine import package_versions
 
     return {
         "method": "nncf.quantize (post-training static int8: weights and activations)",
@@ -67,7 +67,7 @@ def settings(calibration: Calibration) -> dict:
 
 
 def synthetic_feeds(vocab: int, seq_len: int) -> list[dict]:
-    from bench.export import sample_inputs
+    from bench.export_inputs import sample_inputs
 
     feeds = []
     for seed in range(CALIBRATION_SIZE):

@@ -7,13 +7,14 @@ does not depend on them) with onnxruntime, 1 thread, seq 128, takes accuracy fro
 (bench/data/cited.csv), and writes reports/this-machine/ (not committed): this machine's results beside the
 committed reference machine's (reports/default/records.jsonl, never written to), each labelled with its machine.
 This machine's measurements are kept in reports/this-machine/records.jsonl, keyed by the machine's fingerprint
-(devices.machine): a re-run here skips finished cells; a store from another machine is never reused.
+(records.machine): a re-run here skips finished cells; a store from another machine is never reused.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 import time
 from dataclasses import dataclass, replace
@@ -22,13 +23,15 @@ from pathlib import Path
 import pandas as pd
 
 import argfields
+import records
 from argfields import option
 from bench import conditions
 from bench.frame import cited_accuracy, efficiency, joined, load_records, measured_accuracy
 from bench.report import CITED_SEQ, ReportSpec, build, portable_command, with_costs
-from bench.search_run import SearchOptions, cmd_search, positive_number
-from dynabert import records
+from bench.search_run import SearchOptions, cmd_search, own_store, positive_number
+from bench.sweep import config_from_argv, run_sweep
 from dynabert.subnet import is_grid_id
+from records.machine import this_machine
 
 REFERENCE = Path(
     "reports/default"
@@ -40,60 +43,70 @@ DEFAULT_PROCESSES = (
 )
 
 
-def default_run(out: Path, min_time_s: float) -> Path:
-    """Measure the default grid on this machine (cells already measured here are skipped), then report it beside
-    the committed reference results. Raises ValueError if `out` is the reference folder."""
-    from bench.sweep import SweepConfig, machine_fields, run_sweep
-
+def default_sweep_argv(out: Path, min_time_s: float) -> list[str]:
+    """The default run's sweep, declared once as its `python -m bench.sweep` arguments: what runs
+    (bench.sweep.config_from_argv) and what the report prints. Raises ValueError if `out` is the reference folder."""
     if out.resolve() == REFERENCE.resolve():
         raise ValueError(
             f"{REFERENCE} holds the committed reference results, which a run never overwrites; "
             f"choose another --out (default {DEFAULT_OUT})"
         )
-    store, ref = out / "records.jsonl", REFERENCE / "records.jsonl"
     workers = min(
         2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     )
-    cmd = (
-        f"python -m bench.sweep --model bert-base --baselines {','.join(DEFAULT_BASELINES)} --runtimes onnxruntime "
-        f"--threads 1 --seq-len 128 --min-time {min_time_s:g} --processes {DEFAULT_PROCESSES} "
-        f"--export-workers {workers} --results {store.as_posix()}"
+    return [
+        "--model",
+        "bert-base",
+        "--baselines",
+        ",".join(DEFAULT_BASELINES),
+        "--runtimes",
+        "onnxruntime",
+        "--threads",
+        "1",
+        "--seq-len",
+        "128",
+        "--min-time",
+        f"{min_time_s:g}",
+        "--processes",
+        str(DEFAULT_PROCESSES),
+        "--export-workers",
+        str(workers),
+        "--results",
+        (out / "records.jsonl").as_posix(),
+    ]
+
+
+def default_report(out: Path, sweep_command: str, fingerprint: str) -> ReportSpec:
+    """The default run's report: this machine's store beside the committed reference results, each labelled."""
+    store, ref = out / "records.jsonl", REFERENCE / "records.jsonl"
+    return ReportSpec(
+        [str(ref), str(store)] if ref.is_file() else [str(store)],
+        out,
+        ["sst2", "mnli-m"],
+        title="DynaBERT (BERT-base) vs TinyBERT and "
+        "DistilBERT, measured on this machine beside the reference machine: cited accuracy, "
+        "measured efficiency",
+        reference=[str(ref)] if ref.is_file() else [],
+        this_machine=fingerprint,
+        commands=[
+            "python -m bench.pareto",
+            f"# which runs: {sweep_command}",
+            f"# and reports it beside the committed reference results: {ref.as_posix()}",
+        ],
     )
-    fingerprint = machine_fields()["machine_fingerprint"]
+
+
+def default_run(out: Path, min_time_s: float) -> Path:
+    """`python -m bench.pareto` with no inputs: sweep the default grid on this machine (cells already measured here
+    are skipped), then report it; the two stages meet only through the store."""
+    argv = default_sweep_argv(out, min_time_s)
+    command = "python -m bench.sweep " + shlex.join(argv)
+    fingerprint = this_machine().fingerprint
     print(
-        f"measuring on this machine [{fingerprint}] (cells it already measured are skipped): {cmd}"
+        f"measuring on this machine [{fingerprint}] (cells it already measured are skipped): {command}"
     )
-    run_sweep(
-        SweepConfig(
-            models=["bert-base"],
-            baselines=DEFAULT_BASELINES,
-            runtimes=("onnxruntime",),
-            threads=(1,),
-            seq_len=128,
-            results=str(store),
-            min_time_s=min_time_s,
-            processes=DEFAULT_PROCESSES,
-            export_workers=workers,
-        )
-    )
-    inputs = [str(ref), str(store)] if ref.is_file() else [str(store)]
-    return build(
-        ReportSpec(
-            inputs,
-            out,
-            ["sst2", "mnli-m"],
-            title="DynaBERT (BERT-base) vs TinyBERT and "
-            "DistilBERT, measured on this machine beside the reference machine: cited accuracy, "
-            "measured efficiency",
-            reference=[str(ref)] if ref.is_file() else [],
-            this_machine=fingerprint,
-            commands=[
-                "python -m bench.pareto",
-                f"# which runs: {cmd}",
-                f"# and reports it beside the committed reference results: {ref.as_posix()}",
-            ],
-        )
-    )
+    run_sweep(config_from_argv(argv))
+    return build(default_report(out, command, fingerprint))
 
 
 def is_reference(path: str) -> bool:
@@ -110,8 +123,6 @@ def candidates(
     """Every measured cell of one condition (bench.conditions; `wanted` maps its fields to the values asked
     for, None = any) with its accuracy (measured first, else cited). ValueError when the inputs, so filtered,
     still mix conditions (naming each and the flag that chooses) or hold none."""
-    from bench.sweep import machine_fields
-
     recs = load_records(inputs)
     eff = efficiency(recs, checkpoint)
     if eff.empty:
@@ -120,7 +131,7 @@ def candidates(
     if eff.empty:
         asked = ", ".join(f"{k} {v}" for k, v in wanted.items() if v is not None)
         raise ValueError(f"no latency records for {asked} in the inputs")
-    here = machine_fields()["machine_fingerprint"]
+    here = this_machine().fingerprint
     if (
         eff.machine_id == here
     ).any():  # latencies of one machine only: this one's where it has measured
@@ -350,8 +361,8 @@ def main(argv: list[str] | None = None) -> int:
                 KeyboardInterrupt
             ):  # Ctrl-C: one line, the shell's status 130; every timed record is kept
                 print(
-                    f"\ninterrupted: the sub-networks timed so far are kept in {opts.results[0]!r}; run the same "
-                    "command again to search again",
+                    "\ninterrupted: the sub-networks timed so far are kept in "
+                    f"{str(own_store(opts.out))!r}; run the same command again to search again",
                     file=sys.stderr,
                 )
                 return 130
@@ -372,8 +383,6 @@ def main(argv: list[str] | None = None) -> int:
                     "repository unasked (e.g. --out /tmp/my-report)"
                 )
             out = Path(opts.out)
-            from bench.sweep import machine_fields
-
             index = build(
                 ReportSpec(
                     opts.results,
@@ -392,7 +401,7 @@ def main(argv: list[str] | None = None) -> int:
                             ]
                         )
                     ],
-                    this_machine=machine_fields()["machine_fingerprint"],
+                    this_machine=this_machine().fingerprint,
                     reference=[r for r in opts.results if is_reference(r)],
                 )
             )

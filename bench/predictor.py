@@ -23,13 +23,16 @@ import json
 import random
 import sys
 from dataclasses import dataclass, field
+from itertools import product
 
 import numpy as np
 
 import argfields
+import records
 from argfields import option
 from bench.workload import condition
-from dynabert import records
+from dynabert.config import check_mults, parse_mults
+from dynabert.subnet import LayerwiseSpec, write_subnets
 
 MODELS = ("flops", "linear", "lookup")
 
@@ -461,10 +464,6 @@ def sample(size, n: int, seed: int, widths: tuple[float, ...]) -> list:
 
 def all_specs(space) -> list:
     """Every sub-network of a bench.search.Space (space_size of them), in a fixed order."""
-    from itertools import product
-
-    from dynabert.subnet import LayerwiseSpec
-
     layers = product(space.layer_options(), repeat=space.num_layers)
     return [
         LayerwiseSpec(tuple(h for h, _ in ls), tuple(f for _, f in ls))
@@ -476,8 +475,6 @@ def all_specs(space) -> list:
 def cmd_sample(opts: SampleOptions) -> int:
     from bench.artifacts import model_size
     from bench.search import space_for, space_size
-    from dynabert.config import check_mults, parse_mults
-    from dynabert.subnet import write_subnets
 
     if opts.n < 1:
         raise ValueError(f"--n must be a whole number >= 1 (sub-networks to draw), got {opts.n}")
@@ -509,12 +506,12 @@ def cmd_sample(opts: SampleOptions) -> int:
 
 
 def cmd_fit(opts: FitOptions) -> int:
-    from bench.cells import machine_fields
+    from records.machine import this_machine
 
     if opts.json:
         records.check_not_a_store(opts.json, "--json", tuple(opts.results))
     recs = [r for path in opts.results for r in records.read(path)]
-    here = machine_fields()["machine_fingerprint"]
+    here = this_machine().fingerprint
     pts = points(
         recs,
         opts.device,

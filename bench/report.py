@@ -5,6 +5,7 @@ Must not measure anything: it reads records (and the cited table) only.
 
 from __future__ import annotations
 
+import shlex
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +28,10 @@ from bench.frame import (
     repeat_note,
 )
 from bench.page import to_html
-from dynabert.records import portable_path  # noqa: F401  (also imported from here by search_run and recipes)
+from dynabert.config import ARCHITECTURES, SubnetSpec
+from dynabert.flops import cost
+from dynabert.subnet import is_grid_id, parse_subnet
+from records import portable_path  # noqa: F401  (also imported from here by search_run and recipes)
 
 
 @dataclass
@@ -58,8 +62,6 @@ def portable_command(argv: list[str], root: Path | None = None) -> str:
     """A command line as it can be pasted from the repository root: shell-quoted, paths under `root` (default the
     working directory) made relative, a virtual environment's python shown as plain `python`, and the user's home
     shown as ~ (committed reports hold no absolute paths of the machine that made them)."""
-    import shlex
-
     out = []
     for i, arg in enumerate(argv):
         if i == 0 and Path(arg).name.startswith("python"):
@@ -78,9 +80,6 @@ def _fmt(v) -> str:
 
 def with_costs(acc: pd.DataFrame, seq_len: int) -> pd.DataFrame:
     """Fill params/FLOPs of accuracy rows from the architecture (cited rows carry none)."""
-    from dynabert.config import ARCHITECTURES, SubnetSpec
-    from dynabert.flops import cost
-    from dynabert.subnet import parse_subnet
 
     acc = acc.copy()
     for col in ("params", "flops", "width_mult", "depth_mult"):
@@ -103,8 +102,6 @@ def with_costs(acc: pd.DataFrame, seq_len: int) -> pd.DataFrame:
 def table1(acc: pd.DataFrame) -> pd.DataFrame:
     """Width x depth accuracy table of the DynaBERT grid rows (the paper's Table 1 layout). Rows are chosen by their
     subnet_id: a per-layer row's width_mult/depth_mult summary can equal a grid point's and must not fill its cell."""
-    from dynabert.subnet import is_grid_id
-
     dyn = acc[(acc.family == "dynabert") & acc.subnet_id.map(is_grid_id)]
     return (
         dyn.pivot_table(index="width_mult", columns="depth_mult", values="accuracy", aggfunc="last")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from math import comb
 
 from dynabert.config import BertSize
 from dynabert.subnet import LayerwiseSpec
@@ -56,8 +57,6 @@ def space_for(size: BertSize, widths: tuple[float, ...]) -> Space:
 
 def space_size(space: Space) -> int:
     """Distinct sub-networks in `space`: per-layer choices over the layers, less those keeping < min_layers layers."""
-    from math import comb
-
     kept_options = len(space.heads) * len(space.ffn)
     return sum(
         comb(space.num_layers, k)

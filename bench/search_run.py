@@ -9,9 +9,10 @@
 3. For each latency budget, bench/search.py searches per-layer sub-networks by accuracy on a fixed dev subset
    (the dynamic model) among those predicted to fit (budget x (1 - margin)); the grid seeds the population.
 4. The best few, and the grid, are scored on the full dev set (accuracy records) and timed for real *in one sweep*
-   (bench.sweep, re-measured whatever the store holds: compared cells share a sitting; records appended to the first
-   --results store). The answer per budget is the most accurate sub-network whose *measured* latency (and peak RSS)
-   fits, beside the best grid sub-network of the same sweep under the same budget.
+   (bench.sweep with resume off, re-measured whatever is stored: compared cells share a sitting). Everything the
+   search measures is appended to its own store, --out/search-records.jsonl; the --results inputs are only read.
+   The answer per budget is the most accurate sub-network whose *measured* latency (and peak RSS) fits, beside the
+   best grid sub-network of the same sweep under the same budget.
 5. Budgets where no candidate fits once measured are searched again (up to --rounds in all) with the predictor
    recalibrated on everything that sweep timed, and re-timed with the grid in a new sweep.
 """
@@ -26,20 +27,22 @@ import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import records
 from argfields import option
 from bench import predictor as pred
 from bench.search import Scorer, SearchConfig, search, space_for
 from devices.request import RunRequest
-from dynabert import records
 from dynabert.config import SubnetSpec, check_grid, parse_mults
+from dynabert.flops import cost
 from dynabert.options import TaskOptions
 from dynabert.subnet import canonical, layerwise
+from records.provenance import this_run
+
+OWN_STORE = "search-records.jsonl"  # the search's own results store, in its --out folder
 
 
 def fitted_predictors(recs, opts: SearchOptions, size, machine: str):
     """(latency predictor, its CV errors, n points, memory predictor or None) from this machine's records."""
-    from dynabert.flops import cost
-
     total = cost(size, SubnetSpec()).params_total
     pts = pred.points(
         recs, opts.device, opts.runtime, opts.threads, opts.seq_len, total, machine, here=machine
@@ -76,8 +79,6 @@ def fitted_predictors(recs, opts: SearchOptions, size, machine: str):
 
 
 def predicted(model: pred.Predictor, spec, size, seq_len: int) -> float:
-    from dynabert.flops import cost
-
     c = cost(size, spec, seq_len)
     return model.predict_one(
         tuple(zip(c.layer_heads, c.layer_ffn)), c.flops_with_attention, c.params_active
@@ -94,14 +95,17 @@ def subset_accuracy(ev, n: int, seed: int, batch_size: int):
     return lambda spec: next(iter(score(sub, spec, batch_size)[0].values()))
 
 
-def full_accuracy(ev, specs, store: Path, sha: str, opts: SearchOptions) -> dict[str, float]:
-    """{subnet_id: first metric on the full dev split at --seq-len (encode truncates to it)}; read from the store
-    when there, else scored and appended."""
+def full_accuracy(
+    ev, specs, known: list, store: Path, sha: str, opts: SearchOptions
+) -> dict[str, float]:
+    """{subnet_id: first metric on the full dev split at --seq-len (encode truncates to it)}; taken from the `known`
+    records (the inputs) or the search's own store when there, else scored and appended to the search's store."""
     from dynabert.evaluate import accuracy_record, score
 
+    own = records.read(store) if store.is_file() else []
     have = {
         r.subnet_id: r.metric_value
-        for r in (records.read(store) if store.is_file() else [])
+        for r in [*known, *own]
         if r.kind == "accuracy"
         and r.checkpoint_sha == sha
         and r.task == ev.task_key
@@ -111,7 +115,7 @@ def full_accuracy(ev, specs, store: Path, sha: str, opts: SearchOptions) -> dict
         and r.family == "dynabert"
         and r.metric_value is not None
     }
-    prov = records.provenance()
+    prov = this_run()
     for spec in specs:
         if spec.subnet_id not in have:
             metrics, reason = score(ev, spec, opts.batch_size)
@@ -127,14 +131,12 @@ def measure_now(
     ev, specs, store: Path, sha: str, opts: SearchOptions, label: str
 ) -> dict[str, records.Record]:
     """Latency records of `specs` timed now, in one sweep of interleaved fresh processes, whatever the store already
-    holds: cells compared with each other, or used to calibrate, must share a sitting of the machine. Every record
-    is appended to `store` as it finishes (nothing timed is lost); returns this sweep's ok records by subnet id."""
-    import datetime
-
+    holds (resume off): cells compared with each other, or used to calibrate, must share a sitting of the machine.
+    Every record is appended to the search's own `store` as it finishes (nothing timed is lost); returns this
+    sweep's ok records by subnet id."""
     from bench.sweep import SweepConfig, run_sweep
 
     print(f"{label}: timing {len(specs)} sub-network(s) now, in one sweep", file=sys.stderr)
-    since = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     fresh = run_sweep(
         SweepConfig(
             models=[str(ev.model_dir)],
@@ -148,7 +150,7 @@ def measure_now(
             min_time_s=opts.min_time,
             depths=parse_mults(opts.depths, "depths"),  # ids canonical as the search's
             processes=opts.processes,
-            done_since_utc=since,
+            resume=False,
             cache=Path(opts.cache_dir) if opts.cache_dir else None,
         )
     )
@@ -372,12 +374,12 @@ def load_range(measured: dict) -> list[float] | None:
 
 def run(opts: SearchOptions, argv: tuple[str, ...] = ("search",)) -> dict:
     """The whole search (module docstring); returns the summary written to --out/search.json."""
-    from bench.sweep import machine_fields
     from dynabert.evaluate import prepare, weights_sha
+    from records.machine import this_machine
 
     ev = prepare(opts, opts.seq_len, "--seq-len")
-    size, sha, store = ev.dyna.full_size, weights_sha(ev.dyna.hf), Path(opts.results[0])
-    machine = machine_fields()["machine_fingerprint"]
+    size, sha, store = ev.dyna.full_size, weights_sha(ev.dyna.hf), own_store(opts.out)
+    machine = this_machine().fingerprint
     recs = [
         r for path in opts.results if Path(path).is_file() for r in records.read(path)
     ]  # check_results: read
@@ -423,7 +425,7 @@ def run(opts: SearchOptions, argv: tuple[str, ...] = ("search",)) -> dict:
             break
         timed = rnd
         specs = grid + [s for i, s in finals.items() if i not in grid_ids]
-        acc = full_accuracy(ev, specs, store, sha, opts)
+        acc = full_accuracy(ev, specs, recs, store, sha, opts)
         measured = measure_now(
             ev, specs, store, sha, opts, f"round {rnd}: the grid and every budget's candidates"
         )
@@ -482,17 +484,24 @@ def say_calibration(cal, on: str) -> None:
     )
 
 
-def check_results(paths: list[str]) -> None:
-    """Before any model or data loads: the predictor's records must exist. Only the first --results (which receives
-    the new records) may be missing, and then only beside others; ValueError names the file and the fix."""
-    if not Path(paths[0]).is_dir():
-        records.check_writable(
-            paths[0], "--results"
-        )  # it receives every timed record: refused now, not at the end
-    for i, path in enumerate(paths):
-        if Path(path).is_file() or i == 0 and len(paths) > 1 and not Path(path).is_dir():
-            continue  # a first store beside others is created with the new records
-        if Path(path).is_dir() or i > 0:
+def own_store(out: str | Path) -> Path:
+    """The search's own results store, in its --out folder: every record it measures (accuracy and latency) is
+    appended there; its --results inputs are only read."""
+    return Path(out) / OWN_STORE
+
+
+def check_results(paths: list[str], out: str) -> None:
+    """Before any model or data loads: the predictor's records must exist, and none of them may be the search's own
+    store (which it appends to). ValueError names the file and the fix."""
+    for path in paths:
+        if Path(path).resolve() == own_store(out).resolve():
+            raise ValueError(
+                f"--results {path!r} is the search's own store ({OWN_STORE} in --out), which it appends to; "
+                "the inputs are only read: copy its records to another file to fit on them, or choose another --out"
+            )
+        if Path(path).is_file():
+            continue
+        if Path(path).is_dir():
             records.check_readable(path, "--results")
         raise ValueError(
             f"--results {path!r} does not exist: the search fits its latency predictor on measured "
@@ -547,6 +556,7 @@ def check_out(path: str) -> None:
                 f"{name}; remove it or choose another --out"
             )
     records.check_writable(out / "search.json", "--out")
+    records.check_writable(out / OWN_STORE, "--out")
 
 
 def check_outputs_are_not_stores(out: str, results: list[str]) -> None:
@@ -561,7 +571,7 @@ def cmd_search(opts: SearchOptions, argv: tuple[str, ...] = ("search",)) -> int:
     parse_budgets(opts.max_latency_ms)  # the budgets' own message first
     check_search_flags(opts)
     check_out(opts.out)
-    check_results(opts.results)
+    check_results(opts.results, opts.out)
     check_outputs_are_not_stores(opts.out, opts.results)
     summary = run(opts, argv)
     also = f" and peak RSS <= {opts.max_memory_mb:g} MB" if opts.max_memory_mb is not None else ""
@@ -623,8 +633,8 @@ class SearchOptions(TaskOptions):
     the answers are timed."""
 
     results: list[str] = option(
-        help="latency records to fit the predictor (repeatable); the first also receives the new "
-        "accuracy and latency records",
+        help="latency records to fit the predictor (repeatable; only read: the search appends what it "
+        f"measures to its own store, --out/{OWN_STORE})",
         group="output",
     )
     max_latency_ms: str = option(
@@ -694,7 +704,11 @@ class SearchOptions(TaskOptions):
     cache_dir: str | None = option(
         None, help="artifact cache (default ~/.cache/dynabert-edge/artifacts)", group=TIMING
     )
-    out: str = option("search", help="folder for search.json and subnets.json", group="output")
+    out: str = option(
+        "search",
+        help=f"folder for search.json, subnets.json and the search's own store {OWN_STORE}",
+        group="output",
+    )
 
     @property
     def budgets(self) -> list[float]:

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import os
 import statistics
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from devices.inputs import read_input_spec
 from devices.runner import load, make_inputs, pinned_cpus
 
 MODES = ("default", "artifact")
@@ -63,8 +65,6 @@ def fused_op_counts(
 ) -> dict:
     """How many nodes of each of `ops` the graph has after onnxruntime's optimizer, as the session `mode` opens
     it (the optimized graph is written to a temporary file and counted)."""
-    import tempfile
-
     import onnx
     import onnxruntime as ort
 
@@ -103,8 +103,6 @@ def measure_interleaved(
     Each cell keeps its logits in `output`. Pins this process to its last `threads` CPUs when `pin` (as the
     runner).
     """
-    from devices.inputs import read_input_spec
-
     if pin and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, set(pinned_cpus(threads)))
     runs, outs = [], {}

@@ -6,6 +6,8 @@ std is the sample standard deviation (n-1); CV = std / mean. Nothing is rounded 
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 
@@ -31,8 +33,6 @@ def summarize(samples_ms: list[float]) -> dict[str, float]:
 
 def sgemm_peak_gflops(threads: int = 1, n: int = 2048, seconds: float = 2.0) -> float:
     """Best achieved GFLOP/s of an n x n fp32 matrix product in torch at `threads` (2 n^3 FLOPs per product)."""
-    import time
-
     import torch
 
     previous = torch.get_num_threads()

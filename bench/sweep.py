@@ -12,39 +12,47 @@ import argparse
 import os
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import argfields
+import records
 from argfields import option
 from bench.artifacts import LoadedModel, artifact_for, load
 from bench.cells import (
+    DEFAULT_RUNTIMES,
+    KEY_FIELDS,
     RUNTIMES,
     Cell,
     Ready,
-    base_fields,
-    export_fields,
+    base_for,
+    cell_key,
     finish,
-    machine_fields,
     model_grid,
     other_machine_diff,
     skip_reason,
     stamped,
+    with_artifact,
 )
+from bench.export_pool import export_cells
 from bench.frame import print_summaries
 from bench.queries import (
     STATIC_RUNTIMES,
     WorkloadConfig,
     build_workload,
+    query_fields,
     refused_early,
     shapes_of,
 )
 from bench.workload import Workload, parse_ints
+from devices import profiles
+from devices.local import cpu_info
 from devices.request import RunRequest, RunResult
-from dynabert import records
 from dynabert.config import DEFAULT_DEPTHS, DEFAULT_WIDTHS, SubnetSpec, parse_mults
+from dynabert.flops import cost
 from dynabert.limits import check_seq_len
 from dynabert.subnet import read_subnets
+from records.provenance import this_run
 
 BASELINES = ("tinybert-4l-312d", "tinybert-6l-768d", "distilbert-6l-768d", "bert-base")
 
@@ -53,7 +61,7 @@ BASELINES = ("tinybert-4l-312d", "tinybert-6l-768d", "distilbert-6l-768d", "bert
 class SweepConfig:
     models: list[str]
     results: str
-    runtimes: tuple[str, ...] = tuple(RUNTIMES)
+    runtimes: tuple[str, ...] = DEFAULT_RUNTIMES
     threads: tuple[int, ...] = (1,)
     seq_len: int = 128
     batch: int = 1
@@ -77,9 +85,7 @@ class SweepConfig:
     export_only: bool = (
         False  # export and check every pending cell's artifact, measure nothing (fill the cache)
     )
-    done_since_utc: str | None = (
-        None  # only cells measured after this UTC time count as done (a sitting's own)
-    )
+    resume: bool = True  # skip cells the store already holds (an ok record, this machine); False: measure all now
     workload: WorkloadConfig = field(
         default_factory=WorkloadConfig
     )  # the traffic timed (bench/queries.py)
@@ -103,43 +109,33 @@ def prepare_cell(
     model: LoadedModel,
     cell: Cell,
     target,
-    prov: dict,
-    env: dict,
+    key: records.Key,
+    prov: records.Provenance,
     workload: Workload | None = None,
 ):
     """The cell's Ready (artifact exported and checked, request planned by its target), or its skipped/error
     record: a runtime its device profile does not list, a runtime not installed here, a query longer than a static
     artifact, a failed export (of any bucket)."""
-    from dynabert.flops import cost
-
     fmt, runner_runtime, precision = RUNTIMES[cell.runtime]
-    batch = cell.batch or cfg.batch
-    base = base_fields(
-        cost(model.full_size(), cell.spec, cfg.seq_len),
-        cell,
-        model.name,
-        model.sha,
-        batch,
-        cfg.seq_len,
-        cfg.task,
-        prov,
-        env,
-    )
-    base["workload"] = "synthetic"
-    if workload is not None:
-        from bench.queries import query_fields
-
-        base.update(query_fields(workload, cfg.workload, cell.runtime, cfg.seq_len))
+    batch = key.batch_size
+    base = base_for(cost(model.full_size(), cell.spec, cfg.seq_len), cell, key, prov)
+    if (
+        workload is not None
+    ):  # the query set's measurement-side fields (its Key fields are in `key`)
+        extra = query_fields(workload, cfg.workload, cell.runtime, cfg.seq_len)
+        base = replace(
+            base, known={**base.known, **{k: v for k, v in extra.items() if k not in KEY_FIELDS}}
+        )
     why = skip_reason(cell, target) or refused_early(cell, cfg.workload, cfg.seq_len, workload)
     if why:
-        return records.Record(**base, status="skipped", error=why)
+        return base.record({"status": "skipped", "error": why})
     try:
         path, meta, buckets = cell_artifacts(cfg, model, cell, fmt, batch, workload)
     except Exception as err:  # an export failure is a failed cell, recorded
-        return records.Record(
-            **base, status="error", error=f"export failed: {type(err).__name__}: {err}"
+        return base.record(
+            {"status": "error", "error": f"export failed: {type(err).__name__}: {err}"}
         )
-    base = export_fields(base, meta)
+    base = with_artifact(base, meta)
     if isinstance(base, records.Record):
         return base
     return Ready(
@@ -223,43 +219,21 @@ def plan_cells(cfg: SweepConfig) -> list[Cell]:
     return cells
 
 
-def cell_done_key(cfg: SweepConfig, model: LoadedModel, cell: Cell, workload, fingerprint) -> tuple:
-    """The store key the cell's record will have (records.cell_key), so a finished cell is not timed again and
-    a changed query set (another hash) is."""
-    shapes, buckets = shapes_of(cell.runtime, cfg.workload, cfg.seq_len) if workload else (None, ())
-    return records.cell_key(
-        "latency",
-        model.name,
-        model.sha,
-        cell.spec.subnet_id,
-        cfg.task,
-        None,
-        cell.device,
-        cell.runtime,
-        cell.threads,
-        cell.batch or cfg.batch,
-        cfg.seq_len,
-        fingerprint,
-        workload.key if workload else "synthetic",
-        cfg.workload.scenario if workload else None,
-        shapes,
-        list(buckets) or None,
-    )
-
-
-def prepare_pending(cfg: SweepConfig, targets: dict) -> list[tuple[Cell, Ready | records.Record]]:
+def prepare_pending(
+    cfg: SweepConfig, targets: dict, store: records.Store
+) -> list[tuple[Cell, Ready | records.Record]]:
     """Every cell not yet in the store, exported (by cfg.export_workers processes, then checked here) and planned,
     one model in memory at a time, then the written files flushed: no export (torch threads, hundreds of MB
     written) runs beside a timed process. A model whose cells are all done is not built (bench.artifacts.load)."""
     from tqdm.auto import tqdm
 
-    from bench.export_pool import export_cells
-    from devices.local import cpu_info
+    from records.machine import this_machine
 
-    done = records.done_keys(cfg.results, cfg.done_since_utc)
-    prov, env = {**records.provenance(), **machine_fields()}, cpu_info()
-    prov.pop("cpu_model")
-    prov["cpu_model"] = env.pop("cpu_model")
+    machine = this_machine()  # the machine's identity, read once for the whole sweep
+    state = {
+        k: v for k, v in cpu_info(machine).items() if k != "cpu_model"
+    }  # cpu_model: in the provenance
+    prov = this_run(machine, env=state)
     loaded: dict[str, LoadedModel] = {}
     workloads: dict[str, Workload | None] = {}
     todo = []
@@ -278,13 +252,26 @@ def prepare_pending(cfg: SweepConfig, targets: dict) -> list[tuple[Cell, Ready |
         ):  # built (and checked) before anything is exported or timed
             workloads[cell.model_id] = build_workload(cfg.workload, cell.model_id, model.limits())
         workload = workloads[cell.model_id]
-        if cell_done_key(cfg, model, cell, workload, prov["machine_fingerprint"]) not in done:
+        fields_of_set = (
+            query_fields(workload, cfg.workload, cell.runtime, cfg.seq_len) if workload else None
+        )
+        key = cell_key(
+            cell,
+            model.name,
+            model.sha,
+            cell.batch or cfg.batch,
+            cfg.seq_len,
+            cfg.task,
+            machine.fingerprint,
+            fields_of_set,
+        )
+        if not store.done(key):
             check_seq_len(model.limits(), cfg.seq_len, "--seq-len", cell.model_id)
-            todo.append((cell, model))
+            todo.append((cell, model, key))
     export_cells(
         [
             (c, m)
-            for c, m in todo
+            for c, m, _ in todo
             if not skip_reason(c, targets[c.device])
             and not refused_early(c, cfg.workload, cfg.seq_len, workloads[c.model_id])
         ],
@@ -293,14 +280,16 @@ def prepare_pending(cfg: SweepConfig, targets: dict) -> list[tuple[Cell, Ready |
         cfg.export_workers,
     )
     pending = []
-    for i, (cell, model) in enumerate(tqdm(todo, desc="export", unit="cell", disable=not todo)):
+    for i, (cell, model, key) in enumerate(
+        tqdm(todo, desc="export", unit="cell", disable=not todo)
+    ):
         if i and todo[i - 1][1] is not model:
             todo[i - 1][1].release()
         pending.append(
             (
                 cell,
                 prepare_cell(
-                    cfg, model, cell, targets[cell.device], prov, env, workloads[cell.model_id]
+                    cfg, model, cell, targets[cell.device], key, prov, workloads[cell.model_id]
                 ),
             )
         )
@@ -317,12 +306,12 @@ def run_sweep(cfg: SweepConfig) -> list[records.Record]:
     """
     from tqdm.auto import tqdm
 
-    from devices import profiles
     from devices.targets import target_for
 
     records.check_writable(cfg.results)  # before any work: not after the measurements it would lose
     targets = {d: target_for(profiles.get(d)) for d in cfg.devices}
-    pending = prepare_pending(cfg, targets)
+    store = records.Store.open(cfg.results) if cfg.resume else records.Store(Path(cfg.results))
+    pending = prepare_pending(cfg, targets, store)
     if cfg.export_only:  # returns the cells whose export or numerics check failed (not written: a timing run retries)
         failed = [r for _, r in pending if isinstance(r, records.Record)]
         print(
@@ -353,7 +342,7 @@ def run_sweep(cfg: SweepConfig) -> list[records.Record]:
                 rounds[i] = len(results[i])  # done (all rounds, or a failed process)
                 ready = finish(ready, results[i], other_machine_diff(ready.request, results[i][-1]))
             written.append(stamped(ready))
-            records.append(cfg.results, written[-1])
+            store.append(written[-1])
     bar.close()
     return written
 
@@ -378,7 +367,7 @@ class SweepOptions:
     )
     runtimes: str = option(
         ",".join(SweepConfig.runtimes),
-        help=f"comma-separated: {', '.join(RUNTIMES)}",
+        help=f"comma-separated, of {', '.join(RUNTIMES)} (default: the first five)",
         group=MEASURE,
     )
     threads: str = option(
@@ -541,6 +530,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--threads 1 --results results.jsonl",
         SweepOptions,
     )
+
+
+def config_from_argv(argv: list[str]) -> SweepConfig:
+    """The SweepConfig of a `python -m bench.sweep` command line (without the program): a command declared once as
+    its arguments both runs and is printed (bench.pareto's default run)."""
+    opts, _ = argfields.parse(build_parser(), argv)
+    return opts.config()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,9 +1,10 @@
 """Latency of every sub-network x runtime, measured by pytest-benchmark in this process.
 
-extra_info carries the same fields as a results-store record (bench/collect.py maps them across), plus
-p90/p99 from the raw rounds. With `--benchmark-disable` every cell runs once as a smoke test (export, numerics
-check, one inference); `--benchmark-skip` skips them. The sweep (python -m bench.sweep) measures the same cells in
-fresh processes and adds memory; this suite is the pytest-benchmark view of the same numbers.
+extra_info carries a results-store record's key and measurement, built and checked by the sweep's constructors
+(bench.cells: cell_key, base_for, with_artifact); bench/collect.py adds the run's provenance (machine_info).
+With `--benchmark-disable` every cell runs once as a smoke test (export, numerics check, one inference);
+`--benchmark-skip` skips them. The sweep (python -m bench.sweep) measures the same cells in fresh processes and
+adds memory; this suite is the pytest-benchmark view of the same numbers.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numpy as np
 import pytest
 
 from bench.artifacts import torch_artifact
-from bench.cells import RUNTIMES
+from bench.cells import RUNTIMES, Cell, base_for, cell_key, with_artifact
 from bench.early_stopping import early_stopping
 from bench.export import ensure_artifact
 from bench.stats import summarize
@@ -22,6 +23,7 @@ from devices.inputs import read_input_spec
 from devices.local import available
 from devices.runner import load, make_inputs, padded_inputs
 from dynabert.flops import cost
+from records import Provenance
 
 pytestmark = pytest.mark.slow  # the measurement suite: exports and times every cell
 
@@ -101,40 +103,26 @@ def test_latency(benchmark, bench_cell, bench_settings, loaded_models, tmp_path_
         benchmark.disabled
     ):  # --benchmark-disable (or the plugin disabled itself): one run, a smoke test, no stats
         return
-    c = cost(model.dyna.full_size, spec, seq)
     stats_ms = [t * 1e3 for t in benchmark.stats.stats.data]
     stats = summarize(stats_ms)
+    stats.pop("latency_ms_min")
+    cell = Cell(model_name, family, spec, runtime, threads)
+    key = cell_key(cell, model_name, model.sha, 1, seq, None, None)
+    base = with_artifact(
+        base_for(cost(model.dyna.full_size, spec, seq), cell, key, Provenance()), meta
+    )
+    rec = base.record(stats)  # the sweep's constructors: the same fields, checked the same way
     benchmark.group = f"{model_name} seq{seq} t{threads}"
     benchmark.extra_info.update(
-        kind="latency",
-        model_id=model_name,
-        checkpoint_sha=model.sha,
-        subnet_id=spec.subnet_id,
-        width_mult=spec.width_mult,
-        depth_mult=spec.depth_mult,
-        n_layers=c.n_layers,
-        n_heads=c.n_heads,
-        ffn_dim=c.ffn_dim,
-        family=family,
-        format=fmt.split("-")[0],
-        precision=precision,
-        artifact_bytes=meta["bytes"],
-        export_max_abs_err=meta["max_abs_err"],
-        export_ok=meta["ok"],
-        device="local-cpu",
-        runtime=runtime,
-        threads=threads,
-        batch_size=1,
-        seq_len=seq,
-        params=c.params_active,
-        params_total=c.params_total,
-        flops=c.flops_dense,
-        flops_with_attention=c.flops_with_attention,
-        flops_source="analytic",
+        {
+            k: v
+            for k, v in {**rec.key.to_dict(), **rec.measurement.to_dict()}.items()
+            if v is not None
+        },
         runtime_version=version,
         session_options=extras.get("session_options"),
-        measured_in="pytest process (pytest-benchmark pedantic, 5 warm-up, one round per query, 20 at least)",
-        **stats,
+        measured_in="pytest process (pytest-benchmark pedantic, 5 warm-up, one round per query, "
+        "20 at least)",
     )
     if workload is not None:
         benchmark.extra_info.update(

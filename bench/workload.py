@@ -125,7 +125,7 @@ def read_lengths(path: str | Path, truncation_len: int) -> list[int]:
     """Query lengths (tokens) from a text file: integers separated by whitespace or commas, '#' starts a comment.
     ValueError naming the file, the line and the fix for a non-integer, a length < 2 ([CLS] and [SEP] at least)
     or one over `truncation_len` (the model's positions)."""
-    from dynabert import records
+    import records
 
     path = records.check_readable(path, "lengths file")
     out = []
@@ -157,8 +157,8 @@ def lengths_workload(
     synthetic inputs are (devices/runner.py token_id_range, [CLS] first), token types 0."""
     import numpy as np
 
+    import records
     from devices.runner import token_id_range
-    from dynabert import records
 
     lengths = read_lengths(path, truncation_len)
     rng = np.random.default_rng(seed)

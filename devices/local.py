@@ -1,20 +1,20 @@
 """The local machine: which runtimes are installed, the CPU's identity and frequency state, and its target (a
 fresh runner process per request).
 
-Must not import dynabert or bench.
+Must not import dynabert or bench (the leaf package records is fine).
 """
 
 from __future__ import annotations
 
 import importlib.util
 import os
-import platform
 import subprocess
 import sys
 from pathlib import Path
 
 from devices.optional import install_hint
 from devices.request import RunRequest, RunResult, from_runner_output, refusal
+from records.machine import Machine
 
 RUNNER = Path(__file__).with_name("runner.py")
 RUNTIME_PACKAGES = {
@@ -41,22 +41,16 @@ def available(runtime: str) -> tuple[bool, str]:
     return True, ""
 
 
-def cpu_info() -> dict:
-    """CPU model, core count, governor and turbo state where readable (None where not)."""
+def cpu_info(machine: Machine) -> dict:
+    """The CPU of `machine` (its identity: records.machine, read once by the caller) with its frequency state read
+    here: governor and turbo where readable (None where not)."""
     info = {
-        "cpu_model": platform.processor() or None,
-        "logical_cpus": os.cpu_count(),
-        "machine": platform.machine(),
+        "cpu_model": machine.cpu_model,
+        "logical_cpus": machine.logical_cpus,
+        "machine": machine.arch,
         "governor": None,
         "turbo": None,
     }
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                info["cpu_model"] = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     gov = Path("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor")
     info["governor"] = gov.read_text().strip() if gov.is_file() else None
     no_turbo = Path("/sys/devices/system/cpu/intel_pstate/no_turbo")

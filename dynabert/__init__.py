@@ -1,7 +1,7 @@
 """DynaBERT: one BERT whose width and depth are chosen at run time, and its training (Hou et al., NeurIPS 2020).
 
-Knows nothing of devices or plots. The names below are imported on first use (PEP 562), so `import dynabert.records`
-(the results store, read by every report) does not pay for torch and transformers.
+Knows nothing of devices or plots. The names below are imported on first use (PEP 562), so `import dynabert.config`
+(what the reports and the fast commands read) does not pay for torch and transformers.
 """
 
 import sys

@@ -13,16 +13,22 @@ import sys
 from pathlib import Path
 
 import argfields
-from dynabert.config import SubnetSpec, check_grid, parse_mults
+from dynabert.config import (
+    SubnetSpec,
+    check_grid,
+    check_mults,
+    parse_mults,
+)
+from dynabert.flops import cost
+from dynabert.limits import check_seq_len, limits_of
 from dynabert.options import ExtractOptions, InfoOptions
+from dynabert.subnet import canonical, parse_subnet
 from dynabert.train_cli import add_train_commands
 
 
 def info_rows(
     model: str, seq_len: int, widths: tuple[float, ...], depths: tuple[float, ...]
 ) -> list[dict]:
-    from dynabert.flops import cost
-    from dynabert.limits import check_seq_len, limits_of
     from dynabert.presets import load_size
 
     size = load_size(model)
@@ -76,8 +82,6 @@ def extract_spec(opts: ExtractOptions, size, source: str):
     architecture, read before its weights) and resolved; a per-layer --subnet that is a grid point comes back as
     that grid point (subnet.canonical, as bench.export writes it). ValueError naming the flag when neither, both, or a
     value the model cannot take."""
-    from dynabert.config import check_mults
-    from dynabert.subnet import canonical, parse_subnet
 
     if opts.subnet is not None:
         if opts.width is not None or opts.depth is not None:

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import torch
 
-from dynabert import records
+import records
+from dynabert.label_names import order_by_name
 from dynabert.metrics import METRICS
 from dynabert.tabular import read_rows
 
@@ -344,8 +345,6 @@ def load_hub(task: TaskSpec) -> tuple[tuple[str, ...] | None, dict[str, Split]]:
 
 def hub_label_ids(ids: list[int], names: list[str] | None, task: TaskSpec) -> list[int]:
     """Hub class ids -> indices into task.labels, through the hub's ClassLabel names."""
-    from dynabert.labels import order_by_name
-
     if names is None:
         raise ValueError(
             f"the hub's {task.name} labels carry no names, so they cannot be matched to the task's "

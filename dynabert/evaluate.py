@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 
+import records
 from dynabert.config import SubnetSpec, check_grid, parse_mults
 from dynabert.data import (
     Split,
@@ -27,8 +28,12 @@ from dynabert.data import (
     load_split,
     task_dir,
 )
+from dynabert.flops import cost
+from dynabert.limits import check_seq_len, check_tokenizer, input_limits
 from dynabert.model import DynaBert
 from dynabert.options import EvaluateOptions, TaskOptions
+from dynabert.subnet import check_subnets, read_subnets, unique_specs
+from records.provenance import this_run
 
 
 @dataclass
@@ -91,8 +96,6 @@ def requested_specs(task: TaskOptions, size, source: str) -> list:
     grid; each checked against `size` (config.check_grid, subnet.check_subnets): ValueError names the flag or the
     file and item, the model and the fix."""
     if task.subnets:
-        from dynabert.subnet import check_subnets, read_subnets, unique_specs
-
         specs, dropped = unique_specs(
             check_subnets(read_subnets(task.subnets), size, task.subnets),
             size,
@@ -117,7 +120,6 @@ def prepare(opts: TaskOptions, seq_len: int, seq_flag: str, limit: int | None = 
     from transformers import AutoConfig
 
     from dynabert.labels import align_classifier, checkpoint_order, eval_labels
-    from dynabert.limits import check_seq_len, check_tokenizer, input_limits
     from dynabert.model import bert_size
     from dynabert.presets import check_model_dir, load_model, load_tokenizer
 
@@ -265,50 +267,34 @@ def accuracy_record(
     seq_len: int,
     family: str,
     sha: str,
-    prov: dict,
+    prov: records.Provenance,
     split: str | None = None,
-):
+) -> records.Record:
     """The accuracy record of one scored sub-network (a grid point or a per-layer spec) of `ev`'s checkpoint."""
-    from dynabert import records
-    from dynabert.flops import cost
-
-    c = cost(ev.dyna.full_size, spec, seq_len)
-    return records.Record(
+    key = records.Key(
         kind="accuracy",
-        subnet_id=spec.subnet_id,
-        width_mult=c.width_mult,
-        depth_mult=c.depth_mult,
-        subnet=c.subnet,
         model_id=str(ev.model_dir),
         checkpoint_sha=sha,
-        n_layers=c.n_layers,
-        n_heads=c.n_heads,
-        ffn_dim=c.ffn_dim,
+        subnet_id=spec.subnet_id,
         task=ev.task_key,
-        family=family,
-        params=c.params_active,
-        params_total=c.params_total,
-        flops=c.flops_dense,
-        flops_with_attention=c.flops_with_attention,
-        flops_source="analytic",
-        seq_len=seq_len,
         split=split or ev.split_label(),
+        seq_len=seq_len,
+    )
+    measured = records.Measurement(
+        **records.cost_fields(cost(ev.dyna.full_size, spec, seq_len)),
+        family=family,
         accuracy_source="measured",
         **metric_fields(metrics, reason),
-        **prov,
     )
+    return records.Record.of(key, measured, prov)
 
 
 def run_evaluate(opts: EvaluateOptions) -> int:
     """`dynabert evaluate`: one accuracy record per (width, depth), or per sub-network of --subnets -> the store."""
-    import sys
-
-    from dynabert import records
-
     if opts.results:
         records.check_writable(opts.results)  # before anything is loaded or scored
     ev = prepare(opts, opts.max_seq_len, "--max-seq-len")
-    sha, prov = weights_sha(ev.dyna.hf), records.provenance()
+    sha, prov = weights_sha(ev.dyna.hf), this_run()
     store = Path(opts.results) if opts.results else ev.model_dir / "accuracy.jsonl"
     records.check_writable(store)
     for spec in ev.specs:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from dynabert import records
+import records
 from dynabert.model import DynaBert
 from dynabert.pruned import PrunedBertConfig, PrunedBertForSequenceClassification
 from dynabert.slicing import hf_embedding_weights, hf_layer_weights, slice_layer

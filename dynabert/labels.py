@@ -10,59 +10,11 @@ output. Must not import bench or devices.
 
 from __future__ import annotations
 
-import re
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from dynabert.data import TaskSpec
-
-GENERIC = re.compile(r"label_?(\d+)")
-
-
-def norm(name: object) -> str:
-    """'Not-Entailment ' -> 'not_entailment': case, spaces and hyphens do not tell labels apart."""
-    return re.sub(r"[\s\-]+", "_", str(name).strip().lower())
-
-
-def _describe(labels: tuple[str, ...] | None, task_name: str) -> str:
-    return (
-        f"task {task_name} is a regression (1 output)"
-        if labels is None
-        else f"task {task_name} has {len(labels)} labels ({', '.join(labels)})"
-    )
-
-
-def order_by_name(
-    names: list[str], task: TaskSpec, source: str, labels: tuple[str, ...] | None = None
-) -> list[int]:
-    """For each of `source`'s label names, in its order, the index of the task label it names.
-
-    labels: the task's labels (default task.labels; a custom task's come from its training file).
-    Raises ValueError naming both label counts, or the name that matches none (or several) of the task's labels.
-    """
-    labels = task.labels if labels is None else labels
-    if labels is None or len(names) != len(labels):
-        raise ValueError(
-            f"{source} has {len(names)} labels ({', '.join(map(str, names))}) but "
-            f"{_describe(labels, task.name)}; use a checkpoint trained for this task"
-        )
-    aliases = task.label_names if len(task.label_names) == len(labels) else ((),) * len(labels)
-    known = [{norm(label), *map(norm, other)} for label, other in zip(labels, aliases)]
-    out = []
-    for name in names:
-        hits = [j for j, words in enumerate(known) if norm(name) in words]
-        if len(hits) != 1:
-            raise ValueError(
-                f"{source}: label {name!r} is none of task {task.name}'s labels "
-                f"({'; '.join('/'.join(sorted(w)) for w in known)}), so its outputs cannot be matched "
-                f"by name; use a checkpoint trained for this task"
-            )
-        out.append(hits[0])
-    if sorted(out) != list(range(len(labels))):
-        raise ValueError(f"{source}: labels {names} name the same task label twice")
-    return out
+from dynabert.data import TaskSpec, custom_labels, find_file, get_task, task_dir
+from dynabert.label_names import GENERIC, describe, norm, order_by_name
 
 
 def checkpoint_order(
@@ -72,7 +24,7 @@ def checkpoint_order(
     if labels is None:
         if config.num_labels != 1:
             raise ValueError(
-                f"{source} has {config.num_labels} labels but {_describe(None, task.name)}; use a "
+                f"{source} has {config.num_labels} labels but {describe(None, task.name)}; use a "
                 f"checkpoint trained for this regression task"
             )
         return None
@@ -80,7 +32,7 @@ def checkpoint_order(
     if config.num_labels != len(labels):
         raise ValueError(
             f"{source} has {config.num_labels} labels ({', '.join(map(str, names))}) but "
-            f"{_describe(labels, task.name)}; use a checkpoint trained for this task, or fine-tune "
+            f"{describe(labels, task.name)}; use a checkpoint trained for this task, or fine-tune "
             f"this one first (dynabert train --stage teacher --model CHECKPOINT gives it a fresh "
             f"{len(labels)}-label classifier)"
         )
@@ -117,8 +69,6 @@ def check_task_checkpoint(
     role: str,
 ) -> None:
     """check_checkpoint for a task given by its flags (a custom task's labels read from its training file)."""
-    from dynabert.data import custom_labels, find_file, get_task, task_dir
-
     if path is None or not (Path(path) / "config.json").is_file():
         return
     task = get_task(task_name, text_columns, label_column)
@@ -194,8 +144,6 @@ def eval_labels(task: TaskSpec, config, train_file: Path | None) -> tuple[str, .
     if names and not any(GENERIC.fullmatch(norm(n)) for n in names):
         return names
     if train_file is not None and train_file.is_file():
-        from dynabert.data import custom_labels
-
         return custom_labels(train_file, task)
     raise ValueError(
         f"the checkpoint names its {config.num_labels} outputs only generically ({', '.join(names)}) and "

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
-from dynabert import records
+import records
 from dynabert.config import BertSize, SubnetSpec
 from dynabert.flops import SubnetCost, cost
 from dynabert.subnet import AnySpec

@@ -7,6 +7,7 @@ tokenizer. Must not import bench or devices.
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -74,8 +75,6 @@ def check_model_dir(path: Path) -> str:
     """model_type of a local model directory, or a clear error naming the directory and the fix. The type is read
     from config.json as JSON first, so an unsupported model (e.g. GPT-2) is refused before transformers parses its
     config (and warns about its token ids)."""
-    import json
-
     path = Path(path)
     if not path.is_dir():
         raise ValueError(

@@ -12,10 +12,10 @@ from pathlib import Path
 import pandas as pd
 
 import argfields
+import records
 from argfields import option
 from bench import figures
 from devices.qemu_arm import EMULATED
-from dynabert import records
 
 
 @dataclass(kw_only=True)

@@ -10,19 +10,24 @@ The README's prose is generated from the records (batch, warm-up runs, CPUs, CPU
 
 from __future__ import annotations
 
+import inspect
 import json
-import subprocess
+import multiprocessing
+import os
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 import argfields
+import records
 from argfields import option
-from bench.sweep import SweepConfig
-from dynabert import records
+from bench.stats import sgemm_peak_gflops
+from bench.sweep import SweepConfig, run_sweep
+from devices.local import pinned_cpus
 
 RUNTIMES = (
     "torch",
@@ -47,54 +52,42 @@ class Settings:
 
 
 def sweep(s: Settings, store: Path) -> float:
-    """Run one sweep as its own process (as a user would); returns its wall time in seconds."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "bench.sweep",
-        "--model",
-        s.model,
-        "--runtimes",
-        ",".join(RUNTIMES),
-        "--threads",
-        str(s.threads),
-        "--seq-len",
-        str(s.seq_len),
-        "--min-time",
-        f"{s.min_time_s:g}",
-        "--min-runs",
-        str(s.min_runs),
-        "--warmup",
-        str(s.warmup),
-        "--processes",
-        str(s.processes),
-        "--results",
-        str(store),
-    ]
+    """Run one sweep (bench.sweep.run_sweep: every cell in a fresh process of its own); returns its wall time in
+    seconds. A killed sweep resumes: finished cells are kept in `store`."""
     t0 = time.time()
-    subprocess.run(cmd, check=False)
+    run_sweep(
+        SweepConfig(
+            models=[s.model],
+            results=str(store),
+            runtimes=tuple(RUNTIMES),
+            threads=(s.threads,),
+            seq_len=s.seq_len,
+            min_time_s=s.min_time_s,
+            min_runs=s.min_runs,
+            warmup=s.warmup,
+            processes=s.processes,
+        )
+    )
     return time.time() - t0
 
 
-def sgemm_peak(threads: int) -> float:
-    """Single-thread sgemm GFLOP/s, in a fresh process pinned like the measured cells."""
-    from devices.local import pinned_cpus
+def pinned_peak(cpus: set[int], threads: int) -> float:
+    """sgemm_peak_gflops in this process, first pinned to `cpus` (run in a fresh process by sgemm_peak)."""
+    os.sched_setaffinity(0, cpus)
+    return sgemm_peak_gflops(threads)
 
-    cpus = set(pinned_cpus(threads))
-    code = (
-        f"import os; os.sched_setaffinity(0, {cpus!r}); from bench.stats import sgemm_peak_gflops; "
-        f"print(sgemm_peak_gflops({threads}))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return float(out.stdout.strip().splitlines()[-1])
+
+def sgemm_peak(threads: int) -> float:
+    """Single-thread sgemm GFLOP/s, in a fresh (spawned) process pinned like the measured cells."""
+    spawn = multiprocessing.get_context(
+        "spawn"
+    )  # fresh: no thread pool or allocator state of this one
+    with ProcessPoolExecutor(1, mp_context=spawn) as pool:
+        return pool.submit(pinned_peak, set(pinned_cpus(threads)), threads).result()
 
 
 def sgemm_method() -> str:
     """How bench.stats.sgemm_peak_gflops measures the peak, from its own defaults."""
-    import inspect
-
-    from bench.stats import sgemm_peak_gflops
-
     p = inspect.signature(sgemm_peak_gflops).parameters
     return f"torch {p['n'].default}x{p['n'].default} fp32, best of {p['seconds'].default:g} s"
 

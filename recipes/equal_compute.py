@@ -31,7 +31,9 @@ from pathlib import Path
 
 import argfields
 from argfields import option
+from dynabert.config import check_grid, default_grid, parse_mults
 from dynabert.options import DEPTHS, WIDTHS
+from records import check_out_dir
 
 PY = sys.executable
 
@@ -60,8 +62,6 @@ def label(k: int | None) -> str:
 
 def check_settings_fit(settings: list[int | None], widths: str, depths: str) -> None:
     """Every K within the stage-depth grid (before any calibration or training); SystemExit naming the fix."""
-    from dynabert.config import parse_mults
-
     try:
         n = len(parse_mults(widths, "widths")) * len(parse_mults(depths, "depths"))
     except ValueError as err:
@@ -77,7 +77,6 @@ def check_settings_fit(settings: list[int | None], widths: str, depths: str) -> 
 def check_multipliers(opts: EqualComputeOptions) -> None:
     """--widths/--depths against FROM/width/best's shape (dynabert.config.check_grid, config.json only), before the
     calibration builds anything; SystemExit naming the flag, the model and the valid multipliers."""
-    from dynabert.config import check_grid, parse_mults
     from dynabert.presets import load_size
 
     start = str(Path(opts.from_dir) / "width" / "best")
@@ -96,7 +95,6 @@ def calibrate(opts: EqualComputeOptions, settings: list[int | None]) -> dict:
     """Mean seconds of one stage-depth optimizer step per setting, interleaved on real batches (see module doc)."""
     import torch
 
-    from dynabert.config import default_grid, parse_mults
     from dynabert.data import batch_order
     from dynabert.engine import Trainable, make_accelerator, train_step
     from dynabert.losses import LossSettings
@@ -167,8 +165,6 @@ def check_out_and_data(opts: EqualComputeOptions) -> None:
     """Before anything loads: --out (and --runs) a folder or a path one can be made at, the report's files not
     folders, and
     --data-dir the task folder holding its train and dev files. SystemExit naming the flag and the fix."""
-    from dynabert.records import check_out_dir
-
     try:
         out = check_out_dir(opts.out, "--out")
         check_out_dir(opts.runs or Path(opts.from_dir) / "equal-compute", "--runs")

@@ -26,6 +26,7 @@ import pandas as pd
 
 import argfields
 from argfields import option
+from bench.artifacts import artifact_for, load
 from bench.session_compare import (
     VARIANTS,
     SessionCell,
@@ -33,6 +34,9 @@ from bench.session_compare import (
     measure_interleaved,
     plain_export,
 )
+from devices.local import cpu_info
+from dynabert.config import SubnetSpec, default_grid
+from dynabert.flops import cost
 
 FULL = "w1.00-d1.00"
 
@@ -59,8 +63,6 @@ class Settings:
 
 def build_cells(s: Settings) -> tuple[list[SessionCell], dict, object]:
     """Every (sub-network, format, variant) cell of the default grid, its export metadata, and the loaded model."""
-    from bench.artifacts import artifact_for, load
-    from dynabert.config import default_grid
 
     model = load(s.model)
     cells, metas = [], {}
@@ -123,8 +125,6 @@ def table(cells: list[SessionCell], model, s: Settings) -> pd.DataFrame:
     """One row per (sub-network, format): each variant's median, the speed-ups of the shipped artifact, FLOPs
     ratio, the fidelity of the plain export's default session and of the shipped artifact, the largest logit
     difference between the variants."""
-    from dynabert.config import SubnetSpec
-    from dynabert.flops import cost
 
     rows: dict = {}
     for c in cells:
@@ -186,7 +186,7 @@ def hf_ratio(cells: list[SessionCell], ref: SessionCell, s: Settings) -> dict:
 
 
 def write(out: Path, s: Settings, t: pd.DataFrame, cells: list[SessionCell], extra: dict) -> Path:
-    from devices.local import cpu_info
+    from records.machine import this_machine
 
     out.mkdir(parents=True, exist_ok=True)
     t.to_csv(out / f"{s.name}.csv", index=False, float_format="%.4g")
@@ -203,7 +203,7 @@ def write(out: Path, s: Settings, t: pd.DataFrame, cells: list[SessionCell], ext
     ]
     meta = {
         "settings": asdict(s),
-        "cpu": cpu_info(),
+        "cpu": cpu_info(this_machine()),
         "python": platform.python_version(),
         **extra,
         "cells": cell_rows,

@@ -13,16 +13,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import re
 import statistics
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import argfields
+import records
 from argfields import option
 from bench import predictor as pred
 from bench.report import portable_command
-from dynabert import records
 
 
 def error_figure(train, held, path: Path, title: str, unit: str = "ms") -> None:
@@ -267,8 +269,6 @@ CANDIDATE_FIELDS = {
 def field_problems(item, where: str, fields: dict) -> list[str]:
     """What is wrong with one object of a search.json against `fields` ({key: (kind, null allowed)}): each missing
     key or value of the wrong kind, named as WHERE.KEY (a number is finite and not a boolean)."""
-    import math
-
     if not isinstance(item, dict):
         return [f"{where} is {json.dumps(item)[:40]}, not an object"]
     out = []
@@ -698,8 +698,6 @@ def ms(v) -> str:
 
 def split_name(label: str) -> str:
     """'dev (../data/SST-2/dev.tsv, 872 examples)' -> 'dev, 872 examples': an axis label holds no file path."""
-    import re
-
     m = re.match(r"^(.*?) \((?:.*, )?(\d[\d,]* examples)\)$", label)
     return f"{m.group(1)}, {m.group(2)}" if m else label
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import argfields
 from argfields import option
+from dynabert.config import DEFAULT_DEPTHS, DEFAULT_WIDTHS, check_grid, parse_mults
 
 PY = sys.executable
 
@@ -200,7 +201,6 @@ def check_report_matches_runs(out: Path, runs: Path) -> None:
 def check_flags(opts: ReferenceRunOptions) -> None:
     """Every flag against MiniLM-L6's default grid before any step runs: --fixed pairs (dynabert.config.check_grid;
     fractions like 4/12 too; each pair once), K within its stage's grid, budgets >= 1. SystemExit naming the flag."""
-    from dynabert.config import DEFAULT_DEPTHS, DEFAULT_WIDTHS, check_grid, parse_mults
     from dynabert.presets import load_size
     from dynabert.sampling import check_subnets_per_step
 
@@ -237,8 +237,6 @@ def check_flags(opts: ReferenceRunOptions) -> None:
 
 def fixed_folders(opts: ReferenceRunOptions) -> list[tuple[str, str, str]]:
     """(width, depth, folder) of each fixed-size control named by --fixed."""
-    from dynabert.config import parse_mults
-
     out = []
     for pair in opts.fixed:
         if pair.count(",") != 1:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,16 +16,14 @@ from pathlib import Path
 import pandas as pd
 
 import argfields
+import records
 from argfields import option
-from dynabert import records
 from dynabert.subnet import is_grid_id
 from recipes.training_compute import compute_lines
 
 
 def step_lines(steps: dict) -> list[str]:
     """The step-time table and, below it, every step's full command as it can be pasted from the repository root."""
-    import shlex
-
     from bench.report import portable_command
 
     lines = [

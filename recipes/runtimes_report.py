@@ -13,14 +13,16 @@ themselves (env.load_avg_1min, stamped as each cell finished) and stated, never 
 
 from __future__ import annotations
 
-import argparse
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
+import argfields
+import records
+from argfields import option
 from bench.sweep import SweepConfig, run_sweep
-from dynabert import records
 
 RUNTIMES = (
     "onnxruntime",
@@ -175,7 +177,7 @@ def missing_lines(df: pd.DataFrame) -> list[str]:
     return lines
 
 
-def write(out: Path, df: pd.DataFrame, args: argparse.Namespace) -> Path:
+def write(out: Path, df: pd.DataFrame, opts: RuntimesReportOptions, cpus: int) -> Path:
     fid = fidelity(df)
     table = summary(df, fid)
     df.to_csv(out / "cells.csv", index=False)
@@ -184,29 +186,29 @@ def write(out: Path, df: pd.DataFrame, args: argparse.Namespace) -> Path:
     when = f"{df.timestamp_utc.min()} .. {df.timestamp_utc.max()}"
     load_line = (
         f"1-min load average while the cells ran: {loads.min():.1f} .. {loads.max():.1f} (median "
-        f"{loads.median():.1f}) on this {args.cpus}-CPU machine, shared with other jobs: these are LOADED-machine "
+        f"{loads.median():.1f}) on this {cpus}-CPU machine, shared with other jobs: these are LOADED-machine "
         "numbers, not quiet-machine ones; compare runtimes within this sweep, not with other reports."
     )
     title = (
-        f"{args.model}, local CPU ({cpu}), {args.threads} thread, batch 1, seq {args.seq_len}; "
-        f"load {loads.min():.0f}-{loads.max():.0f} on {args.cpus} CPUs"
+        f"{opts.model}, local CPU ({cpu}), {opts.threads} thread, batch 1, seq {opts.seq_len}; "
+        f"load {loads.min():.0f}-{loads.max():.0f} on {cpus} CPUs"
     )
     figure(fid, out / "runtimes.png", title)
     lat = fid.pivot_table(index="subnet_id", columns="runtime", values="latency_ms_p50")
     fid_t = fid.pivot_table(index="subnet_id", columns="runtime", values="fidelity")
     bad = df[df.status != "ok"]
     lines = [
-        f"# {args.model}: {df.subnet_id.nunique()} sub-networks x {len(RUNTIMES)} runtimes (fp32 and int8)",
+        f"# {opts.model}: {df.subnet_id.nunique()} sub-networks x {len(RUNTIMES)} runtimes (fp32 and int8)",
         "",
-        f"Measured on `{cpu}`, {args.threads} thread, batch 1, seq {args.seq_len}, {when} UTC; each cell in a "
-        f"fresh process pinned to the last CPU, {args.processes} process(es) per cell, runs until "
-        f"{args.min_runs} runs and {args.min_time:g} s; latency = median of the per-run wall times.",
+        f"Measured on `{cpu}`, {opts.threads} thread, batch 1, seq {opts.seq_len}, {when} UTC; each cell in a "
+        f"fresh process pinned to the last CPU, {opts.processes} process(es) per cell, runs until "
+        f"{opts.min_runs} runs and {opts.min_time:g} s; latency = median of the per-run wall times.",
         "",
         load_line,
         "",
         "```",
-        f"python -m recipes.runtimes_report --model {args.model} --out {out.as_posix()} --processes "
-        f"{args.processes} --min-time {args.min_time:g}",
+        f"python -m recipes.runtimes_report --model {opts.model} --out {out.as_posix()} --processes "
+        f"{opts.processes} --min-time {opts.min_time:g}",
         "```",
         "",
         "## Per runtime: latency and FLOPs fidelity",
@@ -234,7 +236,7 @@ def write(out: Path, df: pd.DataFrame, args: argparse.Namespace) -> Path:
         ),
         *missing_lines(df),
         "",
-        *(accuracy_lines(Path(args.accuracy)) if args.accuracy else []),
+        *(accuracy_lines(Path(opts.accuracy)) if opts.accuracy else []),
         *(
             ["What was and was not measured, and why: [notes.md](notes.md).", ""]
             if (out / "notes.md").is_file()
@@ -247,53 +249,86 @@ def write(out: Path, df: pd.DataFrame, args: argparse.Namespace) -> Path:
     return path
 
 
+@dataclass
+class RuntimesReportOptions:
+    """`python -m recipes.runtimes_report`: its options."""
+
+    model: str = option(
+        "minilm-l6", help="model preset, directory or hub id to sweep", group="sweep"
+    )
+    out: str = option(
+        "reports/minilm-runtimes",
+        help="report folder (records.jsonl, README, figure)",
+        group="report",
+    )
+    seq_len: int = option(128, help="padded sequence length (tokens)", group="sweep", min=1)
+    threads: int = option(1, help="threads per measured process", group="sweep", min=1)
+    processes: int = option(1, help="fresh processes per cell", group="sweep", min=1)
+    min_time: float = option(
+        SweepConfig.min_time_s, help="seconds each process times at least", group="sweep", min=0
+    )
+    min_runs: int = option(
+        SweepConfig.min_runs, help="runs each process times at least", group="sweep", min=1
+    )
+    cache_dir: str | None = option(
+        None, help="artifact cache (default ~/.cache/dynabert-edge/artifacts)", group="sweep"
+    )
+    accuracy: str | None = option(
+        None, help="bench.artifact_accuracy records to report beside the latency", group="report"
+    )
+    runtimes: str = option(
+        ",".join(RUNTIMES),
+        help="comma-separated subset of the report's runtimes to sweep now (all are reported)",
+        group="sweep",
+    )
+    subnets: str | None = option(
+        None, help="JSON list of sub-network ids to sweep now (default: the 12)", group="sweep"
+    )
+    report_only: bool = option(
+        False,
+        help="write the report from the records, timing nothing",
+        group="report",
+        action="store_true",
+    )
+
+
+def build_parser():
+    return argfields.command_parser(
+        "python -m recipes.runtimes_report",
+        "reports/minilm-runtimes: MiniLM-L6's sub-networks on onnxruntime, LiteRT, OpenVINO and ExecuTorch.",
+        "python -m recipes.runtimes_report --model minilm-l6 --out reports/minilm-runtimes --processes 1",
+        RuntimesReportOptions,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     import os
 
-    ap = argparse.ArgumentParser(prog="python -m recipes.runtimes_report", description=__doc__)
-    ap.add_argument("--model", default="minilm-l6")
-    ap.add_argument("--out", default="reports/minilm-runtimes")
-    ap.add_argument("--seq-len", type=int, default=128)
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--processes", type=int, default=1)
-    ap.add_argument("--min-time", type=float, default=SweepConfig.min_time_s)
-    ap.add_argument("--min-runs", type=int, default=SweepConfig.min_runs)
-    ap.add_argument("--cache-dir", help="artifact cache (default ~/.cache/dynabert-edge/artifacts)")
-    ap.add_argument(
-        "--accuracy", help="bench.artifact_accuracy records to report beside the latency"
-    )
-    ap.add_argument(
-        "--runtimes",
-        default=",".join(RUNTIMES),
-        help="comma-separated subset of the report's runtimes to sweep now (all are reported)",
-    )
-    ap.add_argument("--subnets", help="JSON list of sub-network ids to sweep now (default: the 12)")
-    ap.add_argument("--report-only", action="store_true", help="write the report from the records")
-    args = ap.parse_args(argv)
-    args.cpus = os.cpu_count()
-    out = Path(args.out)
+    opts, _ = argfields.parse(build_parser(), argv)
+    cpus = os.cpu_count()
+    out = Path(opts.out)
     out.mkdir(parents=True, exist_ok=True)
     store = out / "records.jsonl"
     try:
-        if not args.report_only:
+        if not opts.report_only:
             from dynabert.subnet import read_subnets
 
             run_sweep(
                 SweepConfig(
-                    models=[args.model],
+                    models=[opts.model],
                     results=str(store),
-                    runtimes=tuple(r.strip() for r in args.runtimes.split(",") if r.strip()),
-                    subnets=tuple(read_subnets(args.subnets)) if args.subnets else (),
-                    subnets_source=args.subnets or "the 12 sub-networks",
-                    threads=(args.threads,),
-                    seq_len=args.seq_len,
-                    min_time_s=args.min_time,
-                    min_runs=args.min_runs,
-                    processes=args.processes,
-                    cache=Path(args.cache_dir) if args.cache_dir else None,
+                    runtimes=tuple(r.strip() for r in opts.runtimes.split(",") if r.strip()),
+                    subnets=tuple(read_subnets(opts.subnets)) if opts.subnets else (),
+                    subnets_source=opts.subnets or "the 12 sub-networks",
+                    threads=(opts.threads,),
+                    seq_len=opts.seq_len,
+                    min_time_s=opts.min_time,
+                    min_runs=opts.min_runs,
+                    processes=opts.processes,
+                    cache=Path(opts.cache_dir) if opts.cache_dir else None,
                 )
             )
-        print(write(out, cells(store), args))
+        print(write(out, cells(store), opts, cpus))
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -11,16 +11,18 @@ It runs bench.sweep (finished cells are skipped, so it resumes) and writes READM
 
 from __future__ import annotations
 
-import argparse
 import json
-import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
+import argfields
+import records
+from argfields import option
+from bench.sweep import config_from_argv, run_sweep
 from bench.workload import condition
-from dynabert import records
 
 OUT = Path("reports/sst2-minilm/workloads")
 DATA = "../shared/data/glue/SST-2"
@@ -309,20 +311,40 @@ def report(out: Path) -> Path:
     return out / "README.md"
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m recipes.workloads_report", description=__doc__)
-    ap.add_argument("--out", default=str(OUT))
-    ap.add_argument("--data-dir", default=DATA, help="GLUE SST-2 folder (dev.tsv)")
-    ap.add_argument(
-        "--report-only", action="store_true", help="write the report from the store only"
+@dataclass
+class WorkloadsReportOptions:
+    """`python -m recipes.workloads_report`: its options."""
+
+    out: str = option(str(OUT), help="report folder (stores, README, figures)", group="report")
+    data_dir: str = option(DATA, help="GLUE SST-2 folder (dev.tsv)", group="workload")
+    report_only: bool = option(
+        False, help="write the report from the store only", group="report", action="store_true"
     )
-    args = ap.parse_args(argv)
-    out = Path(args.out)
+
+
+def build_parser():
+    return argfields.command_parser(
+        "python -m recipes.workloads_report",
+        "reports/sst2-minilm/workloads: MiniLM-L6's sub-networks on SST-2's own queries (SingleStream, Offline).",
+        "python -m recipes.workloads_report --data-dir ../shared/data/glue/SST-2",
+        WorkloadsReportOptions,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    opts, _ = argfields.parse(build_parser(), argv)
+    out = Path(opts.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "subnets.json").write_text(json.dumps(list(PAIR)))
-    if not args.report_only:
-        for cmd in commands(out, args.data_dir):
-            subprocess.run([sys.executable, "-m", "bench.sweep", *cmd], check=False)
+    if not opts.report_only:
+        for cmd in commands(
+            out, opts.data_dir
+        ):  # each sweep a function call; a failed cell is its record
+            try:
+                run_sweep(config_from_argv(cmd))
+            except ValueError as err:
+                print(f"error: {err}", file=sys.stderr)
+                return 2
     print(report(out))
     return 0
 

@@ -19,7 +19,7 @@ from transformers import (
 
 from dynabert import BertSize, DynaBert, LayerwiseSpec, SubnetSpec, cost, load_model
 from dynabert.evaluate import weights_sha
-from dynabert.records import Record
+from records import Record
 
 # -- tiny models -------------------------------------------------------------------------------------------------
 

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 import torch
 
+import records
 from bench.artifact_accuracy import main, predict
-from dynabert import DynaBert, SubnetSpec, extract, records
+from dynabert import DynaBert, SubnetSpec, extract
 from dynabert.data import encode, get_task, load_task
 from dynabert.presets import load_model, load_tokenizer
 

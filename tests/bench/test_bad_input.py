@@ -323,7 +323,7 @@ def test_log_axes_are_labelled_at_any_span_and_the_legend_names_the_machine():
 
 
 def test_results_path_check_leaves_nothing_behind(tmp_path):
-    from dynabert import records
+    import records
 
     target = tmp_path / "new" / "deeper" / "r.jsonl"
     records.check_writable(target)

@@ -12,10 +12,10 @@ from transformers import (
     RobertaForSequenceClassification,
 )
 
+import records
 from bench.export import main as export_main
 from bench.frame import load_records
 from bench.pareto import main as pareto_main
-from dynabert import records
 from dynabert.config import SubnetSpec, default_grid
 from dynabert.extract import extract
 from dynabert.limits import input_limits

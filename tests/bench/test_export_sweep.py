@@ -12,13 +12,14 @@ from pathlib import Path
 
 import pytest
 
+import records
 from bench.export import ensure_artifact
 from bench.sweep import SweepConfig, run_sweep
 from bench.sweep import main as sweep_main
 from devices.inputs import read_input_spec
 from devices.local import LocalCpu, available
 from devices.request import RunRequest, RunResult
-from dynabert import DynaBert, SubnetSpec, extract, records
+from dynabert import DynaBert, SubnetSpec, extract
 from dynabert.evaluate import weights_sha
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -332,7 +333,7 @@ def test_another_machines_store_is_remeasured_here(tmp_path, cache):
     """A store written on another machine (another fingerprint, or none: records from before machine identity)
     makes no cell count as done here: every cell is measured again, and the new records carry this machine's
     fingerprint, description and a timestamp; the foreign records stay as they were."""
-    from devices.machine import this_machine
+    from records.machine import this_machine
 
     store = tmp_path / "r.jsonl"
     cfg = SweepConfig(
@@ -372,7 +373,7 @@ def test_another_machines_store_is_remeasured_here(tmp_path, cache):
 def test_machine_fingerprint_covers_what_decides_latency():
     """The fingerprint is a hash of every identity field: changing any one (ISA, cores, a runtime version)
     changes it; the same fields give the same fingerprint."""
-    from devices.machine import fingerprint, this_machine
+    from records.machine import fingerprint, this_machine
 
     m = this_machine().to_dict()
     assert fingerprint(m) == this_machine().fingerprint and len(fingerprint(m)) == 12
@@ -433,7 +434,7 @@ def test_changed_tolerance_runtime_or_cpu_rechecks_the_cached_file(
     """A cached int8 verdict is reused only under the tolerance, checking-runtime version and CPU features it
     was made with; any other -> the same file is checked again (not re-exported) and the new key stored."""
     import bench.export as export
-    import devices.machine as machine
+    import records.machine as machine
 
     dyna, sha = tiny_dyna
     spec = SubnetSpec(0.25, 0.5)

@@ -10,10 +10,10 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 
+import records
 from bench import conditions, figures
 from bench.pareto import main as pareto_main
 from bench.report import ReportSpec, build
-from dynabert import records
 from dynabert.config import SubnetSpec, default_grid
 
 from factories import accuracy_record, latency_record

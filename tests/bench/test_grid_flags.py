@@ -298,7 +298,7 @@ def test_duplicate_subnets_are_measured_once_by_canonical_id(tmp_path, capsys, m
 
 @pytest.mark.slow
 def test_evaluate_scores_duplicate_subnets_once(tiny_checkpoint, sst2_dir, tmp_path, capsys):
-    from dynabert import records
+    import records
 
     path, store = tmp_path / "subnets.json", tmp_path / "acc.jsonl"
     path.write_text(json.dumps(["w1.00-d1.00", "h4.4-f128.128", "w1.00-d1.00"]))

@@ -5,10 +5,11 @@ import json
 
 import pytest
 
+import records
 from bench.export import ensure_artifact
 from bench.export import main as export_main
 from bench.sweep import main as sweep_main
-from dynabert import DynaBert, LayerwiseSpec, SubnetSpec, extract, load_model, records
+from dynabert import DynaBert, LayerwiseSpec, SubnetSpec, extract, load_model
 from dynabert.cli import main as dynabert_main
 from dynabert.evaluate import weights_sha
 

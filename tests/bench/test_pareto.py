@@ -7,12 +7,12 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 
+import records
 from bench import figures
 from bench.frame import pareto_mask
 from bench.pareto import main as pareto_main
 from bench.pareto import select
 from bench.report import ReportSpec, build
-from dynabert import records
 from dynabert.config import default_grid
 
 from factories import accuracy_record, latency_record
@@ -220,7 +220,7 @@ def test_two_machines_are_labelled_side_by_side_never_pooled(tmp_path):
     figure names both machines; the accuracy figure has one latency panel per machine, each with its own front."""
     import dataclasses
 
-    from devices.machine import this_machine
+    from records.machine import this_machine
 
     here = this_machine()
     ref, mine = tmp_path / "ref.jsonl", tmp_path / "mine.jsonl"
@@ -387,3 +387,33 @@ def test_a_per_layer_record_with_a_grid_points_summary_never_joins_that_grid_poi
         and f"--subnet {spec.subnet_id}" in out
         and "--width 0.5" not in out
     )
+
+
+def test_the_default_run_declares_its_sweep_once(tmp_path):
+    """The command the default report prints is the command that runs: one argument list, parsed by the sweep."""
+    import shlex
+
+    from bench.pareto import (
+        DEFAULT_BASELINES,
+        DEFAULT_PROCESSES,
+        default_report,
+        default_sweep_argv,
+    )
+    from bench.sweep import config_from_argv
+
+    argv = default_sweep_argv(tmp_path / "mine", 0.5)
+    cfg = config_from_argv(argv)
+    assert cfg.models == ["bert-base"] and cfg.baselines == DEFAULT_BASELINES
+    assert (cfg.runtimes, cfg.threads, cfg.seq_len, cfg.min_time_s) == (
+        ("onnxruntime",),
+        (1,),
+        128,
+        0.5,
+    )
+    assert (
+        cfg.processes == DEFAULT_PROCESSES
+        and cfg.results == (tmp_path / "mine" / "records.jsonl").as_posix()
+    )
+    command = "python -m bench.sweep " + shlex.join(argv)
+    spec = default_report(tmp_path / "mine", command, "f" * 12)
+    assert f"# which runs: {command}" in spec.commands and spec.inputs[-1] == cfg.results

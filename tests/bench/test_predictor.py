@@ -7,8 +7,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+import records
 from bench import predictor
-from dynabert import BertSize, LayerwiseSpec, cost, records
+from dynabert import BertSize, LayerwiseSpec, cost
 
 from factories import costed_latency_record
 from messages import assert_names
@@ -190,9 +191,9 @@ def test_fit_cli_reports_every_model_against_the_baseline(tmp_path, capsys):
 
 
 def test_fit_names_the_machine_that_measured_and_this_one(tmp_path, capsys):
-    from bench.cells import machine_fields
+    from records.machine import this_machine
 
-    here = machine_fields()["machine_fingerprint"]
+    here = this_machine().fingerprint
     store = tmp_path / "r.jsonl"
     for r in synthetic(linear_law, n=20):
         records.append(store, replace(r, machine_fingerprint="other-box-1234"))

@@ -6,10 +6,10 @@ from dataclasses import replace
 
 import pytest
 
+import records
 from bench.pareto import main as pareto_main
 from bench.predictor import main as predictor_main
 from bench.sweep import main as sweep_main
-from dynabert import records
 
 from factories import costed_latency_record, latency_record
 from messages import assert_names
@@ -90,11 +90,12 @@ def test_search_answers_with_measured_sub_networks(tiny_checkpoint, sst2_dir, tm
         str(tmp_path / "out"),
         *QUICK,
     ]
-    before = records.read(store)
+    before = store.read_bytes()
     assert pareto_main(args) == 0
     summary = json.loads((tmp_path / "out" / "search.json").read_text())
-    recs = records.read(store)
-    timed = [r for r in recs[len(before) :] if r.kind == "latency"]
+    assert store.read_bytes() == before  # the input is only read: the search writes its own store
+    recs = records.read(tmp_path / "out" / "search-records.jsonl")
+    timed = [r for r in recs if r.kind == "latency"]
     for grid_id in (
         "w1.00-d1.00",
         "w0.50-d1.00",
@@ -280,9 +281,11 @@ def test_a_predictor_from_a_faster_day_is_recalibrated_and_the_budget_searched_a
         "round 1's sweep" in err
         and "round 2: the search found no candidate not already timed; stopping" in err
     )
-    assert sum(r.kind == "latency" for r in records.read(store)) == len(true) + 2 + len(
-        summary["budgets"][0]["candidates"]
-    )
+    assert sum(r.kind == "latency" for r in records.read(store)) == len(
+        true
+    )  # the input: only read
+    own = records.read(tmp_path / "out" / "search-records.jsonl")
+    assert sum(r.kind == "latency" for r in own) == 2 + len(summary["budgets"][0]["candidates"])
 
 
 def other_machine_store(path, size, n: int = 6):
@@ -307,10 +310,10 @@ def test_search_tells_a_missing_store_from_another_machines_records(
     tiny_checkpoint, sst2_dir, tmp_path, capsys
 ):
     """Both used to say 'no measured latency_ms_p50 ... in the records; measure sub-networks first'."""
-    from bench.cells import machine_fields
     from dynabert.presets import load_size
+    from records.machine import this_machine
 
-    here = machine_fields()["machine_fingerprint"]
+    here = this_machine().fingerprint
     args = [
         "search",
         "--checkpoint",
@@ -332,11 +335,22 @@ def test_search_tells_a_missing_store_from_another_machines_records(
         f"--results {str(missing)!r} does not exist: the search fits its latency predictor" in err
     )
     assert "python -m bench.predictor sample" in err and not missing.exists()
+    present = tmp_path / "present.jsonl"
+    present.touch()
     assert (
-        pareto_main([*args, "--results", str(missing), "--results", str(tmp_path / "typo.jsonl")])
+        pareto_main([*args, "--results", str(present), "--results", str(tmp_path / "typo.jsonl")])
         == 2
     )
     assert "typo.jsonl' does not exist" in capsys.readouterr().err
+    own = tmp_path / "out" / "search-records.jsonl"  # the search appends to it: never an input
+    own.parent.mkdir()
+    own.touch()
+    assert pareto_main([*args, "--results", str(own)]) == 2
+    err = capsys.readouterr().err
+    assert (
+        "is the search's own store (search-records.jsonl in --out)" in err
+        and "another --out" in err
+    )
     other = tmp_path / "other.jsonl"
     other_machine_store(other, load_size(str(tiny_checkpoint)))
     assert pareto_main([*args, "--results", str(other)]) == 2
@@ -419,7 +433,7 @@ def test_a_store_the_search_would_overwrite_or_cannot_write_is_refused_before_an
     tmp_path, capsys
 ):
     """--out's subnets.json / search.json being the --results store used to be overwritten at the end (every
-    measurement lost, exit 0); an unwritable first store failed only after the whole search."""
+    measurement lost, exit 0). The search's own store (in --out) is checked with --out, before anything loads."""
     (tmp_path / "o").mkdir()
     store = tmp_path / "o" / "subnets.json"
     records.append(store, latency_record(ms=1.0))
@@ -454,11 +468,9 @@ def test_a_store_the_search_would_overwrite_or_cannot_write_is_refused_before_an
         )
         == 2
     )
-    err = capsys.readouterr().err
+    err = capsys.readouterr().err  # inputs are only read: one below a file is simply missing
     assert (
-        err.startswith("error: --results ")
-        and "is a file, not a folder" in err
-        and "checkpoint" not in err
+        err.startswith("error: --results ") and "does not exist" in err and "checkpoint" not in err
     )
 
 
@@ -467,12 +479,12 @@ def test_a_grid_that_cannot_be_timed_is_an_error_not_none_fits(
     tiny_checkpoint, sst2_dir, tmp_path, capsys
 ):
     """Every cell failing (a CUDA device without a CUDA build) used to read as 'no grid point fits', exit 0."""
-    from bench.cells import machine_fields
     from dynabert.presets import load_size
+    from records.machine import this_machine
 
     store = tmp_path / "cuda.jsonl"
     other_machine_store(store, load_size(str(tiny_checkpoint)))
-    here = machine_fields()["machine_fingerprint"]
+    here = this_machine().fingerprint
     recs = records.read(store)
     store.unlink()
     for r in recs:

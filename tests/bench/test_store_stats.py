@@ -3,9 +3,9 @@ import os
 
 import pytest
 
+import records
 from bench.stats import summarize
-from dynabert import records
-from dynabert.records import Record
+from records import Record
 
 from factories import latency_record
 from messages import assert_names
@@ -45,7 +45,9 @@ def test_record_round_trip(tmp_path):
     records.append(store, rec("w0.25-d0.50", status="error", error="boom"))
     back = records.read(store)
     assert back[0] == a and back[1].status == "error"
-    assert records.done_keys(store) == {a.key}
+    opened = records.Store.open(store)
+    assert opened.done(a.key) and opened.finished == {a.key}  # the error record is not done
+    assert a.key.machine_fingerprint is None and a.key.kind == "latency"
     with pytest.raises(ValueError, match="unknown record fields"):
         Record.from_dict({**a.to_dict(), "latency_s": 1})
 

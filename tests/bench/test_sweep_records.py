@@ -14,6 +14,7 @@ import pytest
 
 from bench.sweep import SweepConfig, run_sweep
 from devices.local import cpu_info
+from records.machine import this_machine
 
 GOLDEN = Path(__file__).with_name("fixtures") / "records-before-targets.jsonl"
 MEASURED = {
@@ -82,8 +83,7 @@ def test_rerun_matches_the_records_written_before_the_target_interface(tmp_path)
     )
     after = {key(r.to_dict()): r.to_dict() for r in run_sweep(cfg)}
     assert set(after) == set(before)
-    machine = cpu_info()
-    from devices.machine import this_machine
+    machine = cpu_info(this_machine())
 
     for k, old in before.items():
         new = after[k]
@@ -130,8 +130,8 @@ def test_chinese_bert_sized_vocabulary_times_on_every_local_runtime(tmp_path):
     import torch
     from transformers import BertConfig, BertForSequenceClassification
 
+    import records
     from devices.inputs import read_input_spec
-    from dynabert import records
 
     torch.manual_seed(0)
     BertForSequenceClassification(

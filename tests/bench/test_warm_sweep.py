@@ -76,7 +76,7 @@ def test_cached_hash_is_the_built_models_hash(tmp_path):
 def test_preset_hash_key_follows_what_decides_the_weights(tmp_path, monkeypatch, change):
     from dataclasses import replace
 
-    import devices.machine
+    import records.machine
     from dynabert.config import ARCHITECTURES
 
     before = artifacts.preset_key("tiny")
@@ -87,9 +87,9 @@ def test_preset_hash_key_follows_what_decides_the_weights(tmp_path, monkeypatch,
         assert artifacts.preset_key("tiny", seed=1) != before
         return
     else:
-        real = devices.machine.package_versions
+        real = records.machine.package_versions
         monkeypatch.setattr(
-            devices.machine, "package_versions", lambda pkgs: {**real(pkgs), change: "0.0-other"}
+            records.machine, "package_versions", lambda pkgs: {**real(pkgs), change: "0.0-other"}
         )
     after = artifacts.preset_key("tiny")
     assert after != before

@@ -188,7 +188,7 @@ def test_task_workload_records_and_a_changed_query_set_is_timed_again(tmp_path, 
 
 
 def latency_record(subnet: str, p50: float, **workload):
-    from dynabert import records
+    import records
 
     return records.Record(
         kind="latency", subnet_id=subnet, width_mult=1.0, depth_mult=1.0, model_id="m",

@@ -142,8 +142,8 @@ def test_ssh_check_and_run(server, tmp_path):
 
 
 def test_dropped_connection_mid_sweep_is_retried(server, tmp_path, monkeypatch):
+    import records
     from bench.sweep import SweepConfig, run_sweep
-    from dynabert import records
 
     folder = tmp_path / "profiles"
     folder.mkdir()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from dynabert import records
+import records
 from dynabert.cli import main
 from dynabert.config import SubnetSpec
 from dynabert.diskspace import folder_bytes

@@ -10,7 +10,7 @@ from dynabert.cli import main
 from dynabert.data import get_task, hub_label_ids
 from dynabert.labels import align_classifier
 from dynabert.presets import load_model, load_tokenizer
-from dynabert.records import read
+from records import read
 
 from messages import assert_names
 

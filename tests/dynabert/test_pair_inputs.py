@@ -110,6 +110,6 @@ def test_distilbert_whose_tokenizer_emits_token_types_trains_and_evaluates_witho
         )
         == 0
     ), capsys.readouterr().err
-    from dynabert.records import read
+    from records import read
 
     assert [r.status for r in read(store)] == ["ok"]

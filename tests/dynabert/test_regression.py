@@ -12,7 +12,7 @@ import torch
 from dynabert.baselines import distilbert_loss, prediction_loss
 from dynabert.cli import main
 from dynabert.metrics import pearson_spearman, selection_score, undefined
-from dynabert.records import read
+from records import read
 
 HEADER = [
     "index",

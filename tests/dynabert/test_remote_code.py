@@ -11,7 +11,8 @@ from huggingface_hub import ModelCard
 from no_dynabert import imports_of, run_without_dynabert
 from transformers import AutoTokenizer, BertTokenizer
 
-from dynabert import DynaBert, LayerwiseSpec, SubnetSpec, cost, extract, records
+import records
+from dynabert import DynaBert, LayerwiseSpec, SubnetSpec, cost, extract
 from dynabert.cli import main as cli_main
 from dynabert.evaluate import weights_sha
 from dynabert.extract import save_subnet

@@ -14,7 +14,7 @@ import pytest
 
 from dynabert.cli import main
 from dynabert.engine import CHECKPOINT_MARK
-from dynabert.records import read
+from records import read
 
 from messages import assert_names
 

@@ -2,7 +2,7 @@
 
 import json
 
-from dynabert import records
+import records
 from dynabert.config import default_grid
 from recipes.cpu_report import Settings, analyse, write
 

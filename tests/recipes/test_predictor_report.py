@@ -12,7 +12,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
 from test_predictor import linear_law, random_spec, record, synthetic, table_law  # noqa: E402
 
-from dynabert import records  # noqa: E402
+import records  # noqa: E402
 from recipes.predictor_report import main  # noqa: E402
 
 

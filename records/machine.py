@@ -1,8 +1,9 @@
 """This machine's identity: what decides a latency (CPU, cores used, kernel-choosing ISA features, memory, OS,
 runtime versions) and a short fingerprint of it, so a measurement is only ever reused on the machine that made it.
+The one place the CPU's identity is read (records.provenance reads it once per run).
 
-Must not import dynabert or bench, and must not import torch or the runtimes (versions are read from package
-metadata), so it is cheap enough to compute once per sweep.
+Must not import dynabert, bench, devices or recipes, nor torch or the runtimes (versions are read from package
+metadata), so it is cheap enough to compute once per run.
 
 ISA features listed are those that change which kernels the runtimes pick (oneDNN/MLAS/XNNPACK dispatch):
 x86: AVX2, FMA, AVX-512F/BW/VL, AVX-512 VNNI, AVX-VNNI, AVX-512 BF16/FP16, AMX tile/int8/bf16;
