@@ -236,5 +236,7 @@ def test_fixed_needs_width_and_depth(tmp_path, sst2_dir, capsys):
         "--teacher",
         "tiny",
     ]
-    assert run([*base, "--baseline", "fixed"]) == 2
+    with pytest.raises(SystemExit) as done:  # a usage error, as argparse reports one
+        run([*base, "--baseline", "fixed"])
+    assert done.value.code == 2
     assert "needs --width and --depth" in capsys.readouterr().err
