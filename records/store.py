@@ -15,7 +15,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from records.schema import Key, Record
+from records.schema import Key, Record, normal_key
 
 
 def append(path: str | Path, record: Record) -> None:
@@ -195,8 +195,9 @@ class Store:
             self.finished.add(record.key)
 
     def done(self, key: Key) -> bool:
-        """True if an ok record of this cell (same key, machine fingerprint included) is in the store."""
-        return key in self.finished
+        """True if an ok record of this cell (same key, machine fingerprint included) is in the store. `key` is
+        compared in its normal form (a missing workload is the synthetic one), as records' own keys are."""
+        return normal_key(key) in self.finished
 
     def read(self) -> list[Record]:
         return read(self.path)

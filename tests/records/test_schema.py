@@ -179,3 +179,28 @@ def test_every_committed_store_loads_every_line(capsys):
         lines = [line for line in path.read_text().splitlines() if line.strip()]
         assert len(records.read(path)) == len(lines), path
     assert "warning" not in capsys.readouterr().err
+
+
+def test_done_compares_keys_in_their_normal_form(tmp_path):
+    """A key built without a workload (an accuracy record's, say) finds the record it wrote: both sides of `done`
+    are normal keys (a missing workload is the synthetic one)."""
+    from records import Key, Measurement, Record, Store
+    from records.provenance import this_run
+
+    key = Key(
+        kind="accuracy",
+        model_id="m",
+        checkpoint_sha="abc",
+        subnet_id="w1.00-d1.00",
+        runtime="onnxruntime",
+    )
+    store = Store.open(tmp_path / "r.jsonl")
+    assert not store.done(key)
+    store.append(
+        Record.of(
+            key,
+            Measurement(width_mult=1.0, depth_mult=1.0, metric_name="accuracy", metric_value=0.5),
+            this_run(),
+        )
+    )
+    assert store.done(key) and Store.open(tmp_path / "r.jsonl").done(key)
