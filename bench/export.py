@@ -44,8 +44,6 @@ from argfields import option
 from bench import session_settings
 from bench.cache import default_cache
 from bench.export_inputs import logits_only, sample_inputs  # noqa: F401 (the exporters' shared inputs)
-from dynabert.diskspace import writing
-from dynabert.limits import check_seq_len, input_limits
 from records.machine import package_versions
 
 if TYPE_CHECKING:  # torch is imported where it runs, so that `--help` answers without it
@@ -429,6 +427,10 @@ def ensure_artifact(
     """
     import torch
 
+    # dynabert is imported here, not at the top: the exporters (check, export_onnx, ...) must import in a process
+    # without dynabert, as a remote-code sub-network's export does (tests/bench/test_export_remote_code.py)
+    from dynabert.diskspace import writing
+    from dynabert.limits import check_seq_len, input_limits
     from records.machine import this_machine
 
     if fmt not in FORMATS:
@@ -624,6 +626,7 @@ def model_dir(name: str) -> str:
 def lengths_to_export(opts, model) -> tuple[int, ...]:
     """--buckets (checked: increasing, within the model's positions) or --seq-len alone (checked)."""
     from bench.workload import check_buckets, parse_ints
+    from dynabert.limits import check_seq_len, input_limits
 
     limits = input_limits(model.config)
     if not opts.buckets:
