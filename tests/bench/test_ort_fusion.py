@@ -187,8 +187,8 @@ def test_int8_that_fails_its_check_is_quantized_again_with_attention_left_fp32(
 
     real, seen = export._checked, []
 
-    def first_fails(model, fmt, path, seq_len):
-        verdict = real(model, fmt, path, seq_len)
+    def first_fails(model, fmt, path, seq_len, *rest):
+        verdict = real(model, fmt, path, seq_len, *rest)
         if fmt == "onnx-int8":
             seen.append(path.name)
             if len(seen) == 1:
