@@ -194,13 +194,22 @@ def test_pip_install_without_extras_imports_and_runs_info(tmp_path):
     assert "pip install 'dynabert-edge[tflite]'" in refusal.stderr
 
 
-OTHER_PYTHON = Path("/root/.pyenv/versions/3.12.1/bin/python3.12")
+def pyenv_python(minor: str) -> Path | None:
+    """An interpreter of Python `minor` (e.g. "3.12") installed by pyenv ($PYENV_ROOT, default ~/.pyenv), or None."""
+    root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+    found = sorted(root.glob(f"{minor}.*/bin/python{minor}"))
+    return found[-1] if found else None
+
+
+def version_of(python: Path) -> str:
+    return python.parent.parent.name  # pyenv's folder name is the full version, e.g. 3.12.1
+
+
+OTHER_PYTHON = pyenv_python("3.12")
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(
-    not OTHER_PYTHON.is_file(), reason="needs a second interpreter (pyenv's 3.12.1)"
-)
+@pytest.mark.skipif(OTHER_PYTHON is None, reason="needs a second interpreter (pyenv's 3.12)")
 def test_ensure_venv_rebuilds_a_venv_of_another_python_or_an_unfinished_install_and_says_so(
     tmp_path,
 ):
@@ -216,8 +225,8 @@ def test_ensure_venv_rebuilds_a_venv_of_another_python_or_an_unfinished_install_
     done = ensure(sys.executable)
     assert done.returncode == 0, done.stderr
     assert (
-        f"rebuilding {venv}: it was made by Python 3.12.1 and PYTHON={sys.executable} is Python {here}"
-        in (done.stdout)
+        f"rebuilding {venv}: it was made by Python {version_of(OTHER_PYTHON)} and "
+        f"PYTHON={sys.executable} is Python {here}" in (done.stdout)
     )
     version = subprocess.run(
         [str(venv / "bin" / "python"), "--version"], capture_output=True, text=True
@@ -227,8 +236,8 @@ def test_ensure_venv_rebuilds_a_venv_of_another_python_or_an_unfinished_install_
     assert "an install into it did not finish" in done.stdout
     (venv / ".installing").unlink()
     assert ensure(sys.executable).stdout == ""  # a good venv is kept, silently
-    old = Path("/root/.pyenv/versions/3.10.13/bin/python3.10")
-    if old.is_file():
+    old = pyenv_python("3.10")
+    if old is not None:
         done = ensure(str(old))
         assert (
             done.returncode == 2 and "needs >= 3.11: make install PYTHON=python3.11" in done.stderr
